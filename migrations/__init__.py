@@ -1,0 +1,1 @@
+"""Alembic migrations of the hennan_flow schema, shipped in the wheel."""

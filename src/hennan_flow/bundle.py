@@ -1,0 +1,185 @@
+"""The typed model of a bundle: what the hf: dialect (DESIGN §2) says about a BPMN process.
+
+Every element keeps its file and line so that every diagnostic can point at it. The model is
+frozen: the audit, the clock and the engine read it, nobody mutates it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Literal
+
+__all__ = [
+    "Bundle",
+    "Department",
+    "Flow",
+    "LegalBasis",
+    "Material",
+    "Node",
+    "SpecialProcedure",
+    "Step",
+    "TimeLimit",
+]
+
+Lifecycle = Literal["enterprise", "person", "project", "other"]
+StepKind = Literal["promised", "immediate"]
+LimitUnit = Literal["workday", "natural_day", "hour"]
+Necessity = Literal["required", "optional", "tolerable"]
+Source = Literal["applicant", "government", "intermediary", "other"]
+BasisLevel = Literal["law", "admin_regulation", "local_regulation", "rule", "normative_doc"]
+ProcedureKind = Literal[
+    "hearing",
+    "tendering",
+    "auction",
+    "inspection",
+    "testing",
+    "quarantine",
+    "appraisal",
+    "expert_review",
+    "site_survey",
+    "publicity",
+    "intermediary",
+    "other",
+]
+
+
+@dataclass(frozen=True)
+class LegalBasis:
+    """`hf:legalBasis`: the law or document that requires a material."""
+
+    doc: str
+    level: str
+    article: str | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Material:
+    """`hf:material`: one item of a step's material list (办理材料)."""
+
+    id: str
+    name: str
+    necessity: str
+    source: str
+    step: str  # id of the step that asks for it
+    issuer: str | None = None
+    issuer_can_verify: bool = True
+    e_license: str | None = None
+    online_check: str | None = None
+    commitment: bool = False
+    produced_by: str | None = None
+    covered_by: tuple[str, ...] = ()
+    supplement_within: int | None = None
+    legal_bases: tuple[LegalBasis, ...] = ()
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class TimeLimit:
+    """`hf:timeLimit` on a step or on the whole case, with the signal thresholds."""
+
+    unit: str
+    legal: int | None = None
+    promised: int | None = None
+    notice_before: int = 1
+    yellow_light_at: float = 0.8
+    red_after: int = 3
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class SpecialProcedure:
+    """`hf:specialProcedure`: time spent in it is not counted (行政许可法 §45)."""
+
+    kind: str
+    limit: int
+    unit: str
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Department:
+    """A lane: `hf:department code`, named by the lane."""
+
+    code: str
+    name: str
+    lane: str
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Node:
+    """A flow node of the process graph (task, event, gateway), for order reasoning."""
+
+    id: str
+    kind: str  # local BPMN tag: userTask, exclusiveGateway, startEvent, ...
+    name: str | None = None
+    line: int | None = None
+    attached_to: str | None = None  # boundary events: the host activity
+
+
+@dataclass(frozen=True)
+class Flow:
+    """A sequence flow."""
+
+    id: str
+    source: str
+    target: str
+    condition: str | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Step:
+    """A user step: a BPMN task with its `hf:step`, limits, form and materials."""
+
+    id: str
+    name: str
+    kind: str = "promised"
+    item: str | None = None
+    result: str | None = None
+    department: str | None = None
+    lane: str | None = None
+    time_limit: TimeLimit | None = None
+    form: str | None = None
+    form_line: int | None = None
+    materials: tuple[Material, ...] = ()
+    special_procedures: tuple[SpecialProcedure, ...] = ()
+    tag: str = "userTask"
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """One executable BPMN process and everything the hf: dialect says about it."""
+
+    key: str
+    name: str
+    file: str
+    line: int | None = None
+    code: str | None = None
+    lifecycle: str = "other"
+    lead: str | None = None
+    time_limit: TimeLimit | None = None
+    departments: tuple[Department, ...] = ()
+    steps: tuple[Step, ...] = ()
+    nodes: tuple[Node, ...] = ()
+    flows: tuple[Flow, ...] = ()
+    has_hf: bool = False
+    _by_id: dict[str, Step] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._by_id.update({s.id: s for s in self.steps})
+
+    def step(self, step_id: str) -> Step | None:
+        """The step with this BPMN id, or None."""
+        return self._by_id.get(step_id)
+
+    def materials(self) -> Iterator[Material]:
+        """Every material of every step, in document order."""
+        for step in self.steps:
+            yield from step.materials
+
+    def department(self, code: str) -> Department | None:
+        return next((d for d in self.departments if d.code == code), None)

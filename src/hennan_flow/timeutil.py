@@ -1,0 +1,43 @@
+"""Instants: stored in UTC, shown in Asia/Shanghai, never dependent on the host's time zone."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from .errors import ConfigError
+
+__all__ = ["SHANGHAI", "as_utc", "local_iso", "parse_instant", "utc_iso"]
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def parse_instant(text: str, *, what: str = "instant") -> datetime:
+    """An ISO-8601 instant as aware UTC; a value without offset is read as Asia/Shanghai."""
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError as exc:
+        raise ConfigError(
+            f"{what} {text!r} is not an ISO-8601 instant",
+            hint="write e.g. 2026-03-02T09:00:00+08:00",
+        ) from exc
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=SHANGHAI)
+    return value.astimezone(UTC)
+
+
+def as_utc(value: datetime) -> datetime:
+    """Aware UTC; naive values (as SQLite returns them) are taken as UTC."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def utc_iso(value: datetime | None) -> str | None:
+    """ISO text in UTC with offset, for JSON."""
+    return None if value is None else as_utc(value).isoformat()
+
+
+def local_iso(value: datetime | None) -> str | None:
+    """ISO text in Asia/Shanghai, for people."""
+    return None if value is None else as_utc(value).astimezone(SHANGHAI).isoformat()
