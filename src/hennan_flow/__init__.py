@@ -42,7 +42,7 @@ __all__ = [
     "SchemaOutOfDateError",
     "SimulationError",
     "SpecialProcedure",
-    "Step",
     "StateError",
+    "Step",
     "TimeLimit",
 ]

@@ -117,6 +117,8 @@ class Node:
     name: str | None = None
     line: int | None = None
     attached_to: str | None = None  # boundary events: the host activity
+    parent: str | None = None  # the enclosing subProcess, None at the top level
+    default: str | None = None  # gateways and activities: the id of the default flow
 
 
 @dataclass(frozen=True)
@@ -166,6 +168,7 @@ class Bundle:
     steps: tuple[Step, ...] = ()
     nodes: tuple[Node, ...] = ()
     flows: tuple[Flow, ...] = ()
+    executable: bool = True
     has_hf: bool = False
     _by_id: dict[str, Step] = field(default_factory=dict, init=False, repr=False, compare=False)
 

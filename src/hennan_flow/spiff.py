@@ -1,0 +1,164 @@
+"""The one seam between hennan_flow and SpiffWorkflow's parser.
+
+* `HfBpmnParser` takes the tree our hardened parser built (`add_bpmn_xml`), so SpiffWorkflow never
+  reads a file itself.
+* Its process parser walks each process in post-order before SpiffWorkflow's own pass, so every
+  node's successors already exist when the node is parsed: SpiffWorkflow's recursive parser then
+  recurses one level deep instead of once per element, and long chains parse without touching the
+  process-wide recursion limit of the portal that embeds us.
+* `build_specs` maps every exception SpiffWorkflow's parser raises (its ValidationException, which
+  carries file and line only as attributes, and the TypeError/KeyError it raises on dangling
+  references) onto `BpmnError` with file, line and element.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser
+from SpiffWorkflow.bpmn.parser.ProcessParser import ProcessParser
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+
+from .dialect import BPMN_NS
+from .errors import BpmnError, Location
+
+__all__ = ["HfBpmnParser", "ProcessSpecs", "build_specs"]
+
+_B = f"{{{BPMN_NS}}}"
+
+
+class HfProcessParser(ProcessParser):  # type: ignore[misc]
+    """SpiffWorkflow's process parser, fed successors-first so it never recurses deeply."""
+
+    def add_tasks(self) -> None:
+        for node in self._post_order():
+            self.parse_node(node)
+        super().add_tasks()
+
+    def _post_order(self) -> list[etree._Element]:
+        """Nodes reachable from the start events, each after all its (non-back-edge) successors."""
+        parser_tags = set(self.parser.PARSER_CLASSES) | set(self.parser.OVERRIDE_PARSER_CLASSES)
+        direct = {c.get("id"): c for c in self.node if c.tag in parser_tags and c.get("id")}
+        boundary: dict[str, list[str]] = {}
+        for nid, el in direct.items():
+            if el.tag == _B + "boundaryEvent" and el.get("attachedToRef") in direct:
+                boundary.setdefault(el.get("attachedToRef"), []).append(nid)
+
+        def successors(nid: str) -> list[str]:
+            out = [f.get("targetRef") for f in self.get_outgoing_sequence_flows(nid)]
+            for b in boundary.get(nid, ()):
+                out.extend(f.get("targetRef") for f in self.get_outgoing_sequence_flows(b))
+            return [t for t in out if t in direct]
+
+        order: list[etree._Element] = []
+        seen: set[str] = set()
+        starts = [nid for nid, el in direct.items() if el.tag == _B + "startEvent"]
+        for start in starts:
+            if start in seen:
+                continue
+            seen.add(start)
+            stack: list[tuple[str, list[str]]] = [(start, successors(start))]
+            while stack:
+                nid, pending = stack[-1]
+                if pending:
+                    nxt = pending.pop()
+                    if nxt not in seen:
+                        seen.add(nxt)
+                        stack.append((nxt, successors(nxt)))
+                    continue
+                stack.pop()
+                if direct[nid].tag != _B + "boundaryEvent":
+                    order.append(direct[nid])
+        return order
+
+
+class HfBpmnParser(BpmnParser):  # type: ignore[misc]
+    """SpiffWorkflow's plain BPMN parser (no spiffworkflow:/camunda: script semantics), fed our tree."""
+
+    PROCESS_PARSER_CLASS = HfProcessParser
+    OVERRIDE_PARSER_CLASSES: ClassVar[dict[str, Any]] = {}
+
+
+@dataclass(frozen=True)
+class ProcessSpecs:
+    """The executable spec of one process and the specs of its subprocesses."""
+
+    key: str
+    spec: Any
+    subprocess_specs: dict[str, Any]
+
+
+def _line_of(tree: etree._ElementTree, element_id: str | None) -> int | None:
+    if not element_id:
+        return None
+    found = tree.getroot().xpath("//*[@id=$i]", i=element_id)
+    return found[0].sourceline if found else None
+
+
+def _message(exc: BaseException) -> str:
+    # SpiffWorkflowException.__str__ appends notes; the first argument is the message itself
+    first = exc.args[0] if exc.args else type(exc).__name__
+    return str(first).rstrip(". ") or type(exc).__name__
+
+
+def spiff_error(exc: BaseException, tree: etree._ElementTree, file: str) -> BpmnError:
+    """Map an exception from SpiffWorkflow's parser onto a BpmnError with file, line and element."""
+    if isinstance(exc, ValidationException):
+        element = getattr(exc, "id", None) or None
+        line = getattr(exc, "line_number", None)
+        if not isinstance(line, int):
+            line = _line_of(tree, element)
+        message = _message(exc)
+        if "RecursionError" in message:
+            return BpmnError(
+                "the process graph is too deep for SpiffWorkflow's parser (a very long loop or chain)",
+                hint="split the process into call activities or shorten the loop",
+                location=Location(file=file, line=line, element=element),
+            )
+        return BpmnError(
+            f"SpiffWorkflow cannot build this process: {message}",
+            hint="fix the element as the message says; SpiffWorkflow 3.2.0 must be able to run it",
+            location=Location(file=file, line=line, element=element),
+        )
+    if isinstance(exc, RecursionError):
+        return BpmnError(
+            "the process graph is too deep for SpiffWorkflow's parser (a very long loop or chain)",
+            hint="split the process into call activities or shorten the loop",
+            location=Location(file=file),
+        )
+    return BpmnError(
+        f"SpiffWorkflow cannot build this process ({type(exc).__name__}: {exc})",
+        hint="this usually means a reference (message, signal, error, escalation, called process) "
+        "points at nothing; run hennan-flow validate for the exact element",
+        location=Location(file=file),
+    )
+
+
+def new_parser(tree: etree._ElementTree, file: str) -> HfBpmnParser:
+    """A parser loaded with one document (errors mapped)."""
+    parser = HfBpmnParser()
+    try:
+        parser.add_bpmn_xml(tree, filename=file)
+    except Exception as exc:  # the seam: every SpiffWorkflow parser error becomes a BpmnError
+        raise spiff_error(exc, tree, file) from exc
+    return parser
+
+
+def build_specs(
+    tree: etree._ElementTree,
+    file: str,
+    process_id: str,
+    *,
+    parser: HfBpmnParser | None = None,
+    require_called: bool = True,
+) -> ProcessSpecs:
+    """Build the executable spec of `process_id` (and its subprocesses) from our parsed tree."""
+    parser = parser or new_parser(tree, file)
+    try:
+        spec = parser.get_spec(process_id)
+        subs = parser.get_subprocess_specs(process_id, require_call_activity_specs=require_called)
+    except Exception as exc:  # the seam
+        raise spiff_error(exc, tree, file) from exc
+    return ProcessSpecs(key=process_id, spec=spec, subprocess_specs=dict(subs))

@@ -1,0 +1,358 @@
+"""The working-day calendar behind every statutory deadline (行政许可法 §82: working days).
+
+Working day = Monday to Friday, minus statutory days off, plus 调休 make-up weekends. The data comes
+from `chinese-calendar` plus county override files (TOML, DESIGN §4), because the State Council
+publishes next year's schedule only each November/December and a county may close locally. A date
+outside the data raises `CalendarRangeError`: a deadline is never guessed.
+
+Queries run on the engine's and the sweeper's hot paths, so each `WorkCalendar` precomputes the sorted
+ordinals of its working days once and answers with `bisect` (O(log n)), never day by day.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import tomllib
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from .errors import CalendarRangeError, ConfigError, Location
+
+__all__ = ["CalendarOverride", "WorkCalendar", "load_override", "parse_override"]
+
+_DATE_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}")
+_VERSION_TEXT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_KEYS = ("version", "years", "rest", "work")
+_TOML_WHERE = re.compile(r"\s*\(at (?:line (\d+), column \d+|end of document)\)\s*$")
+
+
+@dataclass(frozen=True)
+class CalendarOverride:
+    """One county override file: its version, the years it fully covers, and its adjusted days.
+
+    `rest` holds weekdays that are days off, `work` weekend days that are working days (调休).
+    """
+
+    version: str
+    years: tuple[int, ...] = ()
+    rest: tuple[date, ...] = ()
+    work: tuple[date, ...] = ()
+    source: str = "<file>"
+
+
+class _BaseData(NamedTuple):
+    version: str
+    first_year: int
+    last_year: int
+    rest: frozenset[date]  # weekdays off
+    work: frozenset[date]  # make-up weekends
+    names: dict[date, str]  # Chinese holiday name of each holiday-related day
+
+
+@functools.cache
+def _base_data() -> _BaseData:
+    """chinese-calendar's tables, read once: its per-day functions are too slow for hot paths."""
+    import chinese_calendar
+    from chinese_calendar import constants
+
+    holidays: dict[date, str] = dict(constants.holidays)
+    workdays: dict[date, str] = dict(constants.workdays)
+    chinese = {h.value: str(h.chinese) for h in constants.Holiday}
+    names = {d: chinese.get(name, name) for d, name in (holidays | workdays).items()}
+    years = [d.year for d in holidays]  # the years chinese_calendar itself accepts
+    return _BaseData(
+        version=f"chinese-calendar-{chinese_calendar.__version__}",
+        first_year=min(years),
+        last_year=max(years),
+        rest=frozenset(d for d in holidays if d.weekday() < 5),
+        work=frozenset(workdays),
+        names=names,
+    )
+
+
+def _line_of(text: str, needle: str, key: str | None = None) -> int | None:
+    """The 1-based line of `needle`, searched first from the line that assigns `key`."""
+    lines = text.splitlines()
+    start = 0
+    if key is not None:
+        assign = re.compile(rf"^\s*{re.escape(key)}\s*=")
+        start = next((i for i, line in enumerate(lines) if assign.match(line)), 0)
+    order = list(range(start, len(lines))) + list(range(start))
+    found = next((i for i in order if needle in lines[i]), None)
+    if found is not None:
+        return found + 1
+    return start + 1 if key is not None and lines else None
+
+
+def parse_override(text: str, source: str = "<file>") -> CalendarOverride:
+    """Parse a county override file; a malformed one raises `ConfigError` naming the file and line."""
+
+    def fail(message: str, line: int | None) -> ConfigError:
+        return ConfigError(
+            f"calendar override: {message}",
+            location=Location(file=source, line=line),
+            hint='write e.g. version = "hengnan-2027-1", years = [2027], rest = ["2027-01-01"], '
+            'work = ["2027-02-06"]',
+        )
+
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        found = _TOML_WHERE.search(message)
+        line: int | None = None
+        if found:  # "at end of document": the last line
+            line = int(found.group(1)) if found.group(1) else max(len(text.splitlines()), 1)
+        raise fail(f"not valid TOML: {_TOML_WHERE.sub('', message)}", line) from exc
+
+    for key in data:
+        if key not in _KEYS:
+            raise fail(f"unknown key {key!r} (expected {', '.join(_KEYS)})", _line_of(text, key))
+
+    version = data.get("version")
+    if not isinstance(version, str) or not _VERSION_TEXT.fullmatch(version):
+        raise fail(
+            f"version must be a name of letters, digits, '.', '_' or '-', got {version!r}",
+            _line_of(text, "version", "version") if "version" in data else 1,
+        )
+
+    years_value = data.get("years", [])
+    if not isinstance(years_value, list) or not all(
+        isinstance(y, int) and not isinstance(y, bool) and date.min.year < y < date.max.year
+        for y in years_value
+    ):
+        raise fail(f"years must be a list of years, got {years_value!r}", _line_of(text, "years", "years"))
+    years = tuple(sorted(set(years_value)))
+
+    base = _base_data()
+    usable = set(years) | set(range(base.first_year, base.last_year + 1))
+
+    def dates(key: str, weekend: bool) -> tuple[date, ...]:
+        value = data.get(key, [])
+        if not isinstance(value, list):
+            raise fail(f"{key} must be a list of dates, got {value!r}", _line_of(text, key, key))
+        out: list[date] = []
+        for item in value:
+            day = _as_date(item)
+            if day is None:
+                raise fail(f"{key}: {item!r} is not a date YYYY-MM-DD", _line_of(text, str(item), key))
+            line = _line_of(text, day.isoformat(), key)
+            if weekend and day.weekday() < 5:
+                raise fail(f"work: {day} is a weekday; work lists weekend days that are working days", line)
+            if not weekend and day.weekday() >= 5:
+                raise fail(f"rest: {day} is a weekend day; rest lists weekdays that are days off", line)
+            if day.year not in usable:
+                raise fail(
+                    f"{key}: {day} is in {day.year}, which neither years lists nor {base.version} covers",
+                    line,
+                )
+            out.append(day)
+        return tuple(sorted(set(out)))
+
+    return CalendarOverride(
+        version=version,
+        years=years,
+        rest=dates("rest", weekend=False),
+        work=dates("work", weekend=True),
+        source=source,
+    )
+
+
+def _as_date(item: Any) -> date | None:
+    if isinstance(item, str) and _DATE_TEXT.fullmatch(item):
+        try:
+            return date.fromisoformat(item)
+        except ValueError:
+            return None
+    if type(item) is date:  # a TOML local date, not a datetime
+        return item
+    return None
+
+
+def load_override(path: str | Path) -> CalendarOverride:
+    """Read and parse an override file; a missing or unreadable one raises `ConfigError`."""
+    try:
+        text = Path(path).read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read the calendar override file: {exc.strerror or exc}",
+            location=Location(file=str(path)),
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            "the calendar override file is not UTF-8 text", location=Location(file=str(path))
+        ) from exc
+    return parse_override(text, source=str(path))
+
+
+class _Segment(NamedTuple):
+    start: int  # ordinal of the first covered day
+    end: int  # ordinal of the first day after it (not covered)
+    lo: int  # index range of its working days in WorkCalendar._ordinals
+    hi: int
+
+
+class WorkCalendar:
+    """Working days from chinese-calendar plus county overrides; raises outside its data.
+
+    A year listed in an override's `years` is defined by the overrides alone (Monday to Friday);
+    every override's `rest` and `work` days then apply on top, in any year.
+
+    Usage::
+
+        calendar = WorkCalendar([load_override("hengnan-2027.toml")])
+        calendar.add_workdays(date(2022, 9, 29), 5)   # date(2022, 10, 11)
+        calendar.version                              # "chinese-calendar-1.11.0+hengnan-2027-1"
+    """
+
+    def __init__(self, overrides: Iterable[CalendarOverride] = ()) -> None:
+        self.overrides: tuple[CalendarOverride, ...] = tuple(overrides)
+        base = _base_data()
+        self.version: str = "+".join([base.version, *(o.version for o in self.overrides)])
+        override_years = {y for o in self.overrides for y in o.years}
+        base_years = set(range(base.first_year, base.last_year + 1)) - override_years
+        self._years = frozenset(base_years | override_years)
+        rest = {d for o in self.overrides for d in o.rest}
+        work = {d for o in self.overrides for d in o.work}
+        self._names = {d: n for d, n in base.names.items() if d.year in base_years}
+
+        ordinals: list[int] = []
+        self._rest_days: dict[int, list[date]] = {}
+        self._make_up_days: dict[int, list[date]] = {}
+        segments: list[_Segment] = []
+        for first, last in _runs(sorted(self._years)):
+            lo = len(ordinals)
+            day, stop = date(first, 1, 1), date(last, 12, 31)
+            while day <= stop:
+                weekday = day.weekday() < 5
+                if day.year in base_years:
+                    working = day in base.work or (weekday and day not in base.rest)
+                else:
+                    working = weekday
+                working = day in work or (working and day not in rest)
+                if working:
+                    ordinals.append(day.toordinal())
+                    if not weekday:
+                        self._make_up_days.setdefault(day.year, []).append(day)
+                elif weekday:
+                    self._rest_days.setdefault(day.year, []).append(day)
+                day += timedelta(days=1)
+            segments.append(_Segment(date(first, 1, 1).toordinal(), stop.toordinal() + 1, lo, len(ordinals)))
+        self._ordinals = ordinals
+        self._workday_set = frozenset(ordinals)
+        self._segments = segments
+        self._starts = [s.start for s in segments]
+
+    def __repr__(self) -> str:
+        return f"WorkCalendar(version={self.version!r})"
+
+    # --- coverage -------------------------------------------------------------------------------
+
+    @property
+    def ranges(self) -> tuple[tuple[date, date], ...]:
+        """Every contiguous run of covered dates, as (first, last) pairs, oldest first."""
+        return tuple((date.fromordinal(s.start), date.fromordinal(s.end - 1)) for s in self._segments)
+
+    @property
+    def first_date(self) -> date:
+        """First date of the contiguous run that holds chinese-calendar's data."""
+        return self._main_range()[0]
+
+    @property
+    def last_date(self) -> date:
+        """Last date of the contiguous run that holds chinese-calendar's data."""
+        return self._main_range()[1]
+
+    def _main_range(self) -> tuple[date, date]:
+        anchor = date(_base_data().last_year, 12, 31)
+        for first, last in self.ranges:
+            if first <= anchor <= last:
+                return first, last
+        return self.ranges[-1]  # the overrides redefine every base year
+
+    def covers(self, day: date) -> bool:
+        """Whether the data says whether `day` is a working day."""
+        return day.year in self._years
+
+    def _segment(self, ordinal: int) -> _Segment:
+        i = bisect_right(self._starts, ordinal) - 1
+        if i >= 0 and ordinal < self._segments[i].end:
+            return self._segments[i]
+        raise self._range_error(date.fromordinal(ordinal).year)
+
+    def _range_error(self, year: int) -> CalendarRangeError:
+        covered = ", ".join(f"{a}..{b}" for a, b in self.ranges)
+        return CalendarRangeError(
+            f"no working-day data for {year} (calendar {self.version} covers {covered})", year=year
+        )
+
+    # --- queries --------------------------------------------------------------------------------
+
+    def is_workday(self, day: date) -> bool:
+        """Whether `day` is a working day."""
+        self._segment(day.toordinal())
+        return day.toordinal() in self._workday_set
+
+    def add_workdays(self, day: date, n: int) -> date:
+        """The n-th working day after `day` (n ≥ 1; `day` itself is not counted)."""
+        if n < 1:
+            raise ValueError(f"n must be at least 1, got {n}")
+        first = day.toordinal() + 1
+        seg = self._segment(first)
+        i = bisect_left(self._ordinals, first, seg.lo, seg.hi) + n - 1
+        if i >= seg.hi:
+            raise self._range_error(date.fromordinal(seg.end).year)
+        return date.fromordinal(self._ordinals[i])
+
+    def next_workday(self, day: date, inclusive: bool = True) -> date:
+        """The first working day on or after `day` (after it, if not `inclusive`)."""
+        first = day.toordinal() + (0 if inclusive else 1)
+        seg = self._segment(first)
+        i = bisect_left(self._ordinals, first, seg.lo, seg.hi)
+        if i >= seg.hi:
+            raise self._range_error(date.fromordinal(seg.end).year)
+        return date.fromordinal(self._ordinals[i])
+
+    def workdays_in(self, start: date, end: date) -> int:
+        """Number of working days in [start, end); 0 when end is not after start."""
+        a, b = start.toordinal(), end.toordinal()
+        if b <= a:
+            return 0
+        seg = self._segment(a)
+        if b > seg.end:
+            raise self._range_error(date.fromordinal(seg.end).year)
+        return bisect_left(self._ordinals, b, seg.lo, seg.hi) - bisect_left(self._ordinals, a, seg.lo, seg.hi)
+
+    def rest_days(self, year: int) -> list[date]:
+        """The weekdays of `year` that are days off (statutory holidays and local closures)."""
+        self._check_year(year)
+        return list(self._rest_days.get(year, ()))
+
+    def make_up_days(self, year: int) -> list[date]:
+        """The weekend days of `year` that are working days (调休)."""
+        self._check_year(year)
+        return list(self._make_up_days.get(year, ()))
+
+    def holiday_name(self, day: date) -> str | None:
+        """The Chinese holiday name chinese-calendar gives a day off or make-up day, if any."""
+        return self._names.get(day)
+
+    def _check_year(self, year: int) -> None:
+        if year not in self._years:
+            raise self._range_error(year)
+
+
+def _runs(years: Sequence[int]) -> list[tuple[int, int]]:
+    """Consecutive years grouped as (first, last)."""
+    runs: list[tuple[int, int]] = []
+    for year in years:
+        if runs and runs[-1][1] == year - 1:
+            runs[-1] = (runs[-1][0], year)
+        else:
+            runs.append((year, year))
+    return runs
