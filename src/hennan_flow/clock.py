@@ -139,8 +139,10 @@ def step_schedule(
 ) -> Schedule:
     """Deadlines and signals of a step accepted (made ready) at `accepted_at`; also the whole case's.
 
-    A promised step without a limit gets none. An immediate step ignores `limit` and is due at the
-    end of its acceptance day if that is a working day, else at the end of the next working day.
+    The acceptance day D is the Asia/Shanghai date of `accepted_at` (an acceptance at 00:00 is on
+    that day). A promised step without a limit gets no deadlines. An immediate step ignores `limit`
+    and is due at the end of D if D is a working day (and `accepted_at` is before that end, which only
+    a close of business can break), else at the end of the next working day.
     """
     _check_close(close)
     accepted = as_utc(accepted_at)
