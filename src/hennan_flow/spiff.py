@@ -23,6 +23,7 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 
 from .dialect import BPMN_NS
 from .errors import BpmnError, Location
+from .timers import timer_parser
 
 __all__ = ["HfBpmnParser", "ProcessSpecs", "build_specs"]
 
@@ -75,10 +76,15 @@ class HfProcessParser(ProcessParser):  # type: ignore[misc]
 
 
 class HfBpmnParser(BpmnParser):  # type: ignore[misc]
-    """SpiffWorkflow's plain BPMN parser (no spiffworkflow:/camunda: script semantics), fed our tree."""
+    """SpiffWorkflow's plain BPMN parser (no spiffworkflow:/camunda: script semantics), fed our tree.
+
+    Event parsers build clock-injected timers (`timers.py`).
+    """
 
     PROCESS_PARSER_CLASS = HfProcessParser
-    OVERRIDE_PARSER_CLASSES: ClassVar[dict[str, Any]] = {}
+    OVERRIDE_PARSER_CLASSES: ClassVar[dict[str, Any]] = {
+        tag: (timer_parser(parser), spec) for tag, (parser, spec) in BpmnParser.PARSER_CLASSES.items()
+    }
 
 
 @dataclass(frozen=True)

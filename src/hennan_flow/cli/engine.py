@@ -1,0 +1,240 @@
+"""`db`, `deploy`, `case` and `task`: the engine from the command line (DESIGN §6)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..errors import InputError, SimulationError
+from ..timeutil import local_iso
+from ._context import CliContext, format_option, pass_cli
+
+__all__ = ["case", "db", "deploy", "parse_json_arg", "task"]
+
+
+def parse_json_arg(value: str | None, what: str) -> dict[str, Any] | None:
+    """`--data '{…}'` or `--data @file.json`: a JSON object, or a clear error."""
+    if value is None:
+        return None
+    source = what
+    text = value
+    if value.startswith("@"):
+        path = Path(value[1:])
+        source = f"{what} file {path}"
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise InputError(f"cannot read {source}: {exc.strerror}", hint="check the path after @") from exc
+    try:
+        parsed = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"{source} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+            hint=f'pass a JSON object, e.g. {what} \'{{"name": "value"}}\' or {what} @file.json',
+        ) from exc
+    if not isinstance(parsed, dict):
+        raise InputError(f"{source} must be a JSON object, not {type(parsed).__name__}")
+    return parsed
+
+
+# -- db -------------------------------------------------------------------------------------
+
+
+@click.group()
+def db() -> None:
+    """Create, migrate and inspect the database schema."""
+
+
+@db.command("upgrade")
+@click.option("--simulation", is_flag=True, help="Mark a new, empty database as a simulation database.")
+@format_option()
+@pass_cli
+def db_upgrade(obj: CliContext, simulation: bool) -> None:
+    """Create or migrate the schema to the newest revision."""
+    if obj.now is not None:
+        raise SimulationError("--now has no meaning for db upgrade", hint="drop --now")
+    from ..engine import Engine
+
+    engine = Engine(obj.db_url)
+    try:
+        revision = engine.upgrade(simulation=simulation)
+        status = engine.status()
+    finally:
+        engine.close()
+    obj.emit(
+        status, f"schema at revision {revision}" + (" (simulation database)" if status["simulation"] else "")
+    )
+
+
+@db.command("current")
+@format_option()
+@pass_cli
+def db_current(obj: CliContext) -> None:
+    """Show the schema revision and the simulation mark."""
+    from ..engine import Engine
+
+    engine = Engine(obj.db_url)
+    try:
+        status = engine.status()
+    finally:
+        engine.close()
+
+    def text() -> str:
+        rev = status["revision"] or "none (run: hennan-flow db upgrade)"
+        behind = "" if status["up_to_date"] else f" (newest: {status['head']}; run: hennan-flow db upgrade)"
+        sim = {True: "yes", False: "no", None: "unknown"}[status["simulation"]]
+        return f"revision: {rev}{behind}\nsimulation: {sim}"
+
+    obj.emit(status, text)
+
+
+# -- deploy ---------------------------------------------------------------------------------
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option(
+    "--forms",
+    "forms_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Folder of form schemas (default: forms/ beside the BPMN's folder, then the packaged ones).",
+)
+@click.option(
+    "--allow-findings", is_flag=True, help="Deploy despite audit errors (never despite validate errors)."
+)
+@click.option("--actor", default=None, help="Who deploys (recorded in the audit log).")
+@format_option()
+@pass_cli
+def deploy(
+    obj: CliContext, paths: tuple[str, ...], forms_dir: str | None, allow_findings: bool, actor: str | None
+) -> None:
+    """Validate, audit and store bundles; prints key, version and content hash per definition."""
+    done = obj.engine().deploy(*paths, forms=forms_dir, allow_findings=allow_findings, actor=actor)
+    obj.emit(
+        [d.as_dict() for d in done],
+        lambda: "\n".join(
+            f"{d.key}\tv{d.version}\t{d.content_hash[:12]}\t{'deployed' if d.created else 'unchanged'}\t{d.name}"
+            for d in done
+        ),
+    )
+
+
+# -- case -----------------------------------------------------------------------------------
+
+
+@click.group()
+def case() -> None:
+    """Start, list and show cases."""
+
+
+@case.command("start")
+@click.argument("key")
+@click.option("--data", default=None, help="Case data: JSON object or @file.json.")
+@click.option("--applicant", default=None, help="Applicant: JSON object or @file.json.")
+@click.option("--actor", default=None, help="Who starts the case.")
+@format_option()
+@pass_cli
+def case_start(obj: CliContext, key: str, data: str | None, applicant: str | None, actor: str | None) -> None:
+    """Start a case of the latest version of KEY; prints the case id."""
+    started = obj.engine().start_case(
+        key,
+        data=parse_json_arg(data, "--data"),
+        applicant=parse_json_arg(applicant, "--applicant"),
+        actor=actor,
+    )
+    obj.emit({"id": started.id}, started.id)
+
+
+@case.command("list")
+@click.option("--state", type=click.Choice(["open", "completed", "terminated"]), default=None)
+@click.option("--key", default=None, help="Only cases of this bundle key.")
+@format_option()
+@pass_cli
+def case_list(obj: CliContext, state: str | None, key: str | None) -> None:
+    """List cases, newest first."""
+    found = obj.engine().cases(state=state, key=key)
+    obj.emit(
+        [
+            {
+                "id": c.id,
+                "key": c.key,
+                "version": c.version,
+                "state": c.state,
+                "started_at": local_iso(c.started_at),
+                "ended_at": local_iso(c.ended_at),
+            }
+            for c in found
+        ],
+        lambda: "\n".join(
+            f"{c.id}\t{c.key} v{c.version}\t{c.state}\t{local_iso(c.started_at)}" for c in found
+        ),
+    )
+
+
+@case.command("show")
+@click.argument("case_id")
+@format_option()
+@pass_cli
+def case_show(obj: CliContext, case_id: str) -> None:
+    """A case and its timeline of events."""
+    shown = obj.engine().case(case_id)
+
+    def text() -> str:
+        lines = [f"case {shown.id}  {shown.key} v{shown.version}  {shown.state}"]
+        if shown.deadlines:
+            lines.append(
+                "deadlines: " + ", ".join(f"{k}={v}" for k, v in shown.deadlines.items() if v is not None)
+            )
+        for e in shown.events:
+            who = f" by {e.actor}" if e.actor else ""
+            lines.append(f"  {local_iso(e.at)}  {e.type:<22} {e.step or '':<24}{who}")
+        return "\n".join(lines)
+
+    obj.emit(shown.as_dict(), text)
+
+
+# -- task -----------------------------------------------------------------------------------
+
+
+@click.group()
+def task() -> None:
+    """Work queues: list and complete steps."""
+
+
+@task.command("list")
+@click.option("--case", "case_id", default=None, help="Only steps of this case.")
+@click.option("--department", default=None, help="Only steps of this department (lane code).")
+@click.option(
+    "--state",
+    type=click.Choice(["ready", "paused", "completed", "cancelled"]),
+    default="ready",
+    show_default=True,
+)
+@format_option()
+@pass_cli
+def task_list(obj: CliContext, case_id: str | None, department: str | None, state: str) -> None:
+    """List steps (default: ready ones)."""
+    found = obj.engine().tasks(case=case_id, department=department, state=state)
+
+    def text() -> str:
+        return "\n".join(
+            f"{t.id}\t{t.case}\t{t.step}\t{t.department or '-'}\t{t.state}\t{t.name}" for t in found
+        )
+
+    obj.emit([t.as_dict() for t in found], text)
+
+
+@task.command("complete")
+@click.argument("task_id")
+@click.option("--data", default=None, help="Form data: JSON object or @file.json.")
+@click.option("--actor", default=None, help="Who completes the step.")
+@format_option()
+@pass_cli
+def task_complete(obj: CliContext, task_id: str, data: str | None, actor: str | None) -> None:
+    """Complete a ready step with its form data."""
+    done = obj.engine().complete_task(task_id, data=parse_json_arg(data, "--data"), actor=actor)
+    obj.emit(done.as_dict(), f"completed {done.step} of case {done.case}")

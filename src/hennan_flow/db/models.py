@@ -1,0 +1,123 @@
+"""The hennan_flow schema as typed SQLAlchemy 2.x models.
+
+The schema is created only by the Alembic migrations shipped in the wheel; these models are what the
+migrations must match (`alembic check` in the tests). Every case-owned table carries `case_id` and
+every hot-path query is keyed by it, so the schema can be distributed by case id later.
+Instants are stored in UTC. JSON is stored as TEXT, never JSONB (JSONB reorders keys, which loses
+SpiffWorkflow task data: spiffworkflow-notes §5).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = ["Base", "CaseRow", "DefinitionRow", "EventRow", "MetaRow", "TaskRow"]
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: DateTime(timezone=True)}
+
+
+class MetaRow(Base):
+    """Database-wide settings, e.g. the simulation mark set when the database was created."""
+
+    __tablename__ = "hf_meta"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class DefinitionRow(Base):
+    """A deployed version of a bundle: the BPMN and the form schemas it references, by content hash."""
+
+    __tablename__ = "hf_definition"
+    __table_args__ = (
+        UniqueConstraint("key", "version", name="uq_hf_definition_key_version"),
+        Index("ix_hf_definition_key_hash", "key", "content_hash"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(255))
+    version: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(Text)
+    source_file: Mapped[str] = mapped_column(Text)
+    bpmn: Mapped[str] = mapped_column(Text)
+    forms: Mapped[str] = mapped_column(Text)  # JSON: {ref: schema}
+    deployed_at: Mapped[datetime]
+    deployed_by: Mapped[str | None] = mapped_column(String(255))
+
+
+class CaseRow(Base):
+    """One case (办件) of a bundle, with its SpiffWorkflow state."""
+
+    __tablename__ = "hf_case"
+    __table_args__ = (
+        Index("ix_hf_case_state", "state"),
+        Index("ix_hf_case_next_timer_at", "next_timer_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    definition_id: Mapped[int] = mapped_column(ForeignKey("hf_definition.id"))
+    key: Mapped[str] = mapped_column(String(255))
+    state: Mapped[str] = mapped_column(String(16))  # open | completed | terminated
+    applicant: Mapped[str] = mapped_column(Text)  # JSON; personal data, never logged
+    started_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    started_by: Mapped[str | None] = mapped_column(String(255))
+    rev: Mapped[int] = mapped_column(Integer)  # optimistic version of the whole case
+    spiff_version: Mapped[str] = mapped_column(String(32))
+    wf_state: Mapped[str] = mapped_column(Text)  # SpiffWorkflow state (spec kept out), TEXT never JSONB
+    next_timer_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+
+    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": rev}
+
+
+class TaskRow(Base):
+    """A user step instance (work item) of a case, as department work queues see it."""
+
+    __tablename__ = "hf_task"
+    __table_args__ = (
+        Index("ix_hf_task_case_id", "case_id", "state"),
+        Index("ix_hf_task_department", "department", "state"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # the SpiffWorkflow task id
+    case_id: Mapped[str] = mapped_column(ForeignKey("hf_case.id"))
+    step: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(Text)
+    department: Mapped[str | None] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))  # ready | paused | completed | cancelled
+    ready_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    actor: Mapped[str | None] = mapped_column(String(255))
+
+
+class EventRow(Base):
+    """The audit log: who did what, when. Ids and codes only, never personal data."""
+
+    __tablename__ = "hf_event"
+    __table_args__ = (Index("ix_hf_event_case_id", "case_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[str | None] = mapped_column(String(36))
+    task_id: Mapped[str | None] = mapped_column(String(36))
+    at: Mapped[datetime]
+    type: Mapped[str] = mapped_column(String(64))
+    step: Mapped[str | None] = mapped_column(String(255))
+    actor: Mapped[str | None] = mapped_column(String(255))
+    detail: Mapped[str] = mapped_column(Text, default="{}")  # JSON

@@ -1,0 +1,92 @@
+"""Database connections: SQLite (embedded default) and PostgreSQL (many workers).
+
+SQLite runs in WAL mode and writes in `BEGIN IMMEDIATE` transactions, so two writers conflict
+cleanly at the start (the second waits for the lock, then reads what the first committed) instead
+of failing later on a stale snapshot. Reads use plain deferred transactions so they never wait.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.orm import Session, sessionmaker
+
+from ..errors import ConfigError
+
+__all__ = ["is_sqlite", "make_engine", "normalize_url", "read_sessions", "write_sessions"]
+
+BUSY_TIMEOUT_MS = 30_000
+
+
+def normalize_url(url: str) -> str:
+    """`postgresql://` means psycopg 3 here; refuse what SQLAlchemy cannot parse."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ConfigError(
+            f"database URL {url!r} is not a URL",
+            hint="use sqlite:///path/to/file.db or postgresql+psycopg://user@host/db",
+        ) from exc
+    if parsed.drivername in {"postgresql", "postgres"}:
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() not in {"sqlite", "postgresql"}:
+        raise ConfigError(
+            f"database {parsed.get_backend_name()!r} is not supported",
+            hint="use SQLite (sqlite:///file.db) or PostgreSQL (postgresql+psycopg://…)",
+        )
+    return parsed.render_as_string(hide_password=False)
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """A SQLAlchemy engine with hennan_flow's connection settings."""
+    url = normalize_url(url)
+    try:
+        if url.startswith("sqlite"):
+            engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000}, **kwargs)
+            _configure_sqlite(engine)
+        else:
+            engine = create_engine(url, pool_pre_ping=True, **kwargs)
+    except NoSuchModuleError as exc:
+        raise ConfigError(
+            f"no driver for {url.split(':', 1)[0]!r}", hint="install hennan-flow[postgres] for PostgreSQL"
+        ) from exc
+    except ModuleNotFoundError as exc:
+        raise ConfigError(
+            f"the database driver is not installed ({exc.name})",
+            hint="install hennan-flow[postgres] for PostgreSQL",
+        ) from exc
+    return engine
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        write = conn.get_execution_options().get("hf_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def write_sessions(engine: Engine) -> sessionmaker[Session]:
+    """Sessions whose transactions take the write lock up front (SQLite) — one per state change."""
+    return sessionmaker(bind=engine.execution_options(hf_write=True), expire_on_commit=False)
+
+
+def read_sessions(engine: Engine) -> sessionmaker[Session]:
+    """Sessions for reading only."""
+    return sessionmaker(bind=engine, expire_on_commit=False)

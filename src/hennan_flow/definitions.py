@@ -1,0 +1,163 @@
+"""Versioned definitions: what `deploy` stores and what a case runs.
+
+A definition is versioned by content: the SHA-256 of the BPMN bytes and of the form schemas it
+references. Deploying unchanged content creates nothing; changed content creates the next version.
+A running case keeps the version it started on. A loaded definition (bundle model, executable spec,
+forms) is cached in memory by definition id, so each version is parsed once per process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .bundle import Bundle
+from .dialect import read_document, resolve_form
+from .errors import BpmnError, FindingsError, Location
+from .spiff import ProcessSpecs, build_specs, new_parser
+from .validate import FileResult, bundle_files, validate_file
+from .xmlsafe import parse_bytes
+
+__all__ = ["Candidate", "LoadedDefinition", "collect", "load_definition"]
+
+
+@dataclass
+class Candidate:
+    """A bundle about to be deployed: its BPMN, its forms and the hash of both."""
+
+    key: str
+    name: str
+    file: str
+    bpmn: str
+    forms: dict[str, Any]
+    content_hash: str
+
+
+@dataclass
+class LoadedDefinition:
+    """A deployed definition ready to run: the bundle model, the spec, the form schemas."""
+
+    id: int
+    key: str
+    version: int
+    bundle: Bundle
+    specs: ProcessSpecs
+    forms: dict[str, Any] = field(default_factory=dict)
+
+    def form_of(self, step_id: str) -> dict[str, Any] | None:
+        step = self.bundle.step(step_id)
+        if step is None or step.form is None:
+            return None
+        schema = self.forms.get(step.form)
+        return schema if isinstance(schema, dict) else None
+
+
+def content_hash(bpmn: bytes, forms: dict[str, Any]) -> str:
+    digest = hashlib.sha256(bpmn)
+    for ref in sorted(forms):
+        digest.update(b"\0form\0" + ref.encode() + b"\0")
+        digest.update(json.dumps(forms[ref], sort_keys=True, ensure_ascii=False).encode())
+    return digest.hexdigest()
+
+
+def collect(
+    paths: Iterable[str],
+    *,
+    forms_dir: str | None,
+    allow_code: bool,
+    allow_findings: bool,
+    audit: bool = True,
+) -> list[Candidate]:
+    """Validate (and audit) every bundle under `paths`; refuse all if any has errors."""
+    results: list[FileResult] = []
+    for path, exists in bundle_files(paths):
+        if not exists:
+            raise BpmnError("no such file or folder", hint="check the path", location=Location(file=path))
+        results.append(validate_file(path, forms_dir=forms_dir, allow_scripts=allow_code))
+    if not results:
+        raise BpmnError(
+            "no BPMN files (*.bpmn, *.bpmn20.xml) found", location=Location(file=", ".join(paths))
+        )
+    errors = [p for r in results for p in r.problems if p.severity == "error"]
+    if errors:
+        lines = "\n  ".join(p.line_text() for p in errors[:20])
+        more = f"\n  … and {len(errors) - 20} more" if len(errors) > 20 else ""
+        raise FindingsError(
+            f"deploy refused: {len(errors)} validation error(s) (never overridable):\n  {lines}{more}",
+            hint="run hennan-flow validate on the files and fix them",
+        )
+    if audit:
+        _audit_or_refuse(results, allow_findings)
+    candidates = []
+    for result in results:
+        doc = result.document
+        assert doc is not None
+        data = Path(result.file).read_bytes()
+        for bundle in doc.bundles:
+            if not bundle.executable:
+                continue
+            forms: dict[str, Any] = {}
+            for step in bundle.steps:
+                if step.form is None:
+                    continue
+                found = resolve_form(step.form, result.file, forms_dir)
+                assert found is not None  # validate checked it
+                forms[step.form] = json.loads(found.read_text(encoding="utf-8"))
+            candidates.append(
+                Candidate(
+                    key=bundle.key,
+                    name=bundle.name,
+                    file=result.file,
+                    bpmn=data.decode("utf-8"),
+                    forms=forms,
+                    content_hash=content_hash(data, forms),
+                )
+            )
+    keys = [c.key for c in candidates]
+    dupes = sorted({k for k in keys if keys.count(k) > 1})
+    if dupes:
+        raise BpmnError(
+            f"process id(s) {', '.join(dupes)} defined in more than one file",
+            hint="give every bundle its own process id",
+        )
+    return candidates
+
+
+def _audit_or_refuse(results: list[FileResult], allow_findings: bool) -> None:
+    try:
+        from .audit import audit_document  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:  # the audit is optional for deploy until it is installed
+        return
+    errors: list[Any] = []
+    for result in results:
+        if result.document is None:
+            continue
+        report = audit_document(result.document)
+        errors.extend(f for f in report.findings if f.severity == "error")
+    if errors and not allow_findings:
+        lines = "\n  ".join(
+            f'{f.file}:{f.line}: element "{f.element}": [{f.rule}] {f.message}' for f in errors[:20]
+        )
+        raise FindingsError(
+            f"deploy refused: {len(errors)} audit error(s) (五个一律):\n  {lines}",
+            hint="run hennan-flow audit on the files and fix them, or deploy with --allow-findings",
+        )
+
+
+def load_definition(
+    row_id: int, key: str, version: int, source_file: str, bpmn: str, forms_json: str
+) -> LoadedDefinition:
+    """Rebuild a deployed definition from its stored BPMN (hardened parse, no file access)."""
+    tree = parse_bytes(bpmn.encode("utf-8"), file=source_file)
+    doc = read_document(tree, source_file)
+    bundle = next((b for b in doc.bundles if b.key == key), None)
+    if bundle is None:
+        raise BpmnError(
+            f"the stored definition holds no process {key!r}", location=Location(file=source_file)
+        )
+    specs = build_specs(tree, source_file, key, parser=new_parser(tree, source_file))
+    return LoadedDefinition(row_id, key, version, bundle, specs, json.loads(forms_json))

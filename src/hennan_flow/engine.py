@@ -1,0 +1,717 @@
+"""The engine portals embed: persistent cases of versioned bundles over SQLAlchemy.
+
+Usage::
+
+    from hennan_flow import Engine
+    engine = Engine("sqlite:///hennan_flow.db")
+    engine.upgrade()                                   # once: create/migrate the schema
+    engine.deploy("processes/")
+    case = engine.start_case("enterprise_opening", applicant={...}, data={...})
+    for task in engine.tasks(department="amr"):
+        engine.complete_task(task.id, data={...}, actor="clerk-007")
+
+SpiffWorkflow only executes the BPMN; the engine owns persistence, the clock, supervision and the
+audit log. Every public operation that changes state is one transaction that also appends its audit
+events, and `start_case`/`complete_task` run the process to its next wait state inside it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, inspect, select
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from .db import migrate
+from .db.models import CaseRow, DefinitionRow, EventRow, MetaRow, TaskRow
+from .db.session import make_engine, read_sessions, write_sessions
+from .definitions import Candidate, LoadedDefinition, collect, load_definition
+from .entities import Case, Deployment, Event, Task
+from .errors import (
+    ConfigError,
+    ConflictError,
+    HennanFlowError,
+    InputError,
+    NotFoundError,
+    SchemaOutOfDateError,
+    SimulationError,
+    StateError,
+)
+from .forms import check_form_data
+from .runtime import (
+    SPIFF_VERSION,
+    EngineScriptEngine,
+    StateCodec,
+    advance,
+    check_depth,
+    complete,
+    finished,
+    new_workflow,
+    next_timer,
+    ready_user_tasks,
+)
+from .sandbox import Sandbox
+from .timeutil import as_utc
+
+__all__ = ["Engine", "SimulatedClock"]
+
+log = logging.getLogger(__name__)
+_RETRIES = 8
+
+
+class SimulatedClock:
+    """A clock for simulation databases: starts at an instant, moves only when told."""
+
+    def __init__(self, start: datetime) -> None:
+        self._now = as_utc(start)
+
+    def __call__(self) -> datetime:
+        return self._now
+
+    def set(self, instant: datetime) -> None:
+        self._now = as_utc(instant)
+
+    def advance(self, **delta: float) -> datetime:
+        from datetime import timedelta
+
+        self._now += timedelta(**delta)
+        return self._now
+
+
+@dataclass
+class _Cached:
+    rev: int
+    workflow: Any
+
+
+class Engine:
+    """Persistent cases of versioned bundles; SQLite (default) or PostgreSQL.
+
+    Parameters:
+        url: database URL, `sqlite:///file.db` or `postgresql+psycopg://…`.
+        clock: simulated time (a datetime or a callable returning one); only on simulation databases.
+        forms: folder of form schemas used by `deploy` (default: forms/ beside the BPMN folder).
+        allow_code_tasks: accept script/service/business-rule tasks (still sandboxed).
+        max_cycles: how many times one step may come round in a case (rework loops).
+    """
+
+    def __init__(
+        self,
+        url: str = "sqlite:///hennan_flow.db",
+        *,
+        clock: datetime | Callable[[], datetime] | None = None,
+        forms: str | None = None,
+        allow_code_tasks: bool = False,
+        max_cycles: int = 100,
+    ) -> None:
+        if max_cycles < 1:
+            raise ConfigError("max_cycles must be at least 1")
+        self.url = url
+        self._db = make_engine(url)
+        self._write = write_sessions(self._db)
+        self._read = read_sessions(self._db)
+        if isinstance(clock, datetime):
+            fixed = as_utc(clock)
+            self._clock: Callable[[], datetime] | None = lambda: fixed
+        else:
+            self._clock = clock
+        self._clock_checked = False
+        self._schema_checked = False
+        self.forms_dir = forms
+        self.allow_code_tasks = allow_code_tasks
+        self.max_cycles = max_cycles
+        self._codec = StateCodec()
+        self._definitions: dict[int, LoadedDefinition] = {}
+        self._workflows: dict[str, _Cached] = {}
+        self._lock = threading.Lock()
+        self.script_engine = EngineScriptEngine(
+            Sandbox(functions=self._domain_functions()), allow_code=allow_code_tasks, now=self.now
+        )
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def close(self) -> None:
+        """Release the database connections."""
+        self._db.dispose()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def upgrade(self, *, simulation: bool = False) -> str:
+        """Create or migrate the schema to the newest revision; `simulation` marks a new, empty database."""
+        try:
+            if simulation and self._has_data():
+                raise SimulationError(
+                    "a database that already holds data cannot become a simulation database",
+                    hint="use a new, empty database for simulations and training",
+                )
+            migrate.upgrade(self._db)
+            with self._write.begin() as session:
+                if simulation:
+                    session.merge(MetaRow(key="simulation", value="true"))
+                elif session.get(MetaRow, "simulation") is None:
+                    session.add(MetaRow(key="simulation", value="false"))
+        except OperationalError as exc:
+            raise _db_error(exc, self.url) from exc
+        self._schema_checked = False
+        return migrate.head_revision()
+
+    def status(self) -> dict[str, Any]:
+        """Schema revision, the newest revision this version knows, and the simulation mark."""
+        try:
+            current = migrate.current_revision(self._db)
+            simulation = None
+            if current is not None:
+                with self._read() as session:
+                    mark = session.get(MetaRow, "simulation")
+                    simulation = mark is not None and mark.value == "true"
+        except OperationalError as exc:
+            raise _db_error(exc, self.url) from exc
+        head = migrate.head_revision()
+        return {"revision": current, "head": head, "up_to_date": current == head, "simulation": simulation}
+
+    def _has_data(self) -> bool:
+        if not inspect(self._db).has_table("hf_definition"):
+            return False
+        with self._read() as session:
+            return bool(session.scalar(select(func.count()).select_from(DefinitionRow)))
+
+    def _ready(self) -> None:
+        if self._schema_checked:
+            return
+        try:
+            current = migrate.current_revision(self._db)
+        except OperationalError as exc:
+            raise _db_error(exc, self.url) from exc
+        head = migrate.head_revision()
+        if current != head:
+            state = (
+                "has no hennan_flow schema" if current is None else f"is at revision {current}, not {head}"
+            )
+            raise SchemaOutOfDateError(f"the database {state}", hint="run: hennan-flow db upgrade")
+        self._schema_checked = True
+
+    # -- time -----------------------------------------------------------------------------
+    def now(self) -> datetime:
+        """The engine's clock: real UTC time, or the simulated clock on a simulation database."""
+        if self._clock is None:
+            return datetime.now(UTC)
+        if not self._clock_checked:
+            self._ready()
+            with self._read() as session:
+                mark = session.get(MetaRow, "simulation")
+            if mark is None or mark.value != "true":
+                raise SimulationError(
+                    "simulated time (--now / clock=) is refused on a database that is not a simulation database",
+                    hint="create a simulation database with: hennan-flow db upgrade --simulation (on an empty database)",
+                )
+            self._clock_checked = True
+        return as_utc(self._clock())
+
+    def _domain_functions(self) -> dict[str, Callable[..., Any]]:
+        return {}
+
+    # -- transactions ---------------------------------------------------------------------
+    @contextmanager
+    def _transaction(self) -> Iterator[Session]:
+        self._ready()
+        try:
+            with self._write.begin() as session:
+                yield session
+        except OperationalError as exc:
+            raise _db_error(exc, self.url) from exc
+
+    def _event(
+        self,
+        session: Session,
+        type_: str,
+        *,
+        case: str | None = None,
+        task: str | None = None,
+        step: str | None = None,
+        actor: str | None = None,
+        at: datetime | None = None,
+        detail: Mapping[str, Any] | None = None,
+    ) -> None:
+        session.add(
+            EventRow(
+                case_id=case,
+                task_id=task,
+                at=at or self.now(),
+                type=type_,
+                step=step,
+                actor=actor,
+                detail=json.dumps(dict(detail or {}), ensure_ascii=False, sort_keys=True),
+            )
+        )
+        log.info("%s case=%s task=%s step=%s", type_, case, task, step)
+
+    # -- definitions ----------------------------------------------------------------------
+    def deploy(
+        self, *paths: str, forms: str | None = None, allow_findings: bool = False, actor: str | None = None
+    ) -> list[Deployment]:
+        """Validate and audit the bundles under `paths`, then store each changed one as a new version.
+
+        Nothing is deployed if any file has validation errors (never overridable) or audit errors
+        (unless `allow_findings`).
+        """
+        if not paths:
+            raise ConfigError("deploy needs at least one path")
+        candidates = collect(
+            paths,
+            forms_dir=forms or self.forms_dir,
+            allow_code=self.allow_code_tasks,
+            allow_findings=allow_findings,
+        )
+        out = []
+        with self._transaction() as session:
+            now = self.now()
+            for c in candidates:
+                out.append(self._store(session, c, now, actor))
+        return out
+
+    def _store(self, session: Session, c: Candidate, now: datetime, actor: str | None) -> Deployment:
+        latest_row = session.scalar(
+            select(DefinitionRow)
+            .where(DefinitionRow.key == c.key)
+            .order_by(DefinitionRow.version.desc())
+            .limit(1)
+        )
+        latest = latest_row.version if latest_row is not None else 0
+        if latest_row is not None and latest_row.content_hash == c.content_hash:
+            return Deployment(c.key, latest, c.content_hash, c.name, c.file, created=False)
+        row = DefinitionRow(
+            key=c.key,
+            version=latest + 1,
+            content_hash=c.content_hash,
+            name=c.name,
+            source_file=c.file,
+            bpmn=c.bpmn,
+            forms=json.dumps(c.forms, ensure_ascii=False),
+            deployed_at=now,
+            deployed_by=actor,
+        )
+        session.add(row)
+        session.flush()
+        self._event(
+            session,
+            "definition.deployed",
+            actor=actor,
+            at=now,
+            detail={"key": c.key, "version": row.version, "content_hash": c.content_hash},
+        )
+        return Deployment(c.key, row.version, c.content_hash, c.name, c.file, created=True)
+
+    def _definition(self, session: Session, definition_id: int) -> LoadedDefinition:
+        loaded = self._definitions.get(definition_id)
+        if loaded is None:
+            row = session.get(DefinitionRow, definition_id)
+            if row is None:
+                raise NotFoundError(f"definition {definition_id} not found")
+            loaded = load_definition(row.id, row.key, row.version, row.source_file, row.bpmn, row.forms)
+            with self._lock:
+                self._definitions[definition_id] = loaded
+        return loaded
+
+    def definitions(self) -> list[Deployment]:
+        """The latest deployed version of every bundle key."""
+        self._ready()
+        with self._read() as session:
+            rows = session.scalars(
+                select(DefinitionRow).order_by(DefinitionRow.key, DefinitionRow.version)
+            ).all()
+        latest: dict[str, DefinitionRow] = {r.key: r for r in rows}
+        return [
+            Deployment(r.key, r.version, r.content_hash, r.name, r.source_file, True) for r in latest.values()
+        ]
+
+    # -- workflows ------------------------------------------------------------------------
+    def _load_workflow(self, session: Session, case: CaseRow, definition: LoadedDefinition) -> Any:
+        if case.spiff_version != SPIFF_VERSION:
+            raise StateError(
+                f"case {case.id} was stored by SpiffWorkflow {case.spiff_version}; this engine runs {SPIFF_VERSION} "
+                "and will not guess at a migration",
+                hint="run this case with the hennan_flow release that wrote it",
+            )
+        cached = self._workflows.get(case.id)
+        if cached is not None and cached.rev == case.rev:
+            workflow = cached.workflow
+        else:
+            workflow = self._codec.load(case.wf_state, definition.specs)
+        workflow.script_engine = self.script_engine  # never serialized: re-attach on every load
+        return workflow
+
+    def _save_workflow(self, case: CaseRow, workflow: Any) -> None:
+        case.wf_state = self._codec.dump(workflow)
+        case.next_timer_at = next_timer(workflow)
+
+    def _remember(self, case_id: str, rev: int, workflow: Any) -> None:
+        with self._lock:
+            if len(self._workflows) > 512:
+                self._workflows.clear()
+            self._workflows[case_id] = _Cached(rev, workflow)
+
+    def _forget(self, case_id: str) -> None:
+        with self._lock:
+            self._workflows.pop(case_id, None)
+
+    def _sync_tasks(
+        self,
+        session: Session,
+        case: CaseRow,
+        definition: LoadedDefinition,
+        workflow: Any,
+        now: datetime,
+        actor: str | None,
+    ) -> None:
+        """Mirror SpiffWorkflow's ready user steps into the work queues, with audit events."""
+        ready = {t.id: t for t in ready_user_tasks(workflow)}
+        open_rows = session.scalars(
+            select(TaskRow).where(TaskRow.case_id == case.id, TaskRow.state.in_(("ready", "paused")))
+        ).all()
+        for row in open_rows:
+            if row.id not in ready:
+                row.state, row.ended_at = "cancelled", now
+                self._event(session, "task.cancelled", case=case.id, task=row.id, step=row.step, at=now)
+                self._on_task_closed(session, case, row, now)
+        known = {r.id for r in open_rows}
+        for task_id, t in ready.items():
+            if task_id in known:
+                continue
+            cycles = (
+                session.scalar(
+                    select(func.count())
+                    .select_from(TaskRow)
+                    .where(TaskRow.case_id == case.id, TaskRow.step == t.step)
+                )
+                or 0
+            )
+            if cycles >= self.max_cycles:
+                raise StateError(
+                    f"step {t.step!r} would come round for the {cycles + 1}th time in case {case.id}; "
+                    f"the limit is {self.max_cycles} rework cycles",
+                    hint="close this case and start a new one, or raise Engine(max_cycles=…) "
+                    "(SpiffWorkflow 3.2.0 cannot run much past ~200 cycles)",
+                )
+            step = definition.bundle.step(t.step)
+            row = TaskRow(
+                id=task_id,
+                case_id=case.id,
+                step=t.step,
+                name=t.name,
+                department=step.department if step else None,
+                state="ready",
+                ready_at=now,
+            )
+            session.add(row)
+            self._event(session, "task.ready", case=case.id, task=task_id, step=t.step, at=now)
+            self._on_task_ready(session, case, definition, row, now)
+        check_depth(workflow)
+        if finished(workflow):
+            case.state, case.ended_at = "completed", now
+            self._event(session, "case.completed", case=case.id, actor=actor, at=now)
+            self._on_case_closed(session, case, now)
+
+    # hooks for the clock and supervision
+    def _on_task_ready(
+        self, session: Session, case: CaseRow, definition: LoadedDefinition, task: TaskRow, now: datetime
+    ) -> None:
+        pass
+
+    def _on_task_closed(self, session: Session, case: CaseRow, task: TaskRow, now: datetime) -> None:
+        pass
+
+    def _on_case_closed(self, session: Session, case: CaseRow, now: datetime) -> None:
+        pass
+
+    # -- cases ----------------------------------------------------------------------------
+    def start_case(
+        self,
+        key: str,
+        *,
+        applicant: Mapping[str, Any] | None = None,
+        data: Mapping[str, Any] | None = None,
+        actor: str | None = None,
+    ) -> Case:
+        """Start a case of the latest deployed version of `key` and run it to its first wait state."""
+        if data is not None and not isinstance(data, Mapping):
+            raise InputError("case data must be a JSON object")
+        if applicant is not None and not isinstance(applicant, Mapping):
+            raise InputError("applicant must be a JSON object")
+        case_id = str(uuid.uuid4())
+        try:
+            with self._transaction() as session:
+                now = self.now()
+                row = session.scalar(
+                    select(DefinitionRow)
+                    .where(DefinitionRow.key == key)
+                    .order_by(DefinitionRow.version.desc())
+                )
+                if row is None:
+                    known = sorted(set(session.scalars(select(DefinitionRow.key)).all()))
+                    raise NotFoundError(
+                        f"no bundle with key {key!r} is deployed",
+                        hint=f"deployed keys: {', '.join(known)}"
+                        if known
+                        else "deploy it first: hennan-flow deploy PATH",
+                    )
+                definition = self._definition(session, row.id)
+                workflow = new_workflow(definition.specs, self.script_engine, dict(data or {}))
+                advance(workflow)
+                case = CaseRow(
+                    id=case_id,
+                    definition_id=row.id,
+                    key=key,
+                    state="open",
+                    applicant=json.dumps(dict(applicant or {}), ensure_ascii=False),
+                    started_at=now,
+                    started_by=actor,
+                    rev=0,
+                    spiff_version=SPIFF_VERSION,
+                    wf_state="",
+                )
+                session.add(case)
+                self._event(
+                    session,
+                    "case.started",
+                    case=case_id,
+                    actor=actor,
+                    at=now,
+                    detail={"key": key, "version": row.version},
+                )
+                self._on_case_started(session, case, definition, now)
+                session.flush()
+                self._sync_tasks(session, case, definition, workflow, now, actor)
+                self._save_workflow(case, workflow)
+                session.flush()
+                rev = case.rev
+        except BaseException:
+            self._forget(case_id)
+            raise
+        self._remember(case_id, rev, workflow)
+        return self.case(case_id)
+
+    def _on_case_started(
+        self, session: Session, case: CaseRow, definition: LoadedDefinition, now: datetime
+    ) -> None:
+        pass
+
+    def case(self, case_id: str) -> Case:
+        """A case with its timeline of events."""
+        self._ready()
+        with self._read() as session:
+            row = session.get(CaseRow, case_id)
+            if row is None:
+                raise NotFoundError(f"no case {case_id!r}", hint="list cases with: hennan-flow case list")
+            version = session.scalar(
+                select(DefinitionRow.version).where(DefinitionRow.id == row.definition_id)
+            )
+            events = session.scalars(
+                select(EventRow).where(EventRow.case_id == case_id).order_by(EventRow.id)
+            ).all()
+            return Case(
+                id=row.id,
+                key=row.key,
+                version=version or 0,
+                state=row.state,
+                started_at=as_utc(row.started_at),
+                ended_at=as_utc(row.ended_at) if row.ended_at else None,
+                events=tuple(_event_of(e) for e in events),
+                deadlines=self._case_deadlines(session, row),
+            )
+
+    def _case_deadlines(self, session: Session, case: CaseRow) -> dict[str, Any] | None:
+        return None
+
+    def cases(self, *, state: str | None = None, key: str | None = None) -> list[Case]:
+        """Cases, newest first (without their timelines)."""
+        if state not in {None, "open", "completed", "terminated"}:
+            raise InputError(f"unknown case state {state!r}", hint="use open, completed or terminated")
+        self._ready()
+        with self._read() as session:
+            query = select(CaseRow, DefinitionRow.version).join(
+                DefinitionRow, DefinitionRow.id == CaseRow.definition_id
+            )
+            if state:
+                query = query.where(CaseRow.state == state)
+            if key:
+                query = query.where(CaseRow.key == key)
+            rows = session.execute(query.order_by(CaseRow.started_at.desc(), CaseRow.id)).all()
+            return [
+                Case(
+                    id=r.id,
+                    key=r.key,
+                    version=v,
+                    state=r.state,
+                    started_at=as_utc(r.started_at),
+                    ended_at=as_utc(r.ended_at) if r.ended_at else None,
+                )
+                for r, v in rows
+            ]
+
+    def case_data(self, case_id: str) -> dict[str, Any]:
+        """The case's current process data (what earlier steps entered and issued)."""
+        self._ready()
+        with self._read() as session:
+            case = session.get(CaseRow, case_id)
+            if case is None:
+                raise NotFoundError(f"no case {case_id!r}")
+            definition = self._definition(session, case.definition_id)
+            workflow = self._load_workflow(session, case, definition)
+            if workflow.is_completed():
+                return dict(workflow.data)
+            data: dict[str, Any] = {}
+            for t in ready_user_tasks(workflow):
+                task = workflow.get_task_from_id(uuid.UUID(t.id))
+                data.update(task.data)
+            return data or dict(workflow.last_task.data if workflow.last_task else {})
+
+    # -- tasks ----------------------------------------------------------------------------
+    def tasks(
+        self, *, case: str | None = None, department: str | None = None, state: str | None = "ready"
+    ) -> list[Task]:
+        """The work queue: user steps by case, department (lane) and state (default: ready)."""
+        if state not in {None, "ready", "paused", "completed", "cancelled"}:
+            raise InputError(
+                f"unknown task state {state!r}", hint="use ready, paused, completed or cancelled"
+            )
+        self._ready()
+        with self._read() as session:
+            query = select(TaskRow)
+            if case:
+                query = query.where(TaskRow.case_id == case)
+            if department:
+                query = query.where(TaskRow.department == department)
+            if state:
+                query = query.where(TaskRow.state == state)
+            rows = session.scalars(query.order_by(TaskRow.ready_at, TaskRow.id)).all()
+            return [self._task_of(session, r) for r in rows]
+
+    def task(self, task_id: str) -> Task:
+        self._ready()
+        with self._read() as session:
+            row = session.get(TaskRow, task_id)
+            if row is None:
+                raise NotFoundError(f"no task {task_id!r}", hint="list tasks with: hennan-flow task list")
+            return self._task_of(session, row)
+
+    def _task_of(self, session: Session, row: TaskRow) -> Task:
+        return Task(
+            id=row.id,
+            case=row.case_id,
+            step=row.step,
+            name=row.name,
+            department=row.department,
+            state=row.state,
+            ready_at=as_utc(row.ready_at),
+            ended_at=as_utc(row.ended_at) if row.ended_at else None,
+            actor=row.actor,
+            deadlines=self._task_deadlines(session, row),
+        )
+
+    def _task_deadlines(self, session: Session, row: TaskRow) -> dict[str, Any] | None:
+        return None
+
+    def complete_task(
+        self, task_id: str, *, data: Mapping[str, Any] | None = None, actor: str | None = None
+    ) -> Task:
+        """Complete a ready step with its form data and run the case to its next wait state.
+
+        Of two concurrent completions of the same step exactly one wins; the other gets
+        `ConflictError`. Completions of different parallel steps of one case both succeed.
+        """
+        payload = dict(data or {}) if data is None or isinstance(data, Mapping) else None
+        if payload is None:
+            raise InputError("task data must be a JSON object")
+        before = self.task(task_id)
+        if before.state != "ready":
+            raise StateError(
+                f"task {task_id} (step {before.step!r}) is {before.state}, not ready",
+                hint="resume it first"
+                if before.state == "paused"
+                else "list ready tasks with: hennan-flow task list",
+            )
+        for _attempt in range(_RETRIES):
+            try:
+                return self._complete_once(task_id, payload, actor)
+            except StaleDataError:
+                self._forget(before.case)
+                continue  # another step of the same case changed it first: read again
+        raise ConflictError(f"case {before.case} kept changing under this completion; try again")
+
+    def _complete_once(self, task_id: str, data: dict[str, Any], actor: str | None) -> Task:
+        case_id = ""
+        try:
+            with self._transaction() as session:
+                now = self.now()
+                row = session.get(TaskRow, task_id)
+                assert row is not None
+                case_id = row.case_id
+                case = session.get(CaseRow, case_id, with_for_update=True)
+                assert case is not None
+                session.refresh(row)
+                if row.state != "ready":
+                    raise ConflictError(
+                        f"step {row.step!r} of case {case_id} was {row.state} by {row.actor or 'another worker'} "
+                        "while this completion was on its way",
+                        hint="reload the work queue",
+                    )
+                definition = self._definition(session, case.definition_id)
+                step = definition.bundle.step(row.step)
+                check_form_data(
+                    definition.form_of(row.step), data, step=row.step, form=step.form if step else None
+                )
+                workflow = self._load_workflow(session, case, definition)
+                complete(workflow, task_id, data)
+                row.state, row.ended_at, row.actor = "completed", now, actor
+                self._event(
+                    session, "task.completed", case=case_id, task=task_id, step=row.step, actor=actor, at=now
+                )
+                self._on_task_closed(session, case, row, now)
+                self._sync_tasks(session, case, definition, workflow, now, actor)
+                self._save_workflow(case, workflow)
+                session.flush()
+                rev = case.rev
+                result = self._task_of(session, row)
+        except BaseException:
+            if case_id:
+                self._forget(case_id)
+            raise
+        self._remember(case_id, rev, workflow)
+        return result
+
+
+def _event_of(row: EventRow) -> Event:
+    detail = json.loads(row.detail or "{}")
+    return Event(
+        at=as_utc(row.at), type=row.type, step=row.step, actor=row.actor, task=row.task_id, detail=detail
+    )
+
+
+def _db_error(exc: DBAPIError, url: str) -> HennanFlowError:
+    text = str(exc.orig) if exc.orig is not None else str(exc)
+    if "locked" in text or "could not serialize" in text or "deadlock" in text:
+        return ConflictError(f"the database is busy ({text})", hint="try again")
+    if "unable to open database file" in text:
+        return ConfigError(
+            f"cannot open the database {url!r}", hint="check that its folder exists and is writable"
+        )
+    if "no such table" in text or ("does not exist" in text and "relation" in text):
+        return SchemaOutOfDateError(
+            f"the database has no hennan_flow schema ({text})", hint="run: hennan-flow db upgrade"
+        )
+    if "could not connect" in text or "Connection refused" in text or "connection failed" in text:
+        return ConfigError(f"cannot connect to the database: {text}", hint="check --db / HENNAN_FLOW_DB")
+    return HennanFlowError(f"database error: {text}")

@@ -1,0 +1,119 @@
+"""What the engine hands back to portals: plain frozen records, JSON-ready through `as_dict`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from .timeutil import local_iso
+
+__all__ = ["Case", "Deployment", "Event", "Task"]
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """One bundle after `deploy`: the version a new case will use."""
+
+    key: str
+    version: int
+    content_hash: str
+    name: str
+    file: str
+    created: bool  # False when the same content was already deployed
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "version": self.version,
+            "content_hash": self.content_hash,
+            "name": self.name,
+            "file": self.file,
+            "created": self.created,
+        }
+
+
+@dataclass(frozen=True)
+class Event:
+    """One entry of a case's timeline (the audit log): who did what, when."""
+
+    at: datetime
+    type: str
+    step: str | None = None
+    actor: str | None = None
+    task: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "at": local_iso(self.at),
+            "type": self.type,
+            "step": self.step,
+            "actor": self.actor,
+        }
+        if self.task:
+            out["task"] = self.task
+        if self.detail:
+            out["detail"] = self.detail
+        return out
+
+
+@dataclass(frozen=True)
+class Task:
+    """A user step instance in a department's work queue."""
+
+    id: str
+    case: str
+    step: str
+    name: str
+    department: str | None
+    state: str  # ready | paused | completed | cancelled
+    ready_at: datetime
+    ended_at: datetime | None = None
+    actor: str | None = None
+    deadlines: dict[str, Any] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id,
+            "case": self.case,
+            "step": self.step,
+            "name": self.name,
+            "department": self.department,
+            "state": self.state,
+            "ready_at": local_iso(self.ready_at),
+            "ended_at": local_iso(self.ended_at),
+            "actor": self.actor,
+        }
+        if self.deadlines is not None:
+            out["deadlines"] = self.deadlines
+        return out
+
+
+@dataclass(frozen=True)
+class Case:
+    """A case (办件) of a bundle, with its timeline."""
+
+    id: str
+    key: str
+    version: int
+    state: str  # open | completed | terminated
+    started_at: datetime
+    ended_at: datetime | None = None
+    events: tuple[Event, ...] = ()
+    data: dict[str, Any] | None = None
+    deadlines: dict[str, Any] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id,
+            "key": self.key,
+            "version": self.version,
+            "state": self.state,
+            "started_at": local_iso(self.started_at),
+            "ended_at": local_iso(self.ended_at),
+            "events": [e.as_dict() for e in self.events],
+        }
+        if self.deadlines is not None:
+            out["deadlines"] = self.deadlines
+        return out

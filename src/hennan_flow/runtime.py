@@ -1,0 +1,295 @@
+"""The only place that runs SpiffWorkflow: create, load, advance and store a case's workflow.
+
+* Every expression SpiffWorkflow evaluates goes through the sandbox (`SandboxEnvironment` covers
+  the calls made on the script engine and those made on its environment directly); the script
+  engine also carries the engine's clock for the timers (`timers.py`). It is not serialized, so
+  `load` re-attaches it every time.
+* The stored state holds the tasks and data only; the spec is rebuilt from the deployed BPMN and
+  kept in memory, keyed by definition (spiffworkflow-notes §5 "tasks-only"). The state is TEXT.
+* SpiffWorkflow's task iterator stops at depth 1000 and then reports a false completion
+  (notes §10.1): `check_depth` refuses any operation that would take a case near that depth, and
+  `finished` cross-checks `is_completed()` against a scan of every task.
+* Run-time exceptions from SpiffWorkflow are mapped here onto hennan_flow errors.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from importlib import metadata
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
+from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.serializer.config import DEFAULT_CONFIG
+from SpiffWorkflow.bpmn.serializer.default.event_definition import TimerConditionalEventDefinitionConverter
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
+from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
+from SpiffWorkflow.util.task import TaskState
+
+from .errors import ExpressionError, HennanFlowError, Location, StateError
+from .sandbox import Sandbox
+from .spiff import ProcessSpecs
+from .timers import TIMER_CLASSES
+
+__all__ = [
+    "MAX_TREE_DEPTH",
+    "SPIFF_VERSION",
+    "EngineScriptEngine",
+    "StateCodec",
+    "UserTask",
+    "advance",
+    "check_depth",
+    "finished",
+    "next_timer",
+    "ready_user_tasks",
+]
+
+SPIFF_VERSION = metadata.version("SpiffWorkflow")
+MAX_TREE_DEPTH = 900  # SpiffWorkflow's iterators stop at 1000; stay clear of it
+_LIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
+
+
+# -- expressions ------------------------------------------------------------------------------
+
+
+class SandboxEnvironment(BasePythonScriptEngineEnvironment):  # type: ignore[misc]
+    """SpiffWorkflow's script environment, answered by the sandbox."""
+
+    def __init__(self, sandbox: Sandbox, allow_code: bool) -> None:
+        super().__init__({})
+        self.sandbox = sandbox
+        self.allow_code = allow_code
+
+    def evaluate(self, expression: str, context: Mapping[str, Any], external_context: Any = None) -> Any:
+        variables = {**context, **external_context} if external_context else context
+        return self.sandbox.evaluate(expression, variables)
+
+    def execute(self, script: str, context: dict[str, Any], external_context: Any = None) -> bool:
+        if not self.allow_code:
+            raise ExpressionError(
+                "script tasks are disabled on this engine",
+                expression=script,
+                hint="enable them with Engine(..., allow_code_tasks=True) after review",
+            )
+        self.sandbox.execute(script, context)
+        return True
+
+    def call_service(self, context: Any, **kwargs: Any) -> Any:
+        raise ExpressionError(
+            "service tasks are not run by hennan_flow",
+            hint="model the work as a user step completed by the system that does it",
+        )
+
+
+class EngineScriptEngine(PythonScriptEngine):  # type: ignore[misc]
+    """The script engine of one Engine: the sandbox and the engine's clock (`now`)."""
+
+    def __init__(self, sandbox: Sandbox, *, allow_code: bool, now: Callable[[], datetime]) -> None:
+        super().__init__(environment=SandboxEnvironment(sandbox, allow_code))
+        self.now = now
+
+    def evaluate(self, task: Any, expression: str, external_context: Any = None) -> Any:
+        try:
+            return self.environment.evaluate(expression, task.data, external_context)
+        except ExpressionError as exc:
+            raise _located(exc, task) from None
+
+    def execute(self, task: Any, script: str, external_context: Any = None) -> bool:
+        try:
+            return bool(self.environment.execute(script, task.data, external_context or {}))
+        except ExpressionError as exc:
+            raise _located(exc, task) from None
+
+    def call_service(self, task: Any, **kwargs: Any) -> Any:
+        try:
+            return self.environment.call_service(task.data, **kwargs)
+        except ExpressionError as exc:
+            raise _located(exc, task) from None
+
+
+def _located(exc: ExpressionError, task: Any) -> ExpressionError:
+    element = getattr(task.task_spec, "bpmn_id", None) or getattr(task.task_spec, "name", None)
+    return ExpressionError(
+        exc.message, expression=exc.expression, hint=exc.hint, location=Location(element=element)
+    )
+
+
+def spiff_runtime_error(exc: BaseException) -> HennanFlowError:
+    """Map an exception raised while SpiffWorkflow runs a case onto our errors (the run-time seam)."""
+    if isinstance(exc, HennanFlowError):
+        return exc
+    cause = getattr(exc, "exception", None) or exc.__cause__
+    if isinstance(cause, HennanFlowError):
+        return cause
+    task = getattr(exc, "task", None)
+    spec = getattr(exc, "task_spec", None) or getattr(task, "task_spec", None)
+    element = getattr(spec, "bpmn_id", None) or getattr(spec, "name", None)
+    if isinstance(exc, SpiffWorkflowException):
+        message = str(exc.args[0]) if exc.args else type(exc).__name__
+        return ExpressionError(
+            f"the case cannot advance: {message.rstrip('. ')}",
+            hint="check the case data the gateway or event reads, and the process model",
+            location=Location(element=element),
+        )
+    return HennanFlowError(f"SpiffWorkflow failed: {type(exc).__name__}: {exc}")
+
+
+# -- state ------------------------------------------------------------------------------------
+
+
+class _StateConverter(BpmnWorkflowConverter):  # type: ignore[misc]
+    """Tasks and data only: the spec comes from the deployed definition, not from the state."""
+
+    def to_dict(self, workflow: Any) -> dict[str, Any]:
+        dct: dict[str, Any] = WorkflowConverter.to_dict(self, workflow)
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+    def restore(self, dct: dict[str, Any], specs: ProcessSpecs) -> Any:
+        workflow = self.target_class(specs.spec, specs.subprocess_specs, deserializing=True)
+        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+        self.set_default_attributes(workflow, dct)
+        self.subprocesses_from_dict(dct["subprocesses"], workflow)
+        workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
+        return workflow
+
+
+class StateCodec:
+    """Workflow state to and from TEXT, stamped with the serializer version that wrote it."""
+
+    def __init__(self) -> None:
+        config = dict(DEFAULT_CONFIG)
+        config[BpmnWorkflow] = _StateConverter
+        for cls in TIMER_CLASSES.values():
+            config[cls] = TimerConditionalEventDefinitionConverter
+        registry = BpmnWorkflowSerializer.configure(config)
+        self._serializer = BpmnWorkflowSerializer(registry)
+        self._converter = _StateConverter(BpmnWorkflow, registry)
+        self.version: str = self._serializer.VERSION
+
+    def dump(self, workflow: Any) -> str:
+        return str(self._serializer.serialize_json(workflow))
+
+    def load(self, text: str, specs: ProcessSpecs) -> Any:
+        dct = json.loads(text)
+        stored = dct.pop(self._serializer.VERSION_KEY, None)
+        if stored != self.version:
+            raise StateError(
+                f"the case state was written in serializer format {stored!r}; this engine reads {self.version!r}",
+                hint="run the case with the hennan_flow/SpiffWorkflow version that wrote it",
+            )
+        return self._converter.restore(dct, specs)
+
+
+# -- running ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UserTask:
+    """A ready user step as SpiffWorkflow sees it."""
+
+    id: str
+    step: str
+    name: str
+
+
+def all_tasks(workflow: Any) -> Iterator[Any]:
+    """Every task of the case, subprocesses included, without SpiffWorkflow's depth-capped iterator."""
+    yield from workflow.tasks.values()
+    for sub in workflow.subprocesses.values():
+        yield from sub.tasks.values()
+
+
+def ready_user_tasks(workflow: Any) -> list[UserTask]:
+    out = []
+    for task in all_tasks(workflow):
+        if task.state == TaskState.READY and task.task_spec.manual:
+            spec = task.task_spec
+            out.append(
+                UserTask(str(task.id), spec.bpmn_id or spec.name, spec.bpmn_name or spec.bpmn_id or spec.name)
+            )
+    return out
+
+
+def new_workflow(specs: ProcessSpecs, script_engine: EngineScriptEngine, data: Mapping[str, Any]) -> Any:
+    workflow = BpmnWorkflow(specs.spec, specs.subprocess_specs, script_engine=script_engine)
+    start = workflow.task_tree
+    start.data.update(data)
+    for child in start.children:
+        child.data.update(data)
+    return workflow
+
+
+def advance(workflow: Any) -> None:
+    """Run to the next wait state (ready user step, timer, message), mapping SpiffWorkflow errors."""
+    try:
+        workflow.refresh_timers()
+        workflow.do_engine_steps()
+    except (SpiffWorkflowException, WorkflowException, HennanFlowError) as exc:
+        raise spiff_runtime_error(exc) from exc
+
+
+def complete(workflow: Any, task_id: str, data: Mapping[str, Any]) -> None:
+    task = workflow.get_task_from_id(UUID(task_id))
+    if task is None or task.state != TaskState.READY:
+        raise StateError(f"task {task_id} is not ready in the case's workflow")
+    try:
+        task.data.update(data)
+        task.run()
+    except (SpiffWorkflowException, WorkflowException, HennanFlowError) as exc:
+        raise spiff_runtime_error(exc) from exc
+    advance(workflow)
+
+
+def finished(workflow: Any) -> bool:
+    """True only when SpiffWorkflow says so *and* no task anywhere is still live."""
+    if not workflow.is_completed():
+        return False
+    live = [t for t in all_tasks(workflow) if t.state & _LIVE]
+    if live:
+        raise HennanFlowError(
+            f"SpiffWorkflow reports the case completed while {len(live)} task(s) are still live "
+            f"(e.g. {live[0].task_spec.name}); refusing the false completion"
+        )
+    return True
+
+
+def check_depth(workflow: Any, limit: int = MAX_TREE_DEPTH) -> None:
+    """Refuse a case whose task tree nears SpiffWorkflow's iterator depth cap (rework loops)."""
+    for task in all_tasks(workflow):
+        if not task.state & _LIVE:
+            continue
+        depth, node = 0, task
+        while node.parent is not None:
+            depth += 1
+            node = node.parent
+        if depth > limit:
+            raise StateError(
+                f"the case's task tree is {depth} levels deep at step '{task.task_spec.name}' "
+                f"(SpiffWorkflow 3.2.0 cannot run past {limit}); this usually means a rework loop went round "
+                "too many times",
+                hint="finish or close this case and start a new one for further rework",
+                location=Location(element=task.task_spec.name),
+            )
+
+
+def next_timer(workflow: Any) -> datetime | None:
+    """The earliest instant a BPMN timer of this case is due, for the sweeper's index."""
+    from .timers import instant
+
+    due: list[datetime] = []
+    for event in workflow.waiting_events():
+        if event.event_type in {"HfTimeDateTimer", "HfDurationTimer", "HfCycleTimer"} and event.value:
+            try:
+                due.append(instant(event.value))
+            except (TypeError, ValueError):
+                continue
+    return min(due) if due else None
