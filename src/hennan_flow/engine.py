@@ -47,7 +47,7 @@ from .errors import (
     SimulationError,
     StateError,
 )
-from .forms import check_form_data
+from .formdata import check_form_data
 from .runtime import (
     SPIFF_VERSION,
     EngineScriptEngine,
@@ -636,6 +636,12 @@ class Engine:
         if payload is None:
             raise InputError("task data must be a JSON object")
         before = self.task(task_id)
+        if before.state == "completed":
+            raise ConflictError(
+                f"step {before.step!r} of case {before.case} was already completed"
+                + (f" by {before.actor}" if before.actor else ""),
+                hint="reload the work queue: hennan-flow task list",
+            )
         if before.state != "ready":
             raise StateError(
                 f"task {task_id} (step {before.step!r}) is {before.state}, not ready",
@@ -664,9 +670,10 @@ class Engine:
                 session.refresh(row)
                 if row.state != "ready":
                     raise ConflictError(
-                        f"step {row.step!r} of case {case_id} was {row.state} by {row.actor or 'another worker'} "
-                        "while this completion was on its way",
-                        hint="reload the work queue",
+                        f"step {row.step!r} of case {case_id} was {row.state}"
+                        + (f" by {row.actor}" if row.actor else "")
+                        + " while this completion was on its way",
+                        hint="reload the work queue: hennan-flow task list",
                     )
                 definition = self._definition(session, case.definition_id)
                 step = definition.bundle.step(row.step)

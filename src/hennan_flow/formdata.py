@@ -21,7 +21,11 @@ def _pointer(error: ValidationError) -> str:
         missing = next((p for p in required if p not in error.instance), None)
         if missing is not None:
             path.append(missing)
-    if error.validator == "additionalProperties" and isinstance(error.instance, dict) and isinstance(schema, dict):
+    if (
+        error.validator == "additionalProperties"
+        and isinstance(error.instance, dict)
+        and isinstance(schema, dict)
+    ):
         allowed = set(schema.get("properties", {}))
         extra = next((k for k in error.instance if k not in allowed), None)
         if extra is not None:

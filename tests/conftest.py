@@ -1,0 +1,144 @@
+"""Shared fixtures: databases (SQLite files and a private PostgreSQL the test run starts), paths.
+
+PostgreSQL: the run starts its own cluster in a temp dir (initdb/pg_ctl, as the `postgres` user
+when the tests run as root, since initdb refuses root), listening only on a Unix socket, and stops
+it at the end. Where PostgreSQL is not installed, the tests that need it skip with the reason.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("HENNAN_FLOW_SHARED", REPO.parent / "shared"))
+
+
+def _pg_bindir() -> Path | None:
+    found = shutil.which("pg_config")
+    if found:
+        try:
+            out = subprocess.run(
+                [found, "--bindir"], capture_output=True, text=True, check=True
+            ).stdout.strip()
+            if (Path(out) / "initdb").exists():
+                return Path(out)
+        except (OSError, subprocess.CalledProcessError):
+            pass
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), reverse=True)
+    return Path(candidates[0]).parent if candidates else None
+
+
+class PostgresCluster:
+    """A throw-away PostgreSQL cluster on a Unix socket in a temp dir."""
+
+    def __init__(self, bindir: Path) -> None:
+        self.bindir = bindir
+        self.root = Path(tempfile.mkdtemp(prefix="hfpg"))
+        self.data = self.root / "data"
+        self.port = 54329
+        self.as_postgres = os.geteuid() == 0
+        if self.as_postgres:
+            os.chmod(self.root, 0o777)
+
+    def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        cmd = [str(a) for a in args]
+        if self.as_postgres:
+            cmd = ["runuser", "-u", "postgres", "--", *cmd]
+        return subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=120)
+
+    def start(self) -> None:
+        self._run(
+            self.bindir / "initdb",
+            "-D",
+            str(self.data),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        )
+        opts = (
+            f"-k {self.root} -c listen_addresses='' -p {self.port} -c fsync=off -c max_connections=200 "
+            "-c synchronous_commit=off -c full_page_writes=off"
+        )
+        self._run(
+            self.bindir / "pg_ctl",
+            "-D",
+            str(self.data),
+            "-o",
+            opts,
+            "-l",
+            str(self.root / "log"),
+            "-w",
+            "start",
+        )
+
+    def stop(self) -> None:
+        try:
+            self._run(self.bindir / "pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
+            pass
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql+psycopg://postgres@/{database}?host={self.root}&port={self.port}"
+
+    def create_database(self) -> str:
+        import psycopg
+
+        name = "hf_" + uuid.uuid4().hex[:12]
+        with psycopg.connect(
+            host=str(self.root), port=self.port, user="postgres", dbname="postgres", autocommit=True
+        ) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresCluster]:
+    bindir = _pg_bindir()
+    if bindir is None:
+        pytest.skip("PostgreSQL is not installed here (no initdb); CI installs it")
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        pytest.skip("psycopg is not installed (pip install hennan-flow[postgres])")
+    cluster = PostgresCluster(bindir)
+    try:
+        cluster.start()
+    except (OSError, subprocess.CalledProcessError) as exc:
+        detail = getattr(exc, "stderr", "") or str(exc)
+        cluster.stop()
+        pytest.skip(f"could not start a private PostgreSQL: {detail.strip()[:300]}")
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty database of each kind."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'hf.db'}"
+    cluster: PostgresCluster = request.getfixturevalue("postgres")
+    return cluster.create_database()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'hf.db'}"
+
+
+@pytest.fixture
+def shared_dir() -> Path:
+    return SHARED
