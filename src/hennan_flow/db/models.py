@@ -84,7 +84,7 @@ class CaseRow(Base):
     next_timer_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text)
 
-    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": rev}
+    __mapper_args__ = {"version_id_col": rev}  # noqa: RUF012  (SQLAlchemy reads it per class)
 
 
 class TaskRow(Base):
