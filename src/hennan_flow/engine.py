@@ -24,17 +24,31 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, inspect, select
+from sqlalchemy import func, inspect, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from .clock import end_of_day
 from .db import migrate
-from .db.models import CaseRow, DefinitionRow, EventRow, MetaRow, TaskRow
+from .db.models import (
+    CalendarRow,
+    CaseRow,
+    DeadlineRow,
+    DefinitionRow,
+    EventRow,
+    ExtensionRow,
+    MetaRow,
+    PauseRow,
+    SignalRow,
+    TaskRow,
+)
 from .db.session import make_engine, read_sessions, write_sessions
+from .deadlines import CASE_STOPPING_REASONS, PAUSE_REASONS, Clock
 from .definitions import Candidate, LoadedDefinition, collect, load_definition
 from .entities import Case, Deployment, Event, Task
 from .errors import (
@@ -58,10 +72,12 @@ from .runtime import (
     finished,
     new_workflow,
     next_timer,
+    quiet_spiff_loggers,
     ready_user_tasks,
 )
 from .sandbox import Sandbox
-from .timeutil import as_utc
+from .timeutil import SHANGHAI, as_utc
+from .workdays import WorkCalendar, parse_override
 
 __all__ = ["Engine", "SimulatedClock"]
 
@@ -103,6 +119,8 @@ class Engine:
         forms: folder of form schemas used by `deploy` (default: forms/ beside the BPMN folder).
         allow_code_tasks: accept script/service/business-rule tasks (still sandboxed).
         max_cycles: how many times one step may come round in a case (rework loops).
+        calendar: the working-day calendar to use instead of the one stored in the database.
+        close_of_business: the local time a day ends for deadlines (default 24:00).
     """
 
     def __init__(
@@ -113,9 +131,12 @@ class Engine:
         forms: str | None = None,
         allow_code_tasks: bool = False,
         max_cycles: int = 100,
+        calendar: WorkCalendar | None = None,
+        close_of_business: time | None = None,
     ) -> None:
         if max_cycles < 1:
             raise ConfigError("max_cycles must be at least 1")
+        quiet_spiff_loggers()
         self.url = url
         self._db = make_engine(url)
         self._write = write_sessions(self._db)
@@ -134,6 +155,11 @@ class Engine:
         self._definitions: dict[int, LoadedDefinition] = {}
         self._workflows: dict[str, _Cached] = {}
         self._lock = threading.Lock()
+        self._fixed_calendar = calendar
+        self._calendars: tuple[int, WorkCalendar] | None = None
+        self.clock = Clock(
+            calendar=self._calendar, fire=self._fire_signal, close_of_business=close_of_business
+        )
         self.script_engine = EngineScriptEngine(
             Sandbox(functions=self._domain_functions()), allow_code=allow_code_tasks, now=self.now
         )
@@ -221,7 +247,103 @@ class Engine:
         return as_utc(self._clock())
 
     def _domain_functions(self) -> dict[str, Callable[..., Any]]:
-        return {}
+        """Functions designer expressions may call: deadlines on the engine's clock and calendar."""
+
+        def workdays(n: int) -> str:
+            if not isinstance(n, int) or n < 1:
+                raise InputError(f"workdays(n) needs a whole number n ≥ 1, not {n!r}")
+            with self._read() as session:
+                cal = self._calendar(session)
+            day = self.now().astimezone(SHANGHAI).date()
+            return end_of_day(cal.add_workdays(day, n), self.clock.close_of_business).isoformat()
+
+        def natural_days(n: int) -> str:
+            if not isinstance(n, int) or n < 1:
+                raise InputError(f"natural_days(n) needs a whole number n ≥ 1, not {n!r}")
+            return (self.now() + timedelta(days=n)).isoformat()
+
+        def hours(n: int) -> str:
+            if not isinstance(n, (int, float)) or n <= 0:
+                raise InputError(f"hours(n) needs a positive number, not {n!r}")
+            return (self.now() + timedelta(hours=n)).isoformat()
+
+        return {"workdays": workdays, "natural_days": natural_days, "hours": hours}
+
+    # -- calendar -------------------------------------------------------------------------
+    def _calendar(self, session: Session) -> WorkCalendar:
+        """The working-day calendar: given to the engine, or packaged data plus the stored overrides."""
+        if self._fixed_calendar is not None:
+            return self._fixed_calendar
+        newest = session.scalar(select(func.max(CalendarRow.id))) or 0
+        cached = self._calendars
+        if cached is None or cached[0] != newest:
+            rows = session.scalars(select(CalendarRow).order_by(CalendarRow.id)).all()
+            overrides = [parse_override(r.text, source=r.source) for r in rows]
+            cached = (newest, WorkCalendar(overrides))
+            self._calendars = cached
+        return cached[1]
+
+    def calendar(self) -> WorkCalendar:
+        """The calendar this engine computes deadlines with now."""
+        self._ready()
+        with self._read() as session:
+            return self._calendar(session)
+
+    def load_calendar(self, path: str, *, actor: str | None = None) -> dict[str, Any]:
+        """Store a county override file and recompute every open deadline with it (one transaction)."""
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"cannot read calendar file {path}: {exc.strerror}") from exc
+        override = parse_override(text, source=path)
+        changed = 0
+        with self._transaction() as session:
+            now = self.now()
+            if session.scalar(select(CalendarRow).where(CalendarRow.version == override.version)) is not None:
+                raise ConfigError(
+                    f"calendar version {override.version!r} is already loaded",
+                    hint='give the file a new version = "…"',
+                )
+            session.add(
+                CalendarRow(
+                    version=override.version,
+                    source=Path(path).name,
+                    text=text,
+                    loaded_at=now,
+                    loaded_by=actor,
+                )
+            )
+            session.flush()
+            self._event(
+                session,
+                "calendar.loaded",
+                actor=actor,
+                at=now,
+                detail={"version": override.version, "years": list(override.years)},
+            )
+            for row in session.scalars(select(DeadlineRow).where(DeadlineRow.closed_at.is_(None))):
+                before = (row.pending, row.promised_due, row.legal_due)
+                self.clock.recompute(session, row)
+                if (row.pending, row.promised_due, row.legal_due) != before:
+                    changed += 1
+                    self._event(
+                        session,
+                        "deadline.recomputed",
+                        case=row.case_id,
+                        task=row.task_id,
+                        step=row.step,
+                        at=now,
+                        detail={"calendar": override.version, "pending": row.pending},
+                    )
+            # BPMN timers that waited for calendar data are computed again at the next sweep
+            session.execute(
+                update(CaseRow)
+                .where(CaseRow.state == "open", CaseRow.next_timer_at.is_(None))
+                .values(next_timer_at=now, rev=CaseRow.rev + 1)
+            )
+            version = self._calendar(session).version
+        log.info("calendar loaded: version=%s recomputed=%d", override.version, changed)
+        return {"version": override.version, "calendar": version, "recomputed": changed}
 
     # -- transactions ---------------------------------------------------------------------
     @contextmanager
@@ -424,17 +546,200 @@ class Engine:
             self._event(session, "case.completed", case=case.id, actor=actor, at=now)
             self._on_case_closed(session, case, now)
 
-    # hooks for the clock and supervision
+    # -- the clock ----------------------------------------------------------------------
     def _on_task_ready(
         self, session: Session, case: CaseRow, definition: LoadedDefinition, task: TaskRow, now: datetime
     ) -> None:
-        pass
+        step = definition.bundle.step(task.step)
+        if step is None:
+            return
+        self.clock.start(
+            session,
+            owner=task.id,
+            case_id=case.id,
+            task_id=task.id,
+            scope="step",
+            step=task.step,
+            kind=step.kind,
+            limit=step.time_limit,
+            accepted_at=now,
+        )
+
+    def _on_case_started(
+        self, session: Session, case: CaseRow, definition: LoadedDefinition, now: datetime
+    ) -> None:
+        self.clock.start(
+            session,
+            owner=case.id,
+            case_id=case.id,
+            task_id=None,
+            scope="case",
+            step=None,
+            kind="promised",
+            limit=definition.bundle.time_limit,
+            accepted_at=now,
+        )
 
     def _on_task_closed(self, session: Session, case: CaseRow, task: TaskRow, now: datetime) -> None:
-        pass
+        row = session.get(DeadlineRow, task.id)
+        if row is not None and row.closed_at is None:
+            self.clock.close(session, row, now)
 
     def _on_case_closed(self, session: Session, case: CaseRow, now: datetime) -> None:
-        pass
+        row = session.get(DeadlineRow, case.id)
+        if row is not None and row.closed_at is None:
+            self.clock.close(session, row, now)
+
+    def _fire_signal(self, session: Session, signal: SignalRow, now: datetime) -> None:
+        """A due signal or card fires: at most once (the row's state), stamped with its due instant."""
+        signal.state, signal.fired_at = "fired", now
+        signal.claimed_by, signal.lease_until = None, None
+        signal.rev += 1
+        self._event(
+            session,
+            "card.issued" if signal.kind == "card" else "signal.fired",
+            case=signal.case_id,
+            task=signal.task_id,
+            step=signal.step,
+            at=as_utc(signal.due_at),
+            detail={"name": signal.name, "scope": signal.scope, "trigger": signal.trigger},
+        )
+
+    def pause(self, task_id: str, *, reason: str, actor: str | None = None) -> Task:
+        """Stop a ready step's clock (补正 supplement, 特别程序 special_procedure, 挂起 suspended)."""
+        if reason not in PAUSE_REASONS:
+            raise InputError(
+                f"unknown pause reason {reason!r}", hint=f"use one of: {', '.join(PAUSE_REASONS)}"
+            )
+        with self._transaction() as session:
+            now = self.now()
+            row = self._task_row(session, task_id)
+            if row.state != "ready":
+                raise StateError(
+                    f"step {row.step!r} is {row.state}; only a running (ready) step can be paused"
+                )
+            row.state = "paused"
+            session.add(
+                PauseRow(case_id=row.case_id, task_id=row.id, reason=reason, started_at=now, started_by=actor)
+            )
+            deadline = session.get(DeadlineRow, row.id)
+            if deadline is not None:
+                self.clock.pause(session, deadline, now)
+            if reason in CASE_STOPPING_REASONS:
+                case_deadline = session.get(DeadlineRow, row.case_id)
+                if (
+                    case_deadline is not None
+                    and case_deadline.paused_since is None
+                    and case_deadline.closed_at is None
+                ):
+                    self.clock.pause(session, case_deadline, now)
+            self._event(
+                session,
+                "task.paused",
+                case=row.case_id,
+                task=row.id,
+                step=row.step,
+                actor=actor,
+                at=now,
+                detail={"reason": reason},
+            )
+            return self._task_of(session, row)
+
+    def resume(self, task_id: str, *, actor: str | None = None) -> Task:
+        """Restart a paused step's clock; its deadlines move by the working days it was paused."""
+        with self._transaction() as session:
+            now = self.now()
+            row = self._task_row(session, task_id)
+            if row.state != "paused":
+                raise StateError(f"step {row.step!r} is {row.state}, not paused; there is nothing to resume")
+            pause = session.scalar(
+                select(PauseRow).where(PauseRow.task_id == row.id, PauseRow.ended_at.is_(None))
+            )
+            assert pause is not None
+            pause.ended_at, pause.ended_by = now, actor
+            row.state = "ready"
+            session.flush()
+            deadline = session.get(DeadlineRow, row.id)
+            if deadline is not None:
+                self.clock.resume(session, deadline)
+            case_deadline = session.get(DeadlineRow, row.case_id)
+            if case_deadline is not None and case_deadline.paused_since is not None:
+                still = session.scalar(
+                    select(func.count())
+                    .select_from(PauseRow)
+                    .where(
+                        PauseRow.case_id == row.case_id,
+                        PauseRow.ended_at.is_(None),
+                        PauseRow.reason.in_(CASE_STOPPING_REASONS),
+                    )
+                )
+                if not still:
+                    self.clock.resume(session, case_deadline)
+            self._event(
+                session,
+                "task.resumed",
+                case=row.case_id,
+                task=row.id,
+                step=row.step,
+                actor=actor,
+                at=now,
+                detail={"reason": pause.reason},
+            )
+            return self._task_of(session, row)
+
+    def extend(
+        self, task_id: str, *, days: int, approver: str, reason: str, actor: str | None = None
+    ) -> Task:
+        """延长审批: move a step's promised and legal deadlines (and its signals) by `days` working days."""
+        if not isinstance(days, int) or isinstance(days, bool) or days < 1:
+            raise InputError(f"an extension needs a whole number of working days ≥ 1, not {days!r}")
+        if not (approver or "").strip():
+            raise InputError("an extension needs its approver (审批负责人)", hint="pass --approver NAME")
+        if not (reason or "").strip():
+            raise InputError(
+                "an extension needs its reason (延长理由), which the applicant is told",
+                hint="pass --reason TEXT",
+            )
+        with self._transaction() as session:
+            now = self.now()
+            row = self._task_row(session, task_id)
+            if row.state not in {"ready", "paused"}:
+                raise StateError(f"step {row.step!r} is {row.state}; only a running step can be extended")
+            deadline = session.get(DeadlineRow, row.id)
+            if deadline is None:
+                raise StateError(f"step {row.step!r} has no time limit to extend")
+            session.add(
+                ExtensionRow(
+                    case_id=row.case_id,
+                    task_id=row.id,
+                    days=days,
+                    approver=approver.strip(),
+                    reason=reason.strip(),
+                    at=now,
+                    actor=actor,
+                )
+            )
+            session.flush()
+            self.clock.recompute(session, deadline)
+            self._event(
+                session,
+                "task.extended",
+                case=row.case_id,
+                task=row.id,
+                step=row.step,
+                actor=actor,
+                at=now,
+                detail={"days": days, "approver": approver.strip()},
+            )
+            return self._task_of(session, row)
+
+    def _task_row(self, session: Session, task_id: str) -> TaskRow:
+        row = session.get(TaskRow, task_id)
+        if row is None:
+            raise NotFoundError(f"no task {task_id!r}", hint="list tasks with: hennan-flow task list")
+        session.get(CaseRow, row.case_id, with_for_update=True)  # one writer per case
+        session.refresh(row)
+        return row
 
     # -- cases ----------------------------------------------------------------------------
     def start_case(
@@ -503,11 +808,6 @@ class Engine:
         self._remember(case_id, rev, workflow)
         return self.case(case_id)
 
-    def _on_case_started(
-        self, session: Session, case: CaseRow, definition: LoadedDefinition, now: datetime
-    ) -> None:
-        pass
-
     def case(self, case_id: str) -> Case:
         """A case with its timeline of events."""
         self._ready()
@@ -533,7 +833,7 @@ class Engine:
             )
 
     def _case_deadlines(self, session: Session, case: CaseRow) -> dict[str, Any] | None:
-        return None
+        return self.clock.view(session, session.get(DeadlineRow, case.id), self.now())
 
     def cases(self, *, state: str | None = None, key: str | None = None) -> list[Case]:
         """Cases, newest first (without their timelines)."""
@@ -622,7 +922,7 @@ class Engine:
         )
 
     def _task_deadlines(self, session: Session, row: TaskRow) -> dict[str, Any] | None:
-        return None
+        return self.clock.view(session, session.get(DeadlineRow, row.id), self.now())
 
     def complete_task(
         self, task_id: str, *, data: Mapping[str, Any] | None = None, actor: str | None = None
@@ -698,6 +998,45 @@ class Engine:
             raise
         self._remember(case_id, rev, workflow)
         return result
+
+    # -- BPMN timers ----------------------------------------------------------------------
+    def due_timer_cases(self, *, limit: int = 100) -> list[str]:
+        """Open cases whose next BPMN timer is due (indexed on next_timer_at)."""
+        self._ready()
+        now = self.now()
+        with self._read() as session:
+            return list(
+                session.scalars(
+                    select(CaseRow.id)
+                    .where(CaseRow.next_timer_at <= now, CaseRow.state == "open")
+                    .order_by(CaseRow.next_timer_at)
+                    .limit(limit)
+                )
+            )
+
+    def fire_timers(self, case_id: str) -> bool:
+        """Load a case and let its due BPMN timers fire (one transaction); False if none was due."""
+        try:
+            with self._transaction() as session:
+                now = self.now()
+                case = session.get(CaseRow, case_id, with_for_update=True)
+                if case is None:
+                    raise NotFoundError(f"no case {case_id!r}")
+                if case.state != "open" or case.next_timer_at is None or as_utc(case.next_timer_at) > now:
+                    return False
+                definition = self._definition(session, case.definition_id)
+                workflow = self._load_workflow(session, case, definition)
+                advance(workflow)
+                self._event(session, "timer.fired", case=case_id, at=now)
+                self._sync_tasks(session, case, definition, workflow, now, None)
+                self._save_workflow(case, workflow)
+                session.flush()
+                rev = case.rev
+        except BaseException:
+            self._forget(case_id)
+            raise
+        self._remember(case_id, rev, workflow)
+        return True
 
 
 def _event_of(row: EventRow) -> Event:

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -51,6 +52,15 @@ __all__ = [
 ]
 
 SPIFF_VERSION = metadata.version("SpiffWorkflow")
+SPIFF_LOGGERS = ("spiff", "spiff.task", "spiff.workflow", "spiff.data", "spiff.dmn")
+
+
+def quiet_spiff_loggers() -> None:
+    """Below INFO, SpiffWorkflow attaches task data (personal data) to its log records: keep them at WARNING."""
+    for name in SPIFF_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.getEffectiveLevel() < logging.WARNING or logger.level == logging.NOTSET:
+            logger.setLevel(logging.WARNING)
 MAX_TREE_DEPTH = 900  # SpiffWorkflow's iterators stop at 1000; stay clear of it
 _LIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
 

@@ -22,6 +22,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
 )
 from SpiffWorkflow.util.task import TaskState
 
+from .errors import CalendarRangeError
 from .timeutil import SHANGHAI
 
 __all__ = ["TIMER_CLASSES", "HfCycleTimer", "HfDurationTimer", "HfTimeDateTimer", "timer_parser"]
@@ -49,12 +50,19 @@ def _time_or_duration(text: str) -> Any:
 
 
 class HfTimeDateTimer(TimeDateEventDefinition):  # type: ignore[misc]
-    """`timeDate`: an instant (e.g. `workdays(5)`), compared with the engine's clock."""
+    """`timeDate`: an instant (e.g. `workdays(5)`), compared with the engine's clock.
+
+    When the calendar does not reach the instant yet, the timer stays pending (not fired, no due
+    instant) and is computed again once a calendar override arrives; it is never guessed.
+    """
 
     def has_fired(self, my_task: Any) -> bool:
         value = my_task._get_internal_data("event_value")
         if value is None:
-            value = my_task.workflow.script_engine.evaluate(my_task, self.expression)
+            try:
+                value = my_task.workflow.script_engine.evaluate(my_task, self.expression)
+            except CalendarRangeError:
+                return False
             value = instant(value).isoformat()
             my_task._set_internal_data(event_value=value)
         if instant(value) <= _now(my_task):

@@ -116,3 +116,18 @@ def show(obj: CliContext, year: str) -> None:
         },
         text,
     )
+
+
+@calendar.command("load")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--actor", default=None, help="Who loads the file (recorded in the audit log).")
+@format_option()
+@pass_cli
+def load(obj: CliContext, file: str, actor: str | None) -> None:
+    """Store a county override file in the database; open deadlines are recomputed with it."""
+    result = obj.engine().load_calendar(file, actor=actor)
+    obj.emit(
+        result,
+        f"loaded calendar {result['version']} (now {result['calendar']}); {result['recomputed']} open deadline(s) "
+        "recomputed",
+    )

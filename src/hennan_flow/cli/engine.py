@@ -221,9 +221,16 @@ def task_list(obj: CliContext, case_id: str | None, department: str | None, stat
     found = obj.engine().tasks(case=case_id, department=department, state=state)
 
     def text() -> str:
-        return "\n".join(
-            f"{t.id}\t{t.case}\t{t.step}\t{t.department or '-'}\t{t.state}\t{t.name}" for t in found
-        )
+        rows = []
+        for t in found:
+            d = t.deadlines or {}
+            due = d.get("promised_due") or ("pending" if d.get("pending") else "-")
+            left = d.get("workdays_left")
+            rows.append(
+                f"{t.id}\t{t.case}\t{t.step}\t{t.department or '-'}\t{t.state}\t{due}\t"
+                f"{'' if left is None else f'{left} wd left'}\t{t.name}"
+            )
+        return "\n".join(rows)
 
     obj.emit([t.as_dict() for t in found], text)
 
@@ -238,3 +245,55 @@ def task_complete(obj: CliContext, task_id: str, data: str | None, actor: str | 
     """Complete a ready step with its form data."""
     done = obj.engine().complete_task(task_id, data=parse_json_arg(data, "--data"), actor=actor)
     obj.emit(done.as_dict(), f"completed {done.step} of case {done.case}")
+
+
+@task.command("pause")
+@click.argument("task_id")
+@click.option(
+    "--reason",
+    type=click.Choice(["supplement", "special_procedure", "suspended"]),
+    required=True,
+    help="补正 supplement, 特别程序 special_procedure, 挂起 suspended.",
+)
+@click.option("--actor", default=None)
+@format_option()
+@pass_cli
+def task_pause(obj: CliContext, task_id: str, reason: str, actor: str | None) -> None:
+    """Stop a step's clock."""
+    done = obj.engine().pause(task_id, reason=reason, actor=actor)
+    obj.emit(done.as_dict(), f"paused {done.step} of case {done.case} ({reason})")
+
+
+@task.command("resume")
+@click.argument("task_id")
+@click.option("--actor", default=None)
+@format_option()
+@pass_cli
+def task_resume(obj: CliContext, task_id: str, actor: str | None) -> None:
+    """Restart a paused step's clock; its deadlines move by the working days paused."""
+    done = obj.engine().resume(task_id, actor=actor)
+    due = (done.deadlines or {}).get("promised_due")
+    obj.emit(
+        done.as_dict(),
+        f"resumed {done.step} of case {done.case}" + (f"; promised deadline {due}" if due else ""),
+    )
+
+
+@task.command("extend")
+@click.argument("task_id")
+@click.option("--days", type=int, required=True, help="Working days to add (延长审批).")
+@click.option("--approver", required=True, help="Who approved the extension.")
+@click.option("--reason", required=True, help="Why (told to the applicant).")
+@click.option("--actor", default=None)
+@format_option()
+@pass_cli
+def task_extend(
+    obj: CliContext, task_id: str, days: int, approver: str, reason: str, actor: str | None
+) -> None:
+    """Extend a step's promised and legal deadlines by N working days."""
+    done = obj.engine().extend(task_id, days=days, approver=approver, reason=reason, actor=actor)
+    due = (done.deadlines or {}).get("promised_due")
+    obj.emit(
+        done.as_dict(),
+        f"extended {done.step} of case {done.case} by {days} working day(s); promised deadline {due}",
+    )

@@ -121,3 +121,118 @@ class EventRow(Base):
     step: Mapped[str | None] = mapped_column(String(255))
     actor: Mapped[str | None] = mapped_column(String(255))
     detail: Mapped[str] = mapped_column(Text, default="{}")  # JSON
+
+
+# -- the statutory clock (migration 0002) ---------------------------------------------------
+
+
+class CalendarRow(Base):
+    """A county calendar override file as loaded (`hennan-flow calendar load`), in load order."""
+
+    __tablename__ = "hf_calendar"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    version: Mapped[str] = mapped_column(String(128), unique=True)
+    source: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    loaded_at: Mapped[datetime]
+    loaded_by: Mapped[str | None] = mapped_column(String(255))
+
+
+class DeadlineRow(Base):
+    """The limits of one step instance (scope step, id = task id) or of a case (scope case, id = case id).
+
+    The limits are copied from the bundle when the clock starts, so recomputing (after a pause, an
+    extension or a new calendar) needs nothing but this row, its pauses and its extensions.
+    """
+
+    __tablename__ = "hf_deadline"
+    __table_args__ = (
+        Index("ix_hf_deadline_case_id", "case_id"),
+        Index("ix_hf_deadline_open", "closed_at", "pending"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    case_id: Mapped[str] = mapped_column(String(36))
+    task_id: Mapped[str | None] = mapped_column(String(36))
+    scope: Mapped[str] = mapped_column(String(8))  # step | case
+    step: Mapped[str | None] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(16))  # promised | immediate
+    unit: Mapped[str | None] = mapped_column(String(16))
+    legal: Mapped[int | None] = mapped_column(Integer)
+    promised: Mapped[int | None] = mapped_column(Integer)
+    notice_before: Mapped[int] = mapped_column(Integer, default=1)
+    yellow_light_at: Mapped[str] = mapped_column(String(16), default="0.8")  # the fraction as written
+    red_after: Mapped[int] = mapped_column(Integer, default=3)
+    accepted_at: Mapped[datetime]
+    pending: Mapped[bool] = mapped_column(default=False)  # the calendar does not reach far enough yet
+    calendar_version: Mapped[str | None] = mapped_column(String(255))
+    shift_workdays: Mapped[int] = mapped_column(Integer, default=0)  # closed pauses + extensions
+    paused_since: Mapped[datetime | None]
+    promised_due: Mapped[datetime | None]
+    legal_due: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+
+
+class SignalRow(Base):
+    """A due instant of a signal (notice, yellow_light) or a card (yellow, red), claimed by the sweeper.
+
+    state: pending → (claimed →) fired, or paused (while its step is paused) or cancelled (its step
+    ended before it was due). `rev` versions the row for claims without SKIP LOCKED.
+    """
+
+    __tablename__ = "hf_signal"
+    __table_args__ = (
+        Index("ix_hf_signal_due", "state", "due_at"),
+        Index("ix_hf_signal_case_id", "case_id"),
+        Index("ix_hf_signal_deadline_id", "deadline_id"),
+        UniqueConstraint("deadline_id", "name", name="uq_hf_signal_deadline_name"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    deadline_id: Mapped[str] = mapped_column(String(36))
+    case_id: Mapped[str] = mapped_column(String(36))
+    task_id: Mapped[str | None] = mapped_column(String(36))
+    scope: Mapped[str] = mapped_column(String(8))  # step | case
+    step: Mapped[str | None] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(16))  # notice | yellow_light | yellow | red
+    kind: Mapped[str] = mapped_column(String(8))  # signal | card
+    trigger: Mapped[str] = mapped_column(String(32))
+    due_at: Mapped[datetime]
+    state: Mapped[str] = mapped_column(String(16))
+    claimed_by: Mapped[str | None] = mapped_column(String(255))
+    lease_until: Mapped[datetime | None]
+    fired_at: Mapped[datetime | None]
+    rev: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class PauseRow(Base):
+    """A pause of a step's clock (补正 supplement, 特别程序 special_procedure, 挂起 suspended)."""
+
+    __tablename__ = "hf_pause"
+    __table_args__ = (Index("ix_hf_pause_case_id", "case_id"), Index("ix_hf_pause_task_id", "task_id"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(String(36))
+    task_id: Mapped[str] = mapped_column(String(36))
+    reason: Mapped[str] = mapped_column(String(32))
+    started_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    started_by: Mapped[str | None] = mapped_column(String(255))
+    ended_by: Mapped[str | None] = mapped_column(String(255))
+
+
+class ExtensionRow(Base):
+    """An extension (延长审批) of a step's limits by N working days, with its approver and reason."""
+
+    __tablename__ = "hf_extension"
+    __table_args__ = (Index("ix_hf_extension_task_id", "task_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(String(36))
+    task_id: Mapped[str] = mapped_column(String(36))
+    days: Mapped[int] = mapped_column(Integer)
+    approver: Mapped[str] = mapped_column(String(255))
+    reason: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime]
+    actor: Mapped[str | None] = mapped_column(String(255))
