@@ -590,21 +590,6 @@ class Engine:
         if row is not None and row.closed_at is None:
             self.clock.close(session, row, now)
 
-    def _fire_signal(self, session: Session, signal: SignalRow, now: datetime) -> None:
-        """A due signal or card fires: at most once (the row's state), stamped with its due instant."""
-        signal.state, signal.fired_at = "fired", now
-        signal.claimed_by, signal.lease_until = None, None
-        signal.rev += 1
-        self._event(
-            session,
-            "card.issued" if signal.kind == "card" else "signal.fired",
-            case=signal.case_id,
-            task=signal.task_id,
-            step=signal.step,
-            at=as_utc(signal.due_at),
-            detail={"name": signal.name, "scope": signal.scope, "trigger": signal.trigger},
-        )
-
     def pause(self, task_id: str, *, reason: str, actor: str | None = None) -> Task:
         """Stop a ready step's clock (补正 supplement, 特别程序 special_procedure, 挂起 suspended)."""
         if reason not in PAUSE_REASONS:
@@ -1037,6 +1022,33 @@ class Engine:
             raise
         self._remember(case_id, rev, workflow)
         return True
+
+    # -- supervision (issue 7: supervision.py and sweeper.py own the logic) -----------------
+    def _fire_signal(self, session: Session, signal: SignalRow, now: datetime) -> None:
+        """A due signal or card fires: at most once (the row's state), stamped with its due instant."""
+        signal.state, signal.fired_at = "fired", now
+        signal.claimed_by, signal.lease_until = None, None
+        signal.rev += 1
+        self._event(
+            session,
+            "card.issued" if signal.kind == "card" else "signal.fired",
+            case=signal.case_id,
+            task=signal.task_id,
+            step=signal.step,
+            at=as_utc(signal.due_at),
+            detail={"name": signal.name, "scope": signal.scope, "trigger": signal.trigger},
+        )
+
+    def mark_case_error(self, case_id: str, message: str) -> None:
+        """A case that cannot advance (e.g. a refused expression in a timer) is marked, with an event."""
+        with self._transaction() as session:
+            case = session.get(CaseRow, case_id, with_for_update=True)
+            if case is None:
+                raise NotFoundError(f"no case {case_id!r}")
+            case.error = message
+            case.next_timer_at = None
+            self._event(session, "case.error", case=case_id, detail={"message": message})
+        self._forget(case_id)
 
 
 def _event_of(row: EventRow) -> Event:
