@@ -6,12 +6,15 @@ The public API is what `__all__` lists; everything else is internal.
 from __future__ import annotations
 
 from .bundle import Bundle, Department, LegalBasis, Material, SpecialProcedure, Step, TimeLimit
+from .engine import Engine, SimulatedClock
+from .entities import Case, Deployment, Event, Task
 from .errors import (
     BpmnError,
     CalendarRangeError,
     ConfigError,
     ConflictError,
     ExpressionError,
+    FieldError,
     FindingsError,
     FormDataError,
     HennanFlowError,
@@ -22,15 +25,21 @@ from .errors import (
     SimulationError,
     StateError,
 )
+from .workdays import WorkCalendar
 
 __all__ = [
     "BpmnError",
     "Bundle",
     "CalendarRangeError",
+    "Case",
     "ConfigError",
     "ConflictError",
     "Department",
+    "Deployment",
+    "Engine",
+    "Event",
     "ExpressionError",
+    "FieldError",
     "FindingsError",
     "FormDataError",
     "HennanFlowError",
@@ -40,9 +49,12 @@ __all__ = [
     "Material",
     "NotFoundError",
     "SchemaOutOfDateError",
+    "SimulatedClock",
     "SimulationError",
     "SpecialProcedure",
     "StateError",
     "Step",
+    "Task",
     "TimeLimit",
+    "WorkCalendar",
 ]

@@ -33,6 +33,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from .bundle import Bundle
 from .clock import end_of_day
 from .db import migrate
 from .db.models import (
@@ -446,6 +447,18 @@ class Engine:
             with self._lock:
                 self._definitions[definition_id] = loaded
         return loaded
+
+    def bundle(self, key: str, version: int | None = None) -> Bundle:
+        """The bundle model (steps, departments, materials, limits) of a deployed definition."""
+        self._ready()
+        with self._read() as session:
+            query = select(DefinitionRow.id).where(DefinitionRow.key == key)
+            if version is not None:
+                query = query.where(DefinitionRow.version == version)
+            found = session.scalar(query.order_by(DefinitionRow.version.desc()).limit(1))
+            if found is None:
+                raise NotFoundError(f"no deployed bundle {key!r}" + (f" v{version}" if version else ""))
+            return self._definition(session, found).bundle
 
     def definitions(self) -> list[Deployment]:
         """The latest deployed version of every bundle key."""

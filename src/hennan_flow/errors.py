@@ -81,7 +81,7 @@ class HennanFlowError(Exception):
         parts.append(self.message)
         text = " ".join(parts)
         if self.hint:
-            text += f" hint: {self.hint}"
+            text = f"{text.rstrip('. ')}. hint: {self.hint}"
         return text
 
 
