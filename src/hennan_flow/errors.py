@@ -92,7 +92,21 @@ class InputError(HennanFlowError):
 
 
 class BpmnError(InputError):
-    """A bundle file cannot be used (unreadable, not XML, unsafe, not executable)."""
+    """A bundle file cannot be used (unreadable, not XML, unsafe, not executable).
+
+    `code` is the stable diagnostic code validate reports for it (e.g. XML-SYNTAX, IO-READ).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        location: Location | None = None,
+        code: str | None = None,
+    ):
+        super().__init__(message, hint=hint, location=location)
+        self.code = code
 
 
 @dataclass(frozen=True)

@@ -339,20 +339,8 @@ def validate_file(
     try:
         tree = parse_file(path, display=name)
     except BpmnError as exc:
-        unusable = exc.message.startswith(
-            ("no such file", "permission denied", "cannot read", "is a directory")
-        )
-        code = (
-            "IO-READ"
-            if unusable
-            else (
-                "XML-UNSAFE"
-                if "refused" in exc.message
-                else "XML-SIZE"
-                if "limit" in exc.message
-                else "XML-SYNTAX"
-            )
-        )
+        code = exc.code or "XML-SYNTAX"
+        unusable = code == "IO-READ"
         result.problems.append(Problem.from_error(code, exc))
         result.unusable = unusable
         return result

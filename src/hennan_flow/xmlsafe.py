@@ -8,6 +8,7 @@ a weaker parser.
 
 from __future__ import annotations
 
+import codecs
 import os
 import re
 from pathlib import Path
@@ -20,6 +21,30 @@ __all__ = ["DEFAULT_MAX_BYTES", "parse_bytes", "parse_file"]
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 _DTD = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+# XML's own encoding autodetection (XML 1.0 appendix F): byte order marks and the bytes of "<?"
+_WIDE = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+    (b"\x00\x00\x00<", "utf-32-be"),
+    (b"<\x00\x00\x00", "utf-32-le"),
+    (b"\x00<\x00?", "utf-16-be"),
+    (b"<\x00?\x00", "utf-16-le"),
+)
+_REFUSED = "document type declarations and entities are refused (they can read files or exhaust memory)"
+_REFUSED_HINT = "remove the <!DOCTYPE …>/<!ENTITY …> declaration; BPMN 2.0 needs none"
+
+
+def _declaration_line(data: bytes) -> int | None:
+    """Line of a <!DOCTYPE/<!ENTITY declaration, also in UTF-16/32 files (a byte scan cannot see those)."""
+    text = data
+    for mark, encoding in _WIDE:
+        if data.startswith(mark):
+            text = data.decode(encoding, errors="replace").encode("utf-8")
+            break
+    match = _DTD.search(text)
+    return None if match is None else text.count(b"\n", 0, match.start()) + 1
 
 
 def _parser() -> etree.XMLParser:
@@ -41,27 +66,29 @@ def parse_bytes(data: bytes, *, file: str, max_bytes: int = DEFAULT_MAX_BYTES) -
             f"file is {len(data):,} bytes, over the {max_bytes:,}-byte limit for a bundle",
             hint="split the file, or raise the limit if it really is one bundle",
             location=Location(file=file),
+            code="XML-SIZE",
         )
-    match = _DTD.search(data)
-    if match is not None:
-        line = data.count(b"\n", 0, match.start()) + 1
+    line = _declaration_line(data)
+    if line is not None:
         raise BpmnError(
-            "document type declarations and entities are refused (they can read files or exhaust memory)",
-            hint="remove the <!DOCTYPE …>/<!ENTITY …> declaration; BPMN 2.0 needs none",
-            location=Location(file=file, line=line),
+            _REFUSED, hint=_REFUSED_HINT, location=Location(file=file, line=line), code="XML-UNSAFE"
         )
     try:
         root = etree.fromstring(data, parser=_parser())
     except etree.XMLSyntaxError as exc:
-        reason = exc.msg.split(", line ")[0] if exc.msg else "not well-formed XML"
+        reason = " ".join(exc.msg.split(", line ")[0].split()) if exc.msg else "not well-formed XML"
         raise BpmnError(
             f"not well-formed XML: {reason}",
             hint="open the file in a modeler or an XML editor and fix the syntax at that line",
             location=Location(file=file, line=exc.lineno or None),
+            code="XML-SYNTAX",
         ) from exc
     if root is None:
-        raise BpmnError("the file holds no XML element", location=Location(file=file))
-    return root.getroottree()
+        raise BpmnError("the file holds no XML element", location=Location(file=file), code="XML-SYNTAX")
+    tree = root.getroottree()
+    if tree.docinfo.internalDTD is not None or tree.docinfo.doctype:  # any encoding the scan missed
+        raise BpmnError(_REFUSED, hint=_REFUSED_HINT, location=Location(file=file), code="XML-UNSAFE")
+    return tree
 
 
 def parse_file(
@@ -77,14 +104,17 @@ def parse_file(
                 f"file is {size:,} bytes, over the {max_bytes:,}-byte limit for a bundle",
                 hint="split the file, or raise the limit if it really is one bundle",
                 location=Location(file=name),
+                code="XML-SIZE",
             )
         data = p.read_bytes()
     except FileNotFoundError as exc:
-        raise BpmnError("no such file", hint="check the path", location=Location(file=name)) from exc
+        raise BpmnError(
+            "no such file", hint="check the path", location=Location(file=name), code="IO-READ"
+        ) from exc
     except IsADirectoryError as exc:
-        raise BpmnError("is a directory, not a file", location=Location(file=name)) from exc
+        raise BpmnError("is a directory, not a file", location=Location(file=name), code="IO-READ") from exc
     except PermissionError as exc:
-        raise BpmnError("permission denied", location=Location(file=name)) from exc
+        raise BpmnError("permission denied", location=Location(file=name), code="IO-READ") from exc
     except OSError as exc:
-        raise BpmnError(f"cannot read: {exc.strerror}", location=Location(file=name)) from exc
+        raise BpmnError(f"cannot read: {exc.strerror}", location=Location(file=name), code="IO-READ") from exc
     return parse_bytes(data, file=name, max_bytes=max_bytes)
