@@ -191,3 +191,34 @@ def test_installed_console_script_version(fresh_venv: Path, tmp_path: Path) -> N
 
     proc = _must(run([fresh_venv / "hennan-flow", "--version"], cwd=tmp_path))
     assert version("hennan-flow") in proc.stdout
+
+
+def test_installed_engine_migrates_and_runs_a_whole_case(
+    fresh_venv: Path, installed: dict[str, str], tmp_path: Path
+) -> None:
+    """`db upgrade` with the packaged migrations, deploy the packaged library, one case start to finish."""
+    walks = json.loads(
+        (Path(__file__).parent / "fixtures" / "bundles" / "walks.json").read_text(encoding="utf-8")
+    )
+    steps = walks["enterprise_opening"]["step_data"]
+    cli = [fresh_venv / "hennan-flow", "--db", f"sqlite:///{tmp_path / 'wheel.db'}"]
+    upgraded = _must(run([*cli, "--format", "json", "db", "upgrade"], cwd=tmp_path))
+    assert json.loads(upgraded.stdout)["up_to_date"] is True
+    _must(run([*cli, "deploy", installed["processes"]], cwd=tmp_path))
+    case_id = json.loads(
+        _must(run([*cli, "--format", "json", "case", "start", "enterprise_opening"], cwd=tmp_path)).stdout
+    )["id"]
+    for _ in range(10):
+        ready = json.loads(
+            _must(run([*cli, "--format", "json", "task", "list", "--case", case_id], cwd=tmp_path)).stdout
+        )
+        if not ready:
+            break
+        for task in ready:
+            data = json.dumps(steps[task["step"]], ensure_ascii=False)
+            _must(
+                run([*cli, "task", "complete", task["id"], "--data", data, "--actor", "clerk"], cwd=tmp_path)
+            )
+    shown = json.loads(_must(run([*cli, "--format", "json", "case", "show", case_id], cwd=tmp_path)).stdout)
+    assert shown["state"] == "completed"
+    assert len([e for e in shown["events"] if e["type"] == "task.completed"]) == len(steps)
