@@ -7,6 +7,7 @@ it at the end. Where PostgreSQL is not installed, the tests that need it skip wi
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
@@ -85,10 +86,8 @@ class PostgresCluster:
         )
 
     def stop(self) -> None:
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError, subprocess.TimeoutExpired):
             self._run(self.bindir / "pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
-        except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
-            pass
         shutil.rmtree(self.root, ignore_errors=True)
 
     def url(self, database: str = "postgres") -> str:

@@ -330,6 +330,6 @@ def test_a_state_written_by_another_spiffworkflow_version_is_refused(engine: Eng
         row = session.scalars(select(CaseRow).where(CaseRow.id == case.id)).one()
         row.spiff_version = "3.1.2"
     fresh = Engine(db_url)
-    with pytest.raises(StateError, match="SpiffWorkflow 3.1.2"):
+    with pytest.raises(StateError, match=r"SpiffWorkflow 3\.1\.2"):
         fresh.complete_task(fresh.tasks(case=case.id)[0].id, data=ACCEPT)
     fresh.close()

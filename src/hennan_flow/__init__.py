@@ -1,12 +1,15 @@
 """hennan_flow: run county 一件事一次办 service bundles as BPMN.
 
-The public API is what `__all__` lists; everything else is internal.
+The public API is what `__all__` lists; everything else is internal. The engine (and with it
+SQLAlchemy and SpiffWorkflow) is imported on first use, so `validate` and `audit` start light.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any as _Any
+
 from .bundle import Bundle, Department, LegalBasis, Material, SpecialProcedure, Step, TimeLimit
-from .engine import Engine, SimulatedClock
 from .entities import Case, Deployment, Event, Task
 from .errors import (
     BpmnError,
@@ -58,3 +61,19 @@ __all__ = [
     "TimeLimit",
     "WorkCalendar",
 ]
+
+_LAZY = {"Engine": "engine", "SimulatedClock": "engine"}
+
+if _TYPE_CHECKING:
+    from .engine import Engine, SimulatedClock
+
+
+def __getattr__(name: str) -> _Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'hennan_flow' has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from .bundle import Bundle
 from .dialect import read_document, resolve_form
 from .errors import BpmnError, FindingsError, Location
+from .formdata import check_form_data, form_validator
 from .spiff import ProcessSpecs, build_specs, new_parser
 from .validate import FileResult, bundle_files, validate_file
 from .xmlsafe import parse_bytes
@@ -47,6 +49,7 @@ class LoadedDefinition:
     bundle: Bundle
     specs: ProcessSpecs
     forms: dict[str, Any] = field(default_factory=dict)
+    _validators: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def form_of(self, step_id: str) -> dict[str, Any] | None:
         step = self.bundle.step(step_id)
@@ -54,6 +57,39 @@ class LoadedDefinition:
             return None
         schema = self.forms.get(step.form)
         return schema if isinstance(schema, dict) else None
+
+    def check_data(self, step_id: str, data: Mapping[str, Any]) -> None:
+        """Validate a step's submission against its form (FormDataError per field; nothing changes)."""
+        step = self.bundle.step(step_id)
+        schema = self.form_of(step_id)
+        validator = None
+        if schema is not None:
+            validator = self._validators.get(step_id)
+            if validator is None:
+                validator = self._validators[step_id] = form_validator(schema)
+        check_form_data(schema, data, step=step_id, form=step.form if step else None, validator=validator)
+
+    @cached_property
+    def cyclic_steps(self) -> frozenset[str]:
+        """Steps that lie on a loop of the process graph: the only ones that can come round again."""
+        succ: dict[str, list[str]] = {}
+        for flow in self.bundle.flows:
+            succ.setdefault(flow.source, []).append(flow.target)
+        for boundary in self.bundle.nodes:  # a boundary event continues its host's flow
+            if boundary.attached_to:
+                succ.setdefault(boundary.attached_to, []).append(boundary.id)
+        on_loop = set()
+        for step in self.bundle.steps:
+            seen, stack = set(), list(succ.get(step.id, ()))
+            while stack:
+                node = stack.pop()
+                if node == step.id:
+                    on_loop.add(step.id)
+                    break
+                if node not in seen:
+                    seen.add(node)
+                    stack.extend(succ.get(node, ()))
+        return frozenset(on_loop)
 
 
 def content_hash(bpmn: bytes, forms: dict[str, Any]) -> str:
@@ -128,10 +164,7 @@ def collect(
 
 
 def _audit_or_refuse(results: list[FileResult], allow_findings: bool) -> None:
-    try:
-        from .audit import audit_document  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:  # the audit is optional for deploy until it is installed
-        return
+    from .audit import audit_document
     errors: list[Any] = []
     for result in results:
         if result.document is None:

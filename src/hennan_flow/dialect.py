@@ -216,7 +216,7 @@ class _Reader:
         name = (el.get("name") or "").strip()
         if not mid or not name:
             self.problem(
-                "HF-REQUIRED",
+                "HF-MATERIAL",
                 f"hf:material {'has no id' if not mid else 'has no name'}",
                 el,
                 element=step_id,

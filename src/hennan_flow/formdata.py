@@ -10,7 +10,7 @@ from jsonschema.exceptions import ValidationError
 
 from .errors import FieldError, FormDataError, Location
 
-__all__ = ["check_form_data"]
+__all__ = ["check_form_data", "form_validator"]
 
 
 def _pointer(error: ValidationError) -> str:
@@ -44,15 +44,25 @@ def _message(error: ValidationError, schema: Mapping[str, Any]) -> str:
     return error.message
 
 
+def form_validator(schema: Mapping[str, Any]) -> Draft202012Validator:
+    """A validator for a form schema (build once per schema and reuse)."""
+    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
 def check_form_data(
-    schema: Mapping[str, Any] | None, data: Mapping[str, Any], *, step: str, form: str | None
+    schema: Mapping[str, Any] | None,
+    data: Mapping[str, Any],
+    *,
+    step: str,
+    form: str | None,
+    validator: Draft202012Validator | None = None,
 ) -> None:
     """Raise FormDataError listing every field the schema refuses (data is not changed)."""
     if not isinstance(data, Mapping):
         raise FormDataError("form data must be a JSON object", location=Location(element=step))
     if schema is None:
         return
-    validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    validator = validator or form_validator(schema)
     errors = sorted(validator.iter_errors(dict(data)), key=lambda e: (_pointer(e), e.message))
     if not errors:
         return

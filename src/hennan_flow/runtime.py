@@ -55,12 +55,44 @@ SPIFF_VERSION = metadata.version("SpiffWorkflow")
 SPIFF_LOGGERS = ("spiff", "spiff.task", "spiff.workflow", "spiff.data", "spiff.dmn")
 
 
+SQL_LOGGER = "sqlalchemy.engine.Engine.hennan_flow"  # create_engine(logging_name="hennan_flow")
+
+
+class _WithholdPersonalData(logging.Filter):
+    """Strips case data from dependency log records, whatever level a portal sets later.
+
+    SpiffWorkflow attaches task data as the `data`/`internal_data` extras of its records (and does so
+    whenever a logger's own level is below INFO); SQLAlchemy logs result rows at DEBUG.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith("sqlalchemy") and record.msg == "Row %r":
+            return False
+        for attr in ("data", "internal_data"):
+            if attr in record.__dict__:
+                setattr(record, attr, "<withheld: case data>")
+        return True
+
+
+_WITHHOLD = _WithholdPersonalData()
+
+
 def quiet_spiff_loggers() -> None:
-    """Below INFO, SpiffWorkflow attaches task data (personal data) to its log records: keep them at WARNING."""
+    """Below INFO, SpiffWorkflow attaches task data (personal data) to its log records: keep them at WARNING.
+
+    A filter on each of these loggers (and on the engine's own SQLAlchemy logger) also strips case
+    data from records, so a portal that turns every logger up to DEBUG later still logs none.
+    """
     for name in SPIFF_LOGGERS:
         logger = logging.getLogger(name)
         if logger.getEffectiveLevel() < logging.WARNING or logger.level == logging.NOTSET:
             logger.setLevel(logging.WARNING)
+    for name in (*SPIFF_LOGGERS, SQL_LOGGER):
+        logger = logging.getLogger(name)
+        if _WITHHOLD not in logger.filters:
+            logger.addFilter(_WITHHOLD)
+
+
 MAX_TREE_DEPTH = 900  # SpiffWorkflow's iterators stop at 1000; stay clear of it
 _LIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
 
@@ -173,7 +205,13 @@ class _StateConverter(BpmnWorkflowConverter):  # type: ignore[misc]
 
 
 class StateCodec:
-    """Workflow state to and from TEXT, stamped with the serializer version that wrote it."""
+    """Workflow state to and from TEXT, stamped with the serializer version that wrote it.
+
+    `dump` keeps each task's JSON fragment on the workflow object and re-serializes only the tasks a
+    step touched (its state, its children or its parent's state changed, or it is live), so the cost
+    of a step does not grow with the case; the text it writes is the same document a full
+    serialization would write (tests cross-check this).
+    """
 
     def __init__(self) -> None:
         config = dict(DEFAULT_CONFIG)
@@ -182,11 +220,51 @@ class StateCodec:
             config[cls] = TimerConditionalEventDefinitionConverter
         registry = BpmnWorkflowSerializer.configure(config)
         self._serializer = BpmnWorkflowSerializer(registry)
+        self._registry = registry
         self._converter = _StateConverter(BpmnWorkflow, registry)
+        self._encoder = self._serializer._encoder_cls
         self.version: str = self._serializer.VERSION
 
-    def dump(self, workflow: Any) -> str:
+    def dump_full(self, workflow: Any) -> str:
+        """A complete serialization, ignoring any cached fragments (the reference for `dump`)."""
         return str(self._serializer.serialize_json(workflow))
+
+    def dump(self, workflow: Any) -> str:
+        if workflow.subprocesses:
+            return self.dump_full(workflow)  # subprocesses hold their own task maps: keep it simple
+        registry = self._registry
+        fragments: dict[Any, tuple[tuple[Any, ...], str]] = getattr(workflow, "_hf_fragments", None) or {}
+        fresh: dict[Any, tuple[tuple[Any, ...], str]] = {}
+        registry._encoder_mode = True
+        try:
+            task_converter = registry.convert_to_dict[registry.typenames[type(workflow.task_tree)]]
+            parts = []
+            for task_id, task in workflow.tasks.items():
+                parent = task.parent
+                key = (
+                    task._state,
+                    task.last_state_change,
+                    task.triggered,
+                    len(task._children),
+                    None if parent is None else (parent._state, parent.last_state_change),
+                )
+                cached = fragments.get(task_id)
+                if cached is not None and cached[0] == key and not task._state & _LIVE:
+                    text = cached[1]
+                else:
+                    text = json.dumps(task_converter(task), cls=self._encoder)
+                fresh[task_id] = (key, text)
+                parts.append(f"{json.dumps(str(task_id))}: {text}")
+            top = WorkflowConverter.to_dict(self._converter, _NoTasks(workflow))
+            top["subprocesses"] = {}
+            top["bpmn_events"] = registry.convert(workflow.bpmn_events)
+            top["typename"] = registry.typenames[type(workflow)]
+            top[self._serializer.VERSION_KEY] = self.version
+            head = json.dumps(top, cls=self._encoder)
+        finally:
+            registry._encoder_mode = False
+        workflow._hf_fragments = fresh
+        return head[:-1] + ', "tasks": {' + ", ".join(parts) + "}}"
 
     def load(self, text: str, specs: ProcessSpecs) -> Any:
         dct = json.loads(text)
@@ -197,6 +275,17 @@ class StateCodec:
                 hint="run the case with the hennan_flow/SpiffWorkflow version that wrote it",
             )
         return self._converter.restore(dct, specs)
+
+
+class _NoTasks:
+    """A view of a workflow whose task map is empty (the tasks are serialized fragment by fragment)."""
+
+    def __init__(self, workflow: Any) -> None:
+        self._workflow = workflow
+        self.tasks: dict[Any, Any] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._workflow, name)
 
 
 # -- running ----------------------------------------------------------------------------------

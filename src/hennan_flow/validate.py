@@ -358,7 +358,7 @@ def validate_file(
     result.problems += [
         p
         for p in doc.problems
-        if not (p.code in {"HF-REQUIRED", "HF-VALUE"} and p.location.line in xsd_lines)
+        if not (p.code in {"HF-REQUIRED", "HF-VALUE", "HF-MATERIAL"} and p.location.line in xsd_lines)
     ]
     result.problems += _form_problems(doc, forms_dir)
     traps = _spiff_traps(tree, name)

@@ -1,0 +1,123 @@
+"""Named pass/fail cases of each rule (`rules/rNN_name.toml`): the rules' documentation, run as tests.
+
+A case file holds, for one rule::
+
+    rule = "R1"
+    [[case]]
+    name = "fail_no_legal_basis"           # pass_… expects no finding of the rule, fail_… at least one
+    description = "…"                      # what the case shows, in a sentence
+    steps = ['''<bpmn:userTask id="register" …>…</bpmn:userTask>''']   # chained start → … → end
+    # or: process = '''…the whole bpmn:process body, flows included…'''
+    [[case.expect]]                        # every finding of the rule, exactly
+    element = "register"
+    material = "premises_proof"            # omitted for step-level findings
+    severity = "error"                     # default: the rule's severity
+    verdict = "cancel"                     # optional: the material's final verdict
+
+Snippets use the prefixes `bpmn:` and `hf:`; the harness adds the namespaces, the process and (for
+`steps`) the start event, the end event and the sequence flows.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from itertools import pairwise
+from pathlib import Path
+
+from lxml import etree
+
+from ..dialect import BPMN_NS, HF_NS, Document, read_document
+from ..errors import ConfigError, Location
+from ..xmlsafe import parse_bytes
+
+__all__ = ["ExpectedFinding", "RuleCase", "case_document", "case_files", "load_cases"]
+
+_B = f"{{{BPMN_NS}}}"
+
+
+@dataclass(frozen=True)
+class ExpectedFinding:
+    element: str
+    material: str | None = None
+    severity: str | None = None
+    verdict: str | None = None
+
+
+@dataclass(frozen=True)
+class RuleCase:
+    rule: str
+    name: str
+    description: str
+    xml: str
+    expect: tuple[ExpectedFinding, ...]
+    file: str
+
+    @property
+    def passes(self) -> bool:
+        return self.name.startswith("pass")
+
+
+def case_files() -> list[Path]:
+    """The case files shipped beside the rule modules, in name order."""
+    return sorted(Path(str(resources.files("hennan_flow.audit"))).joinpath("rules").glob("r*.toml"))
+
+
+def _wrap(process_body: str, key: str) -> str:
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f'<bpmn:definitions xmlns:bpmn="{BPMN_NS}" xmlns:hf="{HF_NS}" id="defs_{key}" '
+        'targetNamespace="urn:hennan-flow:cases">\n'
+        f'<bpmn:process id="{key}" name="{key}" isExecutable="true">\n{process_body}\n</bpmn:process>\n'
+        "</bpmn:definitions>\n"
+    )
+
+
+def _chain(steps: list[str], key: str) -> str:
+    body = '<bpmn:startEvent id="start"/>\n' + "\n".join(steps) + '\n<bpmn:endEvent id="end"/>'
+    root = etree.fromstring(_wrap(body, key).encode("utf-8"))
+    proc = root.find(_B + "process")
+    assert proc is not None
+    ids = [el.get("id", "") for el in proc if isinstance(el.tag, str) and el.tag.startswith(_B)]
+    for i, (source, target) in enumerate(pairwise(ids), start=1):
+        etree.SubElement(proc, _B + "sequenceFlow", id=f"flow_{i}", sourceRef=source, targetRef=target)
+    return str(etree.tostring(root, encoding="unicode", pretty_print=True))
+
+
+def load_cases(path: Path) -> list[RuleCase]:
+    """Read one case file; a malformed one raises ConfigError naming the file."""
+    where = Location(file=str(path))
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"rule case file: {exc}", location=where) from exc
+    rule = data.get("rule")
+    if not isinstance(rule, str):
+        raise ConfigError('rule case file: needs rule = "R…"', location=where)
+    out = []
+    for raw in data.get("case", []):
+        name = raw.get("name", "")
+        if "steps" in raw:
+            xml = _chain(list(raw["steps"]), name)
+        elif "process" in raw:
+            xml = _wrap(raw["process"], name)
+        else:
+            raise ConfigError(f"rule case {name!r}: needs steps or process", location=where)
+        expect = tuple(
+            ExpectedFinding(
+                element=e["element"],
+                material=e.get("material"),
+                severity=e.get("severity"),
+                verdict=e.get("verdict"),
+            )
+            for e in raw.get("expect", [])
+        )
+        out.append(RuleCase(rule, name, " ".join(raw.get("description", "").split()), xml, expect, str(path)))
+    return out
+
+
+def case_document(case: RuleCase) -> Document:
+    """The case's BPMN, parsed and read like a file on disk."""
+    display = f"{Path(case.file).name}::{case.name}"
+    return read_document(parse_bytes(case.xml.encode("utf-8"), file=display), display)

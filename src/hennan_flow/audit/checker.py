@@ -1,0 +1,175 @@
+"""Run the rules over bundles and turn their findings into verdicts, checklists and figures."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import replace
+from pathlib import Path
+
+from ..bundle import Bundle, Material
+from ..dialect import Document, load_document
+from ..errors import BpmnError, Location
+from ..validate import bundle_files
+from .catalog import Catalog, load_catalog
+from .finding import Finding, Verdict
+from .registry import BundleContext, RuleSet
+from .result import AuditReport, BundleAudit, ExemptBy, Figures, MaterialVerdict, StepAudit
+
+__all__ = ["FATAL_PROBLEMS", "audit_bundle", "audit_document", "audit_paths", "default_rules"]
+
+logger = logging.getLogger(__name__)
+
+# Reader problems that leave nothing sound to audit (the CLI exits 2 on them).
+FATAL_PROBLEMS = ("HF-MATERIAL", "HF-DUP-MATERIAL", "HF-UNKNOWN-REF")
+_PRIORITY: tuple[Verdict, ...] = ("cancel", "generated", "exempt")
+
+
+def default_rules() -> RuleSet:
+    """A new rule set with every rule of DESIGN §3 (R1…R8, R10)."""
+    from .rules import rule_classes
+
+    rules = RuleSet()
+    for cls in rule_classes():
+        rules.register(cls)
+    return rules
+
+
+def audit_bundle(bundle: Bundle, *, catalog: Catalog, rules: RuleSet) -> BundleAudit:
+    """Audit one bundle: findings of every rule, then one verdict per material."""
+    ctx = BundleContext(bundle, catalog)
+    findings: list[Finding] = []
+    if bundle.has_hf:  # a plain BPMN process declares no materials and no limits: nothing to audit
+        for rule in rules:
+            findings.extend(rule.check(ctx))
+    findings.sort(key=Finding.sort_key)
+    by_material: dict[str, list[Finding]] = {}
+    for f in findings:
+        if f.material is not None:
+            by_material.setdefault(f.material, []).append(f)
+    steps = []
+    for step in bundle.steps:
+        verdicts = tuple(_verdict(ctx, m, by_material.get(m.id, [])) for m in step.materials)
+        steps.append(
+            StepAudit(
+                id=step.id,
+                name=step.name,
+                line=step.line,
+                department=step.department,
+                materials=verdicts,
+                figures=Figures.of(verdicts),
+            )
+        )
+    all_verdicts = tuple(v for s in steps for v in s.materials)
+    return BundleAudit(
+        file=bundle.file,
+        key=bundle.key,
+        name=bundle.name,
+        line=bundle.line,
+        audited=bundle.has_hf,
+        steps=tuple(steps),
+        findings=tuple(findings),
+        figures=Figures.of(all_verdicts),
+    )
+
+
+def _verdict(ctx: BundleContext, material: Material, findings: list[Finding]) -> MaterialVerdict:
+    m = material
+    kept = MaterialVerdict(
+        step=m.step,
+        material=m.id,
+        name=m.name,
+        verdict="keep",
+        reason="collected from the applicant",
+        line=m.line,
+        necessity=m.necessity,
+        source=m.source,
+        supplement_within=m.supplement_within,
+    )
+    if ctx.bundle.has_hf and ctx.produced_validly(m):
+        return replace(
+            kept,
+            verdict="generated",
+            reason=f"passed inside the case from the result of step {m.produced_by}",
+            produced_by=m.produced_by,
+        )
+    for verdict in _PRIORITY:
+        deciding = [f for f in findings if f.verdict == verdict]
+        if not deciding:
+            continue
+        exempt_by: ExemptBy | None = None
+        if verdict == "exempt":
+            exempt_by = "e_license" if any(f.rule == "R2" for f in deciding) else "commitment"
+        return replace(
+            kept,
+            verdict=verdict,
+            reason=deciding[0].message,
+            rules=tuple(dict.fromkeys(f.rule for f in deciding)),
+            exempt_by=exempt_by,
+            produced_by=deciding[0].related if verdict == "generated" else None,
+        )
+    return kept
+
+
+def _fatal(doc: Document) -> None:
+    fatal = [p for p in doc.problems if p.code in FATAL_PROBLEMS]
+    if not fatal:
+        return
+    fatal.sort(key=lambda p: p.location.line or 0)
+    first = fatal[0]
+    more = f" ({len(fatal) - 1} more such problem(s) in this file)" if len(fatal) > 1 else ""
+    material = first.location.material
+    which = f'material "{material}": ' if material and f'"{material}"' not in first.message else ""
+    raise BpmnError(
+        f"[{first.code}] {which}{first.message.rstrip('.')}{more}",
+        hint=first.hint,
+        code=first.code,
+        location=Location(
+            file=first.location.file or doc.file,
+            line=first.location.line,
+            element=first.location.element,
+            material=first.location.material,
+        ),
+    )
+
+
+def audit_document(
+    doc: Document, *, catalog: Catalog | None = None, rules: RuleSet | None = None
+) -> AuditReport:
+    """Audit every bundle of a read document; raises BpmnError when the reader found a fatal problem."""
+    catalog = catalog if catalog is not None else load_catalog()
+    rules = rules if rules is not None else default_rules()
+    _fatal(doc)
+    bundles = tuple(audit_bundle(b, catalog=catalog, rules=rules) for b in doc.bundles)
+    return _report(bundles, (doc.file,), rules)
+
+
+def audit_paths(
+    paths: Iterable[str], *, catalog: Catalog | None = None, rules: RuleSet | None = None
+) -> AuditReport:
+    """Audit the files named, and the *.bpmn / *.bpmn20.xml files under the folders named.
+
+    A file that is missing, unreadable, not XML or not BPMN, or that the reader cannot make sound
+    (a material without id or name, a duplicate material id, an unknown producedBy/coveredBy),
+    raises `BpmnError` (an `InputError`, CLI exit 2). The audit opens no database.
+    """
+    catalog = catalog if catalog is not None else load_catalog()
+    rules = rules if rules is not None else default_rules()
+    bundles: list[BundleAudit] = []
+    files: list[str] = []
+    for path, exists in bundle_files(paths):
+        if not exists:
+            raise BpmnError(
+                "no such file or folder", hint="check the path", location=Location(file=path), code="IO-READ"
+            )
+        doc = load_document(Path(path), display=path)
+        _fatal(doc)
+        files.append(path)
+        bundles.extend(audit_bundle(b, catalog=catalog, rules=rules) for b in doc.bundles)
+        logger.debug("audited %s: %d bundle(s)", path, len(doc.bundles))
+    return _report(tuple(bundles), tuple(files), rules)
+
+
+def _report(bundles: tuple[BundleAudit, ...], files: tuple[str, ...], rules: RuleSet) -> AuditReport:
+    findings = tuple(sorted((f for b in bundles for f in b.findings), key=Finding.sort_key))
+    return AuditReport(bundles=bundles, findings=findings, files=files, rules=rules.infos())

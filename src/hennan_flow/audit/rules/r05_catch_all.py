@@ -1,0 +1,42 @@
+"""R5: cancel a material named with catch-all wording (其他、有关…)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ..finding import Finding
+from ..registry import BaseRule, BundleContext
+
+__all__ = ["CatchAllRule"]
+
+
+class CatchAllRule(BaseRule):
+    """Cancel a material whose name is catch-all wording (其他, 有关, 相关, 等材料, 视情况…).
+
+    The catalogue (`[catch_all]`) lists the phrases and patterns; names are compared after
+    traditional → simplified conversion, so 其他有關材料 is caught like 其他有关材料.
+
+    **Anti-pattern**: `<hf:material id="other_docs" name="其他有关材料" …/>` — the applicant cannot know
+    what to bring, and the window can always ask for more.
+
+    **Best practice**: name each document the law requires (`name="股东会决议"`), or remove the entry.
+    """
+
+    id = "R5"
+    name = "catch_all"
+    severity = "error"
+    summary = "A material named with catch-all wording (其他、有关…) is cancelled."
+    source = "“其他、有关”等模糊字段、兜底条款一律取消"
+
+    def check(self, ctx: BundleContext) -> Iterator[Finding]:
+        for m in ctx.collected:
+            word = ctx.catalog.catch_all_in(m.name)
+            if word is not None:
+                yield self.material_finding(
+                    ctx,
+                    m,
+                    quoted=word,
+                    message=f"“{m.name}” contains the catch-all wording “{word}”, so it is cancelled",
+                    fix="name the exact document the law requires, or remove the material",
+                    verdict="cancel",
+                )

@@ -1,0 +1,74 @@
+"""R7: a tolerable (容缺) material needs a deadline within the step's promised limit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ...bundle import TimeLimit
+from ..finding import Finding
+from ..registry import BaseRule, BundleContext
+
+__all__ = ["TolerableRule"]
+
+
+def beyond(within: int, limit: TimeLimit) -> bool:
+    """True when `within` working days certainly end after the promised limit.
+
+    N working days span at least N natural days (at least 24·N hours), so the comparison is exact
+    for workday limits and conservative for natural-day and hour limits.
+    """
+    if limit.promised is None:
+        return False
+    if limit.unit == "hour":
+        return within * 24 > limit.promised
+    return within > limit.promised
+
+
+class TolerableRule(BaseRule):
+    """Flag a tolerable (容缺后补) material without a supplement deadline, or with one past the step's limit.
+
+    `necessity="tolerable"` lets the window accept the case without the material; the applicant
+    supplies it within `supplementWithin` working days, which must fit inside the step's promised
+    limit (otherwise the step is due before the material is). Verdicts are unchanged.
+
+    **Anti-pattern**: `<hf:material id="lease" name="租赁合同" necessity="tolerable" …/>` with no
+    supplementWithin, or supplementWithin="10" on a step promised in 3 working days.
+
+    **Best practice**: `necessity="tolerable" supplementWithin="2"` on a step with
+    `<hf:timeLimit legal="5" promised="3" unit="workday"/>`.
+    """
+
+    id = "R7"
+    name = "tolerable"
+    severity = "error"
+    summary = "A tolerable (容缺) material needs supplementWithin, within the step's promised limit."
+    source = "(consistency)"
+
+    def check(self, ctx: BundleContext) -> Iterator[Finding]:
+        for m in ctx.collected:
+            if m.necessity != "tolerable":
+                continue
+            if m.supplement_within is None:
+                yield self.material_finding(
+                    ctx,
+                    m,
+                    quoted='necessity="tolerable"',
+                    message=f"“{m.name}” is tolerable (容缺后补) but says no supplementWithin: nobody knows "
+                    "when the applicant must supply it",
+                    fix='add supplementWithin="N" (working days, within the step\'s promised limit)',
+                    verdict=None,
+                )
+                continue
+            step = ctx.step(m.step)
+            limit = step.time_limit if step is not None else None
+            if limit is not None and beyond(m.supplement_within, limit):
+                yield self.material_finding(
+                    ctx,
+                    m,
+                    quoted=f'supplementWithin="{m.supplement_within}"',
+                    message=f"“{m.name}” may be supplied within {m.supplement_within} working days, beyond "
+                    f"the step's promised limit of {limit.promised} {limit.unit}(s)",
+                    fix=f"set supplementWithin to at most the promised limit ({limit.promised} "
+                    f"{limit.unit}), or make the material required",
+                    verdict=None,
+                )

@@ -1,0 +1,76 @@
+"""R8: promised limits within legal limits; every promised step has a legal limit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ..finding import Finding
+from ..registry import BaseRule, BundleContext
+
+__all__ = ["TimeLimitRule"]
+
+
+class TimeLimitRule(BaseRule):
+    """Flag a promised limit beyond the legal one, and a promised step (承诺件) with no legal limit.
+
+    Checked on every step of a bundle that uses the hf: dialect (an immediate step, 即办件, needs no
+    limit) and on the whole-case `hf:timeLimit` of the process. One `hf:timeLimit` has one unit, so
+    promised and legal compare directly. Step-level: the finding has no material.
+
+    **Anti-pattern**: `<hf:timeLimit legal="3" promised="5" unit="workday"/>`, or a promised step with
+    `<hf:timeLimit promised="1" unit="workday"/>` and no legal limit.
+
+    **Best practice**: `<hf:timeLimit legal="20" promised="3" unit="workday"/>` — the statutory limit
+    (法定时限) and the county's shorter promise (承诺时限).
+    """
+
+    id = "R8"
+    name = "time_limit"
+    severity = "error"
+    summary = "A promised limit must not exceed the legal one; a promised step needs a legal limit."
+    source = "(consistency)"
+
+    def check(self, ctx: BundleContext) -> Iterator[Finding]:
+        bundle = ctx.bundle
+        case = bundle.time_limit
+        if (
+            case is not None
+            and case.legal is not None
+            and case.promised is not None
+            and case.promised > case.legal
+        ):
+            yield self.element_finding(
+                ctx,
+                bundle.key,
+                case.line or bundle.line,
+                quoted=f'legal="{case.legal}" promised="{case.promised}"',
+                message=f"the whole case promises {case.promised} {case.unit}(s), more than its legal limit "
+                f"of {case.legal}",
+                fix=f"promise at most {case.legal} {case.unit}(s), or correct the legal limit",
+            )
+        for step in bundle.steps:
+            if step.kind == "immediate":
+                continue
+            limit = step.time_limit
+            if limit is None or limit.legal is None:
+                quoted = f'promised="{limit.promised}"' if limit is not None else step.name
+                yield self.element_finding(
+                    ctx,
+                    step.id,
+                    (limit.line if limit is not None else None) or step.line,
+                    quoted=quoted,
+                    message=f"step {step.id} ({step.name}) is a promised step (承诺件) with no legal limit "
+                    "(法定时限)",
+                    fix='add legal="N" to its hf:timeLimit (the statutory limit), or make it '
+                    'kind="immediate" (即办件) if it is done on the spot',
+                )
+            elif limit.promised is not None and limit.promised > limit.legal:
+                yield self.element_finding(
+                    ctx,
+                    step.id,
+                    limit.line or step.line,
+                    quoted=f'legal="{limit.legal}" promised="{limit.promised}"',
+                    message=f"step {step.id} promises {limit.promised} {limit.unit}(s), more than its legal "
+                    f"limit of {limit.legal}",
+                    fix=f"promise at most {limit.legal} {limit.unit}(s), or correct the legal limit",
+                )

@@ -1,0 +1,151 @@
+"""`hennan-flow audit PATH...`: the 五个一律 material audit; exit 0 clean, 1 findings at --fail-on, 2 bad input.
+
+Never opens a database. `--format` here (text | json | sarif | html) overrides the global one (text |
+json). JSON and SARIF are exactly one document on stdout (or in `--output FILE`); the one-line summary
+goes to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from ..errors import ConfigError, Location
+from ._context import CliContext, pass_cli
+
+__all__ = ["audit"]
+
+FORMATS = ("text", "json", "sarif", "html")
+
+
+def _write(text: str, output: str | None) -> None:
+    if output is None:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        sys.stdout.flush()
+        return
+    try:
+        Path(output).write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot write the report: {exc.strerror or exc}",
+            location=Location(file=output),
+            hint="check that the folder of --output exists and is writable",
+        ) from exc
+
+
+def _rules_text(fmt: str) -> str:
+    from ..audit import default_rules
+
+    infos = default_rules().infos()
+    if fmt in ("json", "sarif", "html"):
+        return json.dumps(
+            [
+                {
+                    "id": r.id,
+                    "name": r.name,
+                    "severity": r.severity,
+                    "source": r.source,
+                    "summary": r.summary,
+                    "anti_pattern": r.anti_pattern,
+                    "best_practice": r.best_practice,
+                }
+                for r in infos
+            ],
+            ensure_ascii=False,
+            indent=2,
+        )
+    lines = []
+    for r in infos:
+        lines.append(f"{r.id:<4} {r.name:<12} {r.severity:<6} {r.source}")
+        lines.append(f"     {r.summary}")
+    return "\n".join(lines)
+
+
+@click.command()
+@click.argument("paths", nargs=-1)
+@click.option(
+    "--format",
+    "audit_format",
+    type=click.Choice(FORMATS),
+    default=None,
+    help="Report format (overrides the global --format): text, json, sarif or html.",
+)
+@click.option(
+    "--output",
+    "output",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write the report to FILE instead of stdout.",
+)
+@click.option(
+    "--fail-on",
+    "fail_on",
+    type=click.Choice(("error", "warning", "never")),
+    default="error",
+    show_default=True,
+    help="Exit 1 when a finding is at or above this severity.",
+)
+@click.option(
+    "--catalog",
+    "catalogs",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="County catalogue file (TOML) extending the packaged ones; repeatable.",
+)
+@click.option("--list-rules", is_flag=True, help="List the rules with their 五个一律 source text and exit.")
+@pass_cli
+def audit(
+    obj: CliContext,
+    paths: tuple[str, ...],
+    audit_format: str | None,
+    output: str | None,
+    fail_on: str,
+    catalogs: tuple[str, ...],
+    list_rules: bool,
+) -> None:
+    """Audit material lists by the 五个一律 rules (R1–R8, R10): findings, checklist, reduction figures."""
+    fmt = audit_format or obj.output_format
+    if list_rules:
+        _write(_rules_text(fmt), output)
+        return
+    if not paths:
+        raise click.UsageError("give at least one bundle file or folder (or --list-rules)")
+
+    from ..audit import audit_paths, load_catalog
+    from ..report.records import audit_records
+
+    catalog = load_catalog(catalogs)
+    report = audit_paths(paths, catalog=catalog)
+    records = audit_records(report)
+    if fmt == "json":
+        from ..report.json import render_json
+
+        text = render_json(records)
+    elif fmt == "sarif":
+        from ..report.sarif import render_sarif
+
+        text = render_sarif(records)
+    elif fmt == "html":
+        from ..report.html import render_html
+
+        text = render_html(records)
+    else:
+        from ..report.text import render_text
+
+        color = output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+        text = render_text(records, color=color)
+    _write(text, output)
+    summary = records["summary"]
+    if fmt != "text" or output is not None:
+        click.echo(
+            f"audit: {summary['files']} file(s), {summary['bundles']} bundle(s): {summary['errors']} error(s), "
+            f"{summary['warnings']} warning(s), {summary['notes']} note(s); materials "
+            f"{summary['materials_before']} → {summary['materials_after']}"
+            + (f"; report written to {output}" if output else ""),
+            err=True,
+        )
+    click.get_current_context().exit(1 if report.fails(fail_on) else 0)

@@ -1,0 +1,217 @@
+"""SARIF 2.1.0 audit report, for code scanning in CI (typed with TypedDicts).
+
+Each rule is listed once in `tool.driver.rules` (id, name, short and full description, default level,
+help); each finding is a result with `ruleId`/`ruleIndex`, a level, the message with its fix, a
+1-based `region.startLine`, and `logicalLocations` naming the BPMN element and the material.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import PurePath, PurePosixPath, PureWindowsPath
+from typing import Literal, NotRequired, TypedDict
+from urllib.parse import quote
+
+from .records import AuditRecords, FindingRecord, RuleRecord
+
+__all__ = ["SARIF_SCHEMA", "SARIF_VERSION", "SarifLog", "render_sarif", "sarif_log"]
+
+SARIF_VERSION: Literal["2.1.0"] = "2.1.0"
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+_FULL_DESCRIPTION_MAX = 1000  # GitHub code scanning wants fullDescription under 1024 characters
+
+Level = Literal["error", "warning", "note", "none"]
+
+
+class Message(TypedDict):
+    text: str
+    markdown: NotRequired[str]
+
+
+class ReportingConfiguration(TypedDict):
+    level: Level
+
+
+class ReportingDescriptor(TypedDict):
+    id: str
+    name: str
+    shortDescription: Message
+    fullDescription: Message
+    defaultConfiguration: ReportingConfiguration
+    help: Message
+    helpUri: NotRequired[str]
+    properties: dict[str, object]
+
+
+class ToolComponent(TypedDict):
+    name: str
+    version: str
+    semanticVersion: NotRequired[str]
+    informationUri: NotRequired[str]
+    rules: list[ReportingDescriptor]
+
+
+class Tool(TypedDict):
+    driver: ToolComponent
+
+
+class ArtifactLocation(TypedDict):
+    uri: str
+    index: NotRequired[int]
+
+
+class Region(TypedDict):
+    startLine: int
+
+
+class PhysicalLocation(TypedDict):
+    artifactLocation: ArtifactLocation
+    region: NotRequired[Region]
+
+
+class LogicalLocation(TypedDict):
+    name: str
+    fullyQualifiedName: str
+    kind: str
+
+
+class Location(TypedDict):
+    physicalLocation: PhysicalLocation
+    logicalLocations: list[LogicalLocation]
+
+
+class Result(TypedDict):
+    ruleId: str
+    ruleIndex: int
+    level: Level
+    message: Message
+    locations: list[Location]
+    partialFingerprints: dict[str, str]
+    properties: dict[str, object]
+
+
+class Artifact(TypedDict):
+    location: ArtifactLocation
+
+
+class Invocation(TypedDict):
+    executionSuccessful: bool
+
+
+class Run(TypedDict):
+    tool: Tool
+    artifacts: list[Artifact]
+    invocations: list[Invocation]
+    results: list[Result]
+
+
+SarifLog = TypedDict("SarifLog", {"$schema": str, "version": Literal["2.1.0"], "runs": list[Run]})
+
+
+def file_uri(path: str) -> str:
+    """A URI reference for a path as given: relative paths stay relative (forward slashes)."""
+    pure: PurePath = PureWindowsPath(path) if "\\" in path else PurePosixPath(path)
+    if pure.is_absolute():
+        return PurePosixPath(pure.as_posix()).as_uri() if isinstance(pure, PurePosixPath) else pure.as_uri()
+    return quote(pure.as_posix(), safe="/")
+
+
+_LEVELS: dict[str, Level] = {"error": "error", "warning": "warning", "note": "note"}
+
+
+def _level(severity: str) -> Level:
+    return _LEVELS.get(severity, "none")
+
+
+def _descriptor(rule: RuleRecord, help_base: str | None) -> ReportingDescriptor:
+    full = f"{rule['source']} — {rule['description']}" if rule["source"] else rule["description"]
+    if len(full) > _FULL_DESCRIPTION_MAX:
+        full = full[: _FULL_DESCRIPTION_MAX - 1] + "…"
+    text = (
+        f"{rule['summary']}\n\nAnti-pattern: {rule['anti_pattern']}\n\nBest practice: {rule['best_practice']}"
+    )
+    markdown = (
+        f"**{rule['id']} {rule['name']}** — {rule['source']}\n\n{rule['description']}\n\n"
+        f"**Anti-pattern**: {rule['anti_pattern']}\n\n**Best practice**: {rule['best_practice']}"
+    )
+    descriptor: ReportingDescriptor = {
+        "id": rule["id"],
+        "name": rule["name"],
+        "shortDescription": {"text": rule["summary"]},
+        "fullDescription": {"text": full},
+        "defaultConfiguration": {"level": _level(rule["severity"])},
+        "help": {"text": text, "markdown": markdown},
+        "properties": {"tags": ["五个一律", "material-audit"], "source": rule["source"]},
+    }
+    if help_base:
+        descriptor["helpUri"] = f"{help_base}#{rule['id'].lower()}"
+    return descriptor
+
+
+def _result(f: FindingRecord, index: dict[str, int], artifacts: dict[str, int]) -> Result:
+    bundle = f["bundle"] or ""
+    logical: list[LogicalLocation] = [
+        {"name": f["element"], "fullyQualifiedName": f"{bundle}/{f['element']}", "kind": "element"}
+    ]
+    if f["material"]:
+        logical.append(
+            {
+                "name": f["material"],
+                "fullyQualifiedName": f"{bundle}/{f['element']}/{f['material']}",
+                "kind": "element",
+            }
+        )
+    physical: PhysicalLocation = {
+        "artifactLocation": {"uri": file_uri(f["file"]), "index": artifacts[f["file"]]}
+    }
+    if f["line"]:
+        physical["region"] = {"startLine": f["line"]}
+    identity = "\x1f".join((f["rule"], bundle, f["element"], f["material"] or "", f["quoted"]))
+    return {
+        "ruleId": f["rule"],
+        "ruleIndex": index[f["rule"]],
+        "level": _level(f["severity"]),
+        "message": {"text": f"{f['message']}. Fix: {f['fix']}"},
+        "locations": [{"physicalLocation": physical, "logicalLocations": logical}],
+        "partialFingerprints": {"hennanFlowFinding/v1": hashlib.sha256(identity.encode()).hexdigest()[:32]},
+        "properties": {
+            "quoted": f["quoted"],
+            "fix": f["fix"],
+            "bundle": f["bundle"],
+            "element": f["element"],
+            "material": f["material"],
+            "verdict": f["verdict"],
+        },
+    }
+
+
+def sarif_log(records: AuditRecords, *, help_base: str | None = None) -> SarifLog:
+    """The SARIF 2.1.0 log of an audit record. `help_base` (a URL of docs/audit.md) adds helpUri."""
+    rules = records["rules"]
+    index = {r["id"]: i for i, r in enumerate(rules)}
+    files = sorted({f["file"] for f in records["findings"]})
+    artifacts = {name: i for i, name in enumerate(files)}
+    version = records["tool"]["version"]
+    driver: ToolComponent = {
+        "name": "hennan-flow audit",
+        "version": version,
+        "rules": [_descriptor(r, help_base) for r in rules],
+    }
+    return {
+        "$schema": SARIF_SCHEMA,
+        "version": SARIF_VERSION,
+        "runs": [
+            {
+                "tool": {"driver": driver},
+                "artifacts": [{"location": {"uri": file_uri(name)}} for name in files],
+                "invocations": [{"executionSuccessful": True}],
+                "results": [_result(f, index, artifacts) for f in records["findings"]],
+            }
+        ],
+    }
+
+
+def render_sarif(records: AuditRecords, *, help_base: str | None = None) -> str:
+    """The SARIF log as one JSON document."""
+    return json.dumps(sarif_log(records, help_base=help_base), ensure_ascii=False, indent=2) + "\n"

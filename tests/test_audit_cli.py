@@ -1,0 +1,271 @@
+"""`hennan-flow audit`: formats, --output, --fail-on, --list-rules, exit codes 0/1/2, clear bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from hennan_flow.cli import main
+
+FIXTURES = Path(__file__).parent / "fixtures" / "audit"
+REPO = Path(__file__).resolve().parents[1]
+VIOLATIONS = str(FIXTURES / "violations.bpmn")
+CLEAN = str(FIXTURES / "clean.bpmn")
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exited:
+        main(list(args))
+    out, err = capsys.readouterr()
+    code = exited.value.code
+    return (code if isinstance(code, int) else 0), out, err
+
+
+def test_clean_bundle_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "audit", CLEAN)
+    assert code == 0, err
+    assert "clean — 0 error(s)" in out and "materials 14 → 7" in out
+
+
+def test_findings_exit_1(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "audit", VIOLATIONS)
+    assert code == 1
+    assert "R4 material r4_articles_again" in out
+
+
+@pytest.mark.parametrize(
+    ("fail_on", "target", "expected"),
+    [
+        ("never", VIOLATIONS, 0),
+        ("error", VIOLATIONS, 1),
+        ("warning", VIOLATIONS, 1),
+        ("warning", CLEAN, 0),  # notes never fail
+    ],
+)
+def test_fail_on(capsys: pytest.CaptureFixture[str], fail_on: str, target: str, expected: int) -> None:
+    code, _, _ = run(capsys, "audit", target, "--fail-on", fail_on)
+    assert code == expected
+
+
+def test_json_is_exactly_one_document_on_stdout(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "audit", "--format", "json", VIOLATIONS, CLEAN)
+    assert code == 1
+    document = json.loads(out)
+    assert document["version"] == 1 and len(document["bundles"]) == 2
+    assert {f["file"] for f in document["findings"]} == {VIOLATIONS, CLEAN}
+    assert err.startswith("audit: 2 file(s), 2 bundle(s): 8 error(s)")
+
+
+def test_global_format_json_and_subcommand_override(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--format", "json", "audit", CLEAN)
+    assert code == 0 and json.loads(out)["summary"]["clean"] is True
+    code, out, _ = run(capsys, "--format", "json", "audit", "--format", "sarif", CLEAN)
+    assert code == 0 and json.loads(out)["version"] == "2.1.0"
+    code, out, _ = run(capsys, "--format", "json", "audit", "--format", "text", CLEAN)
+    assert code == 0 and out.startswith(f"{CLEAN}: ")
+
+
+def test_html_to_output_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    target = tmp_path / "report.html"
+    code, out, err = run(capsys, "audit", "--format", "html", "--output", str(target), VIOLATIONS)
+    assert code == 1 and out == ""
+    assert target.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert f"report written to {target}" in err
+
+
+def test_output_into_a_missing_folder_is_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, _, err = run(capsys, "audit", "--output", str(tmp_path / "no" / "r.txt"), CLEAN)
+    assert code == 2 and "cannot write the report" in err
+
+
+def test_list_rules(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "audit", "--list-rules")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].split()[:3] == ["R1", "legal_basis", "error"]
+    assert "没有法律法规规定或开具单位无法调查核实证明的材料一律取消" in lines[0]
+    assert any(
+        line.startswith("R3 ") and "能够采取申请人书面承诺方式解决的材料一律免于提交" in line
+        for line in lines
+    )
+    assert [line.split()[0] for line in lines if line.startswith("R")] == [
+        "R1", "R2", "R3", "R4", "R5", "R6", "R7", "R8", "R10",
+    ]  # fmt: skip
+    code, out, _ = run(capsys, "audit", "--list-rules", "--format", "json")
+    assert code == 0 and [r["id"] for r in json.loads(out)][-1] == "R10"
+
+
+def test_no_path_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "audit")
+    assert code == 2 and "give at least one bundle file or folder" in err
+
+
+@pytest.mark.parametrize(
+    ("fixture", "line"),
+    [
+        ("bad/not_xml.bpmn", "bad/not_xml.bpmn:5: not well-formed XML: Opening and ending tag mismatch"),
+        ("bad/not_bpmn.bpmn", "bad/not_bpmn.bpmn:2: not a BPMN 2.0 file"),
+        (
+            "bad/material_no_id.bpmn",
+            'bad/material_no_id.bpmn:9: element "register": [HF-MATERIAL] hf:material has no id',
+        ),
+        (
+            "bad/material_no_name.bpmn",
+            'bad/material_no_name.bpmn:9: element "register": [HF-MATERIAL] material "articles": '
+            "hf:material has no name",
+        ),
+        (
+            "bad/duplicate_material.bpmn",
+            'bad/duplicate_material.bpmn:10: element "register": [HF-DUP-MATERIAL] material id "articles" is used twice',
+        ),
+        (
+            "bad/unknown_covered_by.bpmn",
+            'bad/unknown_covered_by.bpmn:9: element "register": [HF-UNKNOWN-REF] material "copy": coveredBy names "articles"',
+        ),
+        (
+            "bad/unknown_produced_by.bpmn",
+            'bad/unknown_produced_by.bpmn:9: element "register": [HF-UNKNOWN-REF] material "licence": producedBy="nowhere"',
+        ),
+    ],
+)
+def test_bad_bundle_is_one_clear_line_and_exit_2(
+    capsys: pytest.CaptureFixture[str], fixture: str, line: str
+) -> None:
+    code, out, err = run(capsys, "audit", str(FIXTURES / fixture))
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith(f"error: {FIXTURES}/{line}")
+    assert "hint: " in err and "Traceback" not in err
+
+
+def test_missing_file_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    missing = tmp_path / "missing.bpmn"
+    code, _, err = run(capsys, "audit", str(missing))
+    assert code == 2 and err.startswith(f"error: {missing}: no such file or folder")
+    assert "hint: check the path" in err and err.count("\n") == 1
+
+
+def test_unreadable_file_exit_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    locked = tmp_path / "locked.bpmn"
+    locked.write_bytes(Path(CLEAN).read_bytes())
+    if os.geteuid() == 0:  # root reads anything: refuse the read the way the OS would
+        real = Path.read_bytes
+
+        def refuse(self: Path) -> bytes:
+            if self == locked:
+                raise PermissionError(13, "Permission denied", str(self))
+            return real(self)
+
+        monkeypatch.setattr(Path, "read_bytes", refuse)
+    else:
+        locked.chmod(0)
+    code, _, err = run(capsys, "audit", str(locked))
+    assert code == 2 and err.startswith(f"error: {locked}: permission denied") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("fixture", "line"),
+    [
+        ("catalog_malformed.toml", 5),
+        ("catalog_unknown_key.toml", 6),
+        ("catalog_bad_pattern.toml", 6),
+    ],
+)
+def test_bad_catalogue_exit_2(capsys: pytest.CaptureFixture[str], fixture: str, line: int) -> None:
+    path = FIXTURES / fixture
+    code, out, err = run(capsys, "audit", CLEAN, "--catalog", str(path))
+    assert code == 2 and out == ""
+    assert err.startswith(f"error: {path}:{line}: catalogue: ") and err.count("\n") == 1
+
+
+def test_unknown_catalogue_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, _, err = run(capsys, "audit", CLEAN, "--catalog", str(tmp_path / "county.toml"))
+    assert code == 2 and "cannot read the catalogue file" in err
+
+
+def test_county_catalogue_changes_the_verdicts(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    bundle = tmp_path / "disability.bpmn"
+    bundle.write_text(
+        Path(CLEAN).read_text(encoding="utf-8").replace("公司章程", "殘疾人證"), encoding="utf-8"
+    )
+    code, _, _ = run(capsys, "audit", str(bundle))
+    assert code == 0
+    code, out, _ = run(
+        capsys, "audit", str(bundle), "--catalog", str(FIXTURES / "county.toml"), "--format", "json"
+    )
+    assert code == 1
+    (finding,) = [f for f in json.loads(out)["findings"] if f["severity"] == "error"]
+    assert (finding["rule"], finding["material"]) == ("R2", "articles")
+
+
+def test_audit_modules_import_no_database_code() -> None:
+    """The audit's own modules never import the engine, the database layer or SQLAlchemy."""
+    import ast
+
+    src = REPO / "src" / "hennan_flow"
+    files = [*(src / "audit").rglob("*.py"), *(src / "report").rglob("*.py"), src / "cli" / "audit.py"]
+    forbidden = ("sqlalchemy", "alembic", "hennan_flow.engine", "hennan_flow.db", "hennan_flow.runtime")
+    offenders = []
+    for path in files:
+        package = ".".join(path.relative_to(src.parent).with_suffix("").parts[:-1])
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = package.rsplit(".", node.level - 1)[0] if node.level else ""
+                names = [f"{base}.{node.module}" if base and node.module else (node.module or base)]
+            offenders += [f"{path.name}: {n}" for n in names if n.startswith(forbidden)]
+    assert len(files) > 15 and offenders == []
+
+
+def test_audit_never_imports_sqlalchemy() -> None:
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from hennan_flow.cli import main
+        try:
+            main(["audit", {CLEAN!r}, "--format", "json"])
+        except SystemExit as e:
+            assert e.code == 0, e.code
+        loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("sqlalchemy", "alembic"))
+        why = [m for m in ("hennan_flow.engine", "hennan_flow.db") if m in sys.modules]
+        assert not loaded, (
+            f"SQLAlchemy loaded ({{len(loaded)}} modules) by {{why}}: hennan_flow/__init__.py must import "
+            "the engine lazily (PEP 562 __getattr__) so that the audit runs without it"
+        )
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+
+
+def test_county_bundles_audit_clean(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    processes = REPO / "processes"
+    if not any(processes.glob("*.bpmn")):
+        pytest.skip("no bundles in processes/ yet")
+    monkeypatch.chdir(REPO)
+    code, out, err = run(capsys, "audit", "processes", "--format", "json")
+    assert code == 0, err
+    document = json.loads(out)
+    assert document["summary"]["errors"] == 0
+    assert all(f["severity"] != "error" for f in document["findings"])
+    for b in document["bundles"]:  # the report shows their reduction figures
+        assert b["file"].startswith("processes/")
+        assert b["materials_before"] > b["materials_after"] >= 0
+        with capsys.disabled():
+            print(
+                f"\n  {b['file']}: {b['key']} materials {b['materials_before']} → {b['materials_after']} "
+                f"(e-licence {b['exempt_e_license']}, commitment {b['exempt_commitment']}, "
+                f"cancelled {b['cancelled']}, generated {b['generated']})",
+                end="",
+            )

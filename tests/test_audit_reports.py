@@ -1,0 +1,212 @@
+"""Reports from one record shape: JSON (against the shipped schema), SARIF 2.1.0 (against the official
+schema), text (grouped, colour only when asked) and HTML (self-contained, accessible, escaped)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from html.parser import HTMLParser
+from importlib import resources
+from pathlib import Path
+
+import pytest
+from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema.validators import validator_for
+
+from hennan_flow.audit import audit_paths
+from hennan_flow.report.html import render_html
+from hennan_flow.report.json import render_json
+from hennan_flow.report.records import AuditRecords, audit_records
+from hennan_flow.report.sarif import file_uri, render_sarif, sarif_log
+from hennan_flow.report.text import render_text
+
+FIXTURES = Path(__file__).parent / "fixtures" / "audit"
+SHARED = Path(os.environ.get("HENNAN_FLOW_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+SARIF_SCHEMA = SHARED / "schemas" / "sarif-schema-2.1.0.json"
+
+
+@pytest.fixture(scope="module")
+def records() -> AuditRecords:
+    return audit_records(audit_paths([str(FIXTURES / "violations.bpmn"), str(FIXTURES / "clean.bpmn")]))
+
+
+def audit_schema() -> dict[str, object]:
+    text = resources.files("hennan_flow").joinpath("schemas/audit.schema.json").read_text(encoding="utf-8")
+    schema: dict[str, object] = json.loads(text)
+    return schema
+
+
+# -- records and JSON --------------------------------------------------------------------------
+
+
+def test_records_are_sorted(records: AuditRecords) -> None:
+    keys = [(f["file"], f["line"] or 0) for f in records["findings"]]
+    assert keys == sorted(keys)
+    assert [b["file"] for b in records["bundles"]] == sorted(b["file"] for b in records["bundles"])
+    assert [r["id"] for r in records["rules"]] == ["R1", "R2", "R3", "R4", "R5", "R6", "R7", "R8", "R10"]
+
+
+def test_json_is_one_document_valid_against_the_shipped_schema(records: AuditRecords) -> None:
+    text = render_json(records)
+    document = json.loads(text)  # exactly one document
+    assert "\\u" not in text and "居住证明" in text  # readable UTF-8
+    Draft202012Validator.check_schema(audit_schema())
+    Draft202012Validator(audit_schema(), format_checker=FormatChecker()).validate(document)
+
+
+def test_json_contract_keys(records: AuditRecords) -> None:
+    document = json.loads(render_json(records))
+    assert document["version"] == 1
+    finding_keys = {"rule", "severity", "file", "line", "element", "material", "quoted", "message", "fix"}
+    assert all(finding_keys <= set(f) for f in document["findings"])
+    bundle_keys = {
+        "file",
+        "key",
+        "name",
+        "steps",
+        "materials_before",
+        "materials_after",
+        "materials",
+        "checklist",
+    }
+    for b in document["bundles"]:
+        assert bundle_keys <= set(b)
+        assert isinstance(b["steps"], int)
+        assert b["materials_before"] == len(b["materials"])
+        assert b["materials_after"] == len(b["checklist"])
+        assert all({"step", "material", "name", "verdict"} <= set(m) for m in b["materials"])
+        assert all({"step", "material", "name"} <= set(c) for c in b["checklist"])
+    violations = next(b for b in document["bundles"] if b["key"] == "violations")
+    assert (violations["steps"], violations["materials_before"], violations["materials_after"]) == (3, 10, 2)
+    r8 = next(f for f in document["findings"] if f["rule"] == "R8")
+    assert r8["material"] is None and r8["element"] == "seal"
+
+
+def test_the_schema_rejects_a_broken_report(records: AuditRecords) -> None:
+    document = json.loads(render_json(records))
+    document["findings"][0]["severity"] = "fatal"
+    errors = list(Draft202012Validator(audit_schema()).iter_errors(document))
+    assert errors and "fatal" in errors[0].message
+
+
+def test_json_schema_is_documented() -> None:
+    docs = Path(__file__).resolve().parents[1] / "docs" / "audit.md"
+    text = docs.read_text(encoding="utf-8")
+    assert "audit.schema.json" in text
+    for key in ("materials_before", "materials_after", "checklist", "verdict", "quoted", "fix"):
+        assert f"`{key}`" in text
+
+
+# -- SARIF -------------------------------------------------------------------------------------
+
+
+def test_sarif_validates_against_the_official_schema(records: AuditRecords) -> None:
+    if not SARIF_SCHEMA.is_file():
+        pytest.skip(f"the SARIF 2.1.0 schema is not at {SARIF_SCHEMA} (shared folder absent)")
+    schema = json.loads(SARIF_SCHEMA.read_text(encoding="utf-8"))
+    log = json.loads(render_sarif(records))
+    cls = validator_for(schema)
+    cls.check_schema(schema)
+    errors = sorted(cls(schema, format_checker=FormatChecker()).iter_errors(log), key=str)
+    assert errors == [], errors[0].message if errors else ""
+
+
+def test_sarif_content(records: AuditRecords) -> None:
+    log = sarif_log(records)
+    assert log["version"] == "2.1.0"
+    (run,) = log["runs"]
+    rules = run["tool"]["driver"]["rules"]
+    assert [r["id"] for r in rules] == [r["id"] for r in records["rules"]]  # each rule once
+    assert all(len(r["fullDescription"]["text"]) < 1024 for r in rules)
+    assert all(r["shortDescription"]["text"] for r in rules)
+    assert len(run["results"]) == len(records["findings"])
+    for result, finding in zip(run["results"], records["findings"], strict=True):
+        assert rules[result["ruleIndex"]]["id"] == result["ruleId"] == finding["rule"]
+        assert result["level"] == finding["severity"]
+        (location,) = result["locations"]
+        assert location["physicalLocation"]["region"]["startLine"] == finding["line"]  # 1-based
+        names = [loc["name"] for loc in location["logicalLocations"]]
+        assert names == [finding["element"], *([finding["material"]] if finding["material"] else [])]
+        assert finding["fix"] in result["message"]["text"]
+    assert len({r["partialFingerprints"]["hennanFlowFinding/v1"] for r in run["results"]}) == len(
+        run["results"]
+    )
+
+
+def test_sarif_help_uri_and_file_uris(records: AuditRecords) -> None:
+    log = sarif_log(records, help_base="https://example.org/docs/audit.md")
+    rules = log["runs"][0]["tool"]["driver"]["rules"]
+    assert rules[0]["helpUri"] == "https://example.org/docs/audit.md#r1"
+    assert file_uri("processes/企业开办.bpmn") == "processes/%E4%BC%81%E4%B8%9A%E5%BC%80%E5%8A%9E.bpmn"
+    assert file_uri("/srv/x y.bpmn") == "file:///srv/x%20y.bpmn"
+    assert file_uri("processes\\a.bpmn") == "processes/a.bpmn"
+
+
+# -- text --------------------------------------------------------------------------------------
+
+
+def test_text_groups_by_bundle_and_step(records: AuditRecords) -> None:
+    text = render_text(records)
+    assert "\x1b[" not in text  # no colour unless asked
+    lines = text.splitlines()
+    header = next(i for i, line in enumerate(lines) if "(violations)" in line)
+    seal = next(i for i, line in enumerate(lines) if i > header and line.startswith("  step seal "))
+    r4 = next(i for i, line in enumerate(lines) if " R4 material r4_articles_again:" in line)
+    bank = next(i for i, line in enumerate(lines) if i > header and line.startswith("  step bank "))
+    assert header < seal < r4 < bank
+    assert "materials 10 → 2" in lines[header]
+    assert "    - 公司章程 [register/articles]" in lines
+    assert lines[-1].startswith("2 file(s), 2 bundle(s): not clean — 8 error(s)")
+
+
+def test_text_colour_on_request(records: AuditRecords) -> None:
+    coloured = render_text(records, color=True)
+    assert "\x1b[31m" in coloured  # red for errors
+    assert re.sub(r"\x1b\[[0-9;]*m", "", coloured) == render_text(records)
+
+
+# -- HTML --------------------------------------------------------------------------------------
+
+
+class _Page(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def test_html_is_self_contained_and_accessible(records: AuditRecords) -> None:
+    page = render_html(records)
+    parser = _Page()
+    parser.feed(page)
+    tags = parser.tags
+    assert page.startswith("<!DOCTYPE html>")
+    assert ("html", {"lang": "en"}) in tags
+    assert not [t for t, a in tags if t == "script"]
+    external = [
+        a for _, a in tags for k in ("src", "href") if (a.get(k) or "").startswith(("http:", "https:", "//"))
+    ]
+    assert external == []
+    assert any(t == "main" for t, _ in tags) and any(t == "caption" for t, _ in tags)
+    assert all(a.get("scope") in ("col", "row") for t, a in tags if t == "th")
+    text = " ".join(parser.text)
+    assert "Not clean: errors found." in text
+    for f in records["findings"]:  # per-step findings, quoted text and fixes are all there
+        assert f["rule"] in text and f["quoted"] in text
+    assert "After: the applicant's checklist (2)" in text
+    assert "Before: materials declared (10)" in text
+
+
+def test_html_escapes_designer_text(records: AuditRecords) -> None:
+    hostile = json.loads(json.dumps(records))
+    hostile["bundles"][0]["name"] = "<script>alert(1)</script>"
+    page = render_html(hostile)
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
