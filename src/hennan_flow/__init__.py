@@ -31,9 +31,12 @@ from .errors import (
 from .workdays import WorkCalendar
 
 __all__ = [
+    "BatchReport",
     "BpmnError",
     "Bundle",
     "CalendarRangeError",
+    "Card",
+    "CardTransition",
     "Case",
     "ConfigError",
     "ConflictError",
@@ -47,25 +50,39 @@ __all__ = [
     "FormDataError",
     "HennanFlowError",
     "InputError",
+    "Issued",
     "LegalBasis",
     "Location",
     "Material",
     "NotFoundError",
+    "OutboxEvent",
     "SchemaOutOfDateError",
     "SimulatedClock",
     "SimulationError",
     "SpecialProcedure",
     "StateError",
     "Step",
+    "SweepResult",
     "Task",
     "TimeLimit",
     "WorkCalendar",
 ]
 
-_LAZY = {"Engine": "engine", "SimulatedClock": "engine"}
+_LAZY = {
+    "BatchReport": "sweeper",
+    "Card": "supervision",
+    "CardTransition": "supervision",
+    "Engine": "engine",
+    "Issued": "supervision",
+    "OutboxEvent": "supervision",
+    "SimulatedClock": "engine",
+    "SweepResult": "sweeper",
+}
 
 if _TYPE_CHECKING:
     from .engine import Engine, SimulatedClock
+    from .supervision import Card, CardTransition, Issued, OutboxEvent
+    from .sweeper import BatchReport, SweepResult
 
 
 def __getattr__(name: str) -> _Any:

@@ -202,7 +202,23 @@ class Clock:
         return True
 
     # -- pausing, extending ---------------------------------------------------------------
+    def fire_due(self, session: Session, row: DeadlineRow, now: datetime) -> list[SignalRow]:
+        """Fire what is already due (before a pause, an extension or a new calendar could move it)."""
+        due = session.scalars(
+            select(SignalRow)
+            .where(
+                SignalRow.deadline_id == row.id,
+                SignalRow.state.in_(("pending", "claimed")),
+                SignalRow.due_at <= now,
+            )
+            .order_by(SignalRow.due_at)
+        ).all()
+        for sig in due:
+            self.fire(session, sig, now)
+        return list(due)
+
     def pause(self, session: Session, row: DeadlineRow, now: datetime) -> None:
+        self.fire_due(session, row, now)
         row.paused_since = now
         session.execute(
             update(SignalRow)
@@ -219,18 +235,7 @@ class Clock:
         """A step or case ended: its due signals fire now (at their instants), the rest are cancelled."""
         row.closed_at = now
         session.flush()
-        fired = []
-        for sig in session.scalars(
-            select(SignalRow)
-            .where(
-                SignalRow.deadline_id == row.id,
-                SignalRow.state.in_(("pending", "claimed")),
-                SignalRow.due_at <= now,
-            )
-            .order_by(SignalRow.due_at)
-        ):
-            self.fire(session, sig, now)
-            fired.append(sig)
+        fired = self.fire_due(session, row, now)
         session.execute(
             update(SignalRow)
             .where(SignalRow.deadline_id == row.id, SignalRow.state.in_(("pending", "paused", "claimed")))

@@ -62,7 +62,6 @@ from .errors import (
     SimulationError,
     StateError,
 )
-from .formdata import check_form_data
 from .runtime import (
     SPIFF_VERSION,
     EngineScriptEngine,
@@ -77,6 +76,8 @@ from .runtime import (
     ready_user_tasks,
 )
 from .sandbox import Sandbox
+from .supervision import Card, OutboxEvent
+from .sweeper import BatchReport, SweepResult
 from .timeutil import SHANGHAI, as_utc
 from .workdays import WorkCalendar, parse_override
 
@@ -275,6 +276,9 @@ class Engine:
         """The working-day calendar: given to the engine, or packaged data plus the stored overrides."""
         if self._fixed_calendar is not None:
             return self._fixed_calendar
+        memo = session.info.get("hf_calendar")
+        if isinstance(memo, WorkCalendar):
+            return memo  # one look at the stored versions per transaction
         newest = session.scalar(select(func.max(CalendarRow.id))) or 0
         cached = self._calendars
         if cached is None or cached[0] != newest:
@@ -282,6 +286,7 @@ class Engine:
             overrides = [parse_override(r.text, source=r.source) for r in rows]
             cached = (newest, WorkCalendar(overrides))
             self._calendars = cached
+        session.info["hf_calendar"] = cached[1]
         return cached[1]
 
     def calendar(self) -> WorkCalendar:
@@ -323,6 +328,7 @@ class Engine:
                 detail={"version": override.version, "years": list(override.years)},
             )
             for row in session.scalars(select(DeadlineRow).where(DeadlineRow.closed_at.is_(None))):
+                self.clock.fire_due(session, row, now)  # what was due stays issued at its instant
                 before = (row.pending, row.promised_due, row.legal_due)
                 self.clock.recompute(session, row)
                 if (row.pending, row.promised_due, row.legal_due) != before:
@@ -525,14 +531,16 @@ class Engine:
         for task_id, t in ready.items():
             if task_id in known:
                 continue
-            cycles = (
-                session.scalar(
-                    select(func.count())
-                    .select_from(TaskRow)
-                    .where(TaskRow.case_id == case.id, TaskRow.step == t.step)
+            cycles = 0
+            if t.step in definition.cyclic_steps:  # only a step on a loop can come round again
+                cycles = (
+                    session.scalar(
+                        select(func.count())
+                        .select_from(TaskRow)
+                        .where(TaskRow.case_id == case.id, TaskRow.step == t.step)
+                    )
+                    or 0
                 )
-                or 0
-            )
             if cycles >= self.max_cycles:
                 raise StateError(
                     f"step {t.step!r} would come round for the {cycles + 1}th time in case {case.id}; "
@@ -706,6 +714,7 @@ class Engine:
             deadline = session.get(DeadlineRow, row.id)
             if deadline is None:
                 raise StateError(f"step {row.step!r} has no time limit to extend")
+            self.clock.fire_due(session, deadline, now)  # a passed deadline never moves
             session.add(
                 ExtensionRow(
                     case_id=row.case_id,
@@ -895,7 +904,28 @@ class Engine:
             if state:
                 query = query.where(TaskRow.state == state)
             rows = session.scalars(query.order_by(TaskRow.ready_at, TaskRow.id)).all()
-            return [self._task_of(session, r) for r in rows]
+            views = self.clock.views(session, [r.id for r in rows], self.now())
+            return [self._task_of(session, r, deadlines=False, view=views.get(r.id)) for r in rows]
+
+    def render_form(self, task_id: str) -> str:
+        """The step's form as an accessible HTML fragment for portals, beside the applicant's checklist."""
+        from .formrender import render_form
+
+        task = self.task(task_id)
+        with self._read() as session:
+            case = session.get(CaseRow, task.case)
+            assert case is not None
+            definition = self._definition(session, case.definition_id)
+        step = definition.bundle.step(task.step)
+        if step is None:
+            raise NotFoundError(f"step {task.step!r} is not in the bundle {definition.key!r}")
+        return render_form(
+            schema=definition.form_of(task.step),
+            step=step,
+            bundle=definition.bundle,
+            data=self.case_data(task.case),
+            task_id=task.id,
+        )
 
     def task(self, task_id: str) -> Task:
         self._ready()
@@ -905,7 +935,9 @@ class Engine:
                 raise NotFoundError(f"no task {task_id!r}", hint="list tasks with: hennan-flow task list")
             return self._task_of(session, row)
 
-    def _task_of(self, session: Session, row: TaskRow) -> Task:
+    def _task_of(
+        self, session: Session, row: TaskRow, *, deadlines: bool = True, view: dict[str, Any] | None = None
+    ) -> Task:
         return Task(
             id=row.id,
             case=row.case_id,
@@ -916,7 +948,7 @@ class Engine:
             ready_at=as_utc(row.ready_at),
             ended_at=as_utc(row.ended_at) if row.ended_at else None,
             actor=row.actor,
-            deadlines=self._task_deadlines(session, row),
+            deadlines=self._task_deadlines(session, row) if deadlines else view,
         )
 
     def _task_deadlines(self, session: Session, row: TaskRow) -> dict[str, Any] | None:
@@ -933,39 +965,44 @@ class Engine:
         payload = dict(data or {}) if data is None or isinstance(data, Mapping) else None
         if payload is None:
             raise InputError("task data must be a JSON object")
-        before = self.task(task_id)
-        if before.state == "completed":
+        self._ready()
+        with self._read() as session:
+            found = session.execute(
+                select(TaskRow.state, TaskRow.case_id, TaskRow.step, TaskRow.actor).where(
+                    TaskRow.id == task_id
+                )
+            ).first()
+        if found is None:
+            raise NotFoundError(f"no task {task_id!r}", hint="list tasks with: hennan-flow task list")
+        state, case_id, step, done_by = found
+        if state == "completed":
             raise ConflictError(
-                f"step {before.step!r} of case {before.case} was already completed"
-                + (f" by {before.actor}" if before.actor else ""),
+                f"step {step!r} of case {case_id} was already completed"
+                + (f" by {done_by}" if done_by else ""),
                 hint="reload the work queue: hennan-flow task list",
             )
-        if before.state != "ready":
+        if state != "ready":
             raise StateError(
-                f"task {task_id} (step {before.step!r}) is {before.state}, not ready",
+                f"task {task_id} (step {step!r}) is {state}, not ready",
                 hint="resume it first"
-                if before.state == "paused"
+                if state == "paused"
                 else "list ready tasks with: hennan-flow task list",
             )
         for _attempt in range(_RETRIES):
             try:
-                return self._complete_once(task_id, payload, actor)
+                return self._complete_once(task_id, case_id, payload, actor)
             except StaleDataError:
-                self._forget(before.case)
+                self._forget(case_id)
                 continue  # another step of the same case changed it first: read again
-        raise ConflictError(f"case {before.case} kept changing under this completion; try again")
+        raise ConflictError(f"case {case_id} kept changing under this completion; try again")
 
-    def _complete_once(self, task_id: str, data: dict[str, Any], actor: str | None) -> Task:
-        case_id = ""
+    def _complete_once(self, task_id: str, case_id: str, data: dict[str, Any], actor: str | None) -> Task:
         try:
             with self._transaction() as session:
                 now = self.now()
+                case = session.get(CaseRow, case_id, with_for_update=True)  # one writer per case
                 row = session.get(TaskRow, task_id)
-                assert row is not None
-                case_id = row.case_id
-                case = session.get(CaseRow, case_id, with_for_update=True)
-                assert case is not None
-                session.refresh(row)
+                assert case is not None and row is not None
                 if row.state != "ready":
                     raise ConflictError(
                         f"step {row.step!r} of case {case_id} was {row.state}"
@@ -974,10 +1011,7 @@ class Engine:
                         hint="reload the work queue: hennan-flow task list",
                     )
                 definition = self._definition(session, case.definition_id)
-                step = definition.bundle.step(row.step)
-                check_form_data(
-                    definition.form_of(row.step), data, step=row.step, form=step.form if step else None
-                )
+                definition.check_data(row.step, data)
                 workflow = self._load_workflow(session, case, definition)
                 complete(workflow, task_id, data)
                 row.state, row.ended_at, row.actor = "completed", now, actor
@@ -989,10 +1023,9 @@ class Engine:
                 self._save_workflow(case, workflow)
                 session.flush()
                 rev = case.rev
-                result = self._task_of(session, row)
+                result = self._task_of(session, row, deadlines=False)
         except BaseException:
-            if case_id:
-                self._forget(case_id)
+            self._forget(case_id)
             raise
         self._remember(case_id, rev, workflow)
         return result
@@ -1036,21 +1069,117 @@ class Engine:
         self._remember(case_id, rev, workflow)
         return True
 
-    # -- supervision (issue 7: supervision.py and sweeper.py own the logic) -----------------
+    # -- supervision (supervision.py and sweeper.py own the logic) ----------------------------
+
+    def sweep(
+        self,
+        *,
+        batch_size: int = 500,
+        budget: float = 30.0,
+        lease: float = 60.0,
+        timers: bool = True,
+        worker: str | None = None,
+        stop: Callable[[], bool] | None = None,
+        on_batch: Callable[[BatchReport], None] | None = None,
+    ) -> SweepResult:
+        """Issue every due signal and card exactly once (at its due instant) and fire due BPMN timers.
+
+        Safe in many processes at once: claims are atomic and carry a `lease` (seconds) that other
+        sweepers reap when it runs out. Work is done in batches of `batch_size` until nothing is due
+        or `budget` seconds have passed (`complete=False`; the next sweep goes on). See sweeper.py.
+        """
+        from .sweeper import Sweeper
+
+        self._ready()
+        return Sweeper(
+            self,
+            batch_size=batch_size,
+            budget=budget,
+            lease=lease,
+            timers=timers,
+            worker=worker,
+            stop=stop,
+            on_batch=on_batch,
+        ).run()
+
+    def cards(
+        self, *, state: str | None = None, case: str | None = None, color: str | None = None
+    ) -> list[Card]:
+        """Yellow and red cards, oldest first; `state="open"` means not closed yet."""
+        from .supervision import list_cards
+
+        self._ready()
+        with self._read() as session:
+            return list_cards(session, state=state, case=case, color=color)
+
+    def card(self, card_id: str) -> Card:
+        """A card with its supervision record."""
+        from .supervision import get_card
+
+        self._ready()
+        with self._read() as session:
+            return get_card(session, card_id)
+
+    def advance_card(
+        self,
+        card_id: str,
+        *,
+        to: str,
+        note: str,
+        conclusion: str | None = None,
+        actor: str | None = None,
+    ) -> Card:
+        """Move a card's record: open → verifying (核查) → rectifying (整改) → closed, with a note.
+
+        Closing needs a conclusion: 不属实 or 系统误报 from verifying, 属实 from rectifying. Any
+        other move raises `StateError`. Records are closed, never deleted.
+        """
+        from .supervision import advance, get_card
+
+        try:
+            with self._transaction() as session:
+                now = self.now()
+
+                def lock_case(case_id: str) -> None:
+                    session.get(CaseRow, case_id, with_for_update=True)
+
+                advance(
+                    session,
+                    card_id,
+                    to=to,
+                    note=note,
+                    conclusion=conclusion,
+                    actor=actor,
+                    now=now,
+                    lock_case=lock_case,
+                )
+                return get_card(session, card_id)
+        except StaleDataError as exc:
+            raise ConflictError(
+                f"card {card_id} was changed meanwhile", hint="show it again and retry"
+            ) from exc
+
+    def events(self, *, after: int = 0, limit: int = 100) -> list[OutboxEvent]:
+        """Outbox events (signals fired, cards issued, records moved) with id > `after`, oldest first.
+
+        Keep the last id as the cursor: reading again with it returns only newer events, so a
+        consumer sees each event once. Ids become visible in increasing order.
+        """
+        from .supervision import read_events
+
+        self._ready()
+        with self._read() as session:
+            return read_events(session, after=after, limit=limit)
+
+    def _lead_of(self, session: Session, definition_id: int) -> str | None:
+        """The lead department of a deployed bundle: who handles its case-level yellow cards."""
+        return self._definition(session, definition_id).bundle.lead
+
     def _fire_signal(self, session: Session, signal: SignalRow, now: datetime) -> None:
-        """A due signal or card fires: at most once (the row's state), stamped with its due instant."""
-        signal.state, signal.fired_at = "fired", now
-        signal.claimed_by, signal.lease_until = None, None
-        signal.rev += 1
-        self._event(
-            session,
-            "card.issued" if signal.kind == "card" else "signal.fired",
-            case=signal.case_id,
-            task=signal.task_id,
-            step=signal.step,
-            at=as_utc(signal.due_at),
-            detail={"name": signal.name, "scope": signal.scope, "trigger": signal.trigger},
-        )
+        """A step or case ended with this signal due: it fires in this transaction, at its due instant."""
+        from .supervision import issue
+
+        issue(session, [signal], now, claimer=None, lead_of=self._lead_of)
 
     def mark_case_error(self, case_id: str, message: str) -> None:
         """A case that cannot advance (e.g. a refused expression in a timer) is marked, with an event."""

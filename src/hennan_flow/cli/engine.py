@@ -297,3 +297,25 @@ def task_extend(
         done.as_dict(),
         f"extended {done.step} of case {done.case} by {days} working day(s); promised deadline {due}",
     )
+
+
+@task.command("form")
+@click.argument("task_id")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
+    help="Write the HTML fragment to FILE instead of stdout.",
+)
+@pass_cli
+def task_form(obj: CliContext, task_id: str, output: str | None) -> None:
+    """The step's form as an accessible HTML fragment (with the applicant's material checklist)."""
+    html = obj.engine().render_form(task_id)
+    if output is None:
+        click.echo(html)
+        return
+    try:
+        Path(output).write_text(html, encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot write {output}: {exc.strerror}") from exc
+    click.echo(f"wrote {output}", err=True)

@@ -12,7 +12,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = ["Base", "CaseRow", "DefinitionRow", "EventRow", "MetaRow", "TaskRow"]
@@ -236,3 +246,89 @@ class ExtensionRow(Base):
     reason: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime]
     actor: Mapped[str | None] = mapped_column(String(255))
+
+
+# -- supervision (migration 0003) -----------------------------------------------------------
+
+
+class CardRow(Base):
+    """A yellow or red card (红黄牌) and the state of its supervision record; closed, never deleted.
+
+    One card per (case, step instance, colour): `deadline_id` is the step instance's task id, or the
+    case id for a case-level card. `issued_at` is the due instant, `recorded_at` when it was written.
+    state: open → verifying (核查) → rectifying (整改) → closed, with a conclusion when closed.
+    """
+
+    __tablename__ = "hf_card"
+    __table_args__ = (
+        UniqueConstraint("deadline_id", "color", name="uq_hf_card_deadline_color"),
+        UniqueConstraint("signal_id", name="uq_hf_card_signal_id"),
+        Index("ix_hf_card_case_id", "case_id", "issued_at"),
+        Index("ix_hf_card_state", "state", "issued_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    signal_id: Mapped[int] = mapped_column(Integer)
+    deadline_id: Mapped[str] = mapped_column(String(36))
+    case_id: Mapped[str] = mapped_column(String(36))
+    task_id: Mapped[str | None] = mapped_column(String(36))
+    scope: Mapped[str] = mapped_column(String(8))  # step | case
+    step: Mapped[str | None] = mapped_column(String(255))
+    color: Mapped[str] = mapped_column(String(8))  # yellow | red
+    trigger: Mapped[str] = mapped_column(String(32))  # promised_passed | legal_passed | overdue_workdays
+    issued_at: Mapped[datetime]
+    recorded_at: Mapped[datetime]
+    handler: Mapped[str] = mapped_column(String(32))  # department | superior_review (上级复核)
+    department: Mapped[str | None] = mapped_column(String(64))  # the accountable department
+    state: Mapped[str] = mapped_column(String(16))  # open | verifying | rectifying | closed
+    conclusion: Mapped[str | None] = mapped_column(String(16))  # 属实 | 不属实 | 系统误报
+    closed_at: Mapped[datetime | None]
+    rev: Mapped[int] = mapped_column(Integer)
+
+    __mapper_args__ = {"version_id_col": rev}  # noqa: RUF012  (SQLAlchemy reads it per class)
+
+
+class CardTransitionRow(Base):
+    """One step of a card's supervision record (the opening included): who moved it where, with a note."""
+
+    __tablename__ = "hf_card_transition"
+    __table_args__ = (
+        Index("ix_hf_card_transition_card_id", "card_id", "id"),
+        Index("ix_hf_card_transition_case_id", "case_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    card_id: Mapped[str] = mapped_column(String(36))
+    case_id: Mapped[str] = mapped_column(String(36))
+    from_state: Mapped[str | None] = mapped_column(String(16))  # null for the opening
+    to_state: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+    conclusion: Mapped[str | None] = mapped_column(String(16))
+    actor: Mapped[str | None] = mapped_column(String(255))
+    at: Mapped[datetime]
+
+
+class OutboxRow(Base):
+    """The outbox: every signal, card and record transition, written in the transaction that made it.
+
+    Consumers (a portal, the provincial supervision platform, a broker relay) read it by `id` with a
+    cursor (`Engine.events(after=…)`); ids become visible in increasing order (see supervision.py).
+    """
+
+    __tablename__ = "hf_outbox"
+    __table_args__ = (Index("ix_hf_outbox_case_id", "case_id", "id"),)
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    type: Mapped[str] = mapped_column(String(32))  # signal.fired | card.issued | card.advanced
+    case_id: Mapped[str | None] = mapped_column(String(36))
+    ref: Mapped[str] = mapped_column(String(64))  # signal id or card id
+    at: Mapped[datetime]  # the due instant (issuance) or the transition instant
+    recorded_at: Mapped[datetime]
+    payload: Mapped[str] = mapped_column(Text)  # JSON
+
+
+# The sweeper's BPMN timer queries (`state = 'open' AND next_timer_at <= now ORDER BY next_timer_at`, and the
+# lag's oldest timer) read this index instead of every open case; declared here so CaseRow stays as it was.
+Index("ix_hf_case_open_timer", CaseRow.state, CaseRow.next_timer_at)

@@ -1,0 +1,237 @@
+"""`make bench`: hennan_flow against plain SpiffWorkflow, measured in the same run on the same machine.
+
+Every figure is the median of repeated runs with its spread ((max − min) / median). Both sides use
+SQLite files in WAL mode with synchronous=NORMAL. Results: a table on stdout and
+bench/results/latest.json (with the ratios the performance issue asks for). See docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from naive import Naive  # noqa: E402
+from shapes import parallel, sequential  # noqa: E402
+
+from hennan_flow import Engine, SimulatedClock  # noqa: E402
+
+START = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # Monday 09:00 in Shanghai
+
+
+def stats(samples: list[float]) -> dict[str, float]:
+    med = statistics.median(samples)
+    return {
+        "median": med,
+        "min": min(samples),
+        "max": max(samples),
+        "spread": (max(samples) - min(samples)) / med if med else 0.0,
+        "n": len(samples),
+    }
+
+
+def timed(fn: Callable[[], None]) -> float:
+    gc.collect()
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+class Workspace:
+    """A temp folder holding a bundle file and databases for one shape."""
+
+    def __init__(self, pid: str, bpmn: str) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix=f"hfbench-{pid}-"))
+        (self.dir / "processes").mkdir()
+        (self.dir / "processes" / f"{pid}.bpmn").write_text(bpmn, encoding="utf-8")
+        self.pid, self.bpmn = pid, bpmn
+
+    def engine(self, name: str) -> Engine:
+        """An engine on a new simulation database whose clock stands at a Monday inside the calendar data."""
+        url = f"sqlite:///{self.dir / name}"
+        Engine(url).upgrade(simulation=True)
+        engine = Engine(url, clock=SimulatedClock(START))
+        engine.deploy(str(self.dir / "processes"))
+        return engine
+
+
+def hf_case(engine: Engine, pid: str) -> None:
+    case = engine.start_case(pid, actor="bench")
+    while True:
+        ready = engine.tasks(case=case.id)
+        if not ready:
+            return
+        for task in ready:
+            engine.complete_task(task.id, data={"approved": True, "opinion": "同意"}, actor="bench")
+
+
+def naive_case(naive: Naive) -> None:
+    case = naive.start()
+    while naive.step(case):
+        pass
+
+
+def throughput(shape: tuple[str, str], cases: int, reps: int) -> dict[str, Any]:
+    """Cases/s for `cases` whole cases, per repetition, on both sides alternately."""
+    pid, bpmn = shape
+    ws = Workspace(pid, bpmn)
+    naive = Naive(str(ws.dir / "naive.db"), bpmn, pid)
+    engine = ws.engine("hf.db")
+    naive_case(naive)  # warm both
+    hf_case(engine, pid)
+    hf_rates, naive_rates = [], []
+    for _ in range(reps):
+        naive_rates.append(cases / timed(lambda: [naive_case(naive) for _ in range(cases)]))
+        hf_rates.append(cases / timed(lambda: [hf_case(engine, pid) for _ in range(cases)]))
+    engine.close()
+    hf, nv = stats(hf_rates), stats(naive_rates)
+    return {
+        "shape": pid,
+        "cases_per_rep": cases,
+        "hennan_flow": hf,
+        "naive": nv,
+        "ratio": hf["median"] / nv["median"],
+    }
+
+
+def step_latency(n: int, at: tuple[int, ...], reps: int) -> dict[str, Any]:
+    """Latency of complete_task at given positions of an n-step case (ms), both sides."""
+    pid, bpmn = sequential(n)
+    ws = Workspace(pid, bpmn)
+    engine = ws.engine("lat.db")
+    naive = Naive(str(ws.dir / "naive-lat.db"), bpmn, pid)
+    hf_samples: dict[int, list[float]] = {k: [] for k in at}
+    nv_samples: dict[int, list[float]] = {k: [] for k in at}
+    for _ in range(reps):
+        case = engine.start_case(pid)
+        ncase = naive.start()
+        for position in range(1, n + 1):
+            [task] = engine.tasks(case=case.id)
+            gc.collect()
+            start = time.perf_counter()
+            engine.complete_task(task.id, data={"approved": True}, actor="bench")
+            took = time.perf_counter() - start
+            if position in hf_samples:
+                hf_samples[position].append(took * 1000)
+            start = time.perf_counter()
+            naive.step(ncase)
+            took = time.perf_counter() - start
+            if position in nv_samples:
+                nv_samples[position].append(took * 1000)
+    engine.close()
+    return {
+        "n": n,
+        "hennan_flow_ms": {str(k): stats(v) for k, v in hf_samples.items()},
+        "naive_ms": {str(k): stats(v) for k, v in nv_samples.items()},
+    }
+
+
+def audit_corpus(shared: Path) -> dict[str, Any] | None:
+    corpora = shared / "corpora"
+    if not corpora.is_dir():
+        return None
+    from hennan_flow.audit import audit_paths
+    from hennan_flow.errors import InputError
+    from hennan_flow.validate import bundle_files
+
+    files = [f for f, _ in bundle_files([str(corpora)])]
+    refused = 0
+
+    def audit_all() -> None:
+        nonlocal refused
+        refused = 0
+        for f in files:
+            try:
+                audit_paths([f])
+            except InputError:  # not XML, unsafe, not BPMN: refused clearly, as the CLI does
+                refused += 1
+
+    samples = [timed(audit_all) for _ in range(3)]
+    return {
+        "files": len(files),
+        "refused": refused,
+        "seconds": stats(samples),
+        "files_per_second": len(files) / statistics.median(samples),
+    }
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run)")
+    parser.add_argument("--no-sweep", action="store_true", help="skip the sweeper benchmark")
+    args = parser.parse_args(argv)
+    reps = 3 if args.quick else 7
+    results: dict[str, Any] = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+        },
+    }
+    print(
+        "hennan_flow benchmarks (medians; spread = (max-min)/median); both sides SQLite WAL synchronous=NORMAL"
+    )
+    results["seq10"] = throughput(sequential(10), cases=20 if args.quick else 40, reps=reps)
+    results["seq100"] = throughput(sequential(100), cases=2, reps=reps)
+    results["par10"] = throughput(parallel(10), cases=10 if args.quick else 20, reps=reps)
+    for key in ("seq10", "seq100", "par10"):
+        r = results[key]
+        print(
+            f"  {key:<7} hennan_flow {r['hennan_flow']['median']:8.1f} cases/s (±{r['hennan_flow']['spread']:.0%})"
+            f"   naive {r['naive']['median']:8.1f} cases/s (±{r['naive']['spread']:.0%})   ratio {r['ratio']:.2f}"
+        )
+    lat = step_latency(100, (1, 10, 50, 100), reps=3 if args.quick else 5)
+    results["latency_seq100"] = lat
+    print("  per-step latency in a 100-step case (ms):  step   hennan_flow    naive")
+    for k in ("1", "10", "50", "100"):
+        print(
+            f"  {'':42}{k:>4}   {lat['hennan_flow_ms'][k]['median']:9.2f}  {lat['naive_ms'][k]['median']:8.2f}"
+        )
+    step1 = lat["hennan_flow_ms"]["1"]["median"]
+    step100 = lat["hennan_flow_ms"]["100"]["median"]
+    results["ratios"] = {
+        "seq10_vs_naive": results["seq10"]["ratio"],
+        "seq100_vs_naive": results["seq100"]["ratio"],
+        "par10_vs_naive": results["par10"]["ratio"],
+        "step100_over_step1": step100 / step1,
+    }
+    if not args.no_sweep:
+        try:
+            import sweep  # bench/sweep.py
+
+            results["sweep"] = sweep.main([] if not args.quick else ["--quick"])
+        except (ImportError, AttributeError) as exc:  # pragma: no cover - until the sweeper exists
+            print(f"  sweep benchmark skipped: {exc}")
+    corpus = audit_corpus(Path(os.environ.get("HENNAN_FLOW_SHARED", HERE.parent.parent / "shared")))
+    if corpus is None:
+        print("  audit over the corpora: skipped (../shared/corpora is absent)")
+    else:
+        results["audit_corpora"] = corpus
+        print(
+            f"  audit over {corpus['files']} corpus files: {corpus['seconds']['median']:.2f} s "
+            f"({corpus['files_per_second']:.0f} files/s)"
+        )
+    print("  ratios: " + ", ".join(f"{k} = {v:.2f}" for k, v in results["ratios"].items()))
+    out = HERE / "results" / "latest.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(results, indent=2, ensure_ascii=False), encoding="utf-8")
+    print(f"  written: {out.relative_to(HERE.parent)}")
+    return results
+
+
+if __name__ == "__main__":
+    main()

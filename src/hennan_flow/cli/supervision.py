@@ -1,0 +1,259 @@
+"""`sla` and `card`: the sweeper and the 红黄牌 records from the command line (DESIGN §4, §6).
+
+There is deliberately no command that deletes a card or its record: records are closed, never
+deleted (每牌必查、超时必究、出错必改).
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from types import FrameType
+from typing import Any
+
+import click
+
+from ..errors import ConfigError, ConflictError
+from ..supervision import CONCLUSIONS, Card
+from ..sweeper import BatchReport, SweepResult
+from ._context import CliContext, format_option, pass_cli
+
+__all__ = ["card", "sla"]
+
+_WARN_EVERY = 3600.0  # seconds between repeated calendar warnings in --loop
+
+
+# -- sla ------------------------------------------------------------------------------------
+
+
+@click.group()
+def sla() -> None:
+    """The statutory clock's sweeper: issue due signals and cards, fire BPMN timers."""
+
+
+@sla.command("sweep")
+@click.option("--loop", is_flag=True, help="Keep sweeping every --interval seconds until SIGTERM/SIGINT.")
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.05),
+    default=None,
+    help="Seconds between sweeps with --loop (default 10).",
+)
+@click.option("--batch-size", type=click.IntRange(1, 10_000), default=500, show_default=True)
+@click.option(
+    "--budget",
+    type=click.FloatRange(min=0.001),
+    default=30.0,
+    show_default=True,
+    help="Seconds one sweep may run before it yields.",
+)
+@click.option(
+    "--lease",
+    type=click.FloatRange(min=0.001),
+    default=60.0,
+    show_default=True,
+    help="Seconds a claim is held before other sweepers may reap it.",
+)
+@format_option()
+@pass_cli
+def sla_sweep(
+    obj: CliContext, loop: bool, interval: float | None, batch_size: int, budget: float, lease: float
+) -> None:
+    """Issue every due signal and card once, at its due instant, and fire due BPMN timers.
+
+    Exits 0 whenever it ran. With --loop it logs one line per batch on stderr and stops cleanly
+    on SIGTERM or SIGINT (the batch in hand is finished first).
+    """
+    if interval is not None and not loop:
+        raise click.UsageError("--interval needs --loop")
+    if loop:
+        if obj.now is not None:
+            raise ConfigError(
+                "--now fixes the clock, and sla sweep --loop runs on real time",
+                hint="drop --now, or sweep once: hennan-flow --now … sla sweep",
+            )
+        _loop(obj, 10.0 if interval is None else interval, batch_size, budget, lease)
+        return
+    engine = obj.engine()
+    result = engine.sweep(batch_size=batch_size, budget=budget, lease=lease)
+    if result.calendar_warning:
+        click.echo(f"warning: {result.calendar_warning}", err=True)
+    obj.emit(result.as_dict(), lambda: _sweep_text(result))
+
+
+def _sweep_text(result: SweepResult) -> str:
+    lines = [
+        "\t".join(
+            (
+                str(i.as_dict()["at"]),
+                i.kind,
+                i.name,
+                i.scope,
+                i.case,
+                i.step or "-",
+                i.task or "-",
+                i.trigger,
+            )
+        )
+        for i in result.issued
+    ]
+    summary = f"issued {len(result.issued)}, lag {result.lag_seconds:g}s"
+    if result.timers_fired:
+        summary += f", {len(result.timers_fired)} timer(s) fired"
+    if result.timer_errors:
+        summary += f", {len(result.timer_errors)} case(s) marked in error"
+    if not result.complete:
+        summary += " (time budget used up; the next sweep goes on)"
+    lines.append(summary)
+    return "\n".join(lines)
+
+
+def _loop(obj: CliContext, interval: float, batch_size: int, budget: float, lease: float) -> None:
+    engine = obj.engine()
+    stopping = threading.Event()
+    stopped_by: list[str] = []
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        stopped_by.append(signal.Signals(signum).name)
+        stopping.set()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+
+    def on_batch(report: BatchReport) -> None:
+        click.echo(report.line(), err=True)
+
+    sweeps = issued = 0
+    lag = 0.0
+    warned_at: float | None = None
+    click.echo(f"sweeper started: every {interval:g}s, batches of {batch_size}, lease {lease:g}s", err=True)
+    try:
+        while not stopping.is_set():
+            try:
+                result = engine.sweep(
+                    batch_size=batch_size,
+                    budget=budget,
+                    lease=lease,
+                    stop=stopping.is_set,
+                    on_batch=on_batch,
+                )
+            except ConflictError as exc:  # busy: the next round tries again
+                click.echo(f"warning: sweep skipped: {exc}", err=True)
+            else:
+                sweeps += 1
+                issued += len(result.issued)
+                lag = result.lag_seconds
+                if result.calendar_warning and (
+                    warned_at is None or time.monotonic() - warned_at >= _WARN_EVERY
+                ):
+                    click.echo(f"warning: {result.calendar_warning}", err=True)
+                    warned_at = time.monotonic()
+                if not result.complete and not stopping.is_set():
+                    continue  # work left: go on at once
+            stopping.wait(interval)
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    reason = stopped_by[0] if stopped_by else "stop"
+    click.echo(f"sweeper stopped ({reason}) after {sweeps} sweep(s), {issued} issued", err=True)
+    doc: dict[str, Any] = {"sweeps": sweeps, "issued_count": issued, "lag_seconds": lag, "stopped_by": reason}
+    obj.emit(doc, f"stopped after {sweeps} sweep(s): {issued} issued")
+
+
+# -- card -----------------------------------------------------------------------------------
+
+
+@click.group()
+def card() -> None:
+    """红黄牌: list cards, show one with its record, move its record (never delete it)."""
+
+
+@card.command("list")
+@click.option(
+    "--state",
+    type=click.Choice(["open", "verifying", "rectifying", "closed"]),
+    default=None,
+    help="open means every card not closed yet.",
+)
+@click.option("--case", "case_id", default=None, help="Only cards of this case.")
+@format_option()
+@pass_cli
+def card_list(obj: CliContext, state: str | None, case_id: str | None) -> None:
+    """List yellow and red cards, oldest first."""
+    found = obj.engine().cards(state=state, case=case_id)
+
+    def text() -> str:
+        return "\n".join(
+            "\t".join(
+                (
+                    c.id,
+                    c.color,
+                    c.state,
+                    c.scope,
+                    c.case,
+                    c.step or "-",
+                    str(c.as_dict()["issued_at"]),
+                    c.signal,
+                )
+            )
+            for c in found
+        )
+
+    obj.emit([c.as_dict() for c in found], text)
+
+
+@card.command("show")
+@click.argument("card_id")
+@format_option()
+@pass_cli
+def card_show(obj: CliContext, card_id: str) -> None:
+    """Show a card with its supervision record."""
+    shown = obj.engine().card(card_id)
+    obj.emit(shown.record_dict(), lambda: _card_text(shown))
+
+
+@card.command("advance")
+@click.argument("card_id")
+@click.option(
+    "--to",
+    "to",
+    type=click.Choice(["verifying", "rectifying", "closed"]),
+    required=True,
+    help="verifying (核查) → rectifying (整改) → closed.",
+)
+@click.option("--note", required=True, help="What was checked or done (kept in the record).")
+@click.option(
+    "--conclusion",
+    type=click.Choice(list(CONCLUSIONS)),
+    default=None,
+    help="Needed to close: 属实 (after rectifying), 不属实 or 系统误报 (from verifying).",
+)
+@click.option("--actor", default=None, help="Who moves the record (recorded in the audit log).")
+@format_option()
+@pass_cli
+def card_advance(
+    obj: CliContext, card_id: str, to: str, note: str, conclusion: str | None, actor: str | None
+) -> None:
+    """Move a card's supervision record one step."""
+    moved = obj.engine().advance_card(card_id, to=to, note=note, conclusion=conclusion, actor=actor)
+    obj.emit(moved.record_dict(), lambda: _card_text(moved))
+
+
+def _card_text(c: Card) -> str:
+    doc = c.record_dict()
+    head = (
+        f"{c.color} card {c.id}: {c.state}"
+        + (f" ({c.conclusion})" if c.conclusion else "")
+        + f"\ncase {c.case}, {c.scope} {c.step or ''}".rstrip()
+        + f"\nissued {doc['issued_at']} ({c.signal}); handled by {c.handler}"
+        + (f", department {c.department}" if c.department else "")
+    )
+    lines = [head]
+    for t in c.record:
+        entry = t.as_dict()
+        lines.append(
+            f"  {entry['at']}\t{t.from_state or '-'} → {t.to_state}\t{t.actor or '-'}"
+            + (f"\t{t.conclusion}" if t.conclusion else "")
+            + (f"\t{t.note}" if t.note else "")
+        )
+    return "\n".join(lines)

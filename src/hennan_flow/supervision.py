@@ -1,0 +1,686 @@
+"""红黄牌 electronic supervision: signals and cards as they fire, the cards' records, and the outbox.
+
+DESIGN §4. A stored signal row (`hf_signal`, written by the clock) fires at most once:
+
+    pending ──claim──▶ claimed ──fire──▶ fired          (the sweeper; the claim carries a lease)
+       ▲                  │
+       └────lease reaped──┘
+    pending ──fire──▶ fired                              (a late step or case ends: same transaction)
+    pending ◀──▶ paused, pending|paused ──▶ cancelled    (the clock: pause/resume, ended in time)
+
+`fired` and `cancelled` are final. Firing is a fenced UPDATE (`state`, and for the sweeper
+`claimed_by` too), so a worker whose lease ran out, or a completion that fired the row first, makes
+a late attempt a no-op instead of a second card.
+
+Notices and yellow lights are signals; yellow and red are cards. One card per (case, step
+instance, colour) — the unique (deadline_id, color) of `hf_card`, where the deadline id is the step
+instance (task) id or, for a case-level card, the case id. A card's `issued_at` is its due instant.
+
+Every card opens a supervision record (每牌必查、超时必究、出错必改)::
+
+    open ─▶ verifying (核查) ─▶ rectifying (整改) ─▶ closed   conclusion 属实
+                  └──────────────────────────────▶ closed   conclusion 不属实 | 系统误报
+
+A card that verification finds true (属实) must be rectified before it closes (出错必改); one found
+untrue or a system error closes from verification. Nothing goes back, nothing skips verification,
+closed is final, and records are never deleted (there is no delete path). Yellow cards are handled
+by the department of the step (the bundle's lead department for a case-level card); red cards go to
+the superior review (上级复核). Every transition is an audit event and an outbox event.
+
+The outbox (`hf_outbox`) gets one row per signal fired, card issued and record transition, in the
+same transaction. Its ids must become visible in increasing order, or a consumer that saved
+cursor 11 would never see a slower transaction's id 10: SQLite serializes writers anyway; on
+PostgreSQL a transaction takes a transaction-scoped advisory lock just before its first outbox row,
+so outbox writers commit one after another. The lock is always the last one a transaction takes
+(after its case rows), so it cannot deadlock with the case locks.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final, TypedDict, cast
+
+from sqlalchemy import Table, insert, select, text, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+
+from .db.models import (
+    Base,
+    CardRow,
+    CardTransitionRow,
+    CaseRow,
+    EventRow,
+    OutboxRow,
+    SignalRow,
+    TaskRow,
+)
+from .errors import InputError, NotFoundError, StateError
+from .timeutil import as_utc, local_iso
+
+__all__ = [
+    "CARD_STATES",
+    "CONCLUSIONS",
+    "TRANSITIONS",
+    "Card",
+    "CardDoc",
+    "CardTransition",
+    "Issued",
+    "IssuedDoc",
+    "OutboxEvent",
+    "advance",
+    "get_card",
+    "issue",
+    "list_cards",
+    "read_events",
+]
+
+log = logging.getLogger(__name__)
+
+CARD_STATES: Final = ("open", "verifying", "rectifying", "closed")
+CONCLUSIONS: Final = ("属实", "不属实", "系统误报")
+# the record's allowed moves; CLOSED is final (records are closed, never reopened or deleted)
+TRANSITIONS: Final[Mapping[str, tuple[str, ...]]] = {
+    "open": ("verifying",),
+    "verifying": ("rectifying", "closed"),
+    "rectifying": ("closed",),
+    "closed": (),
+}
+# which conclusion may close a record from which state
+_CLOSING: Final[Mapping[str, tuple[str, ...]]] = {
+    "verifying": ("不属实", "系统误报"),  # nothing to rectify
+    "rectifying": ("属实",),  # found true and rectified
+}
+SUPERIOR_REVIEW: Final = "superior_review"  # 上级复核: who handles a red card
+ISSUED_KEY: Final = "hf_issued"  # session.info: what this transaction issued (read after commit)
+_OUTBOX_LOCK_KEY: Final = "hf_outbox_locked"
+_OUTBOX_LOCK_ID: Final = 0x68665F6F7574  # pg_advisory_xact_lock key, "hf_out"
+
+LeadOf = Callable[[Session, int], str | None]  # the lead department of a definition id
+
+
+class IssuedDoc(TypedDict):
+    case: str
+    scope: str
+    step: str | None
+    task: str | None
+    kind: str
+    name: str
+    trigger: str
+    at: str | None
+
+
+class CardDoc(TypedDict):
+    id: str
+    case: str
+    scope: str
+    step: str | None
+    task: str | None
+    color: str
+    signal: str
+    issued_at: str | None
+    state: str
+
+
+@dataclass(frozen=True)
+class Issued:
+    """A signal or card that fired, stamped with its due instant (`at`), as `sla sweep` reports it.
+
+    `kind` is signal (notice, yellow_light) or card (yellow, red); `card` is the new card's id.
+    """
+
+    case: str
+    scope: str  # step | case
+    step: str | None
+    task: str | None
+    kind: str  # signal | card
+    name: str  # notice | yellow_light | yellow | red
+    trigger: str
+    at: datetime
+    signal_id: int
+    card: str | None = None
+
+    def as_dict(self) -> IssuedDoc:
+        return {
+            "case": self.case,
+            "scope": self.scope,
+            "step": self.step,
+            "task": self.task,
+            "kind": self.kind,
+            "name": self.name,
+            "trigger": self.trigger,
+            "at": local_iso(self.at),
+        }
+
+
+@dataclass(frozen=True)
+class CardTransition:
+    """One entry of a card's supervision record: the opening (from_state None) or a move, with its note."""
+
+    at: datetime
+    from_state: str | None
+    to_state: str
+    note: str | None = None
+    conclusion: str | None = None
+    actor: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "at": local_iso(self.at),
+            "from": self.from_state,
+            "to": self.to_state,
+            "note": self.note,
+            "conclusion": self.conclusion,
+            "actor": self.actor,
+        }
+
+
+@dataclass(frozen=True)
+class Card:
+    """A yellow or red card (红黄牌) with its supervision record.
+
+    `signal` says what triggered it (promised_passed, legal_passed, overdue_workdays); `issued_at` is
+    the due instant. `handler` is `department` (yellow) or `superior_review` (red, 上级复核);
+    `department` is the accountable department. `record` is filled by `Engine.card`.
+    """
+
+    id: str
+    case: str
+    scope: str  # step | case
+    step: str | None
+    task: str | None
+    color: str  # yellow | red
+    signal: str
+    issued_at: datetime
+    state: str  # open | verifying | rectifying | closed
+    handler: str
+    department: str | None
+    conclusion: str | None = None
+    closed_at: datetime | None = None
+    record: tuple[CardTransition, ...] = ()
+
+    def as_dict(self) -> CardDoc:
+        """The `card list` document."""
+        return {
+            "id": self.id,
+            "case": self.case,
+            "scope": self.scope,
+            "step": self.step,
+            "task": self.task,
+            "color": self.color,
+            "signal": self.signal,
+            "issued_at": local_iso(self.issued_at),
+            "state": self.state,
+        }
+
+    def record_dict(self) -> dict[str, Any]:
+        """The card with its record (`card show`, `card advance`)."""
+        out: dict[str, Any] = dict(self.as_dict())
+        out.update(
+            handler=self.handler,
+            department=self.department,
+            conclusion=self.conclusion,
+            closed_at=local_iso(self.closed_at),
+            record=[t.as_dict() for t in self.record],
+        )
+        return out
+
+
+@dataclass(frozen=True)
+class OutboxEvent:
+    """One outbox entry: a signal fired, a card issued or a record moved; read with a cursor on `id`."""
+
+    id: int
+    type: str  # signal.fired | card.issued | card.advanced
+    case: str | None
+    ref: str  # the signal id (signal.fired) or the card id
+    at: datetime
+    recorded_at: datetime
+    payload: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "type": self.type,
+            "case": self.case,
+            "ref": self.ref,
+            "at": local_iso(self.at),
+            "recorded_at": local_iso(self.recorded_at),
+            "payload": self.payload,
+        }
+
+
+# -- firing -------------------------------------------------------------------------------------
+
+
+def issue(
+    session: Session,
+    signals: Sequence[SignalRow],
+    now: datetime,
+    *,
+    claimer: str | None,
+    lead_of: LeadOf,
+) -> list[Issued]:
+    """Fire these signal rows (one transaction, the caller's): cards, records, audit and outbox rows.
+
+    `claimer` None: a step or case ends and fires what is due (rows pending or claimed). Otherwise
+    only the rows still claimed by `claimer` fire; the rest were fired by someone else or reclaimed
+    after the lease ran out, and are skipped. The caller holds the case rows' locks.
+    """
+    if not signals:
+        return []
+    by_id = {s.id: s for s in signals}
+    stmt = update(SignalRow).where(SignalRow.id.in_(list(by_id)))
+    if claimer is None:
+        stmt = stmt.where(SignalRow.state.in_(("pending", "claimed")))
+    else:
+        stmt = stmt.where(SignalRow.state == "claimed", SignalRow.claimed_by == claimer)
+    stmt = stmt.values(
+        state="fired", fired_at=now, claimed_by=None, lease_until=None, rev=SignalRow.rev + 1
+    ).returning(SignalRow.id, SignalRow.rev)
+    fired_revs = dict(session.execute(stmt, execution_options={"synchronize_session": False}).all())
+    fired: list[SignalRow] = []
+    for sig in signals:
+        if sig.id in fired_revs:
+            for attr, value in (
+                ("state", "fired"),
+                ("fired_at", now),
+                ("claimed_by", None),
+                ("lease_until", None),
+                ("rev", fired_revs[sig.id]),
+            ):
+                set_committed_value(sig, attr, value)
+            fired.append(sig)
+        else:
+            session.expire(sig)
+            log.info("signal %s not fired here: fired or reclaimed elsewhere", sig.id)
+    if not fired:
+        return []
+    fired.sort(key=lambda s: (as_utc(s.due_at), s.id))
+
+    cards = [s for s in fired if s.kind == "card"]
+    departments = _departments(session, cards, lead_of)
+    existing = _existing_cards(session, cards)
+    out: list[Issued] = []
+    card_rows: list[dict[str, Any]] = []
+    transitions: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+    outbox: list[dict[str, Any]] = []
+    for sig in fired:
+        due = as_utc(sig.due_at)
+        card_id: str | None = None
+        if sig.kind == "card":
+            if (sig.deadline_id, sig.name) in existing:  # identity: one per step instance and colour
+                log.warning(
+                    "card %s/%s exists already; signal %s issues none", sig.deadline_id, sig.name, sig.id
+                )
+            else:
+                card_id = str(uuid.uuid4())
+                existing.add((sig.deadline_id, sig.name))
+        item = Issued(
+            case=sig.case_id,
+            scope=sig.scope,
+            step=sig.step,
+            task=sig.task_id,
+            kind=sig.kind,
+            name=sig.name,
+            trigger=sig.trigger,
+            at=due,
+            signal_id=sig.id,
+            card=card_id,
+        )
+        out.append(item)
+        detail: dict[str, Any] = {
+            "name": sig.name,
+            "scope": sig.scope,
+            "trigger": sig.trigger,
+            "signal": sig.id,
+        }
+        payload: dict[str, Any] = {**item.as_dict(), "signal": sig.id}
+        if card_id is not None:
+            department = departments.get(sig.id)
+            handler = SUPERIOR_REVIEW if sig.name == "red" else "department"
+            card_rows.append(
+                {
+                    "id": card_id,
+                    "signal_id": sig.id,
+                    "deadline_id": sig.deadline_id,
+                    "case_id": sig.case_id,
+                    "task_id": sig.task_id,
+                    "scope": sig.scope,
+                    "step": sig.step,
+                    "color": sig.name,
+                    "trigger": sig.trigger,
+                    "issued_at": due,
+                    "recorded_at": now,
+                    "handler": handler,
+                    "department": department,
+                    "state": "open",
+                    "conclusion": None,
+                    "closed_at": None,
+                    "rev": 1,
+                }
+            )
+            transitions.append(
+                {
+                    "card_id": card_id,
+                    "case_id": sig.case_id,
+                    "from_state": None,
+                    "to_state": "open",
+                    "note": None,
+                    "conclusion": None,
+                    "actor": None,
+                    "at": now,
+                }
+            )
+            detail.update(card=card_id, handler=handler, department=department)
+            payload.update(card=card_id, color=sig.name, state="open", handler=handler, department=department)
+        event_type = "card.issued" if card_id is not None else "signal.fired"
+        events.append(_event_row(event_type, sig.case_id, sig.task_id, sig.step, due, detail))
+        outbox.append(
+            {
+                "type": event_type,
+                "case_id": sig.case_id,
+                "ref": card_id or str(sig.id),
+                "at": due,
+                "recorded_at": now,
+                "payload": _json(payload),
+            }
+        )
+    if card_rows:
+        session.execute(insert(_table(CardRow)), card_rows)
+        session.execute(insert(_table(CardTransitionRow)), transitions)
+    session.execute(insert(_table(EventRow)), events)
+    _write_outbox(session, outbox)
+    session.info.setdefault(ISSUED_KEY, []).extend(out)
+    for item in out:
+        log.info(
+            "%s case=%s task=%s step=%s name=%s",
+            "card.issued" if item.card else "signal.fired",
+            item.case,
+            item.task,
+            item.step,
+            item.name,
+        )
+    return out
+
+
+def _departments(session: Session, cards: Sequence[SignalRow], lead_of: LeadOf) -> dict[int, str | None]:
+    """signal id → the accountable department: the step's lane, or the bundle's lead for a case card."""
+    out: dict[int, str | None] = {}
+    task_ids = {s.task_id for s in cards if s.scope == "step" and s.task_id}
+    step_departments: dict[str, str | None] = {}
+    if task_ids:
+        step_departments = dict(
+            session.execute(select(TaskRow.id, TaskRow.department).where(TaskRow.id.in_(task_ids))).all()
+        )
+    case_ids = {s.case_id for s in cards if s.scope == "case"}
+    leads: dict[str, str | None] = {}
+    if case_ids:
+        for case_id, definition_id in session.execute(
+            select(CaseRow.id, CaseRow.definition_id).where(CaseRow.id.in_(case_ids))
+        ):
+            leads[case_id] = lead_of(session, definition_id)
+    for s in cards:
+        if s.scope == "case":
+            out[s.id] = leads.get(s.case_id)
+        else:
+            out[s.id] = step_departments.get(s.task_id or "")
+    return out
+
+
+def _existing_cards(session: Session, cards: Sequence[SignalRow]) -> set[tuple[str, str]]:
+    if not cards:
+        return set()
+    rows = session.execute(
+        select(CardRow.deadline_id, CardRow.color).where(
+            CardRow.deadline_id.in_({s.deadline_id for s in cards})
+        )
+    )
+    return set(rows)
+
+
+# -- records ------------------------------------------------------------------------------------
+
+
+def advance(
+    session: Session,
+    card_id: str,
+    *,
+    to: str,
+    note: str,
+    conclusion: str | None,
+    actor: str | None,
+    now: datetime,
+    lock_case: Callable[[str], None],
+) -> CardRow:
+    """Move a card's record one step (see the module docstring); StateError for an illegal move."""
+    if to not in CARD_STATES or to == "open":
+        raise InputError(
+            f"a card record cannot be moved to {to!r}", hint="use --to verifying, rectifying or closed"
+        )
+    note = (note or "").strip()
+    if not note:
+        raise InputError(
+            "every step of a card's record needs a note (核查/整改 notes)", hint="pass --note TEXT"
+        )
+    if conclusion is not None and conclusion not in CONCLUSIONS:
+        raise InputError(f"unknown conclusion {conclusion!r}", hint="use 属实, 不属实 or 系统误报")
+    if conclusion is not None and to != "closed":
+        raise InputError(
+            "a conclusion is recorded only when the card is closed",
+            hint="drop --conclusion, or use --to closed",
+        )
+    row = session.get(CardRow, card_id)
+    if row is None:
+        raise NotFoundError(f"no card {card_id!r}", hint="list cards with: hennan-flow card list")
+    lock_case(row.case_id)  # one writer per case
+    session.refresh(row)
+    current = row.state
+    allowed = TRANSITIONS.get(current, ())
+    if current == "closed":
+        raise StateError(
+            f"card {card_id} is closed (conclusion {row.conclusion}); a closed record is final: "
+            "it is never reopened or deleted"
+        )
+    if to not in allowed:
+        raise StateError(
+            f"card {card_id} is {current}; it can only move to {' or '.join(allowed)}, not {to}",
+            hint="every card is verified (核查) first; a card found true (属实) is rectified (整改) before it closes",
+        )
+    if to == "closed":
+        closing = _CLOSING[current]
+        if conclusion is None:
+            raise StateError(
+                f"closing card {card_id} needs a conclusion", hint=f"pass --conclusion {' or '.join(closing)}"
+            )
+        if conclusion not in closing:
+            raise StateError(
+                f"card {card_id} is {current}; it cannot close as {conclusion}",
+                hint="a card found true (属实) is rectified first (--to rectifying); from verifying only "
+                "不属实 or 系统误报 close it"
+                if current == "verifying"
+                else "a rectified card closes as 属实",
+            )
+        row.conclusion, row.closed_at = conclusion, now
+    row.state = to
+    session.add(
+        CardTransitionRow(
+            card_id=row.id,
+            case_id=row.case_id,
+            from_state=current,
+            to_state=to,
+            note=note,
+            conclusion=conclusion,
+            actor=actor,
+            at=now,
+        )
+    )
+    detail = {"card": row.id, "color": row.color, "from": current, "to": to, "conclusion": conclusion}
+    session.execute(
+        insert(_table(EventRow)),
+        [_event_row("card.advanced", row.case_id, row.task_id, row.step, now, detail, actor=actor)],
+    )
+    payload = {
+        "card": row.id,
+        "case": row.case_id,
+        "scope": row.scope,
+        "step": row.step,
+        "task": row.task_id,
+        "color": row.color,
+        "from": current,
+        "to": to,
+        "note": note,
+        "conclusion": conclusion,
+        "actor": actor,
+        "at": local_iso(now),
+    }
+    _write_outbox(
+        session,
+        [
+            {
+                "type": "card.advanced",
+                "case_id": row.case_id,
+                "ref": row.id,
+                "at": now,
+                "recorded_at": now,
+                "payload": _json(payload),
+            }
+        ],
+    )
+    session.flush()
+    log.info("card.advanced card=%s case=%s %s→%s", row.id, row.case_id, current, to)
+    return row
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+
+def card_of(row: CardRow, record: Iterable[CardTransitionRow] = ()) -> Card:
+    return Card(
+        id=row.id,
+        case=row.case_id,
+        scope=row.scope,
+        step=row.step,
+        task=row.task_id,
+        color=row.color,
+        signal=row.trigger,
+        issued_at=as_utc(row.issued_at),
+        state=row.state,
+        handler=row.handler,
+        department=row.department,
+        conclusion=row.conclusion,
+        closed_at=as_utc(row.closed_at) if row.closed_at else None,
+        record=tuple(
+            CardTransition(
+                at=as_utc(t.at),
+                from_state=t.from_state,
+                to_state=t.to_state,
+                note=t.note,
+                conclusion=t.conclusion,
+                actor=t.actor,
+            )
+            for t in record
+        ),
+    )
+
+
+def list_cards(
+    session: Session, *, state: str | None = None, case: str | None = None, color: str | None = None
+) -> list[Card]:
+    """Cards oldest first; `state="open"` means every card not closed yet."""
+    if state not in {None, *CARD_STATES}:
+        raise InputError(f"unknown card state {state!r}", hint="use open, verifying, rectifying or closed")
+    if color not in {None, "yellow", "red"}:
+        raise InputError(f"unknown card colour {color!r}", hint="use yellow or red")
+    query = select(CardRow)
+    if state == "open":
+        query = query.where(CardRow.state.in_(("open", "verifying", "rectifying")))
+    elif state is not None:
+        query = query.where(CardRow.state == state)
+    if case is not None:
+        query = query.where(CardRow.case_id == case)
+    if color is not None:
+        query = query.where(CardRow.color == color)
+    return [card_of(r) for r in session.scalars(query.order_by(CardRow.issued_at, CardRow.id))]
+
+
+def get_card(session: Session, card_id: str) -> Card:
+    row = session.get(CardRow, card_id)
+    if row is None:
+        raise NotFoundError(f"no card {card_id!r}", hint="list cards with: hennan-flow card list")
+    record = session.scalars(
+        select(CardTransitionRow).where(CardTransitionRow.card_id == card_id).order_by(CardTransitionRow.id)
+    ).all()
+    return card_of(row, record)
+
+
+def read_events(session: Session, *, after: int = 0, limit: int = 100) -> list[OutboxEvent]:
+    """Outbox events with id > `after`, oldest first; save the last id as the next cursor."""
+    if isinstance(after, bool) or not isinstance(after, int) or after < 0:
+        raise InputError(f"the cursor must be a whole number ≥ 0, not {after!r}")
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 10_000:
+        raise InputError(f"limit must be between 1 and 10000, not {limit!r}")
+    rows = session.scalars(select(OutboxRow).where(OutboxRow.id > after).order_by(OutboxRow.id).limit(limit))
+    return [
+        OutboxEvent(
+            id=r.id,
+            type=r.type,
+            case=r.case_id,
+            ref=r.ref,
+            at=as_utc(r.at),
+            recorded_at=as_utc(r.recorded_at),
+            payload=json.loads(r.payload),
+        )
+        for r in rows
+    ]
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def _table(model: type[Base]) -> Table:
+    """The model's table, for Core executemany inserts (one round trip per batch, no ORM bookkeeping)."""
+    return cast(Table, model.__table__)
+
+
+def _json(doc: Mapping[str, Any]) -> str:
+    return json.dumps(dict(doc), ensure_ascii=False, sort_keys=True, default=str)
+
+
+def _event_row(
+    type_: str,
+    case: str | None,
+    task: str | None,
+    step: str | None,
+    at: datetime,
+    detail: Mapping[str, Any],
+    *,
+    actor: str | None = None,
+) -> dict[str, Any]:
+    """An audit log row as `Engine._event` writes it (ids and codes only)."""
+    return {
+        "case_id": case,
+        "task_id": task,
+        "at": at,
+        "type": type_,
+        "step": step,
+        "actor": actor,
+        "detail": _json(detail),
+    }
+
+
+def _write_outbox(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Append outbox rows; on PostgreSQL first take the outbox lock (held until commit)."""
+    if not rows:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        transaction = session.get_transaction()
+        if session.info.get(_OUTBOX_LOCK_KEY) is not transaction:
+            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _OUTBOX_LOCK_ID})
+            session.info[_OUTBOX_LOCK_KEY] = transaction
+    session.execute(insert(_table(OutboxRow)), rows)

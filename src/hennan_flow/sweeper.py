@@ -1,0 +1,526 @@
+"""The SLA sweeper: issues due signals and cards exactly once, and fires due BPMN timers.
+
+Many sweepers may run at once (processes, machines) against one database. A sweep repeats, in
+bounded batches and within a time budget:
+
+1. **reap** — claims whose lease ran out (their worker died or stalled) go back to `pending`;
+2. **claim** — up to `batch_size` due `pending` signals become `claimed` by this batch's token, with
+   `lease_until = now + lease`, and that claim commits:
+   - PostgreSQL: one `UPDATE … WHERE id IN (SELECT … ORDER BY due_at LIMIT n FOR UPDATE SKIP LOCKED)
+     RETURNING id`, so concurrent sweepers take disjoint rows without waiting for each other;
+   - SQLite: the candidates are read without the write lock, then a version-checked
+     `UPDATE … WHERE id = ? AND rev = ? AND state = 'pending'` claims each one; a row whose `rev`
+     moved was taken by someone else and is dropped from the batch (the Camunda pattern);
+3. **fire** — one transaction locks the batch's case rows (sorted, so two sweepers cannot deadlock;
+   the engine's operations take the same lock), then fires only the rows still claimed by this
+   token (`supervision.issue`). A worker killed after its claim leaves rows `claimed`: after the
+   lease they are reaped and fired by another worker. A stalled worker that wakes up after its
+   lease finds its token gone and fires nothing (fencing), so nothing is issued twice.
+
+Then due BPMN timers: each due case is loaded and advanced (`Engine.fire_timers`); a case whose
+expression fails is marked in error (`Engine.mark_case_error`) and the sweep goes on.
+
+Queries are bound by the (state, due_at) index of `hf_signal`, so the cost of a sweep follows the
+number of due signals, not the number of open steps (bench/sweep.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypedDict, cast
+
+from sqlalchemy import Select, Table, bindparam, event, func, select, update
+from sqlalchemy.orm import Session
+
+from .db.models import CaseRow, SignalRow
+from .errors import ConflictError, HennanFlowError, InputError
+from .supervision import ISSUED_KEY, Issued, IssuedDoc, issue
+from .timeutil import SHANGHAI, as_utc
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+__all__ = ["BatchReport", "SweepResult", "Sweeper", "collecting", "due_signals", "explain", "lag_seconds"]
+
+log = logging.getLogger(__name__)
+
+CALENDAR_WARN_DAYS = 60
+
+
+class SweepDoc(TypedDict):
+    issued: list[IssuedDoc]
+    lag_seconds: float
+
+
+@dataclass(frozen=True)
+class BatchReport:
+    """One batch of a sweep, as `sla sweep --loop` logs it (one line per batch)."""
+
+    batch: int
+    claimed: int
+    issued: int
+    lost: int  # claimed, then fired or reclaimed by someone else (fenced out)
+    reaped: int  # expired claims put back before this batch
+    lag_seconds: float
+    elapsed_ms: float
+    timers_fired: int = 0
+
+    def line(self) -> str:
+        return (
+            f"sweep batch={self.batch} claimed={self.claimed} issued={self.issued} lost={self.lost} "
+            f"reaped={self.reaped} timers={self.timers_fired} lag={self.lag_seconds:.3f}s "
+            f"took={self.elapsed_ms:.1f}ms"
+        )
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """What one sweep did: signals and cards issued (at their due instants), timers fired, the lag.
+
+    `lag_seconds` is now − the oldest unfired due instant (signal or BPMN timer) when the sweep
+    began, 0 when nothing was overdue. `complete` is False when the time budget ran out (or a stop
+    was asked) with due work left. `calendar_warning` is set when the calendar data ends within 60
+    days.
+    """
+
+    issued: tuple[Issued, ...] = ()
+    lag_seconds: float = 0.0
+    batches: int = 0
+    claimed: int = 0
+    lost: int = 0
+    reaped: int = 0
+    timers_fired: tuple[str, ...] = ()
+    timer_errors: tuple[tuple[str, str], ...] = ()
+    complete: bool = True
+    calendar_last_date: date | None = None
+    calendar_warning: str | None = None
+
+    def as_dict(self) -> SweepDoc:
+        """The `sla sweep` document."""
+        return {"issued": [i.as_dict() for i in self.issued], "lag_seconds": self.lag_seconds}
+
+
+Hold = Callable[[str, Sequence[int]], None]
+
+
+@dataclass
+class _Tally:
+    issued: list[Issued] = field(default_factory=list)
+    batches: int = 0
+    claimed: int = 0
+    lost: int = 0
+    reaped: int = 0
+    timers_fired: list[str] = field(default_factory=list)
+    timer_errors: list[tuple[str, str]] = field(default_factory=list)
+    complete: bool = True
+
+
+class Sweeper:
+    """One sweep over an engine's database; `Engine.sweep()` builds and runs one.
+
+    Parameters:
+        batch_size: signals claimed per batch (bounded work per transaction).
+        budget: seconds of wall time after which the sweep stops between batches (it reports
+            `complete=False`; the next sweep goes on).
+        lease: seconds a claim is held before other sweepers may reap it.
+        timers: also fire due BPMN timers.
+        worker: this worker's name in claims (default host:pid:random).
+        stop: asked between batches; True ends the sweep (SIGTERM in `sla sweep --loop`).
+        on_batch: called with a `BatchReport` after each batch.
+        hold: test hook, called after a claim commits (phase "claimed") and inside the fire
+            transaction (phase "firing") with the claimed ids.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        batch_size: int = 500,
+        budget: float = 30.0,
+        lease: float = 60.0,
+        timers: bool = True,
+        worker: str | None = None,
+        stop: Callable[[], bool] | None = None,
+        on_batch: Callable[[BatchReport], None] | None = None,
+        hold: Hold | None = None,
+    ) -> None:
+        if not 1 <= batch_size <= 10_000:
+            raise InputError(f"batch_size must be between 1 and 10000, not {batch_size}")
+        if budget <= 0 or lease <= 0:
+            raise InputError("budget and lease must be positive numbers of seconds")
+        self.engine = engine
+        self.batch_size = batch_size
+        self.budget = budget
+        self.lease = timedelta(seconds=lease)
+        self.timers = timers
+        self.worker = worker or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.stop = stop or (lambda: False)
+        self.on_batch = on_batch
+        self.hold = hold
+        self._serial = 0
+
+    # -- the sweep --------------------------------------------------------------------------
+    def run(self) -> SweepResult:
+        engine = self.engine
+        started = time.monotonic()
+        now = engine.now()
+        with engine._read() as session:
+            lag = lag_seconds(session, now)
+        last_date, warning = self._calendar_check(now)
+        tally = _Tally()
+        while True:
+            if self.stop():
+                tally.complete = self._nothing_due()
+                break
+            t0 = time.monotonic()
+            now = engine.now()
+            reaped = self._reap(now)
+            batch_lag = lag if tally.batches == 0 else self._lag(now)
+            token = self._token()
+            ids = self._claim(now, token)
+            tally.reaped += reaped
+            if not ids:
+                break
+            tally.batches += 1
+            tally.claimed += len(ids)
+            try:
+                if self.hold is not None:
+                    self.hold("claimed", ids)
+                issued = self._fire(ids, token)
+            except BaseException:
+                self._release(token)
+                raise
+            tally.issued.extend(issued)
+            lost = len(ids) - len(issued)
+            tally.lost += lost
+            if self.on_batch is not None:
+                self.on_batch(
+                    BatchReport(
+                        batch=tally.batches,
+                        claimed=len(ids),
+                        issued=len(issued),
+                        lost=lost,
+                        reaped=reaped,
+                        lag_seconds=batch_lag,
+                        elapsed_ms=(time.monotonic() - t0) * 1000,
+                    )
+                )
+            if time.monotonic() - started > self.budget:
+                tally.complete = self._nothing_due()
+                break
+        if self.timers and tally.complete:
+            self._fire_timers(started, tally)
+        tally.issued.sort(key=lambda i: (i.at, i.signal_id))
+        return SweepResult(
+            issued=tuple(tally.issued),
+            lag_seconds=lag,
+            batches=tally.batches,
+            claimed=tally.claimed,
+            lost=tally.lost,
+            reaped=tally.reaped,
+            timers_fired=tuple(tally.timers_fired),
+            timer_errors=tuple(tally.timer_errors),
+            complete=tally.complete,
+            calendar_last_date=last_date,
+            calendar_warning=warning,
+        )
+
+    def _token(self) -> str:
+        self._serial += 1
+        return f"{self.worker}#{self._serial}"
+
+    def _postgres(self) -> bool:
+        return self.engine._db.dialect.name == "postgresql"
+
+    # -- reap, claim, release ---------------------------------------------------------------
+    def _reap(self, now: datetime) -> int:
+        """Claims whose lease ran out go back to pending (their worker died or stalled)."""
+        expired = select(SignalRow.id).where(SignalRow.state == "claimed", SignalRow.lease_until < now)
+        with self.engine._read() as session:  # the common case, nothing expired, takes no write lock
+            if session.scalar(expired.limit(1)) is None:
+                return 0
+        stmt = update(SignalRow)
+        if self._postgres():  # a locking CTE runs once (see _claim)
+            locked = expired.with_for_update(skip_locked=True).cte("expired")
+            stmt = stmt.where(SignalRow.id == locked.c.id)
+        else:
+            stmt = stmt.where(SignalRow.id.in_(expired))
+        stmt = (
+            stmt.where(SignalRow.state == "claimed", SignalRow.lease_until < now)
+            .values(state="pending", claimed_by=None, lease_until=None, rev=SignalRow.rev + 1)
+            .returning(SignalRow.id)
+            .execution_options(synchronize_session=False)
+        )
+        with self.engine._transaction() as session:
+            reaped = len(session.execute(stmt).all())
+        if reaped:
+            log.warning("reaped %d expired claims (a sweeper died or stalled past its lease)", reaped)
+        return reaped
+
+    def _claim(self, now: datetime, token: str) -> list[int]:
+        until = now + self.lease
+        if self._postgres():
+            # WITH due AS (SELECT … LIMIT n FOR UPDATE SKIP LOCKED) UPDATE … FROM due: a locking CTE
+            # runs exactly once; as `id IN (subquery)` the planner may rerun the LIMIT per row
+            # (a nested-loop semi join) and claim more than n
+            due = (
+                due_signals(now, self.batch_size, columns=(SignalRow.id,))
+                .with_for_update(skip_locked=True)
+                .cte("due")
+            )
+            stmt = (
+                update(SignalRow)
+                .where(SignalRow.id == due.c.id, SignalRow.state == "pending")
+                .values(state="claimed", claimed_by=token, lease_until=until, rev=SignalRow.rev + 1)
+                .returning(SignalRow.id)
+                .execution_options(synchronize_session=False)
+            )
+            with self.engine._transaction() as session:
+                return list(session.scalars(stmt))
+        # SQLite: read candidates without the write lock, claim each with a version check
+        with self.engine._read() as session:
+            candidates = session.execute(due_signals(now, self.batch_size)).all()
+        if not candidates:
+            return []
+        table = cast(Table, SignalRow.__table__)
+        claim = (
+            update(table)
+            .where(
+                table.c.id == bindparam("b_id"),
+                table.c.rev == bindparam("b_rev"),
+                table.c.state == "pending",
+            )
+            .values(state="claimed", claimed_by=token, lease_until=until, rev=table.c.rev + 1)
+        )
+        ids = [i for i, _ in candidates]
+        with self.engine._transaction() as session:
+            session.execute(claim, [{"b_id": i, "b_rev": r} for i, r in candidates])
+            won = list(
+                session.scalars(
+                    select(SignalRow.id).where(
+                        SignalRow.id.in_(ids), SignalRow.state == "claimed", SignalRow.claimed_by == token
+                    )
+                )
+            )
+        if len(won) < len(ids):
+            log.info(
+                "claim: %d of %d candidates were taken by another sweeper", len(ids) - len(won), len(ids)
+            )
+        return won
+
+    def _release(self, token: str) -> None:
+        """Give back this batch's claims at once (an error or a stop), instead of waiting for the lease."""
+        try:
+            with self.engine._transaction() as session:
+                session.execute(
+                    update(SignalRow)
+                    .where(SignalRow.state == "claimed", SignalRow.claimed_by == token)
+                    .values(state="pending", claimed_by=None, lease_until=None, rev=SignalRow.rev + 1)
+                    .execution_options(synchronize_session=False)
+                )
+        except Exception:  # the lease will expire instead
+            log.warning("could not release the claims of %s; they return when the lease expires", token)
+
+    # -- fire ---------------------------------------------------------------------------------
+    def _fire(self, ids: Sequence[int], token: str) -> list[Issued]:
+        engine = self.engine
+        with engine._transaction() as session:
+            now = engine.now()
+            case_ids = sorted(set(session.scalars(select(SignalRow.case_id).where(SignalRow.id.in_(ids)))))
+            # one writer per case, as every engine operation; sorted so two sweepers cannot deadlock
+            session.execute(
+                select(CaseRow.id).where(CaseRow.id.in_(case_ids)).order_by(CaseRow.id).with_for_update()
+            ).all()
+            rows = session.scalars(
+                select(SignalRow)
+                .where(SignalRow.id.in_(ids))
+                .order_by(SignalRow.due_at, SignalRow.id)
+                .execution_options(populate_existing=True)
+            ).all()
+            if self.hold is not None:
+                self.hold("firing", ids)
+            return issue(session, rows, now, claimer=token, lead_of=engine._lead_of)
+
+    # -- BPMN timers --------------------------------------------------------------------------
+    def _fire_timers(self, started: float, tally: _Tally) -> None:
+        engine = self.engine
+        seen: set[str] = set()
+        with collecting(engine) as issued:
+            while not self.stop() and time.monotonic() - started <= self.budget:
+                due = [c for c in engine.due_timer_cases(limit=len(seen) + self.batch_size) if c not in seen]
+                if not due:
+                    break
+                t0 = time.monotonic()
+                fired = 0
+                for case_id in due:
+                    if self.stop() or time.monotonic() - started > self.budget:
+                        tally.complete = False
+                        break
+                    seen.add(case_id)
+                    if self._fire_timer(case_id, tally):
+                        fired += 1
+                if self.on_batch is not None:
+                    self.on_batch(
+                        BatchReport(
+                            batch=tally.batches + 1,
+                            claimed=0,
+                            issued=0,
+                            lost=0,
+                            reaped=0,
+                            lag_seconds=0.0,
+                            elapsed_ms=(time.monotonic() - t0) * 1000,
+                            timers_fired=fired,
+                        )
+                    )
+                tally.batches += 1
+        tally.issued.extend(issued)
+
+    def _fire_timer(self, case_id: str, tally: _Tally) -> bool:
+        engine = self.engine
+        try:
+            if engine.fire_timers(case_id):
+                tally.timers_fired.append(case_id)
+                return True
+            return False
+        except ConflictError as exc:  # busy or raced: the next sweep tries again
+            log.info("timer of case %s not fired now: %s", case_id, exc.message)
+            return False
+        except HennanFlowError as exc:
+            message = str(exc)
+        except Exception as exc:  # a bug must not stop the sweep, nor retry forever
+            log.exception("timer of case %s failed", case_id)
+            message = f"internal error while firing a timer: {type(exc).__name__}"
+        tally.timer_errors.append((case_id, message))
+        try:
+            engine.mark_case_error(case_id, message)
+        except HennanFlowError as exc:
+            log.warning("could not mark case %s in error: %s", case_id, exc)
+        log.warning("case %s marked in error: its timer cannot fire", case_id)
+        return False
+
+    # -- lag, calendar ----------------------------------------------------------------------
+    def _lag(self, now: datetime) -> float:
+        with self.engine._read() as session:
+            return lag_seconds(session, now)
+
+    def _nothing_due(self) -> bool:
+        now = self.engine.now()
+        with self.engine._read() as session:
+            due = session.scalar(
+                select(SignalRow.id).where(SignalRow.state == "pending", SignalRow.due_at <= now).limit(1)
+            )
+        return due is None
+
+    def _calendar_check(self, now: datetime) -> tuple[date | None, str | None]:
+        try:
+            last = self.engine.calendar().last_date
+        except HennanFlowError as exc:  # pragma: no cover - a broken stored calendar
+            log.warning("calendar unavailable: %s", exc)
+            return None, None
+        today = now.astimezone(SHANGHAI).date()
+        left = (last - today).days
+        if left >= CALENDAR_WARN_DAYS:
+            return last, None
+        warning = (
+            f"the working-day calendar data ends on {last.isoformat()} ({max(left, 0)} days from today); "
+            "deadlines past it stay pending. hint: hennan-flow calendar load FILE with the next year"
+        )
+        log.warning(warning)
+        return last, warning
+
+
+def due_signals(now: datetime, limit: int, *, columns: Sequence[Any] | None = None) -> Select[Any]:
+    """The claim candidates: due pending signals, oldest first, read from the (state, due_at) index."""
+    return (
+        select(*(columns or (SignalRow.id, SignalRow.rev)))
+        .where(SignalRow.state == "pending", SignalRow.due_at <= now)
+        .order_by(SignalRow.due_at)
+        .limit(limit)
+    )
+
+
+def _lag_queries() -> dict[str, Select[Any]]:
+    return {
+        "lag_pending": select(func.min(SignalRow.due_at)).where(SignalRow.state == "pending"),
+        "lag_claimed": select(func.min(SignalRow.due_at)).where(SignalRow.state == "claimed"),
+        "lag_timers": select(func.min(CaseRow.next_timer_at)).where(
+            CaseRow.next_timer_at.is_not(None), CaseRow.state == "open"
+        ),
+    }
+
+
+def explain(engine: Engine, now: datetime | None = None) -> dict[str, list[str]]:
+    """The database's plan for each query a sweep runs on hf_signal and hf_case (operators, bench).
+
+    SQLite: the EXPLAIN QUERY PLAN details; PostgreSQL: the EXPLAIN lines. A healthy plan reads
+    `ix_hf_signal_due` (and `ix_hf_case_open_timer`), never the whole table.
+    """
+    at = now or engine.now()
+    queries: dict[str, Select[Any]] = {
+        "claim": due_signals(at, 500),
+        "reap": select(SignalRow.id).where(SignalRow.state == "claimed", SignalRow.lease_until < at).limit(1),
+        **_lag_queries(),
+        # the shape of Engine.due_timer_cases
+        "timers": select(CaseRow.id)
+        .where(CaseRow.next_timer_at <= at, CaseRow.state == "open")
+        .order_by(CaseRow.next_timer_at)
+        .limit(100),
+    }
+    out: dict[str, list[str]] = {}
+    with engine._db.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        for name, query in queries.items():
+            compiled = query.compile(dialect=conn.dialect)
+            params = compiled.construct_params()
+            if sqlite:
+                positional = tuple(
+                    v.isoformat(" ") if isinstance(v, datetime) else v
+                    for v in (params[k] for k in compiled.positiontup or ())
+                )
+                rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", positional).all()
+                out[name] = [str(r[-1]) for r in rows]
+            else:
+                rows = conn.exec_driver_sql(f"EXPLAIN {compiled}", params).all()
+                out[name] = [str(r[0]) for r in rows]
+    return out
+
+
+def lag_seconds(session: Session, now: datetime) -> float:
+    """now − the oldest unfired due instant (a pending or claimed signal, or an open case's timer)."""
+    oldest: list[datetime] = []
+    for query in _lag_queries().values():  # index lookups: (state, due_at) twice, next_timer_at
+        found = session.scalar(query)
+        if found is not None:
+            oldest.append(as_utc(found))
+    due = [d for d in oldest if d <= now]
+    if not due:
+        return 0.0
+    return round((now - min(due)).total_seconds(), 3)
+
+
+@contextmanager
+def collecting(engine: Engine) -> Iterator[list[Issued]]:
+    """What this thread's committed engine transactions issued while inside (e.g. timers that end steps)."""
+    sink: list[Issued] = []
+    me = threading.get_ident()
+
+    def after_commit(session: Session) -> None:
+        items = session.info.pop(ISSUED_KEY, None)
+        if items and threading.get_ident() == me:
+            sink.extend(items)
+
+    target: Any = engine._write
+    event.listen(target, "after_commit", after_commit)
+    try:
+        yield sink
+    finally:
+        event.remove(target, "after_commit", after_commit)

@@ -1,0 +1,394 @@
+"""The sweeper (issue 7) in one process: claims, leases and their reaping, fencing, batches, budget,
+BPMN timers, lag, the calendar warning, query plans, and `sla sweep --loop` stopping on SIGTERM.
+
+Leases run on the engine's clock, so a simulated clock expires them deterministically: a claim made
+at T with a 60 s lease is live at T + 59 s and reaped at T + 61 s.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, insert, select
+
+from hennan_flow.db.models import CaseRow, OutboxRow, SignalRow
+from hennan_flow.engine import Engine, SimulatedClock
+from hennan_flow.errors import ExpressionError
+from hennan_flow.sweeper import BatchReport, Sweeper, collecting, explain
+from hennan_flow.timeutil import SHANGHAI
+
+CLOCK_BUNDLE = Path(__file__).parent / "fixtures" / "clock" / "processes"
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=SHANGHAI)
+
+
+@pytest.fixture
+def sim(db_url: str) -> Iterator[tuple[Engine, SimulatedClock]]:
+    Engine(db_url).upgrade(simulation=True)
+    clock = SimulatedClock(at("2025-09-29T10:00"))
+    engine = Engine(db_url, clock=clock)
+    engine.deploy(str(CLOCK_BUNDLE))
+    yield engine, clock
+    engine.close()
+
+
+def start_cases(engine: Engine, n: int) -> list[str]:
+    return [engine.start_case("review_clock").id for _ in range(n)]
+
+
+def signal_states(engine: Engine) -> dict[str, int]:
+    with engine._read() as session:
+        rows = session.execute(select(SignalRow.state, func.count()).group_by(SignalRow.state)).all()
+    return {state: count for state, count in rows}
+
+
+def outbox_refs(engine: Engine) -> list[str]:
+    with engine._read() as session:
+        return list(session.scalars(select(OutboxRow.ref).order_by(OutboxRow.id)))
+
+
+# -- leases -------------------------------------------------------------------------------------
+
+
+def test_a_dead_workers_claims_are_reaped_after_the_lease_and_issued_once(
+    sim: tuple[Engine, SimulatedClock],
+) -> None:
+    engine, clock = sim
+    start_cases(engine, 2)
+    clock.set(at("2025-10-12T08:00"))  # notice + yellow light of each review step are due
+    dead = Sweeper(engine, lease=60, worker="dead")
+    held = dead._claim(engine.now(), "dead#1")  # claimed, committed, never fired: the worker died
+    assert len(held) == 4 and signal_states(engine)["claimed"] == 4
+
+    live = engine.sweep(timers=False)
+    assert live.issued == () and live.reaped == 0  # the lease is live: nobody else may fire them
+    assert live.lag_seconds == 8 * 3600  # but the lag shows them
+    clock.set(at("2025-10-12T08:00") + timedelta(seconds=59))
+    assert engine.sweep(timers=False).issued == ()
+
+    clock.set(at("2025-10-12T08:00") + timedelta(seconds=61))
+    after = engine.sweep(timers=False)
+    assert (after.reaped, len(after.issued)) == (4, 4)
+    assert {i.signal_id for i in after.issued} == set(held)
+    assert all(i.at == at("2025-10-12T00:00") for i in after.issued)  # still stamped with the due instant
+    # the dead worker wakes up: its token is gone, it fires nothing (fencing)
+    assert dead._fire(held, "dead#1") == []
+    assert engine.sweep(timers=False).issued == ()
+    assert signal_states(engine).get("claimed", 0) == 0
+    refs = outbox_refs(engine)
+    assert len(refs) == 4 and len(set(refs)) == 4
+
+
+def test_a_stalled_worker_cannot_fire_what_another_reaped_and_fired(
+    sim: tuple[Engine, SimulatedClock],
+) -> None:
+    engine, clock = sim
+    start_cases(engine, 3)
+    clock.set(at("2025-10-14T08:00"))  # notice, yellow light, yellow card of each: 9 due
+    other = Engine(engine.url, clock=lambda: clock() + timedelta(seconds=120))  # two minutes later
+    seen: list[int] = []
+
+    def stall(phase: str, ids: Sequence[int]) -> None:
+        if phase == "claimed" and not seen:  # stalls past its lease after its first claim
+            seen.extend(ids)
+            result = other.sweep(timers=False, lease=60)
+            assert result.reaped == len(ids) and len(result.issued) == 9
+
+    slow = Sweeper(engine, batch_size=4, lease=60, timers=False, hold=stall)
+    result = slow.run()
+    assert len(seen) == 4
+    assert result.lost == 4 and result.issued == ()  # fenced out: nothing twice
+    assert signal_states(engine) == {"fired": 9, "pending": 3 * 5}  # 9 fired; red cards and the case's wait
+    refs = outbox_refs(engine)
+    assert len(refs) == 9 and len(set(refs)) == 9
+    assert len(engine.cards()) == 3
+    other.close()
+
+
+def test_a_late_completion_fires_a_claimed_card_and_the_sweeper_skips_it(
+    sim: tuple[Engine, SimulatedClock],
+) -> None:
+    engine, clock = sim
+    (case_id,) = start_cases(engine, 1)
+    review = engine.tasks(case=case_id)[0]
+    clock.set(at("2025-10-15T11:00"))
+
+    def complete_meanwhile(phase: str, _ids: Sequence[int]) -> None:
+        if phase == "claimed":  # the clerk completes the late step while the sweeper holds the claims
+            engine.complete_task(review.id, actor="clerk")
+
+    result = Sweeper(engine, timers=False, hold=complete_meanwhile).run()
+    assert result.claimed == 3 and result.issued == () and result.lost == 3
+    assert [(c.step, c.color) for c in engine.cards()] == [("review", "yellow")]
+    assert [e.payload["name"] for e in engine.events()] == ["notice", "yellow_light", "yellow"]
+
+
+def test_a_completion_racing_a_firing_sweep_waits_for_it_and_issues_nothing_twice(
+    sim: tuple[Engine, SimulatedClock],
+) -> None:
+    engine, clock = sim
+    (case_id,) = start_cases(engine, 1)
+    review = engine.tasks(case=case_id)[0]
+    clock.set(at("2025-10-15T11:00"))
+    other = Engine(engine.url, clock=clock)  # another worker of the portal, its own connections
+    done: list[object] = []
+    blocked: list[bool] = []
+    clerk = threading.Thread(target=lambda: done.append(other.complete_task(review.id, actor="clerk")))
+
+    def race(phase: str, _ids: Sequence[int]) -> None:
+        if phase == "firing":  # inside the fire transaction, holding the case (and on SQLite the db)
+            clerk.start()
+            clerk.join(timeout=1.0)
+            blocked.append(clerk.is_alive())  # the completion waits for this transaction
+
+    result = Sweeper(engine, timers=False, hold=race).run()
+    clerk.join(timeout=120)
+    assert blocked == [True] and len(done) == 1
+    assert len(result.issued) == 3  # the sweeper fired them; the completion found them fired
+    assert [(c.step, c.color) for c in engine.cards()] == [("review", "yellow")]
+    assert [e.payload["name"] for e in engine.events()] == ["notice", "yellow_light", "yellow"]
+    other.close()
+
+
+def test_what_other_transactions_issue_during_a_sweep_is_collected_after_commit_only(
+    sim: tuple[Engine, SimulatedClock], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cards a timer's transaction issues (a step it ends late) belong in the sweep's output."""
+    engine, clock = sim
+    first, second = start_cases(engine, 2)
+    clock.set(at("2025-10-15T11:00"))
+    tasks = {c: engine.tasks(case=c)[0].id for c in (first, second)}
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    with collecting(engine) as sink:
+        engine.complete_task(tasks[first])
+        with monkeypatch.context() as m:
+            m.setattr(engine, "_sync_tasks", broken)
+            with pytest.raises(RuntimeError):
+                engine.complete_task(tasks[second])  # rolled back: its cards never existed
+    assert [(i.case, i.name) for i in sink] == [(first, "notice"), (first, "yellow_light"), (first, "yellow")]
+    assert all(i.at <= at("2025-10-14T00:00") for i in sink)
+
+
+# -- batches, budget, stop --------------------------------------------------------------------------
+
+
+def test_batches_are_bounded_and_each_is_reported(sim: tuple[Engine, SimulatedClock]) -> None:
+    engine, clock = sim
+    start_cases(engine, 3)
+    clock.set(at("2025-10-14T08:00"))
+    reports: list[BatchReport] = []
+    result = engine.sweep(batch_size=4, timers=False, on_batch=reports.append)
+    assert [(r.batch, r.claimed, r.issued, r.lost) for r in reports] == [
+        (1, 4, 4, 0),
+        (2, 4, 4, 0),
+        (3, 1, 1, 0),
+    ]
+    assert (result.batches, result.claimed, len(result.issued), result.complete) == (3, 9, 9, True)
+    assert reports[0].line().startswith("sweep batch=1 claimed=4 issued=4 lost=0 reaped=0 ")
+    assert [i.at for i in result.issued] == sorted(i.at for i in result.issued)
+
+
+def test_a_spent_time_budget_yields_and_the_next_sweep_goes_on(sim: tuple[Engine, SimulatedClock]) -> None:
+    engine, clock = sim
+    start_cases(engine, 3)
+    clock.set(at("2025-10-14T08:00"))
+    counts = []
+    while True:
+        result = engine.sweep(batch_size=4, budget=1e-9, timers=False)  # spent after any batch
+        counts.append((len(result.issued), result.complete))
+        if result.complete:
+            break
+    assert counts == [(4, False), (4, False), (1, True)]
+
+
+def test_a_stop_request_ends_the_sweep_between_batches(sim: tuple[Engine, SimulatedClock]) -> None:
+    engine, clock = sim
+    start_cases(engine, 3)
+    clock.set(at("2025-10-14T08:00"))
+    reports: list[BatchReport] = []
+    result = engine.sweep(batch_size=4, timers=False, on_batch=reports.append, stop=lambda: bool(reports))
+    assert (len(result.issued), result.complete) == (4, False)
+    assert signal_states(engine)["pending"] == 5 + 3 * 5  # nothing left claimed
+    assert "claimed" not in signal_states(engine)
+
+
+# -- BPMN timers --------------------------------------------------------------------------------------
+
+
+def test_due_timers_fire_and_a_failing_one_marks_its_case_while_the_sweep_goes_on(
+    sim: tuple[Engine, SimulatedClock], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine, clock = sim
+    broken, healthy = start_cases(engine, 2)
+    clock.set(at("2025-10-14T00:00"))  # the boundary timer workdays(5) of both is due
+    assert sorted(engine.due_timer_cases()) == sorted([broken, healthy])
+    fire = engine.fire_timers
+
+    def fire_timers(case_id: str) -> bool:
+        if case_id == broken:
+            raise ExpressionError("timer expression refused", expression="workdays(x)")
+        return fire(case_id)
+
+    monkeypatch.setattr(engine, "fire_timers", fire_timers)
+    result = engine.sweep()
+    assert result.timers_fired == (healthy,)
+    assert [case for case, _ in result.timer_errors] == [broken]
+    assert "timer expression refused" in result.timer_errors[0][1]
+    assert len(result.issued) == 6  # the signals of both cases were issued all the same
+    assert sorted(t.step for t in engine.tasks(case=healthy)) == ["escalate", "review"]
+    assert [t.step for t in engine.tasks(case=broken)] == ["review"]
+    assert any(e.type == "case.error" for e in engine.case(broken).events)
+    with engine._read() as session:
+        row = session.get(CaseRow, broken)
+        assert row is not None and "refused" in (row.error or "")
+    assert engine.due_timer_cases() == []
+    again = engine.sweep()
+    assert (again.timers_fired, again.timer_errors, again.issued) == ((), (), ())
+
+
+# -- lag, calendar, plans -----------------------------------------------------------------------------
+
+
+def test_the_calendar_warning_comes_within_60_days_of_its_end(sim: tuple[Engine, SimulatedClock]) -> None:
+    engine, clock = sim
+    last = engine.calendar().last_date
+    noon = datetime.combine(last, datetime.min.time()).replace(tzinfo=SHANGHAI, hour=12)
+    clock.set(noon - timedelta(days=61))
+    assert engine.sweep().calendar_warning is None
+    clock.set(noon - timedelta(days=59))
+    result = engine.sweep()
+    assert result.calendar_warning is not None and last.isoformat() in result.calendar_warning
+    assert "59 days" in result.calendar_warning and "calendar load" in result.calendar_warning
+    assert result.calendar_last_date == last
+
+
+def test_sweep_queries_read_the_indexes_not_the_tables(sqlite_url: str) -> None:
+    engine = Engine(sqlite_url)
+    engine.upgrade()
+    plans = explain(engine)
+    assert set(plans) == {"claim", "reap", "lag_pending", "lag_claimed", "lag_timers", "timers"}
+    for name, lines in plans.items():
+        text = " ".join(lines)
+        assert "SCAN" not in text, (name, lines)  # no full scan of any table
+        assert "TEMP B-TREE" not in text, (name, lines)  # and no sort: the index gives the order
+    for name in ("claim", "reap", "lag_pending", "lag_claimed"):
+        assert "USING INDEX ix_hf_signal_due" in " ".join(plans[name]).replace("COVERING ", ""), name
+    for name in ("lag_timers", "timers"):
+        assert "ix_hf_case_open_timer" in " ".join(plans[name]), name
+    engine.close()
+
+
+def test_sweep_queries_on_postgresql_do_not_scan_the_signal_table(postgres: object) -> None:
+    url = postgres.create_database()  # type: ignore[attr-defined]
+    engine = Engine(url)
+    engine.upgrade()
+    with engine._db.begin() as conn:  # make the planner's choice meaningful: many fired signals
+        conn.execute(
+            insert(SignalRow),
+            [
+                {
+                    "deadline_id": f"d{i}",
+                    "case_id": f"c{i}",
+                    "task_id": None,
+                    "scope": "case",
+                    "step": None,
+                    "name": "notice",
+                    "kind": "signal",
+                    "trigger": "notice_before",
+                    "due_at": datetime(2025, 1, 1, tzinfo=UTC) + timedelta(minutes=i),
+                    "state": "fired",
+                    "rev": 1,
+                }
+                for i in range(5000)
+            ],
+        )
+        conn.exec_driver_sql("ANALYZE hf_signal")
+    plans = explain(engine)
+    for name in ("claim", "reap", "lag_pending", "lag_claimed"):
+        text = " ".join(plans[name])
+        assert "Seq Scan on hf_signal" not in text, (name, plans[name])
+        assert "ix_hf_signal_due" in text, (name, plans[name])
+    engine.close()
+
+
+# -- sla sweep --loop -----------------------------------------------------------------------------------
+
+
+def test_the_loop_logs_each_batch_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'live.db'}"
+    engine = Engine(url)
+    engine.upgrade()  # a real database: real time
+    with engine._db.begin() as conn:
+        conn.execute(
+            insert(SignalRow),
+            [
+                {
+                    "deadline_id": "d1",
+                    "case_id": "c1",
+                    "task_id": None,
+                    "scope": "case",
+                    "step": None,
+                    "name": "notice",
+                    "kind": "signal",
+                    "trigger": "notice_before",
+                    "due_at": datetime.now(UTC) - timedelta(minutes=5),
+                    "state": "pending",
+                    "rev": 0,
+                }
+            ],
+        )
+    engine.close()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "hennan_flow",
+            "--db",
+            url,
+            "--format",
+            "json",
+            "sla",
+            "sweep",
+            "--loop",
+            "--interval",
+            "0.2",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stderr is not None
+        lines = []
+        for line in proc.stderr:
+            lines.append(line)
+            if line.startswith("sweep batch="):
+                break
+        assert lines[0].startswith("sweeper started:")
+        assert "claimed=1 issued=1" in lines[-1]
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert "sweeper stopped (SIGTERM)" in err
+    doc = json.loads(out)  # one document on stdout
+    assert doc["stopped_by"] == "SIGTERM" and doc["issued_count"] == 1 and doc["sweeps"] >= 1
