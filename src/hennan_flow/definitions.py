@@ -165,6 +165,7 @@ def collect(
 
 def _audit_or_refuse(results: list[FileResult], allow_findings: bool) -> None:
     from .audit import audit_document
+
     errors: list[Any] = []
     for result in results:
         if result.document is None:

@@ -601,6 +601,17 @@ class Engine:
             accepted_at=now,
         )
 
+    def _before_complete(
+        self,
+        session: Session,
+        case: CaseRow,
+        definition: LoadedDefinition,
+        task: TaskRow,
+        data: Mapping[str, Any],
+        now: datetime,
+    ) -> None:
+        """Checks a step must pass before its result may be issued (nothing to check in the core)."""
+
     def _on_task_closed(self, session: Session, case: CaseRow, task: TaskRow, now: datetime) -> None:
         row = session.get(DeadlineRow, task.id)
         if row is not None and row.closed_at is None:
@@ -1012,6 +1023,7 @@ class Engine:
                     )
                 definition = self._definition(session, case.definition_id)
                 definition.check_data(row.step, data)
+                self._before_complete(session, case, definition, row, data, now)
                 workflow = self._load_workflow(session, case, definition)
                 complete(workflow, task_id, data)
                 row.state, row.ended_at, row.actor = "completed", now, actor
