@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from .bundle import TimeLimit
 from .clock import Schedule, paused_workdays, paused_workdays_union, shift, step_schedule
 from .db.models import DeadlineRow, ExtensionRow, PauseRow, SignalRow
+from .db.raw import Raw, raw_of
 from .errors import CalendarRangeError
 from .timeutil import SHANGHAI, as_utc, local_iso
 from .workdays import WorkCalendar
@@ -44,11 +45,24 @@ _SIGNALS: dict[str, tuple[str, str, str]] = {
 Fire = Callable[[Session, SignalRow, datetime], None]
 
 
+def _wanted(sched: Schedule) -> list[tuple[str, str, str, datetime]]:
+    """(name, kind, trigger, due instant) of every signal and card the schedule sets."""
+    out = []
+    for field, (name, kind, trigger) in _SIGNALS.items():
+        at = getattr(sched, f"{field}_at")
+        if at is None:
+            continue
+        if name == "red":
+            trigger = sched.red_card_signal or trigger
+        out.append((name, kind, trigger, at))
+    return out
+
+
 @dataclass
 class Clock:
     """Deadline bookkeeping for one engine: its calendar, close of business and how signals fire."""
 
-    calendar: Callable[[Session], WorkCalendar]
+    calendar: Callable[[Session | Raw], WorkCalendar]
     fire: Fire
     close_of_business: time | None = None
 
@@ -65,30 +79,60 @@ class Clock:
         kind: str,
         limit: TimeLimit | None,
         accepted_at: datetime,
-    ) -> DeadlineRow | None:
-        """Store the deadlines and signals of a step instance or case; None when it has no limits."""
+    ) -> bool:
+        """Store the deadlines and signals of a step instance or case; False when it has no limits.
+
+        The hot path: two driver-level inserts, no ORM objects.
+        """
         if kind != "immediate" and limit is None:
-            return None
-        row = DeadlineRow(
-            id=owner,
-            case_id=case_id,
-            task_id=task_id,
-            scope=scope,
-            step=step,
-            kind=kind,
-            unit=limit.unit if limit and kind != "immediate" else None,
-            legal=limit.legal if limit and kind != "immediate" else None,
-            promised=limit.promised if limit and kind != "immediate" else None,
-            notice_before=limit.notice_before if limit else 1,
-            yellow_light_at=repr(limit.yellow_light_at) if limit else "0.8",
-            red_after=limit.red_after if limit and kind != "immediate" else 3,
-            accepted_at=accepted_at,
-            pending=False,
-            shift_workdays=0,
+            return False
+        timed = limit if kind != "immediate" else None
+        pending, sched = False, None
+        try:
+            sched = step_schedule(
+                accepted_at, timed, kind=kind, calendar=self.calendar(session), close=self.close_of_business
+            )
+        except CalendarRangeError as exc:
+            pending = True
+            log.warning(
+                "deadline pending (calendar data ends): case=%s owner=%s year=%s", case_id, owner, exc.year
+            )
+        raw = raw_of(session)
+        raw.run(
+            "INSERT INTO hf_deadline (id, case_id, task_id, scope, step, kind, unit, legal, promised, notice_before,"
+            " yellow_light_at, red_after, accepted_at, pending, calendar_version, shift_workdays, promised_due,"
+            " legal_due) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                owner,
+                case_id,
+                task_id,
+                scope,
+                step,
+                kind,
+                timed.unit if timed else None,
+                timed.legal if timed else None,
+                timed.promised if timed else None,
+                limit.notice_before if limit else 1,
+                repr(limit.yellow_light_at) if limit else "0.8",
+                timed.red_after if timed else 3,
+                raw.ts(accepted_at),
+                pending,
+                sched.calendar_version if sched else None,
+                0,
+                raw.ts(sched.promised_due) if sched else None,
+                raw.ts(sched.legal_due) if sched else None,
+            ),
         )
-        session.add(row)
-        self.recompute(session, row, fresh=True)
-        return row
+        if sched is not None:
+            raw.many(
+                "INSERT INTO hf_signal (deadline_id, case_id, task_id, scope, step, name, kind, trigger, due_at, state,"
+                " rev) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0)",
+                [
+                    (owner, case_id, task_id, scope, step, name, kind, trigger, raw.ts(at))
+                    for name, kind, trigger, at in _wanted(sched)
+                ],
+            )
+        return True
 
     def _limit(self, row: DeadlineRow) -> TimeLimit | None:
         if row.kind == "immediate" or row.unit is None:
@@ -164,14 +208,7 @@ class Clock:
             existing = {
                 s.name: s for s in session.scalars(select(SignalRow).where(SignalRow.deadline_id == row.id))
             }
-        wanted: dict[str, tuple[datetime, str, str]] = {}
-        for field, (name, kind, trigger) in _SIGNALS.items():
-            at = getattr(sched, f"{field}_at")
-            if at is None:
-                continue
-            if name == "red":
-                trigger = sched.red_card_signal or trigger
-            wanted[name] = (at, kind, trigger)
+        wanted = {name: (at, kind, trigger) for name, kind, trigger, at in _wanted(sched)}
         paused = row.paused_since is not None
         for name, (at, kind, trigger) in wanted.items():
             sig = existing.get(name)
@@ -231,64 +268,79 @@ class Clock:
         self.recompute(session, row)
 
     # -- ending ---------------------------------------------------------------------------
-    def close(self, session: Session, row: DeadlineRow, now: datetime) -> list[SignalRow]:
-        """A step or case ended: its due signals fire now (at their instants), the rest are cancelled."""
-        row.closed_at = now
-        session.flush()
-        fired = self.fire_due(session, row, now)
-        session.execute(
-            update(SignalRow)
-            .where(SignalRow.deadline_id == row.id, SignalRow.state.in_(("pending", "paused", "claimed")))
-            .values(state="cancelled", rev=SignalRow.rev + 1)
-            .execution_options(synchronize_session=False)
+    def close(self, session: Session, owner: str, now: datetime) -> int:
+        """A step or case ended: its due signals fire now (at their instants), the rest are cancelled.
+
+        Returns how many fired. The hot path: driver-level statements; ORM only to fire what is due.
+        """
+        raw = raw_of(session)
+        if not raw.run(
+            "UPDATE hf_deadline SET closed_at = ? WHERE id = ? AND closed_at IS NULL", (raw.ts(now), owner)
+        ):
+            return 0
+        due = raw.rows(
+            "SELECT id FROM hf_signal WHERE deadline_id = ? AND state IN ('pending', 'claimed') AND due_at <= ?"
+            " ORDER BY due_at",
+            (owner, raw.ts(now)),
         )
-        return fired
+        for (signal_id,) in due:
+            signal = session.get(SignalRow, signal_id)
+            assert signal is not None
+            self.fire(session, signal, now)
+        if due:
+            session.flush()
+        raw.run(
+            "UPDATE hf_signal SET state = 'cancelled', rev = rev + 1 WHERE deadline_id = ?"
+            " AND state IN ('pending', 'paused', 'claimed')",
+            (owner,),
+        )
+        return len(due)
 
     # -- reading --------------------------------------------------------------------------
-    def views(self, session: Session, owners: Sequence[str], now: datetime) -> dict[str, dict[str, Any]]:
-        """`view` for many steps at once (two queries, whatever their number)."""
-        if not owners:
-            return {}
-        rows = session.scalars(select(DeadlineRow).where(DeadlineRow.id.in_(owners))).all()
-        by_deadline: dict[str, list[SignalRow]] = {}
-        for sig in session.scalars(
-            select(SignalRow)
-            .where(SignalRow.deadline_id.in_([r.id for r in rows]))
-            .order_by(SignalRow.due_at)
-        ):
-            by_deadline.setdefault(sig.deadline_id, []).append(sig)
-        return {r.id: self._view(session, r, by_deadline.get(r.id, []), now) for r in rows}
-
-    def view(self, session: Session, row: DeadlineRow | None, now: datetime) -> dict[str, Any] | None:
-        """Deadlines as portals show them; working days left is null outside the calendar data."""
-        if row is None:
-            return None
-        signals = session.scalars(
-            select(SignalRow).where(SignalRow.deadline_id == row.id).order_by(SignalRow.due_at)
-        ).all()
-        return self._view(session, row, signals, now)
-
-    def _view(
-        self, session: Session, row: DeadlineRow, signals: Sequence[SignalRow], now: datetime
-    ) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "kind": row.kind,
-            "unit": row.unit,
-            "promised": row.promised,
-            "legal": row.legal,
-            "pending": row.pending,
-            "paused": row.paused_since is not None,
-            "promised_due": local_iso(row.promised_due),
-            "legal_due": local_iso(row.legal_due),
-            "workdays_left": None,
-            "calendar": row.calendar_version,
-        }
-        if row.promised_due is not None and not row.pending:
-            out["workdays_left"] = self.workdays_left(session, as_utc(row.promised_due), now)
-        out["signals"] = [{"name": s.name, "at": local_iso(s.due_at), "state": s.state} for s in signals]
+    def views(self, raw: Raw, owners: Sequence[str], now: datetime) -> dict[str, dict[str, Any]]:
+        """`view` for many steps at once (two driver-level queries, whatever their number)."""
+        out: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(owners), 500):
+            chunk = list(owners[start : start + 500])
+            marks = raw.placeholders(len(chunk))
+            rows = raw.rows(
+                "SELECT id, kind, unit, promised, legal, pending, paused_since, promised_due, legal_due,"
+                f" calendar_version FROM hf_deadline WHERE id IN ({marks})",
+                chunk,
+            )
+            signals: dict[str, list[dict[str, Any]]] = {}
+            for deadline_id, name, at, state in raw.rows(
+                f"SELECT deadline_id, name, due_at, state FROM hf_signal WHERE deadline_id IN ({marks})"
+                " ORDER BY due_at, id",
+                chunk,
+            ):
+                signals.setdefault(deadline_id, []).append(
+                    {"name": name, "at": local_iso(raw.instant(at)), "state": state}
+                )
+            for owner, kind, unit, promised, legal, pending, paused, promised_due, legal_due, version in rows:
+                due = raw.instant(promised_due)
+                out[owner] = {
+                    "kind": kind,
+                    "unit": unit,
+                    "promised": promised,
+                    "legal": legal,
+                    "pending": bool(pending),
+                    "paused": paused is not None,
+                    "promised_due": local_iso(due),
+                    "legal_due": local_iso(raw.instant(legal_due)),
+                    "workdays_left": None
+                    if due is None or pending
+                    else self.workdays_left(raw, due, now),
+                    "calendar": version,
+                    "signals": signals.get(owner, []),
+                }
         return out
 
-    def workdays_left(self, session: Session, due: datetime, now: datetime) -> int | None:
+    def view(self, raw: Raw, owner: str, now: datetime) -> dict[str, Any] | None:
+        """Deadlines as portals show them; working days left is null outside the calendar data."""
+        return self.views(raw, [owner], now).get(owner)
+
+    def workdays_left(self, session: Session | Raw, due: datetime, now: datetime) -> int | None:
         cal = self.calendar(session)
         today = now.astimezone(SHANGHAI).date()
         # an end-of-day deadline at 24:00 is stored as the next day's 00:00: its day is the day before
