@@ -254,7 +254,7 @@ class Engine:
 
         def workdays(n: int) -> str:
             if not isinstance(n, int) or n < 1:
-                raise InputError(f"workdays(n) needs a whole number n ≥ 1, not {n!r}")
+                raise InputError("workdays(n) needs a whole number n ≥ 1" + _kind_of(n))
             with self._read() as session:
                 cal = self._calendar(session)
             day = self.now().astimezone(SHANGHAI).date()
@@ -262,12 +262,12 @@ class Engine:
 
         def natural_days(n: int) -> str:
             if not isinstance(n, int) or n < 1:
-                raise InputError(f"natural_days(n) needs a whole number n ≥ 1, not {n!r}")
+                raise InputError("natural_days(n) needs a whole number n ≥ 1" + _kind_of(n))
             return (self.now() + timedelta(days=n)).isoformat()
 
         def hours(n: int) -> str:
             if not isinstance(n, (int, float)) or n <= 0:
-                raise InputError(f"hours(n) needs a positive number, not {n!r}")
+                raise InputError("hours(n) needs a positive number" + _kind_of(n))
             return (self.now() + timedelta(hours=n)).isoformat()
 
         return {"workdays": workdays, "natural_days": natural_days, "hours": hours}
@@ -1351,6 +1351,15 @@ class Engine:
             facts = read_facts(session, scope, bundle_of=lambda i: self._definition(session, i).bundle)
             calendar = self._calendar(session)
         return build_report(facts, scope, now=now, calendar=calendar)
+
+
+def _kind_of(value: Any) -> str:
+    """What a bad argument was, without quoting it (it may be case data)."""
+    return (
+        ""
+        if isinstance(value, int | float) and not isinstance(value, bool)
+        else f", not a {type(value).__name__}"
+    )
 
 
 def _event_of(row: EventRow) -> Event:

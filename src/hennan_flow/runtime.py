@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,11 +35,13 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
 from .errors import ExpressionError, HennanFlowError, Location, StateError
-from .sandbox import Sandbox
+from .sandbox import Sandbox, expression_failed
 from .spiff import ProcessSpecs
 from .timers import TIMER_CLASSES
 
 __all__ = [
+    "MAX_ENGINE_STEPS",
+    "MAX_INSTANCES",
     "MAX_TREE_DEPTH",
     "SPIFF_VERSION",
     "EngineScriptEngine",
@@ -94,6 +97,8 @@ def quiet_spiff_loggers() -> None:
 
 
 MAX_TREE_DEPTH = 900  # SpiffWorkflow's iterators stop at 1000; stay clear of it
+MAX_INSTANCES = 500  # tasks one multi-instance step may create
+MAX_ENGINE_STEPS = 1000  # automatic tasks one operation may run (runaway loops)
 _LIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
 
 
@@ -138,9 +143,12 @@ class EngineScriptEngine(PythonScriptEngine):  # type: ignore[misc]
 
     def evaluate(self, task: Any, expression: str, external_context: Any = None) -> Any:
         try:
-            return self.environment.evaluate(expression, task.data, external_context)
+            value = self.environment.evaluate(expression, task.data, external_context)
         except ExpressionError as exc:
             raise _located(exc, task) from None
+        if expression == getattr(task.task_spec, "cardinality", None):
+            _check_cardinality(value, expression, task)
+        return value
 
     def execute(self, task: Any, script: str, external_context: Any = None) -> bool:
         try:
@@ -153,6 +161,21 @@ class EngineScriptEngine(PythonScriptEngine):  # type: ignore[misc]
             return self.environment.call_service(task.data, **kwargs)
         except ExpressionError as exc:
             raise _located(exc, task) from None
+
+
+def _check_cardinality(value: Any, expression: str, task: Any) -> None:
+    """A multi-instance step makes one task per instance: a whole number, and not a flood of them."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_INSTANCES:
+        return
+    spec = task.task_spec
+    whole = isinstance(value, int) and not isinstance(value, bool)
+    raise expression_failed(
+        f"a multi-instance cardinality must be a whole number from 0 to {MAX_INSTANCES}"
+        + (", and this one is outside that range" if whole else f", not a {type(value).__name__}"),
+        expression,
+        getattr(spec, "bpmn_id", None) or spec.name,
+        hint="count the instances from case data, e.g. len(departments)",
+    )
 
 
 def _located(exc: ExpressionError, task: Any) -> ExpressionError:
@@ -328,10 +351,27 @@ def new_workflow(specs: ProcessSpecs, script_engine: EngineScriptEngine, data: M
 
 
 def advance(workflow: Any) -> None:
-    """Run to the next wait state (ready user step, timer, message), mapping SpiffWorkflow errors."""
+    """Run to the next wait state (ready user step, timer, message), mapping SpiffWorkflow errors.
+
+    At most MAX_ENGINE_STEPS automatic tasks run per call: a loop that needs no user step (a
+    standard loop whose condition stays true, a gateway cycle) would otherwise never return.
+    """
+    ran: Counter[str] = Counter()
+
+    def count(task: Any) -> None:
+        ran[getattr(task.task_spec, "bpmn_id", None) or ""] += 1
+        if ran.total() > MAX_ENGINE_STEPS:
+            looping = [element for element, _n in ran.most_common() if element]
+            raise StateError(
+                f"the case ran {MAX_ENGINE_STEPS} automatic steps without reaching a user step or a timer; "
+                "the process loops without end",
+                hint="give the loop a user step, a loopMaximum or a condition that becomes false",
+                location=Location(element=looping[0] if looping else None),
+            )
+
     try:
         workflow.refresh_timers()
-        workflow.do_engine_steps()
+        workflow.do_engine_steps(did_complete_task=count)
     except (SpiffWorkflowException, WorkflowException, HennanFlowError) as exc:
         raise spiff_runtime_error(exc) from exc
 

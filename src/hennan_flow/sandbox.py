@@ -5,25 +5,33 @@ event and correlation with bare `eval` and full builtins; its documented fix (Re
 `safe_globals`) is bypassable (spiffworkflow-notes §4). So we never call `eval`: expressions are
 parsed with `ast`, checked against an allow-list, and walked by a small interpreter that
 - has no attribute access at all (the route to `__class__`, `__globals__`, frames, `str.format`),
-  no names starting with `_`, no lambdas, comprehensions, f-strings, walrus or starred forms;
+  no names starting with `_`, no lambdas, comprehensions, f-strings, walrus or starred forms, and
+  no `%`-formatting of strings (`'%0999999999d' % 1` builds a gigabyte);
 - calls only the functions it was given (domain functions such as `workdays(n)` and a few safe
-  builtins), and only by name;
-- bounds what an expression can build: its text, its syntax tree, the size of numbers, strings and
-  lists it makes (no `10**10**8`, no `'x' * 10**10`).
+  builtins, some of them narrowed: `sum` adds numbers only, `int` reads at most 100 characters,
+  `round` keeps at most 100 digits), and only by name;
+- bounds what an expression can build: its text, its syntax tree (size and nesting, so the
+  interpreter's own recursion is shallow), the size of numbers (no `10**10**8`) and the full size
+  of every string, list, tuple, set and dict it makes, nested values counted in full (no
+  `'x' * 10**10`, no `[['x'] * 10000] * 10000`). Checking (what validate runs) already evaluates
+  every part that reads no case data, so such a bomb is refused before it is deployed.
+A refusal or a failure is an `ExpressionError` carrying the expression; failure messages never
+quote case-data values (they may be personal data).
 """
 
 from __future__ import annotations
 
 import ast
-import math
+import contextlib
 import operator
+import textwrap
 from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ExpressionError
+from .errors import ExpressionError, HennanFlowError, InputError, Location
 
-__all__ = ["SAFE_FUNCTIONS", "Limits", "Sandbox", "code_problems"]
+__all__ = ["SAFE_FUNCTIONS", "Limits", "Sandbox", "code_problems", "expression_failed"]
 
 
 @dataclass(frozen=True)
@@ -32,10 +40,13 @@ class Limits:
 
     max_length: int = 2000  # characters of expression text
     max_nodes: int = 300  # syntax-tree nodes
-    max_depth: int = 40  # syntax-tree nesting
+    max_depth: int = 40  # syntax-tree nesting (bounds the interpreter's recursion)
     max_int_bits: int = 256  # integers up to ~1e77
-    max_sequence: int = 10_000  # items in a list/tuple/dict, characters in a string
+    max_sequence: int = 10_000  # items and characters in any value built, nested values counted in full
     max_script_statements: int = 200
+
+
+_MAX_DIGITS = 100  # characters int() reads, digits round() keeps
 
 
 def _get(mapping: Any, key: Any, default: Any = None) -> Any:
@@ -46,6 +57,27 @@ def _get(mapping: Any, key: Any, default: Any = None) -> Any:
     return default
 
 
+def _int(value: Any = 0, *base: int) -> int:
+    if isinstance(value, str) and len(value) > _MAX_DIGITS:
+        raise _Refused(f"int() reads numbers of at most {_MAX_DIGITS} characters")
+    return int(value, *base)
+
+
+def _round(number: Any, ndigits: int | None = None) -> Any:
+    if ndigits is None:
+        return round(number)
+    if not isinstance(ndigits, int) or abs(ndigits) > _MAX_DIGITS:
+        raise _Refused(f"round() keeps between -{_MAX_DIGITS} and {_MAX_DIGITS} digits")
+    return round(number, ndigits)
+
+
+def _sum(values: Any, start: Any = 0) -> Any:
+    items = list(values)
+    if not all(isinstance(x, (int, float)) for x in (*items, start)):
+        raise TypeError("sum() adds numbers only")
+    return sum(items, start)
+
+
 SAFE_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "abs": abs,
     "all": all,
@@ -53,14 +85,14 @@ SAFE_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "bool": bool,
     "float": float,
     "get": _get,
-    "int": int,
+    "int": _int,
     "len": len,
     "max": max,
     "min": min,
-    "round": round,
+    "round": _round,
     "sorted": sorted,
     "str": str,
-    "sum": sum,
+    "sum": _sum,
 }
 
 _BINOPS: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
@@ -92,14 +124,56 @@ _EXPR_NODES = (
 )  # fmt: skip
 _STMT_NODES = (ast.Module, ast.Assign, ast.AugAssign, ast.If, ast.Pass, ast.Expr, ast.Store)
 _CONSTANTS = (str, int, float, bool, type(None))
+# folded part by part: short-circuits would skip a bomb in an operand that validate must still see
+_NOT_FOLDED = (ast.Constant, ast.Slice, ast.BoolOp, ast.IfExp)
+_SIZED = (str, list, tuple, set, frozenset, dict)
 
 
 class _Refused(Exception):
     """Internal: why an expression is refused (becomes an ExpressionError with the element)."""
 
 
+# what evaluating allowed syntax may raise (wrong types, missing keys, …): a failure, not a refusal
+_FAILURES = (
+    ArithmeticError,
+    AttributeError,
+    LookupError,
+    NameError,
+    RecursionError,
+    MemoryError,
+    TypeError,
+    ValueError,
+)
+
+
+def _size(value: Any, limit: int) -> int:
+    """Items plus characters in `value`, nested values counted in full; _Refused once over `limit`."""
+    total = 0
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            total += len(item)
+        elif isinstance(item, dict):
+            total += len(item)
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            total += len(item)
+            stack.extend(item)
+        if total > limit:
+            raise _Refused(f"the value would be too large (over {limit} items and characters)")
+    return total
+
+
 class Sandbox:
-    """Checks and evaluates designer expressions with only the given functions in reach."""
+    """Checks and evaluates designer expressions with only the given functions in reach.
+
+    Usage::
+
+        sandbox = Sandbox(functions={"workdays": workdays})
+        sandbox.evaluate('amount > 100 and kind in ["a", "b"]', case_data, element="gateway_1")
+    """
 
     def __init__(
         self, functions: Mapping[str, Callable[..., Any]] | None = None, limits: Limits | None = None
@@ -118,31 +192,34 @@ class Sandbox:
         return tree
 
     def check_script(self, text: str, *, element: str | None = None) -> ast.Module:
+        """The checked syntax tree of a script (assignments, if/else, expressions)."""
         tree = self._parse(text, "exec", element)
         assert isinstance(tree, ast.Module)
         return tree
 
     def _parse(self, text: str, mode: str, element: str | None) -> ast.AST:
+        if not isinstance(text, str) or not text.strip():
+            raise self._error("the expression is empty", str(text or ""), element)
         key = (mode, text)
         cached = self._checked.get(key)
         if cached is not None:
             return cached
-        if not isinstance(text, str) or not text.strip():
-            raise self._error("the expression is empty", text, element)
         if len(text) > self.limits.max_length:
             raise self._error(
                 f"the expression is {len(text)} characters long, over the limit of {self.limits.max_length}",
                 text,
                 element,
             )
+        source = text.strip() if mode == "eval" else textwrap.dedent(text).strip()
         try:
-            tree = ast.parse(text.strip(), mode=mode)
+            tree = ast.parse(source, mode=mode)
         except SyntaxError as exc:
-            raise self._error(f"not a valid expression ({exc.msg})", text, element) from exc
-        except (RecursionError, MemoryError, ValueError) as exc:
-            raise self._error("the expression is nested too deeply", text, element) from exc
+            raise self._error(f"not a valid expression ({exc.msg})", text, element) from None
+        except (RecursionError, MemoryError, ValueError):
+            raise self._error("the expression is nested too deeply", text, element) from None
         try:
             self._check_tree(tree, mode)
+            self._fold_constants(tree)
         except _Refused as why:
             raise self._error(str(why), text, element) from None
         if len(self._checked) > 4096:
@@ -151,28 +228,29 @@ class Sandbox:
         return tree
 
     def _check_tree(self, tree: ast.AST, mode: str) -> None:
+        limits = self.limits
         allowed = _EXPR_NODES + (_STMT_NODES if mode == "exec" else ())
         count = 0
         stack: list[tuple[ast.AST, int]] = [(tree, 0)]
         while stack:
             node, depth = stack.pop()
             count += 1
-            if count > self.limits.max_nodes:
-                raise _Refused(f"the expression is too large (over {self.limits.max_nodes} syntax nodes)")
-            if depth > self.limits.max_depth:
-                raise _Refused(f"the expression is nested too deeply (over {self.limits.max_depth} levels)")
+            if count > limits.max_nodes:
+                raise _Refused(f"the expression is too large (over {limits.max_nodes} syntax nodes)")
+            if depth > limits.max_depth:
+                raise _Refused(f"the expression is nested too deeply (over {limits.max_depth} levels)")
             if not isinstance(node, allowed):
                 raise _Refused(_why_not(node))
             if isinstance(node, ast.Name) and node.id.startswith("_"):
                 raise _Refused(f"the name '{node.id}' is not allowed (names starting with _ are internal)")
-            if isinstance(node, ast.Constant) and not isinstance(node.value, _CONSTANTS):
-                raise _Refused(f"the constant {node.value!r} is not allowed")
-            if (
-                isinstance(node, ast.Constant)
-                and isinstance(node.value, str)
-                and len(node.value) > self.limits.max_sequence
-            ):
-                raise _Refused("a string constant is too long")
+            if isinstance(node, ast.Constant):
+                value = node.value
+                if not isinstance(value, _CONSTANTS):
+                    raise _Refused(f"the constant {value!r} is not allowed")
+                if isinstance(value, str) and len(value) > limits.max_sequence:
+                    raise _Refused("a string constant is too long")
+                if isinstance(value, int) and value.bit_length() > limits.max_int_bits:
+                    raise _Refused("a number constant is too large")
             if isinstance(node, ast.Call):
                 if not isinstance(node.func, ast.Name) or node.func.id not in self.functions:
                     name = node.func.id if isinstance(node.func, ast.Name) else ast.unparse(node.func)
@@ -185,78 +263,68 @@ class Sandbox:
                 stack.extend((a, depth + 1) for a in node.args)
                 stack.extend((k.value, depth + 1) for k in node.keywords)
                 continue
+            if isinstance(node, ast.Dict) and any(k is None for k in node.keys):
+                raise _Refused("** in a dict is not allowed")
             if isinstance(node, (ast.Assign, ast.AugAssign)):
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-                for t in targets:
-                    if not isinstance(t, ast.Name):
-                        raise _Refused("a script may only assign to plain variable names")
-            if isinstance(node, ast.Module) and len(node.body) > self.limits.max_script_statements:
+                if not all(isinstance(t, ast.Name) for t in targets):
+                    raise _Refused("a script may only assign to plain variable names")
+            if isinstance(node, ast.Module) and len(node.body) > limits.max_script_statements:
                 raise _Refused("the script is too long")
             stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
 
-    def _error(self, why: str, text: str, element: str | None) -> ExpressionError:
-        from .errors import Location
+    def _fold_constants(self, tree: ast.AST) -> None:
+        """Evaluate every part that reads no case data, so validate refuses `10**10**8` before it runs."""
+        stack = [tree]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, ast.expr) and not isinstance(node, _NOT_FOLDED) and self._is_constant(node):
+                # a failure (1/0) fails the same way at run time, where the error names the element
+                with contextlib.suppress(*_FAILURES):
+                    self._eval(node, {})
+            else:
+                stack.extend(ast.iter_child_nodes(node))
 
-        shown = text if len(text) <= 120 else text[:117] + "..."
-        return ExpressionError(
-            f"expression refused: {why}: {shown!r}",
-            expression=text,
-            hint="designer expressions may compare and combine case data (and, or, not, in, + - * /), "
-            'index it (data["key"]) and call the allowed functions; nothing else',
-            location=Location(element=element),
-        )
+    def _is_constant(self, node: ast.expr) -> bool:
+        """No case data read and only the built-in (pure) functions called: the value never changes."""
+        called = set()
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Call):
+                name = sub.func.id if isinstance(sub.func, ast.Name) else None
+                if name is None or self.functions.get(name) is not SAFE_FUNCTIONS.get(name):
+                    return False  # a domain function (workdays reads the clock) or no function at all
+                called.add(id(sub.func))
+        return not any(isinstance(sub, ast.Name) and id(sub) not in called for sub in ast.walk(node))
 
     # -- evaluating -------------------------------------------------------------------------
     def evaluate(self, text: str, variables: Mapping[str, Any], *, element: str | None = None) -> Any:
         """Evaluate an expression over `variables` (case data); ExpressionError on refusal or failure."""
         tree = self.check(text, element=element)
-        try:
-            return self._eval(tree.body, variables)
-        except ExpressionError:
-            raise
-        except _Refused as why:
-            raise self._error(str(why), text, element) from None
-        except NameError as exc:
-            raise self._failed(f"{exc}", text, element) from None
-        except (
-            ArithmeticError,
-            TypeError,
-            ValueError,
-            KeyError,
-            IndexError,
-            RecursionError,
-            MemoryError,
-        ) as exc:
-            raise self._failed(f"{type(exc).__name__}: {exc}", text, element) from None
+        return self._guarded(lambda: self._eval(tree.body, variables), text, element)
 
     def execute(self, text: str, variables: MutableMapping[str, Any], *, element: str | None = None) -> None:
         """Run a script (assignments, if/else) that reads and writes `variables`."""
         tree = self.check_script(text, element=element)
+        self._guarded(lambda: self._exec_body(tree.body, variables), text, element)
+
+    def _guarded(self, action: Callable[[], Any], text: str, element: str | None) -> Any:
         try:
-            self._exec_body(tree.body, variables)
+            return action()
         except _Refused as why:
             raise self._error(str(why), text, element) from None
-        except NameError as exc:
-            raise self._failed(f"{exc}", text, element) from None
-        except (
-            ArithmeticError,
-            TypeError,
-            ValueError,
-            KeyError,
-            IndexError,
-            RecursionError,
-            MemoryError,
-        ) as exc:
-            raise self._failed(f"{type(exc).__name__}: {exc}", text, element) from None
+        except HennanFlowError as exc:
+            if type(exc) is not InputError:  # e.g. CalendarRangeError: the caller handles it
+                raise
+            raise expression_failed(exc.message, text, element, hint=exc.hint) from None
+        except _FAILURES as exc:
+            raise expression_failed(_describe(exc), text, element) from None
 
-    def _failed(self, why: str, text: str, element: str | None) -> ExpressionError:
-        from .errors import Location
-
-        shown = text if len(text) <= 120 else text[:117] + "..."
+    def _error(self, why: str, text: str, element: str | None) -> ExpressionError:
         return ExpressionError(
-            f"expression failed: {why}: {shown!r}",
+            f"expression refused: {why}: {_shown(text)}",
             expression=text,
-            hint="check that the case data holds the variables the expression reads, with the expected types",
+            hint="designer expressions may compare and combine case data (and, or, not, in, + - * /), "
+            'index it (data["key"]) and call the allowed functions; nothing else',
             location=Location(element=element),
         )
 
@@ -300,8 +368,7 @@ class Sandbox:
             operand = self._eval(node.operand, v)
             if isinstance(node.op, ast.Not):
                 return not operand
-            value = -operand if isinstance(node.op, ast.USub) else +operand
-            return self._bounded(value)
+            return self._bounded(-operand if isinstance(node.op, ast.USub) else +operand)
         if isinstance(node, ast.BinOp):
             return self._binop(node.op, self._eval(node.left, v), self._eval(node.right, v))
         if isinstance(node, ast.Compare):
@@ -314,82 +381,106 @@ class Sandbox:
             return True
         if isinstance(node, ast.IfExp):
             return self._eval(node.body, v) if self._eval(node.test, v) else self._eval(node.orelse, v)
-        if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
-            items = [self._eval(e, v) for e in node.elts]
-            built = (
-                list(items)
-                if isinstance(node, ast.List)
-                else tuple(items)
-                if isinstance(node, ast.Tuple)
-                else set(items)
-            )
-            return self._bounded(built)
+        if isinstance(node, ast.List):
+            return self._bounded([self._eval(e, v) for e in node.elts])
+        if isinstance(node, ast.Tuple):
+            return self._bounded(tuple(self._eval(e, v) for e in node.elts))
+        if isinstance(node, ast.Set):
+            return self._bounded({self._eval(e, v) for e in node.elts})
         if isinstance(node, ast.Dict):
-            if any(k is None for k in node.keys):
-                raise _Refused("** in a dict is not allowed")
-            return self._bounded(
-                {
-                    self._eval(k, v): self._eval(val, v)
-                    for k, val in zip(node.keys, node.values, strict=True)
-                    if k is not None
-                }
-            )
+            pairs = [
+                (self._eval(k, v), self._eval(x, v)) for k, x in zip(node.keys, node.values, strict=True) if k
+            ]
+            return self._bounded(dict(pairs))
         if isinstance(node, ast.Subscript):
             container = self._eval(node.value, v)
             if not isinstance(container, (dict, list, tuple, str)):
                 raise TypeError(f"cannot index a {type(container).__name__}")
             if isinstance(node.slice, ast.Slice):
-                parts = [
-                    None if p is None else self._eval(p, v)
-                    for p in (node.slice.lower, node.slice.upper, node.slice.step)
-                ]
-                if not isinstance(container, (list, tuple, str)):
+                if isinstance(container, dict):
                     raise TypeError("only lists and strings can be sliced")
-                return container[slice(*parts)]
+                bounds = (node.slice.lower, node.slice.upper, node.slice.step)
+                return self._bounded(
+                    container[slice(*(None if b is None else self._eval(b, v) for b in bounds))]
+                )
             return container[self._eval(node.slice, v)]
         if isinstance(node, ast.Call):
             assert isinstance(node.func, ast.Name)
             func = self.functions[node.func.id]
             args = [self._eval(a, v) for a in node.args]
             kwargs = {k.arg: self._eval(k.value, v) for k in node.keywords if k.arg is not None}
-            for a in (*args, *kwargs.values()):
-                if callable(a):
-                    raise _Refused("functions cannot be passed as values")
+            if any(callable(a) for a in (*args, *kwargs.values())):
+                raise _Refused("functions cannot be passed as values")
             return self._bounded(func(*args, **kwargs))
         raise _Refused(_why_not(node))
 
     def _binop(self, op: ast.operator, left: Any, right: Any) -> Any:
         limits = self.limits
+        if isinstance(op, ast.Mod) and isinstance(left, str):
+            raise _Refused("%-formatting of strings is not allowed")
         if isinstance(op, ast.Pow):
-            if isinstance(left, int) and isinstance(right, int) and not isinstance(right, bool):
+            if isinstance(left, int) and isinstance(right, int):
                 if right < 0:
                     return self._bounded(float(left) ** right)
-                bits = max(abs(left).bit_length(), 1) * right
-                if abs(left) > 1 and bits > limits.max_int_bits:
-                    raise _Refused(f"the number {left}**{right} is too large")
+                if abs(left) > 1 and (abs(left).bit_length() - 1) * right >= limits.max_int_bits:
+                    raise _Refused("the power would be too large")
             elif isinstance(right, (int, float)) and abs(right) > 1000:
                 raise _Refused("the exponent is too large")
+        # refuse before building: the result would be checked only once it exists
+        size = limits.max_sequence
         if isinstance(op, ast.Mult):
             for seq, n in ((left, right), (right, left)):
-                repeated = isinstance(seq, (str, list, tuple)) and isinstance(n, int)
-                if repeated and len(seq) * max(n, 0) > limits.max_sequence:
-                    raise _Refused("the repeated sequence would be too long")
-        joined = isinstance(left, (str, list, tuple)) and isinstance(right, (str, list, tuple))
-        if isinstance(op, ast.Add) and joined and len(left) + len(right) > limits.max_sequence:
-            raise _Refused("the joined sequence would be too long")
+                if isinstance(seq, _SIZED) and isinstance(n, int) and n > 1 and _size(seq, size) * n > size:
+                    raise _Refused("the repeated value would be too large")
+        sized = isinstance(left, _SIZED) and isinstance(right, _SIZED)
+        if isinstance(op, ast.Add) and sized and _size(left, size) + _size(right, size) > size:
+            raise _Refused("the joined value would be too large")
         return self._bounded(_BINOPS[type(op)](left, right))
 
     def _bounded(self, value: Any) -> Any:
-        limits = self.limits
         if isinstance(value, bool):
             return value
-        if isinstance(value, int) and value.bit_length() > limits.max_int_bits:
+        if isinstance(value, int) and value.bit_length() > self.limits.max_int_bits:
             raise _Refused("the number is too large")
-        if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
-            return value
-        if isinstance(value, (str, list, tuple, set, dict)) and len(value) > limits.max_sequence:
-            raise _Refused("the value is too long")
+        if isinstance(value, complex):
+            raise _Refused("complex numbers are not allowed")
+        if isinstance(value, _SIZED):
+            _size(value, self.limits.max_sequence)
         return value
+
+
+def _shown(text: str) -> str:
+    return repr(text if len(text) <= 120 else text[:117] + "...")
+
+
+def expression_failed(
+    why: str, text: str, element: str | None, *, hint: str | None = None
+) -> ExpressionError:
+    """The error for an allowed expression that failed (or gave a value of the wrong kind) at run time."""
+    return ExpressionError(
+        f"expression failed: {why}: {_shown(text)}",
+        expression=text,
+        hint=hint
+        or "check that the case data holds the variables the expression reads, with the expected types",
+        location=Location(element=element),
+    )
+
+
+def _describe(exc: BaseException) -> str:
+    """Why evaluation failed, without quoting values (case data may be personal data)."""
+    if isinstance(exc, (NameError, ZeroDivisionError)):
+        return str(exc)
+    if isinstance(exc, OverflowError):
+        return "a number is too large"
+    if isinstance(exc, TypeError):
+        return f"TypeError: {exc}"  # Python's messages name types, not values
+    if isinstance(exc, KeyError):
+        return "KeyError: a key is not in the data"
+    if isinstance(exc, IndexError):
+        return "IndexError: an index is out of range"
+    if isinstance(exc, (RecursionError, MemoryError)):
+        return "the expression needs too much memory or nesting"
+    return f"{type(exc).__name__} (the value is not shown: it may be personal data)"
 
 
 def _why_not(node: ast.AST) -> str:
@@ -432,6 +523,16 @@ def _why_not(node: ast.AST) -> str:
 # -- static checks for validate/deploy ------------------------------------------------------
 
 _CODE_TASKS = {"scriptTask": "script", "serviceTask": "service", "businessRuleTask": "business-rule"}
+_EXPRESSION_TAGS = (
+    "conditionExpression",
+    "timeDate",
+    "timeDuration",
+    "timeCycle",
+    "loopCardinality",
+    "completionCondition",
+    "loopCondition",
+    "condition",
+)
 
 
 def code_problems(doc: Any, *, allow_scripts: bool = False) -> list[Any]:
@@ -440,7 +541,6 @@ def code_problems(doc: Any, *, allow_scripts: bool = False) -> list[Any]:
 
     from .diagnostics import Problem
     from .dialect import BPMN_NS, owner_id
-    from .errors import Location
 
     b = f"{{{BPMN_NS}}}"
     sandbox = Sandbox(
@@ -448,6 +548,11 @@ def code_problems(doc: Any, *, allow_scripts: bool = False) -> list[Any]:
     )
     problems: list[Problem] = []
     root: etree._Element = doc.tree.getroot()
+
+    def refused(exc: ExpressionError, el: etree._Element, element: str | None) -> Problem:
+        return Problem(
+            "SANDBOX-EXPRESSION", "error", exc.message, Location(doc.file, el.sourceline, element), exc.hint
+        )
 
     for local, what in _CODE_TASKS.items():
         for el in root.iter(b + local):
@@ -459,7 +564,7 @@ def code_problems(doc: Any, *, allow_scripts: bool = False) -> list[Any]:
                         f"{what} tasks are refused: they run designer code inside the portal",
                         Location(doc.file, el.sourceline, el.get("id")),
                         "model the work as a user step, or enable code tasks explicitly on the engine "
-                        "(allow_code_tasks=True) after review",
+                        "(Engine(allow_code_tasks=True) / --allow-code-tasks) after review",
                     )
                 )
             elif local == "scriptTask":
@@ -469,40 +574,17 @@ def code_problems(doc: Any, *, allow_scripts: bool = False) -> list[Any]:
                     try:
                         sandbox.check_script(text, element=el.get("id"))
                     except ExpressionError as exc:
-                        problems.append(
-                            Problem(
-                                "SANDBOX-EXPRESSION",
-                                "error",
-                                exc.message,
-                                Location(doc.file, el.sourceline, el.get("id")),
-                                exc.hint,
-                            )
-                        )
-    expression_tags = (
-        "conditionExpression",
-        "timeDate",
-        "timeDuration",
-        "timeCycle",
-        "loopCardinality",
-        "completionCondition",
-        "loopCondition",
-        "condition",
-    )
-    for tag in expression_tags:
-        for el in root.iter(b + tag):
-            text = (el.text or "").strip()
-            if not text:
-                continue
-            try:
-                sandbox.check(text, element=owner_id(el))
-            except ExpressionError as exc:
-                problems.append(
-                    Problem(
-                        "SANDBOX-EXPRESSION",
-                        "error",
-                        exc.message,
-                        Location(doc.file, el.sourceline, owner_id(el)),
-                        exc.hint,
-                    )
-                )
+                        problems.append(refused(exc, el, el.get("id")))
+    expressions = [el for tag in _EXPRESSION_TAGS for el in root.iter(b + tag)]
+    # message correlation: the first child of each retrieval expression (messagePath/formalExpression)
+    for cpre in root.iter(b + "correlationPropertyRetrievalExpression"):
+        expressions.extend(child for child in cpre if isinstance(child.tag, str))
+    for el in expressions:
+        text = (el.text or "").strip()
+        if not text:
+            continue
+        try:
+            sandbox.check(text, element=owner_id(el))
+        except ExpressionError as exc:
+            problems.append(refused(exc, el, owner_id(el)))
     return problems

@@ -22,7 +22,8 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
 )
 from SpiffWorkflow.util.task import TaskState
 
-from .errors import CalendarRangeError
+from .errors import CalendarRangeError, HennanFlowError
+from .sandbox import expression_failed
 from .timeutil import SHANGHAI
 
 __all__ = ["TIMER_CLASSES", "HfCycleTimer", "HfDurationTimer", "HfTimeDateTimer", "timer_parser"]
@@ -49,6 +50,25 @@ def _time_or_duration(text: str) -> Any:
     return instant(text)
 
 
+_TIMER_HINT = (
+    'a timer expression gives an instant (workdays(5), "2026-03-02T09:00:00"), a duration ("P5D") '
+    'or a cycle ("R3/PT1H")'
+)
+
+
+def _timer_value(my_task: Any, expression: str, convert: Callable[[Any], Any], what: str) -> Any:
+    """Evaluate a timer expression (in the sandbox) and convert its value; a wrong value names the element."""
+    value = my_task.workflow.script_engine.evaluate(my_task, expression)
+    try:
+        return convert(value)
+    except HennanFlowError:
+        raise
+    except Exception as exc:  # the seam: SpiffWorkflow's parsers raise bare Exception, datetime ValueError
+        spec = my_task.task_spec
+        why = f"{what}, not this value ({type(exc).__name__})"
+        raise expression_failed(why, expression, spec.bpmn_id or spec.name, hint=_TIMER_HINT) from None
+
+
 class HfTimeDateTimer(TimeDateEventDefinition):  # type: ignore[misc]
     """`timeDate`: an instant (e.g. `workdays(5)`), compared with the engine's clock.
 
@@ -60,10 +80,11 @@ class HfTimeDateTimer(TimeDateEventDefinition):  # type: ignore[misc]
         value = my_task._get_internal_data("event_value")
         if value is None:
             try:
-                value = my_task.workflow.script_engine.evaluate(my_task, self.expression)
+                value = _timer_value(
+                    my_task, self.expression, lambda v: instant(v).isoformat(), "timeDate needs an instant"
+                )
             except CalendarRangeError:
                 return False
-            value = instant(value).isoformat()
             my_task._set_internal_data(event_value=value)
         if instant(value) <= _now(my_task):
             my_task._set_internal_data(event_fired=True)
@@ -76,10 +97,14 @@ class HfDurationTimer(DurationTimerEventDefinition):  # type: ignore[misc]
     def has_fired(self, my_task: Any) -> bool:
         value = my_task._get_internal_data("event_value")
         if value is None:
-            expression = my_task.workflow.script_engine.evaluate(my_task, self.expression)
             start = _now(my_task)
-            parsed = TimerEventDefinition.parse_iso_duration(str(expression))
-            value = (start + TimerEventDefinition.get_timedelta_from_start(parsed, start)).isoformat()
+
+            def due(duration: Any) -> str:
+                parsed = TimerEventDefinition.parse_iso_duration(str(duration))
+                delta: timedelta = TimerEventDefinition.get_timedelta_from_start(parsed, start)
+                return (start + delta).isoformat()
+
+            value = _timer_value(my_task, self.expression, due, "timeDuration needs an ISO-8601 duration")
             my_task._set_internal_data(event_value=value)
         if instant(value) <= _now(my_task):
             my_task._set_internal_data(event_fired=True)
@@ -93,8 +118,12 @@ class HfCycleTimer(CycleTimerEventDefinition):  # type: ignore[misc]
         now = _now(my_task)
         value = my_task._get_internal_data("event_value")
         if value is None:
-            expression = str(my_task.workflow.script_engine.evaluate(my_task, self.expression))
-            cycles, start, duration = self._parse(expression, now)
+            cycles, start, duration = _timer_value(
+                my_task,
+                self.expression,
+                lambda v: self._parse(str(v), now),
+                "timeCycle needs R<n>/…/<duration>",
+            )
             value = {"cycles": cycles, "next": start.isoformat(), "duration": duration.total_seconds()}
         ready = False
         if value["cycles"] != 0:

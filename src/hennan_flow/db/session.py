@@ -49,10 +49,18 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     url = normalize_url(url)
     try:
         if url.startswith("sqlite"):
-            engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000}, **kwargs)
+            engine = create_engine(
+                url,
+                connect_args={"timeout": BUSY_TIMEOUT_MS / 1000},
+                hide_parameters=True,  # parameters hold case data: never in logs
+                logging_name="hennan_flow",
+                **kwargs,
+            )
             _configure_sqlite(engine)
         else:
-            engine = create_engine(url, pool_pre_ping=True, **kwargs)
+            engine = create_engine(
+                url, pool_pre_ping=True, hide_parameters=True, logging_name="hennan_flow", **kwargs
+            )
     except NoSuchModuleError as exc:
         raise ConfigError(
             f"no driver for {url.split(':', 1)[0]!r}", hint="install hennan-flow[postgres] for PostgreSQL"
