@@ -232,3 +232,14 @@ def test_cli_pause_resume_extend_and_calendar_load(
     assert code == 2 and "bad.toml:2:" in err
     with pytest.raises(CalendarRangeError):
         Engine(db).calendar().is_workday(datetime(2031, 1, 2).date())
+
+
+def test_a_step_completed_at_its_deadline_instant_is_on_time(sim: tuple[Engine, SimulatedClock]) -> None:
+    engine, clock = sim
+    case = engine.start_case("review_clock")
+    review = next(t for t in engine.tasks(case=case.id) if t.step == "review")
+    clock.set(at("2025-10-14T00:00"))  # exactly the promised deadline (end of 10-13)
+    engine.complete_task(review.id, actor="clerk")
+    cards = [e for e in engine.case(case.id).events if e.type == "card.issued"]
+    assert cards == []
+    assert signals(engine.task(review.id).deadlines)["yellow"][1] == "cancelled"

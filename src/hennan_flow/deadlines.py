@@ -278,8 +278,9 @@ class Clock:
             "UPDATE hf_deadline SET closed_at = ? WHERE id = ? AND closed_at IS NULL", (raw.ts(now), owner)
         ):
             return 0
+        # strictly before: a step completed at its deadline instant is on time (cards are for "after")
         due = raw.rows(
-            "SELECT id FROM hf_signal WHERE deadline_id = ? AND state IN ('pending', 'claimed') AND due_at <= ?"
+            "SELECT id FROM hf_signal WHERE deadline_id = ? AND state IN ('pending', 'claimed') AND due_at < ?"
             " ORDER BY due_at",
             (owner, raw.ts(now)),
         )

@@ -1,0 +1,105 @@
+"""`hennan-flow report supervision`: the 红黄牌 supervision report (issue 8) as text, JSON or HTML.
+
+Thin: parses the options, asks `Engine.supervision_report` for the record and hands it to a renderer.
+`--format` here (text | json | html) overrides the global one (text | json). JSON is exactly one
+document on stdout (or in `--output FILE`). Exit 0 with a report (also when the period has no steps:
+the report says so), 2 for a bad date, a reversed range or an unknown department (one line on stderr).
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from pathlib import Path
+
+import click
+
+from ..errors import ConfigError, InputError, Location
+from ._context import CliContext, pass_cli
+
+__all__ = ["report"]
+
+FORMATS = ("text", "json", "html")
+
+
+def _date(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError as exc:
+        raise InputError(
+            f"{option} {value!r} is not a date", hint="write YYYY-MM-DD, e.g. 2025-04-01"
+        ) from exc
+
+
+def _write(text: str, output: str | None) -> None:
+    if output is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    try:
+        Path(output).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot write the report: {exc.strerror or exc}",
+            location=Location(file=output),
+            hint="check that the folder of --output exists and is writable",
+        ) from exc
+
+
+@click.group()
+def report() -> None:
+    """Reports over the database: the 红黄牌 supervision report."""
+
+
+@report.command("supervision")
+@click.option("--from", "start", metavar="DATE", default=None, help="First day (YYYY-MM-DD, Asia/Shanghai).")
+@click.option("--to", "end", metavar="DATE", default=None, help="Last day, inclusive (YYYY-MM-DD).")
+@click.option("--department", metavar="CODE", default=None, help="Only this department (lane code).")
+@click.option(
+    "--format",
+    "report_format",
+    type=click.Choice(FORMATS),
+    default=None,
+    help="Report format (overrides the global --format): text, json or html.",
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write the report to FILE instead of stdout.",
+)
+@pass_cli
+def supervision(
+    obj: CliContext,
+    start: str | None,
+    end: str | None,
+    department: str | None,
+    report_format: str | None,
+    output: str | None,
+) -> None:
+    """Per department and bundle: steps, on-time rates, working days, cards, open records, pauses.
+
+    Steps belong to the period by the day they were accepted (受理); see docs/supervision-report.md.
+    """
+    fmt = report_format or obj.output_format
+    record = obj.engine().supervision_report(
+        start=_date(start, "--from"), end=_date(end, "--to"), department=department
+    )
+    if fmt == "json":
+        from ..report.supervision_json import render_json
+
+        text = render_json(record)
+    elif fmt == "html":
+        from ..report.supervision_html import render_html
+
+        text = render_html(record)
+    else:
+        from ..report.supervision_text import render_text
+
+        text = render_text(record)
+    _write(text, output)
+    if output is not None:
+        steps = record["totals"]["steps"]["accepted"]
+        click.echo(f"supervision report: {steps} step(s) in scope; written to {output}", err=True)
