@@ -329,9 +329,7 @@ class Clock:
                     "paused": paused is not None,
                     "promised_due": local_iso(due),
                     "legal_due": local_iso(raw.instant(legal_due)),
-                    "workdays_left": None
-                    if due is None or pending
-                    else self.workdays_left(raw, due, now),
+                    "workdays_left": None if due is None or pending else self.workdays_left(raw, due, now),
                     "calendar": version,
                     "signals": signals.get(owner, []),
                 }

@@ -3,7 +3,10 @@
 It deploys the packaged library, prints the audit's reduction figures, then runs the scripted
 cases of `data/demo.json` (one with parallel departments, one with a special-procedure pause, one
 with a gateway branch) on the simulated clock, printing every step with its department, actor and
-time. The last line says how many cases completed.
+time. The first case also shows the running case honouring the audit (docs/services.md): its 告知承诺
+signed at acceptance and verified afterwards, a material accepted missing (容缺) and supplied in
+time, e-licence materials recorded unverified (the demo has no provider), and a review. The last line
+says how many cases completed.
 """
 
 from __future__ import annotations
@@ -123,12 +126,15 @@ def _run_case(
     key = scenario["key"]
     bundle = engine.bundle(key)
     lanes = {d.code: d.name for d in bundle.departments}
-    case = engine.start_case(key, applicant={"name": "（演示申请人）"}, actor="window-01")
+    applicant = scenario.get("applicant", {"name": "（演示申请人）"})
+    case = engine.start_case(key, applicant=applicant, actor="window-01")
     say("")
     say(f"case {number}/{total}: {bundle.name} ({key} v{case.version}) — {scenario['title']}")
     say(f"  {_local(case.started_at)}  受理窗口                         case {case.id} started by window-01")
+    _print_materials(engine, case.id, say)
     steps: dict[str, dict[str, Any]] = scenario["steps"]
     pauses: dict[str, dict[str, Any]] = scenario.get("pauses", {})
+    supply: dict[str, list[str]] = scenario.get("supply", {})
     while True:
         ready = engine.tasks(case=case.id)
         if not ready:
@@ -149,6 +155,12 @@ def _run_case(
                 clock.advance(days=pause["days"])
                 engine.resume(task.id, actor=actor)
                 say(f"  {_local(clock())}  {dept:<28} {task.name}: resumed")
+            for material in supply.get(task.step, []):
+                clock.advance(minutes=30)
+                engine.supply_material(task.id, material, actor="window-01")
+                say(
+                    f"  {_local(clock())}  受理窗口                         容缺 material {material} supplied"
+                )
             clock.advance(hours=1)
             done = engine.complete_task(task.id, data=steps[task.step], actor=actor)
             due = (done.deadlines or {}).get("promised_due")
@@ -162,4 +174,47 @@ def _run_case(
     if deadline is not None and shown.ended_at is not None:
         verdict = " on time" if shown.ended_at <= datetime.fromisoformat(deadline) else " LATE"
     say(f"  {_local(shown.ended_at)}  case {shown.state}{verdict} (promised by {deadline or '-'})")
+    _after(engine, clock, scenario, case.id, say)
     return case.id
+
+
+def _print_materials(engine: Engine, case_id: str, say: Callable[[str], None]) -> None:
+    """What the running case made of the audit's verdicts when its first steps were accepted."""
+    found = engine.materials(case=case_id)
+    for c in found.commitments:
+        say(f"  {'':16}  告知承诺 {c.material} ({c.name}): {c.state} by the applicant, text {c.text_version}")
+    for t in found.tolerated:
+        say(f"  {'':16}  容缺受理 {t.material} ({t.name}): missing, to be supplied by {_local(t.due)}")
+    unverified = [lc.material for lc in found.licences if lc.state == "unverified"]
+    if unverified:
+        say(f"  {'':16}  电子证照 {', '.join(unverified)}: recorded unverified (no provider configured)")
+
+
+def _after(
+    engine: Engine, clock: SimulatedClock, scenario: dict[str, Any], case_id: str, say: Callable[[str], None]
+) -> None:
+    """事后核查 of the case's commitments and its review, as scripted."""
+    checks: dict[str, dict[str, Any]] = scenario.get("verify", {})
+    for c in engine.commitments(case=case_id):
+        check = checks.get(c.material)
+        say(f"  {'':16}  告知承诺 {c.material}: post-verification due {_local(c.verify_due)}")
+        if check is None or c.state != "signed":
+            continue
+        clock.advance(hours=2)
+        done = engine.verify_commitment(
+            c.id,
+            result=bool(check["result"]),
+            method=check["method"],
+            note=check["note"],
+            actor="amr-inspector",
+        )
+        say(f"  {_local(done.verified_at)}  事后核查 ({done.method}) {done.material}: {done.state}")
+    review = scenario.get("review")
+    if review is not None:
+        clock.advance(minutes=10)
+        added = engine.add_review(
+            case_id, level=int(review["level"]), channel=review["channel"], actor="pad-01"
+        )
+        say(
+            f"  {_local(added.at)}  好差评 {added.level} ({added.channel}){' — rectification opened' if added.bad else ''}"
+        )

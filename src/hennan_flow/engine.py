@@ -24,9 +24,9 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, inspect, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -52,6 +52,7 @@ from .db.raw import Raw, raw_of
 from .db.session import make_engine, read_sessions, write_sessions
 from .deadlines import CASE_STOPPING_REASONS, PAUSE_REASONS, Clock
 from .definitions import Candidate, LoadedDefinition, collect, load_definition
+from .efficiency import SupervisionReport
 from .entities import Case, Deployment, Event, Task
 from .errors import (
     ConfigError,
@@ -81,6 +82,16 @@ from .supervision import Card, OutboxEvent
 from .sweeper import BatchReport, SweepResult
 from .timeutil import SHANGHAI, as_utc
 from .workdays import WorkCalendar, parse_override
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from .commitments import Commitment, CreditRecord
+    from .db.models import ToleranceRow
+    from .licences import LicenceProvider
+    from .reviews import Review, ReviewSummary
+    from .supervision import Issued
+    from .tolerance import CaseMaterials, MaterialPlan, StepPlan
 
 __all__ = ["Engine", "SimulatedClock"]
 
@@ -124,6 +135,8 @@ class Engine:
         max_cycles: how many times one step may come round in a case (rework loops).
         calendar: the working-day calendar to use instead of the one stored in the database.
         close_of_business: the local time a day ends for deadlines (default 24:00).
+        licences: where e-licences are verified (licences.HttpLicenceProvider); default none:
+            exempted materials are recorded unverified and the case proceeds.
     """
 
     def __init__(
@@ -136,6 +149,7 @@ class Engine:
         max_cycles: int = 100,
         calendar: WorkCalendar | None = None,
         close_of_business: time | None = None,
+        licences: LicenceProvider | None = None,
     ) -> None:
         if max_cycles < 1:
             raise ConfigError("max_cycles must be at least 1")
@@ -166,6 +180,10 @@ class Engine:
         self.script_engine = EngineScriptEngine(
             Sandbox(functions=self._domain_functions()), allow_code=allow_code_tasks, now=self.now
         )
+        from .licences import NoProvider
+
+        self.licences: LicenceProvider = licences if licences is not None else NoProvider()
+        self._service_plans: dict[int, MaterialPlan] = {}
 
     # -- lifecycle ------------------------------------------------------------------------
     def close(self) -> None:
@@ -535,7 +553,7 @@ class Engine:
         if found is None:
             return None
         definition_id, key, state, applicant, started, ended, by, rev, spiff, next_timer_at, error = found
-        return CaseRow(
+        snapshot = CaseRow(
             id=case_id,
             definition_id=definition_id,
             key=key,
@@ -550,11 +568,13 @@ class Engine:
             next_timer_at=raw.instant(next_timer_at),
             error=error,
         )
+        vars(snapshot)["_hf_loaded"] = (state, snapshot.next_timer_at)  # what _persist_case compares against
+        return snapshot
 
     def _persist_case(self, session: Session, case: CaseRow, workflow: Any, *, new: bool = False) -> int:
         """Write the case row (state, workflow state, next timer) guarded by its revision; the new revision."""
         raw = raw_of(session)
-        text = self._codec.dump(workflow)
+        text = self._codec.text(workflow)
         timer = next_timer(workflow)
         if new:
             raw.run(
@@ -575,10 +595,17 @@ class Engine:
                 ),
             )
             return 1
+        # only the columns that changed: every indexed column written is an index entry rewritten
+        loaded_state, loaded_timer = vars(case).get("_hf_loaded", (None, None))
+        sets, params = ["wf_state = ?", "rev = rev + 1"], [text]
+        if case.state != loaded_state:
+            sets += ["state = ?", "ended_at = ?"]
+            params += [case.state, raw.ts(case.ended_at)]
+        if timer != loaded_timer:
+            sets.append("next_timer_at = ?")
+            params.append(raw.ts(timer))
         changed = raw.run(
-            "UPDATE hf_case SET state = ?, ended_at = ?, wf_state = ?, next_timer_at = ?, rev = rev + 1"
-            " WHERE id = ? AND rev = ?",
-            (case.state, raw.ts(case.ended_at), text, raw.ts(timer), case.id, case.rev),
+            f"UPDATE hf_case SET {', '.join(sets)} WHERE id = ? AND rev = ?", (*params, case.id, case.rev)
         )
         if changed != 1:
             raise StaleDataError(f"case {case.id} changed under this operation")
@@ -679,6 +706,7 @@ class Engine:
             limit=step.time_limit,
             accepted_at=now,
         )
+        self._services_task_ready(session, case, definition, task, now)
 
     def _on_case_started(
         self, session: Session, case: CaseRow, definition: LoadedDefinition, now: datetime
@@ -704,15 +732,18 @@ class Engine:
         data: Mapping[str, Any],
         now: datetime,
     ) -> None:
-        """Checks a step must pass before its result may be issued (nothing to check in the core)."""
+        """Checks a step must pass before its result may be issued: the materials it still waits for."""
+        self._services_before_complete(session, case, definition, task, now)
 
     def _on_task_closed(self, session: Session, case: CaseRow, task: TaskRow, now: datetime) -> None:
         """A step instance ended (completed or cancelled); `case` and `task` are read-only snapshots."""
         self.clock.close(session, task.id, now)
+        self._services_task_closed(session, case, task, now)
 
     def _on_case_closed(self, session: Session, case: CaseRow, now: datetime) -> None:
         """A case ended; `case` is a read-only snapshot."""
         self.clock.close(session, case.id, now)
+        self._services_case_closed(session, case, now)
 
     def pause(self, task_id: str, *, reason: str, actor: str | None = None) -> Task:
         """Stop a ready step's clock (补正 supplement, 特别程序 special_procedure, 挂起 suspended)."""
@@ -1352,6 +1383,909 @@ class Engine:
             calendar = self._calendar(session)
         return build_report(facts, scope, now=now, calendar=calendar)
 
+    # -- services (告知承诺, 容缺, e-licences, 好差评) ------------------------------------------------
+    # commitments.py, tolerance.py, licences.py and reviews.py own the logic (docs/services.md); the
+    # hooks above call the _services_* methods, the sweeper calls _fire_service_signals.
+
+    @staticmethod
+    def _applicant_of(case: CaseRow) -> dict[str, Any]:
+        """The applicant JSON of a case (personal data: never logged)."""
+        try:
+            found = json.loads(case.applicant or "{}")
+        except json.JSONDecodeError:
+            return {}
+        return found if isinstance(found, dict) else {}
+
+    def _service_plan(self, definition: LoadedDefinition) -> MaterialPlan:
+        """What the audit makes of each step's materials, once per definition."""
+        plan = self._service_plans.get(definition.id)
+        if plan is None:
+            from .tolerance import plan_of
+
+            plan = plan_of(definition.bundle)
+            with self._lock:
+                self._service_plans[definition.id] = plan
+        return plan
+
+    def _services_task_ready(
+        self, session: Session, case: CaseRow, definition: LoadedDefinition, task: TaskRow, now: datetime
+    ) -> None:
+        """A step was accepted: commitments signed, e-licences fetched, tolerated materials awaited."""
+        plan = self._service_plan(definition)
+        has_intake = '"intake"' in (case.applicant or "")
+        step_plan = plan.of(task.step)
+        if step_plan is None and not has_intake:
+            return  # the common case: nothing to do, nothing parsed
+        from . import commitments, licences, tolerance
+
+        applicant = self._applicant_of(case)
+        intake = tolerance.intake_of(applicant, plan)  # a bad intake refuses the case's start
+        if step_plan is None:
+            return
+        if step_plan.commitments:
+            commitments.open_for_step(
+                session,
+                case_id=case.id,
+                task_id=task.id,
+                step=task.step,
+                department=task.department,
+                materials=step_plan.commitments,
+                key=commitments.applicant_key(session, applicant),
+                declined=intake.declined,
+                now=now,
+                actor=None,
+                event=self._event,
+            )
+        if step_plan.licences:
+            fetch_now = isinstance(self.licences, licences.NoProvider)  # nothing to wait for
+            if not fetch_now:
+                self._fetch_after_commit(session, task.id)
+            for check in licences.record(
+                session,
+                provider=self.licences,
+                case_id=case.id,
+                task_id=task.id,
+                step=task.step,
+                materials=step_plan.licences,
+                applicant=applicant,
+                now=now,
+                fetch_now=fetch_now,
+            ):
+                self._event(
+                    session,
+                    f"licence.{check.state}",
+                    case=case.id,
+                    task=task.id,
+                    step=task.step,
+                    at=now,
+                    detail={
+                        "check": check.id,
+                        "material": check.material,
+                        "provider": check.provider,
+                        "code": check.error_code,
+                    },
+                )
+        tolerated = [m for m in step_plan.tolerable if m.id in intake.missing]
+        if tolerated:
+            tolerance.open_for_step(
+                session,
+                case_id=case.id,
+                task_id=task.id,
+                step=task.step,
+                materials=tolerated,
+                calendar=self._calendar(session),
+                close=self.clock.close_of_business,
+                now=now,
+                actor=None,
+                event=self._event,
+            )
+
+    def _fetch_after_commit(self, session: Session, task_id: str) -> None:
+        """Ask the licence provider for this step's checks once the acceptance has committed.
+
+        No lock (the case's, the outbox's) is held while a provider answers. A failure here leaves
+        the checks pending (blocking, retryable with verify_licences); it never undoes the commit.
+        """
+        from sqlalchemy import event
+
+        tasks: list[str] = session.info.setdefault("hf_licence_tasks", [])
+        if not tasks:
+
+            def after_commit(committed: Session) -> None:
+                for pending in committed.info.pop("hf_licence_tasks", []):
+                    try:
+                        self.verify_licences(pending)
+                    except Exception as exc:  # the acceptance stands; the checks stay pending
+                        log.warning(
+                            "e-licence checks of task %s stay pending: %s", pending, type(exc).__name__
+                        )
+
+            event.listen(session, "after_commit", after_commit, once=True)
+        tasks.append(task_id)
+
+    def _services_before_complete(
+        self, session: Session, case: CaseRow, definition: LoadedDefinition, task: TaskRow, now: datetime
+    ) -> None:
+        """The step's result waits for tolerated, refused-commitment and unverified e-licence materials."""
+        step_plan = self._service_plan(definition).of(task.step)
+        if step_plan is None:
+            return
+        missing = self._case_materials(session, task=task.id, plan=step_plan).missing
+        if missing:
+            raise StateError(
+                f"step {task.step!r} of case {case.id} cannot issue its result yet; it waits for: "
+                + "; ".join(m.line() for m in missing),
+                hint=f"hand them in: hennan-flow material supply {task.id} MATERIAL"
+                + (
+                    f"; retry the e-licence checks: hennan-flow material verify {task.id}"
+                    if any(m.kind == "licence" for m in missing)
+                    else ""
+                ),
+            )
+
+    def _services_task_closed(self, session: Session, case: CaseRow, task: TaskRow, now: datetime) -> None:
+        """A decision starts the commitments' verification clocks; a cancelled step voids what waited."""
+        step_plan = self._service_plan(self._definition(session, case.definition_id)).of(task.step)
+        if step_plan is None:
+            return
+        from . import commitments, tolerance
+
+        if task.state == "completed":
+            if step_plan.commitments:
+                commitments.start_verification(
+                    session, self.clock, commitments.rows_of_task(session, task.id), now=now
+                )
+            return
+        if step_plan.commitments:
+            commitments.void_for_task(session, task.id, now=now, event=self._event)
+        if step_plan.tolerable:
+            tolerance.void_for_task(session, task.id, now=now, event=self._event)
+
+    def _services_case_closed(self, session: Session, case: CaseRow, now: datetime) -> None:
+        """A case ended: nothing it still awaited (容缺) can lapse any more."""
+        plan = self._service_plan(self._definition(session, case.definition_id))
+        if not any(s.tolerable for s in plan.steps.values()):
+            return
+        from .db.models import ToleranceRow
+        from .tolerance import void_for_task
+
+        for (task_id,) in session.execute(
+            select(ToleranceRow.task_id).where(
+                ToleranceRow.case_id == case.id, ToleranceRow.state == "missing"
+            )
+        ).all():
+            void_for_task(session, task_id, now=now, event=self._event)
+
+    def _case_materials(
+        self,
+        session: Session,
+        *,
+        case: str | None = None,
+        task: str | None = None,
+        plan: StepPlan | None = None,
+    ) -> CaseMaterials:
+        """The commitments, tolerated materials and e-licence checks of a case or step (what `plan` has)."""
+        from .commitments import commitment_of
+        from .db.models import CommitmentRow, LicenceCheckRow, ToleranceRow
+        from .licences import check_of
+        from .tolerance import CaseMaterials, tolerance_of
+
+        def rows(model: Any, wanted: bool) -> list[Any]:
+            if not wanted:
+                return []
+            query = select(model)
+            if case is not None:
+                query = query.where(model.case_id == case)
+            if task is not None:
+                query = query.where(model.task_id == task)
+            return list(session.scalars(query.order_by(model.step, model.material, model.id)))
+
+        return CaseMaterials(
+            commitments=tuple(
+                commitment_of(r) for r in rows(CommitmentRow, plan is None or bool(plan.commitments))
+            ),
+            tolerated=tuple(
+                tolerance_of(r) for r in rows(ToleranceRow, plan is None or bool(plan.tolerable))
+            ),
+            licences=tuple(check_of(r) for r in rows(LicenceCheckRow, plan is None or bool(plan.licences))),
+        )
+
+    def _lock_case(self, session: Session, case_id: str) -> CaseRow:
+        """One writer per case (as every engine operation): lock the case row and read it."""
+        row = session.execute(
+            select(CaseRow)
+            .where(CaseRow.id == case_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).scalar_one_or_none()
+        if row is None:
+            raise NotFoundError(f"no case {case_id!r}", hint="list cases with: hennan-flow case list")
+        return row
+
+    def _open_task(self, session: Session, task_id: str) -> tuple[str, str, str, str | None]:
+        """(case id, step, state, department) of a task, its case locked."""
+        found = session.execute(select(TaskRow.case_id).where(TaskRow.id == task_id)).first()
+        if found is None:
+            raise NotFoundError(f"no task {task_id!r}", hint="list tasks with: hennan-flow task list")
+        self._lock_case(session, found[0])
+        row = session.execute(
+            select(TaskRow.case_id, TaskRow.step, TaskRow.state, TaskRow.department).where(
+                TaskRow.id == task_id
+            )
+        ).one()
+        return row[0], row[1], row[2], row[3]
+
+    def _terminate_case(
+        self,
+        session: Session,
+        case_id: str,
+        *,
+        at: datetime,
+        reason: str,
+        detail: Mapping[str, Any],
+        actor: str | None = None,
+    ) -> bool:
+        """终止办理: the case becomes terminated at `at`, its open steps cancelled, its clocks stopped."""
+        from .db.models import PauseRow
+        from .supervision import publish
+        from .timeutil import local_iso
+
+        found = session.execute(
+            select(CaseRow.definition_id, CaseRow.key, CaseRow.applicant, CaseRow.started_by).where(
+                CaseRow.id == case_id, CaseRow.state == "open"
+            )
+        ).first()
+        if found is None:
+            return False
+        session.execute(
+            update(CaseRow)
+            .where(CaseRow.id == case_id, CaseRow.state == "open")
+            .values(state="terminated", ended_at=at, next_timer_at=None, rev=CaseRow.rev + 1)
+            .execution_options(synchronize_session=False)
+        )
+        snapshot = CaseRow(
+            id=case_id,
+            definition_id=found[0],
+            key=found[1],
+            state="terminated",
+            applicant=found[2],
+            started_by=found[3],
+            ended_at=at,
+        )
+        open_tasks = session.execute(
+            select(TaskRow.id, TaskRow.step, TaskRow.department, TaskRow.ready_at)
+            .where(TaskRow.case_id == case_id, TaskRow.state.in_(("ready", "paused")))
+            .order_by(TaskRow.ready_at, TaskRow.id)
+        ).all()
+        for task_id, step, department, ready_at in open_tasks:
+            ended = max(at, as_utc(ready_at))
+            session.execute(
+                update(TaskRow).where(TaskRow.id == task_id).values(state="cancelled", ended_at=ended)
+            )
+            session.execute(
+                update(PauseRow)
+                .where(PauseRow.task_id == task_id, PauseRow.ended_at.is_(None))
+                .values(ended_at=ended, ended_by=actor)
+            )
+            self._event(
+                session,
+                "task.cancelled",
+                case=case_id,
+                task=task_id,
+                step=step,
+                actor=actor,
+                at=ended,
+                detail={"reason": reason},
+            )
+            self._on_task_closed(
+                session,
+                snapshot,
+                TaskRow(id=task_id, case_id=case_id, step=step, department=department, state="cancelled"),
+                ended,
+            )
+        doc = {"reason": reason, **detail}
+        self._event(session, "case.terminated", case=case_id, actor=actor, at=at, detail=doc)
+        publish(
+            session,
+            type_="case.terminated",
+            case=case_id,
+            ref=case_id,
+            at=at,
+            recorded_at=self.now(),
+            payload={"case": case_id, "key": found[1], **doc, "at": local_iso(at)},
+        )
+        self._on_case_closed(session, snapshot, at)
+        self._forget(case_id)
+        log.info("case.terminated case=%s reason=%s", case_id, reason)
+        return True
+
+    def _lapse(self, session: Session, row: ToleranceRow, *, at: datetime) -> None:
+        """A supplement deadline passed with the material missing: 终止办理 at the deadline instant."""
+        from .tolerance import lapse
+
+        lapse(session, row, at=at, event=self._event)
+        self._terminate_case(
+            session,
+            row.case_id,
+            at=at,
+            reason="supplement_missed",
+            detail={"material": row.material, "tolerance": row.id, "task": row.task_id, "step": row.step},
+        )
+
+    def _fire_service_signals(
+        self, session: Session, signals: Sequence[SignalRow], now: datetime, *, claimer: str | None
+    ) -> list[Issued]:
+        """Fire service deadlines (kind action: a supplement deadline terminates its case), fenced like cards."""
+        from .db.models import ToleranceRow
+        from .supervision import Issued
+        from .tolerance import SUPPLEMENT
+
+        if not signals:
+            return []
+        stmt = update(SignalRow).where(SignalRow.id.in_([s.id for s in signals]))
+        if claimer is None:
+            stmt = stmt.where(SignalRow.state.in_(("pending", "claimed")))
+        else:
+            stmt = stmt.where(SignalRow.state == "claimed", SignalRow.claimed_by == claimer)
+        fired = set(
+            session.execute(
+                stmt.values(
+                    state="fired", fired_at=now, claimed_by=None, lease_until=None, rev=SignalRow.rev + 1
+                )
+                .returning(SignalRow.id)
+                .execution_options(synchronize_session=False)
+            ).scalars()
+        )
+        out: list[Issued] = []
+        for sig in sorted(signals, key=lambda s: (as_utc(s.due_at), s.id)):
+            if sig.id not in fired:
+                continue
+            due = as_utc(sig.due_at)
+            row = session.get(ToleranceRow, sig.deadline_id) if sig.name == SUPPLEMENT else None
+            if row is None or row.state != "missing":
+                log.warning("service signal %s (%s) has nothing left to act on", sig.id, sig.name)
+                continue
+            self._lapse(session, row, at=due)
+            out.append(
+                Issued(
+                    case=sig.case_id,
+                    scope=sig.scope,
+                    step=sig.step,
+                    task=sig.task_id,
+                    kind=sig.kind,
+                    name=sig.name,
+                    trigger=sig.trigger,
+                    at=due,
+                    signal_id=sig.id,
+                )
+            )
+        return out
+
+    # commitments (告知承诺) -------------------------------------------------------------------------
+
+    def applicant_key(self, applicant: Mapping[str, Any]) -> str | None:
+        """The stable, non-reversible key this database gives an applicant (commitments.py), or None."""
+        from .commitments import applicant_key
+
+        with self._transaction() as session:  # the first use may store the database's secret
+            return applicant_key(session, applicant)
+
+    def commitment_text(self, key: str, material: str) -> dict[str, str]:
+        """The 告知承诺书 the portal shows before the case starts: material, name, text, text_version."""
+        from .commitments import commitment_text, text_version
+
+        bundle = self.bundle(key)
+        found = next((m for m in bundle.materials() if m.id == material and m.commitment), None)
+        if found is None:
+            raise NotFoundError(f"bundle {key!r} has no material {material!r} that a commitment may replace")
+        text = commitment_text(found)
+        return {"material": found.id, "name": found.name, "text": text, "text_version": text_version(text)}
+
+    def commitments(
+        self,
+        *,
+        case: str | None = None,
+        task: str | None = None,
+        state: str | None = None,
+        applicant: str | None = None,
+    ) -> list[Commitment]:
+        """Commitment records, by case, step instance, state and applicant key (oldest first)."""
+        from .commitments import COMMITMENT_STATES, commitment_of
+        from .db.models import CommitmentRow
+
+        if state is not None and state not in COMMITMENT_STATES:
+            raise InputError(
+                f"unknown commitment state {state!r}", hint="use " + ", ".join(COMMITMENT_STATES)
+            )
+        self._ready()
+        with self._read() as session:
+            query = select(CommitmentRow)
+            for column, value in (
+                (CommitmentRow.case_id, case),
+                (CommitmentRow.task_id, task),
+                (CommitmentRow.state, state),
+                (CommitmentRow.applicant_key, applicant),
+            ):
+                if value is not None:
+                    query = query.where(column == value)
+            return [
+                commitment_of(r)
+                for r in session.scalars(query.order_by(CommitmentRow.signed_at, CommitmentRow.id))
+            ]
+
+    def commitment(self, commitment_id: str) -> Commitment:
+        """One commitment record."""
+        from .commitments import commitment_of, get
+
+        self._ready()
+        with self._read() as session:
+            return commitment_of(get(session, commitment_id))
+
+    def decline_commitment(self, commitment_id: str, *, actor: str | None = None) -> Commitment:
+        """The applicant declines a signed commitment and hands in the material instead (step still open)."""
+        from .commitments import commitment_of, decline, get
+
+        with self._transaction() as session:
+            now = self.now()
+            row = get(session, commitment_id)
+            self._lock_case(session, row.case_id)
+            session.refresh(row)
+            state = session.scalar(select(TaskRow.state).where(TaskRow.id == row.task_id))
+            decline(
+                session, row, now=now, actor=actor, event=self._event, task_open=state in ("ready", "paused")
+            )
+            session.flush()
+            return commitment_of(row)
+
+    def verify_commitment(
+        self, commitment_id: str, *, result: bool, method: str, note: str, actor: str | None = None
+    ) -> Commitment:
+        """事后核查: record method and result; a false commitment revokes the decision, terminates an open
+        case, writes a credit record (outbox `credit.record`) and bars the applicant until repaired.
+        """
+        from .commitments import commitment_of, get, record_credit, verify
+        from .supervision import publish
+        from .timeutil import local_iso
+
+        try:
+            with self._transaction() as session:
+                now = self.now()
+                row = get(session, commitment_id)
+                self._lock_case(session, row.case_id)
+                session.refresh(row)
+                verify(
+                    session,
+                    self.clock,
+                    row,
+                    result=result,
+                    method=method,
+                    note=note,
+                    now=now,
+                    actor=actor,
+                    event=self._event,
+                )
+                if not result:
+                    if row.decided_at is not None:
+                        detail = {
+                            "commitment": row.id,
+                            "material": row.material,
+                            "reason": "false_commitment",
+                        }
+                        self._event(
+                            session,
+                            "decision.revoked",
+                            case=row.case_id,
+                            task=row.task_id,
+                            step=row.step,
+                            actor=actor,
+                            at=now,
+                            detail=detail,
+                        )
+                        publish(
+                            session,
+                            type_="decision.revoked",
+                            case=row.case_id,
+                            ref=row.task_id,
+                            at=now,
+                            recorded_at=now,
+                            payload={
+                                **detail,
+                                "case": row.case_id,
+                                "task": row.task_id,
+                                "step": row.step,
+                                "department": row.department,
+                                "decided_at": local_iso(row.decided_at),
+                                "at": local_iso(now),
+                            },
+                        )
+                    record_credit(session, row, now=now, actor=actor, event=self._event)
+                    self._terminate_case(
+                        session,
+                        row.case_id,
+                        at=now,
+                        reason="false_commitment",
+                        detail={"commitment": row.id, "material": row.material},
+                        actor=actor,
+                    )
+                session.flush()
+                return commitment_of(row)
+        except StaleDataError as exc:
+            raise ConflictError(
+                f"commitment {commitment_id} was changed meanwhile", hint="show it and retry"
+            ) from exc
+
+    def credit_records(self, *, applicant: str | None = None, open_only: bool = False) -> list[CreditRecord]:
+        """Credit records (false commitments), by applicant key; `open_only`: not repaired yet."""
+        from .commitments import credit_of
+        from .db.models import CreditRow
+
+        self._ready()
+        with self._read() as session:
+            query = select(CreditRow)
+            if applicant is not None:
+                query = query.where(CreditRow.applicant_key == applicant)
+            if open_only:
+                query = query.where(CreditRow.repaired_at.is_(None))
+            return [credit_of(r) for r in session.scalars(query.order_by(CreditRow.id))]
+
+    def repair_credit(self, record_id: int, *, note: str, actor: str | None = None) -> CreditRecord:
+        """信用修复: the record stays on file but no longer bars the applicant from commitments."""
+        from .commitments import credit_of, repair
+
+        with self._transaction() as session:
+            credit = repair(session, record_id, note=note, now=self.now(), actor=actor, event=self._event)
+            session.flush()
+            return credit_of(credit)
+
+    # materials (容缺, refused commitments, e-licence checks) -----------------------------------------
+
+    def materials(self, *, case: str | None = None, task: str | None = None) -> CaseMaterials:
+        """A case's or step's commitments, tolerated materials and e-licence checks, and what is missing."""
+        if case is None and task is None:
+            raise InputError("name a case or a task", hint="--case ID or --task ID")
+        self._ready()
+        with self._read() as session:
+            return self._case_materials(session, case=case, task=task)
+
+    def supply_material(self, task_id: str, material: str, *, actor: str | None = None) -> CaseMaterials:
+        """A material the step waits for was handed in: a tolerated one (容缺), one a refused commitment
+        needs, or one whose e-licence could not be verified. Returns the step's materials.
+
+        A tolerated material whose deadline has already passed terminates the case at that instant
+        instead (the sweeper had not got to it yet), and StateError says so.
+        """
+        from .db.models import CommitmentRow, LicenceCheckRow, ToleranceRow
+        from .licences import RETRIED_STATES
+        from .timeutil import local_iso
+        from .tolerance import passed, supply
+
+        lapsed: ToleranceRow | None = None
+        with self._transaction() as session:
+            now = self.now()
+            case_id, step, state, _department = self._open_task(session, task_id)
+            if state not in ("ready", "paused"):
+                raise StateError(
+                    f"step {step!r} of case {case_id} is {state}; it waits for no material any more"
+                )
+            supplied = False
+            tol = session.scalar(
+                select(ToleranceRow).where(ToleranceRow.task_id == task_id, ToleranceRow.material == material)
+            )
+            if tol is not None and tol.state == "missing":
+                if passed(tol, now):
+                    self._lapse(session, tol, at=as_utc(tol.due_at) if tol.due_at else now)
+                    lapsed = tol
+                else:
+                    supply(session, tol, now=now, actor=actor, event=self._event)
+                    supplied = True
+            if lapsed is None:
+                com = session.scalar(
+                    select(CommitmentRow).where(
+                        CommitmentRow.task_id == task_id,
+                        CommitmentRow.material == material,
+                        CommitmentRow.state == "refused",
+                        CommitmentRow.supplied_at.is_(None),
+                    )
+                )
+                if com is not None:
+                    com.supplied_at, com.supplied_by = now, actor
+                    self._event(
+                        session,
+                        "material.supplied",
+                        case=case_id,
+                        task=task_id,
+                        step=step,
+                        actor=actor,
+                        at=now,
+                        detail={"material": material, "commitment": com.id, "kind": "commitment"},
+                    )
+                    supplied = True
+                check = session.scalar(
+                    select(LicenceCheckRow).where(
+                        LicenceCheckRow.task_id == task_id,
+                        LicenceCheckRow.material == material,
+                        LicenceCheckRow.state.in_(RETRIED_STATES),
+                    )
+                )
+                if check is not None:
+                    before = check.state
+                    check.state, check.supplied_at, check.supplied_by = "supplied", now, actor
+                    self._event(
+                        session,
+                        "licence.supplied",
+                        case=case_id,
+                        task=task_id,
+                        step=step,
+                        actor=actor,
+                        at=now,
+                        detail={"material": material, "check": check.id, "from": before},
+                    )
+                    supplied = True
+                if not supplied:
+                    waiting = self._case_materials(session, task=task_id).missing
+                    raise StateError(
+                        f"step {step!r} of case {case_id} does not wait for material {material!r}",
+                        hint="it waits for: " + ", ".join(m.material for m in waiting)
+                        if waiting
+                        else "it waits for no material",
+                    )
+                session.flush()
+                return self._case_materials(session, task=task_id)
+        assert lapsed is not None and lapsed.due_at is not None
+        raise StateError(
+            f"the supplement deadline of {material!r} passed at {local_iso(lapsed.due_at)}; case {case_id} "
+            "was terminated at that instant (终止办理)"
+        )
+
+    def extend_supplement(
+        self, task_id: str, material: str, *, days: int, approver: str, reason: str, actor: str | None = None
+    ) -> CaseMaterials:
+        """An approver moves a tolerated material's supplement deadline by `days` working days (before it passes)."""
+        from .db.models import ToleranceRow
+        from .tolerance import extend
+
+        with self._transaction() as session:
+            now = self.now()
+            case_id, step, _state, _department = self._open_task(session, task_id)
+            tol = session.scalar(
+                select(ToleranceRow).where(ToleranceRow.task_id == task_id, ToleranceRow.material == material)
+            )
+            if tol is None:
+                raise NotFoundError(
+                    f"step {step!r} of case {case_id} was not accepted without {material!r} (容缺)"
+                )
+            extend(
+                session,
+                tol,
+                days=days,
+                approver=approver,
+                reason=reason,
+                calendar=self._calendar(session),
+                now=now,
+                actor=actor,
+                event=self._event,
+            )
+            session.flush()
+            return self._case_materials(session, task=task_id)
+
+    def verify_licences(self, task_id: str, *, actor: str | None = None) -> CaseMaterials:
+        """Ask again for the step's pending, failed, not found, invalid and unverified e-licence checks.
+
+        The provider is asked outside any transaction (no lock is held while it answers); each answer
+        is then stored unless the check changed meanwhile.
+        """
+        from .db.models import LicenceCheckRow
+        from .licences import RETRIED_STATES, LicenceRequest, apply, fetch, holder_of
+
+        self._ready()
+        with self._read() as session:
+            found = session.execute(select(TaskRow.case_id).where(TaskRow.id == task_id)).first()
+            if found is None:
+                raise NotFoundError(f"no task {task_id!r}", hint="list tasks with: hennan-flow task list")
+            case = session.get(CaseRow, found[0])
+            assert case is not None
+            bundle = self._definition(session, case.definition_id).bundle
+            applicant = self._applicant_of(case)
+            pending = [
+                (r.id, r.rev, r.source, r.licence_type, r.step, r.material)
+                for r in session.scalars(
+                    select(LicenceCheckRow).where(
+                        LicenceCheckRow.task_id == task_id, LicenceCheckRow.state.in_(RETRIED_STATES)
+                    )
+                )
+            ]
+        answers = []
+        for check_id, rev, source, licence_type, step_id, material_id in pending:
+            step = bundle.step(step_id)
+            material = next((m for m in step.materials if m.id == material_id), None) if step else None
+            request = LicenceRequest(
+                material=material_id,
+                licence_type=licence_type,
+                source=source,
+                case=found[0],
+                holder=holder_of(applicant, material) if material is not None else None,
+            )
+            answers.append((check_id, rev, fetch(self.licences, request)))
+        with self._transaction() as session:
+            now = self.now()
+            self._lock_case(session, found[0])
+            for check_id, rev, outcome in answers:
+                row = session.get(LicenceCheckRow, check_id, populate_existing=True)
+                if row is None or row.rev != rev or row.state not in RETRIED_STATES:
+                    continue  # supplied or verified meanwhile
+                before = row.state
+                apply(row, outcome, provider=getattr(self.licences, "name", "custom"), now=now)
+                self._event(
+                    session,
+                    f"licence.{row.state}",
+                    case=row.case_id,
+                    task=row.task_id,
+                    step=row.step,
+                    actor=actor,
+                    at=now,
+                    detail={
+                        "check": row.id,
+                        "material": row.material,
+                        "from": before,
+                        "code": row.error_code,
+                    },
+                )
+            session.flush()
+            return self._case_materials(session, task=task_id)
+
+    # reviews (好差评) --------------------------------------------------------------------------------
+
+    def add_review(
+        self,
+        case_id: str,
+        *,
+        level: int,
+        channel: str,
+        task: str | None = None,
+        real_name: bool = False,
+        text: str | None = None,
+        actor: str | None = None,
+    ) -> Review:
+        """A review of a case (after it ended) or of one of its steps (after it completed), level 1–5.
+
+        A bad review (4 不满意, 5 非常不满意) opens its rectification record (reviews.py).
+        """
+        from . import commitments, reviews
+
+        level, channel = reviews.check_input(level, channel)
+        with self._transaction() as session:
+            now = self.now()
+            case = self._lock_case(session, case_id)
+            step: str | None = None
+            department: str | None = None
+            if task is not None:
+                found = session.execute(
+                    select(TaskRow.case_id, TaskRow.step, TaskRow.state, TaskRow.department).where(
+                        TaskRow.id == task
+                    )
+                ).first()
+                if found is None or found[0] != case_id:
+                    raise NotFoundError(f"case {case_id} has no task {task!r}")
+                if found[2] != "completed":
+                    raise StateError(
+                        f"step {found[1]!r} is {found[2]}; a step is reviewed after it completed (一次一评)"
+                    )
+                step, department = found[1], found[3]
+            else:
+                if case.state == "open":
+                    raise StateError(
+                        f"case {case_id} is still open; a case is reviewed after it ended (一事一评)",
+                        hint="review a completed step instead: --task TASK_ID",
+                    )
+                department = self._lead_of(session, case.definition_id)
+            reviewer = commitments.applicant_key(session, self._applicant_of(case)) if real_name else None
+            row = reviews.add(
+                session,
+                self.clock,
+                case_id=case_id,
+                task_id=task,
+                step=step,
+                department=department,
+                level=level,
+                channel=channel,
+                real_name=real_name,
+                text=text,
+                reviewer=reviewer,
+                now=now,
+                actor=actor,
+                event=self._event,
+            )
+            session.flush()
+            return reviews.reviews_of(session, [row])[0]
+
+    def reviews(
+        self, *, case: str | None = None, bad: bool | None = None, open_only: bool = False
+    ) -> list[Review]:
+        """Reviews oldest first; `bad` filters levels 4–5 (or 1–3); `open_only`: records not closed yet."""
+        from .db.models import RectificationRow, ReviewRow
+        from .reviews import BAD_LEVELS, reviews_of
+
+        self._ready()
+        with self._read() as session:
+            query = select(ReviewRow)
+            if case is not None:
+                query = query.where(ReviewRow.case_id == case)
+            if bad is not None:
+                level = ReviewRow.level.in_(BAD_LEVELS)
+                query = query.where(level if bad else ~level)
+            if open_only:
+                query = query.where(
+                    ReviewRow.id.in_(
+                        select(RectificationRow.review_id).where(RectificationRow.state != "closed")
+                    )
+                )
+            return reviews_of(session, list(session.scalars(query.order_by(ReviewRow.at, ReviewRow.id))))
+
+    def review(self, review_id: str) -> Review:
+        """One review with its rectification record and the cards its phases got."""
+        from .reviews import find, reviews_of
+
+        self._ready()
+        with self._read() as session:
+            row, _rect = find(session, review_id)
+            return reviews_of(session, [row])[0]
+
+    def _move_review(self, review_id: str, move: str, **kwargs: Any) -> Review:
+        from . import reviews
+
+        try:
+            with self._transaction() as session:
+                now = self.now()
+                row, rect = reviews.find(session, review_id)
+                self._lock_case(session, row.case_id)
+                if rect is not None:
+                    session.refresh(rect)
+                steps: dict[str, Callable[..., Any]] = {
+                    "verify": reviews.verify,
+                    "rectify": reviews.rectify,
+                    "answer": reviews.answer,
+                }
+                steps[move](session, self.clock, row, rect, now=now, event=self._event, **kwargs)
+                session.flush()
+                return reviews.reviews_of(session, [row])[0]
+        except StaleDataError as exc:
+            raise ConflictError(
+                f"review {review_id} was changed meanwhile", hint="show it and retry"
+            ) from exc
+
+    def verify_review(
+        self,
+        review_id: str,
+        *,
+        finding: str,
+        note: str,
+        complexity: str | None = None,
+        actor: str | None = None,
+    ) -> Review:
+        """核实 a bad review: founded (rectify: simple 5 / complex 15 working days) or unfounded (explain)."""
+        return self._move_review(
+            review_id, "verify", finding=finding, complexity=complexity, note=note, actor=actor
+        )
+
+    def rectify_review(self, review_id: str, *, note: str, actor: str | None = None) -> Review:
+        """整改 done for a founded bad review; the feedback (反馈) phase starts."""
+        return self._move_review(review_id, "rectify", note=note, actor=actor)
+
+    def answer_review(self, review_id: str, *, note: str, actor: str | None = None) -> Review:
+        """反馈 given to the reviewer (回访); the rectification record closes."""
+        return self._move_review(review_id, "answer", note=note, actor=actor)
+
+    def review_summary(
+        self, *, start: date | None = None, end: date | None = None, department: str | None = None
+    ) -> ReviewSummary:
+        """The 好差评 figures of a period and department (reviews.summary; the report's reviews section)."""
+        from .reviews import summary
+
+        self._ready()
+        now = self.now()
+        with self._read() as session:
+            return summary(session, start=start, end=end, department=department, now=now)
+
 
 def _kind_of(value: Any) -> str:
     """What a bad argument was, without quoting it (it may be case data)."""
@@ -1384,9 +2318,3 @@ def _db_error(exc: DBAPIError, url: str) -> HennanFlowError:
     if "could not connect" in text or "Connection refused" in text or "connection failed" in text:
         return ConfigError(f"cannot connect to the database: {text}", hint="check --db / HENNAN_FLOW_DB")
     return HennanFlowError(f"database error: {text}")
-
-
-# The names in Engine.supervision_report's signature (issue 8); kept here, apart from the import block above.
-from datetime import date  # noqa: E402
-
-from .efficiency import SupervisionReport  # noqa: E402

@@ -76,6 +76,7 @@ __all__ = [
     "get_card",
     "issue",
     "list_cards",
+    "publish",
     "read_events",
 ]
 
@@ -412,13 +413,14 @@ def issue(
 def _departments(session: Session, cards: Sequence[SignalRow], lead_of: LeadOf) -> dict[int, str | None]:
     """signal id → the accountable department: the step's lane, or the bundle's lead for a case card."""
     out: dict[int, str | None] = {}
-    task_ids = {s.task_id for s in cards if s.scope == "step" and s.task_id}
+    # service deadlines (scope verify/review) of a step go to its department, of a whole case to the lead
+    task_ids = {s.task_id for s in cards if s.scope != "case" and s.task_id}
     step_departments: dict[str, str | None] = {}
     if task_ids:
         step_departments = dict(
             session.execute(select(TaskRow.id, TaskRow.department).where(TaskRow.id.in_(task_ids))).all()
         )
-    case_ids = {s.case_id for s in cards if s.scope == "case"}
+    case_ids = {s.case_id for s in cards if s.scope == "case" or not s.task_id}
     leads: dict[str, str | None] = {}
     if case_ids:
         for case_id, definition_id in session.execute(
@@ -426,7 +428,7 @@ def _departments(session: Session, cards: Sequence[SignalRow], lead_of: LeadOf) 
         ):
             leads[case_id] = lead_of(session, definition_id)
     for s in cards:
-        if s.scope == "case":
+        if s.scope == "case" or not s.task_id:
             out[s.id] = leads.get(s.case_id)
         else:
             out[s.id] = step_departments.get(s.task_id or "")
@@ -672,6 +674,35 @@ def _event_row(
         "actor": actor,
         "detail": _json(detail),
     }
+
+
+def publish(
+    session: Session,
+    *,
+    type_: str,
+    case: str | None,
+    ref: str,
+    at: datetime,
+    recorded_at: datetime,
+    payload: Mapping[str, Any],
+) -> None:
+    """Append one outbox event of another module (commitments, 容缺, reviews, case terminations).
+
+    Same rules as the supervision events: written in the caller's transaction, ids visible in order.
+    """
+    _write_outbox(
+        session,
+        [
+            {
+                "type": type_,
+                "case_id": case,
+                "ref": ref,
+                "at": at,
+                "recorded_at": recorded_at,
+                "payload": _json(payload),
+            }
+        ],
+    )
 
 
 def _write_outbox(session: Session, rows: list[dict[str, Any]]) -> None:

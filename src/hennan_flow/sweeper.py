@@ -348,7 +348,11 @@ class Sweeper:
             ).all()
             if self.hold is not None:
                 self.hold("firing", ids)
-            return issue(session, rows, now, claimer=token, lead_of=engine._lead_of)
+            # service deadlines (kind action: a 容缺 supplement deadline) act on their case instead
+            actions = [r for r in rows if r.kind == "action"]
+            acted = engine._fire_service_signals(session, actions, now, claimer=token) if actions else []
+            signals = [r for r in rows if r.kind != "action"] if actions else rows
+            return acted + issue(session, signals, now, claimer=token, lead_of=engine._lead_of)
 
     # -- BPMN timers --------------------------------------------------------------------------
     def _fire_timers(self, started: float, tally: _Tally) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -48,7 +49,13 @@ class CliContext:
             from ..engine import Engine
 
             now = self.now_instant()
-            self._engine = Engine(self.db_url, clock=now)
+            licences = None
+            url = os.environ.get("HENNAN_FLOW_LICENCE_URL")
+            if url:  # the county's e-licence service, for every command that runs a case
+                from ..licences import HttpLicenceProvider
+
+                licences = HttpLicenceProvider(url)
+            self._engine = Engine(self.db_url, clock=now, licences=licences)
         return self._engine
 
     def close(self) -> None:

@@ -1,0 +1,776 @@
+"""好差评: reviews of a case or a step, and the record every bad review opens (domain.md §5).
+
+A review rates a whole case (一事一评, after it ended) or one step (一次一评, after it completed) on the
+national five levels of GB/T 39046 A.8 — 1 非常满意, 2 满意, 3 基本满意, 4 不满意, 5 非常不满意 — with
+its channel (window 窗口, web 网上, mobile 移动端, hotline 12345热线, sms 短信, kiosk 自助终端,
+other 其他), whether it was given under the reviewer's real name (实名), and its text. One review per
+case and per step instance. Levels 4 and 5 are bad reviews (差评).
+
+A bad review opens a rectification record ("核实到位、整改到位、反馈到位"), handled by the step's
+department (the bundle's lead department for a case review)::
+
+    verifying ──verify, founded (simple|complex)──▶ rectifying ──rectify──▶ feedback ──answer──▶ closed
+        └──────verify, unfounded (explained)─────────────────────────────▶ feedback
+
+Each phase has its own deadline on the statutory clock, counted from the end of the phase before:
+核实 (verify) 1 working day after the review; 整改 (rectify) 5 working days for a simple case, 15 for
+a complex one (立行立改 / 限期整改, kept on the record as its 台账) after the verification; 反馈
+(feedback to the reviewer, 回访) 1 working day after the rectification, or after the verification
+when there was nothing to rectify. They are deadline rows of scope `review` (step and task of the
+reviewed step, none for a case review): the sweeper issues their signals and cards like any other,
+and the cards say `scope: "review"`. A phase ended late gets its cards in the same transaction. A
+record closes with `on_time` true when every phase ended by its promised deadline.
+
+Events: audit `review.added`, `review.verified`, `review.rectified`, `review.answered`; outbox
+`review.added` (the level and channel, never the text) and `review.rectification` (each move).
+`summary` gives the figures the supervision report shows for a period and department.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Final, TypedDict
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .bundle import TimeLimit
+from .commitments import EventSink
+from .db.models import CardRow, DeadlineRow, RectificationRow, ReviewRow
+from .deadlines import Clock
+from .errors import InputError, NotFoundError, StateError
+from .supervision import publish
+from .timeutil import SHANGHAI, as_utc, local_iso
+
+__all__ = [
+    "BAD_LEVELS",
+    "CHANNELS",
+    "COMPLEXITIES",
+    "FINDINGS",
+    "LEVELS",
+    "RECTIFICATION_STATES",
+    "Phase",
+    "Rectification",
+    "RectificationDoc",
+    "Review",
+    "ReviewDoc",
+    "ReviewSummary",
+    "review_of",
+    "summary",
+]
+
+log = logging.getLogger(__name__)
+
+LEVELS: Final[Mapping[int, str]] = {1: "非常满意", 2: "满意", 3: "基本满意", 4: "不满意", 5: "非常不满意"}
+BAD_LEVELS: Final = (4, 5)
+CHANNELS: Final[Mapping[str, str]] = {
+    "window": "窗口",
+    "web": "网上（PC端）",
+    "mobile": "移动端",
+    "hotline": "12345热线",
+    "sms": "短信",
+    "kiosk": "自助终端",
+    "other": "其他",
+}
+RECTIFICATION_STATES: Final = ("verifying", "rectifying", "feedback", "closed")
+FINDINGS: Final[Mapping[str, str]] = {"founded": "属实", "unfounded": "不属实"}
+COMPLEXITIES: Final[Mapping[str, int]] = {"simple": 5, "complex": 15}  # 整改 working days
+VERIFY_WITHIN: Final = 1  # 核实, working days after the review
+FEEDBACK_WITHIN: Final = 1  # 反馈, working days after the rectification (or the verification)
+
+
+# -- adding -------------------------------------------------------------------------------------
+
+
+def check_input(level: object, channel: object) -> tuple[int, str]:
+    if isinstance(level, bool) or not isinstance(level, int) or level not in LEVELS:
+        raise InputError(
+            f"a review level is 1–5 (GB/T 39046 A.8), not {level!r}",
+            hint="1 非常满意, 2 满意, 3 基本满意, 4 不满意, 5 非常不满意",
+        )
+    if channel not in CHANNELS:
+        raise InputError(f"unknown review channel {channel!r}", hint="use one of: " + ", ".join(CHANNELS))
+    return level, str(channel)
+
+
+def _phase(session: Session, clock: Clock, review: ReviewRow, *, days: int, now: datetime) -> str:
+    """Start one phase's deadline (scope review) and return its id."""
+    owner = str(uuid.uuid4())
+    clock.start(
+        session,
+        owner=owner,
+        case_id=review.case_id,
+        task_id=review.task_id,
+        scope="review",
+        step=review.step,
+        kind="promised",
+        limit=TimeLimit(unit="workday", promised=days),
+        accepted_at=now,
+    )
+    return owner
+
+
+def add(
+    session: Session,
+    clock: Clock,
+    *,
+    case_id: str,
+    task_id: str | None,
+    step: str | None,
+    department: str | None,
+    level: int,
+    channel: str,
+    real_name: bool,
+    text: str | None,
+    reviewer: str | None,
+    now: datetime,
+    actor: str | None,
+    event: EventSink,
+) -> ReviewRow:
+    """Store a review; a bad one opens its rectification record with the verification deadline."""
+    target = task_id or "case"
+    if session.scalar(select(ReviewRow.id).where(ReviewRow.case_id == case_id, ReviewRow.target == target)):
+        raise StateError(
+            f"{'step ' + repr(step) if task_id else 'case ' + case_id} already has its review",
+            hint="one review per case (一事一评) and per step (一次一评)",
+        )
+    review = ReviewRow(
+        id=str(uuid.uuid4()),
+        case_id=case_id,
+        target=target,
+        task_id=task_id,
+        step=step,
+        department=department,
+        level=level,
+        channel=channel,
+        real_name=bool(real_name),
+        text=(text or "").strip() or None,
+        reviewer_key=reviewer if real_name else None,
+        at=now,
+        recorded_by=actor,
+    )
+    session.add(review)
+    bad = level in BAD_LEVELS
+    detail = {
+        "review": review.id,
+        "level": level,
+        "channel": channel,
+        "real_name": review.real_name,
+        "bad": bad,
+    }
+    event(session, "review.added", case=case_id, task=task_id, step=step, actor=actor, at=now, detail=detail)
+    publish(
+        session,
+        type_="review.added",
+        case=case_id,
+        ref=review.id,
+        at=now,
+        recorded_at=now,
+        payload={
+            **detail,
+            "case": case_id,
+            "task": task_id,
+            "step": step,
+            "department": department,
+            "at": local_iso(now),
+        },
+    )
+    if bad:
+        session.flush()
+        rect = RectificationRow(
+            id=str(uuid.uuid4()),
+            review_id=review.id,
+            case_id=case_id,
+            department=department,
+            state="verifying",
+            opened_at=now,
+            verify_deadline=_phase(session, clock, review, days=VERIFY_WITHIN, now=now),
+        )
+        session.add(rect)
+        _moved(session, rect, review, None, now=now, actor=actor, event=None)
+    return review
+
+
+# -- the record ---------------------------------------------------------------------------------
+
+
+def _moved(
+    session: Session,
+    rect: RectificationRow,
+    review: ReviewRow,
+    before: str | None,
+    *,
+    now: datetime,
+    actor: str | None,
+    event: EventSink | None,
+    note: str | None = None,
+) -> None:
+    """Audit event (review.verified | review.rectified | review.answered) and outbox `review.rectification`."""
+    if event is not None:
+        kind = {"verifying": "verified", "rectifying": "rectified", "feedback": "answered"}[before or ""]
+        event(
+            session,
+            f"review.{kind}",
+            case=rect.case_id,
+            task=review.task_id,
+            step=review.step,
+            actor=actor,
+            at=now,
+            detail={"review": review.id, "rectification": rect.id, "from": before, "to": rect.state},
+        )
+    publish(
+        session,
+        type_="review.rectification",
+        case=rect.case_id,
+        ref=rect.id,
+        at=now,
+        recorded_at=now,
+        payload={
+            "rectification": rect.id,
+            "review": review.id,
+            "case": rect.case_id,
+            "step": review.step,
+            "department": rect.department,
+            "from": before,
+            "to": rect.state,
+            "finding": rect.finding,
+            "complexity": rect.complexity,
+            "note": note,
+            "on_time": rect.on_time,
+            "actor": actor,
+            "at": local_iso(now),
+        },
+    )
+
+
+def find(session: Session, review_id: str) -> tuple[ReviewRow, RectificationRow | None]:
+    review = session.get(ReviewRow, review_id)
+    if review is None:
+        raise NotFoundError(f"no review {review_id!r}", hint="list reviews with: hennan-flow review list")
+    rect = session.scalar(select(RectificationRow).where(RectificationRow.review_id == review_id))
+    return review, rect
+
+
+def _need(rect: RectificationRow | None, review: ReviewRow, state: str, what: str) -> RectificationRow:
+    if rect is None:
+        raise StateError(
+            f"review {review.id} is level {review.level} ({LEVELS[review.level]}); only a bad review (4 or 5) "
+            "has a rectification record"
+        )
+    if rect.state != state:
+        raise StateError(
+            f"the rectification of review {review.id} is {rect.state}; {what} needs it {state}",
+            hint="核实 (verify) → 整改 (rectify) → 反馈 (answer)",
+        )
+    return rect
+
+
+def _note(note: str) -> str:
+    text = (note or "").strip()
+    if not text:
+        raise InputError("every step of a rectification record needs a note", hint="pass --note TEXT")
+    return text
+
+
+def verify(
+    session: Session,
+    clock: Clock,
+    review: ReviewRow,
+    rect: RectificationRow | None,
+    *,
+    finding: str,
+    complexity: str | None,
+    note: str,
+    now: datetime,
+    actor: str | None,
+    event: EventSink,
+) -> RectificationRow:
+    """核实: founded → rectify (simple 5 / complex 15 working days); unfounded → feedback (explain)."""
+    if finding not in FINDINGS:
+        raise InputError(f"unknown finding {finding!r}", hint="use founded (属实) or unfounded (不属实)")
+    if finding == "founded" and complexity not in COMPLEXITIES:
+        raise InputError(
+            "a founded bad review needs its complexity: simple (立行立改, 5 working days) or complex "
+            "(限期整改, 15 working days)",
+            hint="pass --complexity simple|complex",
+        )
+    if finding == "unfounded" and complexity is not None:
+        raise InputError("an unfounded review has nothing to rectify: drop --complexity")
+    text = _note(note)
+    rect = _need(rect, review, "verifying", "verify")
+    clock.close(session, rect.verify_deadline, now)
+    rect.finding, rect.complexity = finding, complexity
+    rect.verified_at, rect.verified_by, rect.verify_note = now, actor, text
+    if finding == "founded":
+        assert complexity is not None
+        rect.rectify_deadline = _phase(session, clock, review, days=COMPLEXITIES[complexity], now=now)
+        rect.state = "rectifying"
+    else:
+        rect.feedback_deadline = _phase(session, clock, review, days=FEEDBACK_WITHIN, now=now)
+        rect.state = "feedback"
+    _moved(session, rect, review, "verifying", now=now, actor=actor, event=event, note=text)
+    return rect
+
+
+def rectify(
+    session: Session,
+    clock: Clock,
+    review: ReviewRow,
+    rect: RectificationRow | None,
+    *,
+    note: str,
+    now: datetime,
+    actor: str | None,
+    event: EventSink,
+) -> RectificationRow:
+    """整改 done: the feedback phase starts."""
+    text = _note(note)
+    rect = _need(rect, review, "rectifying", "rectify")
+    assert rect.rectify_deadline is not None
+    clock.close(session, rect.rectify_deadline, now)
+    rect.rectified_at, rect.rectified_by, rect.rectify_note = now, actor, text
+    rect.feedback_deadline = _phase(session, clock, review, days=FEEDBACK_WITHIN, now=now)
+    rect.state = "feedback"
+    _moved(session, rect, review, "rectifying", now=now, actor=actor, event=event, note=text)
+    return rect
+
+
+def answer(
+    session: Session,
+    clock: Clock,
+    review: ReviewRow,
+    rect: RectificationRow | None,
+    *,
+    note: str,
+    now: datetime,
+    actor: str | None,
+    event: EventSink,
+) -> RectificationRow:
+    """反馈 given to the reviewer (回访): the record closes, with `on_time`."""
+    text = _note(note)
+    rect = _need(rect, review, "feedback", "answer")
+    assert rect.feedback_deadline is not None
+    clock.close(session, rect.feedback_deadline, now)
+    rect.fed_back_at, rect.fed_back_by, rect.feedback_note = now, actor, text
+    rect.state, rect.closed_at = "closed", now
+    dues = _dues(session, [rect])
+    rect.on_time = all(
+        (due := dues.get(_deadline_of(rect, phase) or "")) is None or end <= due
+        for phase, end in _phase_ends(rect).items()
+    )
+    _moved(session, rect, review, "feedback", now=now, actor=actor, event=event, note=text)
+    return rect
+
+
+def _deadline_of(rect: RectificationRow, phase: str) -> str | None:
+    return {
+        "verify": rect.verify_deadline,
+        "rectify": rect.rectify_deadline,
+        "feedback": rect.feedback_deadline,
+    }[phase]
+
+
+def _phase_ends(rect: RectificationRow) -> dict[str, datetime]:
+    out = {}
+    for phase, end in (
+        ("verify", rect.verified_at),
+        ("rectify", rect.rectified_at),
+        ("feedback", rect.fed_back_at),
+    ):
+        if end is not None:
+            out[phase] = as_utc(end)
+    return out
+
+
+def _dues(session: Session, rects: Sequence[RectificationRow]) -> dict[str, datetime | None]:
+    """Deadline id → its promised deadline (as moved by nothing: review phases are never paused)."""
+    ids = [i for r in rects for i in (r.verify_deadline, r.rectify_deadline, r.feedback_deadline) if i]
+    out: dict[str, datetime | None] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        for owner, due in session.execute(
+            select(DeadlineRow.id, DeadlineRow.promised_due).where(DeadlineRow.id.in_(chunk))
+        ):
+            out[owner] = as_utc(due) if due is not None else None
+    return out
+
+
+# -- what portals see ----------------------------------------------------------------------------
+
+
+class PhaseDoc(TypedDict):
+    due: str | None
+    done_at: str | None
+    by: str | None
+    note: str | None
+
+
+class CardRefDoc(TypedDict):
+    id: str
+    phase: str
+    color: str
+    state: str
+
+
+class RectificationDoc(TypedDict):
+    id: str
+    state: str
+    department: str | None
+    finding: str | None
+    complexity: str | None
+    opened_at: str | None
+    verify: PhaseDoc
+    rectify: PhaseDoc | None
+    feedback: PhaseDoc | None
+    closed_at: str | None
+    on_time: bool | None
+    cards: list[CardRefDoc]
+
+
+class ReviewDoc(TypedDict):
+    id: str
+    case: str
+    task: str | None
+    step: str | None
+    department: str | None
+    level: int
+    label: str
+    bad: bool
+    channel: str
+    real_name: bool
+    text: str | None
+    reviewer: str | None
+    at: str | None
+    recorded_by: str | None
+    rectification: RectificationDoc | None
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One phase of a rectification record: its deadline and when, by whom and how it was done."""
+
+    due: datetime | None
+    done_at: datetime | None = None
+    by: str | None = None
+    note: str | None = None
+
+    def as_dict(self) -> PhaseDoc:
+        return {
+            "due": local_iso(self.due),
+            "done_at": local_iso(self.done_at),
+            "by": self.by,
+            "note": self.note,
+        }
+
+
+@dataclass(frozen=True)
+class Rectification:
+    """The record a bad review opened: 核实 → 整改 → 反馈 with their deadlines, and the cards they got."""
+
+    id: str
+    state: str
+    department: str | None
+    opened_at: datetime
+    verify: Phase
+    finding: str | None = None
+    complexity: str | None = None
+    rectify: Phase | None = None
+    feedback: Phase | None = None
+    closed_at: datetime | None = None
+    on_time: bool | None = None
+    cards: tuple[tuple[str, str, str, str], ...] = ()  # (card id, phase, colour, state)
+
+    def as_dict(self) -> RectificationDoc:
+        return {
+            "id": self.id,
+            "state": self.state,
+            "department": self.department,
+            "finding": self.finding,
+            "complexity": self.complexity,
+            "opened_at": local_iso(self.opened_at),
+            "verify": self.verify.as_dict(),
+            "rectify": self.rectify.as_dict() if self.rectify else None,
+            "feedback": self.feedback.as_dict() if self.feedback else None,
+            "closed_at": local_iso(self.closed_at),
+            "on_time": self.on_time,
+            "cards": [{"id": c, "phase": p, "color": col, "state": s} for c, p, col, s in self.cards],
+        }
+
+
+@dataclass(frozen=True)
+class Review:
+    """A 好差评 review (level 1–5, GB/T 39046 A.8) with the rectification record of a bad one.
+
+    `reviewer` is the applicant key of a real-name review, never a name or an ID number.
+    """
+
+    id: str
+    case: str
+    task: str | None
+    step: str | None
+    department: str | None
+    level: int
+    channel: str
+    real_name: bool
+    at: datetime
+    text: str | None = None
+    reviewer: str | None = None
+    recorded_by: str | None = None
+    rectification: Rectification | None = None
+
+    @property
+    def bad(self) -> bool:
+        return self.level in BAD_LEVELS
+
+    def as_dict(self) -> ReviewDoc:
+        return {
+            "id": self.id,
+            "case": self.case,
+            "task": self.task,
+            "step": self.step,
+            "department": self.department,
+            "level": self.level,
+            "label": LEVELS[self.level],
+            "bad": self.bad,
+            "channel": self.channel,
+            "real_name": self.real_name,
+            "text": self.text,
+            "reviewer": self.reviewer,
+            "at": local_iso(self.at),
+            "recorded_by": self.recorded_by,
+            "rectification": self.rectification.as_dict() if self.rectification else None,
+        }
+
+
+def _at(value: datetime | None) -> datetime | None:
+    return as_utc(value) if value is not None else None
+
+
+def reviews_of(session: Session, rows: Sequence[ReviewRow]) -> list[Review]:
+    """Reviews with their records and cards (three queries whatever their number)."""
+    ids = [r.id for r in rows]
+    rects: dict[str, RectificationRow] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        rects.update(
+            (r.review_id, r)
+            for r in session.scalars(select(RectificationRow).where(RectificationRow.review_id.in_(chunk)))
+        )
+    dues = _dues(session, list(rects.values()))
+    phase_of = {
+        i: (rect.review_id, phase)
+        for rect in rects.values()
+        for phase in ("verify", "rectify", "feedback")
+        for i in [_deadline_of(rect, phase)]
+        if i
+    }
+    cards: dict[str, list[tuple[str, str, str, str]]] = {}
+    owners = list(phase_of)
+    for start in range(0, len(owners), 500):
+        chunk = owners[start : start + 500]
+        for card in session.scalars(
+            select(CardRow).where(CardRow.deadline_id.in_(chunk)).order_by(CardRow.issued_at)
+        ):
+            review_id, phase = phase_of[card.deadline_id]
+            cards.setdefault(review_id, []).append((card.id, phase, card.color, card.state))
+    return [review_of(r, rects.get(r.id), dues, tuple(cards.get(r.id, ()))) for r in rows]
+
+
+def review_of(
+    row: ReviewRow,
+    rect: RectificationRow | None,
+    dues: Mapping[str, datetime | None],
+    cards: tuple[tuple[str, str, str, str], ...] = (),
+) -> Review:
+    record = None
+    if rect is not None:
+
+        def phase(owner: str | None, done: datetime | None, by: str | None, note: str | None) -> Phase | None:
+            if owner is None:
+                return None
+            return Phase(due=dues.get(owner), done_at=_at(done), by=by, note=note)
+
+        verify_phase = phase(rect.verify_deadline, rect.verified_at, rect.verified_by, rect.verify_note)
+        assert verify_phase is not None
+        record = Rectification(
+            id=rect.id,
+            state=rect.state,
+            department=rect.department,
+            opened_at=as_utc(rect.opened_at),
+            verify=verify_phase,
+            finding=rect.finding,
+            complexity=rect.complexity,
+            rectify=phase(rect.rectify_deadline, rect.rectified_at, rect.rectified_by, rect.rectify_note),
+            feedback=phase(rect.feedback_deadline, rect.fed_back_at, rect.fed_back_by, rect.feedback_note),
+            closed_at=_at(rect.closed_at),
+            on_time=rect.on_time,
+            cards=cards,
+        )
+    return Review(
+        id=row.id,
+        case=row.case_id,
+        task=row.task_id,
+        step=row.step,
+        department=row.department,
+        level=row.level,
+        channel=row.channel,
+        real_name=row.real_name,
+        at=as_utc(row.at),
+        text=row.text,
+        reviewer=row.reviewer_key,
+        recorded_by=row.recorded_by,
+        rectification=record,
+    )
+
+
+# -- the report's section -----------------------------------------------------------------------
+
+
+class RectificationFigures(TypedDict):
+    opened: int
+    closed: int
+    on_time: int
+    late: int
+    open: int
+    overdue_open: int
+
+
+class BadReviewDoc(TypedDict):
+    review: str
+    case: str
+    step: str | None
+    department: str | None
+    level: int
+    channel: str
+    real_name: bool
+    at: str | None
+    rectification: str | None
+    state: str | None
+    on_time: bool | None
+    due: str | None  # the deadline of the current phase (null when closed)
+
+
+ReviewPeriod = TypedDict("ReviewPeriod", {"from": str | None, "to": str | None, "by": str, "timezone": str})
+
+
+class ReviewSummary(TypedDict):
+    """The 好差评 section of the supervision report (see `summary`)."""
+
+    period: ReviewPeriod
+    department: str | None
+    reviews: int
+    by_level: dict[str, int]
+    satisfaction_rate: float | None
+    bad: int
+    rectifications: RectificationFigures
+    rectified_on_time_rate: float | None
+    bad_reviews: list[BadReviewDoc]
+
+
+def _rate(part: int, whole: int) -> float | None:
+    if whole == 0:
+        return None
+    return float(Decimal(part / whole).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP))
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time(0), SHANGHAI).astimezone(UTC)
+
+
+def summary(
+    session: Session,
+    *,
+    start: date | None = None,
+    end: date | None = None,
+    department: str | None = None,
+    now: datetime,
+) -> ReviewSummary:
+    """Reviews given on local dates [start, end] (either open), of one department or all, as of `now`.
+
+    - `satisfaction_rate`: reviews at levels 1–3 (非常满意, 满意, 基本满意) over all reviews (4 decimals,
+      half up; null without reviews). `bad`: levels 4 and 5.
+    - `rectifications`: the records of the bad reviews in the period: `closed` splits into `on_time`
+      (every phase by its promised deadline) and `late`; `open` ones are `overdue_open` when the
+      current phase's deadline has passed at `now`. `rectified_on_time_rate` = on_time / closed.
+    - `bad_reviews`: each bad review with its record's state, `on_time` and the current phase's deadline.
+    """
+    if start is not None and end is not None and end < start:
+        raise InputError(f"the period ends ({end}) before it starts ({start})")
+    query = select(ReviewRow)
+    if start is not None:
+        query = query.where(ReviewRow.at >= _day_start(start))
+    if end is not None:
+        query = query.where(ReviewRow.at < _day_start(end + timedelta(days=1)))
+    if department is not None:
+        query = query.where(ReviewRow.department == department)
+    rows = list(session.scalars(query.order_by(ReviewRow.at, ReviewRow.id)))
+    by_level = {str(level): 0 for level in LEVELS}
+    for r in rows:
+        by_level[str(r.level)] += 1
+    satisfied = sum(1 for r in rows if r.level not in BAD_LEVELS)
+    bad_rows = [r for r in rows if r.level in BAD_LEVELS]
+    reviews = {r.id: r for r in reviews_of(session, bad_rows)}
+    figures: RectificationFigures = {
+        "opened": 0,
+        "closed": 0,
+        "on_time": 0,
+        "late": 0,
+        "open": 0,
+        "overdue_open": 0,
+    }
+    bad_docs: list[BadReviewDoc] = []
+    for row in bad_rows:
+        record = reviews[row.id].rectification
+        due: datetime | None = None
+        if record is not None:
+            figures["opened"] += 1
+            if record.state == "closed":
+                figures["closed"] += 1
+                figures["on_time" if record.on_time else "late"] += 1
+            else:
+                figures["open"] += 1
+                current = {
+                    "verifying": record.verify,
+                    "rectifying": record.rectify,
+                    "feedback": record.feedback,
+                }[record.state]
+                due = current.due if current else None
+                if due is not None and due <= now:
+                    figures["overdue_open"] += 1
+        bad_docs.append(
+            {
+                "review": row.id,
+                "case": row.case_id,
+                "step": row.step,
+                "department": row.department,
+                "level": row.level,
+                "channel": row.channel,
+                "real_name": row.real_name,
+                "at": local_iso(row.at),
+                "rectification": record.id if record else None,
+                "state": record.state if record else None,
+                "on_time": record.on_time if record else None,
+                "due": local_iso(due),
+            }
+        )
+    return {
+        "period": {
+            "from": start.isoformat() if start else None,
+            "to": end.isoformat() if end else None,
+            "by": "review date",
+            "timezone": "Asia/Shanghai",
+        },
+        "department": department,
+        "reviews": len(rows),
+        "by_level": by_level,
+        "satisfaction_rate": _rate(satisfied, len(rows)),
+        "bad": len(bad_rows),
+        "rectifications": figures,
+        "rectified_on_time_rate": _rate(figures["on_time"], figures["closed"]),
+        "bad_reviews": bad_docs,
+    }
