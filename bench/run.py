@@ -84,43 +84,56 @@ def naive_case(naive: Naive) -> None:
         pass
 
 
-def throughput(shape: tuple[str, str], cases: int, reps: int) -> dict[str, Any]:
-    """Cases/s for `cases` whole cases, per repetition, on both sides alternately."""
+def throughput(shape: tuple[str, str], cases: int, rounds: int) -> dict[str, Any]:
+    """Cases/s of both sides over `rounds` short rounds, alternating which side goes first.
+
+    Adjacent rounds see the same machine, so the median of the per-round ratios (paired) is steadier
+    than a ratio of two medians when the machine's speed drifts.
+    """
     pid, bpmn = shape
     ws = Workspace(pid, bpmn)
     naive = Naive(str(ws.dir / "naive.db"), bpmn, pid)
     engine = ws.engine("hf.db")
-    naive_case(naive)  # warm both
-    hf_case(engine, pid)
-    hf_rates, naive_rates = [], []
-    for _ in range(reps):
-        naive_rates.append(cases / timed(lambda: [naive_case(naive) for _ in range(cases)]))
-        hf_rates.append(cases / timed(lambda: [hf_case(engine, pid) for _ in range(cases)]))
+    for _ in range(2):  # warm both
+        naive_case(naive)
+        hf_case(engine, pid)
+    hf_rates, naive_rates, ratios = [], [], []
+    for r in range(rounds):
+        runs = {
+            "naive": lambda: [naive_case(naive) for _ in range(cases)],
+            "hf": lambda: [hf_case(engine, pid) for _ in range(cases)],
+        }
+        order = ("naive", "hf") if r % 2 == 0 else ("hf", "naive")
+        rate = {side: cases / timed(runs[side]) for side in order}
+        hf_rates.append(rate["hf"])
+        naive_rates.append(rate["naive"])
+        ratios.append(rate["hf"] / rate["naive"])
     engine.close()
-    hf, nv = stats(hf_rates), stats(naive_rates)
     return {
         "shape": pid,
-        "cases_per_rep": cases,
-        "hennan_flow": hf,
-        "naive": nv,
-        "ratio": hf["median"] / nv["median"],
+        "cases_per_round": cases,
+        "rounds": rounds,
+        "hennan_flow": stats(hf_rates),
+        "naive": stats(naive_rates),
+        "paired_ratio": stats(ratios),
+        "ratio": statistics.median(ratios),
     }
 
 
-def step_latency(n: int, at: tuple[int, ...], reps: int) -> dict[str, Any]:
-    """Latency of complete_task at given positions of an n-step case (ms), both sides."""
+def step_latency(n: int, at: tuple[int, ...], cases: int) -> dict[str, Any]:
+    """Latency of one completion at given positions of an n-step case (ms), both sides, over `cases` cases."""
     pid, bpmn = sequential(n)
     ws = Workspace(pid, bpmn)
     engine = ws.engine("lat.db")
     naive = Naive(str(ws.dir / "naive-lat.db"), bpmn, pid)
     hf_samples: dict[int, list[float]] = {k: [] for k in at}
     nv_samples: dict[int, list[float]] = {k: [] for k in at}
-    for _ in range(reps):
+    for _ in range(cases):
         case = engine.start_case(pid)
         ncase = naive.start()
+        gc.collect()
         for position in range(1, n + 1):
             [task] = engine.tasks(case=case.id)
-            gc.collect()
             start = time.perf_counter()
             engine.complete_task(task.id, data={"approved": True}, actor="bench")
             took = time.perf_counter() - start
@@ -134,6 +147,7 @@ def step_latency(n: int, at: tuple[int, ...], reps: int) -> dict[str, Any]:
     engine.close()
     return {
         "n": n,
+        "cases": cases,
         "hennan_flow_ms": {str(k): stats(v) for k, v in hf_samples.items()},
         "naive_ms": {str(k): stats(v) for k, v in nv_samples.items()},
     }
@@ -173,7 +187,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run)")
     parser.add_argument("--no-sweep", action="store_true", help="skip the sweeper benchmark")
     args = parser.parse_args(argv)
-    reps = 3 if args.quick else 7
+    rounds = 6 if args.quick else 15
     results: dict[str, Any] = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {
@@ -185,22 +199,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(
         "hennan_flow benchmarks (medians; spread = (max-min)/median); both sides SQLite WAL synchronous=NORMAL"
     )
-    results["seq10"] = throughput(sequential(10), cases=20 if args.quick else 40, reps=reps)
-    results["seq100"] = throughput(sequential(100), cases=2, reps=reps)
-    results["par10"] = throughput(parallel(10), cases=10 if args.quick else 20, reps=reps)
+    results["seq10"] = throughput(sequential(10), cases=10, rounds=rounds)
+    results["seq100"] = throughput(sequential(100), cases=1, rounds=rounds)
+    results["par10"] = throughput(parallel(10), cases=5, rounds=rounds)
     for key in ("seq10", "seq100", "par10"):
         r = results[key]
+        hf, nv = r["hennan_flow"], r["naive"]
         print(
-            f"  {key:<7} hennan_flow {r['hennan_flow']['median']:8.1f} cases/s (±{r['hennan_flow']['spread']:.0%})"
-            f"   naive {r['naive']['median']:8.1f} cases/s (±{r['naive']['spread']:.0%})   ratio {r['ratio']:.2f}"
+            f"  {key:<7} hennan_flow {hf['median']:7.1f} cases/s (±{hf['spread']:.0%})   naive {nv['median']:7.1f}"
+            f" cases/s (±{nv['spread']:.0%})   paired ratio {r['ratio']:.2f} (±{r['paired_ratio']['spread']:.0%})"
         )
-    lat = step_latency(100, (1, 10, 50, 100), reps=3 if args.quick else 5)
+    lat = step_latency(100, (1, 10, 50, 99, 100), cases=4 if args.quick else 10)
     results["latency_seq100"] = lat
-    print("  per-step latency in a 100-step case (ms):  step   hennan_flow    naive")
-    for k in ("1", "10", "50", "100"):
-        print(
-            f"  {'':42}{k:>4}   {lat['hennan_flow_ms'][k]['median']:9.2f}  {lat['naive_ms'][k]['median']:8.2f}"
-        )
+    print("  per-step latency in a 100-step case (ms, medians):  step   hennan_flow    naive")
+    for k in ("1", "10", "50", "99", "100"):
+        hf_ms, nv_ms = lat["hennan_flow_ms"][k]["median"], lat["naive_ms"][k]["median"]
+        print(f"  {'':50}{k:>4}   {hf_ms:9.2f}  {nv_ms:8.2f}")
     step1 = lat["hennan_flow_ms"]["1"]["median"]
     step100 = lat["hennan_flow_ms"]["100"]["median"]
     results["ratios"] = {

@@ -39,7 +39,7 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
 from hennan_flow.cli import main
-from hennan_flow.db.models import CaseRow, DefinitionRow, EventRow, TaskRow
+from hennan_flow.db.models import CaseRow, CaseTaskRow, DefinitionRow, EventRow, TaskRow
 from hennan_flow.definitions import load_definition
 from hennan_flow.engine import Engine, SimulatedClock
 from hennan_flow.errors import ExpressionError, FindingsError, HennanFlowError, StateError
@@ -678,7 +678,10 @@ def cross_check(url: str, case_id: str) -> bool:
             d = session.get(DefinitionRow, case.definition_id)
             assert d is not None
             loaded = load_definition(d.id, d.key, d.version, d.source_file, d.bpmn, d.forms)
-            workflow = StateCodec().load(case.wf_state, loaded.specs)
+            rows = session.execute(
+                select(CaseTaskRow.task_id, CaseTaskRow.doc).where(CaseTaskRow.case_id == case_id)
+            ).all()
+            workflow = StateCodec().load(case.wf_state, loaded.specs, [(t, d) for t, d in rows])
             live = [t for t in workflow.tasks.values() if t.state & LIVE]
             assert workflow.is_completed() == (not live), [t.task_spec.name for t in live]
             assert (case.state == "completed") == workflow.is_completed()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
 from typing import Any
 
@@ -48,8 +48,8 @@ Fire = Callable[[Session, SignalRow, datetime], None]
 def _wanted(sched: Schedule) -> list[tuple[str, str, str, datetime]]:
     """(name, kind, trigger, due instant) of every signal and card the schedule sets."""
     out = []
-    for field, (name, kind, trigger) in _SIGNALS.items():
-        at = getattr(sched, f"{field}_at")
+    for attribute, (name, kind, trigger) in _SIGNALS.items():
+        at = getattr(sched, f"{attribute}_at")
         if at is None:
             continue
         if name == "red":
@@ -65,6 +65,7 @@ class Clock:
     calendar: Callable[[Session | Raw], WorkCalendar]
     fire: Fire
     close_of_business: time | None = None
+    _schedules: dict[tuple[Any, ...], Schedule] = field(default_factory=dict, repr=False)
 
     # -- starting -------------------------------------------------------------------------
     def start(
@@ -89,9 +90,7 @@ class Clock:
         timed = limit if kind != "immediate" else None
         pending, sched = False, None
         try:
-            sched = step_schedule(
-                accepted_at, timed, kind=kind, calendar=self.calendar(session), close=self.close_of_business
-            )
+            sched = self._schedule(accepted_at, timed, kind, self.calendar(session))
         except CalendarRangeError as exc:
             pending = True
             log.warning(
@@ -133,6 +132,39 @@ class Clock:
                 ],
             )
         return True
+
+    def _schedule(
+        self, accepted_at: datetime, limit: TimeLimit | None, kind: str, cal: WorkCalendar
+    ) -> Schedule:
+        """step_schedule, remembered for limits whose instants depend only on the acceptance day.
+
+        Working-day and immediate deadlines and all their signals are ends of days: every step
+        accepted on the same day with the same limit shares them (a county accepts many a day).
+        """
+        if kind != "immediate" and (limit is None or limit.unit != "workday"):
+            return step_schedule(accepted_at, limit, kind=kind, calendar=cal, close=self.close_of_business)
+        local = accepted_at.astimezone(SHANGHAI)
+        after_close = self.close_of_business is not None and local.time() > self.close_of_business
+        limits = (
+            None
+            if limit is None
+            else (
+                limit.unit,
+                limit.legal,
+                limit.promised,
+                limit.notice_before,
+                limit.yellow_light_at,
+                limit.red_after,
+            )
+        )
+        key = (local.date(), after_close, kind, limits, cal.version)
+        cached = self._schedules.get(key)
+        if cached is None:
+            cached = step_schedule(accepted_at, limit, kind=kind, calendar=cal, close=self.close_of_business)
+            if len(self._schedules) > 4096:
+                self._schedules.clear()
+            self._schedules[key] = cached
+        return replace(cached, accepted_at=accepted_at)
 
     def _limit(self, row: DeadlineRow) -> TimeLimit | None:
         if row.kind == "immediate" or row.unit is None:

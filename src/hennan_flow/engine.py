@@ -170,7 +170,8 @@ class Engine:
         self.max_cycles = max_cycles
         self._codec = StateCodec()
         self._definitions: dict[int, LoadedDefinition] = {}
-        self._workflows: dict[str, _Cached] = {}
+        self._workflows: dict[str, _Cached] = {}  # insertion order = least recently used first
+        self.cache_size = 256
         self._lock = threading.Lock()
         self._fixed_calendar = calendar
         self._calendars: tuple[int, WorkCalendar] | None = None
@@ -533,11 +534,10 @@ class Engine:
         if cached is not None and cached.rev == case.rev:
             workflow = cached.workflow
         else:
-            text = case.wf_state
-            if not text:  # the snapshot was read without the state: fetch it now
-                found = raw_of(session).row("SELECT wf_state FROM hf_case WHERE id = ?", (case.id,))
-                text = found[0] if found else ""
-            workflow = self._codec.load(text, definition.specs)
+            raw = raw_of(session)
+            found = raw.row("SELECT wf_state FROM hf_case WHERE id = ?", (case.id,))
+            rows = raw.rows("SELECT task_id, doc FROM hf_case_task WHERE case_id = ?", (case.id,))
+            workflow = self._codec.load(found[0] if found else "", definition.specs, rows)
         workflow.script_engine = self.script_engine  # never serialized: re-attach on every load
         return workflow
 
@@ -572,9 +572,13 @@ class Engine:
         return snapshot
 
     def _persist_case(self, session: Session, case: CaseRow, workflow: Any, *, new: bool = False) -> int:
-        """Write the case row (state, workflow state, next timer) guarded by its revision; the new revision."""
+        """Write the case row and the task fragments a step changed, guarded by the case revision.
+
+        Returns the new revision. Only the columns and fragments that changed are written: every
+        indexed column written is an index entry rewritten, every state byte is WAL written.
+        """
         raw = raw_of(session)
-        text = self._codec.text(workflow)
+        dump = self._codec.dump(workflow)
         timer = next_timer(workflow)
         if new:
             raw.run(
@@ -590,32 +594,54 @@ class Engine:
                     raw.ts(case.ended_at),
                     case.started_by,
                     SPIFF_VERSION,
-                    text,
+                    dump.top,
                     raw.ts(timer),
                 ),
             )
-            return 1
-        # only the columns that changed: every indexed column written is an index entry rewritten
-        loaded_state, loaded_timer = vars(case).get("_hf_loaded", (None, None))
-        sets, params = ["wf_state = ?", "rev = rev + 1"], [text]
-        if case.state != loaded_state:
-            sets += ["state = ?", "ended_at = ?"]
-            params += [case.state, raw.ts(case.ended_at)]
-        if timer != loaded_timer:
-            sets.append("next_timer_at = ?")
-            params.append(raw.ts(timer))
-        changed = raw.run(
-            f"UPDATE hf_case SET {', '.join(sets)} WHERE id = ? AND rev = ?", (*params, case.id, case.rev)
+            rev = 1
+        else:
+            loaded_state, loaded_timer = vars(case).get("_hf_loaded", (None, None))
+            sets, params = ["wf_state = ?", "rev = rev + 1"], [dump.top]
+            if case.state != loaded_state:
+                sets += ["state = ?", "ended_at = ?"]
+                params += [case.state, raw.ts(case.ended_at)]
+            if timer != loaded_timer:
+                sets.append("next_timer_at = ?")
+                params.append(raw.ts(timer))
+            sql = f"UPDATE hf_case SET {', '.join(sets)} WHERE id = ? AND rev = ?"
+            if raw.run(sql, (*params, case.id, case.rev)) != 1:
+                raise StaleDataError(f"case {case.id} changed under this operation")
+            rev = case.rev + 1
+        if dump.full:  # stored whole: no fragments
+            if not new:
+                raw.run("DELETE FROM hf_case_task WHERE case_id = ?", (case.id,))
+            return rev
+        raw.many(
+            "INSERT INTO hf_case_task (case_id, task_id, doc) VALUES (?, ?, ?)"
+            " ON CONFLICT (case_id, task_id) DO UPDATE SET doc = excluded.doc",
+            [(case.id, task_id, doc) for task_id, doc in dump.changed.items()],
         )
-        if changed != 1:
-            raise StaleDataError(f"case {case.id} changed under this operation")
-        return case.rev + 1
+        for start in range(0, len(dump.removed), 500):
+            gone = dump.removed[start : start + 500]
+            raw.run(
+                f"DELETE FROM hf_case_task WHERE case_id = ? AND task_id IN ({raw.placeholders(len(gone))})",
+                (case.id, *gone),
+            )
+        return rev
 
-    def _remember(self, case_id: str, rev: int, workflow: Any) -> None:
+    def _remember(self, case_id: str, rev: int, workflow: Any, *, open_: bool) -> None:
+        """Keep an open case's workflow for its next step (least recently used out first).
+
+        A finished case is dropped: nothing will advance it again, and every kept workflow is a
+        graph of objects the garbage collector walks.
+        """
         with self._lock:
-            if len(self._workflows) > 512:
-                self._workflows.clear()
+            self._workflows.pop(case_id, None)
+            if not open_:
+                return
             self._workflows[case_id] = _Cached(rev, workflow)
+            while len(self._workflows) > self.cache_size:
+                self._workflows.pop(next(iter(self._workflows)))
 
     def _forget(self, case_id: str) -> None:
         with self._lock:
@@ -949,7 +975,7 @@ class Engine:
         except BaseException:
             self._forget(case_id)
             raise
-        self._remember(case_id, rev, workflow)
+        self._remember(case_id, rev, workflow, open_=case.state == "open")
         return Case(
             id=case_id, key=key, version=version, state=case.state, started_at=now, ended_at=case.ended_at
         )
@@ -1189,7 +1215,7 @@ class Engine:
             if case_id:
                 self._forget(case_id)
             raise
-        self._remember(case_id, rev, workflow)
+        self._remember(case_id, rev, workflow, open_=case.state == "open")
         return Task(
             id=task_id,
             case=case_id,
@@ -1236,7 +1262,7 @@ class Engine:
         except BaseException:
             self._forget(case_id)
             raise
-        self._remember(case_id, rev, workflow)
+        self._remember(case_id, rev, workflow, open_=case.state == "open")
         return True
 
     # -- supervision (supervision.py and sweeper.py own the logic) ----------------------------

@@ -279,11 +279,13 @@ class StateCodec:
         stored: dict[Any, tuple[tuple[Any, ...], str]] = getattr(workflow, "_hf_fragments", None) or {}
         fresh: dict[Any, tuple[tuple[Any, ...], str]] = {}
         changed: dict[str, str] = {}
+        tasks = workflow.tasks
         registry._encoder_mode = True
         try:
             to_dict = registry.convert_to_dict[registry.typenames[type(workflow.task_tree)]]
-            for task_id, task in workflow.tasks.items():
-                key = _fragment_key(task)
+            for task_id, task in tasks.items():
+                parent = tasks.get(task._parent) if task._parent is not None else None
+                key = _fragment_key(task, parent)
                 before = stored.get(task_id)
                 if before is not None and before[0] == key and not task._state & _LIVE:
                     fresh[task_id] = before
@@ -293,6 +295,7 @@ class StateCodec:
                 if before is None or before[1] != text:
                     changed[str(task_id)] = text
             top = WorkflowConverter.to_dict(self._converter, _NoTasks(workflow))
+            del top["tasks"]  # stored one row per task; `compose` puts the map back
             top["subprocesses"] = {}
             top["bpmn_events"] = registry.convert(workflow.bpmn_events)
             top["typename"] = registry.typenames[type(workflow)]
@@ -303,13 +306,6 @@ class StateCodec:
         removed = tuple(str(task_id) for task_id in stored if task_id not in fresh)
         workflow._hf_fragments = fresh
         return Dump(head, changed, removed)
-
-    def text(self, workflow: Any) -> str:
-        """The whole state document of a workflow, from its cached fragments where they still hold."""
-        dump = self.dump(workflow)
-        if dump.full:
-            return dump.top
-        return self.compose(dump.top, ((str(t), text) for t, (_key, text) in workflow._hf_fragments.items()))
 
     def compose(self, top: str, rows: Iterable[tuple[str, str]]) -> str:
         """The whole state document from the top document and the stored task rows."""
@@ -342,16 +338,15 @@ class StateCodec:
         if rows:  # what is stored now: the next dump writes only what changes
             texts = dict(rows)
             workflow._hf_fragments = {
-                task_id: (_fragment_key(task), texts[str(task_id)])
+                task_id: (_fragment_key(task, task.parent), texts[str(task_id)])
                 for task_id, task in workflow.tasks.items()
                 if str(task_id) in texts
             }
         return workflow
 
 
-def _fragment_key(task: Any) -> tuple[Any, ...]:
+def _fragment_key(task: Any, parent: Any) -> tuple[Any, ...]:
     """What a task's stored fragment depends on (its delta is computed against its parent's data)."""
-    parent = task.parent
     return (
         task._state,
         task.last_state_change,
@@ -450,16 +445,20 @@ def complete(workflow: Any, task_id: str, data: Mapping[str, Any]) -> None:
 
 
 def finished(workflow: Any) -> bool:
-    """True only when SpiffWorkflow says so *and* no task anywhere is still live."""
-    if not workflow.is_completed():
-        return False
+    """True only when SpiffWorkflow says so *and* no task anywhere is still live.
+
+    The scan comes first: while a task is live the case is not finished, whatever SpiffWorkflow's
+    depth-capped `is_completed()` would say (and that walk from the root is skipped on every step).
+    """
     live = [t for t in all_tasks(workflow) if t.state & _LIVE]
-    if live:
+    if not live:
+        return bool(workflow.is_completed())
+    if workflow.completed:
         raise HennanFlowError(
             f"SpiffWorkflow reports the case completed while {len(live)} task(s) are still live "
             f"(e.g. {live[0].task_spec.name}); refusing the false completion"
         )
-    return True
+    return False
 
 
 def check_depth(workflow: Any, limit: int = MAX_TREE_DEPTH) -> None:
