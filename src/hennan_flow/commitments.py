@@ -59,7 +59,7 @@ from .bundle import Material, TimeLimit
 from .db.models import CommitmentRow, CreditRow, DeadlineRow, MetaRow
 from .deadlines import Clock
 from .errors import InputError, NotFoundError, StateError
-from .supervision import publish
+from .supervision import announce
 from .timeutil import as_utc, local_iso
 
 __all__ = [
@@ -199,23 +199,18 @@ def _changed(
 ) -> None:
     """Audit event `commitment.<state>` and outbox `commitment.status_changed` for one transition."""
     extra = dict(detail or {})
-    event(
+    announce(
         session,
+        event,
         f"commitment.{row.state}",
+        outbox_type="commitment.status_changed",
         case=row.case_id,
         task=row.task_id,
         step=row.step,
         actor=actor,
         at=now,
-        detail={"commitment": row.id, "material": row.material, "from": before, **extra},
-    )
-    publish(
-        session,
-        type_="commitment.status_changed",
-        case=row.case_id,
         ref=row.id,
-        at=now,
-        recorded_at=now,
+        detail={"commitment": row.id, "material": row.material, "from": before, **extra},
         payload={
             "commitment": row.id,
             "case": row.case_id,
@@ -431,23 +426,18 @@ def record_credit(
     session.add(credit)
     session.flush()
     row.credit_id = credit.id
-    event(
+    announce(
         session,
+        event,
         "credit.recorded",
+        outbox_type="credit.record",
         case=row.case_id,
         task=row.task_id,
         step=row.step,
         actor=actor,
         at=now,
-        detail={"credit": credit.id, "commitment": row.id, "identified": row.applicant_key is not None},
-    )
-    publish(
-        session,
-        type_="credit.record",
-        case=row.case_id,
         ref=str(credit.id),
-        at=now,
-        recorded_at=now,
+        detail={"credit": credit.id, "commitment": row.id, "identified": row.applicant_key is not None},
         payload={
             "record": credit.id,
             "kind": credit.kind,
@@ -480,14 +470,15 @@ def repair(
     if credit.repaired_at is not None:
         raise StateError(f"credit record {record_id} was already repaired")
     credit.repaired_at, credit.repaired_by, credit.repair_note = now, actor, note
-    event(session, "credit.repaired", case=credit.case_id, actor=actor, at=now, detail={"credit": credit.id})
-    publish(
+    announce(
         session,
-        type_="credit.repaired",
+        event,
+        "credit.repaired",
         case=credit.case_id,
-        ref=str(credit.id),
+        actor=actor,
         at=now,
-        recorded_at=now,
+        ref=str(credit.id),
+        detail={"credit": credit.id},
         payload={"record": credit.id, "applicant": credit.applicant_key, "at": local_iso(now)},
     )
     return credit

@@ -1870,7 +1870,7 @@ class Engine:
         case, writes a credit record (outbox `credit.record`) and bars the applicant until repaired.
         """
         from .commitments import commitment_of, get, record_credit, verify
-        from .supervision import publish
+        from .supervision import announce
         from .timeutil import local_iso
 
         try:
@@ -1897,23 +1897,17 @@ class Engine:
                             "material": row.material,
                             "reason": "false_commitment",
                         }
-                        self._event(
+                        announce(
                             session,
+                            self._event,
                             "decision.revoked",
                             case=row.case_id,
                             task=row.task_id,
                             step=row.step,
                             actor=actor,
                             at=now,
-                            detail=detail,
-                        )
-                        publish(
-                            session,
-                            type_="decision.revoked",
-                            case=row.case_id,
                             ref=row.task_id,
-                            at=now,
-                            recorded_at=now,
+                            detail=detail,
                             payload={
                                 **detail,
                                 "case": row.case_id,

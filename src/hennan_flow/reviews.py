@@ -44,7 +44,7 @@ from .commitments import EventSink
 from .db.models import CardRow, DeadlineRow, RectificationRow, ReviewRow
 from .deadlines import Clock
 from .errors import InputError, NotFoundError, StateError
-from .supervision import publish
+from .supervision import announce, publish
 from .timeutil import SHANGHAI, as_utc, local_iso
 
 __all__ = [
@@ -163,14 +163,17 @@ def add(
         "real_name": review.real_name,
         "bad": bad,
     }
-    event(session, "review.added", case=case_id, task=task_id, step=step, actor=actor, at=now, detail=detail)
-    publish(
+    announce(
         session,
-        type_="review.added",
+        event,
+        "review.added",
         case=case_id,
-        ref=review.id,
+        task=task_id,
+        step=step,
+        actor=actor,
         at=now,
-        recorded_at=now,
+        ref=review.id,
+        detail=detail,
         payload={
             **detail,
             "case": case_id,

@@ -73,6 +73,7 @@ __all__ = [
     "IssuedDoc",
     "OutboxEvent",
     "advance",
+    "announce",
     "get_card",
     "issue",
     "list_cards",
@@ -674,6 +675,27 @@ def _event_row(
         "actor": actor,
         "detail": _json(detail),
     }
+
+
+def announce(
+    session: Session,
+    event: Callable[..., None],
+    type_: str,
+    *,
+    case: str | None,
+    ref: str,
+    at: datetime,
+    detail: Mapping[str, Any],
+    payload: Mapping[str, Any],
+    task: str | None = None,
+    step: str | None = None,
+    actor: str | None = None,
+    outbox_type: str | None = None,
+) -> None:
+    """One state change told twice in the same transaction: to the audit log (`detail`: ids and
+    codes) and to the outbox (`payload`, as `outbox_type`, default `type_`) for portals and supervisors."""
+    event(session, type_, case=case, task=task, step=step, actor=actor, at=at, detail=detail)
+    publish(session, type_=outbox_type or type_, case=case, ref=ref, at=at, recorded_at=at, payload=payload)
 
 
 def publish(

@@ -46,7 +46,7 @@ from .commitments import Commitment, CommitmentDoc, EventSink
 from .db.models import SignalRow, SupplementExtensionRow, ToleranceRow
 from .errors import CalendarRangeError, InputError, StateError
 from .licences import LicenceCheck, LicenceCheckDoc
-from .supervision import publish
+from .supervision import announce, publish
 from .timeutil import SHANGHAI, as_utc, local_iso
 from .workdays import WorkCalendar
 
@@ -316,23 +316,17 @@ def supply(
     """The material arrived in time."""
     row.state, row.supplied_at, row.supplied_by = "supplied", now, actor
     _stop_signal(session, row)
-    event(
+    announce(
         session,
+        event,
         "supplement.supplied",
         case=row.case_id,
         task=row.task_id,
         step=row.step,
         actor=actor,
         at=now,
-        detail={"tolerance": row.id, "material": row.material},
-    )
-    publish(
-        session,
-        type_="supplement.supplied",
-        case=row.case_id,
         ref=row.id,
-        at=now,
-        recorded_at=now,
+        detail={"tolerance": row.id, "material": row.material},
         payload={
             "tolerance": row.id,
             "case": row.case_id,
@@ -401,23 +395,17 @@ def extend(
         "approver": approver.strip(),
         "due": local_iso(due),
     }
-    event(
+    announce(
         session,
+        event,
         "supplement.extended",
         case=row.case_id,
         task=row.task_id,
         step=row.step,
         actor=actor,
         at=now,
-        detail=detail,
-    )
-    publish(
-        session,
-        type_="supplement.extended",
-        case=row.case_id,
         ref=row.id,
-        at=now,
-        recorded_at=now,
+        detail=detail,
         payload={
             **detail,
             "case": row.case_id,
@@ -433,16 +421,16 @@ def lapse(session: Session, row: ToleranceRow, *, at: datetime, event: EventSink
     row.state, row.ended_at = "lapsed", at
     _stop_signal(session, row)
     detail = {"tolerance": row.id, "material": row.material, "due": local_iso(at)}
-    event(
-        session, "supplement.lapsed", case=row.case_id, task=row.task_id, step=row.step, at=at, detail=detail
-    )
-    publish(
+    announce(
         session,
-        type_="supplement.lapsed",
+        event,
+        "supplement.lapsed",
         case=row.case_id,
-        ref=row.id,
+        task=row.task_id,
+        step=row.step,
         at=at,
-        recorded_at=at,
+        ref=row.id,
+        detail=detail,
         payload={**detail, "case": row.case_id, "task": row.task_id, "step": row.step},
     )
 
