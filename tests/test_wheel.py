@@ -222,3 +222,18 @@ def test_installed_engine_migrates_and_runs_a_whole_case(
     shown = json.loads(_must(run([*cli, "--format", "json", "case", "show", case_id], cwd=tmp_path)).stdout)
     assert shown["state"] == "completed"
     assert len([e for e in shown["events"] if e["type"] == "task.completed"]) == len(steps)
+
+
+def test_installed_package_audits_renders_and_runs_its_demo(
+    fresh_venv: Path, installed: dict[str, str], tmp_path: Path
+) -> None:
+    """The catalogues, templates and demo script ship in the wheel: audit (HTML) and the demo run there."""
+    cli = fresh_venv / "hennan-flow"
+    audit = run(
+        [cli, "audit", installed["processes"], "--format", "html", "--output", tmp_path / "a.html"],
+        cwd=tmp_path,
+    )
+    assert audit.returncode == 0, audit.stderr
+    assert "<html" in (tmp_path / "a.html").read_text(encoding="utf-8")
+    demo = _must(run([cli, "--db", f"sqlite:///{tmp_path / 'demo.db'}", "demo"], cwd=tmp_path))
+    assert demo.stdout.strip().splitlines()[-1] == "3 of 3 case(s) completed"
