@@ -227,7 +227,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         try:
             import sweep  # bench/sweep.py
 
-            results["sweep"] = sweep.main([] if not args.quick else ["--quick"])
+            results["sweep"] = sweep.main(sizes=(10_000, 100_000), rounds=2) if args.quick else sweep.main()
         except (ImportError, AttributeError) as exc:  # pragma: no cover - until the sweeper exists
             print(f"  sweep benchmark skipped: {exc}")
     corpus = audit_corpus(Path(os.environ.get("HENNAN_FLOW_SHARED", HERE.parent.parent / "shared")))

@@ -7,7 +7,8 @@ The downgrade joins every case's fragments back into hf_case.wf_state before dro
 Dropped, to write fewer index pages per step: ix_hf_case_state and ix_hf_case_next_timer_at
 (ix_hf_case_open_timer (state, next_timer_at) serves both), ix_hf_signal_deadline_id (the unique
 (deadline_id, name) constraint serves it), ix_hf_signal_case_id and ix_hf_deadline_case_id (no query
-reads signals or deadlines by case; they are read by owner). On SQLite hf_task and hf_deadline become
+reads signals or deadlines by case; they are read by owner), ix_hf_deadline_open (only a new calendar,
+once a year, looks for open deadlines; it reads the table). On SQLite hf_task and hf_deadline become
 WITHOUT ROWID tables (one B-tree each instead of a table and its key index).
 
 Revision ID: 0005
@@ -46,6 +47,7 @@ def upgrade() -> None:
         batch_op.drop_index("ix_hf_signal_case_id")
     with op.batch_alter_table("hf_deadline", schema=None) as batch_op:
         batch_op.drop_index("ix_hf_deadline_case_id")
+        batch_op.drop_index("ix_hf_deadline_open")
     if op.get_bind().dialect.name == "sqlite":  # keyed by text ids: store them as their key's B-tree
         for table in ("hf_task", "hf_deadline"):
             with op.batch_alter_table(table, recreate="always", table_kwargs={"sqlite_with_rowid": False}):
@@ -83,6 +85,7 @@ def downgrade() -> None:
         )
     with op.batch_alter_table("hf_deadline", schema=None) as batch_op:
         batch_op.create_index("ix_hf_deadline_case_id", ["case_id"], unique=False)
+        batch_op.create_index("ix_hf_deadline_open", ["closed_at", "pending"], unique=False)
     with op.batch_alter_table("hf_signal", schema=None) as batch_op:
         batch_op.create_index("ix_hf_signal_case_id", ["case_id"], unique=False)
         batch_op.create_index("ix_hf_signal_deadline_id", ["deadline_id"], unique=False)

@@ -174,10 +174,9 @@ class DeadlineRow(Base):
     """
 
     __tablename__ = "hf_deadline"
-    __table_args__ = (
-        Index("ix_hf_deadline_open", "closed_at", "pending"),
-        {"sqlite_with_rowid": False},  # keyed by its owner's id: one B-tree fewer to write per step
-    )
+    # no secondary index: the hot path reads deadlines by owner id only, and every index is one more page
+    # a step writes; recomputing open deadlines when a calendar arrives (a yearly event) reads the table
+    __table_args__ = ({"sqlite_with_rowid": False},)  # keyed by its owner's id: one B-tree, no key index
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     case_id: Mapped[str] = mapped_column(String(36))
