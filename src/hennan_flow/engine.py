@@ -29,13 +29,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, inspect, select, update
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from .bundle import Bundle
 from .clock import end_of_day
 from .db import migrate
+from .db.checkpoint import Checkpointer
 from .db.models import (
     CalendarRow,
     CaseRow,
@@ -49,7 +50,7 @@ from .db.models import (
     TaskRow,
 )
 from .db.raw import Raw, raw_of
-from .db.session import make_engine, read_sessions, write_sessions
+from .db.session import make_engine, read_sessions, sqlite_file, transaction, write_sessions
 from .deadlines import CASE_STOPPING_REASONS, PAUSE_REASONS, Clock
 from .definitions import Candidate, LoadedDefinition, collect, load_definition
 from .efficiency import SupervisionReport
@@ -157,6 +158,8 @@ class Engine:
         self.url = url
         self._db = make_engine(url)
         self._write = write_sessions(self._db)
+        path = sqlite_file(self._db)
+        self._checkpointer = Checkpointer(path, self) if path else None
         self._read = read_sessions(self._db)
         if isinstance(clock, datetime):
             fixed = as_utc(clock)
@@ -188,7 +191,9 @@ class Engine:
 
     # -- lifecycle ------------------------------------------------------------------------
     def close(self) -> None:
-        """Release the database connections."""
+        """Release the database connections (after a last WAL checkpoint on SQLite)."""
+        if self._checkpointer is not None:
+            self._checkpointer.close()
         self._db.dispose()
 
     def __enter__(self) -> Engine:
@@ -396,11 +401,14 @@ class Engine:
 
     @contextmanager
     def _transaction(self) -> Iterator[Session]:
+        """One state change: one write transaction (see db.session.transaction)."""
         self._ready()
         try:
-            with self._write.begin() as session:
+            with transaction(
+                self._write, committed=self._checkpointer.committed if self._checkpointer else None
+            ) as session:
                 yield session
-        except OperationalError as exc:
+        except (OperationalError, self._db.dialect.loaded_dbapi.OperationalError) as exc:
             raise _db_error(exc, self.url) from exc
 
     def _event(
@@ -2323,8 +2331,10 @@ def _event_of(row: EventRow) -> Event:
     )
 
 
-def _db_error(exc: DBAPIError, url: str) -> HennanFlowError:
-    text = str(exc.orig) if exc.orig is not None else str(exc)
+def _db_error(exc: Exception, url: str) -> HennanFlowError:
+    """A database failure (SQLAlchemy's or the driver's own) as an error the user can act on."""
+    orig = getattr(exc, "orig", None)
+    text = str(orig) if orig is not None else str(exc)
     if "locked" in text or "could not serialize" in text or "deadlock" in text:
         return ConflictError(f"the database is busy ({text})", hint="try again")
     if "unable to open database file" in text:

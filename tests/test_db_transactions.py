@@ -1,0 +1,162 @@
+"""The write transaction on the driver connection and the background WAL checkpointer (SQLite)."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import event, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from hennan_flow import Engine
+from hennan_flow.db import checkpoint, session as db_session
+from hennan_flow.db.checkpoint import Checkpointer
+from hennan_flow.db.session import make_engine, transaction, write_sessions
+from hennan_flow.errors import ConflictError
+
+from test_engine import FIXTURES, run_to_end
+
+
+def _wait(condition: Callable[[], bool], seconds: float = 10.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return condition()
+
+
+@pytest.fixture
+def sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
+    db = make_engine(f"sqlite:///{tmp_path / 't.db'}")
+    with db.begin() as conn:
+        conn.execute(text("CREATE TABLE note (id INTEGER PRIMARY KEY, body TEXT NOT NULL)"))
+    yield write_sessions(db)
+    db.dispose()
+
+
+def _count(path: Path) -> int:
+    with sqlite3.connect(path) as other:
+        return int(other.execute("SELECT count(*) FROM note").fetchone()[0])
+
+
+# -- transaction ----------------------------------------------------------------------------
+
+
+def test_driver_statements_commit_once_and_are_visible_to_other_connections(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    with transaction(sessions) as session:
+        raw = session.info["hf_raw"]
+        raw.run("INSERT INTO note (body) VALUES (?)", ("a",))
+        raw.run("INSERT INTO note (body) VALUES (?)", ("b",))
+        assert _count(tmp_path / "t.db") == 0  # not before the commit
+    assert _count(tmp_path / "t.db") == 2
+
+
+def test_an_error_inside_rolls_back_driver_and_orm_statements_alike(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    with pytest.raises(RuntimeError), transaction(sessions) as session:
+        session.info["hf_raw"].run("INSERT INTO note (body) VALUES (?)", ("raw",))
+        session.execute(text("INSERT INTO note (body) VALUES ('orm')"))
+        raise RuntimeError("boom")
+    assert _count(tmp_path / "t.db") == 0
+    # the pooled connection came back clean: the next transaction works and commits
+    with transaction(sessions) as session:
+        session.execute(text("INSERT INTO note (body) VALUES ('orm')"))
+        session.info["hf_raw"].run("INSERT INTO note (body) VALUES (?)", ("raw",))
+    assert _count(tmp_path / "t.db") == 2
+
+
+def test_after_commit_listeners_run_after_the_data_is_durable_even_without_the_orm(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    seen: list[int] = []
+
+    def after_commit(session: Session) -> None:
+        seen.append(_count(tmp_path / "t.db"))
+
+    event.listen(sessions, "after_commit", after_commit)
+    with transaction(sessions) as session:  # driver statements only
+        session.info["hf_raw"].run("INSERT INTO note (body) VALUES (?)", ("a",))
+    with transaction(sessions) as session:  # the ORM joined
+        session.execute(text("INSERT INTO note (body) VALUES ('b')"))
+    with pytest.raises(RuntimeError), transaction(sessions) as session:
+        session.info["hf_raw"].run("INSERT INTO note (body) VALUES (?)", ("c",))
+        raise RuntimeError("rolled back: no listener call")
+    assert seen == [1, 2]
+
+
+def test_a_held_write_lock_is_a_conflict_the_user_can_retry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(db_session, "BUSY_TIMEOUT_MS", 200)
+    path = tmp_path / "hf.db"
+    engine = Engine(f"sqlite:///{path}")
+    engine.upgrade()
+    engine.deploy(str(FIXTURES / "processes"))
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(ConflictError) as caught:
+            engine.start_case("review")
+        assert caught.value.hint == "try again"
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert engine.cases() == []  # nothing half-applied
+    assert engine.start_case("review").state == "open"  # and the next try succeeds
+    engine.close()
+
+
+# -- checkpointer ---------------------------------------------------------------------------
+
+
+def test_the_checkpointer_copies_committed_pages_into_the_database_file(tmp_path: Path) -> None:
+    path = tmp_path / "c.db"
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("PRAGMA journal_mode=WAL")
+    writer.execute("PRAGMA wal_autocheckpoint=0")  # only the checkpointer copies pages back
+    writer.execute("CREATE TABLE note (body TEXT)")
+    before = path.stat().st_size
+    owner = type("Owner", (), {})()
+    checkpointer = Checkpointer(str(path), owner)
+    for i in range(checkpoint.WAKE_EVERY):
+        writer.execute("INSERT INTO note VALUES (?)", ("x" * 4000 + str(i),))
+        checkpointer.committed()
+    assert _wait(lambda: checkpointer.checkpoints >= 1)
+    assert path.stat().st_size > before + 10 * 4096  # the pages reached the database file
+    checkpointer.close()
+    assert checkpointer._thread is not None and not checkpointer._thread.is_alive()
+    writer.close()
+
+
+def test_few_commits_start_no_thread(tmp_path: Path) -> None:
+    owner = type("Owner", (), {})()
+    checkpointer = Checkpointer(str(tmp_path / "c.db"), owner)
+    for _ in range(checkpoint.WAKE_EVERY - 1):
+        checkpointer.committed()
+    assert checkpointer._thread is None
+    checkpointer.close()
+
+
+def test_an_engine_checkpoints_in_the_background_and_the_thread_ends_with_it(tmp_path: Path) -> None:
+    path = tmp_path / "hf.db"
+    engine = Engine(f"sqlite:///{path}")
+    engine.upgrade()
+    engine.deploy(str(FIXTURES / "processes"))
+    steps = 0
+    while steps < 150:  # ~25 pages a step: well below the backstop, so only the thread copies them
+        steps += run_to_end(engine, engine.start_case("review").id)
+    checkpointer = engine._checkpointer
+    assert checkpointer is not None
+    assert _wait(lambda: checkpointer.checkpoints >= steps // checkpoint.WAKE_EVERY // 2)
+    with sqlite3.connect(path) as other:  # the size the database has, reading through the log
+        pages, size = (other.execute(f"PRAGMA {p}").fetchone()[0] for p in ("page_count", "page_size"))
+    assert path.stat().st_size >= pages * size * 0.8  # most of it is in the database file already
+    engine.close()
+    assert checkpointer._thread is not None and not checkpointer._thread.is_alive()
