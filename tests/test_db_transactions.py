@@ -12,11 +12,11 @@ from sqlalchemy import event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from hennan_flow import Engine
-from hennan_flow.db import checkpoint, session as db_session
+from hennan_flow.db import checkpoint
+from hennan_flow.db import session as db_session
 from hennan_flow.db.checkpoint import Checkpointer
 from hennan_flow.db.session import make_engine, transaction, write_sessions
 from hennan_flow.errors import ConflictError
-
 from test_engine import FIXTURES, run_to_end
 
 
