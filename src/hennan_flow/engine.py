@@ -49,6 +49,7 @@ from .db.models import (
     SignalRow,
     TaskRow,
 )
+from .db.models import snapshot as make_snapshot
 from .db.raw import Raw, raw_of
 from .db.session import make_engine, read_sessions, sqlite_file, transaction, write_sessions
 from .deadlines import CASE_STOPPING_REASONS, PAUSE_REASONS, Clock
@@ -561,7 +562,8 @@ class Engine:
         if found is None:
             return None
         definition_id, key, state, applicant, started, ended, by, rev, spiff, next_timer_at, error = found
-        snapshot = CaseRow(
+        snapshot = make_snapshot(
+            CaseRow,
             id=case_id,
             definition_id=definition_id,
             key=key,
@@ -680,7 +682,9 @@ class Engine:
                 "UPDATE hf_task SET state = 'cancelled', ended_at = ? WHERE id = ?", (raw.ts(now), task_id)
             )
             self._event(session, "task.cancelled", case=case.id, task=task_id, step=step_id, at=now)
-            self._on_task_closed(session, case, TaskRow(id=task_id, case_id=case.id, step=step_id), now)
+            self._on_task_closed(
+                session, case, make_snapshot(TaskRow, id=task_id, case_id=case.id, step=step_id), now
+            )
         known = {task_id for task_id, _ in open_rows}
         for task_id, t in ready.items():
             if task_id in known:
@@ -698,7 +702,8 @@ class Engine:
                         "(SpiffWorkflow 3.2.0 cannot run much past ~200 cycles)",
                     )
             step = definition.bundle.step(t.step)
-            row = TaskRow(
+            row = make_snapshot(
+                TaskRow,
                 id=task_id,
                 case_id=case.id,
                 step=t.step,
@@ -1193,7 +1198,8 @@ class Engine:
                         if state == "paused"
                         else "list ready tasks with: hennan-flow task list",
                     )
-                row = TaskRow(
+                row = make_snapshot(
+                    TaskRow,
                     id=task_id,
                     case_id=case_id,
                     step=step_id,
