@@ -160,3 +160,32 @@ def test_an_engine_checkpoints_in_the_background_and_the_thread_ends_with_it(tmp
     assert path.stat().st_size >= pages * size * 0.8  # most of it is in the database file already
     engine.close()
     assert checkpointer._thread is not None and not checkpointer._thread.is_alive()
+
+
+def test_the_checkpointer_keeps_to_the_file_it_was_given_and_never_creates_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "c.db"
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("PRAGMA journal_mode=WAL")
+    writer.execute("PRAGMA wal_autocheckpoint=0")
+    writer.execute("CREATE TABLE note (body TEXT)")
+    owner = type("Owner", (), {})()  # the engine: the thread lives as long as it does
+    checkpointer = Checkpointer("c.db", owner)  # relative, as in sqlite:///c.db
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # the portal changes directory before the thread starts
+    for i in range(checkpoint.WAKE_EVERY):
+        writer.execute("INSERT INTO note VALUES (?)", ("x" * 4000 + str(i),))
+        checkpointer.committed()
+    assert _wait(lambda: checkpointer.checkpoints >= 1)
+    checkpointer.close()
+    assert not (elsewhere / "c.db").exists()
+    assert path.stat().st_size > 10 * 4096
+    gone = Checkpointer(str(tmp_path / "missing.db"), owner)
+    for _ in range(checkpoint.WAKE_EVERY):
+        gone.committed()
+    gone.close()
+    assert not (tmp_path / "missing.db").exists()
+    writer.close()

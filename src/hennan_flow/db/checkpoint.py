@@ -18,9 +18,11 @@ then stays that size and is reused. Readers skip the pages already copied back.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
 import weakref
+from pathlib import Path
 from typing import Any
 
 __all__ = ["BACKSTOP_PAGES", "Checkpointer"]
@@ -40,7 +42,7 @@ class Checkpointer:
     """
 
     def __init__(self, path: str, owner: Any) -> None:
-        self.path = path
+        self.path = os.path.abspath(path)  # the file the engine opened, whatever the cwd is later
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._commits = 0
@@ -73,7 +75,13 @@ class Checkpointer:
 
     def _run(self) -> None:
         try:
-            conn = sqlite3.connect(self.path, timeout=0, check_same_thread=False, isolation_level=None)
+            conn = sqlite3.connect(  # mode=rw: never creates a file
+                f"{Path(self.path).as_uri()}?mode=rw",
+                uri=True,
+                timeout=0,
+                check_same_thread=False,
+                isolation_level=None,
+            )
         except sqlite3.Error as exc:
             log.warning("WAL checkpoints stay with the committing connections: %s", exc)
             return
