@@ -1757,48 +1757,23 @@ class Engine:
     ) -> list[Issued]:
         """Fire service deadlines (kind action: a supplement deadline terminates its case), fenced like cards."""
         from .db.models import ToleranceRow
-        from .supervision import Issued
+        from .supervision import Issued, mark_fired
         from .tolerance import SUPPLEMENT
 
         if not signals:
             return []
-        stmt = update(SignalRow).where(SignalRow.id.in_([s.id for s in signals]))
-        if claimer is None:
-            stmt = stmt.where(SignalRow.state.in_(("pending", "claimed")))
-        else:
-            stmt = stmt.where(SignalRow.state == "claimed", SignalRow.claimed_by == claimer)
-        fired = set(
-            session.execute(
-                stmt.values(
-                    state="fired", fired_at=now, claimed_by=None, lease_until=None, rev=SignalRow.rev + 1
-                )
-                .returning(SignalRow.id)
-                .execution_options(synchronize_session=False)
-            ).scalars()
-        )
+        fired = mark_fired(session, signals, now, claimer=claimer)
         out: list[Issued] = []
         for sig in sorted(signals, key=lambda s: (as_utc(s.due_at), s.id)):
             if sig.id not in fired:
                 continue
-            due = as_utc(sig.due_at)
             row = session.get(ToleranceRow, sig.deadline_id) if sig.name == SUPPLEMENT else None
             if row is None or row.state != "missing":
                 log.warning("service signal %s (%s) has nothing left to act on", sig.id, sig.name)
                 continue
-            self._lapse(session, row, at=due)
-            out.append(
-                Issued(
-                    case=sig.case_id,
-                    scope=sig.scope,
-                    step=sig.step,
-                    task=sig.task_id,
-                    kind=sig.kind,
-                    name=sig.name,
-                    trigger=sig.trigger,
-                    at=due,
-                    signal_id=sig.id,
-                )
-            )
+            issued = Issued.of(sig)
+            self._lapse(session, row, at=issued.at)
+            out.append(issued)
         return out
 
     # commitments (告知承诺) -------------------------------------------------------------------------

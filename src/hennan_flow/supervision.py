@@ -146,6 +146,22 @@ class Issued:
     signal_id: int
     card: str | None = None
 
+    @classmethod
+    def of(cls, sig: SignalRow, *, card: str | None = None) -> Issued:
+        """What a fired signal row reports, stamped with its due instant."""
+        return cls(
+            case=sig.case_id,
+            scope=sig.scope,
+            step=sig.step,
+            task=sig.task_id,
+            kind=sig.kind,
+            name=sig.name,
+            trigger=sig.trigger,
+            at=as_utc(sig.due_at),
+            signal_id=sig.id,
+            card=card,
+        )
+
     def as_dict(self) -> IssuedDoc:
         return {
             "case": self.case,
@@ -259,6 +275,25 @@ class OutboxEvent:
 # -- firing -------------------------------------------------------------------------------------
 
 
+def mark_fired(
+    session: Session, signals: Sequence[SignalRow], now: datetime, *, claimer: str | None
+) -> dict[int, int]:
+    """Set these signal rows fired, fenced: the new revision of each row this caller fired.
+
+    `claimer` None: rows still pending or claimed (a step or case ends). Otherwise only the rows
+    still claimed by `claimer`; the rest were fired elsewhere or reclaimed after their lease.
+    """
+    stmt = update(SignalRow).where(SignalRow.id.in_([s.id for s in signals]))
+    if claimer is None:
+        stmt = stmt.where(SignalRow.state.in_(("pending", "claimed")))
+    else:
+        stmt = stmt.where(SignalRow.state == "claimed", SignalRow.claimed_by == claimer)
+    stmt = stmt.values(
+        state="fired", fired_at=now, claimed_by=None, lease_until=None, rev=SignalRow.rev + 1
+    ).returning(SignalRow.id, SignalRow.rev)
+    return dict(session.execute(stmt, execution_options={"synchronize_session": False}).all())
+
+
 def issue(
     session: Session,
     signals: Sequence[SignalRow],
@@ -269,22 +304,12 @@ def issue(
 ) -> list[Issued]:
     """Fire these signal rows (one transaction, the caller's): cards, records, audit and outbox rows.
 
-    `claimer` None: a step or case ends and fires what is due (rows pending or claimed). Otherwise
-    only the rows still claimed by `claimer` fire; the rest were fired by someone else or reclaimed
-    after the lease ran out, and are skipped. The caller holds the case rows' locks.
+    Fenced by `claimer` as in `mark_fired`; rows fired elsewhere are skipped. The caller holds the
+    case rows' locks.
     """
     if not signals:
         return []
-    by_id = {s.id: s for s in signals}
-    stmt = update(SignalRow).where(SignalRow.id.in_(list(by_id)))
-    if claimer is None:
-        stmt = stmt.where(SignalRow.state.in_(("pending", "claimed")))
-    else:
-        stmt = stmt.where(SignalRow.state == "claimed", SignalRow.claimed_by == claimer)
-    stmt = stmt.values(
-        state="fired", fired_at=now, claimed_by=None, lease_until=None, rev=SignalRow.rev + 1
-    ).returning(SignalRow.id, SignalRow.rev)
-    fired_revs = dict(session.execute(stmt, execution_options={"synchronize_session": False}).all())
+    fired_revs = mark_fired(session, signals, now, claimer=claimer)
     fired: list[SignalRow] = []
     for sig in signals:
         if sig.id in fired_revs:
@@ -323,18 +348,7 @@ def issue(
             else:
                 card_id = str(uuid.uuid4())
                 existing.add((sig.deadline_id, sig.name))
-        item = Issued(
-            case=sig.case_id,
-            scope=sig.scope,
-            step=sig.step,
-            task=sig.task_id,
-            kind=sig.kind,
-            name=sig.name,
-            trigger=sig.trigger,
-            at=due,
-            signal_id=sig.id,
-            card=card_id,
-        )
+        item = Issued.of(sig, card=card_id)
         out.append(item)
         detail: dict[str, Any] = {
             "name": sig.name,
