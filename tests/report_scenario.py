@@ -29,24 +29,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
+from helpers import at
 from hennan_flow.engine import Engine, SimulatedClock
-from hennan_flow.timeutil import SHANGHAI
 
 BUNDLES = Path(__file__).parent / "fixtures" / "report" / "processes"
 NOW = "2025-04-16T12:00"
-
-
-def at(text: str) -> datetime:
-    """A Shanghai wall-clock instant."""
-    return datetime.fromisoformat(text).replace(tzinfo=SHANGHAI)
-
-
-def iso(text: str) -> str:
-    """The local ISO text the report prints for a Shanghai wall-clock instant."""
-    return at(text).isoformat()
 
 
 @dataclass

@@ -13,13 +13,13 @@ import os
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from lxml import etree
 
+from helpers import FORMS, PROCESSES, REPO, START, WALKS
 from hennan_flow import FormDataError
 from hennan_flow.audit import FlowGraph
 from hennan_flow.bundle import Bundle
@@ -27,13 +27,6 @@ from hennan_flow.cli import main
 from hennan_flow.dialect import load_document
 from hennan_flow.engine import Engine, SimulatedClock
 
-REPO = Path(__file__).resolve().parents[1]
-PROCESSES = REPO / "processes"
-FORMS = REPO / "forms"
-WALKS: dict[str, Any] = json.loads(
-    (Path(__file__).parent / "fixtures" / "bundles" / "walks.json").read_text(encoding="utf-8")
-)
-START = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # Monday 09:00 in Shanghai, inside the calendar data
 APPLICANT = {"name": "李湘南", "id_number": "430422199001011234", "phone": "13807340001"}
 NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL", "hf": "urn:hennan-flow:bpmn:1"}
 

@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from helpers import at
 from hennan_flow.bundle import TimeLimit
 from hennan_flow.clock import (
     Schedule,
@@ -38,11 +39,6 @@ CLOSE = time(17, 30)
 @pytest.fixture(scope="module")
 def cal() -> WorkCalendar:
     return WorkCalendar()
-
-
-def at(text: str) -> datetime:
-    """A Shanghai wall-clock instant, e.g. at("2022-09-29 10:00")."""
-    return datetime.fromisoformat(text).replace(tzinfo=SHANGHAI)
 
 
 def eod(year: int, month: int, day: int) -> datetime:

@@ -3,37 +3,23 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 
+from helpers import CLOCK_BUNDLE, CLOCK_START, at, iso, simulation
 from hennan_flow.cli import main
 from hennan_flow.engine import Engine, SimulatedClock
 from hennan_flow.errors import CalendarRangeError, InputError, StateError
 from hennan_flow.timeutil import SHANGHAI
 
-CLOCK_BUNDLE = Path(__file__).parent / "fixtures" / "clock" / "processes"
-
-
-def at(text: str) -> datetime:
-    """A Shanghai wall-clock instant."""
-    return datetime.fromisoformat(text).replace(tzinfo=SHANGHAI)
-
-
-def iso(text: str) -> str:
-    return at(text).isoformat()
-
 
 @pytest.fixture
-def sim(tmp_path: Path) -> tuple[Engine, SimulatedClock]:
-    url = f"sqlite:///{tmp_path / 'sim.db'}"
-    Engine(url).upgrade(simulation=True)
-    clock = SimulatedClock(at("2025-09-29T10:00"))
-    engine = Engine(url, clock=clock)
-    engine.deploy(str(CLOCK_BUNDLE))
-    yield engine, clock
-    engine.close()
+def sim(tmp_path: Path) -> Iterator[tuple[Engine, SimulatedClock]]:
+    with simulation(f"sqlite:///{tmp_path / 'sim.db'}", CLOCK_BUNDLE, CLOCK_START) as sim:
+        yield sim
 
 
 def signals(deadlines: dict[str, object] | None) -> dict[str, tuple[str, str]]:

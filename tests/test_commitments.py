@@ -9,53 +9,35 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from hennan_flow.cli import main
+from helpers import FORMS, START, at, run_cli, simulation
+from helpers import OPENING as BUNDLE
+from helpers import OPENING_WALK as WALK
 from hennan_flow.commitments import applicant_key, commitment_text, identity_of
 from hennan_flow.db.models import CommitmentRow, DeadlineRow, EventRow, MetaRow
 from hennan_flow.engine import Engine, SimulatedClock
 from hennan_flow.errors import InputError, NotFoundError, StateError
-from hennan_flow.timeutil import SHANGHAI
 
-REPO = Path(__file__).resolve().parents[1]
-BUNDLE = REPO / "processes" / "enterprise_opening.bpmn"
-FORMS = REPO / "forms"
-WALK: dict[str, dict[str, Any]] = json.loads(
-    (Path(__file__).parent / "fixtures" / "bundles" / "walks.json").read_text(encoding="utf-8")
-)["enterprise_opening"]["step_data"]
-START = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # Monday 09:00 in Shanghai
 CREDIT_CODE = "91430422MA4T8X2K3N"
 APPLICANT = {"name": "衡南县云集湘味餐饮管理有限公司", "credit_code": CREDIT_CODE}
 
 
-def at(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=SHANGHAI)
-
-
 @pytest.fixture
 def sim(db_url: str) -> Iterator[tuple[Engine, SimulatedClock]]:
-    Engine(db_url).upgrade(simulation=True)
-    clock = SimulatedClock(START)
-    engine = Engine(db_url, clock=clock)
-    engine.deploy(str(BUNDLE), forms=str(FORMS))
-    yield engine, clock
-    engine.close()
+    with simulation(db_url, BUNDLE, START, forms=FORMS) as sim:
+        yield sim
 
 
 @pytest.fixture
 def lite(sqlite_url: str) -> Iterator[tuple[Engine, SimulatedClock]]:
-    Engine(sqlite_url).upgrade(simulation=True)
-    clock = SimulatedClock(START)
-    engine = Engine(sqlite_url, clock=clock)
-    engine.deploy(str(BUNDLE), forms=str(FORMS))
-    yield engine, clock
-    engine.close()
+    with simulation(sqlite_url, BUNDLE, START, forms=FORMS) as lite:
+        yield lite
 
 
 def register(engine: Engine, case_id: str) -> str:
@@ -368,14 +350,8 @@ def test_the_verification_deadline_is_a_clock_row_of_scope_verify(
 # -- CLI -----------------------------------------------------------------------------------------------
 
 
-def cli(
-    url: str, capsys: pytest.CaptureFixture[str], *args: str, now: str = "2026-03-03T10:00:00+08:00"
-) -> tuple[int, str, str]:
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as info:
-        main(["--db", url, "--now", now, *args])
-    out, err = capsys.readouterr()
-    return int(info.value.code or 0), out, err
+def cli(url: str, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    return run_cli(url, capsys, *args, now="2026-03-03T10:00:00+08:00")
 
 
 def test_commitment_cli_lists_verifies_declines_and_repairs(

@@ -14,21 +14,15 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from chromium import Page, open_page
+from helpers import FORMS, PROCESSES, WALKS
 from hennan_flow.audit import audit_paths
 from hennan_flow.dialect import load_document
 from hennan_flow.formrender import render_form
 
-REPO = Path(__file__).resolve().parents[1]
-PROCESSES = REPO / "processes"
-FORMS = REPO / "forms"
-WALKS: dict[str, Any] = json.loads(
-    (Path(__file__).parent / "fixtures" / "bundles" / "walks.json").read_text(encoding="utf-8")
-)
 # One step per bundle, together covering every kind of control and every kind of checklist note.
 STEPS = {
     "enterprise_opening": "register",

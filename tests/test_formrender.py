@@ -9,24 +9,18 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import pytest
 from lxml import html
 
+from helpers import FORMS, PROCESSES, WALKS
 from hennan_flow.audit import MaterialVerdict, audit_paths
 from hennan_flow.bundle import Bundle, Step
 from hennan_flow.dialect import load_document
 from hennan_flow.errors import ConfigError, FieldError
 from hennan_flow.formrender import checklist_for, html_pattern, render_form
 
-REPO = Path(__file__).resolve().parents[1]
-PROCESSES = REPO / "processes"
-FORMS = REPO / "forms"
-WALKS: dict[str, Any] = json.loads(
-    (Path(__file__).parent / "fixtures" / "bundles" / "walks.json").read_text(encoding="utf-8")
-)
 EVIL = "<script>alert(1)</script>"
 EVIL_ATTR = '"><img src=x onerror=alert(1)>'
 

@@ -11,13 +11,14 @@ import json
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from helpers import FORMS, START
+from helpers import OPENING as BUNDLE
+from helpers import OPENING_WALK as WALK
 from hennan_flow.cli import main
 from hennan_flow.engine import Engine, SimulatedClock
 from hennan_flow.errors import ConfigError, StateError
@@ -36,13 +37,6 @@ from hennan_flow.licences import (
     fetch,
 )
 
-REPO = Path(__file__).resolve().parents[1]
-BUNDLE = REPO / "processes" / "enterprise_opening.bpmn"
-FORMS = REPO / "forms"
-WALK: dict[str, dict[str, Any]] = json.loads(
-    (Path(__file__).parent / "fixtures" / "bundles" / "walks.json").read_text(encoding="utf-8")
-)["enterprise_opening"]["step_data"]
-START = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 ID_NUMBER = "430422199001011234"
 CREDIT_CODE = "91430422MA4T8X2K3N"
 

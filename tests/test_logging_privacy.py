@@ -11,21 +11,12 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from helpers import FORMS, PROCESSES, START, WALKS, EveryRecord, every_record, everything_at_debug, strings_in
 from hennan_flow.engine import Engine, SimulatedClock
-
-REPO = Path(__file__).resolve().parents[1]
-PROCESSES = REPO / "processes"
-FORMS = REPO / "forms"
-WALKS: dict[str, Any] = json.loads(
-    (Path(__file__).parent / "fixtures" / "bundles" / "walks.json").read_text(encoding="utf-8")
-)
-START = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # Monday 09:00 in Shanghai, inside the calendar data
 
 ID_NUMBER = "430422199912319999"  # a well-formed 18-digit ID that belongs to no one
 NAME = "测试隐私人名甲乙"
@@ -33,47 +24,10 @@ PHONE = "13912349876"
 PLANTED = (ID_NUMBER, NAME, PHONE, json.dumps(NAME)[1:-1])  # and the name as JSON writes it: \\u6d4b…
 
 
-class _Everything(logging.Handler):
-    """A root handler at level 1 that keeps every record and its formatted text."""
-
-    def __init__(self) -> None:
-        super().__init__(level=1)
-        self.records: list[logging.LogRecord] = []
-        self.lines: list[str] = []
-        self.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-        self.lines.append(self.format(record))
-
-
-def _strings(value: Any, seen: set[int], depth: int = 0) -> Iterator[str]:
-    """Every string reachable from a record attribute: containers, objects' attributes, reprs."""
-    if id(value) in seen or depth > 12:
-        return
-    seen.add(id(value))
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, bytes):
-        yield value.decode("utf-8", "replace")
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            yield from _strings(k, seen, depth + 1)
-            yield from _strings(v, seen, depth + 1)
-    elif isinstance(value, (list, tuple, set, frozenset)):
-        for item in value:
-            yield from _strings(item, seen, depth + 1)
-    elif value is not None and not isinstance(value, (int, float, bool)):
-        yield repr(value)
-        attrs = getattr(value, "__dict__", None)
-        if isinstance(attrs, dict):
-            yield from _strings(attrs, seen, depth + 1)
-
-
 def leaks(records: list[logging.LogRecord], lines: list[str]) -> list[str]:
     found = []
     for record in records:
-        texts = [record.getMessage(), *_strings(record.__dict__, set())]
+        texts = [record.getMessage(), *strings_in(record.__dict__)]
         for planted in PLANTED:
             if any(planted in t for t in texts):
                 found.append(f"{record.name}:{record.levelname}: {planted} in {record.getMessage()[:80]!r}")
@@ -81,22 +35,10 @@ def leaks(records: list[logging.LogRecord], lines: list[str]) -> list[str]:
     return found
 
 
-def everything_at_debug(caplog: pytest.LogCaptureFixture) -> None:
-    """The root logger and every logger that exists now at DEBUG (caplog restores them afterwards)."""
-    caplog.set_level(logging.DEBUG)
-    for name in list(logging.root.manager.loggerDict):
-        if isinstance(logging.root.manager.loggerDict[name], logging.Logger):
-            caplog.set_level(logging.DEBUG, logger=name)
-
-
 @pytest.fixture
-def root_handler() -> Iterator[_Everything]:
-    handler = _Everything()
-    root = logging.getLogger()
-    root.addHandler(handler)
-    logging.disable(logging.NOTSET)
-    yield handler
-    root.removeHandler(handler)
+def root_handler() -> Iterator[EveryRecord]:
+    with every_record() as handler:
+        yield handler
 
 
 def _step_data(step: str) -> dict[str, Any]:
@@ -140,7 +82,7 @@ def _engine_logs_sql_safely() -> bool:
 
 
 def test_a_full_case_at_debug_leaves_no_personal_data_in_the_logs(
-    sqlite_url: str, caplog: pytest.LogCaptureFixture, root_handler: _Everything
+    sqlite_url: str, caplog: pytest.LogCaptureFixture, root_handler: EveryRecord
 ) -> None:
     _walk(sqlite_url, caplog)
     records = [r for r in root_handler.records if not r.name.startswith("sqlalchemy")]
@@ -161,7 +103,7 @@ def test_a_full_case_at_debug_leaves_no_personal_data_in_the_logs(
     "statement parameters and rows, which hold case data",
 )
 def test_sqlalchemy_logs_at_debug_hold_no_personal_data(
-    sqlite_url: str, caplog: pytest.LogCaptureFixture, root_handler: _Everything
+    sqlite_url: str, caplog: pytest.LogCaptureFixture, root_handler: EveryRecord
 ) -> None:
     _walk(sqlite_url, caplog)
     records = [r for r in root_handler.records if r.name.startswith("sqlalchemy.engine")]

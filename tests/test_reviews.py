@@ -9,49 +9,30 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
-from pathlib import Path
-from typing import Any
+from datetime import date, datetime
 
 import pytest
 
-from hennan_flow.cli import main
+from helpers import FORMS, START, at, simulation
+from helpers import OPENING as BUNDLE
+from helpers import OPENING_WALK as WALK
+from helpers import run_cli as run
 from hennan_flow.engine import Engine, SimulatedClock
 from hennan_flow.errors import InputError, NotFoundError, StateError
-from hennan_flow.timeutil import SHANGHAI
 
-REPO = Path(__file__).resolve().parents[1]
-BUNDLE = REPO / "processes" / "enterprise_opening.bpmn"
-FORMS = REPO / "forms"
-WALK: dict[str, dict[str, Any]] = json.loads(
-    (Path(__file__).parent / "fixtures" / "bundles" / "walks.json").read_text(encoding="utf-8")
-)["enterprise_opening"]["step_data"]
-START = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 APPLICANT = {"name": "李湘南", "id_number": "430422199001011234"}
-
-
-def at(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=SHANGHAI)
 
 
 @pytest.fixture
 def sim(db_url: str) -> Iterator[tuple[Engine, SimulatedClock]]:
-    Engine(db_url).upgrade(simulation=True)
-    clock = SimulatedClock(START)
-    engine = Engine(db_url, clock=clock)
-    engine.deploy(str(BUNDLE), forms=str(FORMS))
-    yield engine, clock
-    engine.close()
+    with simulation(db_url, BUNDLE, START, forms=FORMS) as sim:
+        yield sim
 
 
 @pytest.fixture
 def lite(sqlite_url: str) -> Iterator[tuple[Engine, SimulatedClock]]:
-    Engine(sqlite_url).upgrade(simulation=True)
-    clock = SimulatedClock(START)
-    engine = Engine(sqlite_url, clock=clock)
-    engine.deploy(str(BUNDLE), forms=str(FORMS))
-    yield engine, clock
-    engine.close()
+    with simulation(sqlite_url, BUNDLE, START, forms=FORMS) as lite:
+        yield lite
 
 
 def registered(engine: Engine, clock: SimulatedClock) -> tuple[str, str]:
@@ -277,14 +258,6 @@ def test_the_summary_counts_satisfaction_bad_reviews_and_rectified_on_time(
 
 
 # -- CLI ------------------------------------------------------------------------------------------------
-
-
-def run(url: str, capsys: pytest.CaptureFixture[str], *args: str, now: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as info:
-        main(["--db", url, "--now", now, *args])
-    out, err = capsys.readouterr()
-    return int(info.value.code or 0), out, err
 
 
 def test_review_cli_adds_lists_and_moves_the_record(

@@ -17,17 +17,14 @@ engine, see test_sandbox.py) is placed, through the templates in `fixtures/safet
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import itertools
 import json
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from string import Template
-from types import ModuleType
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -38,6 +35,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
+from helpers import SAFETY, safety_payloads, shown
 from hennan_flow.cli import main
 from hennan_flow.db.models import CaseRow, CaseTaskRow, DefinitionRow, EventRow, TaskRow
 from hennan_flow.definitions import load_definition
@@ -59,7 +57,6 @@ from hennan_flow.sandbox import Sandbox
 from hennan_flow.spiff import build_specs
 from hennan_flow.validate import validate_file
 
-SAFETY = Path(__file__).parent / "fixtures" / "safety"
 KINDS = ("gateway", "timer", "boundary", "multi_instance", "script")
 ENTRY = {"boundary": "guarded"}  # the element the flow enters (the boundary timer sits on it)
 LANE_REFS = {"boundary": ["guarded"], "multi_instance": ["payload"]}
@@ -80,16 +77,7 @@ BENIGN = {
 LIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
 
 
-def _load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"safety_{name}", SAFETY / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-payloads = _load("payloads")
+payloads = safety_payloads()
 PAYLOADS = payloads.PAYLOADS
 
 
@@ -116,11 +104,6 @@ def bundle_xml(kind: str, where: str, expression: str, key: str) -> str:
             f"        <bpmn:flowNodeRef>{r}</bpmn:flowNodeRef>" for r in LANE_REFS.get(kind, [])
         ),
     )
-
-
-def shown(text: str) -> str:
-    """How an error message quotes an expression: its repr, cut at 120 characters."""
-    return repr(text if len(text) <= 120 else text[:117] + "...")
 
 
 def assert_names(err: ExpressionError, element: str, text: str) -> None:
@@ -542,10 +525,8 @@ def test_a_loop_without_a_user_step_is_stopped_and_rolled_back(
     """Before the bound, the two standard loops never returned from start_case."""
     insert_definition(safety_url, key, (SAFETY / "runaway.bpmn").read_text(encoding="utf-8"))
     before = snapshot(safety_url)
-    started = time.perf_counter()
     with Engine(safety_url) as engine, pytest.raises(StateError) as info:
         engine.start_case(key)
-    assert time.perf_counter() - started < 60
     assert info.value.message.startswith(f"the case ran {MAX_ENGINE_STEPS} automatic steps without")
     assert info.value.location is not None and info.value.location.element in elements
     assert snapshot(safety_url) == before

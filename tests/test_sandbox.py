@@ -9,43 +9,25 @@ The engine-level placements (gateway, timer, multi-instance, script) are in test
 
 from __future__ import annotations
 
-import importlib.util
+import itertools
 import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 from lxml import etree
 
+from helpers import safety_payloads, shown
 from hennan_flow.dialect import read_document
 from hennan_flow.errors import CalendarRangeError, ExpressionError, InputError
 from hennan_flow.sandbox import Limits, Sandbox, code_problems
 
-SAFETY = Path(__file__).parent / "fixtures" / "safety"
-
-
-def _load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"safety_{name}", SAFETY / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-payloads = _load("payloads")
+payloads = safety_payloads()
 PAYLOADS = payloads.PAYLOADS
 RUNNABLE = [p for p in PAYLOADS if p.kind != "dos"]
-
-
-def shown(text: str) -> str:
-    """How an error message quotes an expression: its repr, cut at 120 characters."""
-    return repr(text if len(text) <= 120 else text[:117] + "...")
 
 
 # -- the payloads are real ------------------------------------------------------------------
@@ -101,10 +83,8 @@ def test_every_payload_is_refused_as_expression_and_as_script(payload: Any, tmp_
         lambda: sandbox.evaluate(text, {"x": 1}, element="gw_1"),
         lambda: sandbox.execute(text, {"x": 1}, element="gw_1"),
     ):
-        started = time.perf_counter()
         with pytest.raises(ExpressionError) as info:
             run()
-        assert time.perf_counter() - started < 1.0
         err = info.value
         assert err.message.startswith("expression refused: "), err.message
         assert err.message.endswith(shown(text))
@@ -169,14 +149,13 @@ def test_functions_cannot_be_passed_or_called_from_the_data() -> None:
 # -- size bombs ---------------------------------------------------------------------------------
 
 _BOMBS = r"""
-import json, resource, sys, time
+import json, resource, sys
 from hennan_flow.errors import ExpressionError
 from hennan_flow.sandbox import Sandbox
 resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))   # a bomb that builds fails loudly
 data = {"big": "a" * 10_000_000, "many": list(range(1_000_000)), "n": 999_999_999}
 out = []
 for text in json.load(sys.stdin):
-    started = time.perf_counter()
     try:
         Sandbox().evaluate(text, data)
         outcome = "ran"
@@ -184,7 +163,7 @@ for text in json.load(sys.stdin):
         outcome = exc.message
     except BaseException as exc:
         outcome = "ESCAPED %s" % type(exc).__name__
-    out.append([text, outcome, time.perf_counter() - started])
+    out.append([text, outcome])
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
 print(json.dumps({"results": out, "max_rss_mb": rss}))
 """
@@ -232,7 +211,10 @@ BOMBS_CHEAP = [
 
 
 def test_size_bombs_are_refused_before_they_build_anything() -> None:
-    """In a child process with 2 GB of address space: each bomb is refused within a second."""
+    """In a child process with 2 GB of address space: each bomb is refused, and nothing big is built.
+
+    How fast the refusals and the cheap expressions are is a goal for bench/, not an assertion here.
+    """
     run = subprocess.run(
         [sys.executable, "-c", _BOMBS],
         input=json.dumps(BOMBS_REFUSED + BOMBS_CHEAP),
@@ -242,15 +224,13 @@ def test_size_bombs_are_refused_before_they_build_anything() -> None:
     )
     assert run.returncode == 0, run.stderr
     report = json.loads(run.stdout)
-    results = {text: (outcome, seconds) for text, outcome, seconds in report["results"]}
+    results = dict(report["results"])
     for text in BOMBS_REFUSED:
-        outcome, seconds = results[text]
+        outcome = results[text]
         assert outcome.startswith(("expression refused", "expression failed")), (text[:60], outcome)
-        assert seconds < 1.0, (text[:60], seconds)
     for text in BOMBS_CHEAP:
-        outcome, seconds = results[text]
+        outcome = results[text]
         assert outcome == "ran", (text[:60], outcome)
-        assert seconds < 1.0, (text[:60], seconds)
     # the 10 MB string, the million-item list and what str(many) built: nothing near a bomb's size
     assert report["max_rss_mb"] < 600, report["max_rss_mb"]
 
@@ -301,26 +281,41 @@ def test_the_size_limits_are_configurable() -> None:
 
 
 def test_evaluation_deep_in_the_callers_stack_fails_cleanly() -> None:
-    """SpiffWorkflow may call us deep in its own recursion: a RecursionError becomes an ExpressionError."""
+    """SpiffWorkflow may call us deep in its own recursion: a RecursionError becomes an ExpressionError.
+
+    The expression is evaluated in every frame of a recursion as deep as Python allows, from the
+    deepest frame up, each with one more frame of room than the one below. Where the room runs out
+    inside the evaluation, the caller must get an ExpressionError, not the RecursionError; only where
+    there is no room even to enter the sandbox is the RecursionError Python's own.
+    """
     sandbox = Sandbox()
     text = "(" * 38 + "x" + " + 1)" * 38
     assert sandbox.evaluate(text, {"x": 1}) == 39
-    outcomes: list[str] = []
+    outcomes: list[str] = []  # from the deepest frame up
 
-    def descend(depth: int) -> None:
-        try:
-            descend(depth + 1)
+    def descend() -> None:
+        try:  # noqa: SIM105 -- contextlib.suppress would add a Python frame where there is no room left
+            descend()
         except RecursionError:
-            try:
-                sandbox.evaluate(text, {"x": 1})
-                outcomes.append("ran")
-            except ExpressionError as exc:
-                outcomes.append(exc.message)
+            pass
+        try:
+            sandbox.evaluate(text, {"x": 1})
+            outcomes.append("ran")
+        except ExpressionError as exc:
+            outcomes.append(exc.message)
+        except RecursionError:
+            outcomes.append("RecursionError")  # no room even to enter the sandbox
 
     limit = sys.getrecursionlimit()
-    descend(0)
+    descend()
     assert sys.getrecursionlimit() == limit
-    assert outcomes and (outcomes[0] == "ran" or outcomes[0].startswith("expression failed")), outcomes
+    failed = "expression failed: the expression needs too much memory or nesting: "
+    kinds = [
+        o if o in ("ran", "RecursionError") else "failed" if o.startswith(failed) else o for o in outcomes
+    ]
+    runs = [kind for kind, _ in itertools.groupby(kinds)]
+    # no room at all, then too little room (a clean failure), then enough room (it runs)
+    assert runs == ["RecursionError", "failed", "ran"], sorted(set(outcomes))
 
 
 # -- what bundles need keeps working ----------------------------------------------------------

@@ -13,27 +13,19 @@ import json
 import logging
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
+from helpers import FORMS, START, EveryRecord, at, every_record, everything_at_debug, strings_in
+from helpers import OPENING as BUNDLE
+from helpers import OPENING_WALK as WALK
 from hennan_flow.cli import main
 from hennan_flow.db.models import EventRow, OutboxRow
 from hennan_flow.engine import Engine, SimulatedClock
 from hennan_flow.licences import HttpLicenceProvider
-from hennan_flow.timeutil import SHANGHAI
-
-REPO = Path(__file__).resolve().parents[1]
-BUNDLE = REPO / "processes" / "enterprise_opening.bpmn"
-FORMS = REPO / "forms"
-WALK: dict[str, dict[str, Any]] = json.loads(
-    (Path(__file__).parent / "fixtures" / "bundles" / "walks.json").read_text(encoding="utf-8")
-)["enterprise_opening"]["step_data"]
-START = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 
 ID_NUMBER = "430422199912319999"  # well-formed, belongs to no one
 NAME = "测试隐私人名甲乙"
@@ -49,46 +41,10 @@ APPLICANT = {
 }
 
 
-def at(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=SHANGHAI)
-
-
-class _Everything(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(level=1)
-        self.records: list[logging.LogRecord] = []
-        self.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
-def _strings(value: Any, seen: set[int], depth: int = 0) -> Iterator[str]:
-    if id(value) in seen or depth > 12:
-        return
-    seen.add(id(value))
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, bytes):
-        yield value.decode("utf-8", "replace")
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            yield from _strings(k, seen, depth + 1)
-            yield from _strings(v, seen, depth + 1)
-    elif isinstance(value, (list, tuple, set, frozenset)):
-        for item in value:
-            yield from _strings(item, seen, depth + 1)
-    elif value is not None and not isinstance(value, (int, float, bool)):
-        yield repr(value)
-        attrs = getattr(value, "__dict__", None)
-        if isinstance(attrs, dict):
-            yield from _strings(attrs, seen, depth + 1)
-
-
 def leaks(records: list[logging.LogRecord], formatter: logging.Formatter) -> list[str]:
     found = []
     for record in records:
-        texts = [record.getMessage(), formatter.format(record), *_strings(record.__dict__, set())]
+        texts = [record.getMessage(), formatter.format(record), *strings_in(record.__dict__)]
         for planted in PLANTED:
             if any(planted in t for t in texts):
                 found.append(
@@ -97,21 +53,10 @@ def leaks(records: list[logging.LogRecord], formatter: logging.Formatter) -> lis
     return found
 
 
-def everything_at_debug(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.DEBUG)
-    for name, logger in list(logging.root.manager.loggerDict.items()):
-        if isinstance(logger, logging.Logger):
-            caplog.set_level(logging.DEBUG, logger=name)
-
-
 @pytest.fixture
-def handler() -> Iterator[_Everything]:
-    h = _Everything()
-    root = logging.getLogger()
-    root.addHandler(h)
-    logging.disable(logging.NOTSET)
-    yield h
-    root.removeHandler(h)
+def handler() -> Iterator[EveryRecord]:
+    with every_record() as h:
+        yield h
 
 
 @pytest.fixture
@@ -217,7 +162,7 @@ def test_a_full_case_with_services_leaves_no_personal_data_in_the_logs(
     licence_server: str,
     caplog: pytest.LogCaptureFixture,
     capsys: pytest.CaptureFixture[str],
-    handler: _Everything,
+    handler: EveryRecord,
 ) -> None:
     _full_run(sqlite_url, licence_server, caplog, capsys)
     records = handler.records

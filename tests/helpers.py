@@ -1,0 +1,165 @@
+"""What several test files share: Shanghai instants, an engine deployed on a simulated clock, the
+enterprise_opening bundle and its walk data, the in-process CLI, the escape payloads of
+`fixtures/safety`, and the string walk of the no-personal-data-in-the-logs checks.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from hennan_flow.cli import main
+from hennan_flow.engine import Engine, SimulatedClock
+from hennan_flow.timeutil import SHANGHAI
+
+TESTS = Path(__file__).resolve().parent
+REPO = TESTS.parent
+PROCESSES = REPO / "processes"
+FORMS = REPO / "forms"
+FIXTURES = TESTS / "fixtures"
+SAFETY = FIXTURES / "safety"
+
+# the county's enterprise_opening bundle, and the data that completes each of its steps
+OPENING = PROCESSES / "enterprise_opening.bpmn"
+WALKS: dict[str, Any] = json.loads((FIXTURES / "bundles" / "walks.json").read_text(encoding="utf-8"))
+OPENING_WALK: dict[str, dict[str, Any]] = WALKS["enterprise_opening"]["step_data"]
+START = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # Monday 09:00 in Shanghai, inside the calendar data
+
+# the clock fixture bundle (tests/fixtures/clock): `review_clock`, accepted Mon 2025-09-29 10:00 Shanghai
+CLOCK_BUNDLE = FIXTURES / "clock" / "processes"
+
+
+def at(text: str) -> datetime:
+    """A Shanghai wall-clock instant, e.g. at("2025-09-29T10:00")."""
+    return datetime.fromisoformat(text).replace(tzinfo=SHANGHAI)
+
+
+def iso(text: str) -> str:
+    """The local ISO text the engine prints for a Shanghai wall-clock instant."""
+    return at(text).isoformat()
+
+
+CLOCK_START = at("2025-09-29T10:00")
+
+
+@contextmanager
+def simulation(
+    url: str, bundle: Path, start: datetime, *, forms: Path | None = None
+) -> Iterator[tuple[Engine, SimulatedClock]]:
+    """A new simulation database at `url` with `bundle` deployed, its clock at `start`; closed after."""
+    Engine(url).upgrade(simulation=True)
+    clock = SimulatedClock(start)
+    engine = Engine(url, clock=clock)
+    if forms is None:
+        engine.deploy(str(bundle))
+    else:
+        engine.deploy(str(bundle), forms=str(forms))
+    try:
+        yield engine, clock
+    finally:
+        engine.close()
+
+
+def run_cli(url: str, capsys: pytest.CaptureFixture[str], *args: str, now: str) -> tuple[int, str, str]:
+    """`hennan-flow --db URL --now NOW ARGS` in-process: (exit code, stdout, stderr) of that run alone."""
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as info:
+        main(["--db", url, "--now", now, *args])
+    out, err = capsys.readouterr()
+    return int(info.value.code or 0), out, err
+
+
+# -- the escape payloads ------------------------------------------------------------------------------
+
+
+def _load_safety(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"safety_{name}", SAFETY / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@cache
+def safety_payloads() -> ModuleType:
+    """`fixtures/safety/payloads.py` (PAYLOADS, BY_ID), loaded once per test run."""
+    return _load_safety("payloads")
+
+
+def shown(text: str) -> str:
+    """How an error message quotes an expression: its repr, cut at 120 characters."""
+    return repr(text if len(text) <= 120 else text[:117] + "...")
+
+
+# -- personal data in log records ---------------------------------------------------------------------
+
+
+class EveryRecord(logging.Handler):
+    """A root handler at level 1 that keeps every record and its formatted text."""
+
+    def __init__(self) -> None:
+        super().__init__(level=1)
+        self.records: list[logging.LogRecord] = []
+        self.lines: list[str] = []
+        self.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+        self.lines.append(self.format(record))
+
+
+@contextmanager
+def every_record() -> Iterator[EveryRecord]:
+    """An EveryRecord on the root logger (and logging enabled) while the block runs."""
+    handler = EveryRecord()
+    root = logging.getLogger()
+    root.addHandler(handler)
+    logging.disable(logging.NOTSET)
+    try:
+        yield handler
+    finally:
+        root.removeHandler(handler)
+
+
+def strings_in(value: Any, seen: set[int] | None = None, depth: int = 0) -> Iterator[str]:
+    """Every string reachable from a record attribute: containers, objects' attributes, reprs."""
+    seen = set() if seen is None else seen
+    if id(value) in seen or depth > 12:
+        return
+    seen.add(id(value))
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, bytes):
+        yield value.decode("utf-8", "replace")
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from strings_in(k, seen, depth + 1)
+            yield from strings_in(v, seen, depth + 1)
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        for item in value:
+            yield from strings_in(item, seen, depth + 1)
+    elif value is not None and not isinstance(value, (int, float, bool)):
+        yield repr(value)
+        attrs = getattr(value, "__dict__", None)
+        if isinstance(attrs, dict):
+            yield from strings_in(attrs, seen, depth + 1)
+
+
+def everything_at_debug(caplog: pytest.LogCaptureFixture) -> None:
+    """The root logger and every logger that exists now at DEBUG (caplog restores them afterwards)."""
+    caplog.set_level(logging.DEBUG)
+    for name, logger in list(logging.root.manager.loggerDict.items()):
+        if isinstance(logger, logging.Logger):
+            caplog.set_level(logging.DEBUG, logger=name)
