@@ -43,14 +43,15 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
+from functools import cache
 from typing import TYPE_CHECKING, Any, Literal
-from zoneinfo import ZoneInfo
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import Template
 
 from .bundle import Bundle, Material, Step, TimeLimit
 from .errors import ConfigError, FieldError
+from .report.templating import environment
+from .timeutil import SHANGHAI
 
 if TYPE_CHECKING:
     from .audit import MaterialVerdict
@@ -68,7 +69,6 @@ __all__ = [
 ]
 
 TEMPLATE = "form.html.j2"
-LOCAL_TZ = "Asia/Shanghai"
 _TEXTAREA_OVER = 150
 
 Control = Literal["input", "textarea", "select", "checkbox", "checkboxes", "json"]
@@ -217,7 +217,7 @@ def render_form(
     fields = form_fields(schema, data=data, id_prefix=uid, errors=errors)
     form_errors = tuple(e.message for e in errors if _field_of(e) not in {f.name for f in fields})
     department = bundle.department(step.department) if step.department else None
-    template = _environment().get_template(TEMPLATE)
+    template = _template()
     return template.render(
         uid=uid,
         bundle=bundle,
@@ -408,7 +408,7 @@ def _string_value(value: Any, fmt: str | None) -> str:
         except ValueError:
             return text
         if instant.tzinfo is not None:
-            instant = instant.astimezone(ZoneInfo(LOCAL_TZ)).replace(tzinfo=None)
+            instant = instant.astimezone(SHANGHAI).replace(tzinfo=None)
         return instant.isoformat(timespec="seconds")
     return text
 
@@ -505,16 +505,9 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-") or "form"
 
 
-@lru_cache(maxsize=1)
-def _environment() -> Environment:
-    return Environment(
-        loader=PackageLoader("hennan_flow", "templates"),
-        autoescape=select_autoescape(enabled_extensions=("html", "j2"), default=True),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
+@cache
+def _template() -> Template:
+    return environment(keep_trailing_newline=True).get_template(TEMPLATE)
 
 
 # -- patterns ------------------------------------------------------------------------------------

@@ -200,9 +200,10 @@ def _spiff_traps(tree: etree._ElementTree, file: str) -> list[Problem]:
                         f'rename it, e.g. "{eid.lower().replace(".", "_")}"',
                     )
                 )
-    defined: dict[str, set[str]] = {k: set() for k in ("error", "message", "signal", "escalation")}
-    for kind in defined:
-        defined[kind] = {e.get("id", "") for e in root.iter(_B + kind)}
+    defined = {
+        kind: {e.get("id", "") for e in root.iter(_B + kind)}
+        for kind in ("error", "message", "signal", "escalation")
+    }
     for local, (attr, kind) in _REFS.items():
         for el in root.iter(_B + local):
             ref = el.get(attr)
@@ -216,9 +217,9 @@ def _spiff_traps(tree: etree._ElementTree, file: str) -> list[Problem]:
                         f'add <bpmn:{kind} id="{ref}" name="…"/> under bpmn:definitions, or fix the reference',
                     )
                 )
+    ids = {p.get("id") for p in root.iter(_B + "process")}
     for el in root.iter(_B + "callActivity"):
         called = el.get("calledElement")
-        ids = {p.get("id") for p in root.iter(_B + "process")}
         if called and called not in ids:
             problems.append(
                 Problem(
@@ -276,11 +277,26 @@ def _path_length(root: etree._Element, file: str) -> list[Problem]:
 # -- forms ------------------------------------------------------------------------------------
 
 
-def _form_problems(doc: Document, forms_dir: str | None) -> list[Problem]:
+def _form_error(path: Path) -> tuple[str, str] | None:
+    """(message, hint) when a form schema is not readable JSON or not a valid JSON Schema."""
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import SchemaError
 
+    try:
+        Draft202012Validator.check_schema(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError) as exc:
+        return f"form {path.name} is not readable JSON: {exc}", "fix the JSON of the form schema"
+    except SchemaError as exc:
+        return (
+            f"form {path.name} is not a valid JSON Schema: {exc.message}",
+            "fix the schema (JSON Schema 2020-12)",
+        )
+    return None
+
+
+def _form_problems(doc: Document, forms_dir: str | None) -> list[Problem]:
     problems = []
+    checked: dict[Path, tuple[str, str] | None] = {}  # a form several steps use is read and checked once
     for bundle in doc.bundles:
         for step in bundle.steps:
             if step.form is None:
@@ -298,28 +314,11 @@ def _form_problems(doc: Document, forms_dir: str | None) -> list[Problem]:
                     )
                 )
                 continue
-            try:
-                Draft202012Validator.check_schema(json.loads(path.read_text(encoding="utf-8")))
-            except (OSError, ValueError) as exc:
-                problems.append(
-                    Problem(
-                        "HF-FORM",
-                        "error",
-                        f"form {path.name} is not readable JSON: {exc}",
-                        loc,
-                        "fix the JSON of the form schema",
-                    )
-                )
-            except SchemaError as exc:
-                problems.append(
-                    Problem(
-                        "HF-FORM",
-                        "error",
-                        f"form {path.name} is not a valid JSON Schema: {exc.message}",
-                        loc,
-                        "fix the schema (JSON Schema 2020-12)",
-                    )
-                )
+            if path not in checked:
+                checked[path] = _form_error(path)
+            error = checked[path]
+            if error is not None:
+                problems.append(Problem("HF-FORM", "error", error[0], loc, error[1]))
     return problems
 
 

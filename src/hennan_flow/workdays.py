@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import re
-import tomllib
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -22,13 +21,13 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from .errors import CalendarRangeError, ConfigError, Location
+from .tomlfile import parse_toml, read_toml_text
 
 __all__ = ["CalendarOverride", "WorkCalendar", "load_override", "parse_override"]
 
 _DATE_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}")
 _VERSION_TEXT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _KEYS = ("version", "years", "rest", "work")
-_TOML_WHERE = re.compile(r"\s*\(at (?:line (\d+), column \d+|end of document)\)\s*$")
 
 
 @dataclass(frozen=True)
@@ -100,16 +99,7 @@ def parse_override(text: str, source: str = "<file>") -> CalendarOverride:
             'work = ["2027-02-06"]',
         )
 
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        message = str(exc)
-        found = _TOML_WHERE.search(message)
-        line: int | None = None
-        if found:  # "at end of document": the last line
-            line = int(found.group(1)) if found.group(1) else max(len(text.splitlines()), 1)
-        raise fail(f"not valid TOML: {_TOML_WHERE.sub('', message)}", line) from exc
-
+    data = parse_toml(text, fail)
     for key in data:
         if key not in _KEYS:
             raise fail(f"unknown key {key!r} (expected {', '.join(_KEYS)})", _line_of(text, key))
@@ -176,17 +166,7 @@ def _as_date(item: Any) -> date | None:
 
 def load_override(path: str | Path) -> CalendarOverride:
     """Read and parse an override file; a missing or unreadable one raises `ConfigError`."""
-    try:
-        text = Path(path).read_bytes().decode("utf-8")
-    except OSError as exc:
-        raise ConfigError(
-            f"cannot read the calendar override file: {exc.strerror or exc}",
-            location=Location(file=str(path)),
-        ) from exc
-    except UnicodeDecodeError as exc:
-        raise ConfigError(
-            "the calendar override file is not UTF-8 text", location=Location(file=str(path))
-        ) from exc
+    text = read_toml_text(path, what="calendar override file")
     return parse_override(text, source=str(path))
 
 

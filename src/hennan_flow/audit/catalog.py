@@ -24,7 +24,6 @@ and the line.
 from __future__ import annotations
 
 import re
-import tomllib
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, Location
+from ..tomlfile import parse_toml, read_toml_text
 from .names import Normalizer, to_simplified
 
 __all__ = ["Catalog", "CatchAll", "CoveredPair", "ELicence", "load_catalog", "packaged_catalogues"]
@@ -44,7 +44,6 @@ _LICENCE_KEYS = ("name", "aliases", "issuer", "category")
 _CATCH_KEYS = ("phrases", "patterns")
 _VAGUE_KEYS = ("phrases",)
 _COVERED_KEYS = ("covered", "by", "unconditional", "reason")
-_TOML_WHERE = re.compile(r"\s*\(at (?:line (\d+), column \d+|end of document)\)\s*$")
 _TITLE = re.compile(r"《[^《》]*》")
 _HINT = "see the packaged catalogues (hennan_flow/audit/catalogues/*.toml) and docs/audit.md for the shape"
 
@@ -188,19 +187,20 @@ def load_catalog(paths: Sequence[str | Path] = ()) -> Catalog:
     """The packaged catalogues extended by county files (in order); raises ConfigError on a bad file."""
     if not paths:
         return _packaged_catalog()  # a Catalog is immutable: the packaged one is read once
-    builder = _Builder()
-    for path in packaged_catalogues():
-        builder.add_file(path)
-    for county in paths:
-        builder.add_file(Path(county), display=str(county))
-    return builder.build()
+    return _build(paths)
 
 
 @cache
 def _packaged_catalog() -> Catalog:
+    return _build(())
+
+
+def _build(county_files: Sequence[str | Path]) -> Catalog:
     builder = _Builder()
     for path in packaged_catalogues():
         builder.add_file(path)
+    for county in county_files:
+        builder.add_file(Path(county), display=str(county))
     return builder.build()
 
 
@@ -258,16 +258,9 @@ class _Builder:
 
     def add_file(self, path: Path, display: str | None = None) -> None:
         source = display or path.name
-        try:
-            text = path.read_bytes().decode("utf-8")
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot read the catalogue file: {exc.strerror or exc}",
-                location=Location(file=source),
-                hint="check the path given to --catalog",
-            ) from exc
-        except UnicodeDecodeError as exc:
-            raise ConfigError("the catalogue file is not UTF-8 text", location=Location(file=source)) from exc
+        text = read_toml_text(
+            path, what="catalogue file", display=source, hint="check the path given to --catalog"
+        )
         self.add_text(text, source)
 
     def add_text(self, text: str, source: str) -> None:
@@ -276,16 +269,7 @@ class _Builder:
         def fail(message: str, line: int | None) -> ConfigError:
             return ConfigError(f"catalogue: {message}", location=Location(file=source, line=line), hint=_HINT)
 
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            message = str(exc)
-            found = _TOML_WHERE.search(message)
-            line: int | None = None
-            if found:
-                line = int(found.group(1)) if found.group(1) else max(len(loc.lines), 1)
-            raise fail(f"not valid TOML: {_TOML_WHERE.sub('', message)}", line) from exc
-
+        data = parse_toml(text, fail)
         for key in data:
             if key not in _TOP_KEYS:
                 raise fail(

@@ -144,11 +144,7 @@ class BundleContext:
 
     bundle: Bundle
     catalog: Catalog
-    _steps: dict[str, Step] = field(default_factory=dict, init=False, repr=False)
     _names: dict[str, str] = field(default_factory=dict, init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        self._steps = {s.id: s for s in self.bundle.steps}
 
     @cached_property
     def graph(self) -> FlowGraph:
@@ -159,7 +155,7 @@ class BundleContext:
         return self.bundle.file
 
     def step(self, step_id: str) -> Step | None:
-        return self._steps.get(step_id)
+        return self.bundle.step(step_id)
 
     def materials(self) -> Iterator[Material]:
         """Every declared material in document order."""
@@ -170,7 +166,7 @@ class BundleContext:
         producer = material.produced_by
         return (
             producer is not None
-            and producer in self._steps
+            and self.bundle.step(producer) is not None
             and self.graph.runs_before(producer, material.step)
         )
 

@@ -8,16 +8,17 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..errors import ConfigError
+from ..errors import ConfigError, Location
 
 if TYPE_CHECKING:
     from ..engine import Engine
 
-__all__ = ["CliContext", "format_option", "pass_cli"]
+__all__ = ["CliContext", "format_option", "forms_option", "output_option", "pass_cli", "write_report"]
 
 
 @dataclass
@@ -99,3 +100,40 @@ def format_option(*choices: str) -> Callable[[Callable[..., Any]], Callable[...,
         callback=_set_format,
         help="Output format (overrides the global --format).",
     )
+
+
+def forms_option() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """`--forms DIR` of the commands that read bundles (validate, deploy)."""
+    return click.option(
+        "--forms",
+        "forms_dir",
+        type=click.Path(file_okay=False),
+        default=None,
+        help="Folder of form schemas (default: forms/ beside the BPMN's folder, then the packaged ones).",
+    )
+
+
+def output_option() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """`--output FILE` of the report commands (audit, report supervision)."""
+    return click.option(
+        "--output",
+        type=click.Path(dir_okay=False),
+        default=None,
+        help="Write the report to FILE instead of stdout.",
+    )
+
+
+def write_report(text: str, output: str | None) -> None:
+    """Write a rendered report to stdout, or to the file of `--output` (an unwritable one is a ConfigError)."""
+    if output is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    try:
+        Path(output).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot write the report: {exc.strerror or exc}",
+            location=Location(file=output),
+            hint="check that the folder of --output exists and is writable",
+        ) from exc

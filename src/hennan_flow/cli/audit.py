@@ -10,12 +10,10 @@ from __future__ import annotations
 import json
 import os
 import sys
-from pathlib import Path
 
 import click
 
-from ..errors import ConfigError, Location
-from ._context import CliContext, pass_cli
+from ._context import CliContext, output_option, pass_cli, write_report
 
 __all__ = ["audit"]
 
@@ -23,18 +21,7 @@ FORMATS = ("text", "json", "sarif", "html")
 
 
 def _write(text: str, output: str | None) -> None:
-    if output is None:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
-        sys.stdout.flush()
-        return
-    try:
-        Path(output).write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(
-            f"cannot write the report: {exc.strerror or exc}",
-            location=Location(file=output),
-            hint="check that the folder of --output exists and is writable",
-        ) from exc
+    write_report(text if text.endswith("\n") else text + "\n", output)
 
 
 def _rules_text(fmt: str) -> str:
@@ -74,13 +61,7 @@ def _rules_text(fmt: str) -> str:
     default=None,
     help="Report format (overrides the global --format): text, json, sarif or html.",
 )
-@click.option(
-    "--output",
-    "output",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Write the report to FILE instead of stdout.",
-)
+@output_option()
 @click.option(
     "--fail-on",
     "fail_on",

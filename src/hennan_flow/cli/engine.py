@@ -10,7 +10,7 @@ import click
 
 from ..errors import InputError, SimulationError
 from ..timeutil import local_iso
-from ._context import CliContext, format_option, pass_cli
+from ._context import CliContext, format_option, forms_option, pass_cli
 
 __all__ = ["case", "db", "deploy", "parse_json_arg", "task"]
 
@@ -96,13 +96,7 @@ def db_current(obj: CliContext) -> None:
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True)
-@click.option(
-    "--forms",
-    "forms_dir",
-    type=click.Path(file_okay=False),
-    default=None,
-    help="Folder of form schemas (default: forms/ beside the BPMN's folder, then the packaged ones).",
-)
+@forms_option()
 @click.option(
     "--allow-findings", is_flag=True, help="Deploy despite audit errors (never despite validate errors)."
 )

@@ -8,18 +8,19 @@ the report says so), 2 for a bad date, a reversed range or an unknown department
 
 from __future__ import annotations
 
-import sys
+from collections.abc import Callable
 from datetime import date
-from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
-from ..errors import ConfigError, InputError, Location
-from ._context import CliContext, pass_cli
+from ..errors import InputError
+from ._context import CliContext, output_option, pass_cli, write_report
 
 __all__ = ["report"]
 
 FORMATS = ("text", "json", "html")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _date(value: str | None, option: str) -> date | None:
@@ -30,21 +31,6 @@ def _date(value: str | None, option: str) -> date | None:
     except ValueError as exc:
         raise InputError(
             f"{option} {value!r} is not a date", hint="write YYYY-MM-DD, e.g. 2025-04-01"
-        ) from exc
-
-
-def _write(text: str, output: str | None) -> None:
-    if output is None:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-        return
-    try:
-        Path(output).write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(
-            f"cannot write the report: {exc.strerror or exc}",
-            location=Location(file=output),
-            hint="check that the folder of --output exists and is writable",
         ) from exc
 
 
@@ -64,12 +50,7 @@ def report() -> None:
     default=None,
     help="Report format (overrides the global --format): text, json or html.",
 )
-@click.option(
-    "--output",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Write the report to FILE instead of stdout.",
-)
+@output_option()
 @pass_cli
 def supervision(
     obj: CliContext,
@@ -99,7 +80,7 @@ def supervision(
         from ..report.supervision_text import render_text
 
         text = render_text(record)
-    _write(text, output)
+    write_report(text, output)
     if output is not None:
         steps = record["totals"]["steps"]["accepted"]
         click.echo(f"supervision report: {steps} step(s) in scope; written to {output}", err=True)

@@ -12,7 +12,7 @@ from datetime import date, datetime
 
 import click
 
-from ..commitments import METHODS, Commitment, CreditRecord
+from ..commitments import COMMITMENT_STATES, METHODS, Commitment, CreditRecord
 from ..reviews import CHANNELS, COMPLEXITIES, FINDINGS, LEVELS, Review
 from ..timeutil import local_iso
 from ..tolerance import CaseMaterials
@@ -36,7 +36,7 @@ def commitment() -> None:
 @click.option("--task", "task_id", default=None, help="Only this step instance's commitments.")
 @click.option(
     "--state",
-    type=click.Choice(["signed", "declined", "refused", "verified", "false", "void"]),
+    type=click.Choice(list(COMMITMENT_STATES)),
     default=None,
 )
 @click.option("--applicant", default=None, help="Only this applicant key (ap-…).")
@@ -120,7 +120,6 @@ def commitment_repair(obj: CliContext, record_id: int, note: str, actor: str | N
 
 
 def _commitment_line(c: Commitment) -> str:
-    doc = c.as_dict()
     return "\t".join(
         (
             c.id,
@@ -128,8 +127,8 @@ def _commitment_line(c: Commitment) -> str:
             c.case,
             c.step,
             c.material,
-            str(doc["signed_at"] or "-"),
-            str(doc["verify_due"] or "-"),
+            local_iso(c.signed_at) or "-",
+            local_iso(c.verify_due) or "-",
         )
     )
 
@@ -155,8 +154,7 @@ def _commitment_text(c: Commitment, *, text: bool = True) -> str:
 
 
 def _credit_line(r: CreditRecord) -> str:
-    doc = r.as_dict()
-    state = "open" if r.repaired_at is None else f"repaired {doc['repaired_at']}"
+    state = "open" if r.repaired_at is None else f"repaired {local_iso(r.repaired_at)}"
     return "\t".join(
         (str(r.id), r.kind, state, r.applicant or "-", r.case, r.commitment, r.department or "-")
     )
@@ -406,7 +404,7 @@ def _review_line(r: Review) -> str:
             r.case,
             r.step or "(case)",
             rect.state if rect else "-",
-            str(r.as_dict()["at"]),
+            str(local_iso(r.at)),
         )
     )
 

@@ -5,18 +5,12 @@ from __future__ import annotations
 import click
 
 from ..validate import validate_paths
-from ._context import CliContext, format_option, pass_cli
+from ._context import CliContext, format_option, forms_option, pass_cli
 
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True)
-@click.option(
-    "--forms",
-    "forms_dir",
-    type=click.Path(file_okay=False),
-    default=None,
-    help="Folder of form schemas (default: forms/ beside the BPMN's folder, then the packaged ones).",
-)
+@forms_option()
 @click.option(
     "--allow-code-tasks", is_flag=True, help="Accept script/service/business-rule tasks (sandboxed)."
 )

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime, timedelta
 
 from markupsafe import Markup, escape
 
-from ..timeutil import SHANGHAI
+from ..timeutil import SHANGHAI, local_midnight
 
 __all__ = ["GanttRow", "RateRow", "gantt_chart", "month_cards_chart", "rate_chart"]
 
@@ -205,10 +205,6 @@ class GanttRow:
     pauses: tuple[tuple[datetime, datetime | None], ...] = field(default=())
 
 
-def _day_start(day: date) -> datetime:
-    return datetime.combine(day, time(0), SHANGHAI).astimezone(UTC)
-
-
 def gantt_chart(chart_id: str, *, title: str, desc: str, rows: Sequence[GanttRow], now: datetime) -> Markup:
     """Bars from acceptance to end per step; promised (dashed) and legal (solid) deadlines as ticks.
 
@@ -223,7 +219,7 @@ def gantt_chart(chart_id: str, *, title: str, desc: str, rows: Sequence[GanttRow
     first = min(instants).astimezone(SHANGHAI).date()
     last = (max(instants) - timedelta(microseconds=1)).astimezone(SHANGHAI).date()
     days = (last - first).days + 1
-    t0, t1 = _day_start(first), _day_start(last + timedelta(days=1))
+    t0, t1 = local_midnight(first), local_midnight(last + timedelta(days=1))
     label_w, plot_w, note_w = 170, max(420, min(720, 34 * days)), 340
     row_h, top = 34, 46
     width = label_w + plot_w + note_w

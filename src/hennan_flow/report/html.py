@@ -2,27 +2,25 @@
 
 from __future__ import annotations
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from functools import cache
+
+from jinja2 import Template
 
 from .records import AuditRecords, findings_by_element
+from .templating import environment
 
 __all__ = ["render_html"]
 
 TEMPLATE = "audit.html.j2"
 
 
-def _environment() -> Environment:
-    return Environment(
-        loader=PackageLoader("hennan_flow", "templates"),
-        autoescape=select_autoescape(enabled_extensions=("html", "j2"), default=True),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+@cache
+def _template() -> Template:
+    return environment().get_template(TEMPLATE)
 
 
 def render_html(records: AuditRecords, *, title: str = "五个一律 material audit") -> str:
     """The report as one HTML page: no scripts, no external resources, readable without colour."""
-    template = _environment().get_template(TEMPLATE)
+    template = _template()
     grouped = {(b["file"], b["key"]): findings_by_element(records, b) for b in records["bundles"]}
     return template.render(records=records, grouped=grouped, title=title)

@@ -13,7 +13,7 @@ from typing import TypedDict
 
 from ..audit.finding import rule_order
 from ..audit.registry import RuleInfo
-from ..audit.result import AuditReport, BundleAudit, MaterialVerdict
+from ..audit.result import AuditReport, BundleAudit, Figures, MaterialVerdict
 
 __all__ = [
     "RECORDS_VERSION",
@@ -69,6 +69,17 @@ class ChecklistRecord(TypedDict):
     necessity: str
     supplement_within: int | None
     line: int | None
+
+
+class _CountsRecord(TypedDict):
+    """The reduction figures of a step or a bundle (before = after + exempt + cancelled + generated)."""
+
+    materials_before: int
+    materials_after: int
+    exempt_e_license: int
+    exempt_commitment: int
+    cancelled: int
+    generated: int
 
 
 class StepRecord(TypedDict):
@@ -165,21 +176,20 @@ def _material(v: MaterialVerdict) -> MaterialRecord:
     }
 
 
+def _counts(fig: Figures) -> _CountsRecord:
+    return {
+        "materials_before": fig.before,
+        "materials_after": fig.after,
+        "exempt_e_license": fig.exempt_e_license,
+        "exempt_commitment": fig.exempt_commitment,
+        "cancelled": fig.cancelled,
+        "generated": fig.generated,
+    }
+
+
 def _bundle(b: BundleAudit) -> BundleRecord:
-    fig = b.figures
     per_step: list[StepRecord] = [
-        {
-            "step": s.id,
-            "name": s.name,
-            "line": s.line,
-            "department": s.department,
-            "materials_before": s.figures.before,
-            "materials_after": s.figures.after,
-            "exempt_e_license": s.figures.exempt_e_license,
-            "exempt_commitment": s.figures.exempt_commitment,
-            "cancelled": s.figures.cancelled,
-            "generated": s.figures.generated,
-        }
+        {"step": s.id, "name": s.name, "line": s.line, "department": s.department, **_counts(s.figures)}
         for s in b.steps
     ]
     return {
@@ -189,12 +199,7 @@ def _bundle(b: BundleAudit) -> BundleRecord:
         "line": b.line,
         "audited": b.audited,
         "steps": len(b.steps),
-        "materials_before": fig.before,
-        "materials_after": fig.after,
-        "exempt_e_license": fig.exempt_e_license,
-        "exempt_commitment": fig.exempt_commitment,
-        "cancelled": fig.cancelled,
-        "generated": fig.generated,
+        **_counts(b.figures),
         "errors": sum(f.severity == "error" for f in b.findings),
         "warnings": sum(f.severity == "warning" for f in b.findings),
         "notes": sum(f.severity == "note" for f in b.findings),

@@ -37,22 +37,25 @@ OUTCOMES: dict[str, str] = {
 }
 
 
+def _judged(rate: Rate) -> int:
+    """The steps (or cases) in the rate: on time, late, or open past due."""
+    return rate["on_time"] + rate["late"] + rate["overdue_open"]
+
+
 def percent(rate: Rate) -> str:
     """The on-time share from the counts (one decimal), or a dash when nothing was judged."""
-    judged = rate["on_time"] + rate["late"] + rate["overdue_open"]
+    judged = _judged(rate)
     if not judged:
         return "—"
     return f"{100 * rate['on_time'] / judged:.1f}%"
 
 
 def rate_counts(rate: Rate) -> str:
-    judged = rate["on_time"] + rate["late"] + rate["overdue_open"]
-    return f"{rate['on_time']} of {judged}"
+    return f"{rate['on_time']} of {_judged(rate)}"
 
 
 def rate_text(rate: Rate) -> str:
-    judged = rate["on_time"] + rate["late"] + rate["overdue_open"]
-    head = "— (nothing judged yet)" if not judged else f"{percent(rate)} on time ({rate_counts(rate)})"
+    head = "— (nothing judged yet)" if not _judged(rate) else f"{percent(rate)} on time ({rate_counts(rate)})"
     return (
         f"{head}; {rate['late']} late, {rate['overdue_open']} open past due; not rated: "
         f"{rate['open_not_due']} open not yet due, {rate['not_judged']} without a deadline"

@@ -7,9 +7,10 @@ is an inline SVG with a title and a description, followed by a data table with t
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import Template
 from markupsafe import Markup
 
 from ..efficiency import SupervisionReport
@@ -26,20 +27,16 @@ from .supervision_common import (
     period_text,
     rate_counts,
 )
+from .templating import environment
 
 __all__ = ["render_html"]
 
 TEMPLATE = "supervision.html.j2"
 
 
-def _environment() -> Environment:
-    env = Environment(
-        loader=PackageLoader("hennan_flow", "templates"),
-        autoescape=select_autoescape(enabled_extensions=("html", "j2"), default=True),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+@cache
+def _template() -> Template:
+    env = environment()
     env.filters.update(
         percent=percent,
         rate_counts=rate_counts,
@@ -49,7 +46,7 @@ def _environment() -> Environment:
         issued_day=issued_day,
     )
     env.globals.update(REASONS=REASONS, OUTCOMES=OUTCOMES, department_label=department_label)
-    return env
+    return env.get_template(TEMPLATE)
 
 
 def _when(text: str | None) -> datetime | None:
@@ -124,7 +121,7 @@ def _charts(report: SupervisionReport) -> dict[str, Markup | None]:
 
 def render_html(report: SupervisionReport, *, title: str = "红黄牌 supervision report") -> str:
     """The report as one HTML page: no scripts, nothing fetched, readable printed and without colour."""
-    template = _environment().get_template(TEMPLATE)
+    template = _template()
     context: dict[str, Any] = {
         "report": report,
         "title": title,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ...bundle import TimeLimit
 from ..finding import Finding
 from ..registry import BaseRule, BundleContext
 
@@ -39,15 +40,7 @@ class TimeLimitRule(BaseRule):
             and case.promised is not None
             and case.promised > case.legal
         ):
-            yield self.element_finding(
-                ctx,
-                bundle.key,
-                case.line or bundle.line,
-                quoted=f'legal="{case.legal}" promised="{case.promised}"',
-                message=f"the whole case promises {case.promised} {case.unit}(s), more than its legal limit "
-                f"of {case.legal}",
-                fix=f"promise at most {case.legal} {case.unit}(s), or correct the legal limit",
-            )
+            yield self._beyond_legal(ctx, bundle.key, case.line or bundle.line, case, "the whole case")
         for step in bundle.steps:
             if step.kind == "immediate":
                 continue
@@ -65,12 +58,17 @@ class TimeLimitRule(BaseRule):
                     'kind="immediate" (即办件) if it is done on the spot',
                 )
             elif limit.promised is not None and limit.promised > limit.legal:
-                yield self.element_finding(
-                    ctx,
-                    step.id,
-                    limit.line or step.line,
-                    quoted=f'legal="{limit.legal}" promised="{limit.promised}"',
-                    message=f"step {step.id} promises {limit.promised} {limit.unit}(s), more than its legal "
-                    f"limit of {limit.legal}",
-                    fix=f"promise at most {limit.legal} {limit.unit}(s), or correct the legal limit",
-                )
+                yield self._beyond_legal(ctx, step.id, limit.line or step.line, limit, f"step {step.id}")
+
+    def _beyond_legal(
+        self, ctx: BundleContext, element: str, line: int | None, limit: TimeLimit, who: str
+    ) -> Finding:
+        """The finding for a promised limit over the legal one (`who`: "the whole case", "step ID")."""
+        return self.element_finding(
+            ctx,
+            element,
+            line,
+            quoted=f'legal="{limit.legal}" promised="{limit.promised}"',
+            message=f"{who} promises {limit.promised} {limit.unit}(s), more than its legal limit of {limit.legal}",
+            fix=f"promise at most {limit.legal} {limit.unit}(s), or correct the legal limit",
+        )
