@@ -23,7 +23,7 @@ from typing import Literal
 
 from .bundle import TimeLimit
 from .errors import ConfigError
-from .timeutil import SHANGHAI, as_utc
+from .timeutil import SHANGHAI, as_utc, local_date
 from .workdays import WorkCalendar
 
 __all__ = [
@@ -86,10 +86,6 @@ def end_of_day(day: date, close: time | None = None) -> datetime:
     return datetime.combine(day, close, SHANGHAI).astimezone(UTC)
 
 
-def _local_date(instant: datetime) -> date:
-    return as_utc(instant).astimezone(SHANGHAI).date()
-
-
 def _day_and_offset(instant: datetime) -> tuple[date, timedelta]:
     """The local day an instant belongs to and its time into that day, in (0, 24h]."""
     local = as_utc(instant).astimezone(SHANGHAI)
@@ -121,7 +117,7 @@ def _check_limit(limit: TimeLimit) -> None:
 
 
 def _due(accepted_at: datetime, n: int, unit: str, calendar: WorkCalendar, close: time | None) -> datetime:
-    day = _local_date(accepted_at)
+    day = local_date(accepted_at)
     if unit == "workday":
         return end_of_day(calendar.add_workdays(day, n), close)
     if unit == "natural_day":  # 民法典 §203: a last day that is not a working day rolls forward
@@ -149,7 +145,7 @@ def step_schedule(
     empty = Schedule(accepted_at=accepted, calendar_version=calendar.version)
     red_after_default = TimeLimit(unit="workday").red_after
     if kind == "immediate":
-        day = _local_date(accepted)
+        day = local_date(accepted)
         if not calendar.is_workday(day) or end_of_day(day, close) <= accepted:
             day = calendar.next_workday(day, inclusive=False)
         due = end_of_day(day, close)
@@ -180,7 +176,7 @@ def step_schedule(
 
     notice = yellow = None
     if limit.unit == "workday":
-        day = _local_date(accepted)
+        day = local_date(accepted)
         if n - limit.notice_before > 0:
             notice = _nth_end(day, n - limit.notice_before, calendar, close)
         light = math.ceil(_fraction(limit.yellow_light_at) * n)
@@ -243,12 +239,12 @@ def shift(schedule: Schedule, k: int, calendar: WorkCalendar) -> Schedule:
 
 def paused_workdays(start: datetime, end: datetime, calendar: WorkCalendar) -> int:
     """Working days in [local date(start), local date(end)): what a pause from start to end costs."""
-    return calendar.workdays_in(_local_date(start), _local_date(end))
+    return calendar.workdays_in(local_date(start), local_date(end))
 
 
 def paused_workdays_union(intervals: Iterable[tuple[datetime, datetime]], calendar: WorkCalendar) -> int:
     """Working days in the union of several pauses' day ranges (the case clock's stops)."""
-    spans = sorted((_local_date(a), _local_date(b)) for a, b in intervals)
+    spans = sorted((local_date(a), local_date(b)) for a, b in intervals)
     total = 0
     current: tuple[date, date] | None = None
     for a, b in spans:

@@ -296,8 +296,7 @@ def start_verification(
         if row.state != "signed" or row.decided_at is not None:
             continue
         row.decided_at = now
-        session.flush()
-        clock.start(
+        clock.start(  # flushes the change first (raw_of)
             session,
             owner=row.id,
             case_id=row.case_id,
@@ -308,8 +307,9 @@ def start_verification(
             limit=TimeLimit(unit="workday", promised=row.verify_within),
             accepted_at=now,
         )
-        due = session.scalar(select(DeadlineRow.promised_due).where(DeadlineRow.id == row.id))
-        row.verify_due = as_utc(due) if due is not None else None
+        row.verify_due = as_utc(
+            session.scalar(select(DeadlineRow.promised_due).where(DeadlineRow.id == row.id))
+        )
 
 
 def void_for_task(session: Session, task_id: str, *, now: datetime, event: EventSink) -> list[CommitmentRow]:
@@ -580,10 +580,6 @@ class Commitment:
         }
 
 
-def _at(value: datetime | None) -> datetime | None:
-    return as_utc(value) if value is not None else None
-
-
 def commitment_of(row: CommitmentRow) -> Commitment:
     return Commitment(
         id=row.id,
@@ -599,16 +595,16 @@ def commitment_of(row: CommitmentRow) -> Commitment:
         applicant=row.applicant_key,
         verify_within=row.verify_within,
         signed_by=row.signed_by,
-        signed_at=_at(row.signed_at),
-        decided_at=_at(row.decided_at),
-        verify_due=_at(row.verify_due),
+        signed_at=as_utc(row.signed_at),
+        decided_at=as_utc(row.decided_at),
+        verify_due=as_utc(row.verify_due),
         method=row.method,
         result=row.result,
-        verified_at=_at(row.verified_at),
+        verified_at=as_utc(row.verified_at),
         verified_by=row.verified_by,
         note=row.note,
-        declined_at=_at(row.declined_at),
-        supplied_at=_at(row.supplied_at),
+        declined_at=as_utc(row.declined_at),
+        supplied_at=as_utc(row.supplied_at),
         credit_record=row.credit_id,
     )
 
@@ -667,7 +663,7 @@ def credit_of(row: CreditRow) -> CreditRecord:
         commitment=row.commitment_id,
         department=row.department,
         recorded_at=as_utc(row.recorded_at),
-        repaired_at=_at(row.repaired_at),
+        repaired_at=as_utc(row.repaired_at),
         repaired_by=row.repaired_by,
         repair_note=row.repair_note,
     )

@@ -44,7 +44,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal, TypedDict
 
@@ -56,7 +56,7 @@ from .clock import paused_workdays, paused_workdays_union
 from .db.models import CardRow, CaseRow, DeadlineRow, DefinitionRow, ExtensionRow, PauseRow, TaskRow
 from .deadlines import CASE_STOPPING_REASONS, PAUSE_REASONS
 from .errors import CalendarRangeError, InputError, NotFoundError
-from .timeutil import SHANGHAI, as_utc, local_iso
+from .timeutil import SHANGHAI, as_utc, local_date, local_iso, local_midnight
 from .workdays import WorkCalendar
 
 __all__ = [
@@ -311,8 +311,8 @@ class Scope:
 
     def bounds(self) -> tuple[datetime | None, datetime | None]:
         """UTC instants [start 00:00, (end + 1) 00:00) local of the period, None where open."""
-        lo = None if self.start is None else _midnight(self.start)
-        hi = None if self.end is None else _midnight(self.end + _DAY)
+        lo = None if self.start is None else local_midnight(self.start)
+        hi = None if self.end is None else local_midnight(self.end + _DAY)
         return lo, hi
 
 
@@ -463,7 +463,7 @@ def read_facts(session: Session, scope: Scope, *, bundle_of: Callable[[int], Bun
             department=t.department,
             state=t.state,
             accepted_at=as_utc(t.ready_at),
-            ended_at=as_utc(t.ended_at) if t.ended_at else None,
+            ended_at=as_utc(t.ended_at),
             deadline=deadlines.get(t.id),
             pauses=tuple(pauses.get(t.id, ())),
             extensions=tuple(extensions.get(t.id, ())),
@@ -495,7 +495,7 @@ def read_facts(session: Session, scope: Scope, *, bundle_of: Callable[[int], Bun
             bundle=c.key,
             state=c.state,
             started_at=as_utc(c.started_at),
-            ended_at=as_utc(c.ended_at) if c.ended_at else None,
+            ended_at=as_utc(c.ended_at),
             deadline=case_deadlines.get(c.id),
             stops=tuple(stops.get(c.id, ())),
         )
@@ -539,12 +539,10 @@ def read_facts(session: Session, scope: Scope, *, bundle_of: Callable[[int], Bun
         bundles[key] = BundleInfo(key=key, name=model.name, code=model.code, lead=model.lead)
         for lane in model.departments:
             departments[lane.code] = lane.name
-    for (code,) in session.execute(select(TaskRow.department).distinct()):
-        if code is not None:
-            departments.setdefault(code, None)
-    for (code,) in session.execute(select(CardRow.department).distinct()):
-        if code is not None:
-            departments.setdefault(code, None)
+    for column in (TaskRow.department, CardRow.department):
+        for (code,) in session.execute(select(column).distinct()):
+            if code is not None:
+                departments.setdefault(code, None)
     return Facts(steps=steps, cases=cases, cards=cards, bundles=bundles, departments=departments)
 
 
@@ -560,9 +558,9 @@ def _deadline_fact(d: DeadlineRow) -> DeadlineFact:
         promised=d.promised,
         legal=d.legal,
         pending=d.pending,
-        promised_due=as_utc(d.promised_due) if d.promised_due else None,
-        legal_due=as_utc(d.legal_due) if d.legal_due else None,
-        paused_since=as_utc(d.paused_since) if d.paused_since else None,
+        promised_due=as_utc(d.promised_due),
+        legal_due=as_utc(d.legal_due),
+        paused_since=as_utc(d.paused_since),
     )
 
 
@@ -570,20 +568,11 @@ def _pause_fact(p: PauseRow) -> PauseFact:
     return PauseFact(
         reason=p.reason,
         started_at=as_utc(p.started_at),
-        ended_at=as_utc(p.ended_at) if p.ended_at else None,
+        ended_at=as_utc(p.ended_at),
     )
 
 
 # -- days -----------------------------------------------------------------------------------------------
-
-
-def _midnight(day: date) -> datetime:
-    """Local 00:00 of `day`, in UTC (instants are stored and compared in UTC)."""
-    return datetime.combine(day, time(0), SHANGHAI).astimezone(UTC)
-
-
-def _local_date(instant: datetime) -> date:
-    return as_utc(instant).astimezone(SHANGHAI).date()
 
 
 def _day_ended(instant: datetime) -> date:
@@ -607,7 +596,7 @@ def workdays_used(
     `union`: count the pauses' days once even where they overlap (a case's stops). None when the
     calendar data does not reach.
     """
-    start, end = _local_date(accepted_at), _day_ended(ended_at)
+    start, end = local_date(accepted_at), _day_ended(ended_at)
     spans = list(pauses)
     try:
         gross = calendar.workdays_in(start + _DAY, end + _DAY) if end > start else 0
@@ -904,7 +893,7 @@ def build_report(facts: Facts, scope: Scope, *, now: datetime, calendar: WorkCal
     steps = [
         _step_of(s, now, calendar)
         for s in sorted(facts.steps, key=lambda s: (s.accepted_at, s.task))
-        if scope.has(_local_date(s.accepted_at)) and (wanted is None or s.department == wanted)
+        if scope.has(local_date(s.accepted_at)) and (wanted is None or s.department == wanted)
     ]
     cards = [
         _Card(
@@ -915,7 +904,7 @@ def build_report(facts: Facts, scope: Scope, *, now: datetime, calendar: WorkCal
         for c in sorted(facts.cards, key=lambda c: (c.issued_at, c.id))
         if scope.has(_day_ended(c.issued_at)) and (wanted is None or c.department == wanted)
     ]
-    cases = [c for c in facts.cases if scope.has(_local_date(c.started_at))]
+    cases = [c for c in facts.cases if scope.has(local_date(c.started_at))]
 
     departments: list[DepartmentFigures] = []
     codes = {s.fact.department for s in steps} | {c.fact.department for c in cards}

@@ -1012,7 +1012,7 @@ class Engine:
                 version=version or 0,
                 state=row.state,
                 started_at=as_utc(row.started_at),
-                ended_at=as_utc(row.ended_at) if row.ended_at else None,
+                ended_at=as_utc(row.ended_at),
                 events=tuple(_event_of(e) for e in events),
                 deadlines=self._case_deadlines(session, row),
             )
@@ -1041,7 +1041,7 @@ class Engine:
                     version=v,
                     state=r.state,
                     started_at=as_utc(r.started_at),
-                    ended_at=as_utc(r.ended_at) if r.ended_at else None,
+                    ended_at=as_utc(r.ended_at),
                 )
                 for r, v in rows
             ]
@@ -1143,7 +1143,7 @@ class Engine:
             department=row.department,
             state=row.state,
             ready_at=as_utc(row.ready_at),
-            ended_at=as_utc(row.ended_at) if row.ended_at else None,
+            ended_at=as_utc(row.ended_at),
             actor=row.actor,
             deadlines=self.clock.view(raw_of(session), row.id, self.now()),
         )

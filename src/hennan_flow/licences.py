@@ -50,11 +50,10 @@ import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, ClassVar, Final, Protocol, TypedDict, runtime_checkable
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .bundle import Material
@@ -83,7 +82,6 @@ __all__ = [
     "Outcome",
     "apply",
     "check_of",
-    "checks",
     "fetch",
     "holder_of",
     "record",
@@ -307,14 +305,7 @@ class HttpLicenceProvider:
             log.info(
                 "licence fetched: material=%s status=%s attempts=%d", request.material, found.status, attempt
             )
-            return Licence(
-                licence_id=found.licence_id,
-                licence_type=found.licence_type,
-                issuer=found.issuer,
-                valid_until=found.valid_until,
-                status=found.status,
-                attempts=attempt,
-            )
+            return replace(found, attempts=attempt)
 
     def _once(self, body: bytes) -> Licence:
         headers = {"Content-Type": "application/json; charset=utf-8", "Accept": "application/json"}
@@ -492,6 +483,7 @@ def record(
     fetch_now: bool = True,
 ) -> list[LicenceCheckRow]:
     """Store the checks of a step that just became ready: fetched now, or `pending` (fetched after commit)."""
+    name = str(getattr(provider, "name", "custom"))
     rows = []
     for material in materials:
         source = "e_license" if material.e_license else "online_check"
@@ -515,21 +507,12 @@ def record(
             checked_at=now,
         )
         if fetch_now:
-            apply(row, fetch(provider, request), provider=getattr(provider, "name", "custom"), now=now)
+            apply(row, fetch(provider, request), provider=name, now=now)
         else:
-            row.state, row.provider = "pending", str(getattr(provider, "name", "custom"))[:64]
+            row.state, row.provider = "pending", name[:64]
         session.add(row)
         rows.append(row)
     return rows
-
-
-def checks(session: Session, *, case: str | None = None, task: str | None = None) -> list[LicenceCheckRow]:
-    query = select(LicenceCheckRow)
-    if case is not None:
-        query = query.where(LicenceCheckRow.case_id == case)
-    if task is not None:
-        query = query.where(LicenceCheckRow.task_id == task)
-    return list(session.scalars(query.order_by(LicenceCheckRow.checked_at, LicenceCheckRow.id)))
 
 
 # -- what portals see --------------------------------------------------------------------------
@@ -628,5 +611,5 @@ def check_of(row: LicenceCheckRow) -> LicenceCheck:
         issuer=row.issuer,
         valid_until=row.valid_until,
         licence_status=row.licence_status,
-        supplied_at=as_utc(row.supplied_at) if row.supplied_at else None,
+        supplied_at=as_utc(row.supplied_at),
     )

@@ -32,7 +32,7 @@ import logging
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Final, TypedDict
 
@@ -45,7 +45,7 @@ from .db.models import CardRow, DeadlineRow, RectificationRow, ReviewRow
 from .deadlines import Clock
 from .errors import InputError, NotFoundError, StateError
 from .supervision import announce, publish
-from .timeutil import SHANGHAI, as_utc, local_iso
+from .timeutil import as_utc, local_iso, local_midnight
 
 __all__ = [
     "BAD_LEVELS",
@@ -82,6 +82,7 @@ FINDINGS: Final[Mapping[str, str]] = {"founded": "属实", "unfounded": "不属�
 COMPLEXITIES: Final[Mapping[str, int]] = {"simple": 5, "complex": 15}  # 整改 working days
 VERIFY_WITHIN: Final = 1  # 核实, working days after the review
 FEEDBACK_WITHIN: Final = 1  # 反馈, working days after the rectification (or the verification)
+_PHASE_OF: Final[Mapping[str, str]] = {"verifying": "verify", "rectifying": "rectify", "feedback": "feedback"}
 
 
 # -- adding -------------------------------------------------------------------------------------
@@ -280,6 +281,26 @@ def _note(note: str) -> str:
     return text
 
 
+def _end_phase(
+    session: Session,
+    clock: Clock,
+    review: ReviewRow,
+    rect: RectificationRow | None,
+    *,
+    state: str,
+    what: str,
+    note: str,
+    now: datetime,
+) -> tuple[RectificationRow, str]:
+    """The record must be in `state`: its phase's deadline closes now; returns the record and the note."""
+    text = _note(note)
+    rect = _need(rect, review, state, what)
+    deadline = _deadline_of(rect, _PHASE_OF[state])
+    assert deadline is not None
+    clock.close(session, deadline, now)
+    return rect, text
+
+
 def verify(
     session: Session,
     clock: Clock,
@@ -304,9 +325,9 @@ def verify(
         )
     if finding == "unfounded" and complexity is not None:
         raise InputError("an unfounded review has nothing to rectify: drop --complexity")
-    text = _note(note)
-    rect = _need(rect, review, "verifying", "verify")
-    clock.close(session, rect.verify_deadline, now)
+    rect, text = _end_phase(
+        session, clock, review, rect, state="verifying", what="verify", note=note, now=now
+    )
     rect.finding, rect.complexity = finding, complexity
     rect.verified_at, rect.verified_by, rect.verify_note = now, actor, text
     if finding == "founded":
@@ -332,10 +353,9 @@ def rectify(
     event: EventSink,
 ) -> RectificationRow:
     """整改 done: the feedback phase starts."""
-    text = _note(note)
-    rect = _need(rect, review, "rectifying", "rectify")
-    assert rect.rectify_deadline is not None
-    clock.close(session, rect.rectify_deadline, now)
+    rect, text = _end_phase(
+        session, clock, review, rect, state="rectifying", what="rectify", note=note, now=now
+    )
     rect.rectified_at, rect.rectified_by, rect.rectify_note = now, actor, text
     rect.feedback_deadline = _phase(session, clock, review, days=FEEDBACK_WITHIN, now=now)
     rect.state = "feedback"
@@ -355,10 +375,7 @@ def answer(
     event: EventSink,
 ) -> RectificationRow:
     """反馈 given to the reviewer (回访): the record closes, with `on_time`."""
-    text = _note(note)
-    rect = _need(rect, review, "feedback", "answer")
-    assert rect.feedback_deadline is not None
-    clock.close(session, rect.feedback_deadline, now)
+    rect, text = _end_phase(session, clock, review, rect, state="feedback", what="answer", note=note, now=now)
     rect.fed_back_at, rect.fed_back_by, rect.feedback_note = now, actor, text
     rect.state, rect.closed_at = "closed", now
     dues = _dues(session, [rect])
@@ -399,7 +416,7 @@ def _dues(session: Session, rects: Sequence[RectificationRow]) -> dict[str, date
         for owner, due in session.execute(
             select(DeadlineRow.id, DeadlineRow.promised_due).where(DeadlineRow.id.in_(chunk))
         ):
-            out[owner] = as_utc(due) if due is not None else None
+            out[owner] = as_utc(due)
     return out
 
 
@@ -550,10 +567,6 @@ class Review:
         }
 
 
-def _at(value: datetime | None) -> datetime | None:
-    return as_utc(value) if value is not None else None
-
-
 def reviews_of(session: Session, rows: Sequence[ReviewRow]) -> list[Review]:
     """Reviews with their records and cards (three queries whatever their number)."""
     ids = [r.id for r in rows]
@@ -596,7 +609,7 @@ def review_of(
         def phase(owner: str | None, done: datetime | None, by: str | None, note: str | None) -> Phase | None:
             if owner is None:
                 return None
-            return Phase(due=dues.get(owner), done_at=_at(done), by=by, note=note)
+            return Phase(due=dues.get(owner), done_at=as_utc(done), by=by, note=note)
 
         verify_phase = phase(rect.verify_deadline, rect.verified_at, rect.verified_by, rect.verify_note)
         assert verify_phase is not None
@@ -610,7 +623,7 @@ def review_of(
             complexity=rect.complexity,
             rectify=phase(rect.rectify_deadline, rect.rectified_at, rect.rectified_by, rect.rectify_note),
             feedback=phase(rect.feedback_deadline, rect.fed_back_at, rect.fed_back_by, rect.feedback_note),
-            closed_at=_at(rect.closed_at),
+            closed_at=as_utc(rect.closed_at),
             on_time=rect.on_time,
             cards=cards,
         )
@@ -681,10 +694,6 @@ def _rate(part: int, whole: int) -> float | None:
     return float(Decimal(part / whole).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP))
 
 
-def _day_start(day: date) -> datetime:
-    return datetime.combine(day, time(0), SHANGHAI).astimezone(UTC)
-
-
 def summary(
     session: Session,
     *,
@@ -706,9 +715,9 @@ def summary(
         raise InputError(f"the period ends ({end}) before it starts ({start})")
     query = select(ReviewRow)
     if start is not None:
-        query = query.where(ReviewRow.at >= _day_start(start))
+        query = query.where(ReviewRow.at >= local_midnight(start))
     if end is not None:
-        query = query.where(ReviewRow.at < _day_start(end + timedelta(days=1)))
+        query = query.where(ReviewRow.at < local_midnight(end + timedelta(days=1)))
     if department is not None:
         query = query.where(ReviewRow.department == department)
     rows = list(session.scalars(query.order_by(ReviewRow.at, ReviewRow.id)))

@@ -591,7 +591,7 @@ def card_of(row: CardRow, record: Iterable[CardTransitionRow] = ()) -> Card:
         handler=row.handler,
         department=row.department,
         conclusion=row.conclusion,
-        closed_at=as_utc(row.closed_at) if row.closed_at else None,
+        closed_at=as_utc(row.closed_at),
         record=tuple(
             CardTransition(
                 at=as_utc(t.at),

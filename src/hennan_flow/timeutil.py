@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
+from typing import overload
 from zoneinfo import ZoneInfo
 
 from .errors import ConfigError
 
-__all__ = ["SHANGHAI", "as_utc", "local_iso", "parse_instant", "utc_iso"]
+__all__ = ["SHANGHAI", "as_utc", "local_date", "local_iso", "local_midnight", "parse_instant", "utc_iso"]
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -26,8 +27,14 @@ def parse_instant(text: str, *, what: str = "instant") -> datetime:
     return value.astimezone(UTC)
 
 
-def as_utc(value: datetime) -> datetime:
-    """Aware UTC; naive values (as SQLite returns them) are taken as UTC."""
+@overload
+def as_utc(value: datetime) -> datetime: ...
+@overload
+def as_utc(value: datetime | None) -> datetime | None: ...
+def as_utc(value: datetime | None) -> datetime | None:
+    """Aware UTC; naive values (as SQLite returns them) are taken as UTC; None stays None."""
+    if value is None:
+        return None
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
@@ -41,3 +48,13 @@ def utc_iso(value: datetime | None) -> str | None:
 def local_iso(value: datetime | None) -> str | None:
     """ISO text in Asia/Shanghai, for people."""
     return None if value is None else as_utc(value).astimezone(SHANGHAI).isoformat()
+
+
+def local_date(instant: datetime) -> date:
+    """The Asia/Shanghai calendar day of an instant."""
+    return as_utc(instant).astimezone(SHANGHAI).date()
+
+
+def local_midnight(day: date) -> datetime:
+    """Asia/Shanghai 00:00 of `day`, in UTC (instants are stored and compared in UTC)."""
+    return datetime.combine(day, time(0), SHANGHAI).astimezone(UTC)

@@ -47,7 +47,7 @@ from .db.models import SignalRow, SupplementExtensionRow, ToleranceRow
 from .errors import CalendarRangeError, InputError, StateError
 from .licences import LicenceCheck, LicenceCheckDoc
 from .supervision import announce, publish
-from .timeutil import SHANGHAI, as_utc, local_iso
+from .timeutil import as_utc, local_date, local_iso
 from .workdays import WorkCalendar
 
 __all__ = [
@@ -183,7 +183,7 @@ def intake_of(applicant: Mapping[str, Any], plan: MaterialPlan) -> Intake:
 
 def due_of(accepted_at: datetime, within: int, calendar: WorkCalendar, close: time | None) -> datetime | None:
     """End of the `within`-th working day after the acceptance day; None outside the calendar data."""
-    day = as_utc(accepted_at).astimezone(SHANGHAI).date()
+    day = local_date(accepted_at)
     try:
         return end_of_day(calendar.add_workdays(day, within), close)
     except CalendarRangeError as exc:
@@ -296,14 +296,19 @@ def rows_of_task(session: Session, task_id: str) -> list[ToleranceRow]:
     )
 
 
-def _stop_signal(session: Session, row: ToleranceRow) -> None:
-    """The supplement deadline will not fire: cancelled (a claim in flight is fenced out by rev)."""
+def _move_signal(session: Session, row: ToleranceRow, **values: Any) -> None:
+    """Set `values` on the supplement deadline's live signal; a claim in flight is fenced out by rev."""
     session.execute(
         update(SignalRow)
         .where(SignalRow.deadline_id == row.id, SignalRow.state.in_(("pending", "claimed", "paused")))
-        .values(state="cancelled", claimed_by=None, lease_until=None, rev=SignalRow.rev + 1)
+        .values(**values, claimed_by=None, lease_until=None, rev=SignalRow.rev + 1)
         .execution_options(synchronize_session=False)
     )
+
+
+def _stop_signal(session: Session, row: ToleranceRow) -> None:
+    """The supplement deadline will not fire: cancelled."""
+    _move_signal(session, row, state="cancelled")
 
 
 def passed(row: ToleranceRow, now: datetime) -> bool:
@@ -352,9 +357,10 @@ def extend(
     """An approver moves a supplement deadline by `days` working days, before it passes."""
     if isinstance(days, bool) or not isinstance(days, int) or days < 1:
         raise InputError(f"an extension needs a whole number of working days ≥ 1, not {days!r}")
-    if not (approver or "").strip():
+    approver, reason = (approver or "").strip(), (reason or "").strip()
+    if not approver:
         raise InputError("an extension needs its approver", hint="pass --approver NAME")
-    if not (reason or "").strip():
+    if not reason:
         raise InputError("an extension needs its reason (the applicant is told)", hint="pass --reason TEXT")
     if row.state != "missing":
         raise StateError(f"material {row.material!r} of step {row.step!r} is {row.state}; nothing to extend")
@@ -376,23 +382,18 @@ def extend(
             case_id=row.case_id,
             tolerance_id=row.id,
             days=days,
-            approver=approver.strip(),
-            reason=reason.strip(),
+            approver=approver,
+            reason=reason,
             at=now,
             actor=actor,
         )
     )
-    session.execute(
-        update(SignalRow)
-        .where(SignalRow.deadline_id == row.id, SignalRow.state.in_(("pending", "claimed", "paused")))
-        .values(due_at=due, state="pending", claimed_by=None, lease_until=None, rev=SignalRow.rev + 1)
-        .execution_options(synchronize_session=False)
-    )
+    _move_signal(session, row, due_at=due, state="pending")
     detail = {
         "tolerance": row.id,
         "material": row.material,
         "days": days,
-        "approver": approver.strip(),
+        "approver": approver,
         "due": local_iso(due),
     }
     announce(
@@ -410,7 +411,7 @@ def extend(
             **detail,
             "case": row.case_id,
             "task": row.task_id,
-            "reason": reason.strip(),
+            "reason": reason,
             "at": local_iso(now),
         },
     )
@@ -527,11 +528,11 @@ def tolerance_of(row: ToleranceRow) -> Tolerance:
         state=row.state,
         within=row.within,
         accepted_at=as_utc(row.accepted_at),
-        due=as_utc(row.due_at) if row.due_at else None,
+        due=as_utc(row.due_at),
         extended_days=row.extended_days,
-        supplied_at=as_utc(row.supplied_at) if row.supplied_at else None,
+        supplied_at=as_utc(row.supplied_at),
         supplied_by=row.supplied_by,
-        ended_at=as_utc(row.ended_at) if row.ended_at else None,
+        ended_at=as_utc(row.ended_at),
     )
 
 

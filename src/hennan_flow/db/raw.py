@@ -16,6 +16,8 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from ..timeutil import as_utc
+
 __all__ = ["Raw", "raw_of"]
 
 
@@ -55,7 +57,7 @@ class Raw:
         if value is None:
             return None
         if isinstance(value, datetime):
-            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+            return as_utc(value)
         return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
 
     # -- statements ------------------------------------------------------------------------
