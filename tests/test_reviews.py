@@ -353,3 +353,12 @@ def test_review_cli_adds_lists_and_moves_the_record(
     ]
     code, out, _ = run(engine.url, capsys, "review", "summary", now=now)
     assert code == 0 and out.startswith("reviews 1, satisfaction 0.00%, bad 1")
+
+
+def test_rates_round_half_up_on_the_exact_fraction() -> None:
+    """4 decimals half up (docs/services.md): 7/160 = 0.04375 is 0.0438, not float division's 0.0437."""
+    from hennan_flow.reviews import _rate
+
+    assert _rate(7, 160) == 0.0438
+    assert _rate(1, 3) == 0.3333
+    assert _rate(0, 0) is None

@@ -91,6 +91,7 @@ __all__ = [
     "Workdays",
     "build_report",
     "judge",
+    "ratio",
     "read_facts",
     "workdays_used",
 ]
@@ -670,18 +671,18 @@ def _rate(outcomes: Sequence[Outcome]) -> Rate:
         "overdue_open": counts["overdue_open"],
         "open_not_due": counts["open_not_due"],
         "not_judged": counts["not_judged"],
-        "rate": _ratio(counts["on_time"], judged, 4) if judged else None,
+        "rate": ratio(counts["on_time"], judged, 4) if judged else None,
     }
 
 
-def _ratio(numerator: int, denominator: int, places: int) -> float:
+def ratio(numerator: int, denominator: int, places: int) -> float:
     """numerator / denominator rounded half up (as people round by hand: 2.125 → 2.13)."""
     exact = Decimal(numerator) / Decimal(denominator)
     return float(exact.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
 
 
 def _mean(values: Sequence[int]) -> float | None:
-    return _ratio(sum(values), len(values), 2) if values else None
+    return ratio(sum(values), len(values), 2) if values else None
 
 
 def _p90(values: Sequence[int]) -> int | None:

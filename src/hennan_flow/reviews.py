@@ -33,7 +33,6 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Final, TypedDict
 
 from sqlalchemy import select
@@ -43,6 +42,7 @@ from .bundle import TimeLimit
 from .commitments import EventSink
 from .db.models import CardRow, DeadlineRow, RectificationRow, ReviewRow
 from .deadlines import Clock
+from .efficiency import ratio
 from .errors import InputError, NotFoundError, StateError
 from .supervision import announce, publish
 from .timeutil import as_utc, local_iso, local_midnight
@@ -689,9 +689,7 @@ class ReviewSummary(TypedDict):
 
 
 def _rate(part: int, whole: int) -> float | None:
-    if whole == 0:
-        return None
-    return float(Decimal(part / whole).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP))
+    return ratio(part, whole, 4) if whole else None
 
 
 def summary(
