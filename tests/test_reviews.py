@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import date, datetime
+from importlib import resources
 
 import pytest
+from jsonschema import Draft202012Validator
 
 from helpers import FORMS, START, at, simulation
 from helpers import OPENING as BUNDLE
@@ -255,6 +257,43 @@ def test_the_summary_counts_satisfaction_bad_reviews_and_rectified_on_time(
     with pytest.raises(InputError, match="ends"):
         engine.review_summary(start=date(2026, 3, 2), end=date(2026, 3, 1))
     assert [r.id for r in engine.reviews(open_only=True)] == [open_one.id]
+
+
+def test_the_supervision_report_carries_the_review_section_in_every_format(
+    lite: tuple[Engine, SimulatedClock],
+) -> None:
+    from hennan_flow.report.supervision_html import render_html
+    from hennan_flow.report.supervision_text import render_text
+
+    engine, clock = lite
+    (good_case, good_task), (bad_case, bad_task) = registered(engine, clock), registered(engine, clock)
+    clock.set(at("2026-03-02T11:00"))
+    engine.add_review(good_case, task=good_task, level=2, channel="mobile")
+    bad = engine.add_review(bad_case, task=bad_task, level=4, channel="window")
+    clock.set(at("2026-03-05T10:00"))  # its verification (due the end of 03-03) is overdue
+
+    report = engine.supervision_report(start=date(2026, 3, 1), end=date(2026, 3, 31), department="amr")
+    section = report["reviews"]
+    assert section == engine.review_summary(start=date(2026, 3, 1), end=date(2026, 3, 31), department="amr")
+    assert section is not None
+    assert (section["reviews"], section["bad"], section["satisfaction_rate"]) == (2, 1, 0.5)
+    assert section["rectifications"]["overdue_open"] == 1
+    assert engine.supervision_report(start=date(2026, 4, 1))["reviews"]["reviews"] == 0  # type: ignore[index]
+
+    text = render_text(report)
+    assert "Reviews 好差评 (by the day given)\n  reviews 2, satisfaction 50.00%, bad 1\n" in text
+    assert "  by level: 1 非常满意 0, 2 满意 1, 3 基本满意 0, 4 不满意 1, 5 非常不满意 0\n" in text
+    assert f"verifying, due 2026-03-03 24:00  review {bad.id}" in text
+    page = render_html(report)
+    assert '<h2 id="reviews">' in page and f"<code>{bad.id}</code>" in page
+    schema = json.loads(
+        resources.files("hennan_flow").joinpath("schemas/supervision-report.schema.json").read_text("utf-8")
+    )
+    doc = json.loads(json.dumps(report))
+    assert list(Draft202012Validator(schema).iter_errors(doc)) == []
+    doc["reviews"]["bad_reviews"][0]["level"] = 2  # a bad review is level 4 or 5: the schema says so
+    assert list(Draft202012Validator(schema).iter_errors(doc))
+    assert '<td class="num">50.00%</td>' in page
 
 
 # -- CLI ------------------------------------------------------------------------------------------------

@@ -272,6 +272,20 @@ def task_id(s: Seeded, label: str, step: str) -> str:
     return found[0]
 
 
+# the scenario has no 好差评 review: the section is there, with nothing counted
+REVIEWS_NONE: dict[str, Any] = {
+    "period": {"from": None, "to": None, "by": "review date", "timezone": "Asia/Shanghai"},
+    "department": None,
+    "reviews": 0,
+    "by_level": {"1": 0, "2": 0, "3": 0, "4": 0, "5": 0},
+    "satisfaction_rate": None,
+    "bad": 0,
+    "rectifications": {"opened": 0, "closed": 0, "on_time": 0, "late": 0, "open": 0, "overdue_open": 0},
+    "rectified_on_time_rate": None,
+    "bad_reviews": [],
+}
+
+
 def expected_record(s: Seeded) -> dict[str, Any]:
     opening, permit = "report_opening", "report_permit"
     return {
@@ -428,7 +442,7 @@ def expected_record(s: Seeded) -> dict[str, Any]:
                 },
             ],
         },
-        "reviews": None,
+        "reviews": REVIEWS_NONE,
     }
 
 
@@ -604,6 +618,11 @@ Timeline of case {s.cases["very_late"]} (report_opening 开店一件事（报表
   accept              amr: accepted 2025-03-24 09:00, ended 2025-03-24 10:00; promised by 2025-03-25 24:00: on time; legal by 2025-03-26 24:00: on time
   fire_check          fire: accepted 2025-03-24 10:00, ended 2025-03-31 10:00; promised by 2025-03-27 24:00: late; legal by 2025-04-01 24:00: on time
   sign                urban: accepted 2025-03-24 10:00, ended 2025-04-02 10:00; promised by 2025-03-26 24:00: late; legal by 2025-03-28 24:00: late
+
+Reviews 好差评 (by the day given)
+  reviews 0, satisfaction —, bad 0
+  rectifications: 0 closed (0 on time, 0 late), 0 open (0 overdue); on time —
+  by level: 1 非常满意 0, 2 满意 0, 3 基本满意 0, 4 不满意 0, 5 非常不满意 0
 """
     assert out.splitlines() == expected.splitlines()
     assert out == expected

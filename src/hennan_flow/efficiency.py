@@ -46,7 +46,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Literal, TypedDict
+from typing import TYPE_CHECKING, Literal, TypedDict
 
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -58,6 +58,9 @@ from .deadlines import CASE_STOPPING_REASONS, PAUSE_REASONS
 from .errors import CalendarRangeError, InputError, NotFoundError
 from .timeutil import SHANGHAI, as_utc, local_date, local_iso, local_midnight
 from .workdays import WorkCalendar
+
+if TYPE_CHECKING:
+    from .reviews import ReviewSummary
 
 __all__ = [
     "REPORT_VERSION",
@@ -267,7 +270,8 @@ Period = TypedDict("Period", {"from": str | None, "to": str | None, "by": str, "
 class SupervisionReport(TypedDict):
     """The supervision report, version 1 (see the module docstring for every definition).
 
-    `reviews` is reserved for the 好差评 section: null until that work lands.
+    `reviews` is the 好差评 section (`reviews.summary` of the same period and department), or null
+    where the caller gave none (a report built from facts alone).
     """
 
     version: int
@@ -282,7 +286,7 @@ class SupervisionReport(TypedDict):
     cards_by_month: list[MonthCards]
     open_records: list[OpenRecord]
     timeline: Timeline | None
-    reviews: None
+    reviews: ReviewSummary | None
 
 
 # -- facts (what read_facts reads; plain values, so build_report is testable without a database) -----
@@ -878,7 +882,14 @@ def _timeline(steps: Sequence[_Step], facts: Facts) -> Timeline | None:
     }
 
 
-def build_report(facts: Facts, scope: Scope, *, now: datetime, calendar: WorkCalendar) -> SupervisionReport:
+def build_report(
+    facts: Facts,
+    scope: Scope,
+    *,
+    now: datetime,
+    calendar: WorkCalendar,
+    reviews: ReviewSummary | None = None,
+) -> SupervisionReport:
     """The supervision report of `scope` as of `now`: a pure function of the facts (module docstring).
 
     Raises NotFoundError for a department code that no deployed bundle and no step or card knows.
@@ -981,5 +992,5 @@ def build_report(facts: Facts, scope: Scope, *, now: datetime, calendar: WorkCal
         "cards_by_month": _months(cards),
         "open_records": open_records,
         "timeline": _timeline(steps, facts),
-        "reviews": None,
+        "reviews": reviews,
     }

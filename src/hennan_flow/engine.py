@@ -1405,7 +1405,7 @@ class Engine:
     def supervision_report(
         self, *, start: date | None = None, end: date | None = None, department: str | None = None
     ) -> SupervisionReport:
-        """The 红黄牌 supervision report: efficiency per department and bundle, cards, open records.
+        """The 红黄牌 supervision report: efficiency per department and bundle, cards, records, 好差评.
 
         Steps belong to the period [start, end] (local dates, either open) by the day they were
         accepted; `department` keeps one lane code. The figures stand at the engine's clock and are
@@ -1414,6 +1414,7 @@ class Engine:
         raise InputError / NotFoundError.
         """
         from .efficiency import Scope, build_report, read_facts
+        from .reviews import summary
 
         scope = Scope(start=start, end=end, department=department)
         self._ready()
@@ -1421,7 +1422,8 @@ class Engine:
         with self._read() as session:
             facts = read_facts(session, scope, bundle_of=lambda i: self._definition(session, i).bundle)
             calendar = self._calendar(session)
-        return build_report(facts, scope, now=now, calendar=calendar)
+            reviews = summary(session, start=start, end=end, department=department, now=now)
+        return build_report(facts, scope, now=now, calendar=calendar, reviews=reviews)
 
     # -- services (告知承诺, 容缺, e-licences, 好差评) ------------------------------------------------
     # commitments.py, tolerance.py, licences.py and reviews.py own the logic (docs/services.md); the

@@ -379,17 +379,9 @@ def review_summary(
     doc = obj.engine().review_summary(start=first, end=last, department=department)
 
     def text() -> str:
-        rate = doc["satisfaction_rate"]
-        on_time = doc["rectified_on_time_rate"]
-        f = doc["rectifications"]
-        return "\n".join(
-            [
-                f"reviews {doc['reviews']}, satisfaction {'-' if rate is None else f'{rate:.2%}'}, bad {doc['bad']}",
-                f"rectifications: {f['closed']} closed ({f['on_time']} on time, {f['late']} late), "
-                f"{f['open']} open ({f['overdue_open']} overdue); on time "
-                + ("-" if on_time is None else f"{on_time:.2%}"),
-            ]
-        )
+        from ..report.supervision_common import reviews_text
+
+        return "\n".join(reviews_text(doc))
 
     obj.emit(doc, text)
 

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from ..efficiency import Figures, Rate, SupervisionReport, Workdays
+
+if TYPE_CHECKING:
+    from ..reviews import ReviewSummary
 
 __all__ = [
     "OUTCOMES",
@@ -19,6 +23,8 @@ __all__ = [
     "rate_counts",
     "rate_text",
     "records_text",
+    "reviews_text",
+    "share",
     "workdays_text",
 ]
 
@@ -132,3 +138,18 @@ def period_text(report: SupervisionReport) -> str:
     else:
         span = f"{p['from']} to {p['to']}"
     return f"{span} (steps by acceptance date, cases by start, cards by the day issued for; {p['timezone']})"
+
+
+def share(value: float | None) -> str:
+    """A rate of the 好差评 section (0–1, 4 decimals) as a percentage, or a dash."""
+    return "—" if value is None else f"{value:.2%}"
+
+
+def reviews_text(doc: ReviewSummary) -> list[str]:
+    """The 好差评 figures in two lines (`review summary`, the report's text)."""
+    f = doc["rectifications"]
+    return [
+        f"reviews {doc['reviews']}, satisfaction {share(doc['satisfaction_rate'])}, bad {doc['bad']}",
+        f"rectifications: {f['closed']} closed ({f['on_time']} on time, {f['late']} late), "
+        f"{f['open']} open ({f['overdue_open']} overdue); on time {share(doc['rectified_on_time_rate'])}",
+    ]

@@ -14,6 +14,7 @@ from jinja2 import Template
 from markupsafe import Markup
 
 from ..efficiency import SupervisionReport
+from ..reviews import LEVELS
 from .charts import GanttRow, RateRow, gantt_chart, month_cards_chart, rate_chart
 from .supervision_common import (
     OUTCOMES,
@@ -26,6 +27,7 @@ from .supervision_common import (
     percent,
     period_text,
     rate_counts,
+    share,
 )
 from .templating import environment
 
@@ -44,8 +46,9 @@ def _template() -> Template:
         instant=instant,
         deadline=deadline,
         issued_day=issued_day,
+        share=share,
     )
-    env.globals.update(REASONS=REASONS, OUTCOMES=OUTCOMES, department_label=department_label)
+    env.globals.update(REASONS=REASONS, OUTCOMES=OUTCOMES, LEVELS=LEVELS, department_label=department_label)
     return env.get_template(TEMPLATE)
 
 

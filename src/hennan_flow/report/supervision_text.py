@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..efficiency import CaseFigures, Figures, SupervisionReport
+from ..reviews import LEVELS
 from .supervision_common import (
     OUTCOMES,
     REASONS,
@@ -13,6 +14,7 @@ from .supervision_common import (
     period_text,
     rate_text,
     records_text,
+    reviews_text,
     workdays_text,
 )
 
@@ -124,5 +126,15 @@ def render_text(report: SupervisionReport) -> str:
                     f"promised by {deadline(s['promised_due'])}: {OUTCOMES[s['promised']]}; "
                     f"legal by {deadline(s['legal_due'])}: {OUTCOMES[s['legal']]}{pauses}",
                 )
+            )
+    reviews = report["reviews"]
+    if reviews is not None:
+        out += ["", "Reviews 好差评 (by the day given)", *(f"  {line}" for line in reviews_text(reviews))]
+        levels = ", ".join(f"{level} {LEVELS[int(level)]} {n}" for level, n in reviews["by_level"].items())
+        out.append(f"  by level: {levels}")
+        for bad in reviews["bad_reviews"]:
+            out.append(
+                f"  {instant(bad['at'])}  level {bad['level']}  {bad['department'] or '—':<8}  {bad['step'] or '(case)'}  "
+                f"{bad['state'] or 'no record'}, due {deadline(bad['due'])}  review {bad['review']}"
             )
     return "\n".join(out) + "\n"
