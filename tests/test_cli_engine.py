@@ -54,8 +54,10 @@ def test_a_whole_case_through_the_cli_with_the_json_contract(cli: Cli, tmp_path:
     deployed = cli.json("deploy", str(tmp_path / "lib" / "processes"))
     assert [(d["key"], d["version"], d["created"]) for d in deployed] == [("review", 1, True)]  # type: ignore[index]
     started = cli.json("case", "start", "review", "--applicant", '{"name": "王五"}')
-    assert set(started) == {"id"}  # type: ignore[arg-type]
+    assert set(started) == {"id", "ready"}  # type: ignore[arg-type]
     case_id = started["id"]  # type: ignore[index]
+    first = cli.json("task", "list", "--case", case_id)
+    assert started["ready"] == first  # type: ignore[index]  # the queue's entries, deadlines included
     data_file = tmp_path / "accept.json"
     data_file.write_text(json.dumps(ACCEPT, ensure_ascii=False), encoding="utf-8")
     for _ in range(5):
@@ -71,8 +73,12 @@ def test_a_whole_case_through_the_cli_with_the_json_contract(cli: Cli, tmp_path:
                 args += ["--data", f"@{data_file}"]
             if t["step"] == "decide":
                 args += ["--data", '{"needs_supplement": false}']
-            code, _out, err = cli(*args)
-            assert code == 0, err
+            done = cli.json(*args)
+            assert isinstance(done, dict) and done["state"] == "completed"
+            # what the completion made ready is what the queue now lists beyond the steps still open
+            queue = cli.json("task", "list", "--case", case_id)
+            made = done.get("ready", [])
+            assert [r for r in queue if r["ready_at"] == done["ended_at"]] == made, (made, queue)  # type: ignore[index]
     shown = cli.json("case", "show", case_id)
     assert isinstance(shown, dict)
     assert set(shown) >= {"id", "key", "version", "state", "events"}

@@ -209,6 +209,28 @@ def test_a_case_runs_through_parallel_steps_with_queues_per_department(engine: E
     assert engine.case_data(case.id)["enterprise_name"] == ACCEPT["enterprise_name"]
 
 
+def test_start_and_complete_hand_back_the_steps_they_made_ready(engine: Engine) -> None:
+    """A portal shows the applicant what comes next without reading the queue again: the steps a
+    start or completion made ready are the queue's own entries (deadlines included)."""
+    case = engine.start_case("review", actor="window-1")
+    assert case.ready == tuple(engine.tasks(case=case.id))
+    assert [t.step for t in case.ready] == ["accept"] and case.ready[0].deadlines is not None
+    split = engine.complete_task(case.ready[0].id, data=ACCEPT, actor="amr-1")
+    assert split.ready == tuple(engine.tasks(case=case.id)) and len(split.ready) == 2  # the parallel split
+    first, second = split.ready
+    assert engine.complete_task(first.id, actor="clerk").ready == ()  # the join still waits for the other
+    joined = engine.complete_task(second.id, actor="clerk").ready
+    assert [t.step for t in joined] == ["decide"] and joined == tuple(engine.tasks(case=case.id))
+    rework = engine.complete_task(joined[0].id, data={"needs_supplement": True}, actor="clerk").ready
+    assert [t.step for t in rework] == ["supplement"] and rework == tuple(engine.tasks(case=case.id))
+    again = engine.complete_task(rework[0].id, actor="applicant").ready
+    assert [t.step for t in again] == ["decide"] and again[0].id != joined[
+        0
+    ].id  # a new instance, a new clock
+    assert engine.complete_task(again[0].id, data={"needs_supplement": False}).ready == ()
+    assert engine.case(case.id).state == "completed"
+
+
 def test_form_data_is_validated_and_nothing_is_stored_on_failure(engine: Engine) -> None:
     case = engine.start_case("review")
     task = engine.tasks(case=case.id)[0]

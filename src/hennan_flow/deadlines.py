@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -24,7 +24,7 @@ from .clock import Schedule, paused_workdays, paused_workdays_union, shift, step
 from .db.models import DeadlineRow, ExtensionRow, PauseRow, SignalRow
 from .db.raw import Raw, raw_of
 from .errors import CalendarRangeError
-from .timeutil import SHANGHAI, as_utc, local_iso
+from .timeutil import SHANGHAI, as_utc
 from .workdays import WorkCalendar
 
 __all__ = ["CASE_STOPPING_REASONS", "PAUSE_REASONS", "Clock"]
@@ -331,8 +331,10 @@ class Clock:
 
     # -- reading --------------------------------------------------------------------------
     def views(self, raw: Raw, owners: Sequence[str], now: datetime) -> dict[str, dict[str, Any]]:
-        """`view` for many steps at once (two driver-level queries, whatever their number)."""
+        """`view` for many steps at once (two driver-level queries and one calendar, whatever their number)."""
         out: dict[str, dict[str, Any]] = {}
+        cal: WorkCalendar | None = None
+        today = now.astimezone(SHANGHAI).date()
         for start in range(0, len(owners), 500):
             chunk = list(owners[start : start + 500])
             marks = raw.placeholders(len(chunk))
@@ -348,10 +350,14 @@ class Clock:
                 chunk,
             ):
                 signals.setdefault(deadline_id, []).append(
-                    {"name": name, "at": local_iso(raw.instant(at)), "state": state}
+                    {"name": name, "at": raw.local_iso(at), "state": state}
                 )
             for owner, kind, unit, promised, legal, pending, paused, promised_due, legal_due, version in rows:
                 due = raw.instant(promised_due)
+                left = None
+                if due is not None and not pending:
+                    cal = cal or self.calendar(raw)
+                    left = _workdays_left(cal, due, today)
                 out[owner] = {
                     "kind": kind,
                     "unit": unit,
@@ -359,9 +365,9 @@ class Clock:
                     "legal": legal,
                     "pending": bool(pending),
                     "paused": paused is not None,
-                    "promised_due": local_iso(due),
-                    "legal_due": local_iso(raw.instant(legal_due)),
-                    "workdays_left": None if due is None or pending else self.workdays_left(raw, due, now),
+                    "promised_due": raw.local_iso(promised_due),
+                    "legal_due": raw.local_iso(legal_due),
+                    "workdays_left": left,
                     "calendar": version,
                     "signals": signals.get(owner, []),
                 }
@@ -371,14 +377,13 @@ class Clock:
         """Deadlines as portals show them; working days left is null outside the calendar data."""
         return self.views(raw, [owner], now).get(owner)
 
-    def workdays_left(self, session: Session | Raw, due: datetime, now: datetime) -> int | None:
-        cal = self.calendar(session)
-        today = now.astimezone(SHANGHAI).date()
-        # an end-of-day deadline at 24:00 is stored as the next day's 00:00: its day is the day before
-        due_day = (due - timedelta(microseconds=1)).astimezone(SHANGHAI).date()
-        try:
-            if due_day >= today:
-                return cal.workdays_in(today, due_day) + (1 if cal.is_workday(due_day) else 0)
-            return -cal.workdays_in(due_day, today)
-        except CalendarRangeError:
-            return None
+
+def _workdays_left(cal: WorkCalendar, due: datetime, today: date) -> int | None:
+    # an end-of-day deadline at 24:00 is stored as the next day's 00:00: its day is the day before
+    due_day = (due - timedelta(microseconds=1)).astimezone(SHANGHAI).date()
+    try:
+        if due_day >= today:
+            return cal.workdays_in(today, due_day) + (1 if cal.is_workday(due_day) else 0)
+        return -cal.workdays_in(due_day, today)
+    except CalendarRangeError:
+        return None

@@ -665,10 +665,11 @@ class Engine:
         workflow: Any,
         now: datetime,
         actor: str | None,
-    ) -> None:
+    ) -> list[TaskRow]:
         """Mirror SpiffWorkflow's ready user steps into the work queues, with audit events.
 
         `case` is a snapshot: a finished case gets state and ended_at set on it for `_persist_case`.
+        Returns the steps that became ready (snapshots).
         """
         raw = raw_of(session)
         ready = {t.id: t for t in ready_user_tasks(workflow)}
@@ -686,6 +687,7 @@ class Engine:
                 session, case, make_snapshot(TaskRow, id=task_id, case_id=case.id, step=step_id), now
             )
         known = {task_id for task_id, _ in open_rows}
+        added: list[TaskRow] = []
         for task_id, t in ready.items():
             if task_id in known:
                 continue
@@ -719,6 +721,7 @@ class Engine:
             )
             self._event(session, "task.ready", case=case.id, task=task_id, step=t.step, at=now)
             self._on_task_ready(session, case, definition, row, now)
+            added.append(row)
         check_depth(workflow)
         if finished(workflow):
             case.state, case.ended_at = "completed", now
@@ -726,6 +729,28 @@ class Engine:
             self._on_case_closed(session, case, now)
         if session.new or session.dirty or session.deleted:
             session.flush()  # what hooks added through the ORM, before the raw statements that follow
+        return added
+
+    def _ready_tasks(self, session: Session, rows: list[TaskRow], now: datetime) -> tuple[Task, ...]:
+        """Queue entries for steps that just became ready, read in the transaction that made them
+        (in the queue's order: they share their ready instant, so by id)."""
+        if not rows:
+            return ()
+        rows = sorted(rows, key=lambda r: r.id)
+        views = self.clock.views(raw_of(session), [r.id for r in rows], now)
+        return tuple(
+            Task(
+                id=r.id,
+                case=r.case_id,
+                step=r.step,
+                name=r.name,
+                department=r.department,
+                state="ready",
+                ready_at=now,
+                deadlines=views.get(r.id),
+            )
+            for r in rows
+        )
 
     # -- the clock ----------------------------------------------------------------------
     def _on_task_ready(
@@ -979,7 +1004,9 @@ class Engine:
                     detail={"key": key, "version": version},
                 )
                 self._on_case_started(session, case, definition, now)
-                self._sync_tasks(session, case, definition, workflow, now, actor)
+                ready = self._ready_tasks(
+                    session, self._sync_tasks(session, case, definition, workflow, now, actor), now
+                )
                 if case.state != "open":
                     raw.run(
                         "UPDATE hf_case SET state = ?, ended_at = ? WHERE id = ?",
@@ -990,7 +1017,13 @@ class Engine:
             raise
         self._remember(case_id, rev, workflow, open_=case.state == "open")
         return Case(
-            id=case_id, key=key, version=version, state=case.state, started_at=now, ended_at=case.ended_at
+            id=case_id,
+            key=key,
+            version=version,
+            state=case.state,
+            started_at=now,
+            ended_at=case.ended_at,
+            ready=ready,
         )
 
     def case(self, case_id: str) -> Case:
@@ -1172,19 +1205,21 @@ class Engine:
             with self._transaction() as session:
                 now = self.now()
                 raw = raw_of(session)
-                found = raw.row("SELECT case_id FROM hf_task WHERE id = ?", (task_id,))
+                query = (
+                    "SELECT case_id, state, step, name, department, ready_at, actor FROM hf_task WHERE id = ?"
+                )
+                found = raw.row(query, (task_id,))
                 if found is None:
                     raise NotFoundError(f"no task {task_id!r}", hint="list tasks with: hennan-flow task list")
                 case_id = found[0]
                 case = self._case_snapshot(session, case_id, lock=True)  # one writer per case
                 assert case is not None
-                # read after the case lock: what another worker committed meanwhile is seen here
-                found = raw.row(
-                    "SELECT state, step, name, department, ready_at, actor FROM hf_task WHERE id = ?",
-                    (task_id,),
-                )
-                assert found is not None
-                state, step_id, name, department, ready_at, done_by = found
+                if raw.postgres:  # read again after the case lock: what another worker committed meanwhile
+                    found = raw.row(
+                        query, (task_id,)
+                    )  # (SQLite's BEGIN IMMEDIATE locked before the first read)
+                    assert found is not None
+                _, state, step_id, name, department, ready_at, done_by = found
                 if state == "completed":
                     raise ConflictError(
                         f"step {step_id!r} of case {case_id} was already completed"
@@ -1223,8 +1258,9 @@ class Engine:
                     session, "task.completed", case=case_id, task=task_id, step=step_id, actor=actor, at=now
                 )
                 self._on_task_closed(session, case, row, now)
-                self._sync_tasks(session, case, definition, workflow, now, actor)
+                added = self._sync_tasks(session, case, definition, workflow, now, actor)
                 rev = self._persist_case(session, case, workflow)
+                ready = self._ready_tasks(session, added, now)
         except BaseException:
             if case_id:
                 self._forget(case_id)
@@ -1240,6 +1276,7 @@ class Engine:
             ready_at=row.ready_at,
             ended_at=now,
             actor=actor,
+            ready=ready,
         )
 
     # -- BPMN timers ----------------------------------------------------------------------

@@ -72,6 +72,9 @@ class Task:
     ended_at: datetime | None = None
     actor: str | None = None
     deadlines: dict[str, Any] | None = None
+    # on the Task `complete_task` returns: the steps this completion made ready, so a portal can
+    # show the applicant what comes next without reading the queue again
+    ready: tuple[Task, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -87,6 +90,8 @@ class Task:
         }
         if self.deadlines is not None:
             out["deadlines"] = self.deadlines
+        if self.ready:
+            out["ready"] = [t.as_dict() for t in self.ready]
         return out
 
 
@@ -103,6 +108,7 @@ class Case:
     events: tuple[Event, ...] = ()
     data: dict[str, Any] | None = None
     deadlines: dict[str, Any] | None = None
+    ready: tuple[Task, ...] = ()  # on the Case `start_case` returns: its first ready steps
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -116,4 +122,6 @@ class Case:
         }
         if self.deadlines is not None:
             out["deadlines"] = self.deadlines
+        if self.ready:
+            out["ready"] = [t.as_dict() for t in self.ready]
         return out

@@ -133,14 +133,14 @@ def case() -> None:
 @format_option()
 @pass_cli
 def case_start(obj: CliContext, key: str, data: str | None, applicant: str | None, actor: str | None) -> None:
-    """Start a case of the latest version of KEY; prints the case id."""
+    """Start a case of the latest version of KEY; prints the case id (JSON: also its ready steps)."""
     started = obj.engine().start_case(
         key,
         data=parse_json_arg(data, "--data"),
         applicant=parse_json_arg(applicant, "--applicant"),
         actor=actor,
     )
-    obj.emit({"id": started.id}, started.id)
+    obj.emit({"id": started.id, "ready": [t.as_dict() for t in started.ready]}, started.id)
 
 
 @case.command("list")
@@ -236,9 +236,15 @@ def task_list(obj: CliContext, case_id: str | None, department: str | None, stat
 @format_option()
 @pass_cli
 def task_complete(obj: CliContext, task_id: str, data: str | None, actor: str | None) -> None:
-    """Complete a ready step with its form data."""
+    """Complete a ready step with its form data; prints the steps it made ready."""
     done = obj.engine().complete_task(task_id, data=parse_json_arg(data, "--data"), actor=actor)
-    obj.emit(done.as_dict(), f"completed {done.step} of case {done.case}")
+    obj.emit(
+        done.as_dict(),
+        "\n".join(
+            [f"completed {done.step} of case {done.case}"]
+            + [f"ready: {t.step} ({t.department or '-'}) task {t.id}" for t in done.ready]
+        ),
+    )
 
 
 @task.command("pause")

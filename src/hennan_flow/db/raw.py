@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection
 
-from ..timeutil import as_utc
+from ..timeutil import as_utc, local_iso
 
 __all__ = ["Raw", "raw_of"]
 
@@ -60,6 +61,15 @@ class Raw:
             return as_utc(value)
         return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
 
+    @staticmethod
+    def local_iso(value: Any) -> str | None:
+        """A stored instant as Asia/Shanghai ISO text, for people (queues list many of the same)."""
+        if value is None:
+            return None
+        if isinstance(value, datetime):
+            return local_iso(value)
+        return _local_iso_of_text(str(value))
+
     # -- statements ------------------------------------------------------------------------
     def _text(self, sql: str) -> str:
         text = self._sql.get(sql)
@@ -89,6 +99,12 @@ class Raw:
 
     def placeholders(self, n: int) -> str:
         return ", ".join("?" * n)
+
+
+@lru_cache(maxsize=4096)
+def _local_iso_of_text(text: str) -> str:
+    # deadlines fall on a few instants (mostly a day's end), so a queue converts the same texts over and over
+    return str(local_iso(datetime.fromisoformat(text).replace(tzinfo=UTC)))
 
 
 def raw_of(session: Any) -> Raw:
