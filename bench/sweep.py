@@ -5,8 +5,8 @@ its step, its deadline and 4 pending signals that are not due yet (the realistic
 many steps running, few of them late). At each size, 1,000 due signals (250 late steps × notice,
 yellow light, yellow card, red card — half of them cards with records) are added and one
 `engine.sweep()` issues them; the median of a few rounds is reported. Rows are bulk-seeded with
-INSERT … SELECT over a recursive counter. The sweep's queries are index-bound (the (state, due_at)
-index of hf_signal, the (state, next_timer_at) index of hf_case), so the cost should stay flat as
+INSERT … SELECT over a recursive counter. The sweep's queries are index-bound (the partial (state, due_at)
+index of live hf_signal rows, the (state, next_timer_at) index of hf_case), so the cost should stay flat as
 open steps grow; the EXPLAIN QUERY PLAN of each is printed and checked for full scans.
 
     python bench/sweep.py                      # 10k, 100k, 1M (about a minute and a half)

@@ -277,7 +277,7 @@ def test_sweep_queries_read_the_indexes_not_the_tables(sqlite_url: str) -> None:
         assert "SCAN" not in text, (name, lines)  # no full scan of any table
         assert "TEMP B-TREE" not in text, (name, lines)  # and no sort: the index gives the order
     for name in ("claim", "reap", "lag_pending", "lag_claimed"):
-        assert "USING INDEX ix_hf_signal_due" in " ".join(plans[name]).replace("COVERING ", ""), name
+        assert "USING INDEX ix_hf_signal_live" in " ".join(plans[name]).replace("COVERING ", ""), name
     for name in ("lag_timers", "timers"):
         assert "ix_hf_case_open_timer" in " ".join(plans[name]), name
     engine.close()
@@ -313,7 +313,7 @@ def test_sweep_queries_on_postgresql_do_not_scan_the_signal_table(postgres: obje
     for name in ("claim", "reap", "lag_pending", "lag_claimed"):
         text = " ".join(plans[name])
         assert "Seq Scan on hf_signal" not in text, (name, plans[name])
-        assert "ix_hf_signal_due" in text, (name, plans[name])
+        assert "ix_hf_signal_live" in text, (name, plans[name])
     engine.close()
 
 

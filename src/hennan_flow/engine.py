@@ -66,6 +66,7 @@ from .errors import (
     SimulationError,
     StateError,
 )
+from .ids import new_id
 from .runtime import (
     SPIFF_VERSION,
     EngineScriptEngine,
@@ -960,7 +961,7 @@ class Engine:
             raise InputError("case data must be a JSON object")
         if applicant is not None and not isinstance(applicant, Mapping):
             raise InputError("applicant must be a JSON object")
-        case_id = str(uuid.uuid4())
+        case_id = new_id()  # time-ordered: see ids.py
         try:
             with self._transaction() as session:
                 now = self.now()

@@ -35,6 +35,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
 from .errors import ExpressionError, HennanFlowError, Location, StateError
+from .ids import use_for_spiff_tasks
 from .sandbox import Sandbox, expression_failed
 from .spiff import ProcessSpecs
 from .timers import TIMER_CLASSES
@@ -56,6 +57,7 @@ __all__ = [
 ]
 
 SPIFF_VERSION = metadata.version("SpiffWorkflow")
+use_for_spiff_tasks()  # time-ordered task ids: new step rows land beside the last ones (ids.py)
 SPIFF_LOGGERS = ("spiff", "spiff.task", "spiff.workflow", "spiff.data", "spiff.dmn")
 
 

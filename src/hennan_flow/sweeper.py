@@ -20,7 +20,7 @@ bounded batches and within a time budget:
 Then due BPMN timers: each due case is loaded and advanced (`Engine.fire_timers`); a case whose
 expression fails is marked in error (`Engine.mark_case_error`) and the sweep goes on.
 
-Queries are bound by the (state, due_at) index of `hf_signal`, so the cost of a sweep follows the
+Queries are bound by the (state, due_at) index of live `hf_signal` rows, so the cost of a sweep follows the
 number of due signals, not the number of open steps (bench/sweep.py).
 """
 
@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any, TypedDict, cast
 from sqlalchemy import Select, Table, bindparam, event, func, select, update
 from sqlalchemy.orm import Session
 
-from .db.models import CaseRow, SignalRow
+from .db.models import CaseRow, SignalRow, live_signal
 from .errors import ConflictError, HennanFlowError, InputError
 from .supervision import ISSUED_KEY, Issued, IssuedDoc, issue
 from .timeutil import SHANGHAI, as_utc
@@ -244,7 +244,9 @@ class Sweeper:
     # -- reap, claim, release ---------------------------------------------------------------
     def _reap(self, now: datetime) -> int:
         """Claims whose lease ran out go back to pending (their worker died or stalled)."""
-        expired = select(SignalRow.id).where(SignalRow.state == "claimed", SignalRow.lease_until < now)
+        expired = select(SignalRow.id).where(
+            live_signal(), SignalRow.state == "claimed", SignalRow.lease_until < now
+        )
         with self.engine._read() as session:  # the common case, nothing expired, takes no write lock
             if session.scalar(expired.limit(1)) is None:
                 return 0
@@ -255,7 +257,7 @@ class Sweeper:
         else:
             stmt = stmt.where(SignalRow.id.in_(expired))
         stmt = (
-            stmt.where(SignalRow.state == "claimed", SignalRow.lease_until < now)
+            stmt.where(live_signal(), SignalRow.state == "claimed", SignalRow.lease_until < now)
             .values(state="pending", claimed_by=None, lease_until=None, rev=SignalRow.rev + 1)
             .returning(SignalRow.id)
             .execution_options(synchronize_session=False)
@@ -323,7 +325,7 @@ class Sweeper:
             with self.engine._transaction() as session:
                 session.execute(
                     update(SignalRow)
-                    .where(SignalRow.state == "claimed", SignalRow.claimed_by == token)
+                    .where(live_signal(), SignalRow.state == "claimed", SignalRow.claimed_by == token)
                     .values(state="pending", claimed_by=None, lease_until=None, rev=SignalRow.rev + 1)
                     .execution_options(synchronize_session=False)
                 )
@@ -420,7 +422,9 @@ class Sweeper:
         now = self.engine.now()
         with self.engine._read() as session:
             due = session.scalar(
-                select(SignalRow.id).where(SignalRow.state == "pending", SignalRow.due_at <= now).limit(1)
+                select(SignalRow.id)
+                .where(live_signal(), SignalRow.state == "pending", SignalRow.due_at <= now)
+                .limit(1)
             )
         return due is None
 
@@ -443,10 +447,10 @@ class Sweeper:
 
 
 def due_signals(now: datetime, limit: int, *, columns: Sequence[Any] | None = None) -> Select[Any]:
-    """The claim candidates: due pending signals, oldest first, read from the (state, due_at) index."""
+    """The claim candidates: due pending signals, oldest first, read from the (state, due_at) index of live signals."""
     return (
         select(*(columns or (SignalRow.id, SignalRow.rev)))
-        .where(SignalRow.state == "pending", SignalRow.due_at <= now)
+        .where(live_signal(), SignalRow.state == "pending", SignalRow.due_at <= now)
         .order_by(SignalRow.due_at)
         .limit(limit)
     )
@@ -454,8 +458,8 @@ def due_signals(now: datetime, limit: int, *, columns: Sequence[Any] | None = No
 
 def _lag_queries() -> dict[str, Select[Any]]:
     return {
-        "lag_pending": select(func.min(SignalRow.due_at)).where(SignalRow.state == "pending"),
-        "lag_claimed": select(func.min(SignalRow.due_at)).where(SignalRow.state == "claimed"),
+        "lag_pending": select(func.min(SignalRow.due_at)).where(live_signal(), SignalRow.state == "pending"),
+        "lag_claimed": select(func.min(SignalRow.due_at)).where(live_signal(), SignalRow.state == "claimed"),
         "lag_timers": select(func.min(CaseRow.next_timer_at)).where(
             CaseRow.next_timer_at.is_not(None), CaseRow.state == "open"
         ),
@@ -466,12 +470,14 @@ def explain(engine: Engine, now: datetime | None = None) -> dict[str, list[str]]
     """The database's plan for each query a sweep runs on hf_signal and hf_case (operators, bench).
 
     SQLite: the EXPLAIN QUERY PLAN details; PostgreSQL: the EXPLAIN lines. A healthy plan reads
-    `ix_hf_signal_due` (and `ix_hf_case_open_timer`), never the whole table.
+    `ix_hf_signal_live` (and `ix_hf_case_open_timer`), never the whole table.
     """
     at = now or engine.now()
     queries: dict[str, Select[Any]] = {
         "claim": due_signals(at, 500),
-        "reap": select(SignalRow.id).where(SignalRow.state == "claimed", SignalRow.lease_until < at).limit(1),
+        "reap": select(SignalRow.id)
+        .where(live_signal(), SignalRow.state == "claimed", SignalRow.lease_until < at)
+        .limit(1),
         **_lag_queries(),
         # the shape of Engine.due_timer_cases
         "timers": select(CaseRow.id)

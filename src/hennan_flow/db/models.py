@@ -22,10 +22,23 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    literal_column,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, configure_mappers, mapped_column
+from sqlalchemy.sql.elements import ColumnElement
 
-__all__ = ["Base", "CaseRow", "CaseTaskRow", "DefinitionRow", "EventRow", "MetaRow", "TaskRow", "snapshot"]
+__all__ = [
+    "Base",
+    "CaseRow",
+    "CaseTaskRow",
+    "DefinitionRow",
+    "EventRow",
+    "MetaRow",
+    "TaskRow",
+    "live_signal",
+    "snapshot",
+]
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -217,6 +230,9 @@ class DeadlineRow(Base):
     closed_at: Mapped[datetime | None]
 
 
+LIVE_SIGNAL_SQL = "state IN ('pending', 'claimed')"
+
+
 class SignalRow(Base):
     """A due instant of a signal (notice, yellow_light) or a card (yellow, red), claimed by the sweeper.
 
@@ -226,7 +242,16 @@ class SignalRow(Base):
 
     __tablename__ = "hf_signal"
     __table_args__ = (
-        Index("ix_hf_signal_due", "state", "due_at"),
+        # live rows only: a fired or cancelled signal leaves the index (a step's end no longer
+        # rewrites index pages for its cancelled signals, and the index stays the size of the
+        # open work, not of the history); queries say `live_signal()` so the planner may use it
+        Index(
+            "ix_hf_signal_live",
+            "state",
+            "due_at",
+            sqlite_where=text(LIVE_SIGNAL_SQL),
+            postgresql_where=text(LIVE_SIGNAL_SQL),
+        ),
         UniqueConstraint(
             "deadline_id", "name", name="uq_hf_signal_deadline_name"
         ),  # also the by-deadline index
@@ -588,3 +613,10 @@ class RectificationRow(Base):
     rev: Mapped[int] = mapped_column(Integer)
 
     __mapper_args__ = {"version_id_col": rev}  # noqa: RUF012  (SQLAlchemy reads it per class)
+
+
+def live_signal() -> ColumnElement[bool]:
+    """`state IN ('pending', 'claimed')` spelled with literals, as the partial index `ix_hf_signal_live`
+    is: SQLite (and PostgreSQL with bound values) use a partial index only when the query's own
+    condition contains its predicate, so every query that reads signals by state adds this."""
+    return SignalRow.state.in_([literal_column("'pending'"), literal_column("'claimed'")])

@@ -1,0 +1,34 @@
+"""Time-ordered ids: new cases and steps land beside the last ones in every B-tree keyed by them."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from pathlib import Path
+
+from hennan_flow import Engine
+from hennan_flow.ids import new_id, uuid7
+
+FIXTURES = Path(__file__).parent / "fixtures" / "engine"
+
+
+def test_uuid7_is_a_version_7_rfc_uuid_that_sorts_by_creation_time() -> None:
+    first = uuid7()
+    assert first.version == 7 and first.variant == uuid.RFC_4122
+    assert abs((first.int >> 80) - time.time_ns() // 1_000_000) < 5_000  # its first 48 bits: now, in ms
+    time.sleep(0.002)
+    later = [new_id() for _ in range(1000)]
+    assert all(str(first) < x for x in later)  # text order is time order across milliseconds
+    assert len(set(later)) == len(later)
+
+
+def test_cases_and_their_steps_get_time_ordered_ids(tmp_path: Path) -> None:
+    with Engine(f"sqlite:///{tmp_path / 'ids.db'}") as engine:
+        engine.upgrade()
+        engine.deploy(str(FIXTURES / "processes"))
+        case = engine.start_case("review")
+        [step] = case.ready
+        # SpiffWorkflow 3.2.0 names tasks through its own uuid4; runtime points it at uuid7
+        assert uuid.UUID(case.id).version == 7 and uuid.UUID(step.id).version == 7
+        later = engine.complete_task(step.id, data={"enterprise_name": "衡南县测试有限公司", "capital": 100})
+        assert later.ready and all(uuid.UUID(t.id).version == 7 for t in later.ready)
