@@ -42,4 +42,4 @@ def new_id() -> str:
 def use_for_spiff_tasks() -> None:
     import SpiffWorkflow.task
 
-    SpiffWorkflow.task.uuid4 = uuid7  # type: ignore[attr-defined]
+    SpiffWorkflow.task.uuid4 = uuid7
