@@ -101,6 +101,7 @@ def walk(engine: Engine, key: str, branch: str) -> Walk:
     clock = engine._clock
     assert isinstance(clock, SimulatedClock)
     case = engine.start_case(key, applicant=APPLICANT, actor="window-1")
+    assert case.ready == tuple(engine.tasks(case=case.id)), f"{key}: start hands back its queue entries"
     result = Walk(case.id)
     for _round in range(len(expected) + 1):
         ready = engine.tasks(case=case.id)
@@ -122,6 +123,9 @@ def walk(engine: Engine, key: str, branch: str) -> Walk:
             clock.advance(minutes=30)
             done = engine.complete_task(task.id, data=payload, actor=f"clerk-{task.department}")
             assert done.state == "completed" and done.department == lanes[task.step]
+            # what the completion hands back is what the queue lists as made ready by it, deadlines included
+            made = tuple(t for t in engine.tasks(case=case.id) if t.ready_at == done.ended_at)
+            assert done.ready == made, f"{key}/{branch}: {task.step!r} handed back {done.ready} not {made}"
             result.ran.append(task.step)
             result.submitted[task.step] = payload
     return result

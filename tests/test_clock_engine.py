@@ -139,6 +139,7 @@ def test_deadlines_past_the_calendar_data_are_pending_until_an_override_arrives(
     clock.set(datetime.combine(last, datetime.min.time()).replace(tzinfo=SHANGHAI).replace(hour=10))
     case = engine.start_case("review_clock")
     review = next(t for t in engine.tasks(case=case.id) if t.step == "review")
+    assert case.ready == tuple(engine.tasks(case=case.id))  # handed back as the queue shows it, pending too
     assert review.deadlines is not None
     assert review.deadlines["pending"] is True and review.deadlines["promised_due"] is None
     assert review.deadlines["workdays_left"] is None

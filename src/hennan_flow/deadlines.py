@@ -24,7 +24,7 @@ from .clock import Schedule, paused_workdays, paused_workdays_union, shift, step
 from .db.models import DeadlineRow, ExtensionRow, PauseRow, SignalRow
 from .db.raw import Raw, raw_of
 from .errors import CalendarRangeError
-from .timeutil import SHANGHAI, as_utc
+from .timeutil import SHANGHAI, as_utc, local_iso
 from .workdays import WorkCalendar
 
 __all__ = ["CASE_STOPPING_REASONS", "PAUSE_REASONS", "Clock"]
@@ -83,14 +83,18 @@ class Clock:
     ) -> bool:
         """Store the deadlines and signals of a step instance or case; False when it has no limits.
 
-        The hot path: two driver-level inserts, no ORM objects.
+        The hot path: two driver-level inserts, no ORM objects. What was stored is remembered for
+        the transaction (`fresh_views`), so the caller can show it without reading it back.
         """
+        started: dict[str, dict[str, Any] | None] = session.info.setdefault(_STARTED, {})
         if kind != "immediate" and limit is None:
+            started[owner] = None
             return False
         timed = limit if kind != "immediate" else None
         pending, sched = False, None
+        cal = self.calendar(session)
         try:
-            sched = self._schedule(accepted_at, timed, kind, self.calendar(session))
+            sched = self._schedule(accepted_at, timed, kind, cal)
         except CalendarRangeError as exc:
             pending = True
             log.warning(
@@ -122,15 +126,34 @@ class Clock:
                 raw.ts(sched.legal_due) if sched else None,
             ),
         )
-        if sched is not None:
+        wanted = _wanted(sched) if sched is not None else []
+        if wanted:
             raw.many(
                 "INSERT INTO hf_signal (deadline_id, case_id, task_id, scope, step, name, kind, trigger, due_at, state,"
                 " rev) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0)",
                 [
                     (owner, case_id, task_id, scope, step, name, kind, trigger, raw.ts(at))
-                    for name, kind, trigger, at in _wanted(sched)
+                    for name, kind, trigger, at in wanted
                 ],
             )
+        due = sched.promised_due if sched else None
+        started[owner] = _shown(
+            kind=kind,
+            unit=timed.unit if timed else None,
+            promised=timed.promised if timed else None,
+            legal=timed.legal if timed else None,
+            pending=pending,
+            paused=False,
+            promised_due=local_iso(due),
+            legal_due=local_iso(sched.legal_due) if sched else None,
+            left=None if due is None else _workdays_left(cal, due, accepted_at.astimezone(SHANGHAI).date()),
+            version=sched.calendar_version if sched else None,
+            # as `views` orders them: by instant, then in the order they were stored
+            signals=[
+                {"name": name, "at": local_iso(at), "state": "pending"}
+                for name, _, _, at in sorted(wanted, key=lambda w: w[3])
+            ],
+        )
         return True
 
     def _schedule(
@@ -219,6 +242,7 @@ class Clock:
 
         `fresh`: the row was just created (no pauses, extensions or signals yet to read).
         """
+        _forget_started(session, row.id)
         try:
             sched = self.schedule(session, row, fresh=fresh)
         except CalendarRangeError as exc:
@@ -273,6 +297,7 @@ class Clock:
     # -- pausing, extending ---------------------------------------------------------------
     def fire_due(self, session: Session, row: DeadlineRow, now: datetime) -> list[SignalRow]:
         """Fire what is already due (before a pause, an extension or a new calendar could move it)."""
+        _forget_started(session, row.id)
         due = session.scalars(
             select(SignalRow)
             .where(
@@ -287,6 +312,7 @@ class Clock:
         return list(due)
 
     def pause(self, session: Session, row: DeadlineRow, now: datetime) -> None:
+        _forget_started(session, row.id)
         self.fire_due(session, row, now)
         row.paused_since = now
         session.execute(
@@ -305,6 +331,7 @@ class Clock:
 
         Returns how many fired. The hot path: driver-level statements; ORM only to fire what is due.
         """
+        _forget_started(session, owner)
         raw = raw_of(session)
         if not raw.run(
             "UPDATE hf_deadline SET closed_at = ? WHERE id = ? AND closed_at IS NULL", (raw.ts(now), owner)
@@ -358,24 +385,75 @@ class Clock:
                 if due is not None and not pending:
                     cal = cal or self.calendar(raw)
                     left = _workdays_left(cal, due, today)
-                out[owner] = {
-                    "kind": kind,
-                    "unit": unit,
-                    "promised": promised,
-                    "legal": legal,
-                    "pending": bool(pending),
-                    "paused": paused is not None,
-                    "promised_due": raw.local_iso(promised_due),
-                    "legal_due": raw.local_iso(legal_due),
-                    "workdays_left": left,
-                    "calendar": version,
-                    "signals": signals.get(owner, []),
-                }
+                out[owner] = _shown(
+                    kind=kind,
+                    unit=unit,
+                    promised=promised,
+                    legal=legal,
+                    pending=bool(pending),
+                    paused=paused is not None,
+                    promised_due=raw.local_iso(promised_due),
+                    legal_due=raw.local_iso(legal_due),
+                    left=left,
+                    version=version,
+                    signals=signals.get(owner, []),
+                )
+        return out
+
+    def fresh_views(
+        self, session: Session, owners: Sequence[str], now: datetime
+    ) -> dict[str, dict[str, Any]]:
+        """`views` in a transaction: deadlines started in it (and untouched since) come from memory."""
+        started: dict[str, dict[str, Any] | None] = session.info.get(_STARTED, {})
+        out = {o: v for o in owners if (v := started.get(o)) is not None}
+        missing = [o for o in owners if o not in started]
+        if missing:
+            out.update(self.views(raw_of(session), missing, now))
         return out
 
     def view(self, raw: Raw, owner: str, now: datetime) -> dict[str, Any] | None:
         """Deadlines as portals show them; working days left is null outside the calendar data."""
         return self.views(raw, [owner], now).get(owner)
+
+
+_STARTED = "hf_started_deadlines"  # session.info: owner → its view as `start` stored it (None: no limits)
+
+
+def _forget_started(session: Session, owner: str) -> None:
+    """A deadline changed after `start` in the same transaction: its view is read again."""
+    started = session.info.get(_STARTED)
+    if started:
+        started.pop(owner, None)
+
+
+def _shown(
+    *,
+    kind: str,
+    unit: str | None,
+    promised: int | None,
+    legal: int | None,
+    pending: bool,
+    paused: bool,
+    promised_due: str | None,
+    legal_due: str | None,
+    left: int | None,
+    version: str | None,
+    signals: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """A deadline as portals see it (`Task.deadlines`)."""
+    return {
+        "kind": kind,
+        "unit": unit,
+        "promised": promised,
+        "legal": legal,
+        "pending": pending,
+        "paused": paused,
+        "promised_due": promised_due,
+        "legal_due": legal_due,
+        "workdays_left": left,
+        "calendar": version,
+        "signals": signals,
+    }
 
 
 def _workdays_left(cal: WorkCalendar, due: datetime, today: date) -> int | None:

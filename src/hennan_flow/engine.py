@@ -738,7 +738,7 @@ class Engine:
         if not rows:
             return ()
         rows = sorted(rows, key=lambda r: r.id)
-        views = self.clock.views(raw_of(session), [r.id for r in rows], now)
+        views = self.clock.fresh_views(session, [r.id for r in rows], now)
         return tuple(
             Task(
                 id=r.id,
