@@ -465,6 +465,8 @@ def finished(workflow: Any) -> bool:
 
 def check_depth(workflow: Any, limit: int = MAX_TREE_DEPTH) -> None:
     """Refuse a case whose task tree nears SpiffWorkflow's iterator depth cap (rework loops)."""
+    if len(workflow.tasks) + sum(len(sub.tasks) for sub in workflow.subprocesses.values()) <= limit:
+        return  # a task has fewer ancestors than the tree has tasks: no walk up needed
     for task in all_tasks(workflow):
         if not task.state & _LIVE:
             continue
