@@ -733,7 +733,7 @@ class Engine:
         return added
 
     def _ready_tasks(self, session: Session, rows: list[TaskRow], now: datetime) -> tuple[Task, ...]:
-        """Queue entries for steps that just became ready, read in the transaction that made them
+        """Queue entries for steps that just became ready, with the deadlines this transaction stored
         (in the queue's order: they share their ready instant, so by id)."""
         if not rows:
             return ()
@@ -1215,10 +1215,10 @@ class Engine:
                 case_id = found[0]
                 case = self._case_snapshot(session, case_id, lock=True)  # one writer per case
                 assert case is not None
-                if raw.postgres:  # read again after the case lock: what another worker committed meanwhile
-                    found = raw.row(
-                        query, (task_id,)
-                    )  # (SQLite's BEGIN IMMEDIATE locked before the first read)
+                # PostgreSQL: read again after the case lock, to see what another worker committed
+                # meanwhile (SQLite's BEGIN IMMEDIATE took the write lock before the first read)
+                if raw.postgres:
+                    found = raw.row(query, (task_id,))
                     assert found is not None
                 _, state, step_id, name, department, ready_at, done_by = found
                 if state == "completed":
