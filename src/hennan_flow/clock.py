@@ -23,7 +23,7 @@ from typing import Literal
 
 from .bundle import TimeLimit
 from .errors import ConfigError
-from .timeutil import SHANGHAI, as_utc, local_date
+from .timeutil import SHANGHAI, as_utc, local_date, local_midnight
 from .workdays import WorkCalendar
 
 __all__ = [
@@ -82,7 +82,7 @@ def end_of_day(day: date, close: time | None = None) -> datetime:
     """The end of local day `day` in UTC: 24:00 (the next day's 00:00), or `close` if given."""
     _check_close(close)
     if close is None:
-        return datetime.combine(day + _DAY, time(0), SHANGHAI).astimezone(UTC)
+        return local_midnight(day + _DAY)
     return datetime.combine(day, close, SHANGHAI).astimezone(UTC)
 
 

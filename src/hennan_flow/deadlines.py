@@ -312,8 +312,7 @@ class Clock:
         return list(due)
 
     def pause(self, session: Session, row: DeadlineRow, now: datetime) -> None:
-        _forget_started(session, row.id)
-        self.fire_due(session, row, now)
+        self.fire_due(session, row, now)  # (forgets the row's started view)
         row.paused_since = now
         session.execute(
             update(SignalRow)

@@ -739,19 +739,7 @@ class Engine:
             return ()
         rows = sorted(rows, key=lambda r: r.id)
         views = self.clock.fresh_views(session, [r.id for r in rows], now)
-        return tuple(
-            Task(
-                id=r.id,
-                case=r.case_id,
-                step=r.step,
-                name=r.name,
-                department=r.department,
-                state="ready",
-                ready_at=now,
-                deadlines=views.get(r.id),
-            )
-            for r in rows
-        )
+        return tuple(_task_of_row(r, deadlines=views.get(r.id)) for r in rows)
 
     # -- the clock ----------------------------------------------------------------------
     def _on_task_ready(
@@ -1169,18 +1157,7 @@ class Engine:
 
     def _task_of(self, session: Session, row: TaskRow) -> Task:
         """A Task (with deadlines) for an ORM task row of the rarer paths (pause, resume, extend)."""
-        return Task(
-            id=row.id,
-            case=row.case_id,
-            step=row.step,
-            name=row.name,
-            department=row.department,
-            state=row.state,
-            ready_at=as_utc(row.ready_at),
-            ended_at=as_utc(row.ended_at),
-            actor=row.actor,
-            deadlines=self.clock.view(raw_of(session), row.id, self.now()),
-        )
+        return _task_of_row(row, deadlines=self.clock.view(raw_of(session), row.id, self.now()))
 
     def complete_task(
         self, task_id: str, *, data: Mapping[str, Any] | None = None, actor: str | None = None
@@ -1267,18 +1244,7 @@ class Engine:
                 self._forget(case_id)
             raise
         self._remember(case_id, rev, workflow, open_=case.state == "open")
-        return Task(
-            id=task_id,
-            case=case_id,
-            step=step_id,
-            name=name,
-            department=department,
-            state="completed",
-            ready_at=row.ready_at,
-            ended_at=now,
-            actor=actor,
-            ready=ready,
-        )
+        return _task_of_row(row, ready=ready)
 
     # -- BPMN timers ----------------------------------------------------------------------
     def due_timer_cases(self, *, limit: int = 100) -> list[str]:
@@ -2342,6 +2308,25 @@ def _kind_of(value: Any) -> str:
         ""
         if isinstance(value, int | float) and not isinstance(value, bool)
         else f", not a {type(value).__name__}"
+    )
+
+
+def _task_of_row(
+    row: TaskRow, *, deadlines: dict[str, Any] | None = None, ready: tuple[Task, ...] = ()
+) -> Task:
+    """The Task a portal sees for a task row (an ORM row or a snapshot)."""
+    return Task(
+        id=row.id,
+        case=row.case_id,
+        step=row.step,
+        name=row.name,
+        department=row.department,
+        state=row.state,
+        ready_at=as_utc(row.ready_at),
+        ended_at=as_utc(row.ended_at),
+        actor=row.actor,
+        deadlines=deadlines,
+        ready=ready,
     )
 
 

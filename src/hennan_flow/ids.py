@@ -5,8 +5,7 @@ table, its deadlines and their signals, the case's state fragments, the audit lo
 insert then dirties another page (and often splits one), which the commit writes to the log. A
 version 7 id starts with the creation time in milliseconds, so new rows land beside the last ones:
 on the 10-step benchmark a transaction wrote 25.6 log pages on average with random ids, 21.9 with
-these. The ids
-stay unguessable (74 random bits) and say no more than the row's own timestamps.
+these. The ids stay unguessable (74 random bits) and say no more than the row's own timestamps.
 
 SpiffWorkflow 3.2.0 names its tasks with `uuid4()` looked up in its `task` module and offers no
 hook, so `use_for_spiff_tasks` points that name at `uuid7` (once, at import of the runtime). The

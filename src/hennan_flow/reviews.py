@@ -32,7 +32,7 @@ import logging
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Final, TypedDict
 
 from sqlalchemy import select
@@ -42,10 +42,10 @@ from .bundle import TimeLimit
 from .commitments import EventSink
 from .db.models import CardRow, DeadlineRow, RectificationRow, ReviewRow
 from .deadlines import Clock
-from .efficiency import ratio
+from .efficiency import Scope, ratio
 from .errors import InputError, NotFoundError, StateError
 from .supervision import announce, publish
-from .timeutil import as_utc, local_iso, local_midnight
+from .timeutil import as_utc, local_iso
 
 __all__ = [
     "BAD_LEVELS",
@@ -712,10 +712,11 @@ def summary(
     if start is not None and end is not None and end < start:
         raise InputError(f"the period ends ({end}) before it starts ({start})")
     query = select(ReviewRow)
-    if start is not None:
-        query = query.where(ReviewRow.at >= local_midnight(start))
-    if end is not None:
-        query = query.where(ReviewRow.at < local_midnight(end + timedelta(days=1)))
+    lo, hi = Scope(start=start, end=end).bounds()  # the same days as the report's steps
+    if lo is not None:
+        query = query.where(ReviewRow.at >= lo)
+    if hi is not None:
+        query = query.where(ReviewRow.at < hi)
     if department is not None:
         query = query.where(ReviewRow.department == department)
     rows = list(session.scalars(query.order_by(ReviewRow.at, ReviewRow.id)))

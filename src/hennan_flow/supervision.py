@@ -338,7 +338,6 @@ def issue(
     events: list[dict[str, Any]] = []
     outbox: list[dict[str, Any]] = []
     for sig in fired:
-        due = as_utc(sig.due_at)
         card_id: str | None = None
         if sig.kind == "card":
             if (sig.deadline_id, sig.name) in existing:  # identity: one per step instance and colour
@@ -349,6 +348,7 @@ def issue(
                 card_id = str(uuid.uuid4())
                 existing.add((sig.deadline_id, sig.name))
         item = Issued.of(sig, card=card_id)
+        due = item.at
         out.append(item)
         detail: dict[str, Any] = {
             "name": sig.name,

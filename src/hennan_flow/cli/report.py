@@ -8,9 +8,7 @@ the report says so), 2 for a bad date, a reversed range or an unknown department
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date
-from typing import Any, TypeVar
 
 import click
 
@@ -20,7 +18,6 @@ from ._context import CliContext, output_option, pass_cli, write_report
 __all__ = ["report"]
 
 FORMATS = ("text", "json", "html")
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _date(value: str | None, option: str) -> date | None:

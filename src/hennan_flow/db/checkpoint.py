@@ -30,7 +30,7 @@ __all__ = ["BACKSTOP_PAGES", "Checkpointer"]
 log = logging.getLogger(__name__)
 
 BACKSTOP_PAGES = 10_000  # a committing connection still checkpoints if the log ever grows this long
-WAKE_EVERY = 16  # commits between checkpoints (a step writes ~20-30 pages)
+WAKE_EVERY = 16  # commits between checkpoints (a step writes ~18 pages)
 IDLE_SECONDS = 1.0  # an idle engine still checkpoints what its last commits wrote
 
 

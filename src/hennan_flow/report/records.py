@@ -82,32 +82,20 @@ class _CountsRecord(TypedDict):
     generated: int
 
 
-class StepRecord(TypedDict):
+class StepRecord(_CountsRecord):
     step: str
     name: str
     line: int | None
     department: str | None
-    materials_before: int
-    materials_after: int
-    exempt_e_license: int
-    exempt_commitment: int
-    cancelled: int
-    generated: int
 
 
-class BundleRecord(TypedDict):
+class BundleRecord(_CountsRecord):
     file: str
     key: str
     name: str
     line: int | None
     audited: bool
     steps: int
-    materials_before: int
-    materials_after: int
-    exempt_e_license: int
-    exempt_commitment: int
-    cancelled: int
-    generated: int
     errors: int
     warnings: int
     notes: int
