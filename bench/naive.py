@@ -19,6 +19,8 @@ from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import Column, MetaData, String, Table, Text, create_engine, event, insert, select, update
 
+DATA = {"approved": True, "opinion": "同意"}  # every step's form data, on both sides
+
 meta = MetaData()
 cases = Table("cases", meta, Column("id", String(36), primary_key=True), Column("state", Text))
 
@@ -65,15 +67,16 @@ class Naive:
         return case_id
 
     def step(self, case_id: str) -> bool:
-        """Complete one ready step; False when the case has none left."""
+        """Complete one ready step; whether the case still has one (found in the same transaction,
+        as hennan_flow's completion hands back the steps it made ready)."""
         with self.db.begin() as conn:
             text = conn.execute(select(cases.c.state).where(cases.c.id == case_id)).scalar_one()
             wf = self._load(text)
             ready = wf.get_tasks(state=TaskState.READY, manual=True)
             if not ready:
                 return False
-            ready[0].set_data(approved=True, opinion="同意")
+            ready[0].set_data(**DATA)
             ready[0].run()
             wf.do_engine_steps()
             conn.execute(update(cases).where(cases.c.id == case_id).values(state=self._dump(wf)))
-        return True
+            return bool(wf.get_tasks(state=TaskState.READY, manual=True))
