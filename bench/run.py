@@ -268,6 +268,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             results["sweep"] = sweep.main(sizes=(10_000, 100_000), rounds=2) if args.quick else sweep.main()
         except (ImportError, AttributeError) as exc:  # pragma: no cover - until the sweeper exists
             print(f"  sweep benchmark skipped: {exc}")
+    import safety  # bench/safety.py
+
+    results["safety"] = safety.main()
     corpus = audit_corpus(Path(os.environ.get("HENNAN_FLOW_SHARED", HERE.parent.parent / "shared")))
     if corpus is None:
         print("  audit over the corpora: skipped (../shared/corpora is absent)")

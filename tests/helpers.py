@@ -39,6 +39,11 @@ START = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # Monday 09:00 in Shanghai, insi
 # the clock fixture bundle (tests/fixtures/clock): `review_clock`, accepted Mon 2025-09-29 10:00 Shanghai
 CLOCK_BUNDLE = FIXTURES / "clock" / "processes"
 
+# the engine fixture bundle `review` (processes/ + forms/): accept, tax and seal in parallel, decide,
+# and a supplement loop back to decide; ACCEPT completes its accept step
+REVIEW_LIB = FIXTURES / "engine"
+ACCEPT = {"enterprise_name": "衡南县测试有限公司", "capital": 100}
+
 
 def at(text: str) -> datetime:
     """A Shanghai wall-clock instant, e.g. at("2025-09-29T10:00")."""
@@ -69,6 +74,25 @@ def simulation(
         yield engine, clock
     finally:
         engine.close()
+
+
+def run_to_end(engine: Engine, case_id: str, *, supplement_rounds: int = 0, actor: str = "clerk") -> int:
+    """Complete every ready step of a `review` case until it ends; returns the number of completions."""
+    done = 0
+    rounds = 0
+    while True:
+        ready = engine.tasks(case=case_id)
+        if not ready:
+            return done
+        for t in ready:
+            data: dict[str, object] = {}
+            if t.step == "accept":
+                data = dict(ACCEPT)
+            if t.step == "decide":
+                data = {"needs_supplement": rounds < supplement_rounds}
+                rounds += 1
+            engine.complete_task(t.id, data=data, actor=actor)
+            done += 1
 
 
 def run_cli(url: str, capsys: pytest.CaptureFixture[str], *args: str, now: str) -> tuple[int, str, str]:

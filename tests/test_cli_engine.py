@@ -8,12 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from helpers import ACCEPT, REVIEW_LIB
 from hennan_flow.cli import main
 from hennan_flow.db import migrate
 from hennan_flow.engine import Engine
-
-FIXTURES = Path(__file__).parent / "fixtures" / "engine"
-ACCEPT = {"enterprise_name": "衡南县测试有限公司", "capital": 100}
 
 
 class Cli:
@@ -34,7 +32,7 @@ class Cli:
 
 @pytest.fixture
 def cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Cli:
-    shutil.copytree(FIXTURES, tmp_path / "lib")
+    shutil.copytree(REVIEW_LIB, tmp_path / "lib")
     return Cli(f"sqlite:///{tmp_path / 'cli.db'}", capsys)
 
 

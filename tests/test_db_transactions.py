@@ -11,13 +11,13 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from helpers import REVIEW_LIB, run_to_end
 from hennan_flow import Engine
 from hennan_flow.db import checkpoint
 from hennan_flow.db import session as db_session
 from hennan_flow.db.checkpoint import Checkpointer
 from hennan_flow.db.session import make_engine, transaction, write_sessions
 from hennan_flow.errors import ConflictError
-from test_engine import FIXTURES, run_to_end
 
 
 def _wait(condition: Callable[[], bool], seconds: float = 10.0) -> bool:
@@ -98,7 +98,7 @@ def test_a_held_write_lock_is_a_conflict_the_user_can_retry(
     path = tmp_path / "hf.db"
     engine = Engine(f"sqlite:///{path}")
     engine.upgrade()
-    engine.deploy(str(FIXTURES / "processes"))
+    engine.deploy(str(REVIEW_LIB / "processes"))
     blocker = sqlite3.connect(path, isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")
     try:
@@ -148,7 +148,7 @@ def test_an_engine_checkpoints_in_the_background_and_the_thread_ends_with_it(tmp
     path = tmp_path / "hf.db"
     engine = Engine(f"sqlite:///{path}")
     engine.upgrade()
-    engine.deploy(str(FIXTURES / "processes"))
+    engine.deploy(str(REVIEW_LIB / "processes"))
     steps = 0
     while steps < 150:  # ~25 pages a step: well below the backstop, so only the thread copies them
         steps += run_to_end(engine, engine.start_case("review").id)

@@ -6,10 +6,9 @@ import time
 import uuid
 from pathlib import Path
 
+from helpers import ACCEPT, REVIEW_LIB
 from hennan_flow import Engine
 from hennan_flow.ids import new_id, uuid7
-
-FIXTURES = Path(__file__).parent / "fixtures" / "engine"
 
 
 def test_uuid7_is_a_version_7_rfc_uuid_that_sorts_by_creation_time() -> None:
@@ -25,10 +24,10 @@ def test_uuid7_is_a_version_7_rfc_uuid_that_sorts_by_creation_time() -> None:
 def test_cases_and_their_steps_get_time_ordered_ids(tmp_path: Path) -> None:
     with Engine(f"sqlite:///{tmp_path / 'ids.db'}") as engine:
         engine.upgrade()
-        engine.deploy(str(FIXTURES / "processes"))
+        engine.deploy(str(REVIEW_LIB / "processes"))
         case = engine.start_case("review")
         [step] = case.ready
         # SpiffWorkflow 3.2.0 names tasks through its own uuid4; runtime points it at uuid7
         assert uuid.UUID(case.id).version == 7 and uuid.UUID(step.id).version == 7
-        later = engine.complete_task(step.id, data={"enterprise_name": "衡南县测试有限公司", "capital": 100})
+        later = engine.complete_task(step.id, data=ACCEPT)
         assert later.ready and all(uuid.UUID(t.id).version == 7 for t in later.ready)

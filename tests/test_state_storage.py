@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from helpers import ACCEPT, PROCESSES, REVIEW_LIB, START, WALKS, simulation
 from hennan_flow.db import migrate
 from hennan_flow.db.raw import raw_of
-from hennan_flow.engine import Engine, SimulatedClock
+from hennan_flow.engine import Engine
 from hennan_flow.runtime import StateCodec
-from hennan_flow.timeutil import parse_instant
-
-FIXTURES = Path(__file__).parent / "fixtures"
-WALKS = json.loads((FIXTURES / "bundles" / "walks.json").read_text(encoding="utf-8"))
-ACCEPT = {"enterprise_name": "衡南县测试有限公司", "capital": 100}
 
 
 def stored(engine: Engine, case_id: str) -> tuple[str, list[tuple[str, str]]]:
@@ -33,25 +31,42 @@ def stored(engine: Engine, case_id: str) -> tuple[str, list[tuple[str, str]]]:
 
 
 def reload(engine: Engine, case_id: str) -> object:
-    """The case's workflow as a new engine restores it from the database."""
+    """The case's workflow as an engine restores it from the database."""
     with engine._read() as session:
         case = engine._case_snapshot(session, case_id, lock=False)
         assert case is not None
         return engine._load_workflow(session, case, engine._definition(session, case.definition_id))
 
 
-def assert_stored_is_whole(engine: Engine, case_id: str) -> None:
+def record_saves(engine: Engine) -> dict[str, Any]:
+    """Case id → the workflow object the engine's last save of that case was made from."""
+    saved: dict[str, Any] = {}
+    persist = engine._persist_case
+
+    def recording(session: Any, case: Any, workflow: Any, **kw: Any) -> int:
+        saved[case.id] = workflow
+        return persist(session, case, workflow, **kw)
+
+    engine._persist_case = recording  # type: ignore[method-assign]
+    return saved
+
+
+def assert_stored_is_whole(engine: Engine, case_id: str, saved: dict[str, Any], url: str) -> None:
+    """What the last save stored composes to a full serialization of the workflow it saved (the last
+    step's too), and a new engine without a cache restores that same workflow."""
     top, rows = stored(engine, case_id)
-    cached = engine._workflows.get(case_id)  # a finished case is not kept: compare with a fresh load
-    workflow = cached.workflow if cached is not None else reload(engine, case_id)
+    workflow = saved[case_id]
     codec = StateCodec()
-    assert json.loads(codec.compose(top, rows)) == json.loads(codec.dump_full(workflow))
+    whole = json.loads(codec.dump_full(workflow))
+    assert json.loads(codec.compose(top, rows)) == whole
     assert "tasks" not in json.loads(top) and len(rows) == len(workflow.tasks)
+    with Engine(url) as fresh:
+        assert json.loads(codec.dump_full(reload(fresh, case_id))) == whole
 
 
 @pytest.fixture
-def review_engine(db_url: str, tmp_path: Path) -> Engine:
-    shutil.copytree(FIXTURES / "engine", tmp_path / "lib")
+def review_engine(db_url: str, tmp_path: Path) -> Iterator[Engine]:
+    shutil.copytree(REVIEW_LIB, tmp_path / "lib")
     engine = Engine(db_url)
     engine.upgrade()
     engine.deploy(str(tmp_path / "lib" / "processes"))
@@ -61,8 +76,9 @@ def review_engine(db_url: str, tmp_path: Path) -> Engine:
 
 def test_every_step_of_a_rework_loop_stores_the_whole_state(review_engine: Engine, db_url: str) -> None:
     engine = review_engine
+    saved = record_saves(engine)
     case = engine.start_case("review")
-    assert_stored_is_whole(engine, case.id)
+    assert_stored_is_whole(engine, case.id, saved, db_url)
     rounds = 0
     while ready := engine.tasks(case=case.id):
         for task in ready:
@@ -71,35 +87,25 @@ def test_every_step_of_a_rework_loop_stores_the_whole_state(review_engine: Engin
                 data = {"needs_supplement": rounds < 3}
                 rounds += 1
             engine.complete_task(task.id, data=data)
-            assert_stored_is_whole(engine, case.id)
-            # a new engine (no cached workflow) carries on from what is stored
-            fresh = Engine(db_url)
-            kept = engine._workflows.get(case.id)
-            if kept is not None:
-                assert json.loads(fresh._codec.dump_full(reload(fresh, case.id))) == json.loads(
-                    engine._codec.dump_full(kept.workflow)
-                )
-            fresh.close()
-    assert engine.case(case.id).state == "completed"
+            assert_stored_is_whole(engine, case.id, saved, db_url)
+    assert engine.case(case.id).state == "completed" and rounds == 4
 
 
 @pytest.mark.parametrize("key", sorted(WALKS))
 def test_every_step_of_every_bundle_stores_the_whole_state(key: str, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'walk.db'}"
-    Engine(url).upgrade(simulation=True)
-    engine = Engine(url, clock=SimulatedClock(parse_instant("2026-03-02T09:00:00+08:00")))
-    engine.deploy(str(Path(__file__).parents[1] / "processes"))
     walk = WALKS[key]
     branch = next(iter(walk["branches"].values()))
-    case = engine.start_case(key)
-    assert_stored_is_whole(engine, case.id)
-    while ready := engine.tasks(case=case.id):
-        for task in ready:
-            data = {**walk["step_data"][task.step], **branch["overrides"].get(task.step, {})}
-            engine.complete_task(task.id, data=data)
-            assert_stored_is_whole(engine, case.id)
-    assert engine.case(case.id).state == "completed"
-    engine.close()
+    with simulation(url, PROCESSES, START) as (engine, _clock):
+        saved = record_saves(engine)
+        case = engine.start_case(key)
+        assert_stored_is_whole(engine, case.id, saved, url)
+        while ready := engine.tasks(case=case.id):
+            for task in ready:
+                data = {**walk["step_data"][task.step], **branch["overrides"].get(task.step, {})}
+                engine.complete_task(task.id, data=data)
+                assert_stored_is_whole(engine, case.id, saved, url)
+        assert engine.case(case.id).state == "completed"
 
 
 def test_the_downgrade_joins_the_fragments_back(review_engine: Engine, db_url: str) -> None:
