@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
@@ -127,9 +127,28 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
+class _TransactionSession(Session):
+    """A session of one `transaction`: bound to its driver connection, through a SQLAlchemy
+    Connection made only when the ORM first needs one (most state changes never do)."""
+
+    _hf_engine: Engine
+    _hf_fairy: Any = None  # None: a plain session of the maker (e.g. `sessions.begin()`)
+    _hf_conn: Connection | None = None
+
+    def get_bind(self, *args: Any, **kw: Any) -> Engine | Connection:
+        if self._hf_fairy is None:
+            return super().get_bind(*args, **kw)
+        conn = self._hf_conn
+        if conn is None:
+            conn = self._hf_conn = Connection(self._hf_engine, connection=self._hf_fairy)
+        return conn
+
+
 def write_sessions(engine: Engine) -> sessionmaker[Session]:
     """Sessions whose transactions take the write lock up front (SQLite) — one per state change."""
-    return sessionmaker(bind=engine.execution_options(hf_write=True), expire_on_commit=False)
+    return sessionmaker(
+        bind=engine.execution_options(hf_write=True), expire_on_commit=False, class_=_TransactionSession
+    )
 
 
 @contextmanager
@@ -141,20 +160,20 @@ def transaction(
     A SQLAlchemy session transaction costs ~0.3 ms of bookkeeping on this path (checkout, begin
     event, connection and transaction objects, commit, reset), which is more than a whole step's
     SQL. Here the pooled driver connection begins (`BEGIN IMMEDIATE` on SQLite) and commits
-    itself; the session handed out is bound to that same connection and only does work when a
-    rarer path uses the ORM, in which case its commit is the transaction's COMMIT (so its
-    `after_commit` listeners run after the data is durable, as with `sessions.begin()`).
+    itself; the session handed out is bound to that same connection (its SQLAlchemy Connection
+    made on first use) and only does work when a rarer path uses the ORM, in which case its
+    commit is the transaction's COMMIT (so its `after_commit` listeners run after the data is
+    durable, as with `sessions.begin()`).
     """
     bind = sessions.kw["bind"]
     fairy = bind.raw_connection()
     dbapi = fairy.dbapi_connection
-    conn: Connection | None = None
-    session: Session | None = None
+    session: _TransactionSession | None = None
     try:
         if bind.dialect.name == "sqlite":
             dbapi.execute("BEGIN IMMEDIATE")  # PostgreSQL's driver begins on the first statement
-        conn = Connection(bind, connection=fairy)
-        session = sessions(bind=conn)
+        session = cast(_TransactionSession, sessions(bind=None))
+        session._hf_engine, session._hf_fairy = bind, fairy
         session.info["hf_raw"] = Raw(dbapi=dbapi, postgres=bind.dialect.name == "postgresql")
         yield session
         if session.in_transaction():
@@ -172,8 +191,11 @@ def transaction(
         dbapi.rollback()
         raise
     finally:
+        conn = None
         if session is not None:
-            session.close()
+            conn = session._hf_conn
+            if conn is not None or session.identity_map or session.new:  # else it holds nothing
+                session.close()
         if conn is not None:
             conn.close()  # back to the pool
         else:
