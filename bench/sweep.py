@@ -1,13 +1,15 @@
 """Sweep cost against the number of open steps (issue 7): 1,000 due signals among 10k, 100k, 1M open steps.
 
 One SQLite simulation database grows from 10k to 100k to 1M open steps. Each open step is a case,
-its step, its deadline and 4 pending signals that are not due yet (the realistic load: a county has
-many steps running, few of them late). At each size, 1,000 due signals (250 late steps × notice,
-yellow light, yellow card, red card — half of them cards with records) are added and one
-`engine.sweep()` issues them; the median of a few rounds is reported. Rows are bulk-seeded with
-INSERT … SELECT over a recursive counter. The sweep's queries are index-bound (the partial (state, due_at)
-index of live hf_signal rows, the (state, next_timer_at) index of hf_case), so the cost should stay flat as
-open steps grow; the EXPLAIN QUERY PLAN of each is printed and checked for full scans.
+its step and its deadline, armed with signals none of which is due yet (the realistic load: a county
+has many steps running, few of them late; as the engine stores them, the signals ride on the
+deadline row). At each size, 250 late steps are added whose armed deadlines hold 1,000 due signals
+(notice, yellow light, yellow card, red card each — half of them cards with records), and one
+`engine.sweep()` stores and issues them; the median of a few rounds is reported. Rows are bulk-seeded
+with INSERT … SELECT over a recursive counter. The sweep's queries are index-bound (the partial index
+of armed deadlines, the partial (state, due_at) index of live hf_signal rows, the (state,
+next_timer_at) index of hf_case), so the cost should stay flat as open steps grow; the EXPLAIN QUERY
+PLAN of each is printed and checked for full scans.
 
     python bench/sweep.py                      # 10k, 100k, 1M (about a minute and a half)
     python bench/sweep.py --sizes 10000,100000 # quicker
@@ -54,38 +56,35 @@ TASKS = (
 )
 DEADLINES = (
     "INSERT INTO hf_deadline (id, case_id, task_id, scope, step, kind, unit, legal, promised, notice_before, "
-    "yellow_light_at, red_after, accepted_at, pending, shift_workdays) "
+    "yellow_light_at, red_after, accepted_at, pending, shift_workdays, arm_at, notice_due, yellow_light_due, "
+    "yellow_due, red_due) "
     + COUNTER
     + "SELECT printf('t%09d', i), printf('c%09d', i), printf('t%09d', i), 'step', 'review', 'promised', "
-    "'workday', 10, 5, 1, '0.8', 3, '2025-09-29 02:00:00.000000', 0, 0 FROM n"
+    "'workday', 10, 5, 1, '0.8', 3, '2025-09-29 02:00:00.000000', 0, 0, {due} FROM n"
 )
-SIGNALS = (
-    "INSERT INTO hf_signal (deadline_id, case_id, task_id, scope, step, name, kind, trigger, due_at, state, rev) "
-    + COUNTER
-    + ", s(k, name, kind, trigger) AS (VALUES (0, 'notice', 'signal', 'notice_before'), "
-    "(1, 'yellow_light', 'signal', 'yellow_light_at'), (2, 'yellow', 'card', 'promised_passed'), "
-    "(3, 'red', 'card', 'overdue_workdays')) "
-    "SELECT printf('t%09d', i), printf('c%09d', i), printf('t%09d', i), 'step', 'review', s.name, s.kind, "
-    "s.trigger, {due}, 'pending', 0 FROM n, s"
+# open steps: armed with signals some time next year; late steps: accepted on 2025-09-29 with 5
+# (promised) / 10 (legal) working days, so with the National Day holidays their notice and yellow
+# light fell due at the end of 10-11, the yellow card of 10-13, the red card of 10-16 (before NOW)
+_NEXT_YEAR = "printf('2026-%02d-%02d 00:00:00.000000', 1 + (i % 12), 1 + (i % 28))"
+FUTURE = ", ".join([_NEXT_YEAR] * 5)
+PAST = "'2025-10-11 16:00:00.000000', '2025-10-11 16:00:00.000000', '2025-10-11 16:00:00.000000', " + (
+    "'2025-10-13 16:00:00.000000', '2025-10-16 16:00:00.000000'"
 )
-# open steps: due some time next year; late steps: due in October, before NOW
-FUTURE = "printf('2026-%02d-%02d 0%d:00:00.000000', 1 + (i % 12), 1 + (i % 28), k)"
-PAST = "printf('2025-10-%02d 0%d:%02d:00.000000', 1 + (i % 28), k, i % 60)"
 
 
 def seed(engine: Engine, lo: int, hi: int, *, due: bool, definition: int) -> None:
-    """Open steps [lo, hi): case, step, deadline and 4 signals each; `due` ones fell due in October."""
+    """Open steps [lo, hi): case, step and armed deadline each; `due` ones fell due in October."""
     params: dict[str, Any] = {
         "definition": definition,
         "spiff": SPIFF_VERSION,
         "timer": "2026-06-01 00:00:00.000000",  # a boundary timer, not due
     }
-    signals = SIGNALS.format(due=PAST if due else FUTURE)
+    deadlines = DEADLINES.format(due=PAST if due else FUTURE)
     with engine._db.begin() as conn:
         conn.exec_driver_sql("PRAGMA cache_size=-262144")
         for start in range(lo, hi, CHUNK):
             chunk = {**params, "lo": start, "hi": min(hi, start + CHUNK)}
-            for sql in (CASES, TASKS, DEADLINES, signals):
+            for sql in (CASES, TASKS, deadlines):
                 conn.exec_driver_sql(sql, chunk)
 
 
@@ -132,7 +131,7 @@ def main(sizes: tuple[int, ...] = SIZES, rounds: int = ROUNDS, quiet: bool = Fal
             scans = {k: v for k, v in plans.items() if any("SCAN" in line for line in v)}
             out["sizes"][size] = {
                 "open_steps": size,
-                "pending_signals": size * 4,
+                "armed_deadlines": size,
                 "seed_seconds": round(seed_s, 2),
                 "sweep_ms": [round(t, 1) for t in timings],
                 "sweep_ms_per_1000": round(statistics.median(timings), 1),
@@ -152,12 +151,12 @@ def main(sizes: tuple[int, ...] = SIZES, rounds: int = ROUNDS, quiet: bool = Fal
 def table(out: dict[str, Any], sizes: tuple[int, ...]) -> str:
     lines = [
         f"sweep: {out['due_per_round']} due signals (half cards) per sweep, SQLite, median of {out['rounds']}",
-        f"{'open steps':>12} {'pending rows':>13} {'ms/1000':>8} {'ms/signal':>9}  {'rounds (ms)':<24} full scans",
+        f"{'open steps':>12} {'armed':>13} {'ms/1000':>8} {'ms/signal':>9}  {'rounds (ms)':<24} full scans",
     ]
     for size in sizes:
         s = out["sizes"][size]
         lines.append(
-            f"{size:>12,} {s['pending_signals']:>13,} {_fmt(s['sweep_ms_per_1000'])} "
+            f"{size:>12,} {s['armed_deadlines']:>13,} {_fmt(s['sweep_ms_per_1000'])} "
             f"{s['sweep_ms_per_1000'] / out['due_per_round']:9.3f}  {', '.join(f'{t:.0f}' for t in s['sweep_ms']):<24} "
             f"{', '.join(s['full_scans']) or 'none'}"
         )

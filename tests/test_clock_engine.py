@@ -11,6 +11,8 @@ import pytest
 
 from helpers import CLOCK_BUNDLE, CLOCK_START, at, iso, simulation
 from hennan_flow.cli import main
+from hennan_flow.db import migrate
+from hennan_flow.db.raw import Raw, raw_of
 from hennan_flow.engine import Engine, SimulatedClock
 from hennan_flow.errors import CalendarRangeError, InputError, StateError
 from hennan_flow.timeutil import SHANGHAI
@@ -230,3 +232,63 @@ def test_a_step_completed_at_its_deadline_instant_is_on_time(sim: tuple[Engine, 
     cards = [e for e in engine.case(case.id).events if e.type == "card.issued"]
     assert cards == []
     assert signals(engine.task(review.id).deadlines)["yellow"][1] == "cancelled"
+
+
+def _stored_signals(engine: Engine, owner: str) -> list[tuple[str, str, str]]:
+    """(name, state, due instant) of the hf_signal rows of a deadline, in the order stored."""
+    with engine._read() as session:
+        rows = raw_of(session).rows(
+            "SELECT name, state, due_at FROM hf_signal WHERE deadline_id = ? ORDER BY id", (owner,)
+        )
+    return [(name, state, str(Raw.instant(due))) for name, state, due in rows]
+
+
+def test_a_steps_signals_ride_on_its_deadline_until_something_needs_them(db_url: str) -> None:
+    with simulation(db_url, CLOCK_BUNDLE, CLOCK_START) as (engine, clock):
+        started = engine.start_case("review_clock")
+        on_time, late = (engine.start_case("review_clock").id, engine.start_case("review_clock").id)
+        review = {c: next(t for t in engine.tasks(case=c) if t.step == "review") for c in (on_time, late)}
+        first = next(t for t in started.ready if t.step == "review")
+        # the queue (read back) shows what the start handed back (from memory), signals included
+        assert engine.task(first.id).deadlines == first.deadlines
+        assert _stored_signals(engine, first.id) == []  # nothing stored: most steps end before any is due
+
+        engine.complete_task(review[on_time].id, actor="clerk")  # in time: nothing fires, nothing is stored
+        assert _stored_signals(engine, review[on_time].id) == []
+        assert {s[1] for s in signals(engine.task(review[on_time].id).deadlines).values()} == {"cancelled"}
+
+        clock.set(at("2025-10-12T08:00"))  # notice and yellow light of each review step are due
+        issued = engine.sweep(timers=False).issued
+        assert sorted((i.case, i.name) for i in issued) == sorted(
+            (c, n) for c in (started.id, late) for n in ("notice", "yellow_light")
+        )
+        assert all(i.at == at("2025-10-12T00:00") for i in issued)  # at their instants, as computed at start
+        stored = _stored_signals(engine, review[late].id)
+        assert [(n, s) for n, s, _ in stored] == [
+            ("notice", "fired"),
+            ("yellow_light", "fired"),
+            ("yellow", "pending"),
+            ("red", "pending"),
+        ]
+        before = {t: engine.task(t).deadlines for t in (first.id, review[on_time].id, review[late].id)}
+        assert before[first.id]["signals"][2:] == first.deadlines["signals"][2:]  # type: ignore[index]
+        assert engine.sweep(timers=False).issued == ()  # stored once, fired once
+
+        # the downgrade stores what still rides (the case deadlines, armed; the step that ended in
+        # time, cancelled) as the rows the views showed
+        owners = [*before, started.id, on_time, late]
+        with engine._read() as session:
+            shown = engine.clock.views(raw_of(session), owners, engine.now())
+        migrate.downgrade(engine._db, "0006")
+        for owner in owners:
+            with engine._read() as session:
+                raw = raw_of(session)
+                rows = raw.rows(
+                    "SELECT name, due_at, state FROM hf_signal WHERE deadline_id = ? ORDER BY due_at, id",
+                    (owner,),
+                )
+                stored = [{"name": n, "at": raw.local_iso(a), "state": s} for n, a, s in rows]
+            assert stored == shown[owner]["signals"], owner  # type: ignore[index]
+        assert {s["state"] for s in shown[on_time]["signals"]} == {"cancelled"}  # type: ignore[index]
+        assert {s["state"] for s in shown[late]["signals"]} == {"pending"}  # type: ignore[index]
+        migrate.upgrade(engine._db)

@@ -21,7 +21,7 @@ import hennan_flow.supervision as supervision_module
 from helpers import CLOCK_BUNDLE, CLOCK_START, at, iso, simulation
 from hennan_flow.cli import main
 from hennan_flow.cli.supervision import card as card_group
-from hennan_flow.db.models import CardRow, CardTransitionRow, OutboxRow, SignalRow
+from hennan_flow.db.models import CardRow, CardTransitionRow, DeadlineRow, OutboxRow, SignalRow
 from hennan_flow.engine import Engine, SimulatedClock
 from hennan_flow.errors import InputError, NotFoundError, StateError
 
@@ -407,7 +407,8 @@ def test_a_rolled_back_transaction_leaves_no_outbox_row(
     with engine._read() as session:
         assert session.scalar(select(func.count()).select_from(OutboxRow)) == 0
         states = set(session.scalars(select(SignalRow.state).where(SignalRow.task_id == review_id)))
-    assert states == {"pending"}
+        armed = session.scalar(select(DeadlineRow.arm_at).where(DeadlineRow.id == review_id))
+    assert states == set() and armed is not None  # its signals still ride, unfired, on its deadline row
     monkeypatch.undo()
     engine.complete_task(review_id)
     assert [e.payload["name"] for e in engine.events()] == ["notice", "yellow_light", "yellow"]

@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from helpers import CLOCK_BUNDLE, CLOCK_START, at, simulation
-from hennan_flow.db.models import CaseRow, OutboxRow, SignalRow
+from hennan_flow.db.models import CaseRow, DeadlineRow, OutboxRow, SignalRow
 from hennan_flow.engine import Engine, SimulatedClock
 from hennan_flow.errors import ExpressionError
 from hennan_flow.sweeper import BatchReport, Sweeper, collecting, explain
@@ -59,6 +59,7 @@ def test_a_dead_workers_claims_are_reaped_after_the_lease_and_issued_once(
     start_cases(engine, 2)
     clock.set(at("2025-10-12T08:00"))  # notice + yellow light of each review step are due
     dead = Sweeper(engine, lease=60, worker="dead")
+    assert dead._arm(engine.now()) == 2  # the review steps' signals, stored as rows now they come due
     held = dead._claim(engine.now(), "dead#1")  # claimed, committed, never fired: the worker died
     assert len(held) == 4 and signal_states(engine)["claimed"] == 4
 
@@ -100,7 +101,8 @@ def test_a_stalled_worker_cannot_fire_what_another_reaped_and_fired(
     result = slow.run()
     assert len(seen) == 4
     assert result.lost == 4 and result.issued == ()  # fenced out: nothing twice
-    assert signal_states(engine) == {"fired": 9, "pending": 3 * 5}  # 9 fired; red cards and the case's wait
+    # 9 fired, the red cards wait; the cases' own signals, none due, still ride on their deadline rows
+    assert signal_states(engine) == {"fired": 9, "pending": 3}
     refs = outbox_refs(engine)
     assert len(refs) == 9 and len(set(refs)) == 9
     assert len(engine.cards()) == 3
@@ -213,7 +215,8 @@ def test_a_stop_request_ends_the_sweep_between_batches(sim: tuple[Engine, Simula
     reports: list[BatchReport] = []
     result = engine.sweep(batch_size=4, timers=False, on_batch=reports.append, stop=lambda: bool(reports))
     assert (len(result.issued), result.complete) == (4, False)
-    assert signal_states(engine)["pending"] == 5 + 3 * 5  # nothing left claimed
+    # the three steps' signals were stored (one batch), four issued; nothing left claimed
+    assert signal_states(engine)["pending"] == 3 * 4 - 4
     assert "claimed" not in signal_states(engine)
 
 
@@ -271,13 +274,24 @@ def test_sweep_queries_read_the_indexes_not_the_tables(sqlite_url: str) -> None:
     engine = Engine(sqlite_url)
     engine.upgrade()
     plans = explain(engine)
-    assert set(plans) == {"claim", "reap", "lag_pending", "lag_claimed", "lag_timers", "timers"}
+    assert set(plans) == {
+        "arm",
+        "claim",
+        "reap",
+        "lag_armed",
+        "lag_pending",
+        "lag_claimed",
+        "lag_timers",
+        "timers",
+    }
     for name, lines in plans.items():
         text = " ".join(lines)
         assert "SCAN" not in text, (name, lines)  # no full scan of any table
         assert "TEMP B-TREE" not in text, (name, lines)  # and no sort: the index gives the order
     for name in ("claim", "reap", "lag_pending", "lag_claimed"):
         assert "USING INDEX ix_hf_signal_live" in " ".join(plans[name]).replace("COVERING ", ""), name
+    for name in ("arm", "lag_armed"):
+        assert "USING INDEX ix_hf_deadline_arm" in " ".join(plans[name]).replace("COVERING ", ""), name
     for name in ("lag_timers", "timers"):
         assert "ix_hf_case_open_timer" in " ".join(plans[name]), name
     engine.close()
@@ -308,12 +322,31 @@ def test_sweep_queries_on_postgresql_do_not_scan_the_signal_table(postgres: obje
                 for i in range(5000)
             ],
         )
+        conn.execute(  # and many closed deadlines
+            insert(DeadlineRow),
+            [
+                {
+                    "id": f"d{i}",
+                    "case_id": f"c{i}",
+                    "scope": "case",
+                    "kind": "promised",
+                    "accepted_at": datetime(2025, 1, 1, tzinfo=UTC),
+                    "closed_at": datetime(2025, 1, 2, tzinfo=UTC),
+                }
+                for i in range(5000)
+            ],
+        )
         conn.exec_driver_sql("ANALYZE hf_signal")
+        conn.exec_driver_sql("ANALYZE hf_deadline")
     plans = explain(engine)
     for name in ("claim", "reap", "lag_pending", "lag_claimed"):
         text = " ".join(plans[name])
         assert "Seq Scan on hf_signal" not in text, (name, plans[name])
         assert "ix_hf_signal_live" in text, (name, plans[name])
+    for name in ("arm", "lag_armed"):
+        text = " ".join(plans[name])
+        assert "Seq Scan on hf_deadline" not in text, (name, plans[name])
+        assert "ix_hf_deadline_arm" in text, (name, plans[name])
     engine.close()
 
 

@@ -1,9 +1,14 @@
 """The statutory clock inside the engine: stored deadlines and signal instants of steps and cases.
 
-When a step becomes ready (受理) its limits are copied from the bundle, its deadlines and signal
-instants are computed with the working-day calendar (`clock.py`) and stored in indexed tables, so
-the sweeper only reads due rows. Pauses (补正, 特别程序, 挂起) stop a step's clock and its signals;
-extensions (延长审批) move its deadlines; a new calendar version recomputes every open deadline.
+When a step becomes ready (受理) its limits are copied from the bundle and its deadlines and signal
+instants are computed with the working-day calendar (`clock.py`). Most steps end long before any of
+their signals comes due, so the signals first ride on the deadline row (their instants in its
+`*_due` columns): it is *armed* with the earliest of them (`arm_at`, indexed over armed rows), and
+they become `hf_signal` rows (`store_signals`) only when something needs them — the sweeper when
+that instant comes, or a pause, an extension, a new calendar or a late end before it. A step that
+ends in time writes one deadline row and closes it, nothing more.
+
+Pauses (补正, 特别程序, 挂起) stop a step's clock and its signals; extensions (延长审批) move its deadlines; a new calendar version recomputes every open deadline.
 Where the calendar does not reach far enough the deadline is stored as pending and computed as soon
 as data arrives. Everything here runs inside the caller's transaction.
 """
@@ -40,6 +45,14 @@ _SIGNALS: dict[str, tuple[str, str, str]] = {
     "yellow_light": ("yellow_light", "signal", "yellow_light_at"),
     "yellow_card": ("yellow", "card", "promised_passed"),
     "red_card": ("red", "card", "overdue_workdays"),
+}
+_SIGNAL_OF = {signal[0]: signal for signal in _SIGNALS.values()}
+# signal name → the hf_deadline column its instant rides in while the row is armed (stored in this order)
+_DUE_COLUMN = {
+    "notice": "notice_due",
+    "yellow_light": "yellow_light_due",
+    "yellow": "yellow_due",
+    "red": "red_due",
 }
 
 Fire = Callable[[Session, SignalRow, datetime], None]
@@ -81,9 +94,9 @@ class Clock:
         limit: TimeLimit | None,
         accepted_at: datetime,
     ) -> bool:
-        """Store the deadlines and signals of a step instance or case; False when it has no limits.
+        """Store the deadlines of a step instance or case, armed with its signals; False when it has no limits.
 
-        The hot path: two driver-level inserts, no ORM objects. What was stored is remembered for
+        The hot path: one driver-level insert, no ORM objects. What was stored is remembered for
         the transaction (`fresh_views`), so the caller can show it without reading it back.
         """
         started: dict[str, dict[str, Any] | None] = session.info.setdefault(_STARTED, {})
@@ -101,10 +114,18 @@ class Clock:
                 "deadline pending (calendar data ends): case=%s owner=%s year=%s", case_id, owner, exc.year
             )
         raw = raw_of(session)
+        wanted = _wanted(sched) if sched is not None else []
+        riding: dict[str, datetime | None] = dict.fromkeys(_DUE_COLUMN)
+        red_trigger = None
+        for name, _, trigger, at in wanted:
+            riding[name] = at
+            if name == "red":
+                red_trigger = trigger
         raw.run(
             "INSERT INTO hf_deadline (id, case_id, task_id, scope, step, kind, unit, legal, promised, notice_before,"
             " yellow_light_at, red_after, accepted_at, pending, calendar_version, shift_workdays, promised_due,"
-            " legal_due) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " legal_due, arm_at, notice_due, yellow_light_due, yellow_due, red_due, red_trigger)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 owner,
                 case_id,
@@ -124,18 +145,11 @@ class Clock:
                 0,
                 raw.ts(sched.promised_due) if sched else None,
                 raw.ts(sched.legal_due) if sched else None,
+                raw.ts(min(w[3] for w in wanted)) if wanted else None,
+                *(raw.ts(due) for due in riding.values()),
+                red_trigger,
             ),
         )
-        wanted = _wanted(sched) if sched is not None else []
-        if wanted:
-            raw.many(
-                "INSERT INTO hf_signal (deadline_id, case_id, task_id, scope, step, name, kind, trigger, due_at, state,"
-                " rev) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0)",
-                [
-                    (owner, case_id, task_id, scope, step, name, kind, trigger, raw.ts(at))
-                    for name, kind, trigger, at in wanted
-                ],
-            )
         due = sched.promised_due if sched else None
         started[owner] = _shown(
             kind=kind,
@@ -204,13 +218,7 @@ class Clock:
     def schedule(self, session: Session, row: DeadlineRow, *, fresh: bool = False) -> Schedule:
         """The current schedule of a deadline row: base schedule shifted by pauses and extensions."""
         cal = self.calendar(session)
-        base = step_schedule(
-            as_utc(row.accepted_at),
-            self._limit(row),
-            kind=row.kind,
-            calendar=cal,
-            close=self.close_of_business,
-        )
+        base = self._schedule(as_utc(row.accepted_at), self._limit(row), row.kind, cal)
         return base if fresh else shift(base, self._shift_of(session, row, cal), cal)
 
     def _shift_of(self, session: Session, row: DeadlineRow, cal: WorkCalendar) -> int:
@@ -240,8 +248,10 @@ class Clock:
     def recompute(self, session: Session, row: DeadlineRow, *, fresh: bool = False) -> bool:
         """Compute (again) the row's deadlines and its unfired signals; False when still pending.
 
-        `fresh`: the row was just created (no pauses, extensions or signals yet to read).
+        `fresh`: the row was just created (no pauses, extensions or signals yet to read). An armed
+        row's signals are stored as rows first.
         """
+        self.store_signals(session, row)
         _forget_started(session, row.id)
         try:
             sched = self.schedule(session, row, fresh=fresh)
@@ -297,6 +307,7 @@ class Clock:
     # -- pausing, extending ---------------------------------------------------------------
     def fire_due(self, session: Session, row: DeadlineRow, now: datetime) -> list[SignalRow]:
         """Fire what is already due (before a pause, an extension or a new calendar could move it)."""
+        self.store_signals(session, row)
         _forget_started(session, row.id)
         due = session.scalars(
             select(SignalRow)
@@ -311,8 +322,41 @@ class Clock:
             self.fire(session, sig, now)
         return list(due)
 
+    def store_signals(self, session: Session, row: DeadlineRow) -> None:
+        """An armed row's signals become `hf_signal` rows, as they were computed, and the row is disarmed.
+
+        Everything that reads, fires or moves a deadline's signals calls this first; the sweeper
+        when the earliest comes due. Callers hold the case's lock (every engine operation and the
+        sweeper take it), so the row's armed state read here is the truth.
+        """
+        if row.arm_at is None:
+            return
+        for name, column in _DUE_COLUMN.items():
+            due = getattr(row, column)
+            if due is None:
+                continue
+            _, kind, trigger = _SIGNAL_OF[name]
+            session.add(
+                SignalRow(
+                    deadline_id=row.id,
+                    case_id=row.case_id,
+                    task_id=row.task_id,
+                    scope=row.scope,
+                    step=row.step,
+                    name=name,
+                    kind=kind,
+                    trigger=(row.red_trigger or trigger) if name == "red" else trigger,
+                    due_at=due,
+                    state="pending",
+                    rev=0,
+                )
+            )
+            setattr(row, column, None)
+        row.arm_at = row.red_trigger = None
+        session.flush()
+
     def pause(self, session: Session, row: DeadlineRow, now: datetime) -> None:
-        self.fire_due(session, row, now)  # (forgets the row's started view)
+        self.fire_due(session, row, now)  # (stores its signals, forgets the row's started view)
         row.paused_since = now
         session.execute(
             update(SignalRow)
@@ -328,19 +372,30 @@ class Clock:
     def close(self, session: Session, owner: str, now: datetime) -> int:
         """A step or case ended: its due signals fire now (at their instants), the rest are cancelled.
 
-        Returns how many fired. The hot path: driver-level statements; ORM only to fire what is due.
+        Returns how many fired. The hot path: one driver-level statement when the row is still armed
+        and none of its signals is due yet (a step ended in time); ORM only to fire what is due.
         """
         _forget_started(session, owner)
         raw = raw_of(session)
-        if not raw.run(
-            "UPDATE hf_deadline SET closed_at = ? WHERE id = ? AND closed_at IS NULL", (raw.ts(now), owner)
+        at = raw.ts(now)
+        if raw.run(
+            "UPDATE hf_deadline SET closed_at = ?, arm_at = NULL WHERE id = ? AND closed_at IS NULL AND arm_at >= ?",
+            (at, owner, at),
         ):
-            return 0
+            return 0  # its signals were never stored and none is due: they stay on the row, cancelled
+        found = raw.row("SELECT arm_at FROM hf_deadline WHERE id = ? AND closed_at IS NULL", (owner,))
+        if found is None:
+            return 0  # no limits, or closed already
+        if found[0] is not None:  # a signal came due before the sweeper stored it: store, then fire
+            row = session.get(DeadlineRow, owner)
+            assert row is not None
+            self.store_signals(session, row)
+        raw.run("UPDATE hf_deadline SET closed_at = ? WHERE id = ?", (at, owner))
         # strictly before: a step completed at its deadline instant is on time (cards are for "after")
         due = raw.rows(
             "SELECT id FROM hf_signal WHERE deadline_id = ? AND state IN ('pending', 'claimed') AND due_at < ?"
             " ORDER BY due_at",
-            (owner, raw.ts(now)),
+            (owner, at),
         )
         for (signal_id,) in due:
             signal = session.get(SignalRow, signal_id)
@@ -366,7 +421,8 @@ class Clock:
             marks = raw.placeholders(len(chunk))
             rows = raw.rows(
                 "SELECT id, kind, unit, promised, legal, pending, paused_since, promised_due, legal_due,"
-                f" calendar_version FROM hf_deadline WHERE id IN ({marks})",
+                " calendar_version, arm_at, notice_due, yellow_light_due, yellow_due, red_due"
+                f" FROM hf_deadline WHERE id IN ({marks})",
                 chunk,
             )
             signals: dict[str, list[dict[str, Any]]] = {}
@@ -378,12 +434,23 @@ class Clock:
                 signals.setdefault(deadline_id, []).append(
                     {"name": name, "at": raw.local_iso(at), "state": state}
                 )
-            for owner, kind, unit, promised, legal, pending, paused, promised_due, legal_due, version in rows:
+            for row in rows:
+                owner, kind, unit, promised, legal, pending = row[:6]
+                paused, promised_due, legal_due, version, armed, *riding_at = row[6:]
                 due = raw.instant(promised_due)
                 left = None
                 if due is not None and not pending:
                     cal = cal or self.calendar(raw)
                     left = _workdays_left(cal, due, today)
+                riding = [
+                    (at, name) for name, at in zip(_DUE_COLUMN, riding_at, strict=True) if at is not None
+                ]
+                if riding:  # never stored: pending while armed, cancelled when the step ended in time
+                    state = "pending" if armed is not None else "cancelled"
+                    signals[owner] = [
+                        {"name": name, "at": raw.local_iso(at), "state": state}
+                        for at, name in sorted(riding, key=lambda r: r[0])
+                    ]
                 out[owner] = _shown(
                     kind=kind,
                     unit=unit,

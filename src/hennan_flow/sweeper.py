@@ -4,6 +4,11 @@ Many sweepers may run at once (processes, machines) against one database. A swee
 bounded batches and within a time budget:
 
 1. **reap** — claims whose lease ran out (their worker died or stalled) go back to `pending`;
+   **arm** — deadlines whose signals still ride on their row (`deadlines.py`: armed until the
+   earliest comes due) and whose `arm_at` has come get their signals stored as `pending` rows, in a
+   transaction that locks their case rows as every engine operation does, so a deadline's signals
+   are stored once whoever gets there first (an engine operation stores them itself when it needs
+   them);
 2. **claim** — up to `batch_size` due `pending` signals become `claimed` by this batch's token, with
    `lease_until = now + lease`, and that claim commits:
    - PostgreSQL: one `UPDATE … WHERE id IN (SELECT … ORDER BY due_at LIMIT n FOR UPDATE SKIP LOCKED)
@@ -20,8 +25,9 @@ bounded batches and within a time budget:
 Then due BPMN timers: each due case is loaded and advanced (`Engine.fire_timers`); a case whose
 expression fails is marked in error (`Engine.mark_case_error`) and the sweep goes on.
 
-Queries are bound by the (state, due_at) index of live `hf_signal` rows, so the cost of a sweep follows the
-number of due signals, not the number of open steps (bench/sweep.py).
+Queries are bound by the (state, due_at) index of live `hf_signal` rows and the index of armed
+deadlines, so the cost of a sweep follows the number of due signals, not the number of open steps
+(bench/sweep.py).
 """
 
 from __future__ import annotations
@@ -41,7 +47,7 @@ from typing import TYPE_CHECKING, Any, TypedDict, cast
 from sqlalchemy import Select, Table, bindparam, event, func, select, update
 from sqlalchemy.orm import Session
 
-from .db.models import CaseRow, SignalRow, live_signal
+from .db.models import CaseRow, DeadlineRow, SignalRow, live_signal
 from .errors import ConflictError, HennanFlowError, InputError
 from .supervision import ISSUED_KEY, Issued, IssuedDoc, issue
 from .timeutil import SHANGHAI, as_utc
@@ -49,7 +55,16 @@ from .timeutil import SHANGHAI, as_utc
 if TYPE_CHECKING:
     from .engine import Engine
 
-__all__ = ["BatchReport", "SweepResult", "Sweeper", "collecting", "due_signals", "explain", "lag_seconds"]
+__all__ = [
+    "BatchReport",
+    "SweepResult",
+    "Sweeper",
+    "armed_due",
+    "collecting",
+    "due_signals",
+    "explain",
+    "lag_seconds",
+]
 
 log = logging.getLogger(__name__)
 
@@ -184,11 +199,14 @@ class Sweeper:
             t0 = time.monotonic()
             now = engine.now()
             reaped = self._reap(now)
+            armed = self._arm(now)
             batch_lag = lag if tally.batches == 0 else self._lag(now)
             token = self._token()
             ids = self._claim(now, token)
             tally.reaped += reaped
             if not ids:
+                if armed:  # stored, then claimed by another sweeper: look again
+                    continue
                 break
             tally.batches += 1
             tally.claimed += len(ids)
@@ -267,6 +285,31 @@ class Sweeper:
         if reaped:
             log.warning("reaped %d expired claims (a sweeper died or stalled past its lease)", reaped)
         return reaped
+
+    def _arm(self, now: datetime) -> int:
+        """Store the signals of up to `batch_size` armed deadlines whose first signal is due."""
+        engine = self.engine
+        with engine._read() as session:  # the common case, nothing due, takes no write lock
+            ids = list(session.scalars(armed_due(now, self.batch_size)))
+        if not ids:
+            return 0
+        with engine._transaction() as session:
+            case_ids = sorted(
+                set(session.scalars(select(DeadlineRow.case_id).where(DeadlineRow.id.in_(ids))))
+            )
+            # the engine's lock: whoever stores a deadline's signals first, the others find it disarmed
+            session.execute(
+                select(CaseRow.id).where(CaseRow.id.in_(case_ids)).order_by(CaseRow.id).with_for_update()
+            ).all()
+            rows = session.scalars(
+                select(DeadlineRow)
+                .where(DeadlineRow.id.in_(ids), DeadlineRow.arm_at.is_not(None))
+                .order_by(DeadlineRow.id)
+                .execution_options(populate_existing=True)
+            ).all()
+            for row in rows:
+                engine.clock.store_signals(session, row)
+        return len(rows)
 
     def _claim(self, now: datetime, token: str) -> list[int]:
         until = now + self.lease
@@ -426,7 +469,8 @@ class Sweeper:
                 .where(live_signal(), SignalRow.state == "pending", SignalRow.due_at <= now)
                 .limit(1)
             )
-        return due is None
+            armed = session.scalar(armed_due(now, 1))
+        return due is None and armed is None
 
     def _calendar_check(self, now: datetime) -> tuple[date | None, str | None]:
         try:
@@ -456,8 +500,19 @@ def due_signals(now: datetime, limit: int, *, columns: Sequence[Any] | None = No
     )
 
 
+def armed_due(now: datetime, limit: int) -> Select[Any]:
+    """Armed deadlines whose first signal is due, oldest first, read from the index of armed deadlines."""
+    return (
+        select(DeadlineRow.id)
+        .where(DeadlineRow.arm_at.is_not(None), DeadlineRow.arm_at <= now)
+        .order_by(DeadlineRow.arm_at)
+        .limit(limit)
+    )
+
+
 def _lag_queries() -> dict[str, Select[Any]]:
     return {
+        "lag_armed": select(func.min(DeadlineRow.arm_at)).where(DeadlineRow.arm_at.is_not(None)),
         "lag_pending": select(func.min(SignalRow.due_at)).where(live_signal(), SignalRow.state == "pending"),
         "lag_claimed": select(func.min(SignalRow.due_at)).where(live_signal(), SignalRow.state == "claimed"),
         "lag_timers": select(func.min(CaseRow.next_timer_at)).where(
@@ -470,10 +525,11 @@ def explain(engine: Engine, now: datetime | None = None) -> dict[str, list[str]]
     """The database's plan for each query a sweep runs on hf_signal and hf_case (operators, bench).
 
     SQLite: the EXPLAIN QUERY PLAN details; PostgreSQL: the EXPLAIN lines. A healthy plan reads
-    `ix_hf_signal_live` (and `ix_hf_case_open_timer`), never the whole table.
+    `ix_hf_signal_live`, `ix_hf_deadline_arm` and `ix_hf_case_open_timer`, never a whole table.
     """
     at = now or engine.now()
     queries: dict[str, Select[Any]] = {
+        "arm": armed_due(at, 500),
         "claim": due_signals(at, 500),
         "reap": select(SignalRow.id)
         .where(live_signal(), SignalRow.state == "claimed", SignalRow.lease_until < at)
@@ -505,9 +561,10 @@ def explain(engine: Engine, now: datetime | None = None) -> dict[str, list[str]]
 
 
 def lag_seconds(session: Session, now: datetime) -> float:
-    """now − the oldest unfired due instant (a pending or claimed signal, or an open case's timer)."""
+    """now − the oldest unfired due instant (a pending or claimed signal, an armed deadline's first
+    signal, or an open case's timer)."""
     oldest: list[datetime] = []
-    for query in _lag_queries().values():  # index lookups: (state, due_at) twice, next_timer_at
+    for query in _lag_queries().values():  # index lookups: arm_at, (state, due_at) twice, next_timer_at
         found = session.scalar(query)
         if found is not None:
             oldest.append(as_utc(found))

@@ -196,6 +196,9 @@ class CalendarRow(Base):
     loaded_by: Mapped[str | None] = mapped_column(String(255))
 
 
+ARMED_DEADLINE_SQL = "arm_at IS NOT NULL"
+
+
 class DeadlineRow(Base):
     """The limits of one step instance (scope step, id = task id) or of a case (scope case, id = case id).
 
@@ -204,9 +207,18 @@ class DeadlineRow(Base):
     """
 
     __tablename__ = "hf_deadline"
-    # no secondary index: the hot path reads deadlines by owner id only, and every index is one more page
-    # a step writes; recomputing open deadlines when a calendar arrives (a yearly event) reads the table
-    __table_args__ = ({"sqlite_with_rowid": False},)  # keyed by its owner's id: one B-tree, no key index
+    # one secondary index, over armed deadlines only: the hot path reads deadlines by owner id, and
+    # every index is one more page a step writes; recomputing open deadlines when a calendar arrives
+    # (a yearly event) reads the table
+    __table_args__ = (
+        Index(
+            "ix_hf_deadline_arm",
+            "arm_at",
+            sqlite_where=text(ARMED_DEADLINE_SQL),
+            postgresql_where=text(ARMED_DEADLINE_SQL),
+        ),
+        {"sqlite_with_rowid": False},  # keyed by its owner's id: one B-tree, no key index
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     case_id: Mapped[str] = mapped_column(String(36))
@@ -228,6 +240,15 @@ class DeadlineRow(Base):
     promised_due: Mapped[datetime | None]
     legal_due: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
+    # armed: its signals ride on this row instead of being stored as hf_signal rows (most steps end
+    # before any comes due): arm_at is the earliest of their instants, the *_due columns and
+    # red_trigger are what `Clock.store_signals` stores; all NULL once stored, or closed
+    arm_at: Mapped[datetime | None]
+    notice_due: Mapped[datetime | None]
+    yellow_light_due: Mapped[datetime | None]
+    yellow_due: Mapped[datetime | None]
+    red_due: Mapped[datetime | None]
+    red_trigger: Mapped[str | None] = mapped_column(String(32))
 
 
 LIVE_SIGNAL_SQL = "state IN ('pending', 'claimed')"
