@@ -322,38 +322,38 @@ class Clock:
             self.fire(session, sig, now)
         return list(due)
 
-    def store_signals(self, session: Session, row: DeadlineRow) -> None:
-        """An armed row's signals become `hf_signal` rows, as they were computed, and the row is disarmed.
+    def store_signals(self, session: Session, *rows: DeadlineRow) -> None:
+        """Armed rows' signals become `hf_signal` rows, as they were computed, and the rows are disarmed.
 
         Everything that reads, fires or moves a deadline's signals calls this first; the sweeper
         when the earliest comes due. Callers hold the case's lock (every engine operation and the
-        sweeper take it), so the row's armed state read here is the truth.
+        sweeper take it), and each statement acts on rows still armed only. Set-based: a few
+        statements for a whole batch of the sweeper's.
         """
-        if row.arm_at is None:
+        ids = [row.id for row in rows if row.arm_at is not None]
+        if not ids:
             return
-        for name, column in _DUE_COLUMN.items():
-            due = getattr(row, column)
-            if due is None:
-                continue
-            _, kind, trigger = _SIGNAL_OF[name]
-            session.add(
-                SignalRow(
-                    deadline_id=row.id,
-                    case_id=row.case_id,
-                    task_id=row.task_id,
-                    scope=row.scope,
-                    step=row.step,
-                    name=name,
-                    kind=kind,
-                    trigger=(row.red_trigger or trigger) if name == "red" else trigger,
-                    due_at=due,
-                    state="pending",
-                    rev=0,
+        raw = raw_of(session)  # flushes the rows' pending changes first
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = raw.placeholders(len(chunk))
+            for name, column in _DUE_COLUMN.items():  # in this order, as `start` computed them
+                _, kind, trigger = _SIGNAL_OF[name]
+                chosen = "COALESCE(red_trigger, ?)" if name == "red" else "?"  # legal_passed, or the default
+                raw.run(
+                    "INSERT INTO hf_signal (deadline_id, case_id, task_id, scope, step, name, kind, trigger, due_at,"
+                    f" state, rev) SELECT id, case_id, task_id, scope, step, ?, ?, {chosen}, {column},"
+                    f" 'pending', 0 FROM hf_deadline WHERE id IN ({marks}) AND arm_at IS NOT NULL"
+                    f" AND {column} IS NOT NULL ORDER BY id",
+                    (name, kind, trigger, *chunk),
                 )
+            raw.run(
+                "UPDATE hf_deadline SET arm_at = NULL, notice_due = NULL, yellow_light_due = NULL,"
+                f" yellow_due = NULL, red_due = NULL, red_trigger = NULL WHERE id IN ({marks})",
+                chunk,
             )
-            setattr(row, column, None)
-        row.arm_at = row.red_trigger = None
-        session.flush()
+        for row in rows:
+            session.expire(row)  # read again when next used
 
     def pause(self, session: Session, row: DeadlineRow, now: datetime) -> None:
         self.fire_due(session, row, now)  # (stores its signals, forgets the row's started view)

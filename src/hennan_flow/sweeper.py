@@ -307,8 +307,7 @@ class Sweeper:
                 .order_by(DeadlineRow.id)
                 .execution_options(populate_existing=True)
             ).all()
-            for row in rows:
-                engine.clock.store_signals(session, row)
+            engine.clock.store_signals(session, *rows)
         return len(rows)
 
     def _claim(self, now: datetime, token: str) -> list[int]:
