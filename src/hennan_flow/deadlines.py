@@ -8,9 +8,10 @@ they become `hf_signal` rows (`store_signals`) only when something needs them �
 that instant comes, or a pause, an extension, a new calendar or a late end before it. A step that
 ends in time writes one deadline row and closes it, nothing more.
 
-Pauses (补正, 特别程序, 挂起) stop a step's clock and its signals; extensions (延长审批) move its deadlines; a new calendar version recomputes every open deadline.
-Where the calendar does not reach far enough the deadline is stored as pending and computed as soon
-as data arrives. Everything here runs inside the caller's transaction.
+Pauses (补正, 特别程序, 挂起) stop a step's clock and its signals; extensions (延长审批) move its
+deadlines; a new calendar version recomputes every open deadline. Where the calendar does not
+reach far enough the deadline is stored as pending and computed as soon as data arrives.
+Everything here runs inside the caller's transaction.
 """
 
 from __future__ import annotations
@@ -39,20 +40,13 @@ log = logging.getLogger(__name__)
 PAUSE_REASONS = ("supplement", "special_procedure", "suspended")
 CASE_STOPPING_REASONS = ("supplement", "special_procedure")  # DESIGN §4: the case clock stops for these
 
-# schedule field → (signal name, kind, trigger)
-_SIGNALS: dict[str, tuple[str, str, str]] = {
-    "notice": ("notice", "signal", "notice_before"),
-    "yellow_light": ("yellow_light", "signal", "yellow_light_at"),
-    "yellow_card": ("yellow", "card", "promised_passed"),
-    "red_card": ("red", "card", "overdue_workdays"),
-}
-_SIGNAL_OF = {signal[0]: signal for signal in _SIGNALS.values()}
-# signal name → the hf_deadline column its instant rides in while the row is armed (stored in this order)
-_DUE_COLUMN = {
-    "notice": "notice_due",
-    "yellow_light": "yellow_light_due",
-    "yellow": "yellow_due",
-    "red": "red_due",
+# schedule field → (signal name, kind, trigger, the hf_deadline column its instant rides in while
+# the row is armed); signals are stored in this order
+_SIGNALS: dict[str, tuple[str, str, str, str]] = {
+    "notice": ("notice", "signal", "notice_before", "notice_due"),
+    "yellow_light": ("yellow_light", "signal", "yellow_light_at", "yellow_light_due"),
+    "yellow_card": ("yellow", "card", "promised_passed", "yellow_due"),
+    "red_card": ("red", "card", "overdue_workdays", "red_due"),
 }
 
 Fire = Callable[[Session, SignalRow, datetime], None]
@@ -61,7 +55,7 @@ Fire = Callable[[Session, SignalRow, datetime], None]
 def _wanted(sched: Schedule) -> list[tuple[str, str, str, datetime]]:
     """(name, kind, trigger, due instant) of every signal and card the schedule sets."""
     out = []
-    for attribute, (name, kind, trigger) in _SIGNALS.items():
+    for attribute, (name, kind, trigger, _) in _SIGNALS.items():
         at = getattr(sched, f"{attribute}_at")
         if at is None:
             continue
@@ -115,12 +109,7 @@ class Clock:
             )
         raw = raw_of(session)
         wanted = _wanted(sched) if sched is not None else []
-        riding: dict[str, datetime | None] = dict.fromkeys(_DUE_COLUMN)
-        red_trigger = None
-        for name, _, trigger, at in wanted:
-            riding[name] = at
-            if name == "red":
-                red_trigger = trigger
+        riding = {name: (trigger, at) for name, _, trigger, at in wanted}
         raw.run(
             "INSERT INTO hf_deadline (id, case_id, task_id, scope, step, kind, unit, legal, promised, notice_before,"
             " yellow_light_at, red_after, accepted_at, pending, calendar_version, shift_workdays, promised_due,"
@@ -145,9 +134,9 @@ class Clock:
                 0,
                 raw.ts(sched.promised_due) if sched else None,
                 raw.ts(sched.legal_due) if sched else None,
-                raw.ts(min(w[3] for w in wanted)) if wanted else None,
-                *(raw.ts(due) for due in riding.values()),
-                red_trigger,
+                raw.ts(min(at for _, at in riding.values())) if riding else None,
+                *(raw.ts(riding[name][1]) if name in riding else None for name, *_ in _SIGNALS.values()),
+                riding["red"][0] if "red" in riding else None,
             ),
         )
         due = sched.promised_due if sched else None
@@ -215,11 +204,11 @@ class Clock:
             red_after=row.red_after,
         )
 
-    def schedule(self, session: Session, row: DeadlineRow, *, fresh: bool = False) -> Schedule:
+    def schedule(self, session: Session, row: DeadlineRow) -> Schedule:
         """The current schedule of a deadline row: base schedule shifted by pauses and extensions."""
         cal = self.calendar(session)
         base = self._schedule(as_utc(row.accepted_at), self._limit(row), row.kind, cal)
-        return base if fresh else shift(base, self._shift_of(session, row, cal), cal)
+        return shift(base, self._shift_of(session, row, cal), cal)
 
     def _shift_of(self, session: Session, row: DeadlineRow, cal: WorkCalendar) -> int:
         if row.scope == "case":
@@ -245,16 +234,15 @@ class Clock:
         extended = sum(session.scalars(select(ExtensionRow.days).where(ExtensionRow.task_id == row.id)))
         return paused + extended
 
-    def recompute(self, session: Session, row: DeadlineRow, *, fresh: bool = False) -> bool:
+    def recompute(self, session: Session, row: DeadlineRow) -> bool:
         """Compute (again) the row's deadlines and its unfired signals; False when still pending.
 
-        `fresh`: the row was just created (no pauses, extensions or signals yet to read). An armed
-        row's signals are stored as rows first.
+        An armed row's signals are stored as rows first.
         """
         self.store_signals(session, row)
         _forget_started(session, row.id)
         try:
-            sched = self.schedule(session, row, fresh=fresh)
+            sched = self.schedule(session, row)
         except CalendarRangeError as exc:
             if not row.pending:
                 log.warning(
@@ -268,12 +256,10 @@ class Clock:
         row.pending = False
         row.calendar_version = sched.calendar_version
         row.promised_due, row.legal_due = sched.promised_due, sched.legal_due
-        existing: dict[str, SignalRow] = {}
-        if not fresh:
-            session.flush()
-            existing = {
-                s.name: s for s in session.scalars(select(SignalRow).where(SignalRow.deadline_id == row.id))
-            }
+        session.flush()
+        existing = {
+            s.name: s for s in session.scalars(select(SignalRow).where(SignalRow.deadline_id == row.id))
+        }
         wanted = {name: (at, kind, trigger) for name, kind, trigger, at in _wanted(sched)}
         paused = row.paused_since is not None
         for name, (at, kind, trigger) in wanted.items():
@@ -325,20 +311,20 @@ class Clock:
     def store_signals(self, session: Session, *rows: DeadlineRow) -> None:
         """Armed rows' signals become `hf_signal` rows, as they were computed, and the rows are disarmed.
 
-        Everything that reads, fires or moves a deadline's signals calls this first; the sweeper
-        when the earliest comes due. Callers hold the case's lock (every engine operation and the
-        sweeper take it), and each statement acts on rows still armed only. Set-based: a few
-        statements for a whole batch of the sweeper's.
+        Everything that fires or moves a deadline's signals calls this first (views read them from
+        the row); the sweeper when the earliest comes due. Callers hold the case's lock (every
+        engine operation and the sweeper take it), and each statement acts on rows still armed
+        only. Set-based: a few statements for a whole batch of the sweeper's.
         """
-        ids = [row.id for row in rows if row.arm_at is not None]
-        if not ids:
+        armed = [row for row in rows if row.arm_at is not None]
+        if not armed:
             return
+        ids = [row.id for row in armed]
         raw = raw_of(session)  # flushes the rows' pending changes first
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             marks = raw.placeholders(len(chunk))
-            for name, column in _DUE_COLUMN.items():  # in this order, as `start` computed them
-                _, kind, trigger = _SIGNAL_OF[name]
+            for name, kind, trigger, column in _SIGNALS.values():  # in this order, as `start` stored them
                 chosen = "COALESCE(red_trigger, ?)" if name == "red" else "?"  # legal_passed, or the default
                 raw.run(
                     "INSERT INTO hf_signal (deadline_id, case_id, task_id, scope, step, name, kind, trigger, due_at,"
@@ -349,10 +335,10 @@ class Clock:
                 )
             raw.run(
                 "UPDATE hf_deadline SET arm_at = NULL, notice_due = NULL, yellow_light_due = NULL,"
-                f" yellow_due = NULL, red_due = NULL, red_trigger = NULL WHERE id IN ({marks})",
+                f" yellow_due = NULL, red_due = NULL, red_trigger = NULL WHERE id IN ({marks}) AND arm_at IS NOT NULL",
                 chunk,
             )
-        for row in rows:
+        for row in armed:
             session.expire(row)  # read again when next used
 
     def pause(self, session: Session, row: DeadlineRow, now: datetime) -> None:
@@ -443,7 +429,9 @@ class Clock:
                     cal = cal or self.calendar(raw)
                     left = _workdays_left(cal, due, today)
                 riding = [
-                    (at, name) for name, at in zip(_DUE_COLUMN, riding_at, strict=True) if at is not None
+                    (at, name)
+                    for (name, *_), at in zip(_SIGNALS.values(), riding_at, strict=True)
+                    if at is not None
                 ]
                 if riding:  # never stored: pending while armed, cancelled when the step ended in time
                     state = "pending" if armed is not None else "cancelled"

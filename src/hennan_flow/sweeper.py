@@ -294,13 +294,8 @@ class Sweeper:
         if not ids:
             return 0
         with engine._transaction() as session:
-            case_ids = sorted(
-                set(session.scalars(select(DeadlineRow.case_id).where(DeadlineRow.id.in_(ids))))
-            )
-            # the engine's lock: whoever stores a deadline's signals first, the others find it disarmed
-            session.execute(
-                select(CaseRow.id).where(CaseRow.id.in_(case_ids)).order_by(CaseRow.id).with_for_update()
-            ).all()
+            # whoever stores a deadline's signals first, the others find it disarmed under the lock
+            _lock_cases(session, select(DeadlineRow.case_id).where(DeadlineRow.id.in_(ids)))
             rows = session.scalars(
                 select(DeadlineRow)
                 .where(DeadlineRow.id.in_(ids), DeadlineRow.arm_at.is_not(None))
@@ -379,11 +374,7 @@ class Sweeper:
         engine = self.engine
         with engine._transaction() as session:
             now = engine.now()
-            case_ids = sorted(set(session.scalars(select(SignalRow.case_id).where(SignalRow.id.in_(ids)))))
-            # one writer per case, as every engine operation; sorted so two sweepers cannot deadlock
-            session.execute(
-                select(CaseRow.id).where(CaseRow.id.in_(case_ids)).order_by(CaseRow.id).with_for_update()
-            ).all()
+            _lock_cases(session, select(SignalRow.case_id).where(SignalRow.id.in_(ids)))
             rows = session.scalars(
                 select(SignalRow)
                 .where(SignalRow.id.in_(ids))
@@ -463,11 +454,7 @@ class Sweeper:
     def _nothing_due(self) -> bool:
         now = self.engine.now()
         with self.engine._read() as session:
-            due = session.scalar(
-                select(SignalRow.id)
-                .where(live_signal(), SignalRow.state == "pending", SignalRow.due_at <= now)
-                .limit(1)
-            )
+            due = session.scalar(due_signals(now, 1, columns=(SignalRow.id,)))
             armed = session.scalar(armed_due(now, 1))
         return due is None and armed is None
 
@@ -487,6 +474,15 @@ class Sweeper:
         )
         log.warning(warning)
         return last, warning
+
+
+def _lock_cases(session: Session, case_ids: Select[Any]) -> None:
+    """Lock the cases of a batch (one writer per case, as every engine operation), sorted so that
+    two sweepers cannot deadlock."""
+    ids = sorted(set(session.scalars(case_ids)))
+    session.execute(
+        select(CaseRow.id).where(CaseRow.id.in_(ids)).order_by(CaseRow.id).with_for_update()
+    ).all()
 
 
 def due_signals(now: datetime, limit: int, *, columns: Sequence[Any] | None = None) -> Select[Any]:
