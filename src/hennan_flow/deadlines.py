@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from typing import Any
 
 from sqlalchemy import select, update
@@ -30,7 +30,7 @@ from .clock import Schedule, paused_workdays, paused_workdays_union, shift, step
 from .db.models import DeadlineRow, ExtensionRow, PauseRow, SignalRow
 from .db.raw import Raw, raw_of
 from .errors import CalendarRangeError
-from .timeutil import SHANGHAI, as_utc, local_iso
+from .timeutil import SHANGHAI, as_utc, local_date, local_day_ended, local_iso
 from .workdays import WorkCalendar
 
 __all__ = ["CASE_STOPPING_REASONS", "PAUSE_REASONS", "Clock"]
@@ -149,7 +149,7 @@ class Clock:
             paused=False,
             promised_due=local_iso(due),
             legal_due=local_iso(sched.legal_due) if sched else None,
-            left=None if due is None else _workdays_left(cal, due, accepted_at.astimezone(SHANGHAI).date()),
+            left=None if due is None else _workdays_left(cal, due, local_date(accepted_at)),
             version=sched.calendar_version if sched else None,
             # as `views` orders them: by instant, then in the order they were stored
             signals=[
@@ -401,7 +401,7 @@ class Clock:
         """`view` for many steps at once (two driver-level queries and one calendar, whatever their number)."""
         out: dict[str, dict[str, Any]] = {}
         cal: WorkCalendar | None = None
-        today = now.astimezone(SHANGHAI).date()
+        today = local_date(now)
         for start in range(0, len(owners), 500):
             chunk = list(owners[start : start + 500])
             marks = raw.placeholders(len(chunk))
@@ -511,8 +511,7 @@ def _shown(
 
 
 def _workdays_left(cal: WorkCalendar, due: datetime, today: date) -> int | None:
-    # an end-of-day deadline at 24:00 is stored as the next day's 00:00: its day is the day before
-    due_day = (due - timedelta(microseconds=1)).astimezone(SHANGHAI).date()
+    due_day = local_day_ended(due)  # an end-of-day deadline at 24:00 is stored as the next day's 00:00
     try:
         if due_day >= today:
             return cal.workdays_in(today, due_day) + (1 if cal.is_workday(due_day) else 0)

@@ -44,7 +44,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Literal, TypedDict
 
@@ -56,7 +56,7 @@ from .clock import paused_workdays, paused_workdays_union
 from .db.models import CardRow, CaseRow, DeadlineRow, DefinitionRow, ExtensionRow, PauseRow, TaskRow
 from .deadlines import CASE_STOPPING_REASONS, PAUSE_REASONS
 from .errors import CalendarRangeError, InputError, NotFoundError
-from .timeutil import SHANGHAI, as_utc, local_date, local_iso, local_midnight
+from .timeutil import as_utc, local_date, local_day_ended, local_iso, local_midnight
 from .workdays import WorkCalendar
 
 if TYPE_CHECKING:
@@ -580,14 +580,6 @@ def _pause_fact(p: PauseRow) -> PauseFact:
 # -- days -----------------------------------------------------------------------------------------------
 
 
-def _day_ended(instant: datetime) -> date:
-    """The local day an end or a deadline belongs to: local midnight is 24:00 of the day before."""
-    local = as_utc(instant).astimezone(SHANGHAI)
-    if local.time() == time(0):
-        return local.date() - _DAY
-    return local.date()
-
-
 def workdays_used(
     accepted_at: datetime,
     ended_at: datetime,
@@ -601,7 +593,7 @@ def workdays_used(
     `union`: count the pauses' days once even where they overlap (a case's stops). None when the
     calendar data does not reach.
     """
-    start, end = local_date(accepted_at), _day_ended(ended_at)
+    start, end = local_date(accepted_at), local_day_ended(ended_at)
     spans = list(pauses)
     try:
         gross = calendar.workdays_in(start + _DAY, end + _DAY) if end > start else 0
@@ -615,7 +607,7 @@ def workdays_used(
 
 
 def _age(issued_at: datetime, now: datetime, calendar: WorkCalendar) -> int | None:
-    start, today = _day_ended(issued_at), _day_ended(now)
+    start, today = local_day_ended(issued_at), local_day_ended(now)
     try:
         return calendar.workdays_in(start + _DAY, today + _DAY) if today > start else 0
     except CalendarRangeError:
@@ -910,11 +902,11 @@ def build_report(
     cards = [
         _Card(
             fact=c,
-            day=_day_ended(c.issued_at),
+            day=local_day_ended(c.issued_at),
             age=None if c.state == "closed" else _age(c.issued_at, now, calendar),
         )
         for c in sorted(facts.cards, key=lambda c: (c.issued_at, c.id))
-        if scope.has(_day_ended(c.issued_at)) and (wanted is None or c.department == wanted)
+        if scope.has(local_day_ended(c.issued_at)) and (wanted is None or c.department == wanted)
     ]
     cases = [c for c in facts.cases if scope.has(local_date(c.started_at))]
 

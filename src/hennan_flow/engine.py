@@ -83,7 +83,7 @@ from .runtime import (
 from .sandbox import Sandbox
 from .supervision import Card, OutboxEvent
 from .sweeper import BatchReport, SweepResult
-from .timeutil import SHANGHAI, as_utc
+from .timeutil import as_utc, local_date
 from .workdays import WorkCalendar, parse_override
 
 if TYPE_CHECKING:
@@ -283,7 +283,7 @@ class Engine:
                 raise InputError("workdays(n) needs a whole number n ≥ 1" + _kind_of(n))
             with self._read() as session:
                 cal = self._calendar(session)
-            day = self.now().astimezone(SHANGHAI).date()
+            day = local_date(self.now())
             return end_of_day(cal.add_workdays(day, n), self.clock.close_of_business).isoformat()
 
         def natural_days(n: int) -> str:

@@ -50,7 +50,7 @@ from sqlalchemy.orm import Session
 from .db.models import CaseRow, DeadlineRow, SignalRow, live_signal
 from .errors import ConflictError, HennanFlowError, InputError
 from .supervision import ISSUED_KEY, Issued, IssuedDoc, issue
-from .timeutil import SHANGHAI, as_utc
+from .timeutil import as_utc, local_date
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -464,7 +464,7 @@ class Sweeper:
         except HennanFlowError as exc:  # pragma: no cover - a broken stored calendar
             log.warning("calendar unavailable: %s", exc)
             return None, None
-        today = now.astimezone(SHANGHAI).date()
+        today = local_date(now)
         left = (last - today).days
         if left >= CALENDAR_WARN_DAYS:
             return last, None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import overload
 from zoneinfo import ZoneInfo
 
@@ -53,6 +53,12 @@ def local_iso(value: datetime | None) -> str | None:
 def local_date(instant: datetime) -> date:
     """The Asia/Shanghai calendar day of an instant."""
     return as_utc(instant).astimezone(SHANGHAI).date()
+
+
+def local_day_ended(instant: datetime) -> date:
+    """The local day an end or a deadline belongs to: local midnight is 24:00 of the day before."""
+    local = as_utc(instant).astimezone(SHANGHAI)
+    return local.date() - timedelta(days=1) if local.time() == time(0) else local.date()
 
 
 def local_midnight(day: date) -> datetime:

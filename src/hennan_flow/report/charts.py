@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from markupsafe import Markup, escape
 
-from ..timeutil import SHANGHAI, local_date, local_midnight
+from ..timeutil import local_date, local_day_ended, local_midnight
 
 __all__ = ["GanttRow", "RateRow", "gantt_chart", "month_cards_chart", "rate_chart"]
 
@@ -217,7 +217,7 @@ def gantt_chart(chart_id: str, *, title: str, desc: str, rows: Sequence[GanttRow
         instants += [r.start, r.end or now]
         instants += [d for d in (r.promised_due, r.legal_due) if d is not None]
     first = local_date(min(instants))
-    last = (max(instants) - timedelta(microseconds=1)).astimezone(SHANGHAI).date()
+    last = local_day_ended(max(instants))
     days = (last - first).days + 1
     t0, t1 = local_midnight(first), local_midnight(last + timedelta(days=1))
     label_w, plot_w, note_w = 170, max(420, min(720, 34 * days)), 340
