@@ -1,5 +1,6 @@
-"""The timing side of the safety tests: how fast the sandbox refuses each size bomb and runs each
-cheap expression over large case data, and how fast validate refuses the billion laughs.
+"""The timing side of the safety tests: how fast the sandbox refuses each hostile payload (as an
+expression and as a script) and each size bomb, runs each cheap expression over large case data,
+and how fast validate refuses the billion laughs.
 
 tests/test_sandbox.py and tests/test_validate.py check that each is refused (or runs) and that
 nothing big is built; how long it takes is a goal for here: each well under a second (a sandbox that
@@ -10,9 +11,9 @@ built a bomb, or went quadratic on a 10 MB string, takes seconds or runs out of 
 
 from __future__ import annotations
 
-import contextlib
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -24,54 +25,91 @@ sys.path.insert(0, str(TESTS))
 from hennan_flow.errors import BpmnError, ExpressionError  # noqa: E402
 from hennan_flow.sandbox import Sandbox  # noqa: E402
 from hennan_flow.xmlsafe import parse_bytes  # noqa: E402
-from test_sandbox import BOMBS_CHEAP, BOMBS_REFUSED  # noqa: E402  (the payloads the tests use)
+from test_sandbox import BOMBS_CHEAP, BOMBS_REFUSED, PAYLOADS  # noqa: E402  (the payloads the tests use)
 
 GOAL_SECONDS = 1.0
 DATA = {"big": "a" * 10_000_000, "many": list(range(1_000_000)), "n": 999_999_999}
 
 
-def _evaluate(text: str) -> None:
-    with contextlib.suppress(ExpressionError):  # refused or failed: both end the evaluation
+def _evaluate(text: str) -> bool:
+    """Whether the sandbox refused the expression over DATA (refused or failed: both end it)."""
+    try:
         Sandbox().evaluate(text, DATA)
+    except ExpressionError:
+        return True
+    return False
 
 
-def _median_seconds(fn: Any, *args: Any, rounds: int = 3) -> float:
-    samples = []
+def _refuse_payload(text: str) -> bool:
+    """Whether the sandbox refused a payload both as an expression and as a script."""
+    refused = 0
+    for run in (Sandbox().evaluate, Sandbox().execute):
+        try:
+            run(text, {"x": 1}, element="gw_1")
+        except ExpressionError:
+            refused += 1
+    return refused == 2
+
+
+def _timed(fn: Any, *args: Any, rounds: int = 3) -> tuple[float, Any]:
+    """The median seconds of `rounds` calls, and what the calls returned (the same each time)."""
+    samples, results = [], set()
     for _ in range(rounds):
         start = time.perf_counter()
-        fn(*args)
+        results.add(fn(*args))
         samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
+    (result,) = results
+    return statistics.median(samples), result
 
 
-def _refuse_laughs() -> None:
+def _refuse_laughs() -> bool:
     data = (TESTS / "fixtures" / "validate" / "cases" / "billion_laughs.bpmn").read_bytes()
     try:
         parse_bytes(data, file="billion_laughs.bpmn")
     except BpmnError:
-        return
-    raise AssertionError("the billion laughs were not refused")
+        return True
+    return False
+
+
+def _slowest(timings: dict[str, tuple[float, Any]]) -> dict[str, Any]:
+    text = max(timings, key=lambda t: timings[t][0])
+    return {"expression": text[:60], "seconds": timings[text][0]}
 
 
 def main() -> dict[str, Any]:
-    refused = {text: _median_seconds(_evaluate, text) for text in BOMBS_REFUSED}
-    cheap = {text: _median_seconds(_evaluate, text) for text in BOMBS_CHEAP}
-    laughs = _median_seconds(_refuse_laughs)
-    slowest_refused = max(refused, key=lambda t: refused[t])
-    slowest_cheap = max(cheap, key=lambda t: cheap[t])
-    out = {
+    with tempfile.TemporaryDirectory(prefix="hf-safety-") as tmp:  # where an escape would write
+        payloads = {p.id: _timed(_refuse_payload, p.text(str(Path(tmp) / p.id))) for p in PAYLOADS}
+    bombs = {text: _timed(_evaluate, text) for text in BOMBS_REFUSED}
+    cheap = {text: _timed(_evaluate, text) for text in BOMBS_CHEAP}
+    laughs, laughs_refused = _timed(_refuse_laughs)
+    counts = {
+        "payloads_refused": sum(r for _, r in payloads.values()),
+        "bombs_refused": sum(r for _, r in bombs.values()),
+        "cheap_ran": sum(not r for _, r in cheap.values()),
+    }
+    out: dict[str, Any] = {
         "goal_seconds": GOAL_SECONDS,
-        "bombs_refused": len(refused),
-        "slowest_refusal": {"expression": slowest_refused[:60], "seconds": refused[slowest_refused]},
-        "cheap_expressions": len(cheap),
-        "slowest_cheap": {"expression": slowest_cheap[:60], "seconds": cheap[slowest_cheap]},
+        **counts,
+        "slowest_payload_refusal": _slowest(payloads),
+        "slowest_refusal": _slowest(bombs),
+        "slowest_cheap": _slowest(cheap),
         "billion_laughs_seconds": laughs,
     }
-    out["within_goal"] = max(refused[slowest_refused], cheap[slowest_cheap], laughs) < GOAL_SECONDS
+    slowest = max(
+        *(out[k]["seconds"] for k in ("slowest_payload_refusal", "slowest_refusal", "slowest_cheap")), laughs
+    )
+    out["within_goal"] = (
+        counts == {"payloads_refused": len(PAYLOADS), "bombs_refused": len(bombs), "cheap_ran": len(cheap)}
+        and laughs_refused
+        and slowest < GOAL_SECONDS
+    )
     print(
-        f"safety: {len(refused)} bombs refused, slowest {refused[slowest_refused] * 1000:.1f} ms; "
-        f"{len(cheap)} cheap expressions over 10 MB data, slowest {cheap[slowest_cheap] * 1000:.1f} ms; "
-        f"billion laughs refused in {laughs * 1000:.2f} ms; each under {GOAL_SECONDS:.0f} s: {out['within_goal']}"
+        f"safety: {counts['payloads_refused']} of {len(PAYLOADS)} payloads refused, slowest "
+        f"{out['slowest_payload_refusal']['seconds'] * 1000:.1f} ms; {counts['bombs_refused']} of {len(bombs)} "
+        f"bombs refused, slowest {out['slowest_refusal']['seconds'] * 1000:.1f} ms; {counts['cheap_ran']} of "
+        f"{len(cheap)} cheap expressions ran over 10 MB data, slowest {out['slowest_cheap']['seconds'] * 1000:.1f} ms; "
+        f"billion laughs {'refused' if laughs_refused else 'NOT refused'} in {laughs * 1000:.2f} ms; "
+        f"all as expected and each under {GOAL_SECONDS:.0f} s: {out['within_goal']}"
     )
     return out
 
