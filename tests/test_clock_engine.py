@@ -133,38 +133,38 @@ def test_a_boundary_timer_in_working_days_fires_on_the_simulated_clock(
 
 def test_deadlines_past_the_calendar_data_are_pending_until_an_override_arrives(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'sim.db'}"
-    Engine(url).upgrade(simulation=True)
-    clock = SimulatedClock(at("2026-12-24T10:00"))
-    engine = Engine(url, clock=clock)
-    engine.deploy(str(CLOCK_BUNDLE))
-    last = engine.calendar().last_date
-    clock.set(datetime.combine(last, datetime.min.time()).replace(tzinfo=SHANGHAI).replace(hour=10))
-    case = engine.start_case("review_clock")
-    review = next(t for t in engine.tasks(case=case.id) if t.step == "review")
-    assert case.ready == tuple(engine.tasks(case=case.id))  # handed back as the queue shows it, pending too
-    assert review.deadlines is not None
-    assert review.deadlines["pending"] is True and review.deadlines["promised_due"] is None
-    assert review.deadlines["workdays_left"] is None
-    assert engine.due_timer_cases() == []  # the boundary timer's workdays(5) cannot be computed yet either
-    year = last.year + 1
-    override = tmp_path / "next.toml"
-    override.write_text(
-        f'version = "hengnan-{year}-1"\nyears = [{year}]\nrest = ["{year}-01-01"]\nwork = []\n',
-        encoding="utf-8",
-    )
-    result = engine.load_calendar(str(override), actor="admin")
-    assert result["recomputed"] >= 2  # the step and the case
-    review = engine.task(review.id)
-    assert review.deadlines is not None and review.deadlines["pending"] is False
-    assert review.deadlines["promised_due"] is not None
-    assert review.deadlines["calendar"].endswith(f"+hengnan-{year}-1")
-    assert any(e.type == "deadline.recomputed" for e in engine.case(case.id).events)
-    # the pending BPMN timer is computed at the next sweep
-    assert case.id in engine.due_timer_cases()
-    assert engine.fire_timers(case.id) is True
-    assert engine.due_timer_cases() == []
-    assert [t.step for t in engine.tasks(case=case.id)] == ["review"]
-    engine.close()
+    with simulation(url, CLOCK_BUNDLE, at("2026-12-24T10:00")) as (engine, clock):
+        last = engine.calendar().last_date
+        clock.set(datetime.combine(last, datetime.min.time()).replace(tzinfo=SHANGHAI).replace(hour=10))
+        case = engine.start_case("review_clock")
+        review = next(t for t in engine.tasks(case=case.id) if t.step == "review")
+        assert case.ready == tuple(
+            engine.tasks(case=case.id)
+        )  # handed back as the queue shows it, pending too
+        assert review.deadlines is not None
+        assert review.deadlines["pending"] is True and review.deadlines["promised_due"] is None
+        assert review.deadlines["workdays_left"] is None
+        assert (
+            engine.due_timer_cases() == []
+        )  # the boundary timer's workdays(5) cannot be computed yet either
+        year = last.year + 1
+        override = tmp_path / "next.toml"
+        override.write_text(
+            f'version = "hengnan-{year}-1"\nyears = [{year}]\nrest = ["{year}-01-01"]\nwork = []\n',
+            encoding="utf-8",
+        )
+        result = engine.load_calendar(str(override), actor="admin")
+        assert result["recomputed"] >= 2  # the step and the case
+        review = engine.task(review.id)
+        assert review.deadlines is not None and review.deadlines["pending"] is False
+        assert review.deadlines["promised_due"] is not None
+        assert review.deadlines["calendar"].endswith(f"+hengnan-{year}-1")
+        assert any(e.type == "deadline.recomputed" for e in engine.case(case.id).events)
+        # the pending BPMN timer is computed at the next sweep
+        assert case.id in engine.due_timer_cases()
+        assert engine.fire_timers(case.id) is True
+        assert engine.due_timer_cases() == []
+        assert [t.step for t in engine.tasks(case=case.id)] == ["review"]
 
 
 def test_bad_clock_requests_are_answered_clearly(sim: tuple[Engine, SimulatedClock]) -> None:

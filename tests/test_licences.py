@@ -16,10 +16,9 @@ from typing import Any
 
 import pytest
 
-from helpers import FORMS, START
+from helpers import FORMS, START, run_cli
 from helpers import OPENING as BUNDLE
 from helpers import OPENING_WALK as WALK
-from hennan_flow.cli import main
 from hennan_flow.engine import Engine, SimulatedClock
 from hennan_flow.errors import ConfigError, StateError
 from hennan_flow.licences import (
@@ -394,16 +393,25 @@ def test_a_provider_configured_later_verifies_the_unverified_from_the_cli(
     case = engine.start_case("enterprise_opening", applicant=APPLICANT)
     (task,) = engine.tasks(case=case.id)
     engine.close()
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as info:
-        main(
-            [
-                *("--db", url, "--now", "2026-03-02T10:00:00+08:00", "--format", "json"),
-                *("material", "verify", task.id, "--provider", base, "--timeout", "2", "--retries", "0"),
-            ]
-        )
-    out = capsys.readouterr().out
-    assert info.value.code == 0
+    code, out, _ = run_cli(
+        url,
+        capsys,
+        *(
+            "--format",
+            "json",
+            "material",
+            "verify",
+            task.id,
+            "--provider",
+            base,
+            "--timeout",
+            "2",
+            "--retries",
+            "0",
+        ),
+        now="2026-03-02T10:00:00+08:00",
+    )
+    assert code == 0
     doc = json.loads(out)
     assert {c["state"] for c in doc["licences"]} == {"verified"}
     assert set(doc["licences"][0]) >= {

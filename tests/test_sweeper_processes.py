@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, insert, select
 
+from helpers import CLOCK_BUNDLE
 from hennan_flow.db.models import (
     CardRow,
     CaseRow,
@@ -40,7 +41,6 @@ from hennan_flow.db.models import (
 from hennan_flow.engine import Engine, SimulatedClock
 from hennan_flow.runtime import SPIFF_VERSION
 
-CLOCK_BUNDLE = Path(__file__).parent / "fixtures" / "clock" / "processes"
 T = datetime(2025, 11, 3, 2, 0, tzinfo=UTC)  # Mon 10:00 Shanghai: everything seeded is due
 SIGNALS = (
     ("notice", "signal", "notice_before"),
