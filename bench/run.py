@@ -202,8 +202,8 @@ def audit_corpus(shared: Path) -> dict[str, Any] | None:
     if not corpora.is_dir():
         return None
     from hennan_flow.audit import audit_paths
+    from hennan_flow.bpmn.validate import bundle_files
     from hennan_flow.errors import InputError
-    from hennan_flow.validate import bundle_files
 
     files = [f for f, _ in bundle_files([str(corpora)])]
     refused = 0

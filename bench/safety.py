@@ -22,9 +22,9 @@ HERE = Path(__file__).resolve().parent
 TESTS = HERE.parent / "tests"
 sys.path.insert(0, str(TESTS))
 
+from hennan_flow.bpmn.xmlsafe import parse_bytes  # noqa: E402
 from hennan_flow.errors import BpmnError, ExpressionError  # noqa: E402
-from hennan_flow.sandbox import Sandbox  # noqa: E402
-from hennan_flow.xmlsafe import parse_bytes  # noqa: E402
+from hennan_flow.runtime.sandbox import Sandbox  # noqa: E402
 from test_sandbox import BOMBS_CHEAP, BOMBS_REFUSED, PAYLOADS  # noqa: E402  (the payloads the tests use)
 
 GOAL_SECONDS = 1.0

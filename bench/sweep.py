@@ -30,8 +30,8 @@ from sqlalchemy import select
 
 from hennan_flow.db.models import DefinitionRow
 from hennan_flow.engine import Engine, SimulatedClock
-from hennan_flow.runtime import SPIFF_VERSION
-from hennan_flow.sweeper import explain
+from hennan_flow.runtime.workflow import SPIFF_VERSION
+from hennan_flow.supervision.sweeper import explain
 
 REPO = Path(__file__).resolve().parents[1]
 BUNDLE = REPO / "tests" / "fixtures" / "clock" / "processes"

@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 
 from hennan_flow.cli import main
+from hennan_flow.clock.instants import SHANGHAI
 from hennan_flow.engine import Engine, SimulatedClock
-from hennan_flow.timeutil import SHANGHAI
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent

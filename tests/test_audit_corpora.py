@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from hennan_flow.audit import FlowGraph, audit_paths, default_rules, load_catalog
+from hennan_flow.bpmn.validate import bundle_files
 from hennan_flow.errors import HennanFlowError, InputError
-from hennan_flow.validate import bundle_files
 
 SHARED = Path(os.environ.get("HENNAN_FLOW_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 CORPORA = SHARED / "corpora"
@@ -50,7 +50,7 @@ def test_audit_over_the_corpora(capsys: pytest.CaptureFixture[str]) -> None:
     # the graph reasoning on every process, queried for every pair of user steps
     graphs = 0
     for path, _exists in bundle_files([str(CORPORA)]):
-        from hennan_flow.dialect import load_document
+        from hennan_flow.bpmn.dialect import load_document
 
         try:
             doc = load_document(path)

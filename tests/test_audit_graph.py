@@ -9,9 +9,9 @@ from __future__ import annotations
 import pytest
 
 from hennan_flow.audit.graph import FlowGraph
-from hennan_flow.bundle import Bundle
-from hennan_flow.dialect import BPMN_NS, read_document
-from hennan_flow.xmlsafe import parse_bytes
+from hennan_flow.bpmn.bundle import Bundle
+from hennan_flow.bpmn.dialect import BPMN_NS, read_document
+from hennan_flow.bpmn.xmlsafe import parse_bytes
 
 
 def graph_of(body: str) -> FlowGraph:

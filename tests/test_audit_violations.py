@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from hennan_flow.audit import AuditReport, audit_document, audit_paths, load_catalog
-from hennan_flow.dialect import load_document
+from hennan_flow.bpmn.dialect import load_document
 from hennan_flow.errors import BpmnError, InputError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "audit"

@@ -22,9 +22,9 @@ from lxml import etree
 from helpers import FORMS, PROCESSES, REPO, START, WALKS
 from hennan_flow import FormDataError
 from hennan_flow.audit import FlowGraph
-from hennan_flow.bundle import Bundle
+from hennan_flow.bpmn.bundle import Bundle
+from hennan_flow.bpmn.dialect import load_document
 from hennan_flow.cli import main
-from hennan_flow.dialect import load_document
 from hennan_flow.engine import Engine, SimulatedClock
 
 APPLICANT = {"name": "李湘南", "id_number": "430422199001011234", "phone": "13807340001"}

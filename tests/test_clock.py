@@ -18,8 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helpers import at
-from hennan_flow.bundle import TimeLimit
-from hennan_flow.clock import (
+from hennan_flow.bpmn.bundle import TimeLimit
+from hennan_flow.clock.arithmetic import (
     Schedule,
     due_date,
     end_of_day,
@@ -29,9 +29,9 @@ from hennan_flow.clock import (
     shift_instant,
     step_schedule,
 )
+from hennan_flow.clock.instants import SHANGHAI
+from hennan_flow.clock.workdays import WorkCalendar, parse_override
 from hennan_flow.errors import CalendarRangeError, ConfigError
-from hennan_flow.timeutil import SHANGHAI
-from hennan_flow.workdays import WorkCalendar, parse_override
 
 CLOSE = time(17, 30)
 

@@ -11,11 +11,11 @@ import pytest
 
 from helpers import CLOCK_BUNDLE, CLOCK_START, at, iso, simulation
 from hennan_flow.cli import main
+from hennan_flow.clock.instants import SHANGHAI
 from hennan_flow.db import migrate
 from hennan_flow.db.raw import Raw, raw_of
 from hennan_flow.engine import Engine, SimulatedClock
 from hennan_flow.errors import CalendarRangeError, InputError, StateError
-from hennan_flow.timeutil import SHANGHAI
 
 
 @pytest.fixture

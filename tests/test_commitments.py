@@ -19,10 +19,10 @@ from sqlalchemy import select
 from helpers import FORMS, START, at, run_cli, simulation
 from helpers import OPENING as BUNDLE
 from helpers import OPENING_WALK as WALK
-from hennan_flow.commitments import applicant_key, commitment_text, identity_of
 from hennan_flow.db.models import CommitmentRow, DeadlineRow, EventRow, MetaRow
 from hennan_flow.engine import Engine, SimulatedClock
 from hennan_flow.errors import InputError, NotFoundError, StateError
+from hennan_flow.services.commitments import applicant_key, commitment_text, identity_of
 
 CREDIT_CODE = "91430422MA4T8X2K3N"
 APPLICANT = {"name": "衡南县云集湘味餐饮管理有限公司", "credit_code": CREDIT_CODE}

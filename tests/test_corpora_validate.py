@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from hennan_flow.bpmn.validate import BPMN_SUFFIXES, validate_file
 from hennan_flow.cli import main
-from hennan_flow.validate import BPMN_SUFFIXES, validate_file
 
 CORPORA = Path(
     os.environ.get("HENNAN_FLOW_CORPORA") or Path(__file__).resolve().parents[2] / "shared" / "corpora"

@@ -20,8 +20,8 @@ import pytest
 from chromium import Page, open_page
 from helpers import FORMS, PROCESSES, WALKS
 from hennan_flow.audit import audit_paths
-from hennan_flow.dialect import load_document
-from hennan_flow.formrender import render_form
+from hennan_flow.bpmn.dialect import load_document
+from hennan_flow.stepforms.render import render_form
 
 # One step per bundle, together covering every kind of control and every kind of checklist note.
 STEPS = {

@@ -16,10 +16,10 @@ from lxml import html
 
 from helpers import FORMS, PROCESSES, WALKS
 from hennan_flow.audit import MaterialVerdict, audit_paths
-from hennan_flow.bundle import Bundle, Step
-from hennan_flow.dialect import load_document
+from hennan_flow.bpmn.bundle import Bundle, Step
+from hennan_flow.bpmn.dialect import load_document
 from hennan_flow.errors import ConfigError, FieldError
-from hennan_flow.formrender import checklist_for, html_pattern, render_form
+from hennan_flow.stepforms.render import checklist_for, html_pattern, render_form
 
 EVIL = "<script>alert(1)</script>"
 EVIL_ATTR = '"><img src=x onerror=alert(1)>'

@@ -21,7 +21,7 @@ from helpers import OPENING as BUNDLE
 from helpers import OPENING_WALK as WALK
 from hennan_flow.engine import Engine, SimulatedClock
 from hennan_flow.errors import ConfigError, StateError
-from hennan_flow.licences import (
+from hennan_flow.services.licences import (
     HttpLicenceProvider,
     Licence,
     LicenceNotFoundError,

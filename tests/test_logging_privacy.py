@@ -135,7 +135,7 @@ def test_spiffworkflow_task_data_is_withheld_even_when_its_loggers_are_turned_up
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """The filter the engine installs: a record SpiffWorkflow makes at DEBUG carries no task data."""
-    from hennan_flow.runtime import quiet_spiff_loggers
+    from hennan_flow.runtime.workflow import quiet_spiff_loggers
 
     quiet_spiff_loggers()
     caplog.set_level(logging.DEBUG, logger="spiff.task")

@@ -25,9 +25,9 @@ from typing import Any
 import pytest
 from lxml import etree
 
-from hennan_flow.dialect import BPMN_NS, HF_NS, owner_id
+from hennan_flow.bpmn.dialect import BPMN_NS, HF_NS, owner_id
+from hennan_flow.bpmn.xmlsafe import parse_bytes
 from hennan_flow.resources import schema_path
-from hennan_flow.xmlsafe import parse_bytes
 
 REPO = Path(__file__).resolve().parents[1]
 JS = Path(__file__).parent / "js"

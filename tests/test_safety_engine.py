@@ -36,12 +36,15 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
 from helpers import SAFETY, safety_payloads, shown
+from hennan_flow.bpmn.parser import build_specs
+from hennan_flow.bpmn.validate import validate_file
 from hennan_flow.cli import main
 from hennan_flow.db.models import CaseRow, CaseTaskRow, DefinitionRow, EventRow, TaskRow
-from hennan_flow.definitions import load_definition
 from hennan_flow.engine import Engine, SimulatedClock
+from hennan_flow.engine.definitions import load_definition
 from hennan_flow.errors import ExpressionError, FindingsError, HennanFlowError, StateError
-from hennan_flow.runtime import (
+from hennan_flow.runtime.sandbox import Sandbox
+from hennan_flow.runtime.workflow import (
     MAX_ENGINE_STEPS,
     MAX_INSTANCES,
     MAX_TREE_DEPTH,
@@ -53,9 +56,6 @@ from hennan_flow.runtime import (
     finished,
     ready_user_tasks,
 )
-from hennan_flow.sandbox import Sandbox
-from hennan_flow.spiff import build_specs
-from hennan_flow.validate import validate_file
 
 KINDS = ("gateway", "timer", "boundary", "multi_instance", "script")
 ENTRY = {"boundary": "guarded"}  # the element the flow enters (the boundary timer sits on it)

@@ -21,9 +21,9 @@ import pytest
 from lxml import etree
 
 from helpers import safety_payloads, shown
-from hennan_flow.dialect import read_document
+from hennan_flow.bpmn.dialect import read_document
 from hennan_flow.errors import CalendarRangeError, ExpressionError, InputError
-from hennan_flow.sandbox import Limits, Sandbox, code_problems
+from hennan_flow.runtime.sandbox import Limits, Sandbox, code_problems
 
 payloads = safety_payloads()
 PAYLOADS = payloads.PAYLOADS
@@ -151,7 +151,7 @@ def test_functions_cannot_be_passed_or_called_from_the_data() -> None:
 _BOMBS = r"""
 import json, resource, sys
 from hennan_flow.errors import ExpressionError
-from hennan_flow.sandbox import Sandbox
+from hennan_flow.runtime.sandbox import Sandbox
 resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))   # a bomb that builds fails loudly
 data = {"big": "a" * 10_000_000, "many": list(range(1_000_000)), "n": 999_999_999}
 out = []

@@ -25,7 +25,7 @@ from helpers import OPENING_WALK as WALK
 from hennan_flow.cli import main
 from hennan_flow.db.models import EventRow, OutboxRow
 from hennan_flow.engine import Engine, SimulatedClock
-from hennan_flow.licences import HttpLicenceProvider
+from hennan_flow.services.licences import HttpLicenceProvider
 
 ID_NUMBER = "430422199912319999"  # well-formed, belongs to no one
 NAME = "测试隐私人名甲乙"
@@ -168,7 +168,7 @@ def test_a_full_case_with_services_leaves_no_personal_data_in_the_logs(
     records = handler.records
     names = {r.name for r in records}
     # the loggers were on, and the services logged: the licence client, the engine's events, SQL
-    assert {"hennan_flow.licences", "hennan_flow.engine"} <= names, names
+    assert {"hennan_flow.services.licences", "hennan_flow.engine.facade"} <= names, names
     assert any(r.name.startswith("sqlalchemy.engine") and r.levelno == logging.DEBUG for r in records)
     assert any("licence fetch" in r.getMessage() for r in records)
     assert any("commitment.false" in r.getMessage() for r in records)

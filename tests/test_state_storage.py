@@ -19,7 +19,7 @@ from helpers import ACCEPT, PROCESSES, REVIEW_LIB, START, WALKS, simulation
 from hennan_flow.db import migrate
 from hennan_flow.db.raw import raw_of
 from hennan_flow.engine import Engine
-from hennan_flow.runtime import StateCodec
+from hennan_flow.runtime.workflow import StateCodec
 
 
 def stored(engine: Engine, case_id: str) -> tuple[str, list[tuple[str, str]]]:

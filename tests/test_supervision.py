@@ -17,7 +17,7 @@ import click
 import pytest
 from sqlalchemy import func, select
 
-import hennan_flow.supervision as supervision_module
+import hennan_flow.supervision.cards as supervision_module
 from helpers import CLOCK_BUNDLE, CLOCK_START, at, iso, simulation
 from hennan_flow.cli import main
 from hennan_flow.cli.supervision import card as card_group

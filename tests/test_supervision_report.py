@@ -72,16 +72,16 @@ from lxml import etree
 
 from helpers import at, iso
 from hennan_flow.cli import main
-from hennan_flow.efficiency import (
+from hennan_flow.clock.workdays import WorkCalendar
+from hennan_flow.errors import InputError, NotFoundError
+from hennan_flow.report.charts import GanttRow, RateRow, gantt_chart, month_cards_chart, rate_chart
+from hennan_flow.report.supervision_html import render_html
+from hennan_flow.supervision.figures import (
     DeadlineFact,
     Scope,
     judge,
     workdays_used,
 )
-from hennan_flow.errors import InputError, NotFoundError
-from hennan_flow.report.charts import GanttRow, RateRow, gantt_chart, month_cards_chart, rate_chart
-from hennan_flow.report.supervision_html import render_html
-from hennan_flow.workdays import WorkCalendar
 from report_scenario import NOW, Seeded, seed
 
 # -- the expected record, built from small pieces -----------------------------------------------------

@@ -21,11 +21,11 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from helpers import CLOCK_BUNDLE, CLOCK_START, at, simulation
+from hennan_flow.clock.instants import SHANGHAI
 from hennan_flow.db.models import CaseRow, DeadlineRow, OutboxRow, SignalRow
 from hennan_flow.engine import Engine, SimulatedClock
 from hennan_flow.errors import ExpressionError
-from hennan_flow.sweeper import BatchReport, Sweeper, collecting, explain
-from hennan_flow.timeutil import SHANGHAI
+from hennan_flow.supervision.sweeper import BatchReport, Sweeper, collecting, explain
 
 
 @pytest.fixture

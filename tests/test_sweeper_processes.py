@@ -39,7 +39,7 @@ from hennan_flow.db.models import (
     TaskRow,
 )
 from hennan_flow.engine import Engine, SimulatedClock
-from hennan_flow.runtime import SPIFF_VERSION
+from hennan_flow.runtime.workflow import SPIFF_VERSION
 
 T = datetime(2025, 11, 3, 2, 0, tzinfo=UTC)  # Mon 10:00 Shanghai: everything seeded is due
 SIGNALS = (
@@ -53,7 +53,7 @@ WORKER = r"""
 import json, sys, time
 from datetime import datetime
 from hennan_flow.engine import Engine, SimulatedClock
-from hennan_flow.sweeper import Sweeper
+from hennan_flow.supervision.sweeper import Sweeper
 
 url, now, hold_phase, batch = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 engine = Engine(url, clock=SimulatedClock(datetime.fromisoformat(now)))

@@ -21,7 +21,7 @@ from helpers import run_cli as run
 from hennan_flow.db.models import SignalRow, SupplementExtensionRow
 from hennan_flow.engine import Engine, SimulatedClock
 from hennan_flow.errors import InputError, NotFoundError, StateError
-from hennan_flow.sweeper import Sweeper
+from hennan_flow.supervision.sweeper import Sweeper
 
 APPLICANT = {
     "credit_code": "91430422MA4T8X2K3N",

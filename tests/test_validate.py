@@ -18,9 +18,12 @@ from typing import Any
 
 import pytest
 
-from hennan_flow import xmlsafe
+from hennan_flow.bpmn import xmlsafe
+from hennan_flow.bpmn.dialect import load_document, read_document, resolve_form
+from hennan_flow.bpmn.parser import build_specs
+from hennan_flow.bpmn.validate import MAX_PATH_ELEMENTS, validate_file
+from hennan_flow.bpmn.xmlsafe import DEFAULT_MAX_BYTES, parse_bytes, parse_file
 from hennan_flow.cli import main
-from hennan_flow.dialect import load_document, read_document, resolve_form
 from hennan_flow.errors import (
     BpmnError,
     ConfigError,
@@ -29,9 +32,6 @@ from hennan_flow.errors import (
     HennanFlowError,
     NotFoundError,
 )
-from hennan_flow.spiff import build_specs
-from hennan_flow.validate import MAX_PATH_ELEMENTS, validate_file
-from hennan_flow.xmlsafe import DEFAULT_MAX_BYTES, parse_bytes, parse_file
 
 FIXTURES = Path(__file__).parent / "fixtures" / "validate"
 CASES = FIXTURES / "cases"
@@ -429,7 +429,7 @@ def test_parser_refuses_a_doctype_even_if_the_scan_misses_it(
     monkeypatch: pytest.MonkeyPatch, encoding: str
 ) -> None:
     """Defence in depth: the parsed tree is checked for a DTD too, whatever the byte scan saw."""
-    monkeypatch.setattr("hennan_flow.xmlsafe._declaration_line", lambda data: None)
+    monkeypatch.setattr("hennan_flow.bpmn.xmlsafe._declaration_line", lambda data: None)
     text = (CASES / "xxe.bpmn").read_text(encoding="utf-8").replace('name="&e;" ', "")
     data = text.replace('"UTF-8"', f'"{encoding.upper()}"').encode(encoding)
     with pytest.raises(BpmnError, match="document type declarations and entities are refused"):

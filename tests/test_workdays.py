@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hennan_flow.clock.workdays import CalendarOverride, WorkCalendar, load_override, parse_override
 from hennan_flow.errors import CalendarRangeError, ConfigError
-from hennan_flow.workdays import CalendarOverride, WorkCalendar, load_override, parse_override
 
 # A county file for 2031, a year outside the packaged data: 01-01 (Wed) off, 01-25 (Sat) worked.
 OVERRIDE_2031 = """\

@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING as _TYPE_CHECKING
 from typing import Any as _Any
 
-from .bundle import Bundle, Department, LegalBasis, Material, SpecialProcedure, Step, TimeLimit
+from .bpmn.bundle import Bundle, Department, LegalBasis, Material, SpecialProcedure, Step, TimeLimit
+from .clock.workdays import WorkCalendar
 from .entities import Case, Deployment, Event, Task
 from .errors import (
     BpmnError,
@@ -28,7 +29,6 @@ from .errors import (
     SimulationError,
     StateError,
 )
-from .workdays import WorkCalendar
 
 __all__ = [
     "BatchReport",
@@ -91,43 +91,42 @@ __all__ = [
 ]
 
 _LAZY = {
-    "BatchReport": "sweeper",
-    "Card": "supervision",
-    "CardTransition": "supervision",
-    "CaseMaterials": "tolerance",
-    "Commitment": "commitments",
-    "CreditRecord": "commitments",
+    "BatchReport": "supervision.sweeper",
+    "Card": "supervision.cards",
+    "CardTransition": "supervision.cards",
+    "CaseMaterials": "services.tolerance",
+    "Commitment": "services.commitments",
+    "CreditRecord": "services.commitments",
     "Engine": "engine",
-    "HttpLicenceProvider": "licences",
-    "Issued": "supervision",
-    "Licence": "licences",
-    "LicenceCheck": "licences",
-    "LicenceError": "licences",
-    "LicenceNotFoundError": "licences",
-    "LicenceProtocolError": "licences",
-    "LicenceProvider": "licences",
-    "LicenceRejectedError": "licences",
-    "LicenceRequest": "licences",
-    "LicenceTimeoutError": "licences",
-    "LicenceUnavailableError": "licences",
-    "Missing": "tolerance",
-    "NoProvider": "licences",
-    "NoProviderError": "licences",
-    "OutboxEvent": "supervision",
-    "Rectification": "reviews",
-    "Review": "reviews",
-    "ReviewSummary": "reviews",
+    "HttpLicenceProvider": "services.licences",
+    "Issued": "supervision.cards",
+    "Licence": "services.licences",
+    "LicenceCheck": "services.licences",
+    "LicenceError": "services.licences",
+    "LicenceNotFoundError": "services.licences",
+    "LicenceProtocolError": "services.licences",
+    "LicenceProvider": "services.licences",
+    "LicenceRejectedError": "services.licences",
+    "LicenceRequest": "services.licences",
+    "LicenceTimeoutError": "services.licences",
+    "LicenceUnavailableError": "services.licences",
+    "Missing": "services.tolerance",
+    "NoProvider": "services.licences",
+    "NoProviderError": "services.licences",
+    "OutboxEvent": "supervision.cards",
+    "Rectification": "services.reviews",
+    "Review": "services.reviews",
+    "ReviewSummary": "services.reviews",
     "SimulatedClock": "engine",
-    "SupervisionReport": "efficiency",
-    "SweepResult": "sweeper",
-    "Tolerance": "tolerance",
+    "SupervisionReport": "supervision.figures",
+    "SweepResult": "supervision.sweeper",
+    "Tolerance": "services.tolerance",
 }
 
 if _TYPE_CHECKING:
-    from .commitments import Commitment, CreditRecord
-    from .efficiency import SupervisionReport
-    from .engine import Engine, SimulatedClock
-    from .licences import (
+    from .engine.facade import Engine, SimulatedClock
+    from .services.commitments import Commitment, CreditRecord
+    from .services.licences import (
         HttpLicenceProvider,
         Licence,
         LicenceCheck,
@@ -142,10 +141,11 @@ if _TYPE_CHECKING:
         NoProvider,
         NoProviderError,
     )
-    from .reviews import Rectification, Review, ReviewSummary
-    from .supervision import Card, CardTransition, Issued, OutboxEvent
-    from .sweeper import BatchReport, SweepResult
-    from .tolerance import CaseMaterials, Missing, Tolerance
+    from .services.reviews import Rectification, Review, ReviewSummary
+    from .services.tolerance import CaseMaterials, Missing, Tolerance
+    from .supervision.cards import Card, CardTransition, Issued, OutboxEvent
+    from .supervision.figures import SupervisionReport
+    from .supervision.sweeper import BatchReport, SweepResult
 
 
 def __getattr__(name: str) -> _Any:

@@ -18,10 +18,10 @@ from datetime import datetime, timedelta
 from importlib import resources
 from typing import Any
 
-from .engine import Engine, SimulatedClock
+from .clock.instants import SHANGHAI, parse_instant
+from .engine.facade import Engine, SimulatedClock
 from .errors import SimulationError
 from .resources import packaged_forms, packaged_processes
-from .timeutil import SHANGHAI, parse_instant
 
 __all__ = ["DemoResult", "run_demo"]
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .timeutil import local_iso
+from .clock.instants import local_iso
 
 __all__ = ["Case", "Deployment", "Event", "Task"]
 

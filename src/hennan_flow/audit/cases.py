@@ -28,9 +28,9 @@ from pathlib import Path
 
 from lxml import etree
 
-from ..dialect import BPMN_NS, HF_NS, Document, read_document
+from ..bpmn.dialect import BPMN_NS, HF_NS, Document, read_document
+from ..bpmn.xmlsafe import parse_bytes
 from ..errors import ConfigError, Location
-from ..xmlsafe import parse_bytes
 
 __all__ = ["ExpectedFinding", "RuleCase", "case_document", "case_files", "load_cases"]
 

@@ -7,10 +7,10 @@ from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 
-from ..bundle import Bundle, Material
-from ..dialect import Document, load_document
+from ..bpmn.bundle import Bundle, Material
+from ..bpmn.dialect import Document, load_document
+from ..bpmn.validate import bundle_files
 from ..errors import BpmnError, Location
-from ..validate import bundle_files
 from .catalog import Catalog, load_catalog
 from .finding import Finding, Verdict
 from .registry import BundleContext, RuleSet

@@ -34,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from ..bundle import Bundle, Flow, Node
+from ..bpmn.bundle import Bundle, Flow, Node
 
 __all__ = ["FlowGraph"]
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Protocol, TypeVar, runtime_checkable
 
-from ..bundle import Bundle, Material, Step
+from ..bpmn.bundle import Bundle, Material, Step
 from .catalog import Catalog
 from .finding import SEVERITIES, Finding, Severity, Verdict, rule_order
 from .graph import FlowGraph

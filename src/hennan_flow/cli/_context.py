@@ -16,7 +16,7 @@ import click
 from ..errors import ConfigError, Location
 
 if TYPE_CHECKING:
-    from ..engine import Engine
+    from ..engine.facade import Engine
 
 __all__ = ["CliContext", "format_option", "forms_option", "output_option", "pass_cli", "write_report"]
 
@@ -40,20 +40,20 @@ class CliContext:
         """`--now` as an aware datetime (naive values are read as Asia/Shanghai)."""
         if self.now is None:
             return None
-        from ..timeutil import parse_instant
+        from ..clock.instants import parse_instant
 
         return parse_instant(self.now, what="--now")
 
     def engine(self) -> Engine:
         """The engine over `--db`, opened once; `--now` becomes its simulated clock."""
         if self._engine is None:
-            from ..engine import Engine
+            from ..engine.facade import Engine
 
             now = self.now_instant()
             licences = None
             url = os.environ.get("HENNAN_FLOW_LICENCE_URL")
             if url:  # the county's e-licence service, for every command that runs a case
-                from ..licences import HttpLicenceProvider
+                from ..services.licences import HttpLicenceProvider
 
                 licences = HttpLicenceProvider(url)
             self._engine = Engine(self.db_url, clock=now, licences=licences)

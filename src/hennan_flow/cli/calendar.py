@@ -12,9 +12,9 @@ from datetime import date
 
 import click
 
-from ..clock import due_date
+from ..clock.arithmetic import due_date
+from ..clock.workdays import WorkCalendar, load_override
 from ..errors import ConfigError
-from ..workdays import WorkCalendar, load_override
 from ._context import CliContext, format_option, pass_cli
 
 __all__ = ["calendar", "work_calendar"]

@@ -8,8 +8,8 @@ from typing import Any
 
 import click
 
+from ..clock.instants import local_iso
 from ..errors import InputError, SimulationError
-from ..timeutil import local_iso
 from ._context import CliContext, format_option, forms_option, pass_cli
 
 __all__ = ["case", "db", "deploy", "parse_json_arg", "task"]
@@ -56,7 +56,7 @@ def db_upgrade(obj: CliContext, simulation: bool) -> None:
     """Create or migrate the schema to the newest revision."""
     if obj.now is not None:
         raise SimulationError("--now has no meaning for db upgrade", hint="drop --now")
-    from ..engine import Engine
+    from ..engine.facade import Engine
 
     engine = Engine(obj.db_url)
     try:
@@ -74,7 +74,7 @@ def db_upgrade(obj: CliContext, simulation: bool) -> None:
 @pass_cli
 def db_current(obj: CliContext) -> None:
     """Show the schema revision and the simulation mark."""
-    from ..engine import Engine
+    from ..engine.facade import Engine
 
     engine = Engine(obj.db_url)
     try:

@@ -12,10 +12,10 @@ from datetime import date, datetime
 
 import click
 
-from ..commitments import COMMITMENT_STATES, METHODS, Commitment, CreditRecord
-from ..reviews import CHANNELS, COMPLEXITIES, FINDINGS, LEVELS, Review
-from ..timeutil import local_iso
-from ..tolerance import CaseMaterials
+from ..clock.instants import local_iso
+from ..services.commitments import COMMITMENT_STATES, METHODS, Commitment, CreditRecord
+from ..services.reviews import CHANNELS, COMPLEXITIES, FINDINGS, LEVELS, Review
+from ..services.tolerance import CaseMaterials
 from ._context import CliContext, format_option, pass_cli
 
 __all__ = ["commitment", "material", "review"]
@@ -231,7 +231,7 @@ def material_verify(
     """Fetch the step's pending, failed, not found, invalid and unverified e-licence checks again."""
     engine = obj.engine()
     if provider is not None:
-        from ..licences import HttpLicenceProvider
+        from ..services.licences import HttpLicenceProvider
 
         engine.licences = HttpLicenceProvider(provider, timeout=timeout, retries=retries)
     found = engine.verify_licences(task_id, actor=actor)

@@ -15,8 +15,8 @@ from typing import Any
 import click
 
 from ..errors import ConfigError, ConflictError
-from ..supervision import CONCLUSIONS, Card
-from ..sweeper import BatchReport, SweepResult
+from ..supervision.cards import CONCLUSIONS, Card
+from ..supervision.sweeper import BatchReport, SweepResult
 from ._context import CliContext, format_option, pass_cli
 
 __all__ = ["card", "sla"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..validate import validate_paths
+from ..bpmn.validate import validate_paths
 from ._context import CliContext, format_option, forms_option, pass_cli
 
 

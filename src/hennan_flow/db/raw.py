@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from ..timeutil import as_utc, local_iso
+from ..clock.instants import as_utc, local_iso
 
 __all__ = ["Raw", "raw_of"]
 

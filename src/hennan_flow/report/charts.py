@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from markupsafe import Markup, escape
 
-from ..timeutil import local_date, local_day_ended, local_midnight
+from ..clock.instants import local_date, local_day_ended, local_midnight
 
 __all__ = ["GanttRow", "RateRow", "gantt_chart", "month_cards_chart", "rate_chart"]
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from ..efficiency import Figures, Rate, SupervisionReport, Workdays
+from ..supervision.figures import Figures, Rate, SupervisionReport, Workdays
 
 if TYPE_CHECKING:
-    from ..reviews import ReviewSummary
+    from ..services.reviews import ReviewSummary
 
 __all__ = [
     "OUTCOMES",

@@ -13,8 +13,8 @@ from typing import Any
 from jinja2 import Template
 from markupsafe import Markup
 
-from ..efficiency import SupervisionReport
-from ..reviews import LEVELS
+from ..services.reviews import LEVELS
+from ..supervision.figures import SupervisionReport
 from .charts import GanttRow, RateRow, gantt_chart, month_cards_chart, rate_chart
 from .supervision_common import (
     OUTCOMES,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from ..efficiency import SupervisionReport
+from ..supervision.figures import SupervisionReport
 
 __all__ = ["SCHEMA", "render_json"]
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..efficiency import CaseFigures, Figures, SupervisionReport
-from ..reviews import LEVELS
+from ..services.reviews import LEVELS
+from ..supervision.figures import CaseFigures, Figures, SupervisionReport
 from .supervision_common import (
     OUTCOMES,
     REASONS,

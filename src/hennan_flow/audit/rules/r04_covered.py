@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ...bundle import Material
+from ...bpmn.bundle import Material
 from ..finding import Finding
 from ..registry import BaseRule, BundleContext
 

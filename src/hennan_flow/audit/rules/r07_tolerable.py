@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ...bundle import TimeLimit
+from ...bpmn.bundle import TimeLimit
 from ..finding import Finding
 from ..registry import BaseRule, BundleContext
 

@@ -20,8 +20,8 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from .errors import CalendarRangeError, ConfigError, Location
-from .tomlfile import parse_toml, read_toml_text
+from ..errors import CalendarRangeError, ConfigError, Location
+from ..tomlfile import parse_toml, read_toml_text
 
 __all__ = ["CalendarOverride", "WorkCalendar", "load_override", "parse_override"]
 

@@ -21,9 +21,9 @@ from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser
 from SpiffWorkflow.bpmn.parser.ProcessParser import ProcessParser
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 
+from ..errors import BpmnError, Location
+from ..runtime.timers import timer_parser
 from .dialect import BPMN_NS
-from .errors import BpmnError, Location
-from .timers import timer_parser
 
 __all__ = ["HfBpmnParser", "ProcessSpecs", "build_specs"]
 

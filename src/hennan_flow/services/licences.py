@@ -56,10 +56,10 @@ from typing import Any, ClassVar, Final, Protocol, TypedDict, runtime_checkable
 
 from sqlalchemy.orm import Session
 
-from .bundle import Material
-from .db.models import LicenceCheckRow
-from .errors import ConfigError
-from .timeutil import as_utc, local_iso
+from ..bpmn.bundle import Material
+from ..clock.instants import as_utc, local_iso
+from ..db.models import LicenceCheckRow
+from ..errors import ConfigError
 
 __all__ = [
     "BLOCKING_STATES",

@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ExpressionError, HennanFlowError, InputError, Location
+from ..errors import ExpressionError, HennanFlowError, InputError, Location
 
 __all__ = ["SAFE_FUNCTIONS", "Limits", "Sandbox", "code_problems", "expression_failed"]
 
@@ -539,8 +539,8 @@ def code_problems(doc: Any, *, allow_scripts: bool = False) -> list[Any]:
     """Validate-time: refuse code tasks (unless allowed) and every expression the sandbox would refuse."""
     from lxml import etree
 
-    from .diagnostics import Problem
-    from .dialect import BPMN_NS, owner_id
+    from ..bpmn.diagnostics import Problem
+    from ..bpmn.dialect import BPMN_NS, owner_id
 
     b = f"{{{BPMN_NS}}}"
     sandbox = Sandbox(

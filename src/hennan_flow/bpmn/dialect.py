@@ -14,19 +14,9 @@ from pathlib import Path
 
 from lxml import etree
 
-from .bundle import (
-    Bundle,
-    Department,
-    Flow,
-    LegalBasis,
-    Material,
-    Node,
-    SpecialProcedure,
-    Step,
-    TimeLimit,
-)
+from ..errors import BpmnError, Location
+from .bundle import Bundle, Department, Flow, LegalBasis, Material, Node, SpecialProcedure, Step, TimeLimit
 from .diagnostics import Problem, Severity
-from .errors import BpmnError, Location
 from .xmlsafe import parse_file
 
 __all__ = ["BPMN_NS", "HF_NS", "Document", "load_document", "read_document"]
@@ -529,7 +519,7 @@ def resolve_form(ref: str, bpmn_file: str, forms_dir: str | os.PathLike[str] | N
         candidates.append(Path(forms_dir))
     else:
         candidates.append(Path(bpmn_file).resolve().parent.parent / "forms")
-        from .resources import packaged_forms
+        from ..resources import packaged_forms
 
         candidates.append(packaged_forms())
     for base in candidates:

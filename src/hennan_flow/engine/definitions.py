@@ -16,13 +16,13 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from .bundle import Bundle
-from .dialect import read_document, resolve_form
-from .errors import BpmnError, FindingsError, Location
-from .formdata import check_form_data, form_validator
-from .spiff import ProcessSpecs, build_specs, new_parser
-from .validate import FileResult, bundle_files, validate_file
-from .xmlsafe import parse_bytes
+from ..bpmn.bundle import Bundle
+from ..bpmn.dialect import read_document, resolve_form
+from ..bpmn.parser import ProcessSpecs, build_specs, new_parser
+from ..bpmn.validate import FileResult, bundle_files, validate_file
+from ..bpmn.xmlsafe import parse_bytes
+from ..errors import BpmnError, FindingsError, Location
+from ..stepforms.data import check_form_data, form_validator
 
 __all__ = ["Candidate", "LoadedDefinition", "collect", "load_definition"]
 
@@ -164,7 +164,7 @@ def collect(
 
 
 def _audit_or_refuse(results: list[FileResult], allow_findings: bool) -> None:
-    from .audit import audit_document
+    from ..audit import audit_document
 
     errors: list[Any] = []
     for result in results:

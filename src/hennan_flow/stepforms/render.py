@@ -2,7 +2,7 @@
 
 Usage::
 
-    from hennan_flow.formrender import render_form
+    from hennan_flow.stepforms.render import render_form
     html = render_form(schema=definition.form_of("register"), step=bundle.step("register"),
                        bundle=bundle, data=engine.case_data(case_id), task_id=task.id)
 
@@ -48,13 +48,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from jinja2 import Template
 
-from .bundle import Bundle, Material, Step, TimeLimit
-from .errors import ConfigError, FieldError
-from .report.templating import environment
-from .timeutil import SHANGHAI
+from ..bpmn.bundle import Bundle, Material, Step, TimeLimit
+from ..clock.instants import SHANGHAI
+from ..errors import ConfigError, FieldError
+from ..report.templating import environment
 
 if TYPE_CHECKING:
-    from .audit import MaterialVerdict
+    from ..audit import MaterialVerdict
 
 __all__ = [
     "Checklist",
@@ -481,7 +481,7 @@ def _waived(v: MaterialVerdict, material: Material | None, bundle: Bundle) -> Wa
 
 
 def _audit(bundle: Bundle) -> tuple[MaterialVerdict, ...]:
-    from .audit import audit_bundle, default_rules, load_catalog
+    from ..audit import audit_bundle, default_rules, load_catalog
 
     return audit_bundle(bundle, catalog=load_catalog(), rules=default_rules()).materials
 

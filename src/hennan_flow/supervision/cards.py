@@ -49,18 +49,9 @@ from sqlalchemy import Table, insert, select, text, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from .db.models import (
-    Base,
-    CardRow,
-    CardTransitionRow,
-    CaseRow,
-    EventRow,
-    OutboxRow,
-    SignalRow,
-    TaskRow,
-)
-from .errors import InputError, NotFoundError, StateError
-from .timeutil import as_utc, local_iso
+from ..clock.instants import as_utc, local_iso
+from ..db.models import Base, CardRow, CardTransitionRow, CaseRow, EventRow, OutboxRow, SignalRow, TaskRow
+from ..errors import InputError, NotFoundError, StateError
 
 __all__ = [
     "CARD_STATES",

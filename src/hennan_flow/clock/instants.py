@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import overload
 from zoneinfo import ZoneInfo
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 __all__ = ["SHANGHAI", "as_utc", "local_date", "local_iso", "local_midnight", "parse_instant", "utc_iso"]
 

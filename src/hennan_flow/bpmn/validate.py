@@ -19,9 +19,9 @@ from pathlib import Path
 
 from lxml import etree
 
+from ..errors import BpmnError, Location
 from .diagnostics import Problem
 from .dialect import BPMN_NS, HF_NS, Document, owner_id, read_document, resolve_form
-from .errors import BpmnError, Location
 from .xmlsafe import parse_file
 
 __all__ = ["FileResult", "ValidationReport", "bundle_files", "validate_file", "validate_paths"]
@@ -107,7 +107,7 @@ def _bpmn_schema() -> etree.XMLSchema:
 
 @cache
 def _hf_schema() -> etree.XMLSchema:
-    from .resources import schema_path
+    from ..resources import schema_path
 
     return etree.XMLSchema(etree.parse(str(schema_path("hf.xsd"))))
 
@@ -362,7 +362,7 @@ def validate_file(
     result.problems += _form_problems(doc, forms_dir)
     traps = _spiff_traps(tree, name)
     result.problems += traps
-    from .sandbox import code_problems
+    from ..runtime.sandbox import code_problems
 
     result.problems += code_problems(doc, allow_scripts=allow_scripts)
     if not any(p.severity == "error" and p.code.startswith("SPIFF-") for p in traps):
@@ -382,7 +382,7 @@ def validate_file(
 
 
 def _build_problems(doc: Document) -> list[Problem]:
-    from .spiff import build_specs, new_parser
+    from .parser import build_specs, new_parser
 
     problems: list[Problem] = []
     executable = [b for b in doc.bundles if b.executable]

@@ -22,9 +22,9 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
 )
 from SpiffWorkflow.util.task import TaskState
 
-from .errors import CalendarRangeError, HennanFlowError
+from ..clock.instants import SHANGHAI
+from ..errors import CalendarRangeError, HennanFlowError
 from .sandbox import expression_failed
-from .timeutil import SHANGHAI
 
 __all__ = ["TIMER_CLASSES", "HfCycleTimer", "HfDurationTimer", "HfTimeDateTimer", "timer_parser"]
 

@@ -55,12 +55,12 @@ from typing import Any, Final, Protocol, TypedDict
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .bundle import Material, TimeLimit
-from .db.models import CommitmentRow, CreditRow, DeadlineRow, MetaRow
-from .deadlines import Clock
-from .errors import InputError, NotFoundError, StateError
-from .supervision import announce
-from .timeutil import as_utc, local_iso
+from ..bpmn.bundle import Material, TimeLimit
+from ..clock.deadlines import Clock
+from ..clock.instants import as_utc, local_iso
+from ..db.models import CommitmentRow, CreditRow, DeadlineRow, MetaRow
+from ..errors import InputError, NotFoundError, StateError
+from ..supervision.cards import announce
 
 __all__ = [
     "COMMITMENT_STATES",

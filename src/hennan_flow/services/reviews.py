@@ -38,14 +38,14 @@ from typing import Final, TypedDict
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .bundle import TimeLimit
+from ..bpmn.bundle import TimeLimit
+from ..clock.deadlines import Clock
+from ..clock.instants import as_utc, local_iso
+from ..db.models import CardRow, DeadlineRow, RectificationRow, ReviewRow
+from ..errors import InputError, NotFoundError, StateError
+from ..supervision.cards import announce, publish
+from ..supervision.figures import Scope, ratio
 from .commitments import EventSink
-from .db.models import CardRow, DeadlineRow, RectificationRow, ReviewRow
-from .deadlines import Clock
-from .efficiency import Scope, ratio
-from .errors import InputError, NotFoundError, StateError
-from .supervision import announce, publish
-from .timeutil import as_utc, local_iso
 
 __all__ = [
     "BAD_LEVELS",

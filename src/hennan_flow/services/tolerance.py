@@ -40,15 +40,15 @@ from typing import Any, Final, TypedDict
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from .bundle import Bundle, Material
-from .clock import end_of_day, shift_instant
+from ..bpmn.bundle import Bundle, Material
+from ..clock.arithmetic import end_of_day, shift_instant
+from ..clock.instants import as_utc, local_date, local_iso
+from ..clock.workdays import WorkCalendar
+from ..db.models import SignalRow, SupplementExtensionRow, ToleranceRow
+from ..errors import CalendarRangeError, InputError, StateError
+from ..supervision.cards import announce, publish
 from .commitments import Commitment, CommitmentDoc, EventSink
-from .db.models import SignalRow, SupplementExtensionRow, ToleranceRow
-from .errors import CalendarRangeError, InputError, StateError
 from .licences import LicenceCheck, LicenceCheckDoc
-from .supervision import announce, publish
-from .timeutil import as_utc, local_date, local_iso
-from .workdays import WorkCalendar
 
 __all__ = [
     "ACTION",
@@ -113,7 +113,7 @@ def plan_of(bundle: Bundle) -> MaterialPlan:
         for m in bundle.materials()
     ):
         return MaterialPlan()
-    from .audit import audit_bundle, default_rules, load_catalog
+    from ..audit import audit_bundle, default_rules, load_catalog
 
     audit = audit_bundle(bundle, catalog=load_catalog(), rules=default_rules())
     verdicts = {(v.step, v.material): v for v in audit.materials}

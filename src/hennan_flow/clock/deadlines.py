@@ -25,12 +25,12 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from .bundle import TimeLimit
-from .clock import Schedule, paused_workdays, paused_workdays_union, shift, step_schedule
-from .db.models import DeadlineRow, ExtensionRow, PauseRow, SignalRow
-from .db.raw import Raw, raw_of
-from .errors import CalendarRangeError
-from .timeutil import SHANGHAI, as_utc, local_date, local_day_ended, local_iso
+from ..bpmn.bundle import TimeLimit
+from ..db.models import DeadlineRow, ExtensionRow, PauseRow, SignalRow
+from ..db.raw import Raw, raw_of
+from ..errors import CalendarRangeError
+from .arithmetic import Schedule, paused_workdays, paused_workdays_union, shift, step_schedule
+from .instants import SHANGHAI, as_utc, local_date, local_day_ended, local_iso
 from .workdays import WorkCalendar
 
 __all__ = ["CASE_STOPPING_REASONS", "PAUSE_REASONS", "Clock"]

@@ -51,16 +51,16 @@ from typing import TYPE_CHECKING, Literal, TypedDict
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from .bundle import Bundle
-from .clock import paused_workdays, paused_workdays_union
-from .db.models import CardRow, CaseRow, DeadlineRow, DefinitionRow, ExtensionRow, PauseRow, TaskRow
-from .deadlines import CASE_STOPPING_REASONS, PAUSE_REASONS
-from .errors import CalendarRangeError, InputError, NotFoundError
-from .timeutil import as_utc, local_date, local_day_ended, local_iso, local_midnight
-from .workdays import WorkCalendar
+from ..bpmn.bundle import Bundle
+from ..clock.arithmetic import paused_workdays, paused_workdays_union
+from ..clock.deadlines import CASE_STOPPING_REASONS, PAUSE_REASONS
+from ..clock.instants import as_utc, local_date, local_day_ended, local_iso, local_midnight
+from ..clock.workdays import WorkCalendar
+from ..db.models import CardRow, CaseRow, DeadlineRow, DefinitionRow, ExtensionRow, PauseRow, TaskRow
+from ..errors import CalendarRangeError, InputError, NotFoundError
 
 if TYPE_CHECKING:
-    from .reviews import ReviewSummary
+    from ..services.reviews import ReviewSummary
 
 __all__ = [
     "REPORT_VERSION",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from .errors import BpmnError, Location
+from ..errors import BpmnError, Location
 
 __all__ = ["Problem", "Severity"]
 

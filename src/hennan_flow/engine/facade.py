@@ -33,11 +33,14 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from .bundle import Bundle
-from .clock import end_of_day
-from .db import migrate
-from .db.checkpoint import Checkpointer
-from .db.models import (
+from ..bpmn.bundle import Bundle
+from ..clock.arithmetic import end_of_day
+from ..clock.deadlines import CASE_STOPPING_REASONS, PAUSE_REASONS, Clock
+from ..clock.instants import as_utc, local_date
+from ..clock.workdays import WorkCalendar, parse_override
+from ..db import migrate
+from ..db.checkpoint import Checkpointer
+from ..db.models import (
     CalendarRow,
     CaseRow,
     DeadlineRow,
@@ -49,14 +52,11 @@ from .db.models import (
     SignalRow,
     TaskRow,
 )
-from .db.models import snapshot as make_snapshot
-from .db.raw import Raw, raw_of
-from .db.session import make_engine, read_sessions, sqlite_file, transaction, write_sessions
-from .deadlines import CASE_STOPPING_REASONS, PAUSE_REASONS, Clock
-from .definitions import Candidate, LoadedDefinition, collect, load_definition
-from .efficiency import SupervisionReport
-from .entities import Case, Deployment, Event, Task
-from .errors import (
+from ..db.models import snapshot as make_snapshot
+from ..db.raw import Raw, raw_of
+from ..db.session import make_engine, read_sessions, sqlite_file, transaction, write_sessions
+from ..entities import Case, Deployment, Event, Task
+from ..errors import (
     ConfigError,
     ConflictError,
     HennanFlowError,
@@ -66,8 +66,9 @@ from .errors import (
     SimulationError,
     StateError,
 )
-from .ids import new_id
-from .runtime import (
+from ..ids import new_id
+from ..runtime.sandbox import Sandbox
+from ..runtime.workflow import (
     SPIFF_VERSION,
     EngineScriptEngine,
     StateCodec,
@@ -80,21 +81,20 @@ from .runtime import (
     quiet_spiff_loggers,
     ready_user_tasks,
 )
-from .sandbox import Sandbox
-from .supervision import Card, OutboxEvent
-from .sweeper import BatchReport, SweepResult
-from .timeutil import as_utc, local_date
-from .workdays import WorkCalendar, parse_override
+from ..supervision.cards import Card, OutboxEvent
+from ..supervision.figures import SupervisionReport
+from ..supervision.sweeper import BatchReport, SweepResult
+from .definitions import Candidate, LoadedDefinition, collect, load_definition
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from .commitments import Commitment, CreditRecord
-    from .db.models import ToleranceRow
-    from .licences import LicenceProvider
-    from .reviews import Review, ReviewSummary
-    from .supervision import Issued
-    from .tolerance import CaseMaterials, MaterialPlan, StepPlan
+    from ..db.models import ToleranceRow
+    from ..services.commitments import Commitment, CreditRecord
+    from ..services.licences import LicenceProvider
+    from ..services.reviews import Review, ReviewSummary
+    from ..services.tolerance import CaseMaterials, MaterialPlan, StepPlan
+    from ..supervision.cards import Issued
 
 __all__ = ["Engine", "SimulatedClock"]
 
@@ -186,7 +186,7 @@ class Engine:
         self.script_engine = EngineScriptEngine(
             Sandbox(functions=self._domain_functions()), allow_code=allow_code_tasks, now=self.now
         )
-        from .licences import NoProvider
+        from ..services.licences import NoProvider
 
         self.licences: LicenceProvider = licences if licences is not None else NoProvider()
         self._service_plans: dict[int, MaterialPlan] = {}
@@ -1128,7 +1128,7 @@ class Engine:
 
     def render_form(self, task_id: str) -> str:
         """The step's form as an accessible HTML fragment for portals, beside the applicant's checklist."""
-        from .formrender import render_form
+        from ..stepforms.render import render_form
 
         task = self.task(task_id)
         with self._read() as session:
@@ -1302,7 +1302,7 @@ class Engine:
         sweepers reap when it runs out. Work is done in batches of `batch_size` until nothing is due
         or `budget` seconds have passed (`complete=False`; the next sweep goes on). See sweeper.py.
         """
-        from .sweeper import Sweeper
+        from ..supervision.sweeper import Sweeper
 
         self._ready()
         return Sweeper(
@@ -1320,7 +1320,7 @@ class Engine:
         self, *, state: str | None = None, case: str | None = None, color: str | None = None
     ) -> list[Card]:
         """Yellow and red cards, oldest first; `state="open"` means not closed yet."""
-        from .supervision import list_cards
+        from ..supervision.cards import list_cards
 
         self._ready()
         with self._read() as session:
@@ -1328,7 +1328,7 @@ class Engine:
 
     def card(self, card_id: str) -> Card:
         """A card with its supervision record."""
-        from .supervision import get_card
+        from ..supervision.cards import get_card
 
         self._ready()
         with self._read() as session:
@@ -1348,7 +1348,7 @@ class Engine:
         Closing needs a conclusion: 不属实 or 系统误报 from verifying, 属实 from rectifying. Any
         other move raises `StateError`. Records are closed, never deleted.
         """
-        from .supervision import advance, get_card
+        from ..supervision.cards import advance, get_card
 
         try:
             with self._transaction() as session:
@@ -1379,7 +1379,7 @@ class Engine:
         Keep the last id as the cursor: reading again with it returns only newer events, so a
         consumer sees each event once. Ids become visible in increasing order.
         """
-        from .supervision import read_events
+        from ..supervision.cards import read_events
 
         self._ready()
         with self._read() as session:
@@ -1391,7 +1391,7 @@ class Engine:
 
     def _fire_signal(self, session: Session, signal: SignalRow, now: datetime) -> None:
         """A step or case ended with this signal due: it fires in this transaction, at its due instant."""
-        from .supervision import issue
+        from ..supervision.cards import issue
 
         issue(session, [signal], now, claimer=None, lead_of=self._lead_of)
 
@@ -1417,8 +1417,8 @@ class Engine:
         empty period gives a report with `empty: true`; a reversed period and an unknown department
         raise InputError / NotFoundError.
         """
-        from .efficiency import Scope, build_report, read_facts
-        from .reviews import summary
+        from ..services.reviews import summary
+        from ..supervision.figures import Scope, build_report, read_facts
 
         scope = Scope(start=start, end=end, department=department)
         self._ready()
@@ -1446,7 +1446,7 @@ class Engine:
         """What the audit makes of each step's materials, once per definition."""
         plan = self._service_plans.get(definition.id)
         if plan is None:
-            from .tolerance import plan_of
+            from ..services.tolerance import plan_of
 
             plan = plan_of(definition.bundle)
             with self._lock:
@@ -1462,7 +1462,7 @@ class Engine:
         step_plan = plan.of(task.step)
         if step_plan is None and not has_intake:
             return  # the common case: nothing to do, nothing parsed
-        from . import commitments, licences, tolerance
+        from ..services import commitments, licences, tolerance
 
         applicant = self._applicant_of(case)
         intake = tolerance.intake_of(applicant, plan)  # a bad intake refuses the case's start
@@ -1574,7 +1574,7 @@ class Engine:
         step_plan = self._service_plan(self._definition(session, case.definition_id)).of(task.step)
         if step_plan is None:
             return
-        from . import commitments, tolerance
+        from ..services import commitments, tolerance
 
         if task.state == "completed":
             if step_plan.commitments:
@@ -1592,8 +1592,8 @@ class Engine:
         plan = self._service_plan(self._definition(session, case.definition_id))
         if not any(s.tolerable for s in plan.steps.values()):
             return
-        from .db.models import ToleranceRow
-        from .tolerance import void_for_task
+        from ..db.models import ToleranceRow
+        from ..services.tolerance import void_for_task
 
         for (task_id,) in session.execute(
             select(ToleranceRow.task_id).where(
@@ -1611,10 +1611,10 @@ class Engine:
         plan: StepPlan | None = None,
     ) -> CaseMaterials:
         """The commitments, tolerated materials and e-licence checks of a case or step (what `plan` has)."""
-        from .commitments import commitment_of
-        from .db.models import CommitmentRow, LicenceCheckRow, ToleranceRow
-        from .licences import check_of
-        from .tolerance import CaseMaterials, tolerance_of
+        from ..db.models import CommitmentRow, LicenceCheckRow, ToleranceRow
+        from ..services.commitments import commitment_of
+        from ..services.licences import check_of
+        from ..services.tolerance import CaseMaterials, tolerance_of
 
         def rows(model: Any, wanted: bool) -> list[Any]:
             if not wanted:
@@ -1672,9 +1672,9 @@ class Engine:
         actor: str | None = None,
     ) -> bool:
         """终止办理: the case becomes terminated at `at`, its open steps cancelled, its clocks stopped."""
-        from .db.models import PauseRow
-        from .supervision import publish
-        from .timeutil import local_iso
+        from ..clock.instants import local_iso
+        from ..db.models import PauseRow
+        from ..supervision.cards import publish
 
         found = session.execute(
             select(CaseRow.definition_id, CaseRow.key, CaseRow.applicant, CaseRow.started_by).where(
@@ -1747,7 +1747,7 @@ class Engine:
 
     def _lapse(self, session: Session, row: ToleranceRow, *, at: datetime) -> None:
         """A supplement deadline passed with the material missing: 终止办理 at the deadline instant."""
-        from .tolerance import lapse
+        from ..services.tolerance import lapse
 
         lapse(session, row, at=at, event=self._event)
         self._terminate_case(
@@ -1762,9 +1762,9 @@ class Engine:
         self, session: Session, signals: Sequence[SignalRow], now: datetime, *, claimer: str | None
     ) -> list[Issued]:
         """Fire service deadlines (kind action: a supplement deadline terminates its case), fenced like cards."""
-        from .db.models import ToleranceRow
-        from .supervision import Issued, mark_fired
-        from .tolerance import SUPPLEMENT
+        from ..db.models import ToleranceRow
+        from ..services.tolerance import SUPPLEMENT
+        from ..supervision.cards import Issued, mark_fired
 
         if not signals:
             return []
@@ -1786,14 +1786,14 @@ class Engine:
 
     def applicant_key(self, applicant: Mapping[str, Any]) -> str | None:
         """The stable, non-reversible key this database gives an applicant (commitments.py), or None."""
-        from .commitments import applicant_key
+        from ..services.commitments import applicant_key
 
         with self._transaction() as session:  # the first use may store the database's secret
             return applicant_key(session, applicant)
 
     def commitment_text(self, key: str, material: str) -> dict[str, str]:
         """The 告知承诺书 the portal shows before the case starts: material, name, text, text_version."""
-        from .commitments import commitment_text, text_version
+        from ..services.commitments import commitment_text, text_version
 
         bundle = self.bundle(key)
         found = next((m for m in bundle.materials() if m.id == material and m.commitment), None)
@@ -1811,8 +1811,8 @@ class Engine:
         applicant: str | None = None,
     ) -> list[Commitment]:
         """Commitment records, by case, step instance, state and applicant key (oldest first)."""
-        from .commitments import COMMITMENT_STATES, commitment_of
-        from .db.models import CommitmentRow
+        from ..db.models import CommitmentRow
+        from ..services.commitments import COMMITMENT_STATES, commitment_of
 
         if state is not None and state not in COMMITMENT_STATES:
             raise InputError(
@@ -1836,7 +1836,7 @@ class Engine:
 
     def commitment(self, commitment_id: str) -> Commitment:
         """One commitment record."""
-        from .commitments import commitment_of, get
+        from ..services.commitments import commitment_of, get
 
         self._ready()
         with self._read() as session:
@@ -1844,7 +1844,7 @@ class Engine:
 
     def decline_commitment(self, commitment_id: str, *, actor: str | None = None) -> Commitment:
         """The applicant declines a signed commitment and hands in the material instead (step still open)."""
-        from .commitments import commitment_of, decline, get
+        from ..services.commitments import commitment_of, decline, get
 
         with self._transaction() as session:
             now = self.now()
@@ -1864,9 +1864,9 @@ class Engine:
         """事后核查: record method and result; a false commitment revokes the decision, terminates an open
         case, writes a credit record (outbox `credit.record`) and bars the applicant until repaired.
         """
-        from .commitments import commitment_of, get, record_credit, verify
-        from .supervision import announce
-        from .timeutil import local_iso
+        from ..clock.instants import local_iso
+        from ..services.commitments import commitment_of, get, record_credit, verify
+        from ..supervision.cards import announce
 
         try:
             with self._transaction() as session:
@@ -1931,8 +1931,8 @@ class Engine:
 
     def credit_records(self, *, applicant: str | None = None, open_only: bool = False) -> list[CreditRecord]:
         """Credit records (false commitments), by applicant key; `open_only`: not repaired yet."""
-        from .commitments import credit_of
-        from .db.models import CreditRow
+        from ..db.models import CreditRow
+        from ..services.commitments import credit_of
 
         self._ready()
         with self._read() as session:
@@ -1945,7 +1945,7 @@ class Engine:
 
     def repair_credit(self, record_id: int, *, note: str, actor: str | None = None) -> CreditRecord:
         """信用修复: the record stays on file but no longer bars the applicant from commitments."""
-        from .commitments import credit_of, repair
+        from ..services.commitments import credit_of, repair
 
         with self._transaction() as session:
             credit = repair(session, record_id, note=note, now=self.now(), actor=actor, event=self._event)
@@ -1969,10 +1969,10 @@ class Engine:
         A tolerated material whose deadline has already passed terminates the case at that instant
         instead (the sweeper had not got to it yet), and StateError says so.
         """
-        from .db.models import CommitmentRow, LicenceCheckRow, ToleranceRow
-        from .licences import RETRIED_STATES
-        from .timeutil import local_iso
-        from .tolerance import passed, supply
+        from ..clock.instants import local_iso
+        from ..db.models import CommitmentRow, LicenceCheckRow, ToleranceRow
+        from ..services.licences import RETRIED_STATES
+        from ..services.tolerance import passed, supply
 
         lapsed: ToleranceRow | None = None
         with self._transaction() as session:
@@ -2056,8 +2056,8 @@ class Engine:
         self, task_id: str, material: str, *, days: int, approver: str, reason: str, actor: str | None = None
     ) -> CaseMaterials:
         """An approver moves a tolerated material's supplement deadline by `days` working days (before it passes)."""
-        from .db.models import ToleranceRow
-        from .tolerance import extend
+        from ..db.models import ToleranceRow
+        from ..services.tolerance import extend
 
         with self._transaction() as session:
             now = self.now()
@@ -2089,8 +2089,8 @@ class Engine:
         The provider is asked outside any transaction (no lock is held while it answers); each answer
         is then stored unless the check changed meanwhile.
         """
-        from .db.models import LicenceCheckRow
-        from .licences import RETRIED_STATES, LicenceRequest, apply, fetch, holder_of
+        from ..db.models import LicenceCheckRow
+        from ..services.licences import RETRIED_STATES, LicenceRequest, apply, fetch, holder_of
 
         self._ready()
         with self._read() as session:
@@ -2165,7 +2165,7 @@ class Engine:
 
         A bad review (4 不满意, 5 非常不满意) opens its rectification record (reviews.py).
         """
-        from . import commitments, reviews
+        from ..services import commitments, reviews
 
         level, channel = reviews.check_input(level, channel)
         with self._transaction() as session:
@@ -2217,8 +2217,8 @@ class Engine:
         self, *, case: str | None = None, bad: bool | None = None, open_only: bool = False
     ) -> list[Review]:
         """Reviews oldest first; `bad` filters levels 4–5 (or 1–3); `open_only`: records not closed yet."""
-        from .db.models import RectificationRow, ReviewRow
-        from .reviews import BAD_LEVELS, reviews_of
+        from ..db.models import RectificationRow, ReviewRow
+        from ..services.reviews import BAD_LEVELS, reviews_of
 
         self._ready()
         with self._read() as session:
@@ -2238,7 +2238,7 @@ class Engine:
 
     def review(self, review_id: str) -> Review:
         """One review with its rectification record and the cards its phases got."""
-        from .reviews import find, reviews_of
+        from ..services.reviews import find, reviews_of
 
         self._ready()
         with self._read() as session:
@@ -2246,7 +2246,7 @@ class Engine:
             return reviews_of(session, [row])[0]
 
     def _move_review(self, review_id: str, move: str, **kwargs: Any) -> Review:
-        from . import reviews
+        from ..services import reviews
 
         try:
             with self._transaction() as session:
@@ -2294,7 +2294,7 @@ class Engine:
         self, *, start: date | None = None, end: date | None = None, department: str | None = None
     ) -> ReviewSummary:
         """The 好差评 figures of a period and department (reviews.summary; the report's reviews section)."""
-        from .reviews import summary
+        from ..services.reviews import summary
 
         self._ready()
         now = self.now()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from .errors import BpmnError, Location
+from ..errors import BpmnError, Location
 
 __all__ = ["DEFAULT_MAX_BYTES", "parse_bytes", "parse_file"]
 

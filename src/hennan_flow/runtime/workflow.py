@@ -34,10 +34,10 @@ from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
-from .errors import ExpressionError, HennanFlowError, Location, StateError
-from .ids import use_for_spiff_tasks
+from ..bpmn.parser import ProcessSpecs
+from ..errors import ExpressionError, HennanFlowError, Location, StateError
+from ..ids import use_for_spiff_tasks
 from .sandbox import Sandbox, expression_failed
-from .spiff import ProcessSpecs
 from .timers import TIMER_CLASSES
 
 __all__ = [

@@ -8,7 +8,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from .errors import FieldError, FormDataError, Location
+from ..errors import FieldError, FormDataError, Location
 
 __all__ = ["check_form_data", "form_validator"]
 

@@ -21,9 +21,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from fractions import Fraction
 from typing import Literal
 
-from .bundle import TimeLimit
-from .errors import ConfigError
-from .timeutil import SHANGHAI, as_utc, local_date, local_midnight
+from ..bpmn.bundle import TimeLimit
+from ..errors import ConfigError
+from .instants import SHANGHAI, as_utc, local_date, local_midnight
 from .workdays import WorkCalendar
 
 __all__ = [

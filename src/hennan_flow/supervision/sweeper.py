@@ -47,13 +47,13 @@ from typing import TYPE_CHECKING, Any, TypedDict, cast
 from sqlalchemy import Select, Table, bindparam, event, func, select, update
 from sqlalchemy.orm import Session
 
-from .db.models import CaseRow, DeadlineRow, SignalRow, live_signal
-from .errors import ConflictError, HennanFlowError, InputError
-from .supervision import ISSUED_KEY, Issued, IssuedDoc, issue
-from .timeutil import as_utc, local_date
+from ..clock.instants import as_utc, local_date
+from ..db.models import CaseRow, DeadlineRow, SignalRow, live_signal
+from ..errors import ConflictError, HennanFlowError, InputError
+from .cards import ISSUED_KEY, Issued, IssuedDoc, issue
 
 if TYPE_CHECKING:
-    from .engine import Engine
+    from ..engine.facade import Engine
 
 __all__ = [
     "BatchReport",

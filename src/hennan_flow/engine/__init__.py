@@ -1,0 +1,5 @@
+"""The engine portals embed (see `facade.Engine`)."""
+
+from .facade import Engine, SimulatedClock
+
+__all__ = ["Engine", "SimulatedClock"]
