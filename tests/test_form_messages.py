@@ -56,6 +56,33 @@ def test_every_unknown_field_is_named() -> None:
     ]
 
 
+def test_unknown_fields_are_named_under_composition_and_pattern_properties() -> None:
+    composed = {
+        "type": "object",
+        "allOf": [{"properties": {"a": {"type": "string", "title": "甲"}}}],
+        "properties": {
+            "sub": {
+                "type": "object",
+                "title": "子项",
+                "properties": {"x": {}},
+                "unevaluatedProperties": False,
+            }
+        },
+        "unevaluatedProperties": False,
+    }
+    data = {"a": "1", "b": 2, "sub": {"x": 1, "y": 2}}
+    assert refused(composed, data) == [("/sub/y", "子项中没有“y”这一项"), ("/b", "“b”不是本表单的字段")]
+    patterned = {
+        "type": "object",
+        "properties": {"x": {}},
+        "patternProperties": {"^note_[a-z]+$": {"type": "string"}},
+        "additionalProperties": False,
+    }
+    assert refused(patterned, {"x": 1, "note_ok": "fine", "note_BAD": "y"}) == [
+        ("/note_BAD", "“note_BAD”不是本表单的字段")
+    ]
+
+
 def test_rules_are_said_in_chinese_with_the_field_title() -> None:
     schema = {
         "type": "object",

@@ -333,6 +333,18 @@ def test_patterns_re2_cannot_bound_are_refused(
     assert_refused(lib, capsys, "/patternProperties")
 
 
+def test_unevaluated_properties_beside_pattern_properties_are_refused(
+    lib: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """jsonschema's unevaluatedProperties matches patternProperties with Python's re: not in forms."""
+    schema = accept_form()
+    schema.pop("additionalProperties")
+    schema["patternProperties"] = {"^(a+)+$": {"type": "string"}}
+    schema["unevaluatedProperties"] = False
+    write_form(lib, schema)
+    assert_refused(lib, capsys, "unevaluatedProperties together with patternProperties")
+
+
 def test_shipped_pattern_escapes_keep_their_meaning() -> None:
     """\\u4e00-\\u9fa5 (ECMA-262 escapes) reach RE2 as \\x{…}; \\d stays ASCII as in the browser."""
     schema = {

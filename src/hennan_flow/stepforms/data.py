@@ -49,6 +49,7 @@ MAX_DATA_DEPTH = 32
 MAX_CHECK_STEPS = 200_000
 MAX_FIELD_ERRORS = 50
 _MAX_SEGMENT = 64  # an unknown key as it appears in a pointer
+_UNKNOWN = "not a field of this form"  # the errors this module raises for one unknown key each
 
 _BUDGET: ContextVar[list[int] | None] = ContextVar("hf_form_budget", default=None)
 
@@ -113,7 +114,7 @@ def _additional(
         if validator.is_type(extra, "object"):
             yield from validator.descend(instance[key], extra, path=key)
         elif extra is False:
-            yield ValidationError("unknown", path=[key])
+            yield ValidationError(_UNKNOWN, path=[key])
 
 
 def _pattern_properties(
@@ -145,7 +146,7 @@ def _unevaluated(original: Keyword) -> Keyword:
             if keys is None:
                 yield error
             else:
-                yield from (ValidationError("unknown", path=[k]) for k in keys)
+                yield from (ValidationError(_UNKNOWN, path=[k]) for k in keys)
 
     return unevaluated
 
@@ -318,7 +319,7 @@ def _field_error(
 ) -> tuple[tuple[str | int, ...], FieldError]:
     path = tuple(error.absolute_path)
     keyword = error.validator if isinstance(error.validator, str) else None
-    unknown = keyword in {"additionalProperties", "unevaluatedProperties"} and bool(path)
+    unknown = keyword in {"additionalProperties", "unevaluatedProperties"} and error.message == _UNKNOWN
     steps, node = validator.walk(path[:-1] if unknown else path)
     label = label_of(steps)
     if unknown:

@@ -13,8 +13,9 @@ Also refused, each with the schema file, the JSON pointer and a fix: a form that
 refuse every submission; `true` accepts any and is a warning), a file over `MAX_SCHEMA_BYTES`, JSON
 nested deeper than `MAX_SCHEMA_DEPTH`, more than `MAX_SCHEMA_NODES` subschemas or `MAX_REFERENCED`
 schemas, a `pattern` RE2 cannot compile (see `patterns`), `$dynamicRef`, a `$id` other than the form's
-own `urn:hennan-flow:forms:<ref>`, a `$ref` that points at nothing, and `$ref` loops that never step
-into the data (they would recurse for ever on one value).
+own `urn:hennan-flow:forms:<ref>`, a `$ref` that points at nothing, `$ref` loops that never step
+into the data (they would recurse for ever on one value), and `unevaluatedProperties` beside
+`patternProperties` (jsonschema evaluates that pair with Python's backtracking `re`).
 
 Designer notes: `description` and `title` are shown to the applicant; notes for designers go in
 `x-hf-designer-note` (or `$comment`), which nothing renders. A `description` that reads like a note for
@@ -193,6 +194,15 @@ class _FormSet:
                 continue
             self.schemas[current] = schema
             queue.extend(self._check(current, schema, top=current == ref))
+        uses = {k for node in self._nodes.values() if isinstance(node, dict) for k in node}
+        if {"unevaluatedProperties", "patternProperties"} <= uses:
+            self._error(
+                ref,
+                "",
+                "unevaluatedProperties together with patternProperties: that check would run the "
+                "patterns with Python's backtracking re",
+                "use additionalProperties: false beside patternProperties",
+            )
         if not self.errors:
             self._check_targets()
         if not self.errors:
