@@ -438,3 +438,29 @@ def test_a_combinatorial_schema_is_stopped_by_the_rule_budget() -> None:
         check_form_data(schema, {"n": "many"}, step="s", form="f")
     [field] = info.value.fields
     assert "过于复杂" in field.message
+
+
+def test_the_rule_budget_accepts_a_long_list_of_referenced_members() -> None:
+    """2,000 family members of three fields, each a $ref: near the data bounds, well within the budget."""
+    member = {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string", "title": "姓名", "maxLength": 20},
+            "relation": {"type": "string", "enum": ["父", "母", "子"]},
+            "age": {"type": "integer", "minimum": 0},
+        },
+        "required": ["name", "relation"],
+        "additionalProperties": False,
+    }
+    schema = {
+        "type": "object",
+        "$defs": {"member": member},
+        "properties": {"members": {"type": "array", "title": "成员", "items": {"$ref": "#/$defs/member"}}},
+        "additionalProperties": False,
+    }
+    members = [{"name": "张三", "relation": "父", "age": 30} for _ in range(2000)]
+    check_form_data(schema, {"members": members}, step="s", form="f")
+    members[1999] = {"name": "张三", "relation": "叔"}
+    with pytest.raises(FormDataError) as info:
+        check_form_data(schema, {"members": members}, step="s", form="f")
+    assert [f.field for f in info.value.fields] == ["/members/1999/relation"]

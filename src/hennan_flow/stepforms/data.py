@@ -6,8 +6,9 @@ no lock), so a caller can run it before its write transaction. It is bounded wha
 - the data: at most `MAX_DATA_CHARS` characters of text (keys and strings), `MAX_DATA_NODES` values
   and `MAX_DATA_DEPTH` levels, measured before anything else looks at it;
 - the rules: `pattern` and `patternProperties` run on RE2 (linear time, `patterns`), every `$ref`
-  resolves in a registry of the stored schemas only (no retrieval), and at most `MAX_CHECK_STEPS`
-  rules are evaluated per submission;
+  resolves in a registry of the stored schemas only (no retrieval), and a submission may spend at
+  most `MAX_CHECK_STEPS` units of rule evaluation: 1 per plain rule, `DESCENT_COST` per `$ref` or
+  combinator (`allOf`, `anyOf`, …), which cost tens of times more to evaluate;
 - the answer: every missing field once, at its own pointer; every unknown field; at most
   `MAX_FIELD_ERRORS` field errors, each message naming the field and the rule, never the value.
 
@@ -33,6 +34,7 @@ from .patterns import PatternError, compile_uncached, search
 from .schema import FORM_URN, form_registry, pointer, stored_form_problem
 
 __all__ = [
+    "DESCENT_COST",
     "MAX_CHECK_STEPS",
     "MAX_DATA_CHARS",
     "MAX_DATA_DEPTH",
@@ -46,7 +48,11 @@ __all__ = [
 MAX_DATA_CHARS = 1_000_000
 MAX_DATA_NODES = 10_000
 MAX_DATA_DEPTH = 32
-MAX_CHECK_STEPS = 200_000
+MAX_CHECK_STEPS = 100_000
+DESCENT_COST = 10  # the units of one $ref or combinator evaluation (bench/forms.py times them)
+_DESCENTS = frozenset(
+    {"$ref", "$dynamicRef", "allOf", "anyOf", "oneOf", "not", "if", "then", "else", "dependentSchemas"}
+)
 MAX_FIELD_ERRORS = 50
 _MAX_SEGMENT = 64  # an unknown key as it appears in a pointer
 _UNKNOWN = "not a field of this form"  # the errors this module raises for one unknown key each
@@ -55,19 +61,19 @@ _BUDGET: ContextVar[list[int] | None] = ContextVar("hf_form_budget", default=Non
 
 
 class _TooComplex(Exception):
-    """The submission needs more rule evaluations than MAX_CHECK_STEPS."""
+    """The submission needs more units of rule evaluation than MAX_CHECK_STEPS."""
 
 
 Keyword = Callable[[Any, Any, Any, Mapping[str, Any]], Iterable[ValidationError] | None]
 
 
-def _counted(keyword: Keyword) -> Keyword:
+def _counted(keyword: Keyword, cost: int) -> Keyword:
     def counted(
         validator: Any, value: Any, instance: Any, schema: Mapping[str, Any]
     ) -> Iterator[ValidationError]:
         budget = _BUDGET.get()
         if budget is not None:
-            budget[0] -= 1
+            budget[0] -= cost
             if budget[0] < 0:
                 raise _TooComplex
         yield from keyword(validator, value, instance, schema) or ()
@@ -185,7 +191,7 @@ def _validator_class() -> Any:
         pattern=_pattern,
         unevaluatedProperties=_unevaluated(keywords["unevaluatedProperties"]),
     )
-    counted = {k: _counted(v) for k, v in keywords.items()}
+    counted = {k: _counted(v, DESCENT_COST if k in _DESCENTS else 1) for k, v in keywords.items()}
     return validators.extend(Draft202012Validator, counted)  # type: ignore[no-untyped-call]
 
 
@@ -370,7 +376,10 @@ def check_form_data(
     except _TooComplex:
         too_much = FieldError("/", "提交的内容过于复杂，无法核对，请精简后重新提交")
         raise _refused(
-            step, form, (too_much,), f"over {MAX_CHECK_STEPS} rule evaluations; nothing was stored"
+            step,
+            form,
+            (too_much,),
+            f"over {MAX_CHECK_STEPS} units of rule evaluation (docs/forms.md); nothing was stored",
         ) from None
     except (Unresolvable, PatternError, RecursionError) as exc:
         raise _unusable(step, form, type(exc).__name__) from None
