@@ -9,13 +9,12 @@ pass fails the suite, so the marker cannot outlive the gap).
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
 from lxml import html
 
-from helpers import ACCEPT, REVIEW_LIB
+from helpers import ACCEPT, REVIEW_LIB, held_write_lock
 from hennan_flow import FormDataError
 from hennan_flow.db import session as db_session
 from hennan_flow.engine import Engine
@@ -36,15 +35,9 @@ def test_refused_form_data_is_answered_without_waiting_for_the_write_lock(
     engine.deploy(str(REVIEW_LIB / "processes"), forms=str(REVIEW_LIB / "forms"))
     case = engine.start_case("review")
     [task] = [t for t in engine.tasks(case=case.id) if t.step == "accept"]
-    blocker = sqlite3.connect(path, isolation_level=None)
-    blocker.execute("BEGIN IMMEDIATE")  # another worker holds the database's write lock
-    try:
-        # the form's answer needs no lock: the applicant hears about the fields, not a conflict
-        with pytest.raises(FormDataError):
-            engine.complete_task(task.id, data={"capital": "many"})
-    finally:
-        blocker.execute("ROLLBACK")
-        blocker.close()
+    # another worker holds the write lock; the form's answer needs none: the fields, not a conflict
+    with held_write_lock(path), pytest.raises(FormDataError):
+        engine.complete_task(task.id, data={"capital": "many"})
     assert engine.complete_task(task.id, data=ACCEPT).state == "completed"
     engine.close()
 
