@@ -277,6 +277,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     import safety  # bench/safety.py
 
     results["safety"] = safety.main()
+    import forms  # bench/forms.py
+
+    results["forms"] = forms.main()
     corpus = audit_corpus(Path(os.environ.get("HENNAN_FLOW_SHARED", HERE.parent.parent / "shared")))
     if corpus is None:
         print("  audit over the corpora: skipped (../shared/corpora is absent)")

@@ -51,7 +51,7 @@ def _refuse_payload(text: str) -> bool:
     return refused == 2
 
 
-def _timed(fn: Any, *args: Any, rounds: int = 3) -> tuple[float, Any]:
+def timed(fn: Any, *args: Any, rounds: int = 3) -> tuple[float, Any]:
     """The median seconds of `rounds` calls, and what the calls returned (the same each time)."""
     samples, results = [], set()
     for _ in range(rounds):
@@ -78,10 +78,10 @@ def _slowest(timings: dict[str, tuple[float, Any]]) -> dict[str, Any]:
 
 def main() -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="hf-safety-") as tmp:  # where an escape would write
-        payloads = {p.id: _timed(_refuse_payload, p.text(str(Path(tmp) / p.id))) for p in PAYLOADS}
-    bombs = {text: _timed(_evaluate, text) for text in BOMBS_REFUSED}
-    cheap = {text: _timed(_evaluate, text) for text in BOMBS_CHEAP}
-    laughs, laughs_refused = _timed(_refuse_laughs)
+        payloads = {p.id: timed(_refuse_payload, p.text(str(Path(tmp) / p.id))) for p in PAYLOADS}
+    bombs = {text: timed(_evaluate, text) for text in BOMBS_REFUSED}
+    cheap = {text: timed(_evaluate, text) for text in BOMBS_CHEAP}
+    laughs, laughs_refused = timed(_refuse_laughs)
     counts = {
         "payloads_refused": sum(r for _, r in payloads.values()),
         "bombs_refused": sum(r for _, r in bombs.values()),

@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
+import sqlite3
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -93,6 +94,18 @@ def run_to_end(engine: Engine, case_id: str, *, supplement_rounds: int = 0, acto
                 rounds += 1
             engine.complete_task(t.id, data=data, actor=actor)
             done += 1
+
+
+@contextmanager
+def held_write_lock(path: Path) -> Iterator[None]:
+    """Another connection holds the SQLite file's write lock (BEGIN IMMEDIATE) for the block."""
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
 
 
 def run_cli(url: str, capsys: pytest.CaptureFixture[str], *args: str, now: str) -> tuple[int, str, str]:

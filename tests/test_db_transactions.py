@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from helpers import REVIEW_LIB, run_to_end
+from helpers import REVIEW_LIB, held_write_lock, run_to_end
 from hennan_flow import Engine
 from hennan_flow.db import checkpoint
 from hennan_flow.db import session as db_session
@@ -99,15 +99,9 @@ def test_a_held_write_lock_is_a_conflict_the_user_can_retry(
     engine = Engine(f"sqlite:///{path}")
     engine.upgrade()
     engine.deploy(str(REVIEW_LIB / "processes"))
-    blocker = sqlite3.connect(path, isolation_level=None)
-    blocker.execute("BEGIN IMMEDIATE")
-    try:
-        with pytest.raises(ConflictError) as caught:
-            engine.start_case("review")
-        assert caught.value.hint == "try again"
-    finally:
-        blocker.execute("ROLLBACK")
-        blocker.close()
+    with held_write_lock(path), pytest.raises(ConflictError) as caught:
+        engine.start_case("review")
+    assert caught.value.hint == "try again"
     assert engine.cases() == []  # nothing half-applied
     assert engine.start_case("review").state == "open"  # and the next try succeeds
     engine.close()

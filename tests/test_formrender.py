@@ -18,7 +18,8 @@ from helpers import FORMS, PROCESSES, WALKS
 from hennan_flow.audit import MaterialVerdict, audit_paths
 from hennan_flow.bpmn.bundle import Bundle, Step
 from hennan_flow.bpmn.dialect import load_document
-from hennan_flow.errors import ConfigError, FieldError
+from hennan_flow.errors import ConfigError, FieldError, FormDataError
+from hennan_flow.stepforms.data import check_form_data
 from hennan_flow.stepforms.render import checklist_for, html_pattern, render_form
 
 EVIL = "<script>alert(1)</script>"
@@ -118,6 +119,10 @@ def test_every_property_has_its_labelled_control(key: str, step_id: str) -> None
         if "enum" in prop:
             assert control.tag == "select"
             assert [o.get("value") for o in control.xpath("option")] == ["", *prop["enum"]]
+        elif "oneOf" in prop:  # choices with Chinese labels: the applicant never reads the code value
+            assert control.tag == "select"
+            options = [(o.get("value"), o.text_content()) for o in control.xpath("option")][1:]
+            assert options == [(m["const"], m["title"]) for m in prop["oneOf"]]
         elif prop.get("type") in {"integer", "number"}:
             assert control.get("type") == "number"
             assert control.get("step") == ("1" if prop["type"] == "integer" else "any")
@@ -383,18 +388,94 @@ def test_a_csp_nonce_goes_on_the_style_block() -> None:
 
 def test_field_errors_are_tied_to_their_fields() -> None:
     errors = (
-        FieldError("/company_name", "企业名称 (company_name) is required"),
-        FieldError("/seal_types", "至少一项"),
+        FieldError("/company_name", "请填写企业名称"),
+        FieldError("/seal_types", "“seal_types”不是本表单的字段"),
     )
     _, root, _ = _render("enterprise_opening", "register", errors=errors)
     [control] = root.xpath("//input[@name='company_name']")
     assert control.get("aria-invalid") == "true"
     error_id = next(i for i in control.get("aria-describedby").split() if i.endswith("-error"))
-    assert "is required" in _node_text(root, error_id)
+    assert _node_text(root, error_id) == "请填写企业名称"
     [summary] = root.xpath("//*[@role='alert']")
-    assert [a.get("href") for a in summary.xpath(".//a")] == [f"#{control.get('id')}"]
-    assert "至少一项" in summary.text_content()  # an error for a field this form does not have
+    # the message names its field: the same words in the summary and at the field, said once each
+    assert [(a.get("href"), a.text_content()) for a in summary.xpath(".//a")] == [
+        (f"#{control.get('id')}", "请填写企业名称")
+    ]
+    assert "“seal_types”不是本表单的字段" in summary.text_content()  # a field this form does not have
     assert root.xpath("//input[@name='company_type'][@aria-invalid]") == []
+
+
+def test_the_messages_of_a_refused_submission_render_at_their_fields() -> None:
+    """What check_form_data says about {} is what the applicant reads: once per field, in Chinese."""
+    _, _, schema = _render("enterprise_opening", "register")
+    with pytest.raises(FormDataError) as info:
+        check_form_data(schema, {"surprise": 1}, step="register", form="enterprise_opening/register")
+    _, root, _ = _render("enterprise_opening", "register", errors=info.value.fields)
+    [summary] = root.xpath("//*[@role='alert']")
+    items = [li.text_content() for li in summary.xpath(".//li")]
+    titles = [p["title"] for n, p in schema["properties"].items() if n in schema["required"]]
+    assert sorted(items) == sorted([f"请填写{t}" for t in titles] + ["“surprise”不是本表单的字段"])
+    for name in schema["required"]:
+        [control] = root.xpath(f"//*[@name='{name}']")
+        assert control.get("aria-invalid") == "true"
+
+
+@pytest.mark.parametrize("key", sorted(WALKS))
+def test_a_completed_step_renders_read_only_without_a_submit_button(key: str) -> None:
+    step_id = SHOWCASE[key]
+    data = WALKS[key]["step_data"][step_id]
+    _, root, schema = _render(key, step_id, data=data, task_id="t1", readonly=True, action="/done")
+    assert root.xpath("//button") == [] and root.xpath("//form") == []
+    assert root.xpath("//*[@type='submit']") == []
+    assert "本环节已办结" in _text(root)
+    assert root.xpath("//*[@required]") == [] and root.xpath("//*[contains(@class, 'hf-required')]") == []
+    for name in schema["properties"]:
+        for control in root.xpath(f"//*[@name='{name}']"):
+            if control.tag == "select" or control.get("type") == "checkbox":
+                assert control.get("disabled") is not None or control.xpath("ancestor::fieldset[@disabled]")
+            else:
+                assert control.get("readonly") is not None and control.get("aria-readonly") == "true"
+    # the values it took are shown
+    for name, value in data.items():
+        if isinstance(value, str) and schema["properties"].get(name, {}).get("type") == "string":
+            controls = root.xpath(f"//*[@name='{name}']")
+            shown = [c.get("value") or c.text_content() for c in controls]
+            shown += [o.get("value") for c in controls for o in c.xpath("option[@selected]")]
+            assert any(value in (v or "") for v in shown) or schema["properties"][name].get("format"), name
+    # the same step, still open: a form with a submit button
+    _, open_root, _ = _render(key, step_id, data=data, task_id="t1", action="/done")
+    assert len(open_root.xpath("//form//button[@type='submit']")) == 1
+
+
+def test_designer_notes_never_reach_the_applicant() -> None:
+    bundle = _bundle("enterprise_deregistration")
+    step = bundle.step("dereg_accept")
+    assert step is not None
+    schema = _schema(step)
+    assert schema is not None
+    schema["$comment"] = "COMMENT-FOR-DESIGNERS"
+    schema["properties"]["company_name"]["x-hf-designer-note"] = "NOTE-FOR-DESIGNERS"
+    schema["properties"]["company_name"]["$comment"] = "COMMENT-ON-A-FIELD"
+    text = render_form(schema=schema, step=step, bundle=bundle, verdicts=())
+    for note in ("COMMENT-FOR-DESIGNERS", "NOTE-FOR-DESIGNERS", "COMMENT-ON-A-FIELD"):
+        assert note not in text
+    assert schema["x-hf-designer-note"] not in text  # the shipped note on the dereg_type gateway
+    # the choice is offered with its Chinese labels, never the code values the gateway reads
+    root = html.fragment_fromstring(text)
+    [select] = root.xpath("//select[@name='dereg_type']")
+    assert [o.text_content() for o in select.xpath("option")][1:] == [
+        m["title"] for m in schema["properties"]["dereg_type"]["oneOf"]
+    ]
+
+
+@pytest.mark.parametrize(("key", "step_id"), ALL_STEPS, ids=[f"{k}-{s}" for k, s in ALL_STEPS])
+def test_no_shipped_form_shows_a_designer_note(key: str, step_id: str) -> None:
+    _, root, _ = _render(key, step_id)
+    for style in root.xpath("//style"):
+        style.drop_tree()
+    shown = _text(root)
+    for word in ("网关", "分支", "走向", "_type", "true", "false"):
+        assert word not in shown, f"{step_id}: {word!r} in what the applicant reads"
 
 
 def test_step_heading_shows_department_limits_and_special_procedures() -> None:

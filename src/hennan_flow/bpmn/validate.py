@@ -10,7 +10,6 @@ for a bad file: every problem becomes a `Problem` with file, line, element, code
 from __future__ import annotations
 
 import copy
-import json
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ from pathlib import Path
 from lxml import etree
 
 from ..errors import BpmnError, Location
-from .diagnostics import Problem
+from .diagnostics import Problem, Severity
 from .dialect import BPMN_NS, HF_NS, Document, owner_id, read_document, resolve_form
 from .xmlsafe import parse_file
 
@@ -277,26 +276,16 @@ def _path_length(root: etree._Element, file: str) -> list[Problem]:
 # -- forms ------------------------------------------------------------------------------------
 
 
-def _form_error(path: Path) -> tuple[str, str] | None:
-    """(message, hint) when a form schema is not readable JSON or not a valid JSON Schema."""
-    from jsonschema import Draft202012Validator
-    from jsonschema.exceptions import SchemaError
+def _form_issues(path: Path, ref: str) -> list[tuple[Severity, str, str]]:
+    """(severity, message, hint) of a form schema and the schemas it refers to (stepforms.schema)."""
+    from ..stepforms.schema import check_form
 
-    try:
-        Draft202012Validator.check_schema(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError) as exc:
-        return f"form {path.name} is not readable JSON: {exc}", "fix the JSON of the form schema"
-    except SchemaError as exc:
-        return (
-            f"form {path.name} is not a valid JSON Schema: {exc.message}",
-            "fix the schema (JSON Schema 2020-12)",
-        )
-    return None
+    return [(i.severity, i.message, i.hint) for i in check_form(path, ref)]
 
 
 def _form_problems(doc: Document, forms_dir: str | None) -> list[Problem]:
     problems = []
-    checked: dict[Path, tuple[str, str] | None] = {}  # a form several steps use is read and checked once
+    checked: dict[Path, list[tuple[Severity, str, str]]] = {}  # a form several steps use: checked once
     for bundle in doc.bundles:
         for step in bundle.steps:
             if step.form is None:
@@ -315,10 +304,10 @@ def _form_problems(doc: Document, forms_dir: str | None) -> list[Problem]:
                 )
                 continue
             if path not in checked:
-                checked[path] = _form_error(path)
-            error = checked[path]
-            if error is not None:
-                problems.append(Problem("HF-FORM", "error", error[0], loc, error[1]))
+                checked[path] = _form_issues(path, step.form)
+            problems.extend(
+                Problem("HF-FORM", sev, message, loc, hint) for sev, message, hint in checked[path]
+            )
     return problems
 
 

@@ -22,7 +22,8 @@ from ..bpmn.parser import ProcessSpecs, build_specs, new_parser
 from ..bpmn.validate import FileResult, bundle_files, validate_file
 from ..bpmn.xmlsafe import parse_bytes
 from ..errors import BpmnError, FindingsError, Location
-from ..stepforms.data import check_form_data, form_validator
+from ..stepforms.data import FormValidator, build_validator, check_form_data
+from ..stepforms.schema import bundle_form
 
 __all__ = ["Candidate", "LoadedDefinition", "collect", "load_definition"]
 
@@ -48,8 +49,8 @@ class LoadedDefinition:
     version: int
     bundle: Bundle
     specs: ProcessSpecs
-    forms: dict[str, Any] = field(default_factory=dict)
-    _validators: dict[str, Any] = field(default_factory=dict, repr=False)
+    forms: dict[str, Any] = field(default_factory=dict)  # by form ref: step forms and what they $ref
+    _validators: dict[str, FormValidator] = field(default_factory=dict, repr=False)
 
     def form_of(self, step_id: str) -> dict[str, Any] | None:
         step = self.bundle.step(step_id)
@@ -59,15 +60,22 @@ class LoadedDefinition:
         return schema if isinstance(schema, dict) else None
 
     def check_data(self, step_id: str, data: Mapping[str, Any]) -> None:
-        """Validate a step's submission against its form (FormDataError per field; nothing changes)."""
+        """Validate a step's submission against its form (FormDataError per field; nothing changes).
+
+        Standalone: it needs no session and takes no lock (the stored schemas are in memory), so it can
+        run before the completion's write transaction. Bounded in time and size (`stepforms.data`); a
+        `false` form refuses everything; a stored form that cannot be checked safely raises ConfigError.
+        """
         step = self.bundle.step(step_id)
-        schema = self.form_of(step_id)
-        validator = None
-        if schema is not None:
-            validator = self._validators.get(step_id)
-            if validator is None:
-                validator = self._validators[step_id] = form_validator(schema)
-        check_form_data(schema, data, step=step_id, form=step.form if step else None, validator=validator)
+        ref = step.form if step else None
+        schema = self.forms.get(ref) if ref is not None else None
+        validator = self._validators.get(step_id)
+        if validator is None and isinstance(schema, dict):
+            validator = build_validator(schema, self.forms, form=ref, step=step_id)
+            self._validators[step_id] = validator
+        if ref is not None and ref not in self.forms:
+            schema = False  # a step whose form was not stored accepts nothing
+        check_form_data(schema, data, step=step_id, form=ref, validator=validator, forms=self.forms)
 
     @cached_property
     def cyclic_steps(self) -> frozenset[str]:
@@ -142,7 +150,7 @@ def collect(
                     continue
                 found = resolve_form(step.form, result.file, forms_dir)
                 assert found is not None  # validate checked it
-                forms[step.form] = json.loads(found.read_text(encoding="utf-8"))
+                forms.update(bundle_form(found, step.form))  # the form and the schemas it $refs
             candidates.append(
                 Candidate(
                     key=bundle.key,

@@ -33,7 +33,11 @@ anything else                               a ``<textarea>`` for JSON
 Every control carries ``name`` (the property), ``data-hf-type`` (the JSON type) and, where given,
 ``data-hf-format``, so a portal can serialise the form back to the JSON object the step expects.
 ``pattern`` is rewritten for the HTML attribute (full match, Unicode-sets mode) or left out when it
-cannot be carried over; the server validates every submission anyway (``formdata.check_form_data``).
+cannot be carried over; the server validates every submission anyway (``stepforms.data.check_form_data``).
+
+What the applicant reads comes from ``title`` and ``description`` only: notes for designers go in
+``x-hf-designer-note`` (or ``$comment``) and are never drawn. A completed step renders with
+``readonly=True``: the values it took, nothing to edit or submit.
 """
 
 from __future__ import annotations
@@ -187,6 +191,7 @@ def render_form(
     errors: Sequence[FieldError] = (),
     action: str | None = None,
     nonce: str | None = None,
+    readonly: bool = False,
 ) -> str:
     """The HTML fragment of one step's form with the applicant's material checklist beside it.
 
@@ -202,6 +207,9 @@ def render_form(
         action: the form's `action` URL, relative or http(s) (none: the portal handles submission);
             any other scheme (`javascript:` …) raises `ConfigError`.
         nonce: a CSP nonce for the fragment's `<style>` element.
+        readonly: the step is completed: the submitted values are shown and cannot be changed (a
+            group instead of a `<form>`, text fields `readonly`, choices `disabled`, no required
+            marks, no submit button, a note saying the step is done).
 
     Every value is HTML-escaped (autoescape on); the result never contains a `<script>`.
     """
@@ -239,6 +247,7 @@ def render_form(
         checklist=checklist_for(step, bundle, verdicts),
         action=action,
         nonce=nonce,
+        readonly=readonly,
     )
 
 
