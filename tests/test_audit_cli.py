@@ -272,6 +272,6 @@ def test_county_bundles_audit_clean(
             print(
                 f"\n  {b['file']}: {b['key']} materials {b['materials_before']} → {b['materials_after']} "
                 f"(e-licence {b['exempt_e_license']}, commitment {b['exempt_commitment']}, "
-                f"cancelled {b['cancelled']}, generated {b['generated']})",
+                f"cancelled {b['cancelled']}, generated {b['generated']}, online forms {b['online_form']})",
                 end="",
             )

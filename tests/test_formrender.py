@@ -27,7 +27,7 @@ EVIL_ATTR = '"><img src=x onerror=alert(1)>'
 # One step per bundle: each shows kept materials and materials the applicant is not asked for.
 SHOWCASE = {
     "enterprise_opening": "register",  # e-licences, a commitment, a tolerable material; enum; long text
-    "enterprise_deregistration": "simple_publicity",  # a commitment; integer; dates
+    "enterprise_deregistration": "ordinary_cancellation",  # kept, generated (清税证明); boolean; dates
     "newborn": "household_registration",  # passed inside the case (出生医学证明), e-licences, a dated one kept; enum
     "after_death": "estate_inheritance",  # e-licence, generated, kept
     "construction_project": "construction_permit",  # commitments, generated, kept
@@ -135,7 +135,7 @@ def test_every_property_has_its_labelled_control(key: str, step_id: str) -> None
             assert control.tag == "input" and control.get("type") == "text"
             if "maxLength" in prop:
                 assert control.get("maxlength") == str(prop["maxLength"])
-        is_required = name in required
+        is_required = name in required and not prop.get("readOnly")  # the department fills a read-only field
         assert (control.get("required") is not None) == is_required, name
         assert (control.get("aria-required") == "true") == is_required, name
         assert _is_marked(label) == is_required, name
