@@ -3,7 +3,8 @@
 The cases live beside the rule modules (`hennan_flow/audit/rules/rNN_name.toml`); each `pass_…` case
 expects no error from its rule, each `fail_…` case a report from it, and both list every finding of the
 rule exactly (element, material, severity) plus, where given, the material's final verdict and what the
-applicant is told: the union checklist, the online forms, the checklist per scenario (DESIGN §12).
+applicant is told: the union checklist, the online forms, the checklist per scenario (DESIGN §12), and
+the codes of validate's errors on the case as a file, which come first and make the report unclean.
 `checklist.toml` holds the cases of those that no single rule decides.
 """
 
@@ -15,7 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from hennan_flow.audit import BaseRule, RuleSet, audit_document, default_rules, describe, load_catalog
+from hennan_flow.audit import (
+    BaseRule,
+    RuleSet,
+    audit_document,
+    audit_paths,
+    default_rules,
+    describe,
+    load_catalog,
+)
 from hennan_flow.audit.cases import RuleCase, case_document, case_files, load_cases
 from hennan_flow.audit.catalog import Catalog
 from hennan_flow.audit.rules import rule_classes
@@ -107,11 +116,17 @@ def test_every_case_file_belongs_to_a_rule() -> None:
 
 
 @pytest.mark.parametrize("case", all_cases(), ids=lambda c: f"{c.rule}-{c.name}")
-def test_rule_case(case: RuleCase, catalog: Catalog) -> None:
+def test_rule_case(case: RuleCase, catalog: Catalog, tmp_path: Path) -> None:
     doc = case_document(case)
     assert [p for p in doc.problems if p.severity == "error"] == [], "the case itself must be valid"
     report = audit_document(doc, catalog=catalog)
     (bundle,) = report.bundles
+    if case.validation is not None:  # the case as a file: validate's errors come first (DESIGN §12)
+        path = tmp_path / f"{case.name}.bpmn"
+        path.write_text(case.xml, encoding="utf-8")
+        as_file = audit_paths([str(path)], catalog=catalog)
+        assert sorted({p.code for p in as_file.validation}) == sorted(case.validation)
+        assert as_file.has_errors == bool(case.validation) and as_file.fails("error") == bool(case.validation)
     if case.checklist is not None:
         assert [e.name for e in bundle.checklist] == list(case.checklist)
     if case.online_forms is not None:

@@ -16,6 +16,8 @@ A case file holds, for one rule::
     # optional, what the applicant is told (DESIGN §12), each compared exactly when given:
     checklist = ["公司章程", "签署告知承诺书（替代：住所证明）"]   # the union checklist, in order
     online_forms = ["application"]                                # ids of the online_form materials
+    validation = ["SPIFF-RESERVED-ID"]    # the codes of validate's errors on the case as a file, [] for none
+                                          # (DESIGN §12: they come first, and such a report is never clean)
     [[case.scenario]]                                             # every scenario, in order
     name = "简易注销"
     checklist = ["全体投资人承诺书"]
@@ -72,6 +74,7 @@ class RuleCase:
     checklist: tuple[str, ...] | None = None
     online_forms: tuple[str, ...] | None = None
     scenarios: tuple[ExpectedScenario, ...] | None = None
+    validation: tuple[str, ...] | None = None
 
     @property
     def passes(self) -> bool:
@@ -135,6 +138,7 @@ def load_cases(path: Path) -> list[RuleCase]:
         checklist = raw.get("checklist")
         online = raw.get("online_forms")
         scenarios = raw.get("scenario")
+        validation = raw.get("validation")
         out.append(
             RuleCase(
                 rule,
@@ -150,6 +154,7 @@ def load_cases(path: Path) -> list[RuleCase]:
                 )
                 if scenarios is not None
                 else None,
+                validation=tuple(validation) if validation is not None else None,
             )
         )
     return out
