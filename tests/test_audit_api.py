@@ -32,6 +32,7 @@ def test_entry_point_signatures() -> None:
         ("paths", pos, inspect.Parameter.empty),
         ("catalog", kw, None),
         ("rules", kw, None),
+        ("forms", kw, None),  # the forms folder of the validate run (DESIGN §12: validate errors first)
     ]
     assert params(audit.audit_document) == [
         ("doc", pos, inspect.Parameter.empty),

@@ -95,10 +95,10 @@ def test_list_rules(capsys: pytest.CaptureFixture[str]) -> None:
         for line in lines
     )
     assert [line.split()[0] for line in lines if line.startswith("R")] == [
-        "R1", "R2", "R3", "R4", "R5", "R6", "R7", "R8", "R10",
+        "R1", "R2", "R3", "R4", "R5", "R6", "R7", "R8", "R10", "R11",
     ]  # fmt: skip
     code, out, _ = run(capsys, "audit", "--list-rules", "--format", "json")
-    assert code == 0 and [r["id"] for r in json.loads(out)][-1] == "R10"
+    assert code == 0 and [r["id"] for r in json.loads(out)][-1] == "R11"
 
 
 def test_no_path_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
@@ -272,6 +272,6 @@ def test_county_bundles_audit_clean(
             print(
                 f"\n  {b['file']}: {b['key']} materials {b['materials_before']} → {b['materials_after']} "
                 f"(e-licence {b['exempt_e_license']}, commitment {b['exempt_commitment']}, "
-                f"cancelled {b['cancelled']}, generated {b['generated']})",
+                f"cancelled {b['cancelled']}, generated {b['generated']}, online forms {b['online_form']})",
                 end="",
             )

@@ -100,7 +100,9 @@ def test_county_catalogue_extends_the_packaged_one() -> None:
     assert found is not None and found.name == "残疾人证" and found.source.endswith("county.toml")
     assert county.normalizer.normalize("出租人身份证") == "身份证"  # county holder prefix
     assert base.normalizer.normalize("出租人身份证") == "出租人身份证"
-    assert county.catch_all_in("其他补充材料") == "其他"
+    assert (
+        county.catch_all_in("其他补充材料") == "其他补充材料"
+    )  # the wording that stands for unnamed materials
     assert county.catch_all_in("补充材料清单") == "补充材料"
     assert county.vague_in("县里文件") == "县里文件"
     assert county.covered_pairs_for("开户许可证")[0].unconditional
@@ -108,10 +110,16 @@ def test_county_catalogue_extends_the_packaged_one() -> None:
 
 
 def test_catch_all_and_vague_wording(catalog: Catalog) -> None:
-    assert catalog.catch_all_in("其他有關材料") == "其他"
+    assert catalog.catch_all_in("其他有關材料") == "其他有关材料"  # quoted as found: qualifiers and the noun
     assert catalog.catch_all_in("身份证、户口簿等") == "等"
     assert catalog.catch_all_in("规定的其他证明文件") is not None
     assert catalog.catch_all_in("股东会决议") is None
+    # DESIGN §12, R5 by meaning: catch-all wording inside a named thing is no catch-all
+    assert catalog.catch_all_in("其他继承人放弃继承权的声明") is None
+    assert catalog.catch_all_in("满足施工需要的施工图纸及技术资料") is None
+    assert catalog.catch_all_in("场所有關證明") == "有关证明"
+    assert catalog.catch_all_in("其他材料（复印件）") == "其他材料"  # copy markers aside
+    assert catalog.catch_all_in("视情况提供的补充说明") == "视情况"
     assert catalog.vague_in("国家有关规定") == "有关规定"
     assert catalog.vague_in("《中华人民共和国公司法》及相关文件") == "相关文件"
     assert catalog.vague_in("《国务院关于取消一批有关规定证明事项的决定》") is None  # inside a title

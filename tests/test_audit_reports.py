@@ -44,7 +44,18 @@ def test_records_are_sorted(records: AuditRecords) -> None:
     keys = [(f["file"], f["line"] or 0) for f in records["findings"]]
     assert keys == sorted(keys)
     assert [b["file"] for b in records["bundles"]] == sorted(b["file"] for b in records["bundles"])
-    assert [r["id"] for r in records["rules"]] == ["R1", "R2", "R3", "R4", "R5", "R6", "R7", "R8", "R10"]
+    assert [r["id"] for r in records["rules"]] == [
+        "R1",
+        "R2",
+        "R3",
+        "R4",
+        "R5",
+        "R6",
+        "R7",
+        "R8",
+        "R10",
+        "R11",
+    ]
 
 
 def test_json_is_one_document_valid_against_the_shipped_schema(records: AuditRecords) -> None:
@@ -74,7 +85,14 @@ def test_json_contract_keys(records: AuditRecords) -> None:
         assert bundle_keys <= set(b)
         assert isinstance(b["steps"], int)
         assert b["materials_before"] == len(b["materials"])
-        assert b["materials_after"] == len(b["checklist"])
+        # the checklist: the materials kept, and a commitment letter per material exempted by commitment
+        assert b["materials_after"] == sum(c["kind"] == "material" for c in b["checklist"])
+        assert b["commitments"] == sum(c["kind"] == "commitment" for c in b["checklist"])
+        # figures by reason add up (DESIGN §12)
+        assert b["materials_before"] == b["materials_after"] + sum(
+            b[k] for k in ("exempt_e_license", "exempt_commitment", "cancelled", "generated", "online_form")
+        )
+        assert all({"name", "choices", "checklist"} <= set(sc) for sc in b["scenarios"])
         assert all({"step", "material", "name", "verdict"} <= set(m) for m in b["materials"])
         assert all({"step", "material", "name"} <= set(c) for c in b["checklist"])
     violations = next(b for b in document["bundles"] if b["key"] == "violations")
@@ -188,7 +206,7 @@ def test_html_is_self_contained_and_accessible(records: AuditRecords) -> None:
     parser.feed(page)
     tags = parser.tags
     assert page.startswith("<!DOCTYPE html>")
-    assert ("html", {"lang": "en"}) in tags
+    assert ("html", {"lang": "zh-CN"}) in tags  # labels in Chinese, for county staff
     assert not [t for t, a in tags if t == "script"]
     external = [
         a for _, a in tags for k in ("src", "href") if (a.get(k) or "").startswith(("http:", "https:", "//"))
@@ -197,11 +215,12 @@ def test_html_is_self_contained_and_accessible(records: AuditRecords) -> None:
     assert any(t == "main" for t, _ in tags) and any(t == "caption" for t, _ in tags)
     assert all(a.get("scope") in ("col", "row") for t, a in tags if t == "th")
     text = " ".join(parser.text)
-    assert "Not clean: errors found." in text
+    assert "未通过：发现错误。" in text
     for f in records["findings"]:  # per-step findings, quoted text and fixes are all there
         assert f["rule"] in text and f["quoted"] in text
-    assert "After: the applicant's checklist (2)" in text
-    assert "Before: materials declared (10)" in text
+    assert "精简后：合并清单（所有情形，材料 2 项，告知承诺书 1 份）" in text
+    assert "精简前：申报的材料（10 项）及处理结果" in text
+    assert "申请人一次性告知清单（按申请情形）" in text and "情形：所有申请人" in text
 
 
 def test_html_escapes_designer_text(records: AuditRecords) -> None:

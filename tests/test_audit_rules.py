@@ -2,7 +2,10 @@
 
 The cases live beside the rule modules (`hennan_flow/audit/rules/rNN_name.toml`); each `pass_…` case
 expects no error from its rule, each `fail_…` case a report from it, and both list every finding of the
-rule exactly (element, material, severity) plus, where given, the material's final verdict.
+rule exactly (element, material, severity) plus, where given, the material's final verdict and what the
+applicant is told: the union checklist, the online forms, the checklist per scenario (DESIGN §12), and
+the codes of validate's errors on the case as a file, which come first and make the report unclean.
+`checklist.toml` holds the cases of those that no single rule decides.
 """
 
 from __future__ import annotations
@@ -13,12 +16,20 @@ from pathlib import Path
 
 import pytest
 
-from hennan_flow.audit import BaseRule, RuleSet, audit_document, default_rules, describe, load_catalog
+from hennan_flow.audit import (
+    BaseRule,
+    RuleSet,
+    audit_document,
+    audit_paths,
+    default_rules,
+    describe,
+    load_catalog,
+)
 from hennan_flow.audit.cases import RuleCase, case_document, case_files, load_cases
 from hennan_flow.audit.catalog import Catalog
 from hennan_flow.audit.rules import rule_classes
 
-DESIGN_RULES = ["R1", "R2", "R3", "R4", "R5", "R6", "R7", "R8", "R10"]
+DESIGN_RULES = ["R1", "R2", "R3", "R4", "R5", "R6", "R7", "R8", "R10", "R11"]
 SOURCES = {  # DESIGN §3, the 五个一律 text of each rule
     "R1": "没有法律法规规定或开具单位无法调查核实证明的材料一律取消",
     "R2": "能够通过电子证照证明或在线政务服务平台核验核查的材料一律免于提交",
@@ -40,8 +51,8 @@ def catalog() -> Catalog:
 
 def test_default_rules_are_exactly_design_section_3() -> None:
     rules = default_rules()
-    assert list(rules.ids) == DESIGN_RULES  # no R9; R10 sorts after R8
-    assert len(rules) == 9 and "R9" not in rules
+    assert list(rules.ids) == DESIGN_RULES  # no R9; R10 sorts after R8; R11 is DESIGN §12's
+    assert len(rules) == 10 and "R9" not in rules
 
 
 def test_duplicate_rule_id_is_refused() -> None:
@@ -98,16 +109,41 @@ def test_rule_conventions(cls: type[BaseRule]) -> None:
 
 def test_every_case_file_belongs_to_a_rule() -> None:
     modules = {Path(inspect.getfile(cls)).stem for cls in rule_classes()}
-    assert {p.stem for p in case_files()} == modules
+    assert {p.stem for p in case_files()} == modules | {"checklist"}
+    assert {c.rule for c in load_cases(next(p for p in case_files() if p.stem == "checklist"))} == {
+        "checklist"
+    }
 
 
 @pytest.mark.parametrize("case", all_cases(), ids=lambda c: f"{c.rule}-{c.name}")
-def test_rule_case(case: RuleCase, catalog: Catalog) -> None:
+def test_rule_case(case: RuleCase, catalog: Catalog, tmp_path: Path) -> None:
     doc = case_document(case)
     assert [p for p in doc.problems if p.severity == "error"] == [], "the case itself must be valid"
+    report = audit_document(doc, catalog=catalog)
+    (bundle,) = report.bundles
+    if case.validation is not None:  # the case as a file: validate's errors come first (DESIGN §12)
+        path = tmp_path / f"{case.name}.bpmn"
+        path.write_text(case.xml, encoding="utf-8")
+        as_file = audit_paths([str(path)], catalog=catalog)
+        assert sorted({p.code for p in as_file.validation}) == sorted(case.validation)
+        assert as_file.has_errors == bool(case.validation) and as_file.fails("error") == bool(case.validation)
+    if case.checklist is not None:
+        assert [e.name for e in bundle.checklist] == list(case.checklist)
+    if case.online_forms is not None:
+        assert [v.material for v in bundle.online_forms] == list(case.online_forms)
+    if case.scenarios is not None:
+        got_scenarios = [(sc.name, [e.name for e in sc.checklist]) for sc in bundle.scenarios]
+        assert got_scenarios == [(sc.name, list(sc.checklist)) for sc in case.scenarios]
+    if case.rule == "checklist":  # what no single rule decides: verdicts, no finding compared
+        assert case.expect and all(e.verdict and e.material for e in case.expect)
+        assert not report.has_errors, [f.line_text() for f in report.findings if f.severity == "error"]
+        verdicts = {v.material: v.verdict for v in bundle.materials}
+        assert {e.material: verdicts[e.material or ""] for e in case.expect} == {
+            e.material: e.verdict for e in case.expect
+        }
+        return
     rule = default_rules().get(case.rule)
     assert rule is not None
-    report = audit_document(doc, catalog=catalog)
     got = sorted((f.element, f.material, f.severity) for f in report.findings if f.rule == case.rule)
     want = sorted((e.element, e.material, e.severity or rule.severity) for e in case.expect)
     assert got == want

@@ -24,12 +24,14 @@ EXPECTED = [
     ("R1", "error", "register", "r1_no_basis", 21, "居住证明"),
     ("R2", "error", "register", "r2_id_card", 22, "法定代表人身份證"),
     ("R3", "note", "register", "r3_premises", 25, 'commitment="true"'),
-    ("R5", "error", "register", "r5_other", 28, "其他"),
+    ("R5", "error", "register", "r5_other", 28, "其他相关材料"),
     ("R7", "error", "register", "r7_resolution", 31, 'necessity="tolerable"'),
     ("R10", "error", "register", "r10_appointment", 36, "国家有关规定"),
     ("R8", "error", "seal", None, 44, 'legal="1" promised="2"'),
     ("R4", "error", "seal", "r4_articles_again", 46, "公司章程"),
+    ("R11", "note", "seal", "r4_articles_again", 47, "《印章业治安管理办法》"),  # uncatalogued documents
     ("R6", "error", "bank", "r6_seal_receipt", 57, "印章备案回执"),
+    ("R11", "note", "bank", "r6_seal_receipt", 58, "《人民币银行结算账户管理办法》"),
 ]
 
 
@@ -48,6 +50,8 @@ def test_every_rule_once_with_its_location(violations: AuditReport) -> None:
         text = lines[(f.line or 0) - 1]
         if f.rule == "R10":
             assert "国家有关规定" in text
+        elif f.rule == "R11":
+            assert f.quoted in text and "hf:legalBasis" in text
         elif f.material:
             assert f'id="{f.material}"' in text
         else:
@@ -81,7 +85,13 @@ def test_verdicts_checklist_and_figures(violations: AuditReport) -> None:
     }
     exempt_by = {v.material: v.exempt_by for v in bundle.materials if v.verdict == "exempt"}
     assert exempt_by == {"r2_id_card": "e_license", "r3_premises": "commitment"}
-    assert [c.material for c in bundle.checklist] == ["articles", "r7_resolution"]
+    # the commitment letter takes the exempted material's place (DESIGN §12)
+    assert [(c.material, c.kind) for c in bundle.checklist] == [
+        ("articles", "material"),
+        ("r3_premises", "commitment"),
+        ("r7_resolution", "material"),
+    ]
+    assert bundle.checklist[1].name == "签署告知承诺书（替代：住所（经营场所）使用证明）"
     f = bundle.figures
     assert (f.before, f.after, f.exempt_e_license, f.exempt_commitment, f.cancelled, f.generated) == (
         10,
@@ -127,7 +137,8 @@ def test_cancel_beats_generated_beats_exempt(tmp_path: Path) -> None:
 def test_clean_bundle_has_no_error() -> None:
     report = audit_paths([CLEAN])
     assert not report.has_errors
-    assert [f.rule for f in report.findings] == ["R2", "R3"]  # the two exemptions, as notes
+    # the two exemptions, and a document the legal-basis catalogue does not list, as notes
+    assert [f.rule for f in report.findings] == ["R2", "R3", "R11"]
     assert all(f.severity == "note" for f in report.findings)
     (bundle,) = report.bundles
     verdicts = {v.material: v.verdict for v in bundle.materials}

@@ -322,16 +322,26 @@ def _longest(bundle: Bundle, attr: str) -> int:
 
 
 def _figures_text(f: Any) -> str:
+    """The figures by reason (DESIGN §12): before → after (reductions; online forms; conditional)."""
     parts = []
+    if f.cancelled:
+        parts.append(f"{f.cancelled} cancelled")
     if f.exempt_e_license:
-        parts.append(f"{f.exempt_e_license} e-licence")
+        parts.append(f"{f.exempt_e_license} e-licence or online check")
     if f.exempt_commitment:
         parts.append(f"{f.exempt_commitment} commitment")
     if f.generated:
         parts.append(f"{f.generated} passed in the case")
-    if f.cancelled:
-        parts.append(f"{f.cancelled} cancelled")
-    return f"{f.before} → {f.after}" + (f" ({', '.join(parts)})" if parts else "")
+    if f.online_form:
+        parts.append(f"{f.online_form} online form{'s' if f.online_form > 1 else ''}")
+    more = f"; {f.conditional} only if issued before the e-licence" if f.conditional else ""
+    return f"{f.before} → {f.after}" + (f" ({', '.join(parts)}{more})" if parts or more else "")
+
+
+def _entry_text(e: Any) -> str:
+    if e.kind == "commitment":
+        return f"{e.name} (`{e.step}`)"
+    return f"{e.name} (`{e.step}`" + (f"; {e.condition}" if e.condition else "") + ")"
 
 
 def _limit_text(bundle_or_step: Any) -> str:
@@ -364,16 +374,17 @@ def generated_sections() -> dict[str, str]:
         audit = audits[b.key]
         tl = b.time_limit
         assert tl is not None and tl.unit == "workday"
+        legal = tl.legal if tl.legal is not None else "—"
         summary.append(
             f"| {b.name} (`{b.key}`, {b.code}) | {LIFECYCLE[b.lifecycle]} | {len(b.steps)} | {len(b.departments)} | "
-            f"{_figures_text(audit.figures)} | {tl.promised} / {tl.legal} | "
+            f"{_figures_text(audit.figures)} | {tl.promised} / {legal} | "
             f"{_longest(b, 'promised')} / {_longest(b, 'legal')} |"
         )
         details += [f"### {b.name} (`{b.key}`)", ""]
         lead = b.department(b.lead or "")
         details.append(
             f"Code {b.code}, lifecycle {b.lifecycle}, lead department {lead.name if lead else b.lead} "
-            f"(`{b.lead}`); case limit promised {tl.promised} / legal {tl.legal} working days; "
+            f"(`{b.lead}`); case limit promised {tl.promised} / legal {legal} working days; "
             f"materials {_figures_text(audit.figures)}."
         )
         details += [
@@ -395,11 +406,24 @@ def generated_sections() -> dict[str, str]:
                 f"| `{s.id}` | {s.name} | `{s.department}` | {_limit_text(s)} | {procedures or '—'} | "
                 f"{s.result or '—'} | {_figures_text(sa.figures)} |"
             )
-        kept = [f"{v.name} (`{v.step}`)" for v in audit.checklist]
-        details += [
-            "",
-            f"Applicant's checklist after the audit ({len(kept)}): " + ("; ".join(kept) or "none") + ".",
-        ]
+        details.append("")
+        for sc in audit.scenarios:
+            choices = "; ".join(f"{c.gateway_name or c.gateway} → {c.name}" for c in sc.choices)
+            entries = [_entry_text(e) for e in sc.checklist]
+            details.append(
+                f"Applicant's checklist, scenario “{sc.name}”"
+                + (f" ({choices})" if choices else "")
+                + f" ({len(entries)}): "
+                + ("; ".join(entries) or "nothing to bring")
+                + "."
+            )
+            details.append("")
+        online = [f"{v.name} (`{v.step}`)" for v in audit.online_forms]
+        if online:
+            details += [
+                f"Collected online by the step's own form ({len(online)}): " + "; ".join(online) + ".",
+                "",
+            ]
         waived = []
         for v in audit.materials:
             if v.verdict == "generated":
@@ -411,7 +435,6 @@ def generated_sections() -> dict[str, str]:
             elif v.verdict == "cancel":
                 waived.append(f"{v.name} (`{v.step}`, cancelled)")
         details += [
-            "",
             f"Not asked of the applicant ({len(waived)}): " + ("; ".join(waived) or "none") + ".",
             "",
         ]

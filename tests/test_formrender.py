@@ -28,8 +28,8 @@ EVIL_ATTR = '"><img src=x onerror=alert(1)>'
 # One step per bundle: each shows kept materials and materials the applicant is not asked for.
 SHOWCASE = {
     "enterprise_opening": "register",  # e-licences, a commitment, a tolerable material; enum; long text
-    "enterprise_deregistration": "simple_publicity",  # a commitment; integer; dates
-    "newborn": "medical_insurance_enrol",  # passed inside the case (出生医学证明, 户口簿); enum; boolean
+    "enterprise_deregistration": "ordinary_cancellation",  # kept, generated (清税证明); boolean; dates
+    "newborn": "household_registration",  # passed inside the case (出生医学证明), e-licences, a dated one kept; enum
     "after_death": "estate_inheritance",  # e-licence, generated, kept
     "construction_project": "construction_permit",  # commitments, generated, kept
     "restaurant_opening": "fire_safety_check",  # a commitment; kept forms and plans
@@ -140,7 +140,7 @@ def test_every_property_has_its_labelled_control(key: str, step_id: str) -> None
             assert control.tag == "input" and control.get("type") == "text"
             if "maxLength" in prop:
                 assert control.get("maxlength") == str(prop["maxLength"])
-        is_required = name in required
+        is_required = name in required and not prop.get("readOnly")  # the department fills a read-only field
         assert (control.get("required") is not None) == is_required, name
         assert (control.get("aria-required") == "true") == is_required, name
         assert _is_marked(label) == is_required, name
@@ -254,7 +254,7 @@ def test_the_checklist_lists_exactly_the_kept_materials_and_notes_the_others(key
     for li, v in zip(listed, (v for v in mine if v.verdict == "keep"), strict=True):
         assert v.name in li.text_content()
     waived = {li.get("data-hf-material"): li for li in aside.xpath(".//ul[contains(@class,'hf-waived')]/li")}
-    expected = {v.material: v for v in mine if v.verdict in {"exempt", "generated", "cancel"}}
+    expected = {v.material: v for v in mine if v.verdict in {"exempt", "generated", "cancel", "online_form"}}
     assert set(waived) == set(expected)
     assert set(waived), f"pick a showcase step with exempt or generated materials for {key}"
     step = _bundle(key).step(step_id)
@@ -266,6 +266,8 @@ def test_the_checklist_lists_exactly_the_kept_materials_and_notes_the_others(key
         if v.verdict == "generated":
             producer = _bundle(key).step(v.produced_by or "")
             assert kind == "generated" and producer is not None and producer.name in reason
+        elif v.verdict == "online_form":  # the form on this very page collects it (DESIGN §12)
+            assert kind == "online_form" and "在线填写" in reason
         elif v.exempt_by == "commitment":
             assert kind == "commitment" and "承诺" in reason
         else:

@@ -291,7 +291,7 @@ def test_material_cli_lists_extends_and_supplies(
         "task": task,
         "step": "register",
         "material": "officer_appointment",
-        "name": "法定代表人、董事、监事和经理的任职文件",
+        "name": "董事、监事和经理的任职文件",
         "reason": "容缺受理: to be supplied",
         "due": "2026-03-04T00:00:00+08:00",
     }

@@ -96,13 +96,15 @@ def _print_audit(say: Callable[[str], None]) -> None:
         return
     report = audit_paths([str(packaged_processes())])
     say(
-        "五个一律 audit of the library (materials before → after; exempt by e-licence / commitment; generated):"
+        "五个一律 audit of the library (materials before → after, by reason; online forms are collected by the "
+        "steps' own forms):"
     )
     for b in report.bundles:
         f = b.figures
         say(
-            f"  {b.name:<16} {f.before:>2} → {f.after:>2}   e-licence {f.exempt_e_license}, commitment "
-            f"{f.exempt_commitment}, generated {f.generated}, cancelled {f.cancelled}"
+            f"  {b.name:<16} {f.before:>2} → {f.after:>2}   cancelled {f.cancelled}, e-licence or online check "
+            f"{f.exempt_e_license}, commitment {f.exempt_commitment} (letters to sign), generated {f.generated}, "
+            f"online forms {f.online_form}; scenarios: {'、'.join(sc.name for sc in b.scenarios)}"
         )
     errors = sum(1 for x in report.findings if x.severity == "error")
     say(f"  audit errors: {errors}")

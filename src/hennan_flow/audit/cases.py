@@ -13,6 +13,18 @@ A case file holds, for one rule::
     material = "premises_proof"            # omitted for step-level findings
     severity = "error"                     # default: the rule's severity
     verdict = "cancel"                     # optional: the material's final verdict
+    # optional, what the applicant is told (DESIGN §12), each compared exactly when given:
+    checklist = ["公司章程", "签署告知承诺书（替代：住所证明）"]   # the union checklist, in order
+    online_forms = ["application"]                                # ids of the online_form materials
+    validation = ["SPIFF-RESERVED-ID"]    # the codes of validate's errors on the case as a file, [] for none
+                                          # (DESIGN §12: they come first, and such a report is never clean)
+    [[case.scenario]]                                             # every scenario, in order
+    name = "简易注销"
+    checklist = ["全体投资人承诺书"]
+
+The file `checklist.toml` (rule = "checklist") holds cases of what no single rule decides: the online
+forms, the commitment letters and the scenarios; its `expect` entries name a material and its verdict,
+and no finding is compared.
 
 Snippets use the prefixes `bpmn:` and `hf:`; the harness adds the namespaces, the process and (for
 `steps`) the start event, the end event and the sequence flows.
@@ -32,7 +44,7 @@ from ..bpmn.dialect import BPMN_NS, HF_NS, Document, read_document
 from ..bpmn.xmlsafe import parse_bytes
 from ..errors import ConfigError, Location
 
-__all__ = ["ExpectedFinding", "RuleCase", "case_document", "case_files", "load_cases"]
+__all__ = ["ExpectedFinding", "ExpectedScenario", "RuleCase", "case_document", "case_files", "load_cases"]
 
 _B = f"{{{BPMN_NS}}}"
 
@@ -46,6 +58,12 @@ class ExpectedFinding:
 
 
 @dataclass(frozen=True)
+class ExpectedScenario:
+    name: str
+    checklist: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class RuleCase:
     rule: str
     name: str
@@ -53,6 +71,10 @@ class RuleCase:
     xml: str
     expect: tuple[ExpectedFinding, ...]
     file: str
+    checklist: tuple[str, ...] | None = None
+    online_forms: tuple[str, ...] | None = None
+    scenarios: tuple[ExpectedScenario, ...] | None = None
+    validation: tuple[str, ...] | None = None
 
     @property
     def passes(self) -> bool:
@@ -60,8 +82,8 @@ class RuleCase:
 
 
 def case_files() -> list[Path]:
-    """The case files shipped beside the rule modules, in name order."""
-    return sorted(Path(str(resources.files("hennan_flow.audit"))).joinpath("rules").glob("r*.toml"))
+    """The case files shipped beside the rule modules (and `checklist.toml`), in name order."""
+    return sorted(Path(str(resources.files("hennan_flow.audit"))).joinpath("rules").glob("*.toml"))
 
 
 def _wrap(process_body: str, key: str) -> str:
@@ -113,7 +135,28 @@ def load_cases(path: Path) -> list[RuleCase]:
             )
             for e in raw.get("expect", [])
         )
-        out.append(RuleCase(rule, name, " ".join(raw.get("description", "").split()), xml, expect, str(path)))
+        checklist = raw.get("checklist")
+        online = raw.get("online_forms")
+        scenarios = raw.get("scenario")
+        validation = raw.get("validation")
+        out.append(
+            RuleCase(
+                rule,
+                name,
+                " ".join(raw.get("description", "").split()),
+                xml,
+                expect,
+                str(path),
+                checklist=tuple(checklist) if checklist is not None else None,
+                online_forms=tuple(online) if online is not None else None,
+                scenarios=tuple(
+                    ExpectedScenario(sc["name"], tuple(sc.get("checklist", []))) for sc in scenarios
+                )
+                if scenarios is not None
+                else None,
+                validation=tuple(validation) if validation is not None else None,
+            )
+        )
     return out
 
 

@@ -1,4 +1,5 @@
-"""The audit's catalogues: e-licences, catch-all wording, vague legal bases, covered pairs, name words.
+"""The audit's catalogues: e-licences, catch-all wording, vague legal bases, covered pairs, name words,
+and the laws a legal basis may cite.
 
 The packaged files (`hennan_flow/audit/catalogues/*.toml`) are read first, then each county file in
 the order given; a county file extends the lists (an e-licence with a name already known adds its
@@ -10,12 +11,19 @@ aliases to that entry). Every file has the same shape::
     copy_markers = ["复印件"]          form_suffixes = ["申请表"]
     [[e_licence]]                     # one per licence type (电子证照)
     name = "居民身份证"  aliases = ["身份证"]  issuer = "公安机关"  category = "个人"
-    [catch_all]                       # R5: catch-all wording in a material's name
-    phrases = ["其他"]  patterns = ["等$"]
+    since = 2022-07-25                # optional: only certificates issued since then are electronic
+    [catch_all]                       # R5: catch-all wording standing for unnamed materials
+    qualifiers = ["其他"]  fillers = ["需要", "的"]  generic = ["材料"]   # 其他(需要…的)材料 at the end
+    phrases = ["视情况"]  patterns = ["等$"]                              # catch-all wherever they stand
+    [commitment]                      # R3: materials the county settles by 告知承诺
+    names = ["住所使用证明"]
     [vague_basis]                     # R10: a legal basis that is itself vague
     phrases = ["有关规定"]
     [[covered]]                       # R4: known covered pairs
     covered = ["身份证复印件"]  by = ["居民身份证"]  unconditional = false  reason = "…"
+    [[law]]                           # R11: a document a legal basis may cite
+    title = "中华人民共和国行政许可法"  aliases = ["行政许可法"]  level = "law"  articles = 83
+    since = 2004-07-01  revised = 2019-04-23  repealed = 2099-01-01  checked = "where the text was read"
 
 A file that cannot be read, is not TOML or breaks this shape raises `ConfigError` naming the file
 and the line.
@@ -23,10 +31,12 @@ and the line.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -34,15 +44,19 @@ from typing import Any
 
 from ..errors import ConfigError, Location
 from ..tomlfile import parse_toml, read_toml_text
+from .legal import LEVELS, Law, title_keys
 from .names import Normalizer, to_simplified
 
-__all__ = ["Catalog", "CatchAll", "CoveredPair", "ELicence", "load_catalog", "packaged_catalogues"]
+__all__ = ["Catalog", "CatchAll", "CoveredPair", "ELicence", "Law", "load_catalog", "packaged_catalogues"]
 
-_TOP_KEYS = ("version", "names", "e_licence", "catch_all", "vague_basis", "covered")
+_TOP_KEYS = ("version", "names", "e_licence", "catch_all", "commitment", "vague_basis", "covered", "law")
 _NAME_KEYS = ("holder_prefixes", "holder_keep", "copy_markers", "form_suffixes")
-_LICENCE_KEYS = ("name", "aliases", "issuer", "category")
-_CATCH_KEYS = ("phrases", "patterns")
+_LICENCE_KEYS = ("name", "aliases", "issuer", "category", "since")
+_CATCH_KEYS = ("phrases", "patterns", "qualifiers", "fillers", "generic")
+_CATCH_WORDS = ("qualifiers", "fillers", "generic")
+_LAW_KEYS = ("title", "aliases", "level", "articles", "since", "revised", "repealed", "checked")
 _VAGUE_KEYS = ("phrases",)
+_COMMITMENT_KEYS = ("names",)
 _COVERED_KEYS = ("covered", "by", "unconditional", "reason")
 _TITLE = re.compile(r"《[^《》]*》")
 _HINT = "see the packaged catalogues (hennan_flow/audit/catalogues/*.toml) and docs/audit.md for the shape"
@@ -57,6 +71,7 @@ class ELicence:
     issuer: str | None = None
     category: str | None = None
     source: str = ""
+    since: date | None = None  # only certificates issued since then are electronic (新申领的…)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -98,8 +113,12 @@ class Catalog:
     catch_all: tuple[CatchAll, ...] = ()
     vague_basis: tuple[str, ...] = ()
     covered: tuple[CoveredPair, ...] = ()
+    laws: tuple[Law, ...] = ()
+    commitments: tuple[str, ...] = ()  # names of materials the county settles by written commitment (R3)
     sources: tuple[str, ...] = ()
     _index: dict[str, ELicence] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _laws: dict[str, Law] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _commitments: frozenset[str] = field(default=frozenset(), init=False, repr=False, compare=False)
     _vague: tuple[str, ...] = field(default=(), init=False, repr=False, compare=False)
     # per pair: covered names as compared (light or full), covering names (full), covering e-licence keys
     _pairs: tuple[tuple[CoveredPair, frozenset[str], frozenset[str], frozenset[str]], ...] = field(
@@ -110,6 +129,12 @@ class Catalog:
         for lic in self.e_licences:
             for name in lic.names:
                 self._index.setdefault(self.normalizer.normalize(name), lic)
+        promised = frozenset(self.normalizer.normalize(n) for n in self.commitments)
+        object.__setattr__(self, "_commitments", promised)
+        for law in self.laws:
+            for name in law.names:
+                for key in title_keys(name):
+                    self._laws.setdefault(key, law)
         vague = {self.normalizer.clean(p) for p in self.vague_basis}
         object.__setattr__(self, "_vague", tuple(sorted((v for v in vague if v), key=lambda v: (-len(v), v))))
         norm, light = self.normalizer.normalize, self.normalizer.light
@@ -136,10 +161,29 @@ class Catalog:
         lic = self._index.get(self.normalizer.normalize(value))
         return lic.name if lic is not None else self.normalizer.normalize(value)
 
+    def declared_licence(self, e_license: str) -> ELicence | None:
+        """The catalogue entry of an `eLicense` attribute's value, or None for an unknown type."""
+        return self._index.get(self.normalizer.normalize(e_license))
+
+    def settles_by_commitment(self, name: str) -> bool:
+        """True when the county's catalogue lists this material (normalized name) for 告知承诺 (R3)."""
+        return self.normalizer.normalize(name) in self._commitments
+
+    # -- laws ------------------------------------------------------------------------------------
+    def law_for(self, doc: str) -> Law | None:
+        """The catalogued document a legal basis cites (by its first 《title》), or None."""
+        return next((self._laws[k] for k in title_keys(doc) if k in self._laws), None)
+
     # -- wording ---------------------------------------------------------------------------------
     def catch_all_in(self, name: str) -> str | None:
-        """The catch-all wording in a material name (R5), or None."""
-        text = self.normalizer.clean(name)
+        """The catch-all wording in a material name (R5), or None.
+
+        Qualifiers (其他, 有关, 相关…) count only where they stand for unnamed materials: followed,
+        through fillers (需要, 提交, 的…), by a generic noun (材料, 证明, 文件…) that ends the name
+        (copy markers aside) — 其他需要提交的材料, 场所有关证明, but never 其他继承人放弃继承权的声明.
+        Phrases and patterns (视情况, 根据需要, …等$) count wherever they stand.
+        """
+        text = self.normalizer.strip_copy(self.normalizer.clean(name))
         for entry in self.catch_all:
             found = entry.pattern.search(text)
             if found is not None:
@@ -237,7 +281,10 @@ class _Builder:
         self.licences: dict[str, ELicence] = {}
         self.catch_all: list[CatchAll] = []
         self.vague: list[str] = []
+        self.commitments: list[str] = []
         self.covered: list[CoveredPair] = []
+        self.laws: dict[str, Law] = {}
+        self.catch_words: dict[str, list[str]] = {k: [] for k in _CATCH_WORDS}
         self.sources: list[str] = []
 
     def build(self) -> Catalog:
@@ -250,11 +297,29 @@ class _Builder:
         return Catalog(
             normalizer=normalizer,
             e_licences=tuple(self.licences.values()),
-            catch_all=tuple(self.catch_all),
+            catch_all=(*self._qualified(), *self.catch_all),
             vague_basis=tuple(dict.fromkeys(self.vague)),
+            commitments=tuple(dict.fromkeys(self.commitments)),
             covered=tuple(self.covered),
+            laws=tuple(self.laws.values()),
             sources=tuple(self.sources),
         )
+
+    def _qualified(self) -> tuple[CatchAll, ...]:
+        """One pattern: a qualifier, fillers or further qualifiers, a generic noun, the end of the name."""
+        words = {
+            k: sorted({to_simplified(w) for w in v}, key=lambda w: (-len(w), w))
+            for k, v in self.catch_words.items()
+        }
+        if not words["qualifiers"] or not words["generic"]:
+            return ()
+
+        def alt(items: list[str]) -> str:
+            return "|".join(re.escape(w) for w in items)
+
+        link = alt(words["qualifiers"] + words["fillers"])
+        pattern = rf"(?:{alt(words['qualifiers'])})(?:{link})*(?:{alt(words['generic'])})等?$"
+        return (CatchAll("其他/有关/相关…+材料/证明/文件…", re.compile(pattern), "catch_all.qualifiers"),)
 
     def add_file(self, path: Path, display: str | None = None) -> None:
         source = display or path.name
@@ -285,6 +350,19 @@ class _Builder:
             if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
                 raise fail(f"{what} must be a list of non-empty strings, got {value!r}", line)
             return [v.strip() for v in value]
+
+        def day(entry: dict[str, Any], key: str, what: str, start: int | None) -> date | None:
+            value = entry.get(key)
+            if value is None:
+                return None
+            if isinstance(value, str):
+                with contextlib.suppress(ValueError):  # reported below as not a date
+                    value = date.fromisoformat(value.strip())
+            if isinstance(value, datetime):
+                value = value.date()
+            if not isinstance(value, date):
+                raise fail(f"{what}.{key} must be a date (YYYY-MM-DD), got {value!r}", loc.key(key, start))
+            return value
 
         def table(name: str, keys: tuple[str, ...]) -> dict[str, Any]:
             value = data.get(name, {})
@@ -327,18 +405,25 @@ class _Builder:
             for opt in ("issuer", "category"):
                 if opt in entry and not isinstance(entry[opt], str):
                     raise fail(f"e_licence.{opt} must be a string", loc.key(opt, start))
+            since = day(entry, "since", "e_licence", start)
             name = name_value.strip()
             known = self.licences.get(name)
-            if known is not None:  # a county file adds names to a known licence
+            if known is not None:  # a county file adds names to a known licence (and may date it)
                 merged = tuple(dict.fromkeys((*known.aliases, *aliases)))
-                self.licences[name] = ELicence(name, merged, known.issuer, known.category, known.source)
+                self.licences[name] = ELicence(
+                    name, merged, known.issuer, known.category, known.source, since or known.since
+                )
             else:
                 self.licences[name] = ELicence(
-                    name, tuple(aliases), entry.get("issuer"), entry.get("category"), source
+                    name, tuple(aliases), entry.get("issuer"), entry.get("category"), source, since
                 )
 
         catch = table("catch_all", _CATCH_KEYS)
         catch_start = loc.table("catch_all")
+        for key in _CATCH_WORDS:
+            self.catch_words[key] += strings(
+                catch.get(key, []), f"catch_all.{key}", loc.key(key, catch_start)
+            )
         for phrase in strings(catch.get("phrases", []), "catch_all.phrases", loc.key("phrases", catch_start)):
             self.catch_all.append(CatchAll(phrase, re.compile(re.escape(to_simplified(phrase))), source))
         for pattern in strings(
@@ -352,6 +437,11 @@ class _Builder:
                     loc.text(pattern, catch_start),
                 ) from exc
             self.catch_all.append(CatchAll(pattern, compiled, source))
+
+        promised = table("commitment", _COMMITMENT_KEYS)
+        self.commitments += strings(
+            promised.get("names", []), "commitment.names", loc.key("names", loc.table("commitment"))
+        )
 
         vague = table("vague_basis", _VAGUE_KEYS)
         self.vague += strings(
@@ -372,4 +462,37 @@ class _Builder:
             if not isinstance(reason, str):
                 raise fail("covered.reason must be a string", loc.key("reason", start))
             self.covered.append(CoveredPair(tuple(covered), tuple(by), unconditional, reason, source))
+
+        for entry, start in entries("law", _LAW_KEYS):
+            title = entry.get("title")
+            if not isinstance(title, str) or not title.strip():
+                raise fail('every [[law]] needs title = "…"', loc.key("title", start) or start)
+            level = entry.get("level")
+            if level not in LEVELS:
+                raise fail(
+                    f"law.level must be one of {', '.join(LEVELS)}, got {level!r}", loc.key("level", start)
+                )
+            articles = entry.get("articles")
+            if articles is not None and (
+                isinstance(articles, bool) or not isinstance(articles, int) or articles < 1
+            ):
+                raise fail(
+                    f"law.articles must be a positive whole number, got {articles!r}",
+                    loc.key("articles", start),
+                )
+            checked = entry.get("checked", "")
+            if not isinstance(checked, str):
+                raise fail("law.checked must be a string", loc.key("checked", start))
+            law = Law(
+                title=title.strip().strip("《》"),
+                level=level,
+                aliases=tuple(strings(entry.get("aliases", []), "law.aliases", loc.key("aliases", start))),
+                articles=articles,
+                since=day(entry, "since", "law", start),
+                repealed=day(entry, "repealed", "law", start),
+                revised=day(entry, "revised", "law", start),
+                checked=checked,
+                source=source,
+            )
+            self.laws[law.title] = law  # a county file may restate a packaged entry (its new text)
         self.sources.append(source)

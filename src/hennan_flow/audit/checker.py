@@ -7,14 +7,26 @@ from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 
-from ..bpmn.bundle import Bundle, Material
+from ..bpmn.bundle import Bundle, Material, Step
+from ..bpmn.diagnostics import Problem
 from ..bpmn.dialect import Document, load_document
-from ..bpmn.validate import bundle_files
+from ..bpmn.validate import bundle_files, validate_file
 from ..errors import BpmnError, Location
 from .catalog import Catalog, load_catalog
 from .finding import Finding, Verdict
 from .registry import BundleContext, RuleSet
-from .result import AuditReport, BundleAudit, ExemptBy, Figures, MaterialVerdict, StepAudit
+from .result import (
+    AuditReport,
+    BundleAudit,
+    ExemptBy,
+    Figures,
+    MaterialVerdict,
+    Scenario,
+    StepAudit,
+    bring_if_older,
+    checklist_of,
+)
+from .scenarios import LIMIT, plan_scenarios
 
 __all__ = ["FATAL_PROBLEMS", "audit_bundle", "audit_document", "audit_paths", "default_rules"]
 
@@ -22,11 +34,13 @@ logger = logging.getLogger(__name__)
 
 # Reader problems that leave nothing sound to audit (the CLI exits 2 on them).
 FATAL_PROBLEMS = ("HF-MATERIAL", "HF-DUP-MATERIAL", "HF-UNKNOWN-REF")
-_PRIORITY: tuple[Verdict, ...] = ("cancel", "generated", "exempt")
+_PRIORITY: tuple[Verdict, ...] = ("cancel", "generated")
+ALL_APPLICANTS = "所有申请人"  # the one scenario of a bundle without an applicant's choice
+UNION = "合并清单（所有情形）"
 
 
 def default_rules() -> RuleSet:
-    """A new rule set with every rule of DESIGN §3 (R1…R8, R10)."""
+    """A new rule set with every rule of DESIGN §3 and §12 (R1…R8, R10, R11)."""
     from .rules import rule_classes
 
     rules = RuleSet()
@@ -49,7 +63,7 @@ def audit_bundle(bundle: Bundle, *, catalog: Catalog, rules: RuleSet) -> BundleA
             by_material.setdefault(f.material, []).append(f)
     steps = []
     for step in bundle.steps:
-        verdicts = tuple(_verdict(ctx, m, by_material.get(m.id, [])) for m in step.materials)
+        verdicts = tuple(_verdict(ctx, step, m, by_material.get(m.id, [])) for m in step.materials)
         steps.append(
             StepAudit(
                 id=step.id,
@@ -58,9 +72,11 @@ def audit_bundle(bundle: Bundle, *, catalog: Catalog, rules: RuleSet) -> BundleA
                 department=step.department,
                 materials=verdicts,
                 figures=Figures.of(verdicts),
+                form=step.form,
             )
         )
     all_verdicts = tuple(v for s in steps for v in s.materials)
+    scenarios, note = _scenarios(bundle, all_verdicts) if bundle.has_hf else ((), None)
     return BundleAudit(
         file=bundle.file,
         key=bundle.key,
@@ -70,10 +86,32 @@ def audit_bundle(bundle: Bundle, *, catalog: Catalog, rules: RuleSet) -> BundleA
         steps=tuple(steps),
         findings=tuple(findings),
         figures=Figures.of(all_verdicts),
+        scenarios=scenarios,
+        scenario_note=note,
     )
 
 
-def _verdict(ctx: BundleContext, material: Material, findings: list[Finding]) -> MaterialVerdict:
+def _scenarios(
+    bundle: Bundle, verdicts: tuple[MaterialVerdict, ...]
+) -> tuple[tuple[Scenario, ...], str | None]:
+    """The applicant scenarios (DESIGN §12), each with the checklist entries of the steps that run in it."""
+    union = checklist_of(verdicts)
+    order = [s.id for s in bundle.steps]
+    plans = plan_scenarios(bundle, {s.id for s in bundle.steps if s.materials})
+    out = []
+    for plan in plans.scenarios:
+        name = plan.name or (UNION if plans.more_than else ALL_APPLICANTS)
+        steps = tuple(s for s in order if s in plan.steps)
+        out.append(Scenario(name, plan.choices, steps, tuple(e for e in union if e.step in plan.steps)))
+    note = (
+        f"申请情形超过 {LIMIT} 种（排他网关的选择组合过多），只列出合并清单"
+        if plans.more_than is not None
+        else None
+    )
+    return tuple(out), note
+
+
+def _verdict(ctx: BundleContext, step: Step, material: Material, findings: list[Finding]) -> MaterialVerdict:
     m = material
     kept = MaterialVerdict(
         step=m.step,
@@ -95,18 +133,39 @@ def _verdict(ctx: BundleContext, material: Material, findings: list[Finding]) ->
         )
     for verdict in _PRIORITY:
         deciding = [f for f in findings if f.verdict == verdict]
-        if not deciding:
-            continue
-        exempt_by: ExemptBy | None = None
-        if verdict == "exempt":
-            exempt_by = "e_license" if any(f.rule == "R2" for f in deciding) else "commitment"
+        if deciding:
+            return replace(
+                kept,
+                verdict=verdict,
+                reason=deciding[0].message,
+                rules=tuple(dict.fromkeys(f.rule for f in deciding)),
+                produced_by=deciding[0].related if verdict == "generated" else None,
+            )
+    if ctx.bundle.has_hf and step.form is not None and ctx.catalog.normalizer.is_form(m.name):
         return replace(
             kept,
-            verdict=verdict,
+            verdict="online_form",
+            reason=f"a form, collected online by the step's own form (hf:form {step.form}): not on the checklist",
+            form=step.form,
+        )
+    deciding = [f for f in findings if f.verdict == "exempt"]
+    if deciding:
+        exempt_by: ExemptBy = "e_license" if any(f.rule == "R2" for f in deciding) else "commitment"
+        return replace(
+            kept,
+            verdict="exempt",
             reason=deciding[0].message,
             rules=tuple(dict.fromkeys(f.rule for f in deciding)),
             exempt_by=exempt_by,
-            produced_by=deciding[0].related if verdict == "generated" else None,
+        )
+    dated = ctx.dated_licence(m) if ctx.bundle.has_hf else None
+    if dated is not None and dated.since is not None:
+        return replace(
+            kept,
+            reason=f"collected from the applicant whose {dated.name} was issued before {dated.since.isoformat()} "
+            "(newer ones are e-licences)",
+            rules=("R2",),
+            condition=bring_if_older(dated.since),
         )
     return kept
 
@@ -136,7 +195,10 @@ def _fatal(doc: Document) -> None:
 def audit_document(
     doc: Document, *, catalog: Catalog | None = None, rules: RuleSet | None = None
 ) -> AuditReport:
-    """Audit every bundle of a read document; raises BpmnError when the reader found a fatal problem."""
+    """Audit every bundle of a read document; raises BpmnError when the reader found a fatal problem.
+
+    It does not validate the document (deploy, its caller, has validated it already).
+    """
     catalog = catalog if catalog is not None else load_catalog()
     rules = rules if rules is not None else default_rules()
     _fatal(doc)
@@ -145,18 +207,27 @@ def audit_document(
 
 
 def audit_paths(
-    paths: Iterable[str], *, catalog: Catalog | None = None, rules: RuleSet | None = None
+    paths: Iterable[str],
+    *,
+    catalog: Catalog | None = None,
+    rules: RuleSet | None = None,
+    forms: str | None = None,
 ) -> AuditReport:
     """Audit the files named, and the *.bpmn / *.bpmn20.xml files under the folders named.
 
     A file that is missing, unreadable, not XML or not BPMN, or that the reader cannot make sound
     (a material without id or name, a duplicate material id, an unknown producedBy/coveredBy),
-    raises `BpmnError` (an `InputError`, CLI exit 2). The audit opens no database.
+    raises `BpmnError` (an `InputError`, CLI exit 2). A file that uses the hf: dialect is also
+    validated (`hennan-flow validate`, form references resolved under `forms` as validate does): its
+    validate errors come first in the report (`AuditReport.validation`) and the report is not clean
+    (DESIGN §12). A plain BPMN file has nothing to audit and is reported as such, never as clean.
+    The audit opens no database.
     """
     catalog = catalog if catalog is not None else load_catalog()
     rules = rules if rules is not None else default_rules()
     bundles: list[BundleAudit] = []
     files: list[str] = []
+    validation: list[Problem] = []
     for path, exists in bundle_files(paths):
         if not exists:
             raise BpmnError(
@@ -165,11 +236,21 @@ def audit_paths(
         doc = load_document(Path(path), display=path)
         _fatal(doc)
         files.append(path)
+        if doc.has_hf:  # a bundle for hennan_flow: what validate rejects is never reported clean
+            checked = validate_file(path, display=path, forms_dir=forms)
+            validation.extend(p for p in checked.problems if p.severity == "error")
         bundles.extend(audit_bundle(b, catalog=catalog, rules=rules) for b in doc.bundles)
         logger.debug("audited %s: %d bundle(s)", path, len(doc.bundles))
-    return _report(tuple(bundles), tuple(files), rules)
+    return _report(tuple(bundles), tuple(files), rules, tuple(validation))
 
 
-def _report(bundles: tuple[BundleAudit, ...], files: tuple[str, ...], rules: RuleSet) -> AuditReport:
+def _report(
+    bundles: tuple[BundleAudit, ...],
+    files: tuple[str, ...],
+    rules: RuleSet,
+    validation: tuple[Problem, ...] = (),
+) -> AuditReport:
     findings = tuple(sorted((f for b in bundles for f in b.findings), key=Finding.sort_key))
-    return AuditReport(bundles=bundles, findings=findings, files=files, rules=rules.infos())
+    return AuditReport(
+        bundles=bundles, findings=findings, files=files, rules=rules.infos(), validation=validation
+    )

@@ -8,10 +8,10 @@ from typing import Literal
 __all__ = ["SEVERITIES", "VERDICTS", "Finding", "Severity", "Verdict", "rule_order", "severity_rank"]
 
 Severity = Literal["error", "warning", "note"]
-Verdict = Literal["keep", "cancel", "exempt", "generated"]
+Verdict = Literal["keep", "cancel", "exempt", "generated", "online_form"]
 
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "note")
-VERDICTS: tuple[Verdict, ...] = ("keep", "cancel", "exempt", "generated")
+VERDICTS: tuple[Verdict, ...] = ("keep", "cancel", "exempt", "generated", "online_form")
 
 
 def severity_rank(severity: str) -> int:

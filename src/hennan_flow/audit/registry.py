@@ -12,11 +12,12 @@ import inspect
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from functools import cached_property
+from datetime import date
+from functools import cache, cached_property
 from typing import Protocol, TypeVar, runtime_checkable
 
-from ..bpmn.bundle import Bundle, Material, Step
-from .catalog import Catalog
+from ..bpmn.bundle import Bundle, LegalBasis, Material, Step
+from .catalog import Catalog, ELicence
 from .finding import SEVERITIES, Finding, Severity, Verdict, rule_order
 from .graph import FlowGraph
 
@@ -64,14 +65,20 @@ def _section(doc: str, title: str) -> str:
 
 def describe(rule: Rule) -> RuleInfo:
     """The documentation of a rule, read from its attributes and docstring."""
-    doc = inspect.getdoc(type(rule)) or ""
+    return _describe(type(rule), rule.id, rule.name, rule.severity, rule.summary, rule.source)
+
+
+@cache
+def _describe(cls: type, rule_id: str, name: str, severity: Severity, summary: str, source: str) -> RuleInfo:
+    # every audit of every file lists the rules: their docstrings are read once per rule
+    doc = inspect.getdoc(cls) or ""
     body = doc.split("**", 1)[0].strip()
     return RuleInfo(
-        id=rule.id,
-        name=rule.name,
-        severity=rule.severity,
-        summary=rule.summary,
-        source=rule.source,
+        id=rule_id,
+        name=name,
+        severity=severity,
+        summary=summary,
+        source=source,
         description=" ".join(body.split()),
         anti_pattern=_section(doc, "Anti-pattern"),
         best_practice=_section(doc, "Best practice"),
@@ -99,7 +106,9 @@ class RuleSet:
     def register(self, rule: R) -> R:
         """Add a rule (an instance, or a class that is instantiated); usable as a class decorator."""
         instance = rule() if inspect.isclass(rule) else rule
-        if not isinstance(instance, Rule):
+        # BaseRule subclasses have the attributes; the structural (Protocol) check is slow, so it is
+        # kept for rules written without BaseRule
+        if not isinstance(instance, BaseRule) and not isinstance(instance, Rule):
             raise TypeError(f"{rule!r} is not a rule (needs id, name, severity, summary, source, check)")
         if not _ID.fullmatch(instance.id):
             raise ValueError(f"rule id {instance.id!r} is not of the form R<number>")
@@ -144,6 +153,7 @@ class BundleContext:
 
     bundle: Bundle
     catalog: Catalog
+    today: date = field(default_factory=date.today)  # R11: a document repealed on or before today
     _names: dict[str, str] = field(default_factory=dict, init=False, repr=False)
 
     @cached_property
@@ -178,6 +188,27 @@ class BundleContext:
     @cached_property
     def doc_order(self) -> dict[str, int]:
         return {m.id: i for i, m in enumerate(self.materials())}
+
+    def licence_of(self, material: Material) -> ELicence | None:
+        """The catalogue's e-licence for a material: its declared `eLicense`, else the one its name denotes."""
+        if material.e_license:
+            return self.catalog.declared_licence(material.e_license)
+        return self.catalog.e_licence_for(material.name)
+
+    def dated_licence(self, material: Material) -> ELicence | None:
+        """The dated e-licence (`since`) that proves only newer certificates of this material, if any.
+
+        An `onlineCheck` of the registry proves old and new alike, so such a material is never dated.
+        """
+        if material.online_check:
+            return None
+        licence = self.licence_of(material)
+        return licence if licence is not None and licence.since is not None else None
+
+    def level_of(self, basis: LegalBasis) -> str:
+        """A legal basis's level: the catalogue's for a catalogued document, else the one declared."""
+        law = self.catalog.law_for(basis.doc)
+        return law.level if law is not None else basis.level
 
     def normalized(self, text: str) -> str:
         """The normalized form of a name (DESIGN §3 name matching), computed once per text."""

@@ -130,6 +130,9 @@ class Flow:
     target: str
     condition: str | None = None
     line: int | None = None
+    name: str | None = (
+        None  # the flow's label: an applicant's choice at an exclusive gateway (audit scenarios)
+    )
 
 
 @dataclass(frozen=True)

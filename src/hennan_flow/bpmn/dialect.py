@@ -419,6 +419,7 @@ class _Reader:
                         target=el.get("targetRef", ""),
                         condition=(cond.text or "").strip() or None if cond is not None else None,
                         line=el.sourceline,
+                        name=(el.get("name") or "").strip() or None,
                     )
                 )
                 continue

@@ -77,6 +77,14 @@ def _rules_text(fmt: str) -> str:
     type=click.Path(dir_okay=False),
     help="County catalogue file (TOML) extending the packaged ones; repeatable.",
 )
+@click.option(
+    "--forms",
+    "forms_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Folder of the form schemas for the validate run (default: forms/ beside the bundles' folder, "
+    "else the packaged forms).",
+)
 @click.option("--list-rules", is_flag=True, help="List the rules with their 五个一律 source text and exit.")
 @pass_cli
 def audit(
@@ -86,9 +94,11 @@ def audit(
     output: str | None,
     fail_on: str,
     catalogs: tuple[str, ...],
+    forms_dir: str | None,
     list_rules: bool,
 ) -> None:
-    """Audit material lists by the 五个一律 rules (R1–R8, R10): findings, checklist, reduction figures."""
+    """Audit material lists by the 五个一律 rules (R1–R8, R10, R11): validate errors first, then findings,
+    the applicant's checklist per scenario and the reduction figures by reason."""
     fmt = audit_format or obj.output_format
     if list_rules:
         _write(_rules_text(fmt), output)
@@ -100,7 +110,7 @@ def audit(
     from ..report.records import audit_records
 
     catalog = load_catalog(catalogs)
-    report = audit_paths(paths, catalog=catalog)
+    report = audit_paths(paths, catalog=catalog, forms=forms_dir)
     records = audit_records(report)
     if fmt == "json":
         from ..report.json import render_json
@@ -122,8 +132,11 @@ def audit(
     _write(text, output)
     summary = records["summary"]
     if fmt != "text" or output is not None:
+        validate = (
+            f"{summary['validation_errors']} validate error(s), " if summary["validation_errors"] else ""
+        )
         click.echo(
-            f"audit: {summary['files']} file(s), {summary['bundles']} bundle(s): {summary['errors']} error(s), "
+            f"audit: {summary['files']} file(s), {summary['bundles']} bundle(s): {validate}{summary['errors']} error(s), "
             f"{summary['warnings']} warning(s), {summary['notes']} note(s); materials "
             f"{summary['materials_before']} → {summary['materials_after']}"
             + (f"; report written to {output}" if output else ""),

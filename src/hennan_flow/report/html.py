@@ -1,4 +1,5 @@
-"""HTML audit report (Jinja2): summary, findings per step, before/after checklist; one self-contained page."""
+"""HTML audit report (Jinja2), labelled in Chinese: summary, validate errors, the applicant's checklist per
+scenario, findings per step, before/after tables; one self-contained page."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ def _template() -> Template:
     return environment().get_template(TEMPLATE)
 
 
-def render_html(records: AuditRecords, *, title: str = "五个一律 material audit") -> str:
+def render_html(records: AuditRecords, *, title: str = "“五个一律”申请材料审查报告") -> str:
     """The report as one HTML page: no scripts, no external resources, readable without colour."""
     template = _template()
     grouped = {(b["file"], b["key"]): findings_by_element(records, b) for b in records["bundles"]}

@@ -2,7 +2,10 @@
 
 Each rule is listed once in `tool.driver.rules` (id, name, short and full description, default level,
 help); each finding is a result with `ruleId`/`ruleIndex`, a level, the message with its fix, a
-1-based `region.startLine`, and `logicalLocations` naming the BPMN element and the material.
+1-based `region.startLine`, and `logicalLocations` naming the BPMN element and the material. A validate
+error of an audited file comes first, as a result of a rule named by its validate code (HF-XSD …),
+listed after the audit's rules. The run's `properties.scenarios` give, per bundle, the applicant's
+checklist per scenario (DESIGN §12).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from pathlib import PurePath, PurePosixPath, PureWindowsPath
 from typing import Literal, NotRequired, TypedDict
 from urllib.parse import quote
 
-from .records import AuditRecords, FindingRecord, RuleRecord
+from .records import AuditRecords, FindingRecord, RuleRecord, ValidationRecord
 
 __all__ = ["SARIF_SCHEMA", "SARIF_VERSION", "SarifLog", "render_sarif", "sarif_log"]
 
@@ -104,6 +107,7 @@ class Run(TypedDict):
     artifacts: list[Artifact]
     invocations: list[Invocation]
     results: list[Result]
+    properties: dict[str, object]
 
 
 SarifLog = TypedDict("SarifLog", {"$schema": str, "version": Literal["2.1.0"], "runs": list[Run]})
@@ -149,6 +153,63 @@ def _descriptor(rule: RuleRecord, help_base: str | None) -> ReportingDescriptor:
     return descriptor
 
 
+def _validate_descriptor(code: str) -> ReportingDescriptor:
+    text = f"hennan-flow validate rejects the file ({code}); the audit does not report it clean"
+    return {
+        "id": code,
+        "name": "validate",
+        "shortDescription": {"text": text},
+        "fullDescription": {"text": text},
+        "defaultConfiguration": {"level": "error"},
+        "help": {"text": "run hennan-flow validate on the file and fix what it reports"},
+        "properties": {"tags": ["validate"], "source": "hennan-flow validate"},
+    }
+
+
+def _validation_result(p: ValidationRecord, index: dict[str, int], artifacts: dict[str, int]) -> Result:
+    physical: PhysicalLocation = {
+        "artifactLocation": {"uri": file_uri(p["file"]), "index": artifacts[p["file"]]}
+    }
+    if p["line"]:
+        physical["region"] = {"startLine": p["line"]}
+    logical: list[LogicalLocation] = (
+        [{"name": p["element"], "fullyQualifiedName": p["element"], "kind": "element"}]
+        if p["element"]
+        else []
+    )
+    identity = "\x1f".join((p["code"], p["file"], str(p["line"] or 0), p["element"] or "", p["message"]))
+    hint = f" Fix: {p['hint']}" if p["hint"] else ""
+    return {
+        "ruleId": p["code"],
+        "ruleIndex": index[p["code"]],
+        "level": "error",
+        "message": {"text": f"{p['message']}.{hint}"},
+        "locations": [{"physicalLocation": physical, "logicalLocations": logical}],
+        "partialFingerprints": {"hennanFlowFinding/v1": hashlib.sha256(identity.encode()).hexdigest()[:32]},
+        "properties": {"validate": True, "code": p["code"], "hint": p["hint"]},
+    }
+
+
+def _scenarios(records: AuditRecords) -> list[dict[str, object]]:
+    return [
+        {
+            "bundle": b["key"],
+            "file": b["file"],
+            "note": b["scenario_note"],
+            "scenarios": [
+                {
+                    "name": sc["name"],
+                    "choices": [c["name"] for c in sc["choices"]],
+                    "checklist": [c["name"] for c in sc["checklist"]],
+                }
+                for sc in b["scenarios"]
+            ],
+        }
+        for b in records["bundles"]
+        if b["audited"]
+    ]
+
+
 def _result(f: FindingRecord, index: dict[str, int], artifacts: dict[str, int]) -> Result:
     bundle = f["bundle"] or ""
     logical: list[LogicalLocation] = [
@@ -190,14 +251,18 @@ def sarif_log(records: AuditRecords, *, help_base: str | None = None) -> SarifLo
     """The SARIF 2.1.0 log of an audit record. `help_base` (a URL of docs/audit.md) adds helpUri."""
     rules = records["rules"]
     index = {r["id"]: i for i, r in enumerate(rules)}
-    files = sorted({f["file"] for f in records["findings"]})
+    codes = sorted({p["code"] for p in records["validation"]})
+    index.update({code: len(rules) + i for i, code in enumerate(codes)})
+    files = sorted({f["file"] for f in records["findings"]} | {p["file"] for p in records["validation"]})
     artifacts = {name: i for i, name in enumerate(files)}
     version = records["tool"]["version"]
     driver: ToolComponent = {
         "name": "hennan-flow audit",
         "version": version,
-        "rules": [_descriptor(r, help_base) for r in rules],
+        "rules": [_descriptor(r, help_base) for r in rules] + [_validate_descriptor(c) for c in codes],
     }
+    results = [_validation_result(p, index, artifacts) for p in records["validation"]]
+    results += [_result(f, index, artifacts) for f in records["findings"]]
     return {
         "$schema": SARIF_SCHEMA,
         "version": SARIF_VERSION,
@@ -206,7 +271,8 @@ def sarif_log(records: AuditRecords, *, help_base: str | None = None) -> SarifLo
                 "tool": {"driver": driver},
                 "artifacts": [{"location": {"uri": file_uri(name)}} for name in files],
                 "invocations": [{"executionSuccessful": True}],
-                "results": [_result(f, index, artifacts) for f in records["findings"]],
+                "results": results,
+                "properties": {"scenarios": _scenarios(records)},
             }
         ],
     }

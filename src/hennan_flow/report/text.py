@@ -1,10 +1,11 @@
-"""Plain-text audit report: grouped by bundle and step, colour on a terminal."""
+"""Plain-text audit report: validate errors first, then grouped by bundle and step, with the applicant's
+checklist per scenario; colour on a terminal."""
 
 from __future__ import annotations
 
 import click
 
-from .records import AuditRecords, BundleRecord, FindingRecord, findings_by_element
+from .records import AuditRecords, BundleRecord, ChecklistRecord, FindingRecord, findings_by_element
 
 __all__ = ["render_text"]
 
@@ -15,21 +16,42 @@ _VERDICT_STYLE = {
     "cancel": ("red", False),
     "exempt": ("green", False),
     "generated": ("blue", False),
+    "online_form": ("blue", False),
 }
 
 
 def _figures(r: BundleRecord) -> str:
     parts = []
-    if r["exempt_e_license"]:
-        parts.append(f"{r['exempt_e_license']} exempt by e-licence")
-    if r["exempt_commitment"]:
-        parts.append(f"{r['exempt_commitment']} exempt by commitment")
     if r["cancelled"]:
         parts.append(f"{r['cancelled']} cancelled")
+    if r["exempt_e_license"]:
+        parts.append(f"{r['exempt_e_license']} exempt by e-licence or online check")
+    if r["exempt_commitment"]:
+        parts.append(f"{r['exempt_commitment']} exempt by commitment")
     if r["generated"]:
         parts.append(f"{r['generated']} generated in the case")
+    if r["online_form"]:
+        parts.append(f"{r['online_form']} online form(s)")
     detail = f" ({', '.join(parts)})" if parts else ""
-    return f"materials {r['materials_before']} → {r['materials_after']}{detail}"
+    extra = []
+    if r["conditional"]:
+        extra.append(f"{r['conditional']} only if older than the e-licence")
+    if r["commitments"]:
+        extra.append(f"{r['commitments']} commitment letter(s) to sign")
+    more = f"; {', '.join(extra)}" if extra else ""
+    return f"materials {r['materials_before']} → {r['materials_after']}{detail}{more}"
+
+
+def _entry(c: ChecklistRecord) -> str:
+    if c["kind"] == "commitment":
+        note = " (sign at the window)"
+    elif c["condition"]:
+        note = f" (conditional: {c['condition']})"
+    elif c["necessity"] == "tolerable":
+        note = f" (容缺, supply within {c['supplement_within']} working days)"
+    else:
+        note = " (optional)" if c["necessity"] == "optional" else ""
+    return f"- {c['name']} [{c['step']}/{c['material']}]{note}"
 
 
 def render_text(records: AuditRecords, *, color: bool = False) -> str:
@@ -49,6 +71,21 @@ def render_text(records: AuditRecords, *, color: bool = False) -> str:
         ]
 
     out: list[str] = []
+    if records["validation"]:
+        out.append(
+            style(
+                f"validate: {len(records['validation'])} error(s); a file validate rejects is not clean",
+                bold=True,
+            )
+        )
+        for p in records["validation"]:
+            where = f"{p['file']}:{p['line']}" if p["line"] else p["file"]
+            element = f' element "{p["element"]}":' if p["element"] else ""
+            hint = f" hint: {p['hint']}" if p["hint"] else ""
+            out.append(
+                f"  {where}: {style('error', *_SEVERITY_STYLE['error'])} {p['code']}{element} {p['message']}{hint}"
+            )
+        out.append("")
     plain = 0
     for b in records["bundles"]:
         if not b["audited"]:
@@ -77,22 +114,36 @@ def render_text(records: AuditRecords, *, color: bool = False) -> str:
             out.append(f"  element {element}")
             for f in rest:
                 out += finding_lines(f, "    ")
-        if b["checklist"]:
-            out.append("  applicant's checklist after reduction:")
-            for c in b["checklist"]:
-                note = (
-                    f" (容缺, supply within {c['supplement_within']} working days)"
-                    if c["necessity"] == "tolerable"
-                    else ""
-                )
-                note = note or (" (optional)" if c["necessity"] == "optional" else "")
-                out.append(f"    - {c['name']} [{c['step']}/{c['material']}]{note}")
-        else:
-            out.append("  applicant's checklist after reduction: nothing to bring")
+        if b["online_forms"]:
+            out.append(
+                "  collected online by the steps' own forms (not on the checklist): "
+                + "; ".join(f"{o['name']} [{o['step']}]" for o in b["online_forms"])
+            )
+        for sc in b["scenarios"]:
+            choices = "; ".join(f"{c['gateway_name'] or c['gateway']} → {c['name']}" for c in sc["choices"])
+            head = f"  applicant's checklist, scenario “{sc['name']}”" + (f" ({choices})" if choices else "")
+            if sc["checklist"]:
+                out.append(f"{head}: {len(sc['checklist'])} item(s)")
+                out += [f"    {_entry(c)}" for c in sc["checklist"]]
+            else:
+                out.append(f"{head}: nothing to bring")
+        if b["scenario_note"]:
+            out.append(f"  note: {b['scenario_note']}")
+        if len(b["scenarios"]) > 1 or not b["scenarios"]:
+            if b["checklist"]:
+                out.append("  union checklist (every scenario):")
+                out += [f"    {_entry(c)}" for c in b["checklist"]]
+            else:
+                out.append("  union checklist (every scenario): nothing to bring")
         out.append("")
     total = records["summary"]
-    verdict = style("clean", fg="green") if total["clean"] else style("not clean", fg="red", bold=True)
-    tail = f"; {plain} plain BPMN process(es) without hf: materials" if plain else ""
+    if total["audited"] == 0 and total["clean"]:
+        verdict = style("nothing audited (no hf: dialect)", fg="yellow")
+    else:
+        verdict = style("clean", fg="green") if total["clean"] else style("not clean", fg="red", bold=True)
+    tail = f"; {plain} plain BPMN process(es) without hf: materials, not audited" if plain else ""
+    if total["validation_errors"]:
+        tail += f"; {total['validation_errors']} validate error(s)"
     out.append(
         f"{total['files']} file(s), {total['bundles']} bundle(s): {verdict} — {total['errors']} error(s), "
         f"{total['warnings']} warning(s), {total['notes']} note(s); materials {total['materials_before']} → "

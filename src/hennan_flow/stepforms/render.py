@@ -76,7 +76,7 @@ TEMPLATE = "form.html.j2"
 _TEXTAREA_OVER = 150
 
 Control = Literal["input", "textarea", "select", "checkbox", "checkboxes", "json"]
-WaivedKind = Literal["e_license", "online_check", "commitment", "generated", "cancelled"]
+WaivedKind = Literal["e_license", "online_check", "commitment", "generated", "cancelled", "online_form"]
 
 _NECESSITY = {"required": "必交", "optional": "如有则交", "tolerable": "容缺后补"}
 _UNIT = {"workday": "个工作日", "natural_day": "日（自然日）", "hour": "小时"}
@@ -466,6 +466,8 @@ def _waived(v: MaterialVerdict, material: Material | None, bundle: Bundle) -> Wa
         return WaivedItem(
             v.material, v.name, "generated", f"由本件{where}的办理结果{result}在件内流转，无需提交"
         )
+    if v.verdict == "online_form":
+        return WaivedItem(v.material, v.name, "online_form", "在本页表单中在线填写，无需另交纸质材料")
     if v.verdict == "exempt" and v.exempt_by == "commitment":
         return WaivedItem(
             v.material, v.name, "commitment", "以书面承诺代替（告知承诺制），签署承诺书即可，无需提交"

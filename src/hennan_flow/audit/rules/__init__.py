@@ -1,4 +1,4 @@
-"""The rules of the 五个一律 audit (DESIGN §3), one module each, named by id.
+"""The rules of the 五个一律 audit (DESIGN §3, §12), one module each, named by id.
 
 Each module has a case file beside it (`rNN_name.toml`) whose named pass and fail cases document the
 rule and are run by the test suite.
@@ -16,6 +16,7 @@ from .r06_generated import GeneratedRule
 from .r07_tolerable import TolerableRule
 from .r08_time_limit import TimeLimitRule
 from .r10_vague_basis import VagueBasisRule
+from .r11_legal_citation import LegalCitationRule
 
 __all__ = [
     "CatchAllRule",
@@ -24,6 +25,7 @@ __all__ = [
     "ELicenseRule",
     "GeneratedRule",
     "LegalBasisRule",
+    "LegalCitationRule",
     "TimeLimitRule",
     "TolerableRule",
     "VagueBasisRule",
@@ -32,7 +34,7 @@ __all__ = [
 
 
 def rule_classes() -> tuple[type[Rule], ...]:
-    """Every rule class, in id order (R1…R8, R10; there is no R9)."""
+    """Every rule class, in id order (R1…R8, R10, R11; there is no R9)."""
     return (
         LegalBasisRule,
         ELicenseRule,
@@ -43,4 +45,5 @@ def rule_classes() -> tuple[type[Rule], ...]:
         TolerableRule,
         TimeLimitRule,
         VagueBasisRule,
+        LegalCitationRule,
     )

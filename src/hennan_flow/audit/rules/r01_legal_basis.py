@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ...bpmn.bundle import Material
 from ..finding import Finding
 from ..registry import BaseRule, BundleContext
 
@@ -15,6 +16,9 @@ class LegalBasisRule(BaseRule):
 
     Every collected material needs at least one `hf:legalBasis` naming a law, regulation, rule or
     normative document; bases that are themselves vague (R10, e.g. `doc="有关规定"`) do not count.
+    A proof (证明) the applicant has to fetch (source other than government) needs a law, regulation
+    or rule: one whose every basis is a normative document (`level="normative_doc"`, or a document
+    the legal-basis catalogue lists at that level) is cancelled — 没有法律法规规定的证明一律取消.
     A material whose issuer cannot investigate and verify what it certifies
     (`issuerCanVerify="false"`) is cancelled as well.
 
@@ -58,6 +62,19 @@ class LegalBasisRule(BaseRule):
                     fix="cite the law or regulation by its 《title》 and article instead, or remove the material",
                     verdict="cancel",
                 )
+            elif self._proof_without_law(ctx, m):
+                docs = "; ".join(b.doc for b in m.legal_bases if not ctx.catalog.vague_in(b.doc))
+                yield self.material_finding(
+                    ctx,
+                    m,
+                    quoted=docs,
+                    message=f"“{m.name}” is a proof (证明) the applicant has to fetch, and every legal basis it "
+                    f"cites is a normative document (规范性文件: {docs}), not a law, regulation or rule: "
+                    "没有法律法规规定的证明一律取消, so it is cancelled",
+                    fix="cite the law, regulation or rule that requires the proof, or remove it (the department "
+                    "can accept a written commitment, 告知承诺, or check the fact itself)",
+                    verdict="cancel",
+                )
             if not m.issuer_can_verify:
                 issuer = f"{m.issuer}: " if m.issuer else ""
                 yield self.material_finding(
@@ -70,3 +87,10 @@ class LegalBasisRule(BaseRule):
                     "the department checks itself",
                     verdict="cancel",
                 )
+
+    @staticmethod
+    def _proof_without_law(ctx: BundleContext, m: Material) -> bool:
+        if m.source == "government" or "证明" not in ctx.catalog.normalizer.clean(m.name):
+            return False
+        bases = [b for b in m.legal_bases if not ctx.catalog.vague_in(b.doc)]
+        return bool(bases) and all(ctx.level_of(b) == "normative_doc" for b in bases)
