@@ -438,11 +438,17 @@ def test_parser_refuses_a_doctype_even_if_the_scan_misses_it(
 
 def test_syntax_errors_are_one_line() -> None:
     """libxml2 ends some messages with a newline; the error must still print as one line."""
+    with pytest.raises(BpmnError) as caught:
+        parse_bytes(b'<?xml version="1.0" encoding="UTF-8"?>\n<x>\n<y>\n', file="open.bpmn")
+    assert "\n" not in str(caught.value)
+    assert str(caught.value).startswith("open.bpmn:4: not well-formed XML: ")
+    # EBCDIC: its declaration is not even readable as ASCII, so the bytes are not UTF-8 text
     data = '<?xml version="1.0" encoding="IBM037"?>\n<x/>\n'.encode("cp037")
     with pytest.raises(BpmnError) as caught:
         parse_bytes(data, file="ebcdic.bpmn")
+    assert caught.value.code == "XML-ENCODING"
     assert "\n" not in str(caught.value)
-    assert str(caught.value).startswith("ebcdic.bpmn:1: not well-formed XML: ")
+    assert str(caught.value).startswith("ebcdic.bpmn:1: byte 0xa7 is not UTF-8 text")
 
 
 def test_huge_file_is_refused_by_size_without_reading(

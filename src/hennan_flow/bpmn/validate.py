@@ -22,7 +22,7 @@ from lxml import etree
 from ..errors import BpmnError, Location
 from .diagnostics import Problem
 from .dialect import BPMN_NS, HF_NS, Document, owner_id, read_document, resolve_form
-from .xmlsafe import parse_file
+from .xmlsafe import read_source
 
 __all__ = ["FileResult", "ValidationReport", "bundle_files", "validate_file", "validate_paths"]
 
@@ -30,6 +30,7 @@ _B = f"{{{BPMN_NS}}}"
 MAX_PATH_ELEMENTS = 400  # SpiffWorkflow predicts the task tree recursively, one frame per element
 MAX_XSD_PROBLEMS = 25
 BPMN_SUFFIXES = (".bpmn", ".bpmn20.xml")
+UNUSABLE = frozenset({"IO-READ", "XML-ENCODING"})  # nothing could be read: exit 2, not a finding
 
 
 @dataclass
@@ -38,8 +39,15 @@ class FileResult:
 
     file: str
     problems: list[Problem] = field(default_factory=list)
-    unusable: bool = False  # missing or unreadable: nothing could be checked
+    unusable: bool = False  # missing, unreadable or not text: nothing could be checked
     document: Document | None = field(default=None, repr=False)
+    text: str | None = field(default=None, repr=False)  # the file as UTF-8 text: what deploy stores
+
+    def raise_if_unusable(self) -> None:
+        """Raise the `BpmnError` (exit 2) of a file that could not be read at all."""
+        if self.unusable:
+            first = self.problems[0]
+            raise BpmnError(first.message, hint=first.hint, location=first.location, code=first.code)
 
     @property
     def ok(self) -> bool:
@@ -336,13 +344,14 @@ def validate_file(
     name = display or str(path)
     result = FileResult(name)
     try:
-        tree = parse_file(path, display=name)
+        source = read_source(path, display=name)
     except BpmnError as exc:
         code = exc.code or "XML-SYNTAX"
-        unusable = code == "IO-READ"
         result.problems.append(Problem.from_error(code, exc))
-        result.unusable = unusable
+        result.unusable = code in UNUSABLE
         return result
+    tree = source.tree
+    result.text = source.text
     try:
         doc = read_document(tree, name)
     except BpmnError as exc:
