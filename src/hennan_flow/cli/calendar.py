@@ -125,6 +125,7 @@ def show(obj: CliContext, year: str) -> None:
 @pass_cli
 def load(obj: CliContext, file: str, actor: str | None) -> None:
     """Store a county override file in the database; open deadlines are recomputed with it."""
+    load_override(file)  # refused here, before the database opens: not a regular file, too big, malformed
     result = obj.engine().load_calendar(file, actor=actor)
     obj.emit(
         result,
