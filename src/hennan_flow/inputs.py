@@ -12,7 +12,7 @@ import errno
 import os
 import stat
 
-__all__ = ["ReadRefused", "read_input"]
+__all__ = ["ReadRefused", "read_input", "write_output"]
 
 _CHUNK = 1 << 16
 
@@ -91,3 +91,23 @@ def read_input(path: str | os.PathLike[str], *, max_bytes: int) -> bytes:
         raise ReadRefused("unreadable", f"cannot read: {exc.strerror or exc}") from exc
     finally:
         os.close(fd)
+
+
+def write_output(path: str | os.PathLike[str], text: str) -> None:
+    """Write `text` (UTF-8) to a regular file, created or replaced; a FIFO or device is refused, not
+    opened (opening a FIFO nobody reads blocks for ever)."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as exc:
+        raise ReadRefused("unwritable", f"cannot write: {exc.strerror or exc}") from exc
+    if mode is not None and not stat.S_ISREG(mode):
+        raise ReadRefused(
+            "not_regular", f"is {_kind_name(mode)}, not a regular file", "name a regular file to write"
+        )
+    try:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+    except OSError as exc:
+        raise ReadRefused("unwritable", f"cannot write: {exc.strerror or exc}") from exc

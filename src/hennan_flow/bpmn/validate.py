@@ -83,13 +83,30 @@ def bundle_files(paths: Iterable[str]) -> Iterator[tuple[str, bool]]:
     """(path, exists) for every file named or found (recursively, *.bpmn / *.bpmn20.xml) under a folder."""
     for raw in paths:
         p = Path(raw)
-        if p.is_dir():
+        try:
+            is_dir = p.is_dir()
+            exists = is_dir or p.exists()
+        except OSError:  # e.g. a name too long for the file system: nothing there to read
+            yield raw, False
+            continue
+        if is_dir:
             found = sorted(
                 str(f) for f in p.rglob("*") if f.is_file() and f.name.lower().endswith(BPMN_SUFFIXES)
             )
             yield from ((f, True) for f in found)
         else:
-            yield raw, p.exists()
+            yield raw, exists
+
+
+def _missing(path: str) -> str:
+    """Why a named path is not there: the system's reason, or "no such file or folder"."""
+    try:
+        os.stat(path)
+    except FileNotFoundError:
+        return "no such file or folder"
+    except OSError as exc:
+        return f"cannot use the path: {exc.strerror or exc}"
+    return "no such file or folder"
 
 
 def validate_paths(
@@ -102,7 +119,7 @@ def validate_paths(
             results.append(
                 FileResult(
                     path,
-                    [Problem("IO-READ", "error", "no such file or folder", loc, "check the path")],
+                    [Problem("IO-READ", "error", _missing(path), loc, "check the path")],
                     unusable=True,
                 )
             )

@@ -8,15 +8,23 @@ from typing import Any
 
 import click
 
+from .. import limits
 from ..clock.instants import local_iso
 from ..errors import InputError, SimulationError
-from ._context import CliContext, format_option, forms_option, pass_cli
+from ..inputs import ReadRefused, read_input
+from ._context import CliContext, format_option, forms_option, pass_cli, write_report
+from ._params import DAYS, DOCUMENT
 
 __all__ = ["case", "db", "deploy", "parse_json_arg", "task"]
 
 
 def parse_json_arg(value: str | None, what: str) -> dict[str, Any] | None:
-    """`--data '{…}'` or `--data @file.json`: a JSON object, or a clear error."""
+    """`--data '{…}'` or `--data @file.json`: a JSON object, or a clear error.
+
+    A file is read as a regular file of at most `limits.MAX_DATA_BYTES`, in UTF-8 or, with its byte
+    order mark, UTF-16/32 (RFC 8259 §8.1 asks for UTF-8; Windows tools write UTF-16); the parsed
+    document is held to `limits.check_data` (nesting, integer size, UTF-8 text).
+    """
     if value is None:
         return None
     source = what
@@ -25,16 +33,16 @@ def parse_json_arg(value: str | None, what: str) -> dict[str, Any] | None:
         path = Path(value[1:])
         source = f"{what} file {path}"
         try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise InputError(f"cannot read {source}: {exc.strerror}", hint="check the path after @") from exc
-    try:
-        parsed = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(
-            f"{source} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
-            hint=f'pass a JSON object, e.g. {what} \'{{"name": "value"}}\' or {what} @file.json',
-        ) from exc
+            raw = read_input(path, max_bytes=limits.MAX_DATA_BYTES)
+        except ReadRefused as exc:
+            raise InputError(
+                f"cannot read {source}: {exc.message}", hint=exc.hint or "check the path after @"
+            ) from exc
+        try:
+            text = raw.decode(json.detect_encoding(raw)).removeprefix("\ufeff")
+        except (UnicodeDecodeError, LookupError) as exc:
+            raise InputError(f"{source} is not UTF-8 text", hint="save the file as UTF-8") from exc
+    parsed = limits.load_json(text, source, option=what)
     if not isinstance(parsed, dict):
         raise InputError(f"{source} must be a JSON object, not {type(parsed).__name__}")
     return parsed
@@ -58,7 +66,7 @@ def db_upgrade(obj: CliContext, simulation: bool) -> None:
         raise SimulationError("--now has no meaning for db upgrade", hint="drop --now")
     from ..engine.facade import Engine
 
-    engine = Engine(obj.db_url)
+    engine = Engine(obj.database_url())
     try:
         revision = engine.upgrade(simulation=simulation)
         status = engine.status()
@@ -76,7 +84,7 @@ def db_current(obj: CliContext) -> None:
     """Show the schema revision and the simulation mark."""
     from ..engine.facade import Engine
 
-    engine = Engine(obj.db_url)
+    engine = Engine(obj.database_url())
     try:
         status = engine.status()
     finally:
@@ -127,8 +135,8 @@ def case() -> None:
 
 @case.command("start")
 @click.argument("key")
-@click.option("--data", default=None, help="Case data: JSON object or @file.json.")
-@click.option("--applicant", default=None, help="Applicant: JSON object or @file.json.")
+@click.option("--data", type=DOCUMENT, default=None, help="Case data: JSON object or @file.json.")
+@click.option("--applicant", type=DOCUMENT, default=None, help="Applicant: JSON object or @file.json.")
 @click.option("--actor", default=None, help="Who starts the case.")
 @format_option()
 @pass_cli
@@ -231,7 +239,7 @@ def task_list(obj: CliContext, case_id: str | None, department: str | None, stat
 
 @task.command("complete")
 @click.argument("task_id")
-@click.option("--data", default=None, help="Form data: JSON object or @file.json.")
+@click.option("--data", type=DOCUMENT, default=None, help="Form data: JSON object or @file.json.")
 @click.option("--actor", default=None, help="Who completes the step.")
 @format_option()
 @pass_cli
@@ -281,7 +289,7 @@ def task_resume(obj: CliContext, task_id: str, actor: str | None) -> None:
 
 @task.command("extend")
 @click.argument("task_id")
-@click.option("--days", type=int, required=True, help="Working days to add (延长审批).")
+@click.option("--days", type=DAYS, required=True, help="Working days to add (延长审批, at most 365).")
 @click.option("--approver", required=True, help="Who approved the extension.")
 @click.option("--reason", required=True, help="Why (told to the applicant).")
 @click.option("--actor", default=None)
@@ -307,15 +315,18 @@ def task_extend(
     default=None,
     help="Write the HTML fragment to FILE instead of stdout.",
 )
+@format_option()
 @pass_cli
 def task_form(obj: CliContext, task_id: str, output: str | None) -> None:
-    """The step's form as an accessible HTML fragment (with the applicant's material checklist)."""
+    """The step's form as an accessible HTML fragment (with the applicant's material checklist).
+
+    With --format json: {"task": ID, "html": "…"}, or {"task": ID, "written": FILE} with --output.
+    """
     html = obj.engine().render_form(task_id)
     if output is None:
-        click.echo(html)
+        obj.emit({"task": task_id, "html": html}, html)
         return
-    try:
-        Path(output).write_text(html, encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"cannot write {output}: {exc.strerror}") from exc
-    click.echo(f"wrote {output}", err=True)
+    write_report(html if html.endswith("\n") else html + "\n", output, what="the form")
+    obj.emit({"task": task_id, "written": output}, None)
+    if not obj.json:
+        click.echo(f"wrote {output}", err=True)

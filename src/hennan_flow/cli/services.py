@@ -8,15 +8,16 @@ no command that deletes a commitment, a credit record or a review: records are c
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 
 import click
 
-from ..clock.instants import local_iso
+from ..clock.instants import local_iso, parse_day
 from ..services.commitments import COMMITMENT_STATES, METHODS, Commitment, CreditRecord
 from ..services.reviews import CHANNELS, COMPLEXITIES, FINDINGS, LEVELS, Review
 from ..services.tolerance import CaseMaterials
 from ._context import CliContext, format_option, pass_cli
+from ._params import DAYS, FiniteFloat
 
 __all__ = ["commitment", "material", "review"]
 
@@ -108,7 +109,7 @@ def commitment_credit(obj: CliContext, applicant: str | None, open_only: bool) -
 
 
 @commitment.command("repair")
-@click.argument("record_id", type=int)
+@click.argument("record_id", type=click.IntRange(1, 2**31 - 1))
 @click.option("--note", required=True, help="The repair (信用修复) and its basis.")
 @_ACTOR
 @format_option()
@@ -196,7 +197,7 @@ def material_supply(obj: CliContext, task_id: str, material_id: str, actor: str 
 @material.command("extend")
 @click.argument("task_id")
 @click.argument("material_id")
-@click.option("--days", type=click.IntRange(min=1), required=True, help="Working days to add.")
+@click.option("--days", type=DAYS, required=True, help="Working days to add (at most 365).")
 @click.option("--approver", required=True, help="Who approved the extension.")
 @click.option("--reason", required=True, help="Why (the applicant is told).")
 @_ACTOR
@@ -220,8 +221,8 @@ def material_extend(
     default=None,
     help="Base URL of the e-licence service (env HENNAN_FLOW_LICENCE_URL).",
 )
-@click.option("--timeout", type=click.FloatRange(min=0.001), default=5.0, show_default=True)
-@click.option("--retries", type=click.IntRange(min=0), default=2, show_default=True)
+@click.option("--timeout", type=FiniteFloat(0.001, 600), default=5.0, show_default=True)
+@click.option("--retries", type=click.IntRange(0, 10), default=2, show_default=True)
 @_ACTOR
 @format_option()
 @pass_cli
@@ -365,17 +366,15 @@ def review_answer(obj: CliContext, review_id: str, note: str, actor: str | None)
 
 
 @review.command("summary")
-@click.option("--from", "start", type=click.DateTime(formats=["%Y-%m-%d"]), default=None)
-@click.option("--to", "end", type=click.DateTime(formats=["%Y-%m-%d"]), default=None)
+@click.option("--from", "start", metavar="DATE", default=None, help="First day (YYYY-MM-DD).")
+@click.option("--to", "end", metavar="DATE", default=None, help="Last day, inclusive (YYYY-MM-DD).")
 @click.option("--department", default=None, help="Only this department (lane code).")
 @format_option()
 @pass_cli
-def review_summary(
-    obj: CliContext, start: datetime | None, end: datetime | None, department: str | None
-) -> None:
+def review_summary(obj: CliContext, start: str | None, end: str | None, department: str | None) -> None:
     """Satisfaction rate, bad reviews and rectified-on-time figures of a period (local dates)."""
-    first: date | None = start.date() if start else None
-    last: date | None = end.date() if end else None
+    first: date | None = parse_day(start, what="--from") if start else None
+    last: date | None = parse_day(end, what="--to") if end else None
     doc = obj.engine().review_summary(start=first, end=last, department=department)
 
     def text() -> str:

@@ -18,6 +18,7 @@ from ..errors import ConfigError, ConflictError
 from ..supervision.cards import CONCLUSIONS, Card
 from ..supervision.sweeper import BatchReport, SweepResult
 from ._context import CliContext, format_option, pass_cli
+from ._params import FiniteFloat
 
 __all__ = ["card", "sla"]
 
@@ -36,21 +37,21 @@ def sla() -> None:
 @click.option("--loop", is_flag=True, help="Keep sweeping every --interval seconds until SIGTERM/SIGINT.")
 @click.option(
     "--interval",
-    type=click.FloatRange(min=0.05),
+    type=FiniteFloat(0.05, 86_400),
     default=None,
     help="Seconds between sweeps with --loop (default 10).",
 )
 @click.option("--batch-size", type=click.IntRange(1, 10_000), default=500, show_default=True)
 @click.option(
     "--budget",
-    type=click.FloatRange(min=0.001),
+    type=FiniteFloat(0.001, 3600),
     default=30.0,
     show_default=True,
     help="Seconds one sweep may run before it yields.",
 )
 @click.option(
     "--lease",
-    type=click.FloatRange(min=0.001),
+    type=FiniteFloat(0.001, 86_400),
     default=60.0,
     show_default=True,
     help="Seconds a claim is held before other sweepers may reap it.",
