@@ -99,6 +99,43 @@ def db_current(obj: CliContext) -> None:
     obj.emit(status, text)
 
 
+@db.command("downgrade", context_settings={"ignore_unknown_options": True})  # "-1" is a REVISION
+@click.argument("revision")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Downgrade even though it deletes records: the tables of the revisions undone (deadlines, "
+    "pauses, signals below 0002; cards, their records and the outbox below 0003; commitments, reviews "
+    "below 0004; everything below 0001) are dropped with their rows, and upgrading again does not "
+    "bring them back.",
+)
+@format_option()
+@pass_cli
+def db_downgrade(obj: CliContext, revision: str, force: bool) -> None:
+    """Migrate the schema down to REVISION (an id such as 0004, -1, or base).
+
+    Refused, with what would be lost, while the revisions undone hold records; --force deletes them.
+    """
+    from ..db import migrate
+    from ..db.session import make_engine
+
+    engine = make_engine(obj.database_url())
+    try:
+        losses = migrate.downgrade(engine, revision, force=force)
+        current = migrate.current_revision(engine)
+    finally:
+        engine.dispose()
+    for loss in losses:
+        click.echo(f"deleted: {loss.line()}", err=True)
+    obj.emit(
+        {
+            "revision": current,
+            "deleted": [{"revision": x.revision, "table": x.table, "rows": x.rows} for x in losses],
+        },
+        f"schema at revision {current or 'base (empty)'}",
+    )
+
+
 # -- deploy ---------------------------------------------------------------------------------
 
 
