@@ -14,6 +14,7 @@ from ..errors import InputError, SimulationError
 from ..inputs import ReadRefused, read_input
 from ._context import CliContext, format_option, forms_option, pass_cli, write_report
 from ._params import DAYS, DOCUMENT
+from ._text import STATE_NAMES, deadline_lines, event_name, table, when
 
 __all__ = ["case", "db", "deploy", "parse_json_arg", "task"]
 
@@ -208,8 +209,13 @@ def case_list(obj: CliContext, state: str | None, key: str | None) -> None:
             }
             for c in found
         ],
-        lambda: "\n".join(
-            f"{c.id}\t{c.key} v{c.version}\t{c.state}\t{local_iso(c.started_at)}" for c in found
+        lambda: table(
+            ("案件", "事项", "状态", "受理时间", "办结时间"),
+            [
+                (c.id, f"{c.key} v{c.version}", _state(c.state), when(c.started_at), when(c.ended_at))
+                for c in found
+            ],
+            empty="没有符合条件的案件。",
         ),
     )
 
@@ -219,21 +225,66 @@ def case_list(obj: CliContext, state: str | None, key: str | None) -> None:
 @format_option()
 @pass_cli
 def case_show(obj: CliContext, case_id: str) -> None:
-    """A case and its timeline of events."""
-    shown = obj.engine().case(case_id)
+    """A case and its timeline of events (text: Chinese event names, departments, local time)."""
+    engine = obj.engine()
+    shown = engine.case(case_id)
 
     def text() -> str:
-        lines = [f"case {shown.id}  {shown.key} v{shown.version}  {shown.state}"]
-        if shown.deadlines:
-            lines.append(
-                "deadlines: " + ", ".join(f"{k}={v}" for k, v in shown.deadlines.items() if v is not None)
-            )
+        bundle = engine.bundle(shown.key, shown.version)
+        lines = [
+            f"案件 {shown.id}  {bundle.name}（{shown.key} v{shown.version}）  {_state(shown.state)}",
+            f"受理 {when(shown.started_at)}" + (f"  办结 {when(shown.ended_at)}" if shown.ended_at else ""),
+            *deadline_lines(shown.deadlines, running=shown.state == "open"),
+            "",
+        ]
+        rows = []
         for e in shown.events:
-            who = f" by {e.actor}" if e.actor else ""
-            lines.append(f"  {local_iso(e.at)}  {e.type:<22} {e.step or '':<24}{who}")
+            step = bundle.step(e.step) if e.step else None
+            dept = bundle.department(step.department) if step is not None and step.department else None
+            rows.append(
+                (
+                    when(e.at),
+                    event_name(e.type),
+                    f"{step.name}（{step.id}）" if step is not None else (e.step or ""),
+                    dept.name if dept is not None else (step.department if step is not None else ""),
+                    e.actor or "",
+                    _detail(e.detail),
+                )
+            )
+        lines.append(table(("时间", "事件", "步骤", "部门", "办理人", "说明"), rows, empty="（时间线为空）"))
         return "\n".join(lines)
 
     obj.emit(shown.as_dict(), text)
+
+
+_DETAIL_NAMES = {
+    "reason": "原因",
+    "days": "天数",
+    "approver": "批准人",
+    "material": "材料",
+    "kind": "类别",
+    "message": "信息",
+    "version": "版本",
+    "pending": "待定",
+    "commitment": "告知承诺",
+    "from": "原状态",
+}
+_REASONS = {"supplement": "补正", "special_procedure": "特别程序", "suspended": "挂起"}
+
+
+def _detail(detail: dict[str, Any]) -> str:
+    """An event's detail as "原因: 补正；天数: 5", scalars only (nested values are in the JSON)."""
+    parts = []
+    for key, value in detail.items():
+        if isinstance(value, (dict, list, tuple)) or value is None or key not in _DETAIL_NAMES:
+            continue
+        shown = _REASONS.get(value, value) if key == "reason" and isinstance(value, str) else value
+        parts.append(f"{_DETAIL_NAMES[key]}: {shown}")
+    return "；".join(parts)
+
+
+def _state(state: str) -> str:
+    return STATE_NAMES.get(state, state)
 
 
 # -- task -----------------------------------------------------------------------------------
@@ -263,13 +314,31 @@ def task_list(obj: CliContext, case_id: str | None, department: str | None, stat
         rows = []
         for t in found:
             d = t.deadlines or {}
-            due = d.get("promised_due") or ("pending" if d.get("pending") else "-")
-            left = d.get("workdays_left")
-            rows.append(
-                f"{t.id}\t{t.case}\t{t.step}\t{t.department or '-'}\t{t.state}\t{due}\t"
-                f"{'' if left is None else f'{left} wd left'}\t{t.name}"
+            due = (
+                when(d["promised_due"])
+                if d.get("promised_due")
+                else ("待日历数据" if d.get("pending") else "-")
             )
-        return "\n".join(rows)
+            left = d.get("workdays_left") if t.state in ("ready", "paused") else None
+            rows.append(
+                (
+                    t.id,
+                    t.case,
+                    f"{t.name}（{t.step}）",
+                    t.department or "-",
+                    _state(t.state),
+                    due,
+                    ""
+                    if left is None
+                    else (f"剩 {left} 个工作日" if left >= 0 else f"超期 {-left} 个工作日"),
+                )
+            )
+        where = f"部门 {department} " if department else ""
+        return table(
+            ("任务", "案件", "步骤", "部门", "状态", "承诺期限", "剩余"),
+            rows,
+            empty=f"{where}没有{_state(state)}的步骤。",
+        )
 
     obj.emit([t.as_dict() for t in found], text)
 

@@ -18,6 +18,7 @@ from ..services.reviews import CHANNELS, COMPLEXITIES, FINDINGS, LEVELS, Review
 from ..services.tolerance import CaseMaterials
 from ._context import CliContext, format_option, pass_cli
 from ._params import DAYS, FiniteFloat
+from ._text import STATE_NAMES, table, when
 
 __all__ = ["commitment", "material", "review"]
 
@@ -48,7 +49,14 @@ def commitment_list(
 ) -> None:
     """List commitment records, oldest first."""
     found = obj.engine().commitments(case=case_id, task=task_id, state=state, applicant=applicant)
-    obj.emit([c.as_dict() for c in found], lambda: "\n".join(_commitment_line(c) for c in found))
+    obj.emit(
+        [c.as_dict() for c in found],
+        lambda: table(
+            ("承诺", "状态", "案件", "步骤", "材料", "签署时间", "核查期限"),
+            [_commitment_row(c) for c in found],
+            empty="没有符合条件的告知承诺。",
+        ),
+    )
 
 
 @commitment.command("show")
@@ -105,7 +113,14 @@ def commitment_decline(obj: CliContext, commitment_id: str, actor: str | None) -
 def commitment_credit(obj: CliContext, applicant: str | None, open_only: bool) -> None:
     """List credit records (false commitments); an open one bars the applicant from commitments."""
     found = obj.engine().credit_records(applicant=applicant, open_only=open_only)
-    obj.emit([r.as_dict() for r in found], lambda: "\n".join(_credit_line(r) for r in found))
+    obj.emit(
+        [r.as_dict() for r in found],
+        lambda: table(
+            _CREDIT_HEADERS,
+            [_credit_row(r) for r in found],
+            empty="没有符合条件的信用记录。",
+        ),
+    )
 
 
 @commitment.command("repair")
@@ -117,20 +132,28 @@ def commitment_credit(obj: CliContext, applicant: str | None, open_only: bool) -
 def commitment_repair(obj: CliContext, record_id: int, note: str, actor: str | None) -> None:
     """信用修复: the credit record no longer bars the applicant (it stays on file)."""
     done = obj.engine().repair_credit(record_id, note=note, actor=actor)
-    obj.emit(done.as_dict(), lambda: _credit_line(done))
+    obj.emit(done.as_dict(), lambda: table(_CREDIT_HEADERS, [_credit_row(done)], empty=""))
 
 
-def _commitment_line(c: Commitment) -> str:
-    return "\t".join(
-        (
-            c.id,
-            c.state,
-            c.case,
-            c.step,
-            c.material,
-            local_iso(c.signed_at) or "-",
-            local_iso(c.verify_due) or "-",
-        )
+COMMITMENT_STATE_NAMES = {
+    "signed": "已签署",
+    "declined": "已放弃",
+    "refused": "不予适用",
+    "verified": "核查属实",
+    "false": "虚假承诺",
+    "void": "已作废",
+}
+
+
+def _commitment_row(c: Commitment) -> tuple[str, ...]:
+    return (
+        c.id,
+        COMMITMENT_STATE_NAMES.get(c.state, c.state),
+        c.case,
+        c.step,
+        f"{c.name}（{c.material}）" if c.name else c.material,
+        when(c.signed_at),
+        when(c.verify_due),
     )
 
 
@@ -154,11 +177,13 @@ def _commitment_text(c: Commitment, *, text: bool = True) -> str:
     return "\n".join(lines)
 
 
-def _credit_line(r: CreditRecord) -> str:
-    state = "open" if r.repaired_at is None else f"repaired {local_iso(r.repaired_at)}"
-    return "\t".join(
-        (str(r.id), r.kind, state, r.applicant or "-", r.case, r.commitment, r.department or "-")
-    )
+_CREDIT_HEADERS = ("记录", "类别", "状态", "申请人", "案件", "承诺", "部门")
+
+
+def _credit_row(r: CreditRecord) -> tuple[str, ...]:
+    state = "未修复" if r.repaired_at is None else f"已修复 {when(r.repaired_at)}"
+    kind = {"false_commitment": "虚假承诺"}.get(r.kind, r.kind)
+    return (str(r.id), kind, state, r.applicant or "-", r.case, r.commitment, r.department or "-")
 
 
 # -- material -----------------------------------------------------------------------------------
@@ -303,7 +328,14 @@ def review_add(
 def review_list(obj: CliContext, case_id: str | None, bad: bool, open_only: bool) -> None:
     """List reviews, oldest first."""
     found = obj.engine().reviews(case=case_id, bad=True if bad else None, open_only=open_only)
-    obj.emit([r.as_dict() for r in found], lambda: "\n".join(_review_line(r) for r in found))
+    obj.emit(
+        [r.as_dict() for r in found],
+        lambda: table(
+            ("评价", "等级", "渠道", "案件", "步骤", "整改", "评价时间"),
+            [_review_row(r) for r in found],
+            empty="没有符合条件的评价。",
+        ),
+    )
 
 
 @review.command("show")
@@ -385,18 +417,16 @@ def review_summary(obj: CliContext, start: str | None, end: str | None, departme
     obj.emit(doc, text)
 
 
-def _review_line(r: Review) -> str:
+def _review_row(r: Review) -> tuple[str, ...]:
     rect = r.rectification
-    return "\t".join(
-        (
-            r.id,
-            f"{r.level} {LEVELS[r.level]}",
-            r.channel,
-            r.case,
-            r.step or "(case)",
-            rect.state if rect else "-",
-            str(local_iso(r.at)),
-        )
+    return (
+        r.id,
+        f"{r.level} {LEVELS[r.level]}",
+        CHANNELS.get(r.channel, r.channel),
+        r.case,
+        r.step or "（整个案件）",
+        STATE_NAMES.get(rect.state, rect.state) if rect else "-",
+        when(r.at),
     )
 
 
