@@ -468,3 +468,15 @@ def test_carried_patterns_accept_what_the_schema_accepts() -> None:
                 pattern,
                 value,
             )
+
+
+def test_a_completed_step_renders_read_only_without_a_submit_button() -> None:
+    data = {"company_name": "衡南县测试有限公司"}
+    _, open_form, _ = _render("enterprise_opening", "register", data=data)
+    assert open_form.xpath("//button[@type='submit']") and not open_form.xpath("//fieldset[@disabled]")
+    _, done, _ = _render("enterprise_opening", "register", data=data, completed=True)
+    assert done.xpath("//button[@type='submit']") == []
+    [fieldset] = done.xpath("//form/fieldset")
+    assert fieldset.get("disabled") is not None  # every control inside, checkboxes and selects too
+    assert done.xpath("//input[@name='company_name']/@value") == ["衡南县测试有限公司"]
+    assert "已办结" in _text(done.xpath("//*[@role='status']")[0])

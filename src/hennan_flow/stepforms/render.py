@@ -187,6 +187,7 @@ def render_form(
     errors: Sequence[FieldError] = (),
     action: str | None = None,
     nonce: str | None = None,
+    completed: bool = False,
 ) -> str:
     """The HTML fragment of one step's form with the applicant's material checklist beside it.
 
@@ -202,6 +203,8 @@ def render_form(
         action: the form's `action` URL, relative or http(s) (none: the portal handles submission);
             any other scheme (`javascript:` …) raises `ConfigError`.
         nonce: a CSP nonce for the fragment's `<style>` element.
+        completed: the step is done: the fields are shown with the data (a disabled fieldset, nothing
+            editable, checkboxes and selects included), a note says so, and there is no submit button.
 
     Every value is HTML-escaped (autoescape on); the result never contains a `<script>`.
     """
@@ -239,6 +242,7 @@ def render_form(
         checklist=checklist_for(step, bundle, verdicts),
         action=action,
         nonce=nonce,
+        completed=completed,
     )
 
 
