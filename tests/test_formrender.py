@@ -480,3 +480,14 @@ def test_a_completed_step_renders_read_only_without_a_submit_button() -> None:
     assert fieldset.get("disabled") is not None  # every control inside, checkboxes and selects too
     assert done.xpath("//input[@name='company_name']/@value") == ["衡南县测试有限公司"]
     assert "已办结" in _text(done.xpath("//*[@role='status']")[0])
+
+
+@pytest.mark.parametrize(("key", "step_id"), ALL_STEPS)
+def test_designer_notes_stay_out_of_the_applicants_form(key: str, step_id: str) -> None:
+    text, root, schema = _render(key, step_id)
+    shown = root.text_content()
+    comment = schema.get("$comment")
+    if isinstance(comment, str):
+        assert comment not in text  # `$comment` is for designers: never rendered
+    for word in ("网关", "分支", "字段名"):  # how a designer talks about the model, not an applicant
+        assert word not in shown, (key, step_id, word)
