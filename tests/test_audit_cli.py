@@ -156,14 +156,14 @@ def test_unreadable_file_exit_2(
     locked = tmp_path / "locked.bpmn"
     locked.write_bytes(Path(CLEAN).read_bytes())
     if os.geteuid() == 0:  # root reads anything: refuse the read the way the OS would
-        real = Path.read_bytes
+        real = os.open
 
-        def refuse(self: Path) -> bytes:
-            if self == locked:
-                raise PermissionError(13, "Permission denied", str(self))
-            return real(self)
+        def refuse(path: str | os.PathLike[str], flags: int, *args: int) -> int:
+            if Path(path) == locked:
+                raise PermissionError(13, "Permission denied", str(path))
+            return real(path, flags, *args)
 
-        monkeypatch.setattr(Path, "read_bytes", refuse)
+        monkeypatch.setattr(os, "open", refuse)
     else:
         locked.chmod(0)
     code, _, err = run(capsys, "audit", str(locked))

@@ -36,6 +36,14 @@ def test_traditional_characters_are_converted() -> None:
         ("身份证（复印件）", "身份证"),  # full-width bracketed marker
         ("营业执照副本", "营业执照"),
         ("結（離）婚證", "结(离)婚证"),  # NFKC brackets
+        ("买卖双方身份证", "身份证"),  # the parties of one transaction (issue 18)
+        ("夫妻双方的户口簿", "户口簿"),
+        ("父母双方身份证复印件", "身份证"),
+        ("男女双方户口簿", "户口簿"),
+        ("转让方、受让方营业执照", "营业执照"),
+        ("抵押权人营业执照", "营业执照"),
+        ("买卖合同", "买卖合同"),  # a document of the parties, not a holder
+        ("夫妻关系证明", "夫妻关系证明"),
         ("股东会决议", "股东会决议"),  # an organ, not a holder
         ("股東會決議", "股东会决议"),
         ("复印件", "复印件"),  # never stripped to nothing
@@ -98,8 +106,8 @@ def test_county_catalogue_extends_the_packaged_one() -> None:
     assert base.e_licence_for("殘疾人證") is None
     found = county.e_licence_for("殘疾人證")  # traditional alias in the county file
     assert found is not None and found.name == "残疾人证" and found.source.endswith("county.toml")
-    assert county.normalizer.normalize("出租人身份证") == "身份证"  # county holder prefix
-    assert base.normalizer.normalize("出租人身份证") == "出租人身份证"
+    assert county.normalizer.normalize("房东身份证") == "身份证"  # county holder prefix
+    assert base.normalizer.normalize("房东身份证") == "房东身份证"
     assert (
         county.catch_all_in("其他补充材料") == "其他补充材料"
     )  # the wording that stands for unnamed materials

@@ -9,25 +9,41 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError, Location
+from .inputs import ReadRefused, read_input
 
 __all__ = ["parse_toml", "read_toml_text"]
 
 _TOML_WHERE = re.compile(r"\s*\(at (?:line (\d+), column \d+|end of document)\)\s*$")
 
 
+MAX_BYTES = 4 << 20
+
+
 def read_toml_text(
-    path: str | Path, *, what: str, display: str | None = None, hint: str | None = None
+    path: str | Path,
+    *,
+    what: str,
+    display: str | None = None,
+    hint: str | None = None,
+    max_bytes: int = MAX_BYTES,
 ) -> str:
-    """The UTF-8 text of a TOML file; unreadable or not UTF-8 raises `ConfigError` naming `what`."""
+    """The UTF-8 text of a TOML file (a regular file, bounded); else `ConfigError` naming `what`."""
     where = Location(file=display or str(path))
     try:
-        return Path(path).read_bytes().decode("utf-8")
-    except OSError as exc:
+        data = read_input(path, max_bytes=max_bytes)
+    except ReadRefused as exc:
         raise ConfigError(
-            f"cannot read the {what}: {exc.strerror or exc}", location=where, hint=hint
+            f"cannot read the {what}: {exc.message}", location=where, hint=exc.hint or hint
         ) from exc
+    try:
+        return data.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"the {what} is not UTF-8 text", location=where) from exc
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(
+            f"the {what} is not UTF-8 text (byte 0x{data[exc.start]:02x})",
+            location=Location(file=display or str(path), line=line),
+            hint="save the file as UTF-8",
+        ) from exc
 
 
 def parse_toml(text: str, fail: Callable[[str, int | None], ConfigError]) -> dict[str, Any]:
@@ -41,3 +57,7 @@ def parse_toml(text: str, fail: Callable[[str, int | None], ConfigError]) -> dic
         if found:  # "at end of document": the last line
             line = int(found.group(1)) if found.group(1) else max(len(text.splitlines()), 1)
         raise fail(f"not valid TOML: {_TOML_WHERE.sub('', message)}", line) from exc
+    except RecursionError as exc:  # arrays or tables nested thousands deep
+        raise fail("not valid TOML here: nested too deeply", None) from exc
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        raise fail(f"not valid TOML here: {str(exc)[:120]}", None) from exc

@@ -19,7 +19,16 @@ from .bundle import Bundle, Department, Flow, LegalBasis, Material, Node, Specia
 from .diagnostics import Problem, Severity
 from .xmlsafe import parse_file
 
-__all__ = ["BPMN_NS", "HF_NS", "Document", "load_document", "read_document"]
+__all__ = [
+    "BPMN_NS",
+    "FLOW_NODES",
+    "HF_NS",
+    "Document",
+    "load_document",
+    "owner_id",
+    "read_document",
+    "resolve_form",
+]
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 HF_NS = "urn:hennan-flow:bpmn:1"
@@ -29,7 +38,7 @@ _B = f"{{{BPMN_NS}}}"
 _H = f"{{{HF_NS}}}"
 
 # flow nodes we keep in the graph (local names in the BPMN namespace)
-_FLOW_NODES = {
+FLOW_NODES = {
     "startEvent", "endEvent", "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent",
     "task", "userTask", "manualTask", "serviceTask", "scriptTask", "businessRuleTask", "sendTask",
     "receiveTask", "callActivity", "subProcess", "transaction", "adHocSubProcess",
@@ -142,7 +151,7 @@ class _Reader:
                 f"hf:{_local(el)} has no {attr}",
                 el,
                 element=owner,
-                hint=f'add the required attribute {attr}="…" (DESIGN §2)',
+                hint=f'add the required attribute {attr}="…" (see src/hennan_flow/schemas/hf.xsd)',
             )
         return not missing
 
@@ -333,6 +342,7 @@ class _Reader:
         # lanes: departments, and which node sits in which lane
         departments: list[Department] = []
         lane_of: dict[str, Department] = {}
+        bare: dict[str, etree._Element] = {}  # node id -> first lane without hf:department holding it
         for lane in proc.iter(_B + "lane"):
             lane_hf = self.hf_children(lane)
             dept_el = self.single(lane_hf, "department", lane.get("id"))
@@ -345,9 +355,10 @@ class _Reader:
                         element=lane.get("id"),
                         hint="a lane carries only hf:department",
                     )
-            if dept_el is None:
-                continue
-            if not self._required(dept_el, ("code",), lane.get("id")):
+            refs = [r.text.strip() for r in lane.findall(_B + "flowNodeRef") if r.text and r.text.strip()]
+            if dept_el is None or not self._required(dept_el, ("code",), lane.get("id")):
+                for ref in refs:
+                    bare.setdefault(ref, lane)
                 continue
             dept = Department(
                 code=dept_el.get("code", "").strip(),
@@ -356,9 +367,8 @@ class _Reader:
                 line=lane.sourceline,
             )
             departments.append(dept)
-            for ref in lane.findall(_B + "flowNodeRef"):
-                if ref.text and ref.text.strip():
-                    lane_of.setdefault(ref.text.strip(), dept)
+            for ref in refs:
+                lane_of.setdefault(ref, dept)
 
         nodes: list[Node] = []
         flows: list[Flow] = []
@@ -367,17 +377,7 @@ class _Reader:
 
         self._check_materials(steps)
         if hf_any:
-            for s in steps:
-                if s.department is None:
-                    self.problem(
-                        "HF-NO-DEPARTMENT",
-                        "this step is in no lane with an hf:department, so no work queue holds it",
-                        None,
-                        element=s.id,
-                        severity="warning",
-                        hint='put the step in a lane that carries <hf:department code="…"/>',
-                        line=s.line,
-                    )
+            self._check_departments(steps, bare)
         name = proc.get("name") or key
         return Bundle(
             key=key,
@@ -423,7 +423,7 @@ class _Reader:
                     )
                 )
                 continue
-            if local not in _FLOW_NODES:
+            if local not in FLOW_NODES:
                 continue
             nid = el.get("id", "")
             dept = lane_of.get(nid, inherited)
@@ -453,6 +453,35 @@ class _Reader:
                         )
             if local in {"subProcess", "transaction", "adHocSubProcess"}:
                 self._walk(el, nid, dept, lane_of, nodes, flows, steps)
+
+    def _check_departments(self, steps: list[Step], bare: dict[str, etree._Element]) -> None:
+        """A step in a lane without hf:department is in no work queue: an error on that lane."""
+        orphans: dict[int, tuple[etree._Element, list[str]]] = {}
+        for s in steps:
+            if s.department is not None:
+                continue
+            lane = bare.get(s.id)
+            if lane is not None:
+                orphans.setdefault(id(lane), (lane, []))[1].append(s.id)
+                continue
+            self.problem(
+                "HF-NO-DEPARTMENT",
+                "this step is in no lane with an hf:department, so no work queue holds it",
+                None,
+                element=s.id,
+                severity="warning",
+                hint='put the step in a lane that carries <hf:department code="…"/>',
+                line=s.line,
+            )
+        for lane, held in orphans.values():
+            shown = ", ".join(f'"{h}"' for h in held[:5]) + (" …" if len(held) > 5 else "")
+            self.problem(
+                "HF-NO-DEPARTMENT",
+                f'lane "{lane.get("name") or lane.get("id")}" holds step(s) {shown} but has no hf:department, '
+                "so no department's work queue would ever show them",
+                lane,
+                hint='add <bpmn:extensionElements><hf:department code="…"/></bpmn:extensionElements> to the lane',
+            )
 
     def _check_materials(self, steps: list[Step]) -> None:
         seen: dict[str, Material] = {}

@@ -19,16 +19,25 @@ from pathlib import Path
 from lxml import etree
 
 from ..errors import BpmnError, Location
+from .authoring import DIALECT_HINT, authoring_problems, suggest
 from .diagnostics import Problem, Severity
 from .dialect import BPMN_NS, HF_NS, Document, owner_id, read_document, resolve_form
-from .xmlsafe import parse_file
+from .flowgraph import BLOCKING, MAX_PATH_ELEMENTS, graph_problems
+from .xmlsafe import read_source
 
-__all__ = ["FileResult", "ValidationReport", "bundle_files", "validate_file", "validate_paths"]
+__all__ = [
+    "MAX_PATH_ELEMENTS",
+    "FileResult",
+    "ValidationReport",
+    "bundle_files",
+    "validate_file",
+    "validate_paths",
+]
 
 _B = f"{{{BPMN_NS}}}"
-MAX_PATH_ELEMENTS = 400  # SpiffWorkflow predicts the task tree recursively, one frame per element
 MAX_XSD_PROBLEMS = 25
 BPMN_SUFFIXES = (".bpmn", ".bpmn20.xml")
+UNUSABLE = frozenset({"IO-READ", "XML-ENCODING"})  # nothing could be read: exit 2, not a finding
 
 
 @dataclass
@@ -37,8 +46,15 @@ class FileResult:
 
     file: str
     problems: list[Problem] = field(default_factory=list)
-    unusable: bool = False  # missing or unreadable: nothing could be checked
+    unusable: bool = False  # missing, unreadable or not text: nothing could be checked
     document: Document | None = field(default=None, repr=False)
+    text: str | None = field(default=None, repr=False)  # the file as UTF-8 text: what deploy stores
+
+    def raise_if_unusable(self) -> None:
+        """Raise the `BpmnError` (exit 2) of a file that could not be read at all."""
+        if self.unusable:
+            first = self.problems[0]
+            raise BpmnError(first.message, hint=first.hint, location=first.location, code=first.code)
 
     @property
     def ok(self) -> bool:
@@ -66,13 +82,30 @@ def bundle_files(paths: Iterable[str]) -> Iterator[tuple[str, bool]]:
     """(path, exists) for every file named or found (recursively, *.bpmn / *.bpmn20.xml) under a folder."""
     for raw in paths:
         p = Path(raw)
-        if p.is_dir():
+        try:
+            is_dir = p.is_dir()
+            exists = is_dir or p.exists()
+        except OSError:  # e.g. a name too long for the file system: nothing there to read
+            yield raw, False
+            continue
+        if is_dir:
             found = sorted(
                 str(f) for f in p.rglob("*") if f.is_file() and f.name.lower().endswith(BPMN_SUFFIXES)
             )
             yield from ((f, True) for f in found)
         else:
-            yield raw, p.exists()
+            yield raw, exists
+
+
+def _missing(path: str) -> str:
+    """Why a named path is not there: the system's reason, or "no such file or folder"."""
+    try:
+        os.stat(path)
+    except FileNotFoundError:
+        return "no such file or folder"
+    except OSError as exc:
+        return f"cannot use the path: {exc.strerror or exc}"
+    return "no such file or folder"
 
 
 def validate_paths(
@@ -85,7 +118,7 @@ def validate_paths(
             results.append(
                 FileResult(
                     path,
-                    [Problem("IO-READ", "error", "no such file or folder", loc, "check the path")],
+                    [Problem("IO-READ", "error", _missing(path), loc, "check the path")],
                     unusable=True,
                 )
             )
@@ -148,10 +181,13 @@ def _check_hf_xsd(tree: etree._ElementTree, file: str) -> list[Problem]:
         if parent is not None and isinstance(parent.tag, str) and parent.tag.startswith(f"{{{HF_NS}}}"):
             continue  # validated with its top-level hf: ancestor
         owner = owner_id(el)
-        for p in _xsd_problems("HF-XSD", schema, el, file, "use the attributes and values of DESIGN §2"):
+        for p in _xsd_problems(
+            "HF-XSD", schema, el, file, f"use the hf: attributes and values ({DIALECT_HINT})"
+        ):
             msg = p.message
             if "No matching global declaration" in msg:
                 msg = f"unknown hf: element <hf:{etree.QName(el).localname}>"
+            msg = suggest(msg)
             problems.append(Problem("HF-XSD", "error", msg, Location(file, p.location.line, owner), p.hint))
         if parent is None or parent.tag != _B + "extensionElements":
             problems.append(
@@ -229,48 +265,7 @@ def _spiff_traps(tree: etree._ElementTree, file: str) -> list[Problem]:
                     "deploy the file that defines it together with this one",
                 )
             )
-    problems.extend(_path_length(root, file))
     return problems
-
-
-def _path_length(root: etree._Element, file: str) -> list[Problem]:
-    """Longest acyclic path per process: SpiffWorkflow builds the task tree with one frame per element."""
-    out = []
-    for proc in root.iter(_B + "process"):
-        succ: dict[str, list[str]] = {}
-        for flow in proc.iter(_B + "sequenceFlow"):
-            succ.setdefault(flow.get("sourceRef", ""), []).append(flow.get("targetRef", ""))
-        starts = [e.get("id", "") for e in proc.iter(_B + "startEvent")]
-        longest: dict[str, int] = {}
-        state: dict[str, int] = {}  # 1 on stack, 2 done
-        for start in starts:
-            stack: list[tuple[str, Iterator[str]]] = [(start, iter(succ.get(start, ())))]
-            state[start] = 1
-            while stack:
-                nid, it = stack[-1]
-                nxt = next(it, None)
-                if nxt is None:
-                    stack.pop()
-                    state[nid] = 2
-                    longest[nid] = 1 + max(
-                        (longest.get(t, 0) for t in succ.get(nid, ()) if state.get(t) == 2), default=0
-                    )
-                elif nxt not in state:
-                    state[nxt] = 1
-                    stack.append((nxt, iter(succ.get(nxt, ()))))
-        depth = max((longest.get(s, 0) for s in starts), default=0)
-        if depth > MAX_PATH_ELEMENTS:
-            out.append(
-                Problem(
-                    "SPIFF-DEPTH",
-                    "error",
-                    f"a path of {depth} elements; SpiffWorkflow 3.2.0 builds and walks the task tree recursively "
-                    f"and cannot run paths over {MAX_PATH_ELEMENTS} elements reliably",
-                    Location(file, proc.sourceline, proc.get("id")),
-                    "split the process into call activities",
-                )
-            )
-    return out
 
 
 # -- forms ------------------------------------------------------------------------------------
@@ -325,13 +320,14 @@ def validate_file(
     name = display or str(path)
     result = FileResult(name)
     try:
-        tree = parse_file(path, display=name)
+        source = read_source(path, display=name)
     except BpmnError as exc:
         code = exc.code or "XML-SYNTAX"
-        unusable = code == "IO-READ"
         result.problems.append(Problem.from_error(code, exc))
-        result.unusable = unusable
+        result.unusable = code in UNUSABLE
         return result
+    tree = source.tree
+    result.text = source.text
     try:
         doc = read_document(tree, name)
     except BpmnError as exc:
@@ -349,12 +345,13 @@ def validate_file(
         if not (p.code in {"HF-REQUIRED", "HF-VALUE", "HF-MATERIAL"} and p.location.line in xsd_lines)
     ]
     result.problems += _form_problems(doc, forms_dir)
-    traps = _spiff_traps(tree, name)
+    result.problems += authoring_problems(doc)
+    traps = _spiff_traps(tree, name) + graph_problems(tree.getroot(), name)
     result.problems += traps
     from ..runtime.sandbox import code_problems
 
     result.problems += code_problems(doc, allow_scripts=allow_scripts)
-    if not any(p.severity == "error" and p.code.startswith("SPIFF-") for p in traps):
+    if not any(p.severity == "error" and (p.code.startswith("SPIFF-") or p.code in BLOCKING) for p in traps):
         result.problems += _build_problems(doc)
     if not doc.bundles:
         result.problems.append(

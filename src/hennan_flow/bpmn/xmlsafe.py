@@ -1,9 +1,16 @@
 """Hardened XML parsing for designer-supplied BPMN.
 
 BPMN files come from designers, so they are untrusted: no DTD, no entities (XXE, billion laughs),
-no network, a size bound. The tree we build here (with its line numbers) is what every later stage
-reads, SpiffWorkflow included (handed over with `add_bpmn_xml`), so nothing parses a file twice with
-a weaker parser.
+no network, a size bound, regular files only. The tree we build here (with its line numbers) is what
+every later stage reads, SpiffWorkflow included (handed over with `add_bpmn_xml`), so nothing parses
+a file twice with a weaker parser.
+
+Encodings: a file is decoded here, once, by its byte order mark or its declared encoding (UTF-8,
+UTF-16/32, GBK and GB18030, Latin-1 and the other encodings Python knows; GB2312/GBK are read as
+their superset GB18030), and re-encoded as UTF-8 with the declaration saying so. Every later stage,
+the stored definition included, sees that UTF-8 text (`Source.text`), so validate and deploy read the
+same characters. A file whose bytes are not text in its declared (or the default UTF-8) encoding is
+refused with the line of the first bad byte.
 """
 
 from __future__ import annotations
@@ -11,16 +18,17 @@ from __future__ import annotations
 import codecs
 import os
 import re
-from pathlib import Path
+from dataclasses import dataclass
 
 from lxml import etree
 
 from ..errors import BpmnError, Location
+from ..inputs import ReadRefused, read_input
 
-__all__ = ["DEFAULT_MAX_BYTES", "parse_bytes", "parse_file"]
+__all__ = ["DEFAULT_MAX_BYTES", "Source", "parse_bytes", "parse_file", "read_source", "source_of_bytes"]
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
-_DTD = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+_DTD = re.compile(r"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 # XML's own encoding autodetection (XML 1.0 appendix F): byte order marks and the bytes of "<?"
 _WIDE = (
     (codecs.BOM_UTF32_LE, "utf-32"),
@@ -32,19 +40,76 @@ _WIDE = (
     (b"\x00<\x00?", "utf-16-be"),
     (b"<\x00?\x00", "utf-16-le"),
 )
+_DECLARATION = re.compile(rb"<\?xml\s[^>]*?encoding\s*=\s*[\"']([A-Za-z][A-Za-z0-9._:-]*)[\"']")
+_ENCODING_ATTR = re.compile(r"(\A\ufeff?<\?xml\s[^>]*?encoding\s*=\s*)([\"'])[^\"']*\2")
+# read as their superset: files labelled GB2312 or GBK routinely hold GBK or GB18030 characters
+_SUPERSETS = {"gb2312": "gb18030", "gbk": "gb18030", "cp936": "gb18030", "euc_cn": "gb18030"}
 _REFUSED = "document type declarations and entities are refused (they can read files or exhaust memory)"
 _REFUSED_HINT = "remove the <!DOCTYPE …>/<!ENTITY …> declaration; BPMN 2.0 needs none"
+_ENCODING_HINT = (
+    'save the file as UTF-8, or declare its real encoding, e.g. <?xml version="1.0" encoding="GB18030"?>'
+)
 
 
-def _declaration_line(data: bytes) -> int | None:
-    """Line of a <!DOCTYPE/<!ENTITY declaration, also in UTF-16/32 files (a byte scan cannot see those)."""
-    text = data
-    for mark, encoding in _WIDE:
-        if data.startswith(mark):
-            text = data.decode(encoding, errors="replace").encode("utf-8")
-            break
+@dataclass(frozen=True)
+class Source:
+    """A parsed bundle file: its text as UTF-8 (declaration rewritten) and the tree built from it."""
+
+    text: str
+    tree: etree._ElementTree
+    encoding: str  # the codec the file was read with, e.g. "utf-8", "gb18030", "utf-16"
+
+
+def _declaration_line(text: str) -> int | None:
+    """Line of a <!DOCTYPE/<!ENTITY declaration in the decoded text, whatever the file's encoding."""
     match = _DTD.search(text)
-    return None if match is None else text.count(b"\n", 0, match.start()) + 1
+    return None if match is None else text.count("\n", 0, match.start()) + 1
+
+
+def _codec(name: str, file: str) -> str:
+    try:
+        info = codecs.lookup(name)
+    except LookupError:
+        info = None
+    if info is None or not getattr(info, "_is_text_encoding", True):
+        raise BpmnError(
+            f'the file declares encoding="{name}", which is not a text encoding hennan_flow knows',
+            hint=_ENCODING_HINT,
+            location=Location(file=file, line=1),
+            code="XML-ENCODING",
+        )
+    return _SUPERSETS.get(info.name, info.name)
+
+
+def _decode(data: bytes, file: str) -> tuple[str, str]:
+    """(text, codec): by the byte order mark, else the declared encoding, else UTF-8."""
+    encoding, declared = "utf-8", None
+    for mark, wide in _WIDE:
+        if data.startswith(mark):
+            encoding = wide
+            break
+    else:
+        if data.startswith(codecs.BOM_UTF8):
+            encoding = "utf-8-sig"
+        else:
+            found = _DECLARATION.match(data)
+            if found is not None:
+                declared = found.group(1).decode("ascii")
+                encoding = _codec(declared, file)
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1 if "16" not in encoding and "32" not in encoding else None
+        said = (
+            f'the file declares encoding="{declared}"' if declared else "no encoding is declared (so UTF-8)"
+        )
+        raise BpmnError(
+            f"byte 0x{data[exc.start]:02x} is not {encoding.upper().replace('-SIG', '')} text; {said}",
+            hint=_ENCODING_HINT,
+            location=Location(file=file, line=line),
+            code="XML-ENCODING",
+        ) from exc
+    return text.removeprefix("\ufeff"), encoding.replace("-sig", "")
 
 
 def _parser() -> etree.XMLParser:
@@ -59,8 +124,8 @@ def _parser() -> etree.XMLParser:
     )
 
 
-def parse_bytes(data: bytes, *, file: str, max_bytes: int = DEFAULT_MAX_BYTES) -> etree._ElementTree:
-    """Parse `data` safely; raise `BpmnError` with the file and line on anything refused."""
+def source_of_bytes(data: bytes, *, file: str, max_bytes: int = DEFAULT_MAX_BYTES) -> Source:
+    """Decode and parse `data` safely; raise `BpmnError` with the file and line on anything refused."""
     if len(data) > max_bytes:
         raise BpmnError(
             f"file is {len(data):,} bytes, over the {max_bytes:,}-byte limit for a bundle",
@@ -68,13 +133,15 @@ def parse_bytes(data: bytes, *, file: str, max_bytes: int = DEFAULT_MAX_BYTES) -
             location=Location(file=file),
             code="XML-SIZE",
         )
-    line = _declaration_line(data)
+    text, encoding = _decode(data, file)
+    line = _declaration_line(text)
     if line is not None:
         raise BpmnError(
             _REFUSED, hint=_REFUSED_HINT, location=Location(file=file, line=line), code="XML-UNSAFE"
         )
+    text = _ENCODING_ATTR.sub(r"\1\2UTF-8\2", text, count=1)
     try:
-        root = etree.fromstring(data, parser=_parser())
+        root = etree.fromstring(text.encode("utf-8"), parser=_parser())
     except etree.XMLSyntaxError as exc:
         reason = " ".join(exc.msg.split(", line ")[0].split()) if exc.msg else "not well-formed XML"
         raise BpmnError(
@@ -86,35 +153,36 @@ def parse_bytes(data: bytes, *, file: str, max_bytes: int = DEFAULT_MAX_BYTES) -
     if root is None:
         raise BpmnError("the file holds no XML element", location=Location(file=file), code="XML-SYNTAX")
     tree = root.getroottree()
-    if tree.docinfo.internalDTD is not None or tree.docinfo.doctype:  # any encoding the scan missed
+    if tree.docinfo.internalDTD is not None or tree.docinfo.doctype:  # anything the scan missed
         raise BpmnError(_REFUSED, hint=_REFUSED_HINT, location=Location(file=file), code="XML-UNSAFE")
-    return tree
+    return Source(text=text, tree=tree, encoding=encoding)
+
+
+def parse_bytes(data: bytes, *, file: str, max_bytes: int = DEFAULT_MAX_BYTES) -> etree._ElementTree:
+    """The tree of `source_of_bytes`."""
+    return source_of_bytes(data, file=file, max_bytes=max_bytes).tree
+
+
+def read_source(
+    path: str | os.PathLike[str], *, display: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES
+) -> Source:
+    """Read (a regular file only, bounded by the bytes read) and parse; unreadable is a `BpmnError` too."""
+    name = display or str(path)
+    try:
+        data = read_input(path, max_bytes=max_bytes)
+    except ReadRefused as exc:
+        code = "XML-SIZE" if exc.kind == "too_big" else "IO-READ"
+        hint = (
+            "split the file, or raise the limit if it really is one bundle"
+            if code == "XML-SIZE"
+            else exc.hint
+        )
+        raise BpmnError(exc.message, hint=hint, location=Location(file=name), code=code) from exc
+    return source_of_bytes(data, file=name, max_bytes=max_bytes)
 
 
 def parse_file(
     path: str | os.PathLike[str], *, display: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES
 ) -> etree._ElementTree:
-    """Read and parse a file; a missing or unreadable file is a `BpmnError` too."""
-    p = Path(path)
-    name = display or str(path)
-    try:
-        size = p.stat().st_size
-        if size > max_bytes:  # do not read a huge file into memory just to refuse it
-            raise BpmnError(
-                f"file is {size:,} bytes, over the {max_bytes:,}-byte limit for a bundle",
-                hint="split the file, or raise the limit if it really is one bundle",
-                location=Location(file=name),
-                code="XML-SIZE",
-            )
-        data = p.read_bytes()
-    except FileNotFoundError as exc:
-        raise BpmnError(
-            "no such file", hint="check the path", location=Location(file=name), code="IO-READ"
-        ) from exc
-    except IsADirectoryError as exc:
-        raise BpmnError("is a directory, not a file", location=Location(file=name), code="IO-READ") from exc
-    except PermissionError as exc:
-        raise BpmnError("permission denied", location=Location(file=name), code="IO-READ") from exc
-    except OSError as exc:
-        raise BpmnError(f"cannot read: {exc.strerror}", location=Location(file=name), code="IO-READ") from exc
-    return parse_bytes(data, file=name, max_bytes=max_bytes)
+    """The tree of `read_source`."""
+    return read_source(path, display=display, max_bytes=max_bytes).tree

@@ -9,16 +9,20 @@ load the database layer.
 from __future__ import annotations
 
 import importlib
+import json
 import logging
+import os
+import re
 import sys
-from typing import Any
+from dataclasses import asdict
+from typing import Any, NoReturn
 
 import click
 
-from ..errors import HennanFlowError
-from ._context import CliContext
+from ..errors import HennanFlowError, InputError, Location
+from ._context import CliContext, bound_parameters
 
-__all__ = ["cli", "main"]
+__all__ = ["cli", "error_code", "main"]
 
 # name -> "module:attribute", loaded on first use
 COMMANDS: dict[str, str] = {
@@ -60,7 +64,10 @@ class LazyGroup(click.Group):
                 return None
             raise
         command = getattr(module, attr, None)
-        return command if isinstance(command, click.Command) else None
+        if not isinstance(command, click.Command):
+            return None
+        bound_parameters(command)
+        return command
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -107,41 +114,145 @@ def cli(
             level=logging.DEBUG if verbose > 1 else logging.INFO,
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         )
-    ctx.obj = CliContext(
-        db_url=db_url,
-        output_format=output_format or "text",
-        now=now,
-        calendar_file=calendar_file,
-        debug=debug,
-    )
-    ctx.call_on_close(ctx.obj.close)
+    obj = ctx.ensure_object(CliContext)  # main() hands one in, so its error boundary sees the format
+    obj.db_url = db_url
+    obj.output_format = output_format or obj.output_format
+    obj.now = now
+    obj.calendar_file = calendar_file
+    obj.debug = debug
+    ctx.call_on_close(obj.close)
 
 
 def main(argv: list[str] | None = None) -> Any:
-    """Entry point of the console script: the one error boundary."""
-    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    """Entry point of the console script: the one error boundary.
+
+    Every failure ends as one line on stderr (text) or one document `{"error": {"code", "message",
+    "hint", "location"}}` on stdout (`--format json`), with the exit code of its kind: 1 findings or a
+    lost race, 2 usage or input, 3 a bug. Arguments that are not UTF-8 (bytes a GBK terminal sent)
+    are refused before anything reads them.
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    holder = CliContext()
     try:
-        code = cli.main(args=argv, prog_name="hennan-flow", standalone_mode=False)
+        _check_arguments(args)
+        code = cli.main(args=args, prog_name="hennan-flow", standalone_mode=False, obj=holder)
         sys.exit(code if isinstance(code, int) else 0)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
-        sys.exit(1)
+        _fail(args, "aborted", "Aborted.", None, None, 1)
     except click.ClickException as exc:
-        exc.show()
-        sys.exit(2 if isinstance(exc, click.UsageError) else exc.exit_code)
+        hint = None
+        if isinstance(exc, click.UsageError) and exc.ctx is not None:
+            hint = f"see: {exc.ctx.command_path} --help"
+        _fail(
+            args,
+            "usage",
+            exc.format_message(),
+            hint,
+            None,
+            2 if isinstance(exc, click.UsageError) else exc.exit_code,
+        )
     except HennanFlowError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(exc.exit_code)
+        _fail(args, error_code(exc), exc.message, exc.hint, exc.location, exc.exit_code, exc=exc)
     except KeyboardInterrupt:
         sys.exit(130)
     except Exception as exc:  # a bug: one line, exit 3, never 1 (which means findings)
         if debug:
             raise
-        click.echo(
-            f"internal error: {type(exc).__name__}: {exc} (a bug in hennan_flow; rerun with --debug "
-            "for the traceback and report it)",
-            err=True,
+        _fail(
+            args,
+            "internal",
+            f"{type(exc).__name__}: {exc}",
+            "a bug in hennan_flow; rerun with --debug for the traceback and report it",
+            None,
+            3,
         )
-        sys.exit(3)
+
+
+def _check_arguments(args: list[str]) -> None:
+    """Refuse arguments (and HENNAN_FLOW_DB) that are not UTF-8 text before any command reads them."""
+    from ..limits import printable
+
+    named = [(f"argument {i}", a) for i, a in enumerate(args, start=1)]
+    named.append(("HENNAN_FLOW_DB", os.environ.get("HENNAN_FLOW_DB", "")))
+    for what, value in named:
+        if "\x00" in value:  # a real command line cannot hold one; an embedding caller's list can
+            raise InputError(f"{what} {printable(value)} holds a NUL character")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InputError(
+                f"{what} {printable(value)} is not UTF-8 text",
+                hint="set the terminal to UTF-8 (e.g. LANG=zh_CN.UTF-8) and type it again",
+            ) from None
+
+
+def _json_asked(args: list[str]) -> bool:
+    """Whether the error should be a JSON document: the last --format given says (the subcommand's wins)."""
+    wanted = None
+    for i, arg in enumerate(args):
+        if arg == "--format" and i + 1 < len(args):
+            wanted = args[i + 1]
+        elif arg.startswith("--format="):
+            wanted = arg.split("=", 1)[1]
+    return wanted == "json"
+
+
+def error_code(exc: HennanFlowError) -> str:
+    """A stable code for an error: the diagnostic code of a bundle error, else its kind in snake case."""
+    code = getattr(exc, "code", None)
+    if isinstance(code, str) and code:
+        return code
+    name = type(exc).__name__.removesuffix("Error") or "HennanFlow"
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def _safe(text: str) -> str:
+    """Text any terminal can print on one line: undecodable bytes and control characters as escapes."""
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
+
+
+def _fail(
+    args: list[str],
+    code: str,
+    message: str,
+    hint: str | None,
+    location: Location | None,
+    exit_code: int,
+    *,
+    exc: HennanFlowError | None = None,
+) -> NoReturn:
+    message = " ".join(_safe(message).split())
+    if len(message) > 1000:  # a huge value quoted by a dependency's message
+        message = message[:997] + "..."
+    if _json_asked(args):
+        where = None
+        if location is not None:
+            where = {k: v for k, v in asdict(location).items()}
+        error: dict[str, Any] = {
+            "code": code,
+            "message": message,
+            "hint": hint and _safe(hint),
+            "location": where,
+        }
+        fields = getattr(exc, "fields", None)
+        if fields:
+            error["fields"] = [{"field": _safe(f.field), "message": _safe(f.message)} for f in fields]
+        sys.stdout.write(json.dumps({"error": error}, ensure_ascii=False, indent=2) + "\n")
+        sys.stdout.flush()
+    elif exc is not None:  # input errors on one line; findings (exit 1) may list one per line
+        lines = [str(exc)] if exit_code == 2 else str(exc).split("\n")
+        text = "\n".join(_safe(line) for line in lines)
+        click.echo(f"error: {text if len(text) <= 4000 else text[:3997] + '...'}", err=True)
+    elif code == "internal":
+        click.echo(f"internal error: {message} ({hint})", err=True)
+    elif code == "aborted":
+        click.echo(message, err=True)
+    else:
+        click.echo(f"error: {message}" + (f" ({hint})" if hint else ""), err=True)
+    sys.exit(exit_code)

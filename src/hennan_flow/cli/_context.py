@@ -14,18 +14,79 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..errors import ConfigError, Location
+from ..inputs import ReadRefused, write_output
 
 if TYPE_CHECKING:
     from ..engine.facade import Engine
 
-__all__ = ["CliContext", "format_option", "forms_option", "output_option", "pass_cli", "write_report"]
+__all__ = [
+    "CliContext",
+    "bound_parameters",
+    "check_database_url",
+    "format_option",
+    "forms_option",
+    "output_option",
+    "pass_cli",
+    "write_report",
+]
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+# the length limit of each text parameter, by its name (every other text parameter: an id, 255)
+_PATHS = {"paths", "file", "output", "forms_dir", "calendar_file", "catalogs", "db_url"}
+_NAMES = {"actor", "approver"}
+_PROSE = {"note", "reason", "text"}
+
+
+def check_database_url(url: str) -> None:
+    """A `sqlite:///` URL that names an existing file must name a SQLite database (exit 2 otherwise)."""
+    if not url.startswith("sqlite"):
+        return
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        database = make_url(url).database
+    except ArgumentError:
+        return  # the engine says what is wrong with the URL
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if not path.exists():
+        return  # created by db upgrade
+    where = Location(file=database)
+    hint = "check --db / HENNAN_FLOW_DB (hennan-flow creates the file itself where none exists)"
+    if not path.is_file():
+        raise ConfigError("--db names something that is not a file", location=where, hint=hint)
+    try:
+        with path.open("rb") as f:
+            head = f.read(len(_SQLITE_MAGIC))
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read the database: {exc.strerror or exc}", location=where, hint=hint
+        ) from exc
+    if head and head != _SQLITE_MAGIC:
+        raise ConfigError("--db names a file that is not a SQLite database", location=where, hint=hint)
+
+
+def bound_parameters(command: click.Command) -> None:
+    """Give every plain text parameter of `command` (and its subcommands) its length and UTF-8 check."""
+    from ._params import ID, NAME, PATH, TEXT
+
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            bound_parameters(sub)
+    for param in command.params:
+        if param.type is not click.STRING:
+            continue
+        name = param.name or ""
+        param.type = PATH if name in _PATHS else NAME if name in _NAMES else TEXT if name in _PROSE else ID
 
 
 @dataclass
 class CliContext:
     """Global options; the engine is opened only by commands that need a database."""
 
-    db_url: str
+    db_url: str = "sqlite:///hennan_flow.db"
     output_format: str = "text"
     now: str | None = None
     calendar_file: str | None = None
@@ -44,19 +105,25 @@ class CliContext:
 
         return parse_instant(self.now, what="--now")
 
+    def database_url(self) -> str:
+        """`--db`, checked: a SQLite URL must name a SQLite file (or none yet), never another file."""
+        check_database_url(self.db_url)
+        return self.db_url
+
     def engine(self) -> Engine:
         """The engine over `--db`, opened once; `--now` becomes its simulated clock."""
         if self._engine is None:
             from ..engine.facade import Engine
 
+            url = self.database_url()
             now = self.now_instant()
             licences = None
-            url = os.environ.get("HENNAN_FLOW_LICENCE_URL")
-            if url:  # the county's e-licence service, for every command that runs a case
+            service = os.environ.get("HENNAN_FLOW_LICENCE_URL")
+            if service:  # the county's e-licence service, for every command that runs a case
                 from ..services.licences import HttpLicenceProvider
 
-                licences = HttpLicenceProvider(url)
-            self._engine = Engine(self.db_url, clock=now, licences=licences)
+                licences = HttpLicenceProvider(service)
+            self._engine = Engine(url, clock=now, licences=licences)
         return self._engine
 
     def close(self) -> None:
@@ -123,17 +190,17 @@ def output_option() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     )
 
 
-def write_report(text: str, output: str | None) -> None:
+def write_report(text: str, output: str | None, *, what: str = "the report") -> None:
     """Write a rendered report to stdout, or to the file of `--output` (an unwritable one is a ConfigError)."""
     if output is None:
         sys.stdout.write(text)
         sys.stdout.flush()
         return
     try:
-        Path(output).write_text(text, encoding="utf-8")
-    except OSError as exc:
+        write_output(output, text)
+    except ReadRefused as exc:
         raise ConfigError(
-            f"cannot write the report: {exc.strerror or exc}",
+            f"cannot write {what}: {exc.message.removeprefix('cannot write: ')}",
             location=Location(file=output),
-            hint="check that the folder of --output exists and is writable",
+            hint=exc.hint or "check that the folder of --output exists and is writable",
         ) from exc

@@ -13,13 +13,16 @@ from datetime import date
 import click
 
 from ..clock.arithmetic import due_date
+from ..clock.instants import FIRST_YEAR, LAST_YEAR, parse_day
 from ..clock.workdays import WorkCalendar, load_override
 from ..errors import ConfigError
+from ..limits import printable
 from ._context import CliContext, format_option, pass_cli
 
 __all__ = ["calendar", "work_calendar"]
 
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+MAX_DAYS = 10_000  # an N-day limit: far beyond any statutory limit, within any calendar arithmetic
 
 
 def work_calendar(obj: CliContext) -> WorkCalendar:
@@ -30,20 +33,20 @@ def work_calendar(obj: CliContext) -> WorkCalendar:
 
 
 def _parse_date(text: str) -> date:
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        raise ConfigError(f"DATE {printable(text)} is not a date YYYY-MM-DD")
     try:
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-            return date.fromisoformat(text)
-    except ValueError:
-        pass
-    raise ConfigError(f"DATE {text!r} is not a date YYYY-MM-DD")
+        return parse_day(text, what="DATE")
+    except ConfigError as exc:
+        raise ConfigError(f"DATE {printable(text)} is not a date YYYY-MM-DD ({exc.message})") from exc
 
 
-def _parse_int(text: str, what: str, *, minimum: int) -> int:
-    if re.fullmatch(r"[+-]?\d+", text.strip()):
+def _parse_int(text: str, what: str, *, minimum: int, maximum: int) -> int:
+    if re.fullmatch(r"[+-]?\d{1,9}", text.strip()):
         value = int(text)
-        if value >= minimum:
+        if minimum <= value <= maximum:
             return value
-    raise ConfigError(f"{what} must be a whole number of at least {minimum}, got {text!r}")
+    raise ConfigError(f"{what} must be a whole number from {minimum} to {maximum}, got {printable(text)}")
 
 
 @click.group()
@@ -70,7 +73,7 @@ def calendar() -> None:
 def add(obj: CliContext, start: str, n: str, unit: str) -> None:
     """Print the deadline date of an N-day limit accepted on DATE (DATE itself not counted)."""
     day = _parse_date(start)
-    count = _parse_int(n, "N", minimum=1)
+    count = _parse_int(n, "N", minimum=1, maximum=MAX_DAYS)
     cal = work_calendar(obj)
     due = due_date(day, count, unit, cal)
     obj.emit(
@@ -91,7 +94,7 @@ def add(obj: CliContext, start: str, n: str, unit: str) -> None:
 @pass_cli
 def show(obj: CliContext, year: str) -> None:
     """List YEAR's weekdays off (rest) and weekend working days (work, 调休)."""
-    number = _parse_int(year, "YEAR", minimum=1)
+    number = _parse_int(year, "YEAR", minimum=FIRST_YEAR, maximum=LAST_YEAR)
     cal = work_calendar(obj)
     rest, work = cal.rest_days(number), cal.make_up_days(number)
     names = {d.isoformat(): name for d in (*rest, *work) if (name := cal.holiday_name(d)) is not None}
@@ -125,6 +128,7 @@ def show(obj: CliContext, year: str) -> None:
 @pass_cli
 def load(obj: CliContext, file: str, actor: str | None) -> None:
     """Store a county override file in the database; open deadlines are recomputed with it."""
+    load_override(file)  # refused here, before the database opens: not a regular file, too big, malformed
     result = obj.engine().load_calendar(file, actor=actor)
     obj.emit(
         result,

@@ -8,15 +8,24 @@ from typing import Any
 
 import click
 
+from .. import limits
 from ..clock.instants import local_iso
 from ..errors import InputError, SimulationError
-from ._context import CliContext, format_option, forms_option, pass_cli
+from ..inputs import ReadRefused, read_input
+from ._context import CliContext, format_option, forms_option, pass_cli, write_report
+from ._params import DAYS, DOCUMENT
+from ._text import STATE_NAMES, deadline_lines, event_name, table, when
 
 __all__ = ["case", "db", "deploy", "parse_json_arg", "task"]
 
 
 def parse_json_arg(value: str | None, what: str) -> dict[str, Any] | None:
-    """`--data '{…}'` or `--data @file.json`: a JSON object, or a clear error."""
+    """`--data '{…}'` or `--data @file.json`: a JSON object, or a clear error.
+
+    A file is read as a regular file of at most `limits.MAX_DATA_BYTES`, in UTF-8 or, with its byte
+    order mark, UTF-16/32 (RFC 8259 §8.1 asks for UTF-8; Windows tools write UTF-16); the parsed
+    document is held to `limits.check_data` (nesting, integer size, UTF-8 text).
+    """
     if value is None:
         return None
     source = what
@@ -25,16 +34,16 @@ def parse_json_arg(value: str | None, what: str) -> dict[str, Any] | None:
         path = Path(value[1:])
         source = f"{what} file {path}"
         try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise InputError(f"cannot read {source}: {exc.strerror}", hint="check the path after @") from exc
-    try:
-        parsed = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(
-            f"{source} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
-            hint=f'pass a JSON object, e.g. {what} \'{{"name": "value"}}\' or {what} @file.json',
-        ) from exc
+            raw = read_input(path, max_bytes=limits.MAX_DATA_BYTES)
+        except ReadRefused as exc:
+            raise InputError(
+                f"cannot read {source}: {exc.message}", hint=exc.hint or "check the path after @"
+            ) from exc
+        try:
+            text = raw.decode(json.detect_encoding(raw)).removeprefix("\ufeff")
+        except (UnicodeDecodeError, LookupError) as exc:
+            raise InputError(f"{source} is not UTF-8 text", hint="save the file as UTF-8") from exc
+    parsed = limits.load_json(text, source, option=what)
     if not isinstance(parsed, dict):
         raise InputError(f"{source} must be a JSON object, not {type(parsed).__name__}")
     return parsed
@@ -58,7 +67,7 @@ def db_upgrade(obj: CliContext, simulation: bool) -> None:
         raise SimulationError("--now has no meaning for db upgrade", hint="drop --now")
     from ..engine.facade import Engine
 
-    engine = Engine(obj.db_url)
+    engine = Engine(obj.database_url())
     try:
         revision = engine.upgrade(simulation=simulation)
         status = engine.status()
@@ -76,7 +85,7 @@ def db_current(obj: CliContext) -> None:
     """Show the schema revision and the simulation mark."""
     from ..engine.facade import Engine
 
-    engine = Engine(obj.db_url)
+    engine = Engine(obj.database_url())
     try:
         status = engine.status()
     finally:
@@ -89,6 +98,43 @@ def db_current(obj: CliContext) -> None:
         return f"revision: {rev}{behind}\nsimulation: {sim}"
 
     obj.emit(status, text)
+
+
+@db.command("downgrade", context_settings={"ignore_unknown_options": True})  # "-1" is a REVISION
+@click.argument("revision")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Downgrade even though it deletes records: the tables of the revisions undone (deadlines, "
+    "pauses, signals below 0002; cards, their records and the outbox below 0003; commitments, reviews "
+    "below 0004; everything below 0001) are dropped with their rows, and upgrading again does not "
+    "bring them back.",
+)
+@format_option()
+@pass_cli
+def db_downgrade(obj: CliContext, revision: str, force: bool) -> None:
+    """Migrate the schema down to REVISION (an id such as 0004, -1, or base).
+
+    Refused, with what would be lost, while the revisions undone hold records; --force deletes them.
+    """
+    from ..db import migrate
+    from ..db.session import make_engine
+
+    engine = make_engine(obj.database_url())
+    try:
+        losses = migrate.downgrade(engine, revision, force=force)
+        current = migrate.current_revision(engine)
+    finally:
+        engine.dispose()
+    for loss in losses:
+        click.echo(f"deleted: {loss.line()}", err=True)
+    obj.emit(
+        {
+            "revision": current,
+            "deleted": [{"revision": x.revision, "table": x.table, "rows": x.rows} for x in losses],
+        },
+        f"schema at revision {current or 'base (empty)'}",
+    )
 
 
 # -- deploy ---------------------------------------------------------------------------------
@@ -127,8 +173,8 @@ def case() -> None:
 
 @case.command("start")
 @click.argument("key")
-@click.option("--data", default=None, help="Case data: JSON object or @file.json.")
-@click.option("--applicant", default=None, help="Applicant: JSON object or @file.json.")
+@click.option("--data", type=DOCUMENT, default=None, help="Case data: JSON object or @file.json.")
+@click.option("--applicant", type=DOCUMENT, default=None, help="Applicant: JSON object or @file.json.")
 @click.option("--actor", default=None, help="Who starts the case.")
 @format_option()
 @pass_cli
@@ -163,8 +209,13 @@ def case_list(obj: CliContext, state: str | None, key: str | None) -> None:
             }
             for c in found
         ],
-        lambda: "\n".join(
-            f"{c.id}\t{c.key} v{c.version}\t{c.state}\t{local_iso(c.started_at)}" for c in found
+        lambda: table(
+            ("案件", "事项", "状态", "受理时间", "办结时间"),
+            [
+                (c.id, f"{c.key} v{c.version}", _state(c.state), when(c.started_at), when(c.ended_at))
+                for c in found
+            ],
+            empty="没有符合条件的案件。",
         ),
     )
 
@@ -174,21 +225,66 @@ def case_list(obj: CliContext, state: str | None, key: str | None) -> None:
 @format_option()
 @pass_cli
 def case_show(obj: CliContext, case_id: str) -> None:
-    """A case and its timeline of events."""
-    shown = obj.engine().case(case_id)
+    """A case and its timeline of events (text: Chinese event names, departments, local time)."""
+    engine = obj.engine()
+    shown = engine.case(case_id)
 
     def text() -> str:
-        lines = [f"case {shown.id}  {shown.key} v{shown.version}  {shown.state}"]
-        if shown.deadlines:
-            lines.append(
-                "deadlines: " + ", ".join(f"{k}={v}" for k, v in shown.deadlines.items() if v is not None)
-            )
+        bundle = engine.bundle(shown.key, shown.version)
+        lines = [
+            f"案件 {shown.id}  {bundle.name}（{shown.key} v{shown.version}）  {_state(shown.state)}",
+            f"受理 {when(shown.started_at)}" + (f"  办结 {when(shown.ended_at)}" if shown.ended_at else ""),
+            *deadline_lines(shown.deadlines, running=shown.state == "open"),
+            "",
+        ]
+        rows = []
         for e in shown.events:
-            who = f" by {e.actor}" if e.actor else ""
-            lines.append(f"  {local_iso(e.at)}  {e.type:<22} {e.step or '':<24}{who}")
+            step = bundle.step(e.step) if e.step else None
+            dept = bundle.department(step.department) if step is not None and step.department else None
+            rows.append(
+                (
+                    when(e.at),
+                    event_name(e.type),
+                    f"{step.name}（{step.id}）" if step is not None else (e.step or ""),
+                    dept.name if dept is not None else (step.department if step is not None else ""),
+                    e.actor or "",
+                    _detail(e.detail),
+                )
+            )
+        lines.append(table(("时间", "事件", "步骤", "部门", "办理人", "说明"), rows, empty="（时间线为空）"))
         return "\n".join(lines)
 
     obj.emit(shown.as_dict(), text)
+
+
+_DETAIL_NAMES = {
+    "reason": "原因",
+    "days": "天数",
+    "approver": "批准人",
+    "material": "材料",
+    "kind": "类别",
+    "message": "信息",
+    "version": "版本",
+    "pending": "待定",
+    "commitment": "告知承诺",
+    "from": "原状态",
+}
+_REASONS = {"supplement": "补正", "special_procedure": "特别程序", "suspended": "挂起"}
+
+
+def _detail(detail: dict[str, Any]) -> str:
+    """An event's detail as "原因: 补正；天数: 5", scalars only (nested values are in the JSON)."""
+    parts = []
+    for key, value in detail.items():
+        if isinstance(value, (dict, list, tuple)) or value is None or key not in _DETAIL_NAMES:
+            continue
+        shown = _REASONS.get(value, value) if key == "reason" and isinstance(value, str) else value
+        parts.append(f"{_DETAIL_NAMES[key]}: {shown}")
+    return "；".join(parts)
+
+
+def _state(state: str) -> str:
+    return STATE_NAMES.get(state, state)
 
 
 # -- task -----------------------------------------------------------------------------------
@@ -218,20 +314,38 @@ def task_list(obj: CliContext, case_id: str | None, department: str | None, stat
         rows = []
         for t in found:
             d = t.deadlines or {}
-            due = d.get("promised_due") or ("pending" if d.get("pending") else "-")
-            left = d.get("workdays_left")
-            rows.append(
-                f"{t.id}\t{t.case}\t{t.step}\t{t.department or '-'}\t{t.state}\t{due}\t"
-                f"{'' if left is None else f'{left} wd left'}\t{t.name}"
+            due = (
+                when(d["promised_due"])
+                if d.get("promised_due")
+                else ("待日历数据" if d.get("pending") else "-")
             )
-        return "\n".join(rows)
+            left = d.get("workdays_left") if t.state in ("ready", "paused") else None
+            rows.append(
+                (
+                    t.id,
+                    t.case,
+                    f"{t.name}（{t.step}）",
+                    t.department or "-",
+                    _state(t.state),
+                    due,
+                    ""
+                    if left is None
+                    else (f"剩 {left} 个工作日" if left >= 0 else f"超期 {-left} 个工作日"),
+                )
+            )
+        where = f"部门 {department} " if department else ""
+        return table(
+            ("任务", "案件", "步骤", "部门", "状态", "承诺期限", "剩余"),
+            rows,
+            empty=f"{where}没有{_state(state)}的步骤。",
+        )
 
     obj.emit([t.as_dict() for t in found], text)
 
 
 @task.command("complete")
 @click.argument("task_id")
-@click.option("--data", default=None, help="Form data: JSON object or @file.json.")
+@click.option("--data", type=DOCUMENT, default=None, help="Form data: JSON object or @file.json.")
 @click.option("--actor", default=None, help="Who completes the step.")
 @format_option()
 @pass_cli
@@ -281,7 +395,7 @@ def task_resume(obj: CliContext, task_id: str, actor: str | None) -> None:
 
 @task.command("extend")
 @click.argument("task_id")
-@click.option("--days", type=int, required=True, help="Working days to add (延长审批).")
+@click.option("--days", type=DAYS, required=True, help="Working days to add (延长审批, at most 365).")
 @click.option("--approver", required=True, help="Who approved the extension.")
 @click.option("--reason", required=True, help="Why (told to the applicant).")
 @click.option("--actor", default=None)
@@ -307,15 +421,18 @@ def task_extend(
     default=None,
     help="Write the HTML fragment to FILE instead of stdout.",
 )
+@format_option()
 @pass_cli
 def task_form(obj: CliContext, task_id: str, output: str | None) -> None:
-    """The step's form as an accessible HTML fragment (with the applicant's material checklist)."""
+    """The step's form as an accessible HTML fragment (with the applicant's material checklist).
+
+    With --format json: {"task": ID, "html": "…"}, or {"task": ID, "written": FILE} with --output.
+    """
     html = obj.engine().render_form(task_id)
     if output is None:
-        click.echo(html)
+        obj.emit({"task": task_id, "html": html}, html)
         return
-    try:
-        Path(output).write_text(html, encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"cannot write {output}: {exc.strerror}") from exc
-    click.echo(f"wrote {output}", err=True)
+    write_report(html if html.endswith("\n") else html + "\n", output, what="the form")
+    obj.emit({"task": task_id, "written": output}, None)
+    if not obj.json:
+        click.echo(f"wrote {output}", err=True)

@@ -12,7 +12,7 @@ from datetime import date
 
 import click
 
-from ..errors import InputError
+from ..clock.instants import parse_day
 from ._context import CliContext, output_option, pass_cli, write_report
 
 __all__ = ["report"]
@@ -21,14 +21,7 @@ FORMATS = ("text", "json", "html")
 
 
 def _date(value: str | None, option: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError as exc:
-        raise InputError(
-            f"{option} {value!r} is not a date", hint="write YYYY-MM-DD, e.g. 2025-04-01"
-        ) from exc
+    return None if value is None else parse_day(value, what=option)
 
 
 @click.group()

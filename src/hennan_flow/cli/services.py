@@ -8,15 +8,17 @@ no command that deletes a commitment, a credit record or a review: records are c
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 
 import click
 
-from ..clock.instants import local_iso
+from ..clock.instants import local_iso, parse_day
 from ..services.commitments import COMMITMENT_STATES, METHODS, Commitment, CreditRecord
 from ..services.reviews import CHANNELS, COMPLEXITIES, FINDINGS, LEVELS, Review
 from ..services.tolerance import CaseMaterials
 from ._context import CliContext, format_option, pass_cli
+from ._params import DAYS, FiniteFloat
+from ._text import STATE_NAMES, table, when
 
 __all__ = ["commitment", "material", "review"]
 
@@ -47,7 +49,14 @@ def commitment_list(
 ) -> None:
     """List commitment records, oldest first."""
     found = obj.engine().commitments(case=case_id, task=task_id, state=state, applicant=applicant)
-    obj.emit([c.as_dict() for c in found], lambda: "\n".join(_commitment_line(c) for c in found))
+    obj.emit(
+        [c.as_dict() for c in found],
+        lambda: table(
+            ("承诺", "状态", "案件", "步骤", "材料", "签署时间", "核查期限"),
+            [_commitment_row(c) for c in found],
+            empty="没有符合条件的告知承诺。",
+        ),
+    )
 
 
 @commitment.command("show")
@@ -104,11 +113,18 @@ def commitment_decline(obj: CliContext, commitment_id: str, actor: str | None) -
 def commitment_credit(obj: CliContext, applicant: str | None, open_only: bool) -> None:
     """List credit records (false commitments); an open one bars the applicant from commitments."""
     found = obj.engine().credit_records(applicant=applicant, open_only=open_only)
-    obj.emit([r.as_dict() for r in found], lambda: "\n".join(_credit_line(r) for r in found))
+    obj.emit(
+        [r.as_dict() for r in found],
+        lambda: table(
+            _CREDIT_HEADERS,
+            [_credit_row(r) for r in found],
+            empty="没有符合条件的信用记录。",
+        ),
+    )
 
 
 @commitment.command("repair")
-@click.argument("record_id", type=int)
+@click.argument("record_id", type=click.IntRange(1, 2**31 - 1))
 @click.option("--note", required=True, help="The repair (信用修复) and its basis.")
 @_ACTOR
 @format_option()
@@ -116,20 +132,28 @@ def commitment_credit(obj: CliContext, applicant: str | None, open_only: bool) -
 def commitment_repair(obj: CliContext, record_id: int, note: str, actor: str | None) -> None:
     """信用修复: the credit record no longer bars the applicant (it stays on file)."""
     done = obj.engine().repair_credit(record_id, note=note, actor=actor)
-    obj.emit(done.as_dict(), lambda: _credit_line(done))
+    obj.emit(done.as_dict(), lambda: table(_CREDIT_HEADERS, [_credit_row(done)], empty=""))
 
 
-def _commitment_line(c: Commitment) -> str:
-    return "\t".join(
-        (
-            c.id,
-            c.state,
-            c.case,
-            c.step,
-            c.material,
-            local_iso(c.signed_at) or "-",
-            local_iso(c.verify_due) or "-",
-        )
+COMMITMENT_STATE_NAMES = {
+    "signed": "已签署",
+    "declined": "已放弃",
+    "refused": "不予适用",
+    "verified": "核查属实",
+    "false": "虚假承诺",
+    "void": "已作废",
+}
+
+
+def _commitment_row(c: Commitment) -> tuple[str, ...]:
+    return (
+        c.id,
+        COMMITMENT_STATE_NAMES.get(c.state, c.state),
+        c.case,
+        c.step,
+        f"{c.name}（{c.material}）" if c.name else c.material,
+        when(c.signed_at),
+        when(c.verify_due),
     )
 
 
@@ -153,11 +177,13 @@ def _commitment_text(c: Commitment, *, text: bool = True) -> str:
     return "\n".join(lines)
 
 
-def _credit_line(r: CreditRecord) -> str:
-    state = "open" if r.repaired_at is None else f"repaired {local_iso(r.repaired_at)}"
-    return "\t".join(
-        (str(r.id), r.kind, state, r.applicant or "-", r.case, r.commitment, r.department or "-")
-    )
+_CREDIT_HEADERS = ("记录", "类别", "状态", "申请人", "案件", "承诺", "部门")
+
+
+def _credit_row(r: CreditRecord) -> tuple[str, ...]:
+    state = "未修复" if r.repaired_at is None else f"已修复 {when(r.repaired_at)}"
+    kind = {"false_commitment": "虚假承诺"}.get(r.kind, r.kind)
+    return (str(r.id), kind, state, r.applicant or "-", r.case, r.commitment, r.department or "-")
 
 
 # -- material -----------------------------------------------------------------------------------
@@ -196,7 +222,7 @@ def material_supply(obj: CliContext, task_id: str, material_id: str, actor: str 
 @material.command("extend")
 @click.argument("task_id")
 @click.argument("material_id")
-@click.option("--days", type=click.IntRange(min=1), required=True, help="Working days to add.")
+@click.option("--days", type=DAYS, required=True, help="Working days to add (at most 365).")
 @click.option("--approver", required=True, help="Who approved the extension.")
 @click.option("--reason", required=True, help="Why (the applicant is told).")
 @_ACTOR
@@ -220,8 +246,8 @@ def material_extend(
     default=None,
     help="Base URL of the e-licence service (env HENNAN_FLOW_LICENCE_URL).",
 )
-@click.option("--timeout", type=click.FloatRange(min=0.001), default=5.0, show_default=True)
-@click.option("--retries", type=click.IntRange(min=0), default=2, show_default=True)
+@click.option("--timeout", type=FiniteFloat(0.001, 600), default=5.0, show_default=True)
+@click.option("--retries", type=click.IntRange(0, 10), default=2, show_default=True)
 @_ACTOR
 @format_option()
 @pass_cli
@@ -302,7 +328,14 @@ def review_add(
 def review_list(obj: CliContext, case_id: str | None, bad: bool, open_only: bool) -> None:
     """List reviews, oldest first."""
     found = obj.engine().reviews(case=case_id, bad=True if bad else None, open_only=open_only)
-    obj.emit([r.as_dict() for r in found], lambda: "\n".join(_review_line(r) for r in found))
+    obj.emit(
+        [r.as_dict() for r in found],
+        lambda: table(
+            ("评价", "等级", "渠道", "案件", "步骤", "整改", "评价时间"),
+            [_review_row(r) for r in found],
+            empty="没有符合条件的评价。",
+        ),
+    )
 
 
 @review.command("show")
@@ -365,17 +398,15 @@ def review_answer(obj: CliContext, review_id: str, note: str, actor: str | None)
 
 
 @review.command("summary")
-@click.option("--from", "start", type=click.DateTime(formats=["%Y-%m-%d"]), default=None)
-@click.option("--to", "end", type=click.DateTime(formats=["%Y-%m-%d"]), default=None)
+@click.option("--from", "start", metavar="DATE", default=None, help="First day (YYYY-MM-DD).")
+@click.option("--to", "end", metavar="DATE", default=None, help="Last day, inclusive (YYYY-MM-DD).")
 @click.option("--department", default=None, help="Only this department (lane code).")
 @format_option()
 @pass_cli
-def review_summary(
-    obj: CliContext, start: datetime | None, end: datetime | None, department: str | None
-) -> None:
+def review_summary(obj: CliContext, start: str | None, end: str | None, department: str | None) -> None:
     """Satisfaction rate, bad reviews and rectified-on-time figures of a period (local dates)."""
-    first: date | None = start.date() if start else None
-    last: date | None = end.date() if end else None
+    first: date | None = parse_day(start, what="--from") if start else None
+    last: date | None = parse_day(end, what="--to") if end else None
     doc = obj.engine().review_summary(start=first, end=last, department=department)
 
     def text() -> str:
@@ -386,18 +417,16 @@ def review_summary(
     obj.emit(doc, text)
 
 
-def _review_line(r: Review) -> str:
+def _review_row(r: Review) -> tuple[str, ...]:
     rect = r.rectification
-    return "\t".join(
-        (
-            r.id,
-            f"{r.level} {LEVELS[r.level]}",
-            r.channel,
-            r.case,
-            r.step or "(case)",
-            rect.state if rect else "-",
-            str(local_iso(r.at)),
-        )
+    return (
+        r.id,
+        f"{r.level} {LEVELS[r.level]}",
+        CHANNELS.get(r.channel, r.channel),
+        r.case,
+        r.step or "（整个案件）",
+        STATE_NAMES.get(rect.state, rect.state) if rect else "-",
+        when(r.at),
     )
 
 

@@ -18,6 +18,8 @@ from ..errors import ConfigError, ConflictError
 from ..supervision.cards import CONCLUSIONS, Card
 from ..supervision.sweeper import BatchReport, SweepResult
 from ._context import CliContext, format_option, pass_cli
+from ._params import FiniteFloat
+from ._text import SIGNAL_NAMES, STATE_NAMES, duration, table, when
 
 __all__ = ["card", "sla"]
 
@@ -36,21 +38,21 @@ def sla() -> None:
 @click.option("--loop", is_flag=True, help="Keep sweeping every --interval seconds until SIGTERM/SIGINT.")
 @click.option(
     "--interval",
-    type=click.FloatRange(min=0.05),
+    type=FiniteFloat(0.05, 86_400),
     default=None,
     help="Seconds between sweeps with --loop (default 10).",
 )
 @click.option("--batch-size", type=click.IntRange(1, 10_000), default=500, show_default=True)
 @click.option(
     "--budget",
-    type=click.FloatRange(min=0.001),
+    type=FiniteFloat(0.001, 3600),
     default=30.0,
     show_default=True,
     help="Seconds one sweep may run before it yields.",
 )
 @click.option(
     "--lease",
-    type=click.FloatRange(min=0.001),
+    type=FiniteFloat(0.001, 86_400),
     default=60.0,
     show_default=True,
     help="Seconds a claim is held before other sweepers may reap it.",
@@ -83,28 +85,28 @@ def sla_sweep(
 
 
 def _sweep_text(result: SweepResult) -> str:
-    lines = [
-        "\t".join(
-            (
-                str(i.as_dict()["at"]),
-                i.kind,
-                i.name,
-                i.scope,
-                i.case,
-                i.step or "-",
-                i.task or "-",
-                i.trigger,
-            )
+    rows = [
+        (
+            when(i.at),
+            SIGNAL_NAMES.get(i.name, i.name),
+            i.scope,
+            i.case,
+            i.step or "-",
+            i.task or "-",
+            i.trigger,
         )
         for i in result.issued
     ]
-    summary = f"issued {len(result.issued)}, lag {result.lag_seconds:g}s"
+    lines = [
+        table(("时间", "信号", "范围", "案件", "步骤", "任务", "依据"), rows, empty="没有到期的预警或亮牌。")
+    ]
+    summary = f"发出 {len(result.issued)} 项，滞后 {duration(result.lag_seconds)}"
     if result.timers_fired:
-        summary += f", {len(result.timers_fired)} timer(s) fired"
+        summary += f"，触发定时 {len(result.timers_fired)} 个"
     if result.timer_errors:
-        summary += f", {len(result.timer_errors)} case(s) marked in error"
+        summary += f"，{len(result.timer_errors)} 个案件标记为出错"
     if not result.complete:
-        summary += " (time budget used up; the next sweep goes on)"
+        summary += "（本轮时间用完，下一轮继续）"
     lines.append(summary)
     return "\n".join(lines)
 
@@ -183,20 +185,23 @@ def card_list(obj: CliContext, state: str | None, case_id: str | None) -> None:
     found = obj.engine().cards(state=state, case=case_id)
 
     def text() -> str:
-        return "\n".join(
-            "\t".join(
-                (
-                    c.id,
-                    c.color,
-                    c.state,
-                    c.scope,
-                    c.case,
-                    c.step or "-",
-                    str(c.as_dict()["issued_at"]),
-                    c.signal,
-                )
+        rows = [
+            (
+                c.id,
+                {"yellow": "黄牌", "red": "红牌"}.get(c.color, c.color),
+                STATE_NAMES.get(c.state, c.state),
+                c.scope,
+                c.case,
+                c.step or "-",
+                when(c.issued_at),
+                c.signal,
             )
             for c in found
+        ]
+        return table(
+            ("牌", "颜色", "状态", "范围", "案件", "步骤", "亮牌时间", "信号"),
+            rows,
+            empty="没有符合条件的红黄牌。",
         )
 
     obj.emit([c.as_dict() for c in found], text)

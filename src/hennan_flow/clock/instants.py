@@ -8,9 +8,23 @@ from zoneinfo import ZoneInfo
 
 from ..errors import ConfigError
 
-__all__ = ["SHANGHAI", "as_utc", "local_date", "local_iso", "local_midnight", "parse_instant", "utc_iso"]
+__all__ = [
+    "FIRST_YEAR",
+    "LAST_YEAR",
+    "SHANGHAI",
+    "as_utc",
+    "local_date",
+    "local_iso",
+    "local_midnight",
+    "parse_day",
+    "parse_instant",
+    "utc_iso",
+]
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+# instants and days a user may give: wide enough for any case, narrow enough that a day's
+# arithmetic (a deadline, a report period, a time zone) never leaves what datetime can hold
+FIRST_YEAR, LAST_YEAR = 1970, 2999
 
 
 def parse_instant(text: str, *, what: str = "instant") -> datetime:
@@ -19,12 +33,33 @@ def parse_instant(text: str, *, what: str = "instant") -> datetime:
         value = datetime.fromisoformat(text.strip())
     except ValueError as exc:
         raise ConfigError(
-            f"{what} {text!r} is not an ISO-8601 instant",
+            f"{what} {text.strip()[:40]!r} is not an ISO-8601 instant",
             hint="write e.g. 2026-03-02T09:00:00+08:00",
         ) from exc
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise ConfigError(
+            f"{what} {text.strip()[:40]!r} is outside {FIRST_YEAR}–{LAST_YEAR}",
+            hint="write an instant between 1970 and 2999, e.g. 2026-03-02T09:00:00+08:00",
+        )
     if value.tzinfo is None:
         value = value.replace(tzinfo=SHANGHAI)
     return value.astimezone(UTC)
+
+
+def parse_day(text: str, *, what: str = "date") -> date:
+    """A calendar day YYYY-MM-DD between FIRST_YEAR and LAST_YEAR; else `ConfigError` naming `what`."""
+    try:
+        day = date.fromisoformat(text.strip())
+    except ValueError as exc:
+        raise ConfigError(
+            f"{what} {text.strip()[:40]!r} is not a date", hint="write YYYY-MM-DD, e.g. 2025-04-01"
+        ) from exc
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise ConfigError(
+            f"{what} {day.isoformat()} is outside {FIRST_YEAR}–{LAST_YEAR}",
+            hint="write a date between 1970 and 2999",
+        )
+    return day
 
 
 @overload

@@ -28,6 +28,12 @@ __all__ = ["CalendarOverride", "WorkCalendar", "load_override", "parse_override"
 _DATE_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}")
 _VERSION_TEXT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _KEYS = ("version", "years", "rest", "work")
+# bounds on what one file may say (a real file lists a few dozen days a year): a file is parsed at
+# every engine start, so it must stay small, and its years plausible
+FIRST_YEAR, LAST_YEAR = 1990, 2199
+MAX_YEARS = 30  # years one file may list in `years`
+MAX_DATES = 2000  # rest and work dates one file may list, together
+MAX_FILE_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -102,47 +108,66 @@ def parse_override(text: str, source: str = "<file>") -> CalendarOverride:
     data = parse_toml(text, fail)
     for key in data:
         if key not in _KEYS:
-            raise fail(f"unknown key {key!r} (expected {', '.join(_KEYS)})", _line_of(text, key))
+            raise fail(f"unknown key {_short(key)} (expected {', '.join(_KEYS)})", _line_of(text, key))
 
     version = data.get("version")
     if not isinstance(version, str) or not _VERSION_TEXT.fullmatch(version):
         raise fail(
-            f"version must be a name of letters, digits, '.', '_' or '-', got {version!r}",
+            f"version must be a name of letters, digits, '.', '_' or '-', got {_short(version)}",
             _line_of(text, "version", "version") if "version" in data else 1,
         )
 
     years_value = data.get("years", [])
     if not isinstance(years_value, list) or not all(
-        isinstance(y, int) and not isinstance(y, bool) and date.min.year < y < date.max.year
-        for y in years_value
+        isinstance(y, int) and not isinstance(y, bool) and FIRST_YEAR <= y <= LAST_YEAR for y in years_value
     ):
-        raise fail(f"years must be a list of years, got {years_value!r}", _line_of(text, "years", "years"))
+        raise fail(
+            f"years must be a list of years from {FIRST_YEAR} to {LAST_YEAR}, got {_short(years_value)}",
+            _line_of(text, "years", "years"),
+        )
     years = tuple(sorted(set(years_value)))
+    if len(years) > MAX_YEARS:
+        raise fail(
+            f"years lists {len(years)} years; a file may cover at most {MAX_YEARS}",
+            _line_of(text, "years", "years"),
+        )
+    listed = sum(len(v) for v in (data.get("rest"), data.get("work")) if isinstance(v, list))
+    if listed > MAX_DATES:
+        raise fail(
+            f"rest and work list {listed:,} dates; a file may list at most {MAX_DATES:,}",
+            _line_of(text, "rest", "rest") if "rest" in data else _line_of(text, "work", "work"),
+        )
 
     base = _base_data()
     usable = set(years) | set(range(base.first_year, base.last_year + 1))
 
     def dates(key: str, weekend: bool) -> tuple[date, ...]:
+        # one pass over the list; a line number is looked up only for the error it reports
         value = data.get(key, [])
         if not isinstance(value, list):
-            raise fail(f"{key} must be a list of dates, got {value!r}", _line_of(text, key, key))
-        out: list[date] = []
+            raise fail(f"{key} must be a list of dates, got {_short(value)}", _line_of(text, key, key))
+        out: set[date] = set()
         for item in value:
             day = _as_date(item)
             if day is None:
-                raise fail(f"{key}: {item!r} is not a date YYYY-MM-DD", _line_of(text, str(item), key))
-            line = _line_of(text, day.isoformat(), key)
+                raise fail(f"{key}: {_short(item)} is not a date YYYY-MM-DD", _line_of(text, str(item), key))
             if weekend and day.weekday() < 5:
-                raise fail(f"work: {day} is a weekday; work lists weekend days that are working days", line)
+                raise fail(
+                    f"work: {day} is a weekday; work lists weekend days that are working days",
+                    _line_of(text, day.isoformat(), key),
+                )
             if not weekend and day.weekday() >= 5:
-                raise fail(f"rest: {day} is a weekend day; rest lists weekdays that are days off", line)
+                raise fail(
+                    f"rest: {day} is a weekend day; rest lists weekdays that are days off",
+                    _line_of(text, day.isoformat(), key),
+                )
             if day.year not in usable:
                 raise fail(
                     f"{key}: {day} is in {day.year}, which neither years lists nor {base.version} covers",
-                    line,
+                    _line_of(text, day.isoformat(), key),
                 )
-            out.append(day)
-        return tuple(sorted(set(out)))
+            out.add(day)
+        return tuple(sorted(out))
 
     return CalendarOverride(
         version=version,
@@ -151,6 +176,12 @@ def parse_override(text: str, source: str = "<file>") -> CalendarOverride:
         work=dates("work", weekend=True),
         source=source,
     )
+
+
+def _short(value: Any) -> str:
+    """A value as the error quotes it: its repr, cut at 60 characters."""
+    shown = repr(value)
+    return shown if len(shown) <= 60 else shown[:57] + "..."
 
 
 def _as_date(item: Any) -> date | None:
@@ -166,7 +197,7 @@ def _as_date(item: Any) -> date | None:
 
 def load_override(path: str | Path) -> CalendarOverride:
     """Read and parse an override file; a missing or unreadable one raises `ConfigError`."""
-    text = read_toml_text(path, what="calendar override file")
+    text = read_toml_text(path, what="calendar override file", max_bytes=MAX_FILE_BYTES)
     return parse_override(text, source=str(path))
 
 

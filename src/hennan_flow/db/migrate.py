@@ -1,16 +1,67 @@
-"""Schema migrations, run from code with the Alembic scripts shipped in the wheel."""
+"""Schema migrations, run from code with the Alembic scripts shipped in the wheel.
+
+Shipped revisions are never edited (tests/test_migrations.py compares each file with
+migrations/shipped.sha256); a fix is a new revision. A downgrade below a revision whose tables hold
+records (cases, deadlines, pauses, signals, cards and their records, the outbox, commitments,
+reviews …) would delete them: `downgrade` refuses while such rows exist and names them, unless
+`force=True`, and then returns what it deleted.
+"""
 
 from __future__ import annotations
+
+import re
+from dataclasses import dataclass
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine
+from alembic.util.exc import CommandError
+from sqlalchemy import Connection, Engine, inspect, text
 
+from ..errors import InputError, StateError
 from ..resources import packaged_migrations
 
-__all__ = ["alembic_config", "check", "current_revision", "downgrade", "head_revision", "upgrade"]
+__all__ = [
+    "DROPPED_BY",
+    "Loss",
+    "alembic_config",
+    "check",
+    "current_revision",
+    "downgrade",
+    "head_revision",
+    "upgrade",
+]
+
+# the tables each revision's downgrade drops with their rows (0005 folds hf_case_task back into
+# hf_case, 0007 turns its columns back into hf_signal rows: those lose nothing)
+DROPPED_BY: dict[str, tuple[str, ...]] = {
+    "0001": ("hf_definition", "hf_event", "hf_meta", "hf_case", "hf_task"),
+    "0002": ("hf_calendar", "hf_deadline", "hf_extension", "hf_pause", "hf_signal"),
+    "0003": ("hf_card", "hf_card_transition", "hf_outbox"),
+    "0004": (
+        "hf_commitment",
+        "hf_credit",
+        "hf_licence_check",
+        "hf_rectification",
+        "hf_review",
+        "hf_supplement_extension",
+        "hf_tolerance",
+    ),
+}
+_ALWAYS_THERE = {"hf_meta"}  # the simulation mark: not a record anyone loses
+
+
+@dataclass(frozen=True)
+class Loss:
+    """Rows a downgrade deletes: the revision undone, the table and how many rows."""
+
+    revision: str
+    table: str
+    rows: int
+
+    def line(self) -> str:
+        return f"{self.rows} row(s) of {self.table} (revision {self.revision})"
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -38,9 +89,66 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         command.upgrade(alembic_config(conn), revision)
 
 
-def downgrade(engine: Engine, revision: str) -> None:
+def _undone(conn: Connection, target: str) -> list[str]:
+    """The revisions a downgrade from the current one to `target` undoes, newest first."""
+    script = ScriptDirectory.from_config(alembic_config())
+    current = MigrationContext.configure(conn).get_current_revision()
+    chain: list[str] = []
+    rev = current
+    while rev is not None:
+        chain.append(rev)
+        found = script.get_revision(rev)
+        down = found.down_revision if found is not None else None
+        rev = down if isinstance(down, str) else None  # one line of history: no merges
+    known = [r.revision for r in script.walk_revisions()]
+    if target == "base":
+        return chain
+    relative = re.fullmatch(r"-(\d+)", target)
+    if relative is not None:
+        steps = int(relative.group(1))
+        if steps > len(chain):
+            raise InputError(f"cannot go {steps} revision(s) down from {current or 'an empty schema'}")
+        return chain[:steps]
+    if target not in known:
+        raise InputError(
+            f"no revision {target!r}",
+            hint="give one of " + ", ".join(sorted(known)) + ", base, or -N (N revisions down)",
+        )
+    if target not in chain:
+        raise InputError(
+            f"revision {target} is not below the current one ({current})", hint="use db upgrade to go up"
+        )
+    return chain[: chain.index(target)]
+
+
+def _losses(conn: Connection, revisions: list[str]) -> list[Loss]:
+    present = set(inspect(conn).get_table_names())
+    out = []
+    for rev in revisions:
+        for table in DROPPED_BY.get(rev, ()):
+            if table in present and table not in _ALWAYS_THERE:
+                rows = int(conn.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar_one())
+                if rows:
+                    out.append(Loss(rev, table, rows))
+    return out
+
+
+def downgrade(engine: Engine, revision: str, *, force: bool = False) -> list[Loss]:
+    """Downgrade to `revision`; refuse (`StateError`, nothing changed) if that deletes records, unless
+    `force`. Returns the rows deleted (empty when nothing was lost)."""
     with engine.execution_options(hf_write=True).begin() as conn:
-        command.downgrade(alembic_config(conn), revision)
+        losses = _losses(conn, _undone(conn, revision))
+        if losses and not force:
+            raise StateError(
+                f"downgrading to {revision} would delete " + "; ".join(loss.line() for loss in losses),
+                hint="keep the schema, or export what you need and run db downgrade again with --force "
+                "(the deleted records cannot be restored by upgrading)",
+            )
+        try:
+            command.downgrade(alembic_config(conn), revision)
+        except CommandError as exc:
+            raise InputError(f"cannot downgrade to {revision}: {exc}") from exc
+    return losses
 
 
 def check(engine: Engine) -> None:
