@@ -99,7 +99,7 @@ def _broken_bundle(tmp_path: Path) -> Path:
     folder.mkdir()
     text = (PROCESSES / "enterprise_deregistration.bpmn").read_text(encoding="utf-8")
     path = folder / "enterprise_deregistration.bpmn"
-    path.write_text(text.replace('id="end"', 'id="End"').replace('"end"', '"End"'), encoding="utf-8")
+    path.write_text(text.replace('"end"', '"End"').replace(">end<", ">End<"), encoding="utf-8")
     return path
 
 
