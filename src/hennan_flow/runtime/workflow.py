@@ -38,7 +38,7 @@ from ..bpmn.parser import ProcessSpecs
 from ..errors import ExpressionError, HennanFlowError, Location, StateError
 from ..ids import use_for_spiff_tasks
 from .sandbox import Sandbox, expression_failed
-from .timers import TIMER_CLASSES
+from .timers import TIMER_CLASSES, due_instant
 
 __all__ = [
     "MAX_ENGINE_STEPS",
@@ -485,14 +485,10 @@ def check_depth(workflow: Any, limit: int = MAX_TREE_DEPTH) -> None:
 
 
 def next_timer(workflow: Any) -> datetime | None:
-    """The earliest instant a BPMN timer of this case is due, for the sweeper's index."""
-    from .timers import instant
+    """The earliest instant a BPMN timer of this case is due, for the sweeper's index.
 
-    due: list[datetime] = []
-    for event in workflow.waiting_events():
-        if event.event_type in {"HfTimeDateTimer", "HfDurationTimer", "HfCycleTimer"} and event.value:
-            try:
-                due.append(instant(event.value))
-            except (TypeError, ValueError):
-                continue
+    Every waiting event task counts: timer events, and the timers an event-based gateway (or an
+    event with several definitions) waits for beside its messages and signals.
+    """
+    due = [d for task in list(workflow.event_manager.tasks.values()) if (d := due_instant(task)) is not None]
     return min(due) if due else None
