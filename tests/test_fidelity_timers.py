@@ -6,13 +6,14 @@ them through the case's timer index, fires each once, and the other branches are
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from fidelity_models import chain, flow, message_catch, process, timer_catch, user, write
-from helpers import START, simulation
+from helpers import START, at, simulation
+from hennan_flow.bpmn.validate import validate_file
 from hennan_flow.engine import Engine, SimulatedClock
 
 MESSAGE = '  <bpmn:message id="m_supplement" name="补正材料"/>\n'
@@ -156,3 +157,84 @@ def test_a_parallel_multiple_event_waits_for_its_later_timer_and_fires_once(
         engine.sweep()
         assert engine.due_timer_cases() == []  # both timers seen: only the message is awaited
         assert engine.tasks(case=case.id) == []
+
+
+# -- ISO-8601 timer values as the standard writes them (unquoted) ------------------------------------
+
+
+def timed(kind: str, expression: str) -> str:
+    body = [
+        '    <bpmn:startEvent id="start"/>',
+        user("accept", "done"),
+        timer_catch("wait", kind, expression),
+    ]
+    body += ['    <bpmn:endEvent id="end"/>', chain("start", "accept", "wait", "done", "end")]
+    return process("timed", "\n".join(body))
+
+
+@pytest.mark.parametrize(
+    ("kind", "expression", "due"),
+    [
+        ("timeDuration", "PT1H", START + timedelta(hours=1)),
+        ("timeDuration", " P7D ", START + timedelta(days=7)),
+        ("timeDuration", "PT0.5S", START + timedelta(seconds=0.5)),
+        ("timeDate", "2026-12-07T09:00:00+08:00", at("2026-12-07T09:00")),
+        ("timeDate", "2026-12-07T09:00:00", at("2026-12-07T09:00")),  # naive: Shanghai
+    ],
+)
+def test_unquoted_iso_timer_values_are_literals(
+    sqlite_url: str, tmp_path: Path, kind: str, expression: str, due: datetime
+) -> None:
+    bundle = write(tmp_path / "models", "timed.bpmn", timed(kind, expression))
+    assert validate_file(bundle).ok
+    with simulation(sqlite_url, bundle, START) as (engine, clock):
+        case = engine.start_case("timed")
+        engine.complete_task(case.ready[0].id)
+        clock.set(due - timedelta(microseconds=1))
+        assert engine.due_timer_cases() == []
+        clock.set(due)
+        assert engine.sweep().timers_fired == (case.id,)
+        assert [t.step for t in engine.tasks(case=case.id)] == ["done"]
+
+
+def test_unquoted_cycles_are_literals(sqlite_url: str, tmp_path: Path) -> None:
+    model = gateway_model(
+        ("daily", timer_catch("daily", "timeCycle", "R6/P1D")),
+        ("hourly", timer_catch("hourly", "timeCycle", "R/PT1H")),
+    )
+    bundle = write(tmp_path / "models", "cycles.bpmn", model)
+    assert validate_file(bundle).ok
+    with simulation(sqlite_url, bundle, START) as (engine, clock):
+        case = engine.start_case("gw_wait")
+        engine.complete_task(case.ready[0].id)
+        clock.set(START + timedelta(hours=1))
+        assert engine.sweep().timers_fired == (case.id,)
+        assert [t.step for t in engine.tasks(case=case.id)] == ["after_hourly"]
+
+
+@pytest.mark.parametrize(
+    ("kind", "expression", "says"),
+    [
+        ("timeDuration", "PT1H30", "'PT1H30' is not a duration in ISO-8601 form"),
+        ("timeDuration", "P1W2D", "'P1W2D' is not a duration"),
+        ("timeDuration", '"P5X"', "'P5X' is not a duration"),  # a quoted constant is checked too
+        ("timeDuration", "'2026-01-01'", "is not a duration"),
+        ("timeDate", "P7D", "'P7D' looks like a duration; timeDate needs a date-time"),
+        ("timeDate", "2026-13-01T00:00:00", "is not a date-time"),
+        ("timeCycle", "R3/PT", "is not a repeating interval"),
+        ("timeCycle", "0 0/5 * * * ?", "not a valid expression"),  # a cron line is no ISO cycle
+    ],
+)
+def test_a_timer_value_that_is_not_iso_is_a_validate_error_naming_the_element(
+    tmp_path: Path, kind: str, expression: str, says: str
+) -> None:
+    path = write(tmp_path / "models", "bad.bpmn", timed(kind, expression))
+    errors = [p for p in validate_file(path).problems if p.severity == "error"]
+    assert [p.location.element for p in errors] == ["wait"], errors
+    assert says in errors[0].message
+    assert errors[0].code in {"TIMER-VALUE", "SANDBOX-EXPRESSION"}
+
+
+def test_a_timer_expression_reading_case_data_is_left_to_run_time(tmp_path: Path) -> None:
+    assert validate_file(write(tmp_path / "models", "data.bpmn", timed("timeDuration", "review_period"))).ok
+    assert validate_file(write(tmp_path / "models", "wd.bpmn", timed("timeDate", "workdays(5)"))).ok

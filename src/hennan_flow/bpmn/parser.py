@@ -22,6 +22,7 @@ from SpiffWorkflow.bpmn.parser.ProcessParser import ProcessParser
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 
 from ..errors import BpmnError, Location
+from ..runtime.expressions import rewrite_tree
 from ..runtime.timers import timer_parser
 from .dialect import BPMN_NS
 
@@ -143,10 +144,10 @@ def spiff_error(exc: BaseException, tree: etree._ElementTree, file: str) -> Bpmn
 
 
 def new_parser(tree: etree._ElementTree, file: str) -> HfBpmnParser:
-    """A parser loaded with one document (errors mapped)."""
+    """A parser loaded with one document (errors mapped), its expressions as the sandbox runs them."""
     parser = HfBpmnParser()
     try:
-        parser.add_bpmn_xml(tree, filename=file)
+        parser.add_bpmn_xml(rewrite_tree(tree), filename=file)
     except Exception as exc:  # the seam: every SpiffWorkflow parser error becomes a BpmnError
         raise spiff_error(exc, tree, file) from exc
     return parser

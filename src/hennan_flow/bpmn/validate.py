@@ -362,7 +362,7 @@ def validate_file(
     result.problems += _form_problems(doc, forms_dir)
     traps = _spiff_traps(tree, name)
     result.problems += traps
-    from ..runtime.sandbox import code_problems
+    from ..runtime.expressions import code_problems
 
     result.problems += code_problems(doc, allow_scripts=allow_scripts)
     if not any(p.severity == "error" and p.code.startswith("SPIFF-") for p in traps):

@@ -15,6 +15,7 @@ place among the definitions), so two timers of one gateway never read each other
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -35,11 +36,14 @@ from .sandbox import expression_failed
 
 __all__ = [
     "TIMER_CLASSES",
+    "TIMER_TAGS",
     "HfCycleTimer",
     "HfDurationTimer",
     "HfTimeDateTimer",
     "due_instant",
+    "iso_literal",
     "timer_parser",
+    "timer_value_error",
 ]
 
 
@@ -62,6 +66,69 @@ def _time_or_duration(text: str) -> Any:
     if "W" in text.upper():
         return TimerEventDefinition.parse_iso_week(text)
     return instant(text)
+
+
+# -- ISO-8601 literals ----------------------------------------------------------------------------
+#
+# Camunda and Flowable models write timers as the standard writes them, unquoted: PT1H, P7D, R/PT1H,
+# R6/P1D, 2026-12-07T09:00:00+08:00. SpiffWorkflow evaluates the text as Python (so PT1H is read as a
+# variable name). Text that looks like an ISO-8601 value of its kind is taken as that literal;
+# anything else stays an expression.
+
+TIMER_TAGS = ("timeDate", "timeDuration", "timeCycle")
+_LOOKS = {
+    "duration": re.compile(r"^P(?:T?\d|T$)", re.IGNORECASE),
+    "cycle": re.compile(r"^R\d*/", re.IGNORECASE),
+    "instant": re.compile(r"^\d{4}-\d{2}-\d{2}"),
+}
+_KIND_OF_TAG = {"timeDate": "instant", "timeDuration": "duration", "timeCycle": "cycle"}
+_KIND_NAMES = {"instant": "a date-time", "duration": "a duration", "cycle": "a repeating interval"}
+
+
+def _looks(text: str) -> str | None:
+    for kind, pattern in _LOOKS.items():
+        if pattern.match(text):
+            return kind
+    return None
+
+
+def timer_value_error(tag: str, value: Any) -> str | None:
+    """Why `value` cannot be the value of a `tag` timer (None: it can)."""
+    kind = _KIND_OF_TAG[tag]
+    if not isinstance(value, str):
+        return f"{tag} needs {_KIND_NAMES[kind]} as text, not a {type(value).__name__}"
+    text = value.strip()
+    try:
+        if kind == "duration":
+            TimerEventDefinition.parse_iso_duration(text)
+            if not _LOOKS["duration"].match(text):
+                raise ValueError(text)
+        elif kind == "cycle":
+            HfCycleTimer._parse(text, datetime(2000, 1, 1, tzinfo=UTC))
+        else:
+            instant(text)
+    except Exception:  # the seam: SpiffWorkflow's ISO parsers raise bare Exception
+        return f"{text!r} is not {_KIND_NAMES[kind]} in ISO-8601 form, as {tag} needs"
+    return None
+
+
+def iso_literal(text: str, tag: str) -> str | None:
+    """The quoted literal for an unquoted ISO-8601 value in a `tag` timer (None: not ISO-looking).
+
+    ValueError when the text looks like an ISO-8601 value but is not a valid one of the tag's kind.
+    """
+    stripped = text.strip()
+    looks = _looks(stripped)
+    if looks is None:
+        return None
+    if looks != _KIND_OF_TAG[tag]:
+        raise ValueError(
+            f"{stripped!r} looks like {_KIND_NAMES[looks]}; {tag} needs {_KIND_NAMES[_KIND_OF_TAG[tag]]}"
+        )
+    why = timer_value_error(tag, stripped)
+    if why is not None:
+        raise ValueError(why)
+    return repr(stripped)
 
 
 _TIMER_HINT = (
