@@ -6,6 +6,10 @@
   node's successors already exist when the node is parsed: SpiffWorkflow's recursive parser then
   recurses one level deep instead of once per element, and long chains parse without touching the
   process-wide recursion limit of the portal that embeds us.
+* Its task parsers read SpiffWorkflow's `spiffworkflow:` extensions as SpiffWorkflow's own
+  spiff-arena parser does (`task_spec.extensions`), and give a step with `spiffworkflow:preScript`
+  or `postScript` the script hooks of `runtime/scripts.py` (validate decides which extensions are
+  refused: `fidelity.py`; the scripts run only where code tasks are enabled).
 * `build_specs` maps every exception SpiffWorkflow's parser raises (its ValidationException, which
   carries file and line only as attributes, and the TypeError/KeyError it raises on dangling
   references) onto `BpmnError` with file, line and element.
@@ -20,9 +24,11 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser
 from SpiffWorkflow.bpmn.parser.ProcessParser import ProcessParser
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.spiff.parser.task_spec import SpiffTaskParser
 
 from ..errors import BpmnError, Location
-from ..runtime.expressions import rewrite_tree
+from ..runtime.expressions import SPIFF_NS, rewrite_tree
+from ..runtime.scripts import scripted
 from ..runtime.timers import timer_parser
 from .dialect import BPMN_NS
 
@@ -76,15 +82,69 @@ class HfProcessParser(ProcessParser):  # type: ignore[misc]
         return order
 
 
-class HfBpmnParser(BpmnParser):  # type: ignore[misc]
-    """SpiffWorkflow's plain BPMN parser (no spiffworkflow:/camunda: script semantics), fed our tree.
+_S = f"{{{SPIFF_NS}}}"
+_LOOPS = (_B + "multiInstanceLoopCharacteristics", _B + "standardLoopCharacteristics")
 
-    Event parsers build clock-injected timers (`timers.py`).
+
+class _SpiffExtensions:
+    """A task parser that keeps `spiffworkflow:` extensions and runs pre-/post-scripts.
+
+    A loop or multi-instance step runs its scripts once around all its instances, or on each
+    instance with `spiffworkflow:scriptsOnInstances="true"`, as SpiffWorkflow does.
+    """
+
+    node: etree._Element
+    task: Any
+
+    def __init__(self, process_parser: Any, spec_class: Any, node: Any, nsmap: Any = None, lane: Any = None):
+        ext = node.find(_B + "extensionElements")
+        found = {} if ext is None else {k: ext.find(_S + k) for k in ("preScript", "postScript")}
+        self.hf_scripts = {
+            k: el.text for k, el in found.items() if el is not None and (el.text or "").strip()
+        }
+        loops = [child for child in node if child.tag in _LOOPS]
+        self.hf_on_instances = bool(loops) and loops[0].get(_S + "scriptsOnInstances") == "true"
+        if self.hf_scripts:
+            spec_class = scripted(spec_class)
+        super().__init__(process_parser, spec_class, node, nsmap, lane)  # type: ignore[call-arg]
+        if self.hf_scripts and not self.hf_on_instances:
+            for attr in ("STANDARD_LOOP_CLASS", "PARALLEL_MI_CLASS", "SEQUENTIAL_MI_CLASS"):
+                setattr(self, attr, scripted(getattr(self, attr)))
+
+    def parse_extensions(self, node: Any = None) -> dict[str, Any]:
+        return dict(SpiffTaskParser._parse_extensions(self.node if node is None else node))
+
+    def create_task(self) -> Any:
+        task = super().create_task()  # type: ignore[misc]
+        if self.hf_scripts:
+            task.hf_prescript = self.hf_scripts.get("preScript")
+            task.hf_postscript = self.hf_scripts.get("postScript")
+        return task
+
+    def _copy_task_attrs(self, original: Any, loop_characteristics: Any = None) -> None:
+        super()._copy_task_attrs(original, loop_characteristics)  # type: ignore[misc]
+        if self.hf_scripts and not self.hf_on_instances:  # around all instances, not on each
+            self.task.hf_prescript, self.task.hf_postscript = original.hf_prescript, original.hf_postscript
+            original.hf_prescript = original.hf_postscript = None
+
+
+def _task_parser(parser_class: type[Any]) -> type[Any]:
+    """SpiffWorkflow's parser class with clock-injected timers and spiffworkflow: extensions."""
+    with_timers = timer_parser(parser_class)
+    return type(f"Hf{parser_class.__name__}", (_SpiffExtensions, with_timers), {})
+
+
+class HfBpmnParser(BpmnParser):  # type: ignore[misc]
+    """SpiffWorkflow's plain BPMN parser (no spiffworkflow: service/DMN/message-payload semantics),
+    fed our tree.
+
+    Event parsers build clock-injected timers (`timers.py`); every task parser keeps
+    `spiffworkflow:` extensions and runs pre-/post-scripts (`_SpiffExtensions`).
     """
 
     PROCESS_PARSER_CLASS = HfProcessParser
     OVERRIDE_PARSER_CLASSES: ClassVar[dict[str, Any]] = {
-        tag: (timer_parser(parser), spec) for tag, (parser, spec) in BpmnParser.PARSER_CLASSES.items()
+        tag: (_task_parser(parser), spec) for tag, (parser, spec) in BpmnParser.PARSER_CLASSES.items()
     }
 
 

@@ -99,7 +99,24 @@ _UNSUPPORTED_WORDS = {
     "instanceof": "instanceof",
 }
 _LITERAL_WORDS = {"true": True, "false": False, "null": None}
-_OPERATORS: tuple[str, ...] = ("==", "!=", "<=", ">=", "&&", "||", "->", "+=", "<", ">", "!", "(", ")", ".", "[", "]")
+_OPERATORS: tuple[str, ...] = (
+    "==",
+    "!=",
+    "<=",
+    ">=",
+    "&&",
+    "||",
+    "->",
+    "+=",
+    "<",
+    ">",
+    "!",
+    "(",
+    ")",
+    ".",
+    "[",
+    "]",
+)
 _OPERATORS += ("+", "-", "*", "/", "%", "?", ":", ",", ";", "=", "{", "}")
 _NUMBER = re.compile(r"(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?")
 _NAME = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
