@@ -18,6 +18,7 @@ SpiffWorkflow's spiff-arena parser builds (message and signal payloads, services
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from ..errors import Location
 from .diagnostics import Problem
 from .dialect import BPMN_NS, owner_id
 
-__all__ = ["called_processes", "callee_problems", "fidelity_problems"]
+__all__ = ["called_processes", "callee_problems", "fidelity_problems", "with_callees"]
 
 _B = f"{{{BPMN_NS}}}"
 _SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
@@ -401,3 +402,54 @@ def callee_problems(documents: Iterable[tuple[str, etree._ElementTree]]) -> dict
                 )
             )
     return out
+
+
+_DIAGRAM = re.compile(r"<(?:[\w.-]+:)?BPMNDiagram[\s>/]")
+_CLOSE = re.compile(r"</(?:[\w.-]+:)?definitions\s*>\s*$")
+_SHARED_ROOTS = {
+    "message", "error", "signal", "escalation", "itemDefinition", "dataStore", "correlationProperty",
+}  # fmt: skip
+
+
+def with_callees(
+    text: str, tree: etree._ElementTree, documents: Iterable[tuple[str, etree._ElementTree]]
+) -> str:
+    """The document `text` (parsed as `tree`) with every process its call activities reach that is
+    defined in another of `documents` appended, so the one stored definition holds what it calls.
+
+    The file's own text is kept as it is (its lines stay where they are); each appended process and
+    the messages, errors, signals… of its file not defined here already come after a comment naming
+    the file. The text is unchanged when nothing is called across files.
+    """
+    here = {p.get("id") for p in tree.getroot().iter(_B + "process")}
+    where: dict[str, tuple[str, etree._Element]] = {}
+    for file, other in documents:
+        for proc in other.getroot().iter(_B + "process"):
+            where.setdefault(proc.get("id", ""), (file, proc))
+    needed: list[str] = []
+    queue = [called for _, called in called_processes(tree)]
+    while queue:
+        pid = queue.pop(0)
+        if pid in here or pid in needed or pid not in where:
+            continue
+        needed.append(pid)
+        queue.extend(c.get("calledElement", "").strip() for c in where[pid][1].iter(_B + "callActivity"))
+    if not needed:
+        return text
+    ids = {el.get("id") for el in tree.getroot().iter() if isinstance(el.tag, str) and el.get("id")}
+    parts: list[str] = []
+    for pid in needed:
+        file, proc = where[pid]
+        parts.append(
+            f"  <!-- hennan-flow: process {pid} from {Path(file).name}, deployed with this file -->\n"
+        )
+        for root_el in proc.getparent() if proc.getparent() is not None else ():
+            if _local(root_el) in _SHARED_ROOTS and root_el.get("id") not in ids:
+                ids.add(root_el.get("id"))
+                parts.append("  " + etree.tostring(root_el, encoding="unicode", with_tail=False) + "\n")
+        parts.append("  " + etree.tostring(proc, encoding="unicode", with_tail=False) + "\n")
+    block = "".join(parts)
+    found = _DIAGRAM.search(text) or _CLOSE.search(text)  # root elements come before the diagram
+    if found is None:
+        raise ValueError("the document has no closing </definitions>")
+    return text[: found.start()] + block + text[found.start() :]
