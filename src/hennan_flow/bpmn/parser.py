@@ -10,6 +10,8 @@
   spiff-arena parser does (`task_spec.extensions`), and give a step with `spiffworkflow:preScript`
   or `postScript` the script hooks of `runtime/scripts.py` (validate decides which extensions are
   refused: `fidelity.py`; the scripts run only where code tasks are enabled).
+* Every task spec carries `hf_position`, its element's place in document order: the order in which
+  steps that become ready together are listed.
 * `build_specs` maps every exception SpiffWorkflow's parser raises (its ValidationException, which
   carries file and line only as attributes, and the TypeError/KeyError it raises on dangling
   references) onto `BpmnError` with file, line and element.
@@ -44,6 +46,11 @@ class HfProcessParser(ProcessParser):  # type: ignore[misc]
         for node in self._post_order():
             self.parse_node(node)
         super().add_tasks()
+        positions = self.parser.hf_positions(self.document_root)
+        for spec in self.spec.task_specs.values():
+            node = self.nodes_by_id.get(getattr(spec, "bpmn_id", None))
+            if node is not None:
+                spec.hf_position = positions.get(node)  # the element's place in its document
 
     def _post_order(self) -> list[etree._Element]:
         """Nodes reachable from the start events, each after all its (non-back-edge) successors."""
@@ -146,6 +153,22 @@ class HfBpmnParser(BpmnParser):  # type: ignore[misc]
     OVERRIDE_PARSER_CLASSES: ClassVar[dict[str, Any]] = {
         tag: (_task_parser(parser), spec) for tag, (parser, spec) in BpmnParser.PARSER_CLASSES.items()
     }
+
+    def hf_positions(self, root: etree._Element) -> dict[etree._Element, int]:
+        """Every element of a document and its place in document order (computed once per document).
+
+        Steps that become ready together come out in this order (`runtime.ready_user_tasks`).
+        """
+        cache: dict[int, tuple[etree._Element, dict[etree._Element, int]]] | None
+        cache = getattr(self, "_hf_positions", None)
+        if cache is None:
+            cache = {}
+            self._hf_positions = cache
+        found = cache.get(id(root))
+        if found is None or found[0] is not root:
+            found = (root, {el: i for i, el in enumerate(root.iter())})
+            cache[id(root)] = found
+        return found[1]
 
 
 @dataclass(frozen=True)

@@ -374,11 +374,17 @@ class _NoTasks:
 
 @dataclass(frozen=True)
 class UserTask:
-    """A ready user step as SpiffWorkflow sees it."""
+    """A ready user step as SpiffWorkflow sees it.
+
+    `order` is its element's place in document order (the same for every instance of one element):
+    steps that become ready together sort by it, then by id, which is creation order within an
+    engine process (ids.py), so the instances of one element sort as SpiffWorkflow made them.
+    """
 
     id: str
     step: str
     name: str
+    order: int = 0
 
 
 def all_tasks(workflow: Any) -> Iterator[Any]:
@@ -388,15 +394,43 @@ def all_tasks(workflow: Any) -> Iterator[Any]:
         yield from sub.tasks.values()
 
 
+_NO_POSITION = 1 << 62  # a spec built without positions sorts after every placed one
+
+
 def ready_user_tasks(workflow: Any) -> list[UserTask]:
-    out = []
+    """The ready user steps in a deterministic order: document order of their elements, then
+    instance (their place in the task tree, which is the order SpiffWorkflow made them in)."""
+    found = []
     for task in all_tasks(workflow):
         if task.state == TaskState.READY and task.task_spec.manual:
             spec = task.task_spec
-            out.append(
-                UserTask(str(task.id), spec.bpmn_id or spec.name, spec.bpmn_name or spec.bpmn_id or spec.name)
+            position = getattr(spec, "hf_position", None)
+            order = _NO_POSITION if position is None else int(position)
+            user = UserTask(
+                str(task.id), spec.bpmn_id or spec.name, spec.bpmn_name or spec.bpmn_id or spec.name, order
             )
-    return out
+            found.append(((order, _tree_path(task)), user))
+    found.sort(key=lambda pair: pair[0])
+    return [user for _key, user in found]
+
+
+def _tree_path(task: Any) -> tuple[int, ...]:
+    """Child indices from the case's root task down to `task`, across subprocesses."""
+    path: list[int] = []
+    node = task
+    while node is not None:
+        parent = node.parent
+        if parent is None:  # the root of a subprocess: go on from the task that started it
+            sub = node.workflow
+            parent_id = getattr(sub, "parent_task_id", None)
+            if parent_id is None:
+                break
+            node = sub.top_workflow.get_task_from_id(parent_id)
+            path.append(-1)
+            continue
+        path.append(parent._children.index(node.id))
+        node = parent
+    return tuple(reversed(path))
 
 
 def new_workflow(specs: ProcessSpecs, script_engine: EngineScriptEngine, data: Mapping[str, Any]) -> Any:
