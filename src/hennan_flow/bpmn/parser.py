@@ -30,6 +30,7 @@ from SpiffWorkflow.spiff.parser.task_spec import SpiffTaskParser
 
 from ..errors import BpmnError, Location
 from ..runtime.expressions import SPIFF_NS, rewrite_tree
+from ..runtime.instances import bounded
 from ..runtime.scripts import scripted
 from ..runtime.timers import timer_parser
 from .dialect import BPMN_NS
@@ -136,9 +137,11 @@ class _SpiffExtensions:
 
 
 def _task_parser(parser_class: type[Any]) -> type[Any]:
-    """SpiffWorkflow's parser class with clock-injected timers and spiffworkflow: extensions."""
+    """SpiffWorkflow's parser class with clock-injected timers, spiffworkflow: extensions and the
+    multi-instance bound (`runtime/instances.py`)."""
     with_timers = timer_parser(parser_class)
-    return type(f"Hf{parser_class.__name__}", (_SpiffExtensions, with_timers), {})
+    loops = {attr: bounded(getattr(with_timers, attr)) for attr in ("PARALLEL_MI_CLASS", "SEQUENTIAL_MI_CLASS")}
+    return type(f"Hf{parser_class.__name__}", (_SpiffExtensions, with_timers), loops)
 
 
 class HfBpmnParser(BpmnParser):  # type: ignore[misc]

@@ -37,6 +37,7 @@ from SpiffWorkflow.util.task import TaskState
 from ..bpmn.parser import ProcessSpecs
 from ..errors import ExpressionError, HennanFlowError, Location, StateError
 from ..ids import use_for_spiff_tasks
+from .instances import MAX_INSTANCES
 from .sandbox import Sandbox, expression_failed
 from .timers import TIMER_CLASSES, due_instant
 
@@ -100,7 +101,6 @@ def quiet_spiff_loggers() -> None:
 
 
 MAX_TREE_DEPTH = 900  # SpiffWorkflow's iterators stop at 1000; stay clear of it
-MAX_INSTANCES = 500  # tasks one multi-instance step may create
 MAX_ENGINE_STEPS = 1000  # automatic tasks one operation may run (runaway loops)
 _LIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
 
