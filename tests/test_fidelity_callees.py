@@ -106,3 +106,34 @@ def test_deploying_the_caller_alone_is_refused_before_anything_is_stored(
             engine.deploy(str(caller), allow_findings=True)
         assert "licence.bpmn" in info.value.message
         assert engine.definitions() == []
+
+
+def _calls(pid: str, called: str) -> str:
+    body = [
+        '    <bpmn:startEvent id="s"/>',
+        f'    <bpmn:callActivity id="call_{called}" calledElement="{called}"/>',
+        '    <bpmn:endEvent id="e"/>',
+        chain("s", f"call_{called}", "e"),
+    ]
+    return process(pid, "\n".join(body))
+
+
+def test_a_call_activity_that_calls_back_into_its_own_process_is_refused(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """A process calling itself (or A → B → A) made subprocesses until the step bound, each slower
+    than the last: `case start` ran for minutes. Now validate and deploy refuse it, naming the element."""
+    itself = write(tmp_path / "self", "self.bpmn", _calls("renew", "renew"))
+    [problem] = validate_paths([str(itself)]).files[0].problems
+    assert problem.code == "CALL-RECURSION" and problem.location.element == "call_renew"
+    assert 'calls back into process "renew" itself' in problem.message
+    a = write(tmp_path / "pair", "a.bpmn", _calls("proc_a", "proc_b"))
+    b = write(tmp_path / "pair", "b.bpmn", _calls("proc_b", "proc_a"))
+    report = validate_paths([str(a.parent)])
+    found = {(f.file, p.code, p.location.element) for f in report.files for p in f.problems}
+    assert found == {(str(a), "CALL-RECURSION", "call_proc_b"), (str(b), "CALL-RECURSION", "call_proc_a")}
+    with Engine(sqlite_url) as engine:
+        engine.upgrade()
+        with pytest.raises(FindingsError, match="CALL-RECURSION"):
+            engine.deploy(str(a), str(b), allow_findings=True)
+        assert engine.definitions() == []

@@ -377,16 +377,37 @@ def called_processes(tree: etree._ElementTree) -> Iterator[tuple[etree._Element,
 
 
 def callee_problems(documents: Iterable[tuple[str, etree._ElementTree]]) -> dict[str, list[Problem]]:
-    """Per file: call activities whose process is in none of the files checked together."""
+    """Per file: call activities whose process is in none of the files checked together, or that call
+    back into their own process (directly or through other call activities: SpiffWorkflow would make
+    subprocesses until the case's step bound, each slower than the last)."""
     docs = list(documents)
     defined: dict[str, str] = {}
     for file, tree in docs:
         for proc in tree.getroot().iter(_B + "process"):
             defined.setdefault(proc.get("id", ""), file)
     together = ", ".join(Path(f).name for f, _ in docs)
+    calls: dict[str, set[str]] = {}  # process → the processes its call activities call
+    for _file, tree in docs:
+        for el, called in called_processes(tree):
+            calls.setdefault(_process_of(el), set()).add(called)
     out: dict[str, list[Problem]] = {}
     for file, tree in docs:
         for el, called in called_processes(tree):
+            caller = _process_of(el)
+            if called in defined and _reaches(calls, called, caller):
+                out.setdefault(file, []).append(
+                    _error(
+                        "CALL-RECURSION",
+                        f'calledElement="{called}" calls back into process "{caller}" '
+                        + ("itself" if called == caller else "through its own call activities")
+                        + "; every case would start subprocesses without end",
+                        file,
+                        el,
+                        el.get("id"),
+                        "call a process that does not call this one; repeat work with a loop "
+                        "(standardLoopCharacteristics) or a gateway back to an earlier step",
+                    )
+                )
             if called in defined:
                 continue
             out.setdefault(file, []).append(
@@ -402,6 +423,27 @@ def callee_problems(documents: Iterable[tuple[str, etree._ElementTree]]) -> dict
                 )
             )
     return out
+
+
+def _process_of(el: etree._Element) -> str:
+    node = el.getparent()
+    while node is not None and node.tag != _B + "process":
+        node = node.getparent()
+    return node.get("id", "") if node is not None else ""
+
+
+def _reaches(calls: dict[str, set[str]], start: str, target: str) -> bool:
+    """True when process `start` calls `target`, directly or through the processes it calls."""
+    seen, stack = {start}, [start]
+    while stack:
+        pid = stack.pop()
+        if pid == target:
+            return True
+        for nxt in calls.get(pid, ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append(nxt)
+    return False
 
 
 _DIAGRAM = re.compile(r"<(?:[\w.-]+:)?BPMNDiagram[\s>/]")
