@@ -124,7 +124,7 @@ def test_juel_comparisons_refuse_what_juel_refuses() -> None:
 def approval(condition_yes: str, condition_no: str) -> str:
     body = [
         '    <bpmn:startEvent id="start"/>',
-        user("apply", "approve", "archive", "notify"),
+        user("apply", "archive", "notify"),
         '    <bpmn:exclusiveGateway id="decide"/>',
         '    <bpmn:endEvent id="end"/>',
         chain("start", "apply", "decide"),

@@ -140,7 +140,9 @@ def _task_parser(parser_class: type[Any]) -> type[Any]:
     """SpiffWorkflow's parser class with clock-injected timers, spiffworkflow: extensions and the
     multi-instance bound (`runtime/instances.py`)."""
     with_timers = timer_parser(parser_class)
-    loops = {attr: bounded(getattr(with_timers, attr)) for attr in ("PARALLEL_MI_CLASS", "SEQUENTIAL_MI_CLASS")}
+    loops = {
+        attr: bounded(getattr(with_timers, attr)) for attr in ("PARALLEL_MI_CLASS", "SEQUENTIAL_MI_CLASS")
+    }
     return type(f"Hf{parser_class.__name__}", (_SpiffExtensions, with_timers), loops)
 
 
