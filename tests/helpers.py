@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
+import os
 import sqlite3
 import sys
 from collections.abc import Iterator
@@ -26,6 +27,8 @@ from hennan_flow.engine import Engine, SimulatedClock
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
+# the foreign BPMN corpora beside the repository (or env HENNAN_FLOW_CORPORA); tests skip without them
+CORPORA = Path(os.environ.get("HENNAN_FLOW_CORPORA") or REPO.parent / "shared" / "corpora")
 PROCESSES = REPO / "processes"
 FORMS = REPO / "forms"
 FIXTURES = TESTS / "fixtures"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from itertools import pairwise
 from pathlib import Path
 
 from helpers import ACCEPT, REVIEW_LIB
@@ -31,3 +32,14 @@ def test_cases_and_their_steps_get_time_ordered_ids(tmp_path: Path) -> None:
         assert uuid.UUID(case.id).version == 7 and uuid.UUID(step.id).version == 7
         later = engine.complete_task(step.id, data=ACCEPT)
         assert later.ready and all(uuid.UUID(t.id).version == 7 for t in later.ready)
+
+
+def test_ids_made_in_one_millisecond_still_sort_in_creation_order() -> None:
+    """SpiffWorkflow makes a step's instances within one millisecond: they must sort as made (issue 29)."""
+    made = [uuid7() for _ in range(20_000)]
+    assert made == sorted(made) and len(set(made)) == len(made)
+    assert all(u.version == 7 and u.variant == uuid.RFC_4122 for u in made)
+    same_ms = [(a, b) for a, b in pairwise(made) if a.int >> 80 == b.int >> 80]
+    assert same_ms  # the loop is fast enough to make many ids in one millisecond
+    steps = {b.int - a.int for a, b in same_ms}
+    assert len(steps) > len(same_ms) // 2  # the increment is random, not +1: the next id is not told

@@ -23,7 +23,8 @@ from lxml import etree
 from helpers import safety_payloads, shown
 from hennan_flow.bpmn.dialect import read_document
 from hennan_flow.errors import CalendarRangeError, ExpressionError, InputError
-from hennan_flow.runtime.sandbox import Limits, Sandbox, code_problems
+from hennan_flow.runtime.expressions import code_problems
+from hennan_flow.runtime.sandbox import Limits, Sandbox
 
 payloads = safety_payloads()
 PAYLOADS = payloads.PAYLOADS

@@ -10,29 +10,47 @@ these. The ids stay unguessable (74 random bits) and say no more than the row's 
 SpiffWorkflow 3.2.0 names its tasks with `uuid4()` looked up in its `task` module and offers no
 hook, so `use_for_spiff_tasks` points that name at `uuid7` (once, at import of the runtime). The
 pin (`==3.2.0`) keeps the target where it is; a test checks it took.
+
+Within one process the ids are strictly increasing (RFC 9562 §6.2, method 2: within a millisecond
+the next id is the last one plus a random increment of up to 2^40). So ids sort in creation order
+even when SpiffWorkflow makes many tasks in one millisecond: the instances of a multi-instance
+step, created one after the other, sort as their instances, in every run (issue 29). Each id
+still carries at least 40 bits no earlier id tells.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 import time
 from uuid import UUID
 
 __all__ = ["new_id", "use_for_spiff_tasks", "uuid7"]
 
+_RANDOM_BITS = 74  # 12 (rand_a) + 62 (rand_b)
+_INCREMENT_BITS = 40
+_lock = threading.Lock()
+_last = 0  # ms << 74 | random bits of the last id made in this process
+
 
 def uuid7() -> UUID:
-    """48 bits of Unix time in ms, the version, 12 random bits, the variant, 62 random bits."""
-    ms = time.time_ns() // 1_000_000
-    rand = int.from_bytes(os.urandom(10), "big")
-    value = (
-        (ms & 0xFFFF_FFFF_FFFF) << 80
+    """48 bits of Unix time in ms, the version, 12 random bits, the variant, 62 random bits;
+    strictly greater than the last id this process made."""
+    global _last
+    ms = time.time_ns() // 1_000_000 & 0xFFFF_FFFF_FFFF
+    rand = int.from_bytes(os.urandom(15), "big")
+    with _lock:
+        value = ms << _RANDOM_BITS | rand >> (120 - _RANDOM_BITS)
+        if value <= _last:  # the same millisecond (or the clock stepped back): count on from the last
+            value = _last + 1 + (rand & ((1 << _INCREMENT_BITS) - 1))
+        _last = value
+    return UUID(
+        int=(value >> _RANDOM_BITS) << 80
         | 0x7 << 76
-        | (rand >> 68 & 0xFFF) << 64
+        | (value >> 62 & 0xFFF) << 64
         | 0b10 << 62
-        | rand & ((1 << 62) - 1)
+        | value & ((1 << 62) - 1)
     )
-    return UUID(int=value)
 
 
 def new_id() -> str:

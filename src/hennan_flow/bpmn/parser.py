@@ -6,6 +6,12 @@
   node's successors already exist when the node is parsed: SpiffWorkflow's recursive parser then
   recurses one level deep instead of once per element, and long chains parse without touching the
   process-wide recursion limit of the portal that embeds us.
+* Its task parsers read SpiffWorkflow's `spiffworkflow:` extensions as SpiffWorkflow's own
+  spiff-arena parser does (`task_spec.extensions`), and give a step with `spiffworkflow:preScript`
+  or `postScript` the script hooks of `runtime/scripts.py` (validate decides which extensions are
+  refused: `fidelity.py`; the scripts run only where code tasks are enabled).
+* Every task spec carries `hf_position`, its element's place in document order: the order in which
+  steps that become ready together are listed.
 * `build_specs` maps every exception SpiffWorkflow's parser raises (its ValidationException, which
   carries file and line only as attributes, and the TypeError/KeyError it raises on dangling
   references) onto `BpmnError` with file, line and element.
@@ -20,8 +26,12 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser
 from SpiffWorkflow.bpmn.parser.ProcessParser import ProcessParser
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.spiff.parser.task_spec import SpiffTaskParser
 
 from ..errors import BpmnError, Location
+from ..runtime.expressions import SPIFF_NS, rewrite_tree
+from ..runtime.instances import bounded
+from ..runtime.scripts import scripted
 from ..runtime.timers import timer_parser
 from .dialect import BPMN_NS
 
@@ -55,6 +65,11 @@ class HfProcessParser(ProcessParser):  # type: ignore[misc]
         for node in self._post_order():
             self.parse_node(node)
         super().add_tasks()
+        positions = self.parser.hf_positions(self.document_root)
+        for spec in self.spec.task_specs.values():
+            node = self.nodes_by_id.get(getattr(spec, "bpmn_id", None))
+            if node is not None:
+                spec.hf_position = positions.get(node)  # the element's place in its document
 
     def _post_order(self) -> list[etree._Element]:
         """Nodes reachable from the start events, each after all its (non-back-edge) successors."""
@@ -93,16 +108,90 @@ class HfProcessParser(ProcessParser):  # type: ignore[misc]
         return order
 
 
-class HfBpmnParser(BpmnParser):  # type: ignore[misc]
-    """SpiffWorkflow's plain BPMN parser (no spiffworkflow:/camunda: script semantics), fed our tree.
+_S = f"{{{SPIFF_NS}}}"
+_LOOPS = (_B + "multiInstanceLoopCharacteristics", _B + "standardLoopCharacteristics")
 
-    Event parsers build clock-injected timers (`timers.py`).
+
+class _SpiffExtensions:
+    """A task parser that keeps `spiffworkflow:` extensions and runs pre-/post-scripts.
+
+    A loop or multi-instance step runs its scripts once around all its instances, or on each
+    instance with `spiffworkflow:scriptsOnInstances="true"`, as SpiffWorkflow does.
+    """
+
+    node: etree._Element
+    task: Any
+
+    def __init__(self, process_parser: Any, spec_class: Any, node: Any, nsmap: Any = None, lane: Any = None):
+        ext = node.find(_B + "extensionElements")
+        found = {} if ext is None else {k: ext.find(_S + k) for k in ("preScript", "postScript")}
+        self.hf_scripts = {
+            k: el.text for k, el in found.items() if el is not None and (el.text or "").strip()
+        }
+        loops = [child for child in node if child.tag in _LOOPS]
+        self.hf_on_instances = bool(loops) and loops[0].get(_S + "scriptsOnInstances") == "true"
+        if self.hf_scripts:
+            spec_class = scripted(spec_class)
+        super().__init__(process_parser, spec_class, node, nsmap, lane)  # type: ignore[call-arg]
+        if self.hf_scripts and not self.hf_on_instances:
+            for attr in ("STANDARD_LOOP_CLASS", "PARALLEL_MI_CLASS", "SEQUENTIAL_MI_CLASS"):
+                setattr(self, attr, scripted(getattr(self, attr)))
+
+    def parse_extensions(self, node: Any = None) -> dict[str, Any]:
+        return dict(SpiffTaskParser._parse_extensions(self.node if node is None else node))
+
+    def create_task(self) -> Any:
+        task = super().create_task()  # type: ignore[misc]
+        if self.hf_scripts:
+            task.hf_prescript = self.hf_scripts.get("preScript")
+            task.hf_postscript = self.hf_scripts.get("postScript")
+        return task
+
+    def _copy_task_attrs(self, original: Any, loop_characteristics: Any = None) -> None:
+        super()._copy_task_attrs(original, loop_characteristics)  # type: ignore[misc]
+        if self.hf_scripts and not self.hf_on_instances:  # around all instances, not on each
+            self.task.hf_prescript, self.task.hf_postscript = original.hf_prescript, original.hf_postscript
+            original.hf_prescript = original.hf_postscript = None
+
+
+def _task_parser(parser_class: type[Any]) -> type[Any]:
+    """SpiffWorkflow's parser class with clock-injected timers, spiffworkflow: extensions and the
+    multi-instance bound (`runtime/instances.py`)."""
+    with_timers = timer_parser(parser_class)
+    loops = {
+        attr: bounded(getattr(with_timers, attr)) for attr in ("PARALLEL_MI_CLASS", "SEQUENTIAL_MI_CLASS")
+    }
+    return type(f"Hf{parser_class.__name__}", (_SpiffExtensions, with_timers), loops)
+
+
+class HfBpmnParser(BpmnParser):  # type: ignore[misc]
+    """SpiffWorkflow's plain BPMN parser (no spiffworkflow: service/DMN/message-payload semantics),
+    fed our tree.
+
+    Event parsers build clock-injected timers (`timers.py`); every task parser keeps
+    `spiffworkflow:` extensions and runs pre-/post-scripts (`_SpiffExtensions`).
     """
 
     PROCESS_PARSER_CLASS = HfProcessParser
     OVERRIDE_PARSER_CLASSES: ClassVar[dict[str, Any]] = {
-        tag: (timer_parser(parser), spec) for tag, (parser, spec) in BpmnParser.PARSER_CLASSES.items()
+        tag: (_task_parser(parser), spec) for tag, (parser, spec) in BpmnParser.PARSER_CLASSES.items()
     }
+
+    def hf_positions(self, root: etree._Element) -> dict[etree._Element, int]:
+        """Every element of a document and its place in document order (computed once per document).
+
+        Steps that become ready together come out in this order (`runtime.ready_user_tasks`).
+        """
+        cache: dict[int, tuple[etree._Element, dict[etree._Element, int]]] | None
+        cache = getattr(self, "_hf_positions", None)
+        if cache is None:
+            cache = {}
+            self._hf_positions = cache
+        found = cache.get(id(root))
+        if found is None or found[0] is not root:
+            found = (root, {el: i for i, el in enumerate(root.iter())})
+            cache[id(root)] = found
+        return found[1]
 
 
 @dataclass(frozen=True)
@@ -161,10 +250,10 @@ def spiff_error(exc: BaseException, tree: etree._ElementTree, file: str) -> Bpmn
 
 
 def new_parser(tree: etree._ElementTree, file: str) -> HfBpmnParser:
-    """A parser loaded with one document (errors mapped)."""
+    """A parser loaded with one document (errors mapped), its expressions as the sandbox runs them."""
     parser = HfBpmnParser()
     try:
-        parser.add_bpmn_xml(tree, filename=file)
+        parser.add_bpmn_xml(rewrite_tree(tree), filename=file)
     except Exception as exc:  # the seam: every SpiffWorkflow parser error becomes a BpmnError
         raise spiff_error(exc, tree, file) from exc
     return parser

@@ -29,6 +29,7 @@ __all__ = [
     "MAX_PATH_ELEMENTS",
     "FileResult",
     "ValidationReport",
+    "add_callee_problems",
     "bundle_files",
     "validate_file",
     "validate_paths",
@@ -124,7 +125,19 @@ def validate_paths(
             )
             continue
         results.append(validate_file(path, forms_dir=forms_dir, allow_scripts=allow_scripts))
+    add_callee_problems(results)
     return ValidationReport(results)
+
+
+def add_callee_problems(results: list[FileResult]) -> None:
+    """Call activities whose process none of the files checked together defines (fidelity.py)."""
+    from .fidelity import callee_problems
+
+    found = callee_problems((r.file, r.document.tree) for r in results if r.document is not None)
+    for result in results:
+        if result.file in found:
+            result.problems += found[result.file]
+            result.problems.sort(key=lambda p: (p.location.line or 0, p.code))
 
 
 # -- schemas ----------------------------------------------------------------------------------
@@ -252,19 +265,7 @@ def _spiff_traps(tree: etree._ElementTree, file: str) -> list[Problem]:
                         f'add <bpmn:{kind} id="{ref}" name="…"/> under bpmn:definitions, or fix the reference',
                     )
                 )
-    ids = {p.get("id") for p in root.iter(_B + "process")}
-    for el in root.iter(_B + "callActivity"):
-        called = el.get("calledElement")
-        if called and called not in ids:
-            problems.append(
-                Problem(
-                    "SPIFF-CALLED-PROCESS",
-                    "warning",
-                    f'calledElement="{called}" is not a process of this file',
-                    Location(file, el.sourceline, el.get("id")),
-                    "deploy the file that defines it together with this one",
-                )
-            )
+    # a calledElement in another file: checked across the files validated together (fidelity.py)
     return problems
 
 
@@ -348,9 +349,10 @@ def validate_file(
     result.problems += authoring_problems(doc)
     traps = _spiff_traps(tree, name) + graph_problems(tree.getroot(), name)
     result.problems += traps
-    from ..runtime.sandbox import code_problems
+    from ..runtime.expressions import code_problems
 
     result.problems += code_problems(doc, allow_scripts=allow_scripts)
+    result.problems += _fidelity(tree, name)
     if not any(p.severity == "error" and (p.code.startswith("SPIFF-") or p.code in BLOCKING) for p in traps):
         result.problems += _build_problems(doc)
     if not doc.bundles:
@@ -365,6 +367,13 @@ def validate_file(
         )
     result.problems.sort(key=lambda p: (p.location.line or 0, p.code))
     return result
+
+
+def _fidelity(tree: etree._ElementTree, file: str) -> list[Problem]:
+    """What SpiffWorkflow would skip or drop silently (issue 29; fidelity.py)."""
+    from .fidelity import fidelity_problems
+
+    return fidelity_problems(tree, file)
 
 
 def _build_problems(doc: Document) -> list[Problem]:

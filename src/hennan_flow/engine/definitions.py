@@ -4,6 +4,10 @@ A definition is versioned by content: the SHA-256 of the BPMN bytes and of the f
 references. Deploying unchanged content creates nothing; changed content creates the next version.
 A running case keeps the version it started on. A loaded definition (bundle model, executable spec,
 forms) is cached in memory by definition id, so each version is parsed once per process.
+
+A process whose call activities call processes of other files deployed with it is stored with
+those processes appended (`fidelity.with_callees`): the definition holds what it calls, and a
+change to a called process is a new version of its callers too.
 """
 
 from __future__ import annotations
@@ -18,8 +22,9 @@ from typing import Any
 
 from ..bpmn.bundle import Bundle
 from ..bpmn.dialect import read_document, resolve_form
+from ..bpmn.fidelity import with_callees
 from ..bpmn.parser import ProcessSpecs, build_specs, new_parser
-from ..bpmn.validate import FileResult, bundle_files, validate_file
+from ..bpmn.validate import FileResult, add_callee_problems, bundle_files, validate_file
 from ..bpmn.xmlsafe import parse_bytes
 from ..errors import BpmnError, FindingsError, Location
 from ..stepforms.data import FormValidator, build_validator, check_form_data
@@ -126,6 +131,7 @@ def collect(
         raise BpmnError(
             "no BPMN files (*.bpmn, *.bpmn20.xml) found", location=Location(file=", ".join(paths))
         )
+    add_callee_problems(results)  # a call activity may call a process of another file deployed with it
     errors = [p for r in results for p in r.problems if p.severity == "error"]
     if errors:
         lines = "\n  ".join(p.line_text() for p in errors[:20])
@@ -137,10 +143,11 @@ def collect(
     if audit:
         _audit_or_refuse(results, allow_findings)
     candidates = []
+    documents = [(r.file, r.document.tree) for r in results if r.document is not None]
     for result in results:
         doc = result.document
         assert doc is not None
-        data = Path(result.file).read_bytes()
+        data = _with_callees(Path(result.file).read_bytes(), doc.tree, result.file, documents)
         for bundle in doc.bundles:
             if not bundle.executable:
                 continue
@@ -169,6 +176,21 @@ def collect(
             hint="give every bundle its own process id",
         )
     return candidates
+
+
+def _with_callees(data: bytes, tree: Any, file: str, documents: list[tuple[str, Any]]) -> bytes:
+    """The file's BPMN with the processes it calls from the other files appended (built once here,
+    so a composition SpiffWorkflow cannot build is refused at deploy, not at the first case)."""
+    text = data.decode("utf-8")
+    merged = with_callees(text, tree, documents)
+    if merged == text:
+        return data
+    combined = parse_bytes(merged.encode("utf-8"), file=file)
+    parser = new_parser(combined, file)
+    for bundle in read_document(combined, file).bundles:
+        if bundle.executable:
+            build_specs(combined, file, bundle.key, parser=parser)
+    return merged.encode("utf-8")
 
 
 def _audit_or_refuse(results: list[FileResult], allow_findings: bool) -> None:

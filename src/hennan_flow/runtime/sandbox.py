@@ -30,8 +30,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ExpressionError, HennanFlowError, InputError, Location
+from .juel import JUEL_FUNCTIONS, original
 
-__all__ = ["SAFE_FUNCTIONS", "Limits", "Sandbox", "code_problems", "expression_failed"]
+__all__ = ["SAFE_FUNCTIONS", "Limits", "Sandbox", "expression_failed", "shown"]
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,7 @@ SAFE_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "sorted": sorted,
     "str": str,
     "sum": _sum,
+    **JUEL_FUNCTIONS,  # what translated JUEL expressions call (juel.py)
 }
 
 _BINOPS: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
@@ -254,10 +256,8 @@ class Sandbox:
             if isinstance(node, ast.Call):
                 if not isinstance(node.func, ast.Name) or node.func.id not in self.functions:
                     name = node.func.id if isinstance(node.func, ast.Name) else ast.unparse(node.func)
-                    raise _Refused(
-                        f"calling '{name}' is not allowed; allowed functions: "
-                        f"{', '.join(sorted(self.functions))}"
-                    )
+                    listed = sorted(f for f in self.functions if f not in JUEL_FUNCTIONS)
+                    raise _Refused(f"calling '{name}' is not allowed; allowed functions: {', '.join(listed)}")
                 if any(k.arg is None for k in node.keywords):
                     raise _Refused("** arguments are not allowed")
                 stack.extend((a, depth + 1) for a in node.args)
@@ -321,8 +321,8 @@ class Sandbox:
 
     def _error(self, why: str, text: str, element: str | None) -> ExpressionError:
         return ExpressionError(
-            f"expression refused: {why}: {_shown(text)}",
-            expression=text,
+            f"expression refused: {why}: {shown(text)}",
+            expression=original(text) or text,
             hint="designer expressions may compare and combine case data (and, or, not, in, + - * /), "
             'index it (data["key"]) and call the allowed functions; nothing else',
             location=Location(element=element),
@@ -449,7 +449,12 @@ class Sandbox:
         return value
 
 
-def _shown(text: str) -> str:
+def shown(text: str) -> str:
+    """How messages quote an expression: its repr cut at 120 characters; a translated JUEL expression
+    as the JUEL the designer wrote."""
+    written = original(text)
+    if written is not None:
+        return "JUEL " + shown(written)
     return repr(text if len(text) <= 120 else text[:117] + "...")
 
 
@@ -458,8 +463,8 @@ def expression_failed(
 ) -> ExpressionError:
     """The error for an allowed expression that failed (or gave a value of the wrong kind) at run time."""
     return ExpressionError(
-        f"expression failed: {why}: {_shown(text)}",
-        expression=text,
+        f"expression failed: {why}: {shown(text)}",
+        expression=original(text) or text,
         hint=hint
         or "check that the case data holds the variables the expression reads, with the expected types",
         location=Location(element=element),
@@ -518,73 +523,3 @@ def _why_not(node: ast.AST) -> str:
     if isinstance(node, (ast.BitAnd, ast.BitOr, ast.BitXor, ast.LShift, ast.RShift, ast.Invert, ast.MatMult)):
         return "bitwise operators are not allowed"
     return f"{type(node).__name__} is not allowed"
-
-
-# -- static checks for validate/deploy ------------------------------------------------------
-
-_CODE_TASKS = {"scriptTask": "script", "serviceTask": "service", "businessRuleTask": "business-rule"}
-_EXPRESSION_TAGS = (
-    "conditionExpression",
-    "timeDate",
-    "timeDuration",
-    "timeCycle",
-    "loopCardinality",
-    "completionCondition",
-    "loopCondition",
-    "condition",
-)
-
-
-def code_problems(doc: Any, *, allow_scripts: bool = False) -> list[Any]:
-    """Validate-time: refuse code tasks (unless allowed) and every expression the sandbox would refuse."""
-    from lxml import etree
-
-    from ..bpmn.diagnostics import Problem
-    from ..bpmn.dialect import BPMN_NS, owner_id
-
-    b = f"{{{BPMN_NS}}}"
-    sandbox = Sandbox(
-        functions={"workdays": lambda n: "", "natural_days": lambda n: "", "hours": lambda n: ""}
-    )
-    problems: list[Problem] = []
-    root: etree._Element = doc.tree.getroot()
-
-    def refused(exc: ExpressionError, el: etree._Element, element: str | None) -> Problem:
-        return Problem(
-            "SANDBOX-EXPRESSION", "error", exc.message, Location(doc.file, el.sourceline, element), exc.hint
-        )
-
-    for local, what in _CODE_TASKS.items():
-        for el in root.iter(b + local):
-            if not allow_scripts:
-                problems.append(
-                    Problem(
-                        "SANDBOX-CODE-TASK",
-                        "error",
-                        f"{what} tasks are refused: they run designer code inside the portal",
-                        Location(doc.file, el.sourceline, el.get("id")),
-                        "model the work as a user step, or enable code tasks explicitly on the engine "
-                        "(Engine(allow_code_tasks=True) / --allow-code-tasks) after review",
-                    )
-                )
-            elif local == "scriptTask":
-                script = el.find(b + "script")
-                text = (script.text or "") if script is not None else ""
-                if text.strip():
-                    try:
-                        sandbox.check_script(text, element=el.get("id"))
-                    except ExpressionError as exc:
-                        problems.append(refused(exc, el, el.get("id")))
-    expressions = [el for tag in _EXPRESSION_TAGS for el in root.iter(b + tag)]
-    # message correlation: the first child of each retrieval expression (messagePath/formalExpression)
-    for cpre in root.iter(b + "correlationPropertyRetrievalExpression"):
-        expressions.extend(child for child in cpre if isinstance(child.tag, str))
-    for el in expressions:
-        text = (el.text or "").strip()
-        if not text:
-            continue
-        try:
-            sandbox.check(text, element=owner_id(el))
-        except ExpressionError as exc:
-            problems.append(refused(exc, el, owner_id(el)))
-    return problems

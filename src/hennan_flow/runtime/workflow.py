@@ -37,8 +37,9 @@ from SpiffWorkflow.util.task import TaskState
 from ..bpmn.parser import ProcessSpecs
 from ..errors import ExpressionError, HennanFlowError, Location, StateError
 from ..ids import use_for_spiff_tasks
+from .instances import MAX_INSTANCES
 from .sandbox import Sandbox, expression_failed
-from .timers import TIMER_CLASSES
+from .timers import TIMER_CLASSES, due_instant
 
 __all__ = [
     "MAX_ENGINE_STEPS",
@@ -100,7 +101,6 @@ def quiet_spiff_loggers() -> None:
 
 
 MAX_TREE_DEPTH = 900  # SpiffWorkflow's iterators stop at 1000; stay clear of it
-MAX_INSTANCES = 500  # tasks one multi-instance step may create
 MAX_ENGINE_STEPS = 1000  # automatic tasks one operation may run (runaway loops)
 _LIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
 
@@ -374,11 +374,17 @@ class _NoTasks:
 
 @dataclass(frozen=True)
 class UserTask:
-    """A ready user step as SpiffWorkflow sees it."""
+    """A ready user step as SpiffWorkflow sees it.
+
+    `order` is its element's place in document order (the same for every instance of one element):
+    steps that become ready together sort by it, then by id, which is creation order within an
+    engine process (ids.py), so the instances of one element sort as SpiffWorkflow made them.
+    """
 
     id: str
     step: str
     name: str
+    order: int = 0
 
 
 def all_tasks(workflow: Any) -> Iterator[Any]:
@@ -388,15 +394,43 @@ def all_tasks(workflow: Any) -> Iterator[Any]:
         yield from sub.tasks.values()
 
 
+_NO_POSITION = 1 << 62  # a spec built without positions sorts after every placed one
+
+
 def ready_user_tasks(workflow: Any) -> list[UserTask]:
-    out = []
+    """The ready user steps in a deterministic order: document order of their elements, then
+    instance (their place in the task tree, which is the order SpiffWorkflow made them in)."""
+    found = []
     for task in all_tasks(workflow):
         if task.state == TaskState.READY and task.task_spec.manual:
             spec = task.task_spec
-            out.append(
-                UserTask(str(task.id), spec.bpmn_id or spec.name, spec.bpmn_name or spec.bpmn_id or spec.name)
+            position = getattr(spec, "hf_position", None)
+            order = _NO_POSITION if position is None else int(position)
+            user = UserTask(
+                str(task.id), spec.bpmn_id or spec.name, spec.bpmn_name or spec.bpmn_id or spec.name, order
             )
-    return out
+            found.append(((order, _tree_path(task)), user))
+    found.sort(key=lambda pair: pair[0])
+    return [user for _key, user in found]
+
+
+def _tree_path(task: Any) -> tuple[int, ...]:
+    """Child indices from the case's root task down to `task`, across subprocesses."""
+    path: list[int] = []
+    node = task
+    while node is not None:
+        parent = node.parent
+        if parent is None:  # the root of a subprocess: go on from the task that started it
+            sub = node.workflow
+            parent_id = getattr(sub, "parent_task_id", None)
+            if parent_id is None:
+                break
+            node = sub.top_workflow.get_task_from_id(parent_id)
+            path.append(-1)
+            continue
+        path.append(parent._children.index(node.id))
+        node = parent
+    return tuple(reversed(path))
 
 
 def new_workflow(specs: ProcessSpecs, script_engine: EngineScriptEngine, data: Mapping[str, Any]) -> Any:
@@ -485,14 +519,10 @@ def check_depth(workflow: Any, limit: int = MAX_TREE_DEPTH) -> None:
 
 
 def next_timer(workflow: Any) -> datetime | None:
-    """The earliest instant a BPMN timer of this case is due, for the sweeper's index."""
-    from .timers import instant
+    """The earliest instant a BPMN timer of this case is due, for the sweeper's index.
 
-    due: list[datetime] = []
-    for event in workflow.waiting_events():
-        if event.event_type in {"HfTimeDateTimer", "HfDurationTimer", "HfCycleTimer"} and event.value:
-            try:
-                due.append(instant(event.value))
-            except (TypeError, ValueError):
-                continue
+    Every waiting event task counts: timer events, and the timers an event-based gateway (or an
+    event with several definitions) waits for beside its messages and signals.
+    """
+    due = [d for task in list(workflow.event_manager.tasks.values()) if (d := due_instant(task)) is not None]
     return min(due) if due else None
