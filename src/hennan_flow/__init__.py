@@ -116,7 +116,7 @@ _LAZY = {
     "OutboxEvent": "supervision.cards",
     "Rectification": "services.reviews",
     "Review": "services.reviews",
-    "ReviewSummary": "services.reviews",
+    "ReviewSummary": "supervision.figures",
     "SimulatedClock": "engine",
     "SupervisionReport": "supervision.figures",
     "SweepResult": "supervision.sweeper",
@@ -141,10 +141,10 @@ if _TYPE_CHECKING:
         NoProvider,
         NoProviderError,
     )
-    from .services.reviews import Rectification, Review, ReviewSummary
+    from .services.reviews import Rectification, Review
     from .services.tolerance import CaseMaterials, Missing, Tolerance
     from .supervision.cards import Card, CardTransition, Issued, OutboxEvent
-    from .supervision.figures import SupervisionReport
+    from .supervision.figures import ReviewSummary, SupervisionReport
     from .supervision.sweeper import BatchReport, SweepResult
 
 

@@ -92,9 +92,10 @@ if TYPE_CHECKING:
     from ..db.models import ToleranceRow
     from ..services.commitments import Commitment, CreditRecord
     from ..services.licences import LicenceProvider
-    from ..services.reviews import Review, ReviewSummary
+    from ..services.reviews import Review
     from ..services.tolerance import CaseMaterials, MaterialPlan, StepPlan
     from ..supervision.cards import Issued
+    from ..supervision.figures import ReviewSummary
 
 __all__ = ["Engine", "SimulatedClock"]
 
@@ -1417,8 +1418,9 @@ class Engine:
         empty period gives a report with `empty: true`; a reversed period and an unknown department
         raise InputError / NotFoundError.
         """
-        from ..services.reviews import summary
-        from ..supervision.figures import Scope, build_report, read_facts
+        from ..supervision.facts import Scope, read_facts
+        from ..supervision.figures import build_report
+        from ..supervision.review_figures import summary
 
         scope = Scope(start=start, end=end, department=department)
         self._ready()
@@ -2294,7 +2296,7 @@ class Engine:
         self, *, start: date | None = None, end: date | None = None, department: str | None = None
     ) -> ReviewSummary:
         """The 好差评 figures of a period and department (reviews.summary; the report's reviews section)."""
-        from ..services.reviews import summary
+        from ..supervision.review_figures import summary
 
         self._ready()
         now = self.now()

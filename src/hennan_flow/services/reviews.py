@@ -23,7 +23,7 @@ record closes with `on_time` true when every phase ended by its promised deadlin
 
 Events: audit `review.added`, `review.verified`, `review.rectified`, `review.answered`; outbox
 `review.added` (the level and channel, never the text) and `review.rectification` (each move).
-`summary` gives the figures the supervision report shows for a period and department.
+The supervision report's 好差评 section is `supervision.review_figures.summary`.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import logging
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Final, TypedDict
 
 from sqlalchemy import select
@@ -44,7 +44,6 @@ from ..clock.instants import as_utc, local_iso
 from ..db.models import CardRow, DeadlineRow, RectificationRow, ReviewRow
 from ..errors import InputError, NotFoundError, StateError
 from ..supervision.cards import announce, publish
-from ..supervision.figures import Scope, ratio
 from .commitments import EventSink
 
 __all__ = [
@@ -59,9 +58,7 @@ __all__ = [
     "RectificationDoc",
     "Review",
     "ReviewDoc",
-    "ReviewSummary",
     "review_of",
-    "summary",
 ]
 
 log = logging.getLogger(__name__)
@@ -642,146 +639,3 @@ def review_of(
         recorded_by=row.recorded_by,
         rectification=record,
     )
-
-
-# -- the report's section -----------------------------------------------------------------------
-
-
-class RectificationFigures(TypedDict):
-    opened: int
-    closed: int
-    on_time: int
-    late: int
-    open: int
-    overdue_open: int
-
-
-class BadReviewDoc(TypedDict):
-    review: str
-    case: str
-    step: str | None
-    department: str | None
-    level: int
-    channel: str
-    real_name: bool
-    at: str | None
-    rectification: str | None
-    state: str | None
-    on_time: bool | None
-    due: str | None  # the deadline of the current phase (null when closed)
-
-
-ReviewPeriod = TypedDict("ReviewPeriod", {"from": str | None, "to": str | None, "by": str, "timezone": str})
-
-
-class ReviewSummary(TypedDict):
-    """The 好差评 section of the supervision report (see `summary`)."""
-
-    period: ReviewPeriod
-    department: str | None
-    reviews: int
-    by_level: dict[str, int]
-    satisfaction_rate: float | None
-    bad: int
-    rectifications: RectificationFigures
-    rectified_on_time_rate: float | None
-    bad_reviews: list[BadReviewDoc]
-
-
-def _rate(part: int, whole: int) -> float | None:
-    return ratio(part, whole, 4) if whole else None
-
-
-def summary(
-    session: Session,
-    *,
-    start: date | None = None,
-    end: date | None = None,
-    department: str | None = None,
-    now: datetime,
-) -> ReviewSummary:
-    """Reviews given on local dates [start, end] (either open), of one department or all, as of `now`.
-
-    - `satisfaction_rate`: reviews at levels 1–3 (非常满意, 满意, 基本满意) over all reviews (4 decimals,
-      half up; null without reviews). `bad`: levels 4 and 5.
-    - `rectifications`: the records of the bad reviews in the period: `closed` splits into `on_time`
-      (every phase by its promised deadline) and `late`; `open` ones are `overdue_open` when the
-      current phase's deadline has passed at `now`. `rectified_on_time_rate` = on_time / closed.
-    - `bad_reviews`: each bad review with its record's state, `on_time` and the current phase's deadline.
-    """
-    query = select(ReviewRow)
-    lo, hi = Scope(
-        start=start, end=end
-    ).bounds()  # the same days as the report's steps (refuses a reversed period)
-    if lo is not None:
-        query = query.where(ReviewRow.at >= lo)
-    if hi is not None:
-        query = query.where(ReviewRow.at < hi)
-    if department is not None:
-        query = query.where(ReviewRow.department == department)
-    rows = list(session.scalars(query.order_by(ReviewRow.at, ReviewRow.id)))
-    by_level = {str(level): 0 for level in LEVELS}
-    for r in rows:
-        by_level[str(r.level)] += 1
-    satisfied = sum(1 for r in rows if r.level not in BAD_LEVELS)
-    bad_rows = [r for r in rows if r.level in BAD_LEVELS]
-    reviews = {r.id: r for r in reviews_of(session, bad_rows)}
-    figures: RectificationFigures = {
-        "opened": 0,
-        "closed": 0,
-        "on_time": 0,
-        "late": 0,
-        "open": 0,
-        "overdue_open": 0,
-    }
-    bad_docs: list[BadReviewDoc] = []
-    for row in bad_rows:
-        record = reviews[row.id].rectification
-        due: datetime | None = None
-        if record is not None:
-            figures["opened"] += 1
-            if record.state == "closed":
-                figures["closed"] += 1
-                figures["on_time" if record.on_time else "late"] += 1
-            else:
-                figures["open"] += 1
-                current = {
-                    "verifying": record.verify,
-                    "rectifying": record.rectify,
-                    "feedback": record.feedback,
-                }[record.state]
-                due = current.due if current else None
-                if due is not None and due <= now:
-                    figures["overdue_open"] += 1
-        bad_docs.append(
-            {
-                "review": row.id,
-                "case": row.case_id,
-                "step": row.step,
-                "department": row.department,
-                "level": row.level,
-                "channel": row.channel,
-                "real_name": row.real_name,
-                "at": local_iso(row.at),
-                "rectification": record.id if record else None,
-                "state": record.state if record else None,
-                "on_time": record.on_time if record else None,
-                "due": local_iso(due),
-            }
-        )
-    return {
-        "period": {
-            "from": start.isoformat() if start else None,
-            "to": end.isoformat() if end else None,
-            "by": "review date",
-            "timezone": "Asia/Shanghai",
-        },
-        "department": department,
-        "reviews": len(rows),
-        "by_level": by_level,
-        "satisfaction_rate": _rate(satisfied, len(rows)),
-        "bad": len(bad_rows),
-        "rectifications": figures,
-        "rectified_on_time_rate": _rate(figures["on_time"], figures["closed"]),
-        "bad_reviews": bad_docs,
-    }
