@@ -1,6 +1,8 @@
 """What several test files share: Shanghai instants, an engine deployed on a simulated clock, the
 enterprise_opening bundle and its walk data, the in-process CLI, the escape payloads of
-`fixtures/safety`, and the string walk of the no-personal-data-in-the-logs checks.
+`fixtures/safety`, the string walk of the no-personal-data-in-the-logs checks, and the seam through
+which tests look at an engine's database (`database`, `read`, `rows`, `write`, `sweeper`): the one
+place that knows the engine's internal wiring (`Engine.context`).
 """
 
 from __future__ import annotations
@@ -18,10 +20,16 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine as Database
+from sqlalchemy.orm import Session
 
 from hennan_flow.cli import main
 from hennan_flow.clock.instants import SHANGHAI
+from hennan_flow.db.raw import Raw
+from hennan_flow.db.transaction import Tx
 from hennan_flow.engine import Engine, SimulatedClock
+from hennan_flow.engine.supervision import SweepPort
+from hennan_flow.supervision.sweeper import Sweeper
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
@@ -74,6 +82,56 @@ def simulation(
         yield engine, clock
     finally:
         engine.close()
+
+
+# -- looking at an engine's database ----------------------------------------------------------------
+
+
+def database(engine: Engine) -> Database:
+    """The engine's SQLAlchemy engine (migrations, plans, direct SQL in a test)."""
+    return engine.context.db
+
+
+@contextmanager
+def read(engine: Engine) -> Iterator[Session]:
+    """A read session on the engine's database."""
+    with engine.context.read() as session:
+        yield session
+
+
+def rows(engine: Engine, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+    """Rows of a driver-level query (`?` placeholders) on the engine's database."""
+    with engine.context.reading() as raw:
+        return raw.rows(sql, params)
+
+
+def raw(session: Session) -> Raw:
+    """The driver cursor of a read session."""
+    return Raw(session.connection())
+
+
+@contextmanager
+def write(engine: Engine) -> Iterator[Tx]:
+    """A write transaction of the engine's, as its own operations run in."""
+    with engine.context.write() as tx:
+        yield tx
+
+
+@contextmanager
+def write_session(engine: Engine) -> Iterator[Session]:
+    """The ORM session of a write transaction of the engine's (committed at the end)."""
+    with write(engine) as tx:
+        yield tx.session
+
+
+def port(engine: Engine, kind: type[SweepPort] = SweepPort) -> SweepPort:
+    """The engine as the sweeper sees it (`kind`: a test's own port over the same engine)."""
+    return kind(engine.context)
+
+
+def sweeper(engine: Engine, **options: Any) -> Sweeper:
+    """A Sweeper over the engine (what `Engine.sweep` runs), for tests that hold it between phases."""
+    return Sweeper(port(engine), **options)
 
 
 def run_to_end(engine: Engine, case_id: str, *, supplement_rounds: int = 0, actor: str = "clerk") -> int:

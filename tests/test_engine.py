@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from helpers import ACCEPT, REVIEW_LIB, START, run_to_end
+from helpers import ACCEPT, REVIEW_LIB, START, database, run_to_end, write_session
 from hennan_flow import ConflictError, FormDataError, NotFoundError, SchemaOutOfDateError, SimulationError
 from hennan_flow.db import migrate
 from hennan_flow.db.models import CaseRow
@@ -62,21 +62,21 @@ def test_upgrade_creates_schema_and_current_reports_it(db_url: str) -> None:
 def test_migrations_round_trip_and_match_the_models(db_url: str) -> None:
     eng = Engine(db_url)
     eng.upgrade()
-    migrate.check(eng._db)  # alembic check: no drift between models and migrations
-    migrate.downgrade(eng._db, "base")
+    migrate.check(database(eng))  # alembic check: no drift between models and migrations
+    migrate.downgrade(database(eng), "base")
     assert eng.status()["revision"] is None
     eng.upgrade()
     assert eng.status()["up_to_date"] is True
-    migrate.check(eng._db)
+    migrate.check(database(eng))
     eng.close()
 
 
 def test_a_database_behind_the_code_is_refused_with_the_upgrade_hint(db_url: str) -> None:
     eng = Engine(db_url)
     first = "0001"
-    migrate.upgrade(eng._db, first)
+    migrate.upgrade(database(eng), first)
     if migrate.head_revision() == first:
-        migrate.downgrade(eng._db, "base")
+        migrate.downgrade(database(eng), "base")
     with pytest.raises(SchemaOutOfDateError) as info:
         eng.tasks()
     assert info.value.hint == "run: hennan-flow db upgrade"
@@ -325,7 +325,7 @@ def test_a_case_survives_a_process_restart(db_url: str, bundle_dir: Path) -> Non
 
 def test_a_state_written_by_another_spiffworkflow_version_is_refused(engine: Engine, db_url: str) -> None:
     case = engine.start_case("review")
-    with engine._write.begin() as session:
+    with write_session(engine) as session:
         row = session.scalars(select(CaseRow).where(CaseRow.id == case.id)).one()
         row.spiff_version = "3.1.2"
     fresh = Engine(db_url)

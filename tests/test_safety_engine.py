@@ -616,10 +616,6 @@ def test_workdays_in_a_timer_waits_for_working_days(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'sim.db'}"
     with Engine(url) as fresh:
         fresh.upgrade(simulation=True)
-        if "workdays" not in fresh._domain_functions():
-            pytest.skip("Engine._domain_functions() offers no workdays(n) yet (the statutory clock)")
-        if not hasattr(fresh, "fire_timers"):
-            pytest.skip("Engine.fire_timers does not exist yet: nothing fires due BPMN timers")
     clock = SimulatedClock(datetime(2026, 3, 2, 1, 0, tzinfo=UTC))  # Monday 09:00 in Shanghai
     folder = tmp_path / "processes"
     folder.mkdir()

@@ -39,12 +39,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..bpmn.bundle import TimeLimit
-from ..clock.deadlines import Clock
+from ..clock.deadlines import Deadlines
 from ..clock.instants import as_utc, local_iso
 from ..db.models import CardRow, DeadlineRow, RectificationRow, ReviewRow
+from ..db.transaction import Tx
 from ..errors import InputError, NotFoundError, StateError
-from ..supervision.cards import announce, publish
-from .commitments import EventSink
 
 __all__ = [
     "BAD_LEVELS",
@@ -58,7 +57,10 @@ __all__ = [
     "RectificationDoc",
     "Review",
     "ReviewDoc",
+    "find",
+    "listed",
     "review_of",
+    "reviews_of",
 ]
 
 log = logging.getLogger(__name__)
@@ -96,11 +98,11 @@ def check_input(level: object, channel: object) -> tuple[int, str]:
     return level, str(channel)
 
 
-def _phase(session: Session, clock: Clock, review: ReviewRow, *, days: int, now: datetime) -> str:
+def _phase(tx: Tx, deadlines: Deadlines, review: ReviewRow, *, days: int, now: datetime) -> str:
     """Start one phase's deadline (scope review) and return its id."""
     owner = str(uuid.uuid4())
-    clock.start(
-        session,
+    deadlines.start(
+        tx,
         owner=owner,
         case_id=review.case_id,
         task_id=review.task_id,
@@ -114,8 +116,8 @@ def _phase(session: Session, clock: Clock, review: ReviewRow, *, days: int, now:
 
 
 def add(
-    session: Session,
-    clock: Clock,
+    tx: Tx,
+    deadlines: Deadlines,
     *,
     case_id: str,
     task_id: str | None,
@@ -128,9 +130,9 @@ def add(
     reviewer: str | None,
     now: datetime,
     actor: str | None,
-    event: EventSink,
 ) -> ReviewRow:
     """Store a review; a bad one opens its rectification record with the verification deadline."""
+    session = tx.session
     target = task_id or "case"
     if session.scalar(select(ReviewRow.id).where(ReviewRow.case_id == case_id, ReviewRow.target == target)):
         raise StateError(
@@ -161,9 +163,7 @@ def add(
         "real_name": review.real_name,
         "bad": bad,
     }
-    announce(
-        session,
-        event,
+    tx.journal.announce(
         "review.added",
         case=case_id,
         task=task_id,
@@ -190,10 +190,10 @@ def add(
             department=department,
             state="verifying",
             opened_at=now,
-            verify_deadline=_phase(session, clock, review, days=VERIFY_WITHIN, now=now),
+            verify_deadline=_phase(tx, deadlines, review, days=VERIFY_WITHIN, now=now),
         )
         session.add(rect)
-        _moved(session, rect, review, None, now=now, actor=actor, event=None)
+        _moved(tx, rect, review, None, now=now, actor=actor)
     return review
 
 
@@ -201,21 +201,20 @@ def add(
 
 
 def _moved(
-    session: Session,
+    tx: Tx,
     rect: RectificationRow,
     review: ReviewRow,
     before: str | None,
     *,
     now: datetime,
     actor: str | None,
-    event: EventSink | None,
     note: str | None = None,
 ) -> None:
-    """Audit event (review.verified | review.rectified | review.answered) and outbox `review.rectification`."""
-    if event is not None:
-        kind = {"verifying": "verified", "rectifying": "rectified", "feedback": "answered"}[before or ""]
-        event(
-            session,
+    """Audit event (review.verified | review.rectified | review.answered; none for the opening) and
+    outbox `review.rectification`."""
+    if before is not None:
+        kind = {"verifying": "verified", "rectifying": "rectified", "feedback": "answered"}[before]
+        tx.journal.record(
             f"review.{kind}",
             case=rect.case_id,
             task=review.task_id,
@@ -224,13 +223,11 @@ def _moved(
             at=now,
             detail={"review": review.id, "rectification": rect.id, "from": before, "to": rect.state},
         )
-    publish(
-        session,
-        type_="review.rectification",
+    tx.journal.publish(
+        "review.rectification",
         case=rect.case_id,
         ref=rect.id,
         at=now,
-        recorded_at=now,
         payload={
             "rectification": rect.id,
             "review": review.id,
@@ -247,6 +244,23 @@ def _moved(
             "at": local_iso(now),
         },
     )
+
+
+def listed(
+    session: Session, *, case: str | None = None, bad: bool | None = None, open_only: bool = False
+) -> list[Review]:
+    """Reviews oldest first; `bad` filters levels 4–5 (or 1–3); `open_only`: records not closed yet."""
+    query = select(ReviewRow)
+    if case is not None:
+        query = query.where(ReviewRow.case_id == case)
+    if bad is not None:
+        level = ReviewRow.level.in_(BAD_LEVELS)
+        query = query.where(level if bad else ~level)
+    if open_only:
+        query = query.where(
+            ReviewRow.id.in_(select(RectificationRow.review_id).where(RectificationRow.state != "closed"))
+        )
+    return reviews_of(session, list(session.scalars(query.order_by(ReviewRow.at, ReviewRow.id))))
 
 
 def find(session: Session, review_id: str) -> tuple[ReviewRow, RectificationRow | None]:
@@ -279,8 +293,8 @@ def _note(note: str) -> str:
 
 
 def _end_phase(
-    session: Session,
-    clock: Clock,
+    tx: Tx,
+    deadlines: Deadlines,
     review: ReviewRow,
     rect: RectificationRow | None,
     *,
@@ -294,13 +308,13 @@ def _end_phase(
     rect = _need(rect, review, state, what)
     deadline = _deadline_of(rect, _PHASE_OF[state])
     assert deadline is not None
-    clock.close(session, deadline, now)
+    deadlines.close(tx, deadline, now)
     return rect, text
 
 
 def verify(
-    session: Session,
-    clock: Clock,
+    tx: Tx,
+    deadlines: Deadlines,
     review: ReviewRow,
     rect: RectificationRow | None,
     *,
@@ -309,7 +323,6 @@ def verify(
     note: str,
     now: datetime,
     actor: str | None,
-    event: EventSink,
 ) -> RectificationRow:
     """核实: founded → rectify (simple 5 / complex 15 working days); unfounded → feedback (explain)."""
     if finding not in FINDINGS:
@@ -322,65 +335,61 @@ def verify(
         )
     if finding == "unfounded" and complexity is not None:
         raise InputError("an unfounded review has nothing to rectify: drop --complexity")
-    rect, text = _end_phase(
-        session, clock, review, rect, state="verifying", what="verify", note=note, now=now
-    )
+    rect, text = _end_phase(tx, deadlines, review, rect, state="verifying", what="verify", note=note, now=now)
     rect.finding, rect.complexity = finding, complexity
     rect.verified_at, rect.verified_by, rect.verify_note = now, actor, text
     if finding == "founded":
         assert complexity is not None
-        rect.rectify_deadline = _phase(session, clock, review, days=COMPLEXITIES[complexity], now=now)
+        rect.rectify_deadline = _phase(tx, deadlines, review, days=COMPLEXITIES[complexity], now=now)
         rect.state = "rectifying"
     else:
-        rect.feedback_deadline = _phase(session, clock, review, days=FEEDBACK_WITHIN, now=now)
+        rect.feedback_deadline = _phase(tx, deadlines, review, days=FEEDBACK_WITHIN, now=now)
         rect.state = "feedback"
-    _moved(session, rect, review, "verifying", now=now, actor=actor, event=event, note=text)
+    _moved(tx, rect, review, "verifying", now=now, actor=actor, note=text)
     return rect
 
 
 def rectify(
-    session: Session,
-    clock: Clock,
+    tx: Tx,
+    deadlines: Deadlines,
     review: ReviewRow,
     rect: RectificationRow | None,
     *,
     note: str,
     now: datetime,
     actor: str | None,
-    event: EventSink,
 ) -> RectificationRow:
     """整改 done: the feedback phase starts."""
     rect, text = _end_phase(
-        session, clock, review, rect, state="rectifying", what="rectify", note=note, now=now
+        tx, deadlines, review, rect, state="rectifying", what="rectify", note=note, now=now
     )
     rect.rectified_at, rect.rectified_by, rect.rectify_note = now, actor, text
-    rect.feedback_deadline = _phase(session, clock, review, days=FEEDBACK_WITHIN, now=now)
+    rect.feedback_deadline = _phase(tx, deadlines, review, days=FEEDBACK_WITHIN, now=now)
     rect.state = "feedback"
-    _moved(session, rect, review, "rectifying", now=now, actor=actor, event=event, note=text)
+    _moved(tx, rect, review, "rectifying", now=now, actor=actor, note=text)
     return rect
 
 
 def answer(
-    session: Session,
-    clock: Clock,
+    tx: Tx,
+    deadlines: Deadlines,
     review: ReviewRow,
     rect: RectificationRow | None,
     *,
     note: str,
     now: datetime,
     actor: str | None,
-    event: EventSink,
 ) -> RectificationRow:
     """反馈 given to the reviewer (回访): the record closes, with `on_time`."""
-    rect, text = _end_phase(session, clock, review, rect, state="feedback", what="answer", note=note, now=now)
+    rect, text = _end_phase(tx, deadlines, review, rect, state="feedback", what="answer", note=note, now=now)
     rect.fed_back_at, rect.fed_back_by, rect.feedback_note = now, actor, text
     rect.state, rect.closed_at = "closed", now
-    dues = _dues(session, [rect])
+    dues = _dues(tx.session, [rect])
     rect.on_time = all(
         (due := dues.get(_deadline_of(rect, phase) or "")) is None or end <= due
         for phase, end in _phase_ends(rect).items()
     )
-    _moved(session, rect, review, "feedback", now=now, actor=actor, event=event, note=text)
+    _moved(tx, rect, review, "feedback", now=now, actor=actor, note=text)
     return rect
 
 
