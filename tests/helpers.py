@@ -11,10 +11,12 @@ import importlib.util
 import json
 import logging
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, partial
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -160,6 +162,31 @@ def run_cli(url: str, capsys: pytest.CaptureFixture[str], *args: str, now: str) 
         main(["--db", url, "--now", now, *args])
     out, err = capsys.readouterr()
     return int(info.value.code or 0), out, err
+
+
+# -- a real HTTP server on 127.0.0.1 ------------------------------------------------------------------
+
+
+@contextmanager
+def http_server(handler: type[BaseHTTPRequestHandler], *, on_stop: Any = None) -> Iterator[str]:
+    """`handler` served on 127.0.0.1 (a free port) in a thread while the block runs: its base URL.
+
+    At the end `on_stop` (if given) runs first (to release handlers that stall on purpose), then the
+    server stops: its loop polls every 20 ms (the default half second made every test that used a
+    server wait that long at teardown), handler threads are daemons, the socket is closed.
+    """
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=partial(httpd.serve_forever, poll_interval=0.02), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        if on_stop is not None:
+            on_stop()
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(5)
 
 
 # -- the escape payloads ------------------------------------------------------------------------------

@@ -11,12 +11,12 @@ import json
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
 
-from helpers import FORMS, START, run_cli
+from helpers import FORMS, START, http_server, run_cli
 from helpers import OPENING as BUNDLE
 from helpers import OPENING_WALK as WALK
 from hennan_flow.engine import Engine, SimulatedClock, licence_checks
@@ -103,18 +103,8 @@ def server() -> Iterator[tuple[str, Script]]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    host, port = httpd.server_address[:2]
-    try:
-        yield f"http://{host!s}:{port}/api", script
-    finally:
-        stop.set()
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(5)
+    with http_server(Handler, on_stop=stop.set) as base:
+        yield f"{base}/api", script
 
 
 def provider(url: str, sleeps: list[float] | None = None, **kwargs: Any) -> HttpLicenceProvider:

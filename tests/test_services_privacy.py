@@ -11,15 +11,24 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from helpers import FORMS, START, EveryRecord, at, every_record, everything_at_debug, read, strings_in
+from helpers import (
+    FORMS,
+    START,
+    EveryRecord,
+    at,
+    every_record,
+    everything_at_debug,
+    http_server,
+    read,
+    strings_in,
+)
 from helpers import OPENING as BUNDLE
 from helpers import OPENING_WALK as WALK
 from hennan_flow.cli import main
@@ -81,15 +90,8 @@ def licence_server() -> Iterator[str]:
         def log_message(self, format: str, *args: Any) -> None:  # the test server's own access log
             pass
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(5)
+    with http_server(Handler) as base:
+        yield base
 
 
 def _full_run(
