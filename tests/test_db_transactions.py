@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
-from helpers import REVIEW_LIB, run_to_end
+from helpers import REVIEW_LIB, migrated, run_to_end
 from hennan_flow import Engine
 from hennan_flow.db import checkpoint
 from hennan_flow.db import session as db_session
@@ -99,8 +99,7 @@ def test_a_held_write_lock_is_a_conflict_the_user_can_retry(
 ) -> None:
     monkeypatch.setattr(db_session, "BUSY_TIMEOUT_MS", 200)
     path = tmp_path / "hf.db"
-    engine = Engine(f"sqlite:///{path}")
-    engine.upgrade()
+    engine = Engine(migrated(f"sqlite:///{path}"))
     engine.deploy(str(REVIEW_LIB / "processes"))
     blocker = sqlite3.connect(path, isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")
@@ -149,8 +148,7 @@ def test_few_commits_start_no_thread(tmp_path: Path) -> None:
 
 def test_an_engine_checkpoints_in_the_background_and_the_thread_ends_with_it(tmp_path: Path) -> None:
     path = tmp_path / "hf.db"
-    engine = Engine(f"sqlite:///{path}")
-    engine.upgrade()
+    engine = Engine(migrated(f"sqlite:///{path}"))
     engine.deploy(str(REVIEW_LIB / "processes"))
     steps = 0
     while steps < 150:  # ~25 pages a step: well below the backstop, so only the thread copies them

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from helpers import FORMS, START, http_server, run_cli
+from helpers import FORMS, START, http_server, migrated, run_cli
 from helpers import OPENING as BUNDLE
 from helpers import OPENING_WALK as WALK
 from hennan_flow.engine import Engine, SimulatedClock, licence_checks
@@ -275,7 +275,7 @@ def test_fetch_maps_every_answer_to_an_outcome_and_never_guesses() -> None:
 
 @pytest.fixture
 def url(sqlite_url: str) -> str:
-    Engine(sqlite_url).upgrade(simulation=True)
+    migrated(sqlite_url, simulation=True)
     return sqlite_url
 
 

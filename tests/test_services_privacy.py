@@ -26,6 +26,7 @@ from helpers import (
     every_record,
     everything_at_debug,
     http_server,
+    migrated,
     read,
     strings_in,
 )
@@ -98,8 +99,7 @@ def _full_run(
     url: str, licences: str, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
 ) -> None:
     everything_at_debug(caplog)
-    with Engine(url) as fresh:
-        fresh.upgrade(simulation=True)
+    migrated(url, simulation=True)
     clock = SimulatedClock(START)
     provider = HttpLicenceProvider(licences, timeout=2, retries=0, sleep=lambda _s: None)
     engine = Engine(url, clock=clock, licences=provider)

@@ -66,22 +66,21 @@ def assert_stored_is_whole(engine: Engine, case_id: str, saved: list[Any], url: 
 
 
 @pytest.fixture
-def review_engine(db_url: str, tmp_path: Path) -> Iterator[Engine]:
+def review_engine(migrated_url: str, tmp_path: Path) -> Iterator[Engine]:
     shutil.copytree(REVIEW_LIB, tmp_path / "lib")
-    engine = Engine(db_url)
-    engine.upgrade()
+    engine = Engine(migrated_url)
     engine.deploy(str(tmp_path / "lib" / "processes"))
     yield engine
     engine.close()
 
 
 def test_every_step_of_a_rework_loop_stores_the_whole_state(
-    review_engine: Engine, db_url: str, monkeypatch: pytest.MonkeyPatch
+    review_engine: Engine, migrated_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     engine = review_engine
     saved = record_saves(engine, monkeypatch)
     case = engine.start_case("review")
-    assert_stored_is_whole(engine, case.id, saved, db_url)
+    assert_stored_is_whole(engine, case.id, saved, migrated_url)
     rounds = 0
     while ready := engine.tasks(case=case.id):
         for task in ready:
@@ -90,7 +89,7 @@ def test_every_step_of_a_rework_loop_stores_the_whole_state(
                 data = {"needs_supplement": rounds < 3}
                 rounds += 1
             engine.complete_task(task.id, data=data)
-            assert_stored_is_whole(engine, case.id, saved, db_url)
+            assert_stored_is_whole(engine, case.id, saved, migrated_url)
     assert engine.case(case.id).state == "completed" and rounds == 4
 
 
@@ -114,7 +113,7 @@ def test_every_step_of_every_bundle_stores_the_whole_state(
 
 
 def test_the_downgrade_joins_the_fragments_back(
-    review_engine: Engine, db_url: str, monkeypatch: pytest.MonkeyPatch
+    review_engine: Engine, migrated_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     engine = review_engine
     saved = record_saves(engine, monkeypatch)
@@ -125,7 +124,7 @@ def test_the_downgrade_joins_the_fragments_back(
     whole = rows(engine, "SELECT wf_state FROM hf_case WHERE id = ?", (case.id,))
     assert json.loads(whole[0][0]) == expected
     migrate.upgrade(database(engine))
-    fresh = Engine(db_url)  # reads the whole state, then stores fragments again on the next step
+    fresh = Engine(migrated_url)  # reads the whole state, then stores fragments again on the next step
     for task in fresh.tasks(case=case.id):
         fresh.complete_task(task.id)
     assert len(stored(fresh, case.id)[1]) == len(reload(fresh, case.id).tasks)  # type: ignore[attr-defined]

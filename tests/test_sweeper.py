@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, insert, select
 
-from helpers import CLOCK_BUNDLE, CLOCK_START, at, database, port, read, simulation, sweeper
+from helpers import CLOCK_BUNDLE, CLOCK_START, at, database, migrated, port, read, simulation, sweeper
 from hennan_flow.clock.instants import SHANGHAI
 from hennan_flow.db.models import CaseRow, DeadlineRow, OutboxRow, SignalRow
 from hennan_flow.engine import Engine, SimulatedClock
@@ -250,8 +250,7 @@ def test_the_calendar_warning_comes_within_60_days_of_its_end(sim: tuple[Engine,
 
 
 def test_sweep_queries_read_the_indexes_not_the_tables(sqlite_url: str) -> None:
-    engine = Engine(sqlite_url)
-    engine.upgrade()
+    engine = Engine(migrated(sqlite_url))
     plans = explain(port(engine))
     assert set(plans) == {
         "arm",
@@ -278,9 +277,8 @@ def test_sweep_queries_read_the_indexes_not_the_tables(sqlite_url: str) -> None:
 
 @pytest.mark.postgres
 def test_sweep_queries_on_postgresql_do_not_scan_the_signal_table(postgres: object) -> None:
-    url = postgres.create_database()  # type: ignore[attr-defined]
+    url = postgres.create_database(migrated=True)  # type: ignore[attr-defined]
     engine = Engine(url)
-    engine.upgrade()
     with database(engine).begin() as conn:  # make the planner's choice meaningful: many fired signals
         conn.execute(
             insert(SignalRow),
@@ -334,8 +332,7 @@ def test_sweep_queries_on_postgresql_do_not_scan_the_signal_table(postgres: obje
 
 def test_the_loop_logs_each_batch_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'live.db'}"
-    engine = Engine(url)
-    engine.upgrade()  # a real database: real time
+    engine = Engine(migrated(url))  # a real database: real time
     with database(engine).begin() as conn:
         conn.execute(
             insert(SignalRow),

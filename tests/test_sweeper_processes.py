@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, insert, select
 
-from helpers import CLOCK_BUNDLE, read, write_session
+from helpers import CLOCK_BUNDLE, migrated, read, write_session
 from hennan_flow.db.models import (
     CardRow,
     CaseRow,
@@ -159,8 +159,7 @@ def seed(engine: Engine, cases: int) -> int:
 
 
 def prepare(url: str) -> Engine:
-    Engine(url).upgrade(simulation=True)
-    engine = Engine(url, clock=SimulatedClock(T))
+    engine = Engine(migrated(url, simulation=True), clock=SimulatedClock(T))
     engine.deploy(str(CLOCK_BUNDLE))
     assert seed(engine, 250) == 2000
     return engine
