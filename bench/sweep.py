@@ -30,6 +30,7 @@ from sqlalchemy import select
 
 from hennan_flow.db.models import DefinitionRow
 from hennan_flow.engine import Engine, SimulatedClock
+from hennan_flow.engine.supervision import SweepPort
 from hennan_flow.runtime.workflow import SPIFF_VERSION
 from hennan_flow.supervision.sweeper import explain
 
@@ -80,7 +81,7 @@ def seed(engine: Engine, lo: int, hi: int, *, due: bool, definition: int) -> Non
         "timer": "2026-06-01 00:00:00.000000",  # a boundary timer, not due
     }
     deadlines = DEADLINES.format(due=PAST if due else FUTURE)
-    with engine._db.begin() as conn:
+    with engine.context.db.begin() as conn:
         conn.exec_driver_sql("PRAGMA cache_size=-262144")
         for start in range(lo, hi, CHUNK):
             chunk = {**params, "lo": start, "hi": min(hi, start + CHUNK)}
@@ -102,7 +103,7 @@ def main(sizes: tuple[int, ...] = SIZES, rounds: int = ROUNDS, quiet: bool = Fal
         clock = SimulatedClock(NOW)
         engine = Engine(url, clock=clock)
         engine.deploy(str(BUNDLE))
-        with engine._read() as session:
+        with engine.context.read() as session:
             definition = session.scalar(select(DefinitionRow.id))
         assert definition is not None
         late_base = 900_000_000  # ids of late steps, apart from the open ones
@@ -115,7 +116,7 @@ def main(sizes: tuple[int, ...] = SIZES, rounds: int = ROUNDS, quiet: bool = Fal
             t0 = time.perf_counter()
             seed(engine, seeded, size, due=False, definition=definition)
             seeded = size
-            with engine._db.begin() as conn:
+            with engine.context.db.begin() as conn:
                 conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
             seed_s = time.perf_counter() - t0
             timings = []
@@ -127,7 +128,7 @@ def main(sizes: tuple[int, ...] = SIZES, rounds: int = ROUNDS, quiet: bool = Fal
                 timings.append((time.perf_counter() - t1) * 1000)
                 if len(result.issued) != DUE or not result.complete:
                     raise SystemExit(f"sweep issued {len(result.issued)} of {DUE}")
-            plans = explain(engine)
+            plans = explain(SweepPort(engine.context))
             scans = {k: v for k, v in plans.items() if any("SCAN" in line for line in v)}
             out["sizes"][size] = {
                 "open_steps": size,

@@ -10,14 +10,18 @@ from __future__ import annotations
 import contextlib
 import glob
 import os
+import secrets
 import shutil
 import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from helpers import migrated
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("HENNAN_FLOW_SHARED", REPO.parent / "shared"))
@@ -46,6 +50,7 @@ class PostgresCluster:
         self.root = Path(tempfile.mkdtemp(prefix="hfpg"))
         self.data = self.root / "data"
         self.port = 54329
+        self._template: str | None = None
         self.as_postgres = os.geteuid() == 0
         if self.as_postgres:
             os.chmod(self.root, 0o777)
@@ -93,15 +98,39 @@ class PostgresCluster:
     def url(self, database: str = "postgres") -> str:
         return f"postgresql+psycopg://postgres@/{database}?host={self.root}&port={self.port}"
 
-    def create_database(self) -> str:
+    def create_database(self, *, migrated: bool = False) -> str:
+        """A new database: empty, or (`migrated`) a copy of the cluster's migrated template database
+        with its own applicant salt (as migration 0004 makes one per database)."""
+        name = "hf_" + uuid.uuid4().hex[:12]
+        template = f' TEMPLATE "{self.template()}"' if migrated else ""
+        with self.connect("postgres") as conn:
+            conn.execute(f'CREATE DATABASE "{name}"{template}')
+        if migrated:
+            with self.connect(name) as conn:
+                conn.execute(
+                    "UPDATE hf_meta SET value = %s WHERE key = 'applicant_salt'", (secrets.token_hex(32),)
+                )
+        return self.url(name)
+
+    def connect(self, database: str) -> Any:
         import psycopg
 
-        name = "hf_" + uuid.uuid4().hex[:12]
-        with psycopg.connect(
-            host=str(self.root), port=self.port, user="postgres", dbname="postgres", autocommit=True
-        ) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        return self.url(name)
+        return psycopg.connect(
+            host=str(self.root), port=self.port, user="postgres", dbname=database, autocommit=True
+        )
+
+    def template(self) -> str:
+        """The database the real migrations ran on once (a real-time database), made on first use."""
+        if self._template is None:
+            from hennan_flow.engine import Engine
+
+            name = "hf_template"
+            with self.connect("postgres") as conn:
+                conn.execute(f'CREATE DATABASE "{name}"')
+            with Engine(self.url(name)) as engine:  # closing it leaves no connection to copy from
+                engine.upgrade()
+            self._template = name
+        return self._template
 
 
 @pytest.fixture(scope="session")
@@ -131,6 +160,15 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'hf.db'}"
     cluster: PostgresCluster = request.getfixturevalue("postgres")
     return cluster.create_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def migrated_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database of each kind at the newest schema (real time), copied from a migrated template."""
+    if request.param == "sqlite":
+        return migrated(f"sqlite:///{tmp_path / 'hf.db'}")
+    cluster: PostgresCluster = request.getfixturevalue("postgres")
+    return cluster.create_database(migrated=True)
 
 
 @pytest.fixture

@@ -1,29 +1,43 @@
 """What several test files share: Shanghai instants, an engine deployed on a simulated clock, the
 enterprise_opening bundle and its walk data, the in-process CLI, the escape payloads of
-`fixtures/safety`, and the string walk of the no-personal-data-in-the-logs checks.
+`fixtures/safety`, the string walk of the no-personal-data-in-the-logs checks, and the seam through
+which tests look at an engine's database (`database`, `read`, `rows`, `write`, `sweeper`): the one
+place that knows the engine's internal wiring (`Engine.context`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import logging
 import os
+import secrets
+import shutil
 import sqlite3
 import sys
+import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, partial
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine as Database
+from sqlalchemy.orm import Session
 
 from hennan_flow.cli import main
 from hennan_flow.clock.instants import SHANGHAI
+from hennan_flow.db.raw import Raw
+from hennan_flow.db.transaction import Tx
 from hennan_flow.engine import Engine, SimulatedClock
+from hennan_flow.engine.supervision import SweepPort
+from hennan_flow.supervision.sweeper import Sweeper
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
@@ -62,12 +76,50 @@ def iso(text: str) -> str:
 CLOCK_START = at("2025-09-29T10:00")
 
 
+# -- migrated databases -------------------------------------------------------------------------------
+
+# one database per kind, migrated once per test process (`template`); each test gets a copy
+_TEMPLATES: dict[bool, Path] = {}
+
+
+def template(*, simulation: bool) -> Path:
+    """A SQLite file migrated to the newest revision (marked a simulation database or not), made
+    once per test process by the real migrations, checkpointed so the file alone is the database."""
+    if simulation not in _TEMPLATES:
+        folder = Path(tempfile.mkdtemp(prefix="hf-template-"))
+        path = folder / ("simulation.db" if simulation else "real.db")
+        with Engine(f"sqlite:///{path}") as engine:
+            engine.upgrade(simulation=simulation)
+        with contextlib.closing(sqlite3.connect(path)) as conn:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        _TEMPLATES[simulation] = path
+    return _TEMPLATES[simulation]
+
+
+def migrated(url: str, *, simulation: bool = False) -> str:
+    """`url` holding the newest schema, as `Engine(url).upgrade(simulation=…)` leaves it; returns `url`.
+
+    A SQLite file that does not exist yet becomes a copy of the `template`, with its own applicant
+    salt (what migration 0004 makes per database), which is much cheaper than running the seven
+    migrations for every test; any other database is migrated.
+    """
+    path = Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
+    if path is None or path.exists():
+        with Engine(url) as engine:
+            engine.upgrade(simulation=simulation)
+        return url
+    shutil.copyfile(template(simulation=simulation), path)
+    with contextlib.closing(sqlite3.connect(path)) as conn, conn:
+        conn.execute("UPDATE hf_meta SET value = ? WHERE key = 'applicant_salt'", (secrets.token_hex(32),))
+    return url
+
+
 @contextmanager
 def simulation(
     url: str, bundle: Path, start: datetime, *, forms: Path | None = None
 ) -> Iterator[tuple[Engine, SimulatedClock]]:
     """A new simulation database at `url` with `bundle` deployed, its clock at `start`; closed after."""
-    Engine(url).upgrade(simulation=True)
+    migrated(url, simulation=True)
     clock = SimulatedClock(start)
     engine = Engine(url, clock=clock)
     if forms is None:
@@ -78,6 +130,56 @@ def simulation(
         yield engine, clock
     finally:
         engine.close()
+
+
+# -- looking at an engine's database ----------------------------------------------------------------
+
+
+def database(engine: Engine) -> Database:
+    """The engine's SQLAlchemy engine (migrations, plans, direct SQL in a test)."""
+    return engine.context.db
+
+
+@contextmanager
+def read(engine: Engine) -> Iterator[Session]:
+    """A read session on the engine's database."""
+    with engine.context.read() as session:
+        yield session
+
+
+def rows(engine: Engine, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+    """Rows of a driver-level query (`?` placeholders) on the engine's database."""
+    with engine.context.reading() as raw:
+        return raw.rows(sql, params)
+
+
+def raw(session: Session) -> Raw:
+    """The driver cursor of a read session."""
+    return Raw(session.connection())
+
+
+@contextmanager
+def write(engine: Engine) -> Iterator[Tx]:
+    """A write transaction of the engine's, as its own operations run in."""
+    with engine.context.write() as tx:
+        yield tx
+
+
+@contextmanager
+def write_session(engine: Engine) -> Iterator[Session]:
+    """The ORM session of a write transaction of the engine's (committed at the end)."""
+    with write(engine) as tx:
+        yield tx.session
+
+
+def port(engine: Engine, kind: type[SweepPort] = SweepPort) -> SweepPort:
+    """The engine as the sweeper sees it (`kind`: a test's own port over the same engine)."""
+    return kind(engine.context)
+
+
+def sweeper(engine: Engine, **options: Any) -> Sweeper:
+    """A Sweeper over the engine (what `Engine.sweep` runs), for tests that hold it between phases."""
+    return Sweeper(port(engine), **options)
 
 
 def run_to_end(engine: Engine, case_id: str, *, supplement_rounds: int = 0, actor: str = "clerk") -> int:
@@ -118,6 +220,31 @@ def run_cli(url: str, capsys: pytest.CaptureFixture[str], *args: str, now: str) 
         main(["--db", url, "--now", now, *args])
     out, err = capsys.readouterr()
     return int(info.value.code or 0), out, err
+
+
+# -- a real HTTP server on 127.0.0.1 ------------------------------------------------------------------
+
+
+@contextmanager
+def http_server(handler: type[BaseHTTPRequestHandler], *, on_stop: Any = None) -> Iterator[str]:
+    """`handler` served on 127.0.0.1 (a free port) in a thread while the block runs: its base URL.
+
+    At the end `on_stop` (if given) runs first (to release handlers that stall on purpose), then the
+    server stops: its loop polls every 20 ms (the default half second made every test that used a
+    server wait that long at teardown), handler threads are daemons, the socket is closed.
+    """
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=partial(httpd.serve_forever, poll_interval=0.02), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        if on_stop is not None:
+            on_stop()
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(5)
 
 
 # -- the escape payloads ------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from helpers import at
+from helpers import at, migrated
 from hennan_flow.engine import Engine, SimulatedClock
 
 BUNDLES = Path(__file__).parent / "fixtures" / "report" / "processes"
@@ -49,7 +49,7 @@ class Seeded:
 
 def seed(url: str) -> Seeded:
     """Build the scenario on a new simulation database at `url`; the clock ends at NOW."""
-    Engine(url).upgrade(simulation=True)
+    migrated(url, simulation=True)
     clock = SimulatedClock(at("2025-03-01T09:00"))
     engine = Engine(url, clock=clock)
     engine.deploy(str(BUNDLES))

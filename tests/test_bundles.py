@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from lxml import etree
 
-from helpers import FORMS, PROCESSES, REPO, START, WALKS
+from helpers import FORMS, PROCESSES, REPO, START, WALKS, simulation
 from hennan_flow import FormDataError
 from hennan_flow.audit import FlowGraph
 from hennan_flow.bpmn.bundle import Bundle
@@ -72,17 +72,10 @@ def _missing_from(expected: Mapping[str, Any], actual: Mapping[str, Any]) -> dic
 
 
 @pytest.fixture
-def engine(sqlite_url: str) -> Iterator[Engine]:
-    yield from _engine(sqlite_url)
-
-
-def _engine(url: str) -> Iterator[Engine]:
-    with Engine(url) as fresh:
-        fresh.upgrade(simulation=True)  # a fixed instant inside the working-day calendar's data
-    eng = Engine(url, clock=SimulatedClock(START))
-    eng.deploy(str(PROCESSES))
-    yield eng
-    eng.close()
+def sim(sqlite_url: str) -> Iterator[tuple[Engine, SimulatedClock]]:
+    # a fixed instant inside the working-day calendar's data
+    with simulation(sqlite_url, PROCESSES, START) as sim:
+        yield sim
 
 
 @dataclass
@@ -92,14 +85,12 @@ class Walk:
     submitted: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-def walk(engine: Engine, key: str, branch: str) -> Walk:
+def walk(engine: Engine, clock: SimulatedClock, key: str, branch: str) -> Walk:
     """Run one case of `key` down `branch`, checking every ready step on the way."""
     bundle = _bundle(key)
     graph = FlowGraph.of(bundle)
     lanes = lanes_from_xml(PROCESSES / f"{key}.bpmn")
     expected = set(WALKS[key]["branches"][branch]["steps"])
-    clock = engine._clock
-    assert isinstance(clock, SimulatedClock)
     case = engine.start_case(key, applicant=APPLICANT, actor="window-1")
     assert case.ready == tuple(engine.tasks(case=case.id)), f"{key}: start hands back its queue entries"
     result = Walk(case.id)
@@ -182,8 +173,9 @@ def test_audit_processes_fail_on_error_exits_0(capsys: pytest.CaptureFixture[str
 
 
 @pytest.mark.parametrize(("key", "branch"), BRANCHES, ids=[f"{k}-{b}" for k, b in BRANCHES])
-def test_branch_walks_to_completion(engine: Engine, key: str, branch: str) -> None:
-    done = walk(engine, key, branch)
+def test_branch_walks_to_completion(sim: tuple[Engine, SimulatedClock], key: str, branch: str) -> None:
+    engine, clock = sim
+    done = walk(engine, clock, key, branch)
     expected = WALKS[key]["branches"][branch]["steps"]
     assert sorted(done.ran) == sorted(expected)
     case = engine.case(done.case)
@@ -221,8 +213,8 @@ def test_no_form_on_a_branch_asks_again_for_a_field(key: str, branch: str) -> No
 
 def test_one_walk_on_each_database(db_url: str) -> None:
     """The branch with the most features (parallel split, inclusive gateway, four options) on SQLite and PostgreSQL."""
-    for eng in _engine(db_url):
-        done = walk(eng, "after_death", "all_optional")
+    with simulation(db_url, PROCESSES, START) as (eng, clock):
+        done = walk(eng, clock, "after_death", "all_optional")
         assert sorted(done.ran) == sorted(WALKS["after_death"]["branches"]["all_optional"]["steps"])
         assert eng.case(done.case).state == "completed"
 
@@ -245,8 +237,9 @@ def _bad_submission(schema: Mapping[str, Any], valid: Mapping[str, Any]) -> tupl
 
 @pytest.mark.parametrize("key", sorted(WALKS))
 def test_an_invalid_submission_is_refused_with_field_errors_and_changes_nothing(
-    engine: Engine, key: str
+    sim: tuple[Engine, SimulatedClock], key: str
 ) -> None:
+    engine, _clock = sim
     bundle = _bundle(key)
     branch = next(iter(WALKS[key]["branches"]))
     case = engine.start_case(key, applicant=APPLICANT)

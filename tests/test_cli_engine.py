@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import ACCEPT, REVIEW_LIB
+from helpers import ACCEPT, REVIEW_LIB, database
 from hennan_flow.cli import main
 from hennan_flow.db import migrate
 from hennan_flow.engine import Engine
@@ -122,7 +122,7 @@ def test_a_database_behind_the_code_names_the_upgrade(
 ) -> None:
     url = f"sqlite:///{tmp_path / 'old.db'}"
     engine = Engine(url)
-    migrate.upgrade(engine._db, "0001")
+    migrate.upgrade(database(engine), "0001")
     engine.close()
     code, _out, err = Cli(url, capsys)("case", "list")
     assert code == 2 and "is at revision 0001" in one_error_line(err) and "hennan-flow db upgrade" in err

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from helpers import CLOCK_BUNDLE, CLOCK_START, at, iso, simulation
+from helpers import CLOCK_BUNDLE, CLOCK_START, at, database, iso, rows, simulation
 from hennan_flow.cli import main
 from hennan_flow.clock.instants import SHANGHAI
 from hennan_flow.db import migrate
-from hennan_flow.db.raw import Raw, raw_of
+from hennan_flow.db.raw import Raw
 from hennan_flow.engine import Engine, SimulatedClock
 from hennan_flow.errors import CalendarRangeError, InputError, StateError
 
@@ -236,11 +236,10 @@ def test_a_step_completed_at_its_deadline_instant_is_on_time(sim: tuple[Engine, 
 
 def _stored_signals(engine: Engine, owner: str) -> list[tuple[str, str, str]]:
     """(name, state, due instant) of the hf_signal rows of a deadline, in the order stored."""
-    with engine._read() as session:
-        rows = raw_of(session).rows(
-            "SELECT name, state, due_at FROM hf_signal WHERE deadline_id = ? ORDER BY id", (owner,)
-        )
-    return [(name, state, str(Raw.instant(due))) for name, state, due in rows]
+    found = rows(
+        engine, "SELECT name, state, due_at FROM hf_signal WHERE deadline_id = ? ORDER BY id", (owner,)
+    )
+    return [(name, state, str(Raw.instant(due))) for name, state, due in found]
 
 
 def test_a_steps_signals_ride_on_its_deadline_until_something_needs_them(db_url: str) -> None:
@@ -276,19 +275,17 @@ def test_a_steps_signals_ride_on_its_deadline_until_something_needs_them(db_url:
 
         # the downgrade stores what still rides (the case deadlines, armed; the step that ended in
         # time, cancelled) as the rows the views showed
-        owners = [*before, started.id, on_time, late]
-        with engine._read() as session:
-            shown = engine.clock.views(raw_of(session), owners, engine.now())
-        migrate.downgrade(engine._db, "0006")
-        for owner in owners:
-            with engine._read() as session:
-                raw = raw_of(session)
-                rows = raw.rows(
-                    "SELECT name, due_at, state FROM hf_signal WHERE deadline_id = ? ORDER BY due_at, id",
-                    (owner,),
-                )
-                stored = [{"name": n, "at": raw.local_iso(a), "state": s} for n, a, s in rows]
+        shown = {t: engine.task(t).deadlines for t in before}
+        shown.update((c, engine.case(c).deadlines) for c in (started.id, on_time, late))
+        migrate.downgrade(database(engine), "0006")
+        for owner in shown:
+            found = rows(
+                engine,
+                "SELECT name, due_at, state FROM hf_signal WHERE deadline_id = ? ORDER BY due_at, id",
+                (owner,),
+            )
+            stored = [{"name": n, "at": Raw.local_iso(a), "state": s} for n, a, s in found]
             assert stored == shown[owner]["signals"], owner  # type: ignore[index]
         assert {s["state"] for s in shown[on_time]["signals"]} == {"cancelled"}  # type: ignore[index]
         assert {s["state"] for s in shown[late]["signals"]} == {"pending"}  # type: ignore[index]
-        migrate.upgrade(engine._db)
+        migrate.upgrade(database(engine))

@@ -16,11 +16,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from helpers import FORMS, START, at, run_cli, simulation
+from helpers import FORMS, START, at, read, run_cli, simulation, write
 from helpers import OPENING as BUNDLE
 from helpers import OPENING_WALK as WALK
 from hennan_flow.db.models import CommitmentRow, DeadlineRow, EventRow, MetaRow
 from hennan_flow.engine import Engine, SimulatedClock
+from hennan_flow.engine.lifecycle import terminate_case
 from hennan_flow.errors import InputError, NotFoundError, StateError
 from hennan_flow.services.commitments import applicant_key, commitment_text, identity_of
 
@@ -280,8 +281,8 @@ def test_a_cancelled_step_voids_its_signed_commitments(lite: tuple[Engine, Simul
     engine, _clock = lite
     case = engine.start_case("enterprise_opening", applicant=APPLICANT)
     (c,) = engine.commitments(case=case.id)
-    with engine._transaction() as session:  # as the sweeper's lapse or a false commitment would
-        engine._terminate_case(session, case.id, at=engine.now(), reason="test", detail={})
+    with write(engine) as tx:  # as the sweeper's lapse or a false commitment would
+        assert terminate_case(engine.context, tx, case.id, at=engine.now(), reason="test", detail={})
     assert engine.commitment(c.id).state == "void"
     with pytest.raises(StateError):
         engine.verify_commitment(c.id, result=True, method="online", note="x")
@@ -305,10 +306,10 @@ def test_applicant_keys_are_stable_normalized_keyed_and_never_the_identifier(
     with Engine(other_url) as other:
         other.upgrade()
         assert other.applicant_key({"credit_code": CREDIT_CODE}) not in (None, key)
-    with engine._read() as session:
-        salt = session.get(MetaRow, "applicant_salt")
+    with write(engine) as tx:
+        salt = tx.session.get(MetaRow, "applicant_salt")
         assert salt is not None and len(salt.value) == 64
-        assert applicant_key(session, {"credit_code": CREDIT_CODE}) == key
+        assert applicant_key(tx, {"credit_code": CREDIT_CODE}) == key
 
 
 def test_the_commitment_text_names_the_material_its_basis_and_the_liability(
@@ -331,7 +332,7 @@ def test_the_verification_deadline_is_a_clock_row_of_scope_verify(
     case = engine.start_case("enterprise_opening", applicant=APPLICANT)
     (c,) = engine.commitments(case=case.id)
     engine.complete_task(register(engine, case.id), data=WALK["register"])
-    with engine._read() as session:
+    with read(engine) as session:
         row = session.get(DeadlineRow, c.id)
         assert row is not None
         assert (row.scope, row.step, row.task_id, row.promised, row.unit) == (

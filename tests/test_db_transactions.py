@@ -8,15 +8,16 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
-from helpers import REVIEW_LIB, held_write_lock, run_to_end
+from helpers import REVIEW_LIB, held_write_lock, migrated, run_to_end
 from hennan_flow import Engine
 from hennan_flow.db import checkpoint
 from hennan_flow.db import session as db_session
 from hennan_flow.db.checkpoint import Checkpointer
-from hennan_flow.db.session import make_engine, transaction, write_sessions
+from hennan_flow.db.session import make_engine, write_sessions
+from hennan_flow.db.transaction import transaction
 from hennan_flow.errors import ConflictError
 
 
@@ -49,8 +50,8 @@ def _count(path: Path) -> int:
 def test_driver_statements_commit_once_and_are_visible_to_other_connections(
     sessions: sessionmaker[Session], tmp_path: Path
 ) -> None:
-    with transaction(sessions) as session:
-        raw = session.info["hf_raw"]
+    with transaction(sessions) as tx:
+        raw = tx.raw
         raw.run("INSERT INTO note (body) VALUES (?)", ("a",))
         raw.run("INSERT INTO note (body) VALUES (?)", ("b",))
         assert _count(tmp_path / "t.db") == 0  # not before the commit
@@ -60,34 +61,36 @@ def test_driver_statements_commit_once_and_are_visible_to_other_connections(
 def test_an_error_inside_rolls_back_driver_and_orm_statements_alike(
     sessions: sessionmaker[Session], tmp_path: Path
 ) -> None:
-    with pytest.raises(RuntimeError), transaction(sessions) as session:
-        session.info["hf_raw"].run("INSERT INTO note (body) VALUES (?)", ("raw",))
-        session.execute(text("INSERT INTO note (body) VALUES ('orm')"))
+    with pytest.raises(RuntimeError), transaction(sessions) as tx:
+        tx.raw.run("INSERT INTO note (body) VALUES (?)", ("raw",))
+        tx.session.execute(text("INSERT INTO note (body) VALUES ('orm')"))
         raise RuntimeError("boom")
     assert _count(tmp_path / "t.db") == 0
     # the pooled connection came back clean: the next transaction works and commits
-    with transaction(sessions) as session:
-        session.execute(text("INSERT INTO note (body) VALUES ('orm')"))
-        session.info["hf_raw"].run("INSERT INTO note (body) VALUES (?)", ("raw",))
+    with transaction(sessions) as tx:
+        tx.session.execute(text("INSERT INTO note (body) VALUES ('orm')"))
+        tx.raw.run("INSERT INTO note (body) VALUES (?)", ("raw",))
     assert _count(tmp_path / "t.db") == 2
 
 
-def test_after_commit_listeners_run_after_the_data_is_durable_even_without_the_orm(
+def test_after_commit_actions_run_after_the_data_is_durable_and_never_after_a_rollback(
     sessions: sessionmaker[Session], tmp_path: Path
 ) -> None:
     seen: list[int] = []
 
-    def after_commit(session: Session) -> None:
+    def after_commit() -> None:
         seen.append(_count(tmp_path / "t.db"))
 
-    event.listen(sessions, "after_commit", after_commit)
-    with transaction(sessions) as session:  # driver statements only
-        session.info["hf_raw"].run("INSERT INTO note (body) VALUES (?)", ("a",))
-    with transaction(sessions) as session:  # the ORM joined
-        session.execute(text("INSERT INTO note (body) VALUES ('b')"))
-    with pytest.raises(RuntimeError), transaction(sessions) as session:
-        session.info["hf_raw"].run("INSERT INTO note (body) VALUES (?)", ("c",))
-        raise RuntimeError("rolled back: no listener call")
+    with transaction(sessions) as tx:  # driver statements only
+        tx.raw.run("INSERT INTO note (body) VALUES (?)", ("a",))
+        tx.after_commit(after_commit)
+    with transaction(sessions) as tx:  # the ORM joined
+        tx.session.execute(text("INSERT INTO note (body) VALUES ('b')"))
+        tx.after_commit(after_commit)
+    with pytest.raises(RuntimeError), transaction(sessions) as tx:
+        tx.raw.run("INSERT INTO note (body) VALUES (?)", ("c",))
+        tx.after_commit(after_commit)
+        raise RuntimeError("rolled back: no action runs")
     assert seen == [1, 2]
 
 
@@ -96,8 +99,7 @@ def test_a_held_write_lock_is_a_conflict_the_user_can_retry(
 ) -> None:
     monkeypatch.setattr(db_session, "BUSY_TIMEOUT_MS", 200)
     path = tmp_path / "hf.db"
-    engine = Engine(f"sqlite:///{path}")
-    engine.upgrade()
+    engine = Engine(migrated(f"sqlite:///{path}"))
     engine.deploy(str(REVIEW_LIB / "processes"))
     with held_write_lock(path), pytest.raises(ConflictError) as caught:
         engine.start_case("review")
@@ -140,13 +142,12 @@ def test_few_commits_start_no_thread(tmp_path: Path) -> None:
 
 def test_an_engine_checkpoints_in_the_background_and_the_thread_ends_with_it(tmp_path: Path) -> None:
     path = tmp_path / "hf.db"
-    engine = Engine(f"sqlite:///{path}")
-    engine.upgrade()
+    engine = Engine(migrated(f"sqlite:///{path}"))
     engine.deploy(str(REVIEW_LIB / "processes"))
     steps = 0
     while steps < 150:  # ~25 pages a step: well below the backstop, so only the thread copies them
         steps += run_to_end(engine, engine.start_case("review").id)
-    checkpointer = engine._checkpointer
+    checkpointer = engine.context.checkpointer
     assert checkpointer is not None
     assert _wait(lambda: checkpointer.checkpoints >= steps // checkpoint.WAKE_EVERY // 2)
     with sqlite3.connect(path) as other:  # the size the database has, reading through the log

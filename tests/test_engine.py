@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from helpers import ACCEPT, REVIEW_LIB, START, run_to_end
+from helpers import ACCEPT, REVIEW_LIB, START, database, run_to_end, write_session
 from hennan_flow import ConflictError, FormDataError, NotFoundError, SchemaOutOfDateError, SimulationError
 from hennan_flow.db import migrate
 from hennan_flow.db.models import CaseRow
@@ -30,9 +30,8 @@ def bundle_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def engine(db_url: str, bundle_dir: Path) -> Engine:
-    eng = Engine(db_url)
-    eng.upgrade()
+def engine(migrated_url: str, bundle_dir: Path) -> Engine:
+    eng = Engine(migrated_url)
     eng.deploy(str(bundle_dir / "processes"))
     yield eng
     eng.close()
@@ -62,21 +61,21 @@ def test_upgrade_creates_schema_and_current_reports_it(db_url: str) -> None:
 def test_migrations_round_trip_and_match_the_models(db_url: str) -> None:
     eng = Engine(db_url)
     eng.upgrade()
-    migrate.check(eng._db)  # alembic check: no drift between models and migrations
-    migrate.downgrade(eng._db, "base")
+    migrate.check(database(eng))  # alembic check: no drift between models and migrations
+    migrate.downgrade(database(eng), "base")
     assert eng.status()["revision"] is None
     eng.upgrade()
     assert eng.status()["up_to_date"] is True
-    migrate.check(eng._db)
+    migrate.check(database(eng))
     eng.close()
 
 
 def test_a_database_behind_the_code_is_refused_with_the_upgrade_hint(db_url: str) -> None:
     eng = Engine(db_url)
     first = "0001"
-    migrate.upgrade(eng._db, first)
+    migrate.upgrade(database(eng), first)
     if migrate.head_revision() == first:
-        migrate.downgrade(eng._db, "base")
+        migrate.downgrade(database(eng), "base")
     with pytest.raises(SchemaOutOfDateError) as info:
         eng.tasks()
     assert info.value.hint == "run: hennan-flow db upgrade"
@@ -267,11 +266,11 @@ def _race(url: str, calls: list[tuple[str, dict[str, object]]]) -> list[object]:
     return results
 
 
-def test_two_completions_of_the_same_step_exactly_one_wins(engine: Engine, db_url: str) -> None:
+def test_two_completions_of_the_same_step_exactly_one_wins(engine: Engine, migrated_url: str) -> None:
     for _ in range(3):
         case = engine.start_case("review")
         task = engine.tasks(case=case.id)[0]
-        results = _race(db_url, [(task.id, ACCEPT), (task.id, ACCEPT)])
+        results = _race(migrated_url, [(task.id, ACCEPT), (task.id, ACCEPT)])
         wins = [r for r in results if not isinstance(r, Exception)]
         losses = [r for r in results if isinstance(r, Exception)]
         assert len(wins) == 1, results
@@ -281,12 +280,12 @@ def test_two_completions_of_the_same_step_exactly_one_wins(engine: Engine, db_ur
         assert sorted(t.step for t in engine.tasks(case=case.id)) == ["seal", "tax"]
 
 
-def test_completions_of_parallel_steps_of_one_case_both_succeed(engine: Engine, db_url: str) -> None:
+def test_completions_of_parallel_steps_of_one_case_both_succeed(engine: Engine, migrated_url: str) -> None:
     for _ in range(3):
         case = engine.start_case("review")
         engine.complete_task(engine.tasks(case=case.id)[0].id, data=ACCEPT)
         parallel = engine.tasks(case=case.id)
-        results = _race(db_url, [(t.id, {}) for t in parallel])
+        results = _race(migrated_url, [(t.id, {}) for t in parallel])
         assert not [r for r in results if isinstance(r, Exception)], results
         assert [t.step for t in engine.tasks(case=case.id)] == ["decide"]
 
@@ -323,12 +322,14 @@ def test_a_case_survives_a_process_restart(db_url: str, bundle_dir: Path) -> Non
     assert set(shown["events"][0]) >= {"at", "type", "step", "actor"}
 
 
-def test_a_state_written_by_another_spiffworkflow_version_is_refused(engine: Engine, db_url: str) -> None:
+def test_a_state_written_by_another_spiffworkflow_version_is_refused(
+    engine: Engine, migrated_url: str
+) -> None:
     case = engine.start_case("review")
-    with engine._write.begin() as session:
+    with write_session(engine) as session:
         row = session.scalars(select(CaseRow).where(CaseRow.id == case.id)).one()
         row.spiff_version = "3.1.2"
-    fresh = Engine(db_url)
+    fresh = Engine(migrated_url)
     with pytest.raises(StateError, match=r"SpiffWorkflow 3\.1\.2"):
         fresh.complete_task(fresh.tasks(case=case.id)[0].id, data=ACCEPT)
     fresh.close()

@@ -7,7 +7,7 @@ import uuid
 from itertools import pairwise
 from pathlib import Path
 
-from helpers import ACCEPT, REVIEW_LIB
+from helpers import ACCEPT, REVIEW_LIB, migrated
 from hennan_flow import Engine
 from hennan_flow.ids import new_id, uuid7
 
@@ -23,8 +23,7 @@ def test_uuid7_is_a_version_7_rfc_uuid_that_sorts_by_creation_time() -> None:
 
 
 def test_cases_and_their_steps_get_time_ordered_ids(tmp_path: Path) -> None:
-    with Engine(f"sqlite:///{tmp_path / 'ids.db'}") as engine:
-        engine.upgrade()
+    with Engine(migrated(f"sqlite:///{tmp_path / 'ids.db'}")) as engine:
         engine.deploy(str(REVIEW_LIB / "processes"))
         case = engine.start_case("review")
         [step] = case.ready

@@ -11,15 +11,15 @@ import json
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
 
-from helpers import FORMS, START, run_cli
+from helpers import FORMS, START, http_server, migrated, run_cli
 from helpers import OPENING as BUNDLE
 from helpers import OPENING_WALK as WALK
-from hennan_flow.engine import Engine, SimulatedClock
+from hennan_flow.engine import Engine, SimulatedClock, licence_checks
 from hennan_flow.errors import ConfigError, StateError
 from hennan_flow.services.licences import (
     HttpLicenceProvider,
@@ -103,18 +103,8 @@ def server() -> Iterator[tuple[str, Script]]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    host, port = httpd.server_address[:2]
-    try:
-        yield f"http://{host!s}:{port}/api", script
-    finally:
-        stop.set()
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(5)
+    with http_server(Handler, on_stop=stop.set) as base:
+        yield f"{base}/api", script
 
 
 def provider(url: str, sleeps: list[float] | None = None, **kwargs: Any) -> HttpLicenceProvider:
@@ -285,7 +275,7 @@ def test_fetch_maps_every_answer_to_an_outcome_and_never_guesses() -> None:
 
 @pytest.fixture
 def url(sqlite_url: str) -> str:
-    Engine(sqlite_url).upgrade(simulation=True)
+    migrated(sqlite_url, simulation=True)
     return sqlite_url
 
 
@@ -432,22 +422,21 @@ def test_the_provider_is_asked_after_the_acceptance_commits_and_a_lost_answer_st
     script.default = found("OK-2")
     engine = engine_with(url, provider(base))
     seen_states: list[set[str]] = []
-    real = engine.verify_licences
 
-    def crash(task_id: str, *, actor: str | None = None) -> Any:
+    def crash(_ctx: object, task_id: str, *, actor: str | None = None) -> Any:
         # the acceptance has committed, its checks pending, before the provider is asked
         seen_states.append({c.state for c in engine.materials(task=task_id).licences})
         raise RuntimeError("the worker died here")
 
-    monkeypatch.setattr(engine, "verify_licences", crash)
-    case = engine.start_case("enterprise_opening", applicant=APPLICANT)  # the failure does not undo it
+    with monkeypatch.context() as patched:  # what the acceptance's after-commit action calls
+        patched.setattr(licence_checks, "verify", crash)
+        case = engine.start_case("enterprise_opening", applicant=APPLICANT)  # the failure does not undo it
     assert seen_states == [{"pending"}] and script.seen == []
     (task,) = engine.tasks(case=case.id)
     checks = engine.materials(task=task.id).licences
     assert {(c.state, c.blocking) for c in checks} == {("pending", True)}
     with pytest.raises(StateError, match="e-licence pending"):
         engine.complete_task(task.id, data=WALK["register"])
-    monkeypatch.setattr(engine, "verify_licences", real)
     assert {c.state for c in engine.verify_licences(task.id).licences} == {"verified"}
     assert engine.complete_task(task.id, data=WALK["register"]).state == "completed"
     engine.close()

@@ -15,7 +15,17 @@ from typing import Any
 
 import pytest
 
-from helpers import FORMS, PROCESSES, START, WALKS, EveryRecord, every_record, everything_at_debug, strings_in
+from helpers import (
+    FORMS,
+    PROCESSES,
+    START,
+    WALKS,
+    EveryRecord,
+    every_record,
+    everything_at_debug,
+    migrated,
+    strings_in,
+)
 from hennan_flow.engine import Engine, SimulatedClock
 
 ID_NUMBER = "430422199912319999"  # a well-formed 18-digit ID that belongs to no one
@@ -51,8 +61,7 @@ def _step_data(step: str) -> dict[str, Any]:
 def _walk(url: str, caplog: pytest.LogCaptureFixture) -> None:
     """Run a whole enterprise_opening case with the planted data, every logger at DEBUG throughout."""
     everything_at_debug(caplog)  # before the engine exists: it must quiet SpiffWorkflow itself
-    with Engine(url) as fresh:
-        fresh.upgrade(simulation=True)  # a fixed instant inside the working-day calendar's data
+    migrated(url, simulation=True)  # a fixed instant inside the working-day calendar's data
     engine = Engine(url, clock=SimulatedClock(START))
     try:
         engine.deploy(str(PROCESSES), forms=str(FORMS))

@@ -396,8 +396,8 @@ def test_review_cli_adds_lists_and_moves_the_record(
 
 def test_rates_round_half_up_on_the_exact_fraction() -> None:
     """4 decimals half up (docs/services.md): 7/160 = 0.04375 is 0.0438, not float division's 0.0437."""
-    from hennan_flow.services.reviews import _rate
+    from hennan_flow.supervision.review_figures import rate
 
-    assert _rate(7, 160) == 0.0438
-    assert _rate(1, 3) == 0.3333
-    assert _rate(0, 0) is None
+    assert rate(7, 160) == 0.0438
+    assert rate(1, 3) == 0.3333
+    assert rate(0, 0) is None

@@ -35,7 +35,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
-from helpers import SAFETY, safety_payloads, shown
+from helpers import SAFETY, migrated, safety_payloads, shown
 from hennan_flow.bpmn.parser import build_specs
 from hennan_flow.bpmn.validate import validate_file
 from hennan_flow.cli import main
@@ -156,10 +156,7 @@ def snapshot(url: str) -> tuple[Any, ...]:
 @pytest.fixture(scope="module")
 def safety_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     """One SQLite database for the payload matrix (each test uses its own process keys)."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('safety') / 'hf.db'}"
-    with Engine(url) as engine:
-        engine.upgrade()
-    return url
+    return migrated(f"sqlite:///{tmp_path_factory.mktemp('safety') / 'hf.db'}")
 
 
 def _digest(text: str) -> str:
@@ -412,9 +409,7 @@ def test_in_a_sweep_a_refused_expression_marks_the_case_and_the_sweep_goes_on(
     payload = payloads.BY_ID[payload_id]
     target = tmp_path / "target"
     text = payload.text(str(target))
-    url = f"sqlite:///{tmp_path / 'sweep.db'}"
-    with Engine(url) as fresh:
-        fresh.upgrade(simulation=True)
+    url = migrated(f"sqlite:///{tmp_path / 'sweep.db'}", simulation=True)
     insert_definition(url, "attack", _sweep_xml("attack", text))
     insert_definition(url, "healthy", _sweep_xml("healthy", "go == True"))
     clock = SimulatedClock(datetime(2026, 3, 2, 1, 0, tzinfo=UTC))  # 09:00 in Shanghai; the timers: 12:00
@@ -613,13 +608,7 @@ def test_legitimate_cardinality_and_timer_expressions_run(safety_url: str, tmp_p
 
 
 def test_workdays_in_a_timer_waits_for_working_days(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'sim.db'}"
-    with Engine(url) as fresh:
-        fresh.upgrade(simulation=True)
-        if "workdays" not in fresh._domain_functions():
-            pytest.skip("Engine._domain_functions() offers no workdays(n) yet (the statutory clock)")
-        if not hasattr(fresh, "fire_timers"):
-            pytest.skip("Engine.fire_timers does not exist yet: nothing fires due BPMN timers")
+    url = migrated(f"sqlite:///{tmp_path / 'sim.db'}", simulation=True)
     clock = SimulatedClock(datetime(2026, 3, 2, 1, 0, tzinfo=UTC))  # Monday 09:00 in Shanghai
     folder = tmp_path / "processes"
     folder.mkdir()
@@ -642,9 +631,8 @@ def test_workdays_in_a_timer_waits_for_working_days(tmp_path: Path) -> None:
 
 @pytest.fixture
 def rework_url(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'rework.db'}"
+    url = migrated(f"sqlite:///{tmp_path / 'rework.db'}")
     with Engine(url) as engine:
-        engine.upgrade()
         engine.deploy(str(SAFETY / "rework.bpmn"))
     return url
 

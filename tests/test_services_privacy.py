@@ -11,15 +11,25 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from helpers import FORMS, START, EveryRecord, at, every_record, everything_at_debug, strings_in
+from helpers import (
+    FORMS,
+    START,
+    EveryRecord,
+    at,
+    every_record,
+    everything_at_debug,
+    http_server,
+    migrated,
+    read,
+    strings_in,
+)
 from helpers import OPENING as BUNDLE
 from helpers import OPENING_WALK as WALK
 from hennan_flow.cli import main
@@ -81,23 +91,15 @@ def licence_server() -> Iterator[str]:
         def log_message(self, format: str, *args: Any) -> None:  # the test server's own access log
             pass
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(5)
+    with http_server(Handler) as base:
+        yield base
 
 
 def _full_run(
     url: str, licences: str, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
 ) -> None:
     everything_at_debug(caplog)
-    with Engine(url) as fresh:
-        fresh.upgrade(simulation=True)
+    migrated(url, simulation=True)
     clock = SimulatedClock(START)
     provider = HttpLicenceProvider(licences, timeout=2, retries=0, sleep=lambda _s: None)
     engine = Engine(url, clock=clock, licences=provider)
@@ -168,7 +170,7 @@ def test_a_full_case_with_services_leaves_no_personal_data_in_the_logs(
     records = handler.records
     names = {r.name for r in records}
     # the loggers were on, and the services logged: the licence client, the engine's events, SQL
-    assert {"hennan_flow.services.licences", "hennan_flow.engine.facade"} <= names, names
+    assert {"hennan_flow.services.licences", "hennan_flow.db.journal"} <= names, names
     assert any(r.name.startswith("sqlalchemy.engine") and r.levelno == logging.DEBUG for r in records)
     assert any("licence fetch" in r.getMessage() for r in records)
     assert any("commitment.false" in r.getMessage() for r in records)
@@ -176,7 +178,7 @@ def test_a_full_case_with_services_leaves_no_personal_data_in_the_logs(
     assert not leaks(caplog.records, logging.Formatter())
 
     # the audit log and the outbox hold ids, codes and applicant keys only
-    with Engine(sqlite_url) as engine, engine._read() as session:
+    with Engine(sqlite_url) as engine, read(engine) as session:
         details = list(session.scalars(select(EventRow.detail)))
         payloads = list(session.scalars(select(OutboxRow.payload)))
     assert any("ap-" in p for p in payloads)  # the credit record names the applicant by key

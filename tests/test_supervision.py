@@ -18,11 +18,12 @@ import pytest
 from sqlalchemy import func, select
 
 import hennan_flow.supervision.cards as supervision_module
-from helpers import CLOCK_BUNDLE, CLOCK_START, at, iso, simulation
+from helpers import CLOCK_BUNDLE, CLOCK_START, at, iso, read, simulation
 from hennan_flow.cli import main
 from hennan_flow.cli.supervision import card as card_group
 from hennan_flow.db.models import CardRow, CardTransitionRow, DeadlineRow, OutboxRow, SignalRow
 from hennan_flow.engine import Engine, SimulatedClock
+from hennan_flow.engine import tasks as engine_tasks
 from hennan_flow.errors import InputError, NotFoundError, StateError
 
 ISSUED_KEYS = ["case", "scope", "step", "task", "kind", "name", "trigger", "at"]
@@ -345,7 +346,7 @@ def test_rows_are_kept_after_closing(lite: tuple[Engine, SimulatedClock]) -> Non
     yellow = cards_at(engine, clock, "2025-10-15T08:00")["yellow"]
     engine.advance_card(yellow, to="verifying", note="核查")
     engine.advance_card(yellow, to="closed", note="误报", conclusion="不属实")
-    with engine._read() as session:
+    with read(engine) as session:
         assert session.scalar(select(func.count()).select_from(CardRow)) == 1
         assert session.scalar(select(func.count()).select_from(CardTransitionRow)) == 3
 
@@ -399,12 +400,13 @@ def test_a_rolled_back_transaction_leaves_no_outbox_row(
     def broken(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(engine, "_sync_tasks", broken)  # fails after the clock fired the cards
+    # the completion fails after its step's end fired the cards, before the process moves on
+    monkeypatch.setattr(engine_tasks, "sync_steps", broken)
     with pytest.raises(RuntimeError):
         engine.complete_task(review_id)
     assert engine.events() == []
     assert engine.cards() == []
-    with engine._read() as session:
+    with read(engine) as session:
         assert session.scalar(select(func.count()).select_from(OutboxRow)) == 0
         states = set(session.scalars(select(SignalRow.state).where(SignalRow.task_id == review_id)))
         armed = session.scalar(select(DeadlineRow.arm_at).where(DeadlineRow.id == review_id))

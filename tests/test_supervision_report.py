@@ -76,12 +76,8 @@ from hennan_flow.clock.workdays import WorkCalendar
 from hennan_flow.errors import InputError, NotFoundError
 from hennan_flow.report.charts import GanttRow, RateRow, gantt_chart, month_cards_chart, rate_chart
 from hennan_flow.report.supervision_html import render_html
-from hennan_flow.supervision.figures import (
-    DeadlineFact,
-    Scope,
-    judge,
-    workdays_used,
-)
+from hennan_flow.supervision.facts import DeadlineFact, Scope
+from hennan_flow.supervision.figures import judge, workdays_used
 from report_scenario import NOW, Seeded, seed
 
 # -- the expected record, built from small pieces -----------------------------------------------------

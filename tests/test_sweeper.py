@@ -20,12 +20,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, insert, select
 
-from helpers import CLOCK_BUNDLE, CLOCK_START, at, simulation
+from helpers import CLOCK_BUNDLE, CLOCK_START, at, database, migrated, port, read, simulation, sweeper
 from hennan_flow.clock.instants import SHANGHAI
 from hennan_flow.db.models import CaseRow, DeadlineRow, OutboxRow, SignalRow
 from hennan_flow.engine import Engine, SimulatedClock
+from hennan_flow.engine.supervision import SweepPort
+from hennan_flow.entities import Issued
 from hennan_flow.errors import ExpressionError
-from hennan_flow.supervision.sweeper import BatchReport, Sweeper, collecting, explain
+from hennan_flow.supervision.sweeper import BatchReport, Sweeper, explain
 
 
 @pytest.fixture
@@ -39,13 +41,13 @@ def start_cases(engine: Engine, n: int) -> list[str]:
 
 
 def signal_states(engine: Engine) -> dict[str, int]:
-    with engine._read() as session:
+    with read(engine) as session:
         rows = session.execute(select(SignalRow.state, func.count()).group_by(SignalRow.state)).all()
     return {state: count for state, count in rows}
 
 
 def outbox_refs(engine: Engine) -> list[str]:
-    with engine._read() as session:
+    with read(engine) as session:
         return list(session.scalars(select(OutboxRow.ref).order_by(OutboxRow.id)))
 
 
@@ -58,7 +60,7 @@ def test_a_dead_workers_claims_are_reaped_after_the_lease_and_issued_once(
     engine, clock = sim
     start_cases(engine, 2)
     clock.set(at("2025-10-12T08:00"))  # notice + yellow light of each review step are due
-    dead = Sweeper(engine, lease=60, worker="dead")
+    dead = sweeper(engine, lease=60, worker="dead")
     assert dead._arm(engine.now()) == 2  # the review steps' signals, stored as rows now they come due
     held = dead._claim(engine.now(), "dead#1")  # claimed, committed, never fired: the worker died
     assert len(held) == 4 and signal_states(engine)["claimed"] == 4
@@ -97,7 +99,7 @@ def test_a_stalled_worker_cannot_fire_what_another_reaped_and_fired(
             result = other.sweep(timers=False, lease=60)
             assert result.reaped == len(ids) and len(result.issued) == 9
 
-    slow = Sweeper(engine, batch_size=4, lease=60, timers=False, hold=stall)
+    slow = sweeper(engine, batch_size=4, lease=60, timers=False, hold=stall)
     result = slow.run()
     assert len(seen) == 4
     assert result.lost == 4 and result.issued == ()  # fenced out: nothing twice
@@ -121,7 +123,7 @@ def test_a_late_completion_fires_a_claimed_card_and_the_sweeper_skips_it(
         if phase == "claimed":  # the clerk completes the late step while the sweeper holds the claims
             engine.complete_task(review.id, actor="clerk")
 
-    result = Sweeper(engine, timers=False, hold=complete_meanwhile).run()
+    result = sweeper(engine, timers=False, hold=complete_meanwhile).run()
     assert result.claimed == 3 and result.issued == () and result.lost == 3
     assert [(c.step, c.color) for c in engine.cards()] == [("review", "yellow")]
     assert [e.payload["name"] for e in engine.events()] == ["notice", "yellow_light", "yellow"]
@@ -145,35 +147,13 @@ def test_a_completion_racing_a_firing_sweep_waits_for_it_and_issues_nothing_twic
             clerk.join(timeout=1.0)
             blocked.append(clerk.is_alive())  # the completion waits for this transaction
 
-    result = Sweeper(engine, timers=False, hold=race).run()
+    result = sweeper(engine, timers=False, hold=race).run()
     clerk.join(timeout=120)
     assert blocked == [True] and len(done) == 1
     assert len(result.issued) == 3  # the sweeper fired them; the completion found them fired
     assert [(c.step, c.color) for c in engine.cards()] == [("review", "yellow")]
     assert [e.payload["name"] for e in engine.events()] == ["notice", "yellow_light", "yellow"]
     other.close()
-
-
-def test_what_other_transactions_issue_during_a_sweep_is_collected_after_commit_only(
-    sim: tuple[Engine, SimulatedClock], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Cards a timer's transaction issues (a step it ends late) belong in the sweep's output."""
-    engine, clock = sim
-    first, second = start_cases(engine, 2)
-    clock.set(at("2025-10-15T11:00"))
-    tasks = {c: engine.tasks(case=c)[0].id for c in (first, second)}
-
-    def broken(*_args: object, **_kwargs: object) -> None:
-        raise RuntimeError("boom")
-
-    with collecting(engine) as sink:
-        engine.complete_task(tasks[first])
-        with monkeypatch.context() as m:
-            m.setattr(engine, "_sync_tasks", broken)
-            with pytest.raises(RuntimeError):
-                engine.complete_task(tasks[second])  # rolled back: its cards never existed
-    assert [(i.case, i.name) for i in sink] == [(first, "notice"), (first, "yellow_light"), (first, "yellow")]
-    assert all(i.at <= at("2025-10-14T00:00") for i in sink)
 
 
 # -- batches, budget, stop --------------------------------------------------------------------------
@@ -224,21 +204,20 @@ def test_a_stop_request_ends_the_sweep_between_batches(sim: tuple[Engine, Simula
 
 
 def test_due_timers_fire_and_a_failing_one_marks_its_case_while_the_sweep_goes_on(
-    sim: tuple[Engine, SimulatedClock], monkeypatch: pytest.MonkeyPatch
+    sim: tuple[Engine, SimulatedClock],
 ) -> None:
     engine, clock = sim
     broken, healthy = start_cases(engine, 2)
     clock.set(at("2025-10-14T00:00"))  # the boundary timer workdays(5) of both is due
     assert sorted(engine.due_timer_cases()) == sorted([broken, healthy])
-    fire = engine.fire_timers
 
-    def fire_timers(case_id: str) -> bool:
-        if case_id == broken:
-            raise ExpressionError("timer expression refused", expression="workdays(x)")
-        return fire(case_id)
+    class Refusing(SweepPort):  # the sweeper takes any engine port: this one's timer of `broken` fails
+        def fire_timers(self, case_id: str) -> list[Issued] | None:
+            if case_id == broken:
+                raise ExpressionError("timer expression refused", expression="workdays(x)")
+            return super().fire_timers(case_id)
 
-    monkeypatch.setattr(engine, "fire_timers", fire_timers)
-    result = engine.sweep()
+    result = Sweeper(port(engine, Refusing)).run()
     assert result.timers_fired == (healthy,)
     assert [case for case, _ in result.timer_errors] == [broken]
     assert "timer expression refused" in result.timer_errors[0][1]
@@ -246,7 +225,7 @@ def test_due_timers_fire_and_a_failing_one_marks_its_case_while_the_sweep_goes_o
     assert sorted(t.step for t in engine.tasks(case=healthy)) == ["escalate", "review"]
     assert [t.step for t in engine.tasks(case=broken)] == ["review"]
     assert any(e.type == "case.error" for e in engine.case(broken).events)
-    with engine._read() as session:
+    with read(engine) as session:
         row = session.get(CaseRow, broken)
         assert row is not None and "refused" in (row.error or "")
     assert engine.due_timer_cases() == []
@@ -271,9 +250,8 @@ def test_the_calendar_warning_comes_within_60_days_of_its_end(sim: tuple[Engine,
 
 
 def test_sweep_queries_read_the_indexes_not_the_tables(sqlite_url: str) -> None:
-    engine = Engine(sqlite_url)
-    engine.upgrade()
-    plans = explain(engine)
+    engine = Engine(migrated(sqlite_url))
+    plans = explain(port(engine))
     assert set(plans) == {
         "arm",
         "claim",
@@ -299,10 +277,9 @@ def test_sweep_queries_read_the_indexes_not_the_tables(sqlite_url: str) -> None:
 
 @pytest.mark.postgres
 def test_sweep_queries_on_postgresql_do_not_scan_the_signal_table(postgres: object) -> None:
-    url = postgres.create_database()  # type: ignore[attr-defined]
+    url = postgres.create_database(migrated=True)  # type: ignore[attr-defined]
     engine = Engine(url)
-    engine.upgrade()
-    with engine._db.begin() as conn:  # make the planner's choice meaningful: many fired signals
+    with database(engine).begin() as conn:  # make the planner's choice meaningful: many fired signals
         conn.execute(
             insert(SignalRow),
             [
@@ -338,7 +315,7 @@ def test_sweep_queries_on_postgresql_do_not_scan_the_signal_table(postgres: obje
         )
         conn.exec_driver_sql("ANALYZE hf_signal")
         conn.exec_driver_sql("ANALYZE hf_deadline")
-    plans = explain(engine)
+    plans = explain(port(engine))
     for name in ("claim", "reap", "lag_pending", "lag_claimed"):
         text = " ".join(plans[name])
         assert "Seq Scan on hf_signal" not in text, (name, plans[name])
@@ -355,9 +332,8 @@ def test_sweep_queries_on_postgresql_do_not_scan_the_signal_table(postgres: obje
 
 def test_the_loop_logs_each_batch_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'live.db'}"
-    engine = Engine(url)
-    engine.upgrade()  # a real database: real time
-    with engine._db.begin() as conn:
+    engine = Engine(migrated(url))  # a real database: real time
+    with database(engine).begin() as conn:
         conn.execute(
             insert(SignalRow),
             [

@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, insert, select
 
-from helpers import CLOCK_BUNDLE
+from helpers import CLOCK_BUNDLE, migrated, read, write_session
 from hennan_flow.db.models import (
     CardRow,
     CaseRow,
@@ -53,6 +53,7 @@ WORKER = r"""
 import json, sys, time
 from datetime import datetime
 from hennan_flow.engine import Engine, SimulatedClock
+from hennan_flow.engine.supervision import SweepPort
 from hennan_flow.supervision.sweeper import Sweeper
 
 url, now, hold_phase, batch = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
@@ -70,7 +71,7 @@ print("ready", flush=True)
 sys.stdin.readline()
 issued = []
 while True:
-    result = Sweeper(engine, batch_size=batch, lease=60, timers=False, hold=hold).run()
+    result = Sweeper(SweepPort(engine.context), batch_size=batch, lease=60, timers=False, hold=hold).run()
     issued += [i.signal_id for i in result.issued]
     if result.claimed == 0:
         break
@@ -80,7 +81,7 @@ print(json.dumps({"issued": issued}), flush=True)
 
 def seed(engine: Engine, cases: int) -> int:
     """Bulk-insert `cases` open cases, each with a late step and 4 + 4 due signals; returns the count."""
-    with engine._write.begin() as session:
+    with write_session(engine) as session:
         definition_id = session.scalar(select(DefinitionRow.id).where(DefinitionRow.key == "review_clock"))
         assert definition_id is not None
         accepted = T - timedelta(days=40)
@@ -158,8 +159,7 @@ def seed(engine: Engine, cases: int) -> int:
 
 
 def prepare(url: str) -> Engine:
-    Engine(url).upgrade(simulation=True)
-    engine = Engine(url, clock=SimulatedClock(T))
+    engine = Engine(migrated(url, simulation=True), clock=SimulatedClock(T))
     engine.deploy(str(CLOCK_BUNDLE))
     assert seed(engine, 250) == 2000
     return engine
@@ -211,7 +211,7 @@ def assert_exactly_once(engine: Engine, issued_by: list[list[int]]) -> None:
     """Every seeded signal fired once: one outbox row, one audit event, at most one card each."""
     everything = [i for worker in issued_by for i in worker]
     assert len(everything) == 2000 and len(set(everything)) == 2000, Counter(everything).most_common(3)
-    with engine._read() as session:
+    with read(engine) as session:
         states = dict(session.execute(select(SignalRow.state, func.count()).group_by(SignalRow.state)).all())
         assert states == {"fired": 2000}
         ids = set(session.scalars(select(SignalRow.id)))
@@ -250,7 +250,7 @@ def race(url: str, workers: int, *, kill: str | None = None) -> None:
         issued_by = [w.result() for w in others]
         if kill is not None:
             assert not set(victim_held) & {i for w in issued_by for i in w}  # its lease kept them
-            with engine._read() as session:
+            with read(engine) as session:
                 claimed = set(session.scalars(select(SignalRow.id).where(SignalRow.state == "claimed")))
             assert claimed == set(victim_held)
             late = Engine(url, clock=SimulatedClock(T + timedelta(seconds=61)))  # after the lease

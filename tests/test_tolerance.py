@@ -14,14 +14,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from helpers import FORMS, START, at, simulation
+from helpers import FORMS, START, at, read, simulation, sweeper
 from helpers import OPENING as BUNDLE
 from helpers import OPENING_WALK as WALK
 from helpers import run_cli as run
 from hennan_flow.db.models import SignalRow, SupplementExtensionRow
 from hennan_flow.engine import Engine, SimulatedClock
 from hennan_flow.errors import InputError, NotFoundError, StateError
-from hennan_flow.supervision.sweeper import Sweeper
 
 APPLICANT = {
     "credit_code": "91430422MA4T8X2K3N",
@@ -55,7 +54,7 @@ def outbox_types(engine: Engine) -> list[str]:
 
 
 def supplements(engine: Engine) -> list[tuple[str, str]]:
-    with engine._read() as session:
+    with read(engine) as session:
         return [
             (s.state, s.kind)
             for s in session.scalars(
@@ -182,7 +181,7 @@ def test_an_extension_by_an_approver_moves_the_deadline(lite: tuple[Engine, Simu
     )
     (tol,) = moved.tolerated
     assert (tol.due, tol.extended_days) == (at("2026-03-06T00:00"), 2)  # Tue → Thu 24:00
-    with engine._read() as session:
+    with read(engine) as session:
         (ext,) = session.scalars(select(SupplementExtensionRow)).all()
         assert (ext.days, ext.approver, ext.reason) == (2, "局长", "外地任职文件邮寄中")
 
@@ -238,7 +237,7 @@ def test_a_claimed_supplement_signal_is_fenced_out_by_a_supply_in_time(
             engine.supply_material(task, "officer_appointment")
             clock.set(at("2026-03-04T00:00"))
 
-    result = Sweeper(engine, timers=False, hold=hold).run()
+    result = sweeper(engine, timers=False, hold=hold).run()
     assert [i for i in result.issued if i.kind == "action"] == []
     assert engine.case(case.id).state == "open"
     assert engine.materials(task=task).tolerated[0].state == "supplied"

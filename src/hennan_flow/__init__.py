@@ -11,7 +11,7 @@ from typing import Any as _Any
 
 from .bpmn.bundle import Bundle, Department, LegalBasis, Material, SpecialProcedure, Step, TimeLimit
 from .clock.workdays import WorkCalendar
-from .entities import Case, Deployment, Event, Task
+from .entities import Case, Deployment, Event, Issued, Task
 from .errors import (
     BpmnError,
     CalendarRangeError,
@@ -99,7 +99,6 @@ _LAZY = {
     "CreditRecord": "services.commitments",
     "Engine": "engine",
     "HttpLicenceProvider": "services.licences",
-    "Issued": "supervision.cards",
     "Licence": "services.licences",
     "LicenceCheck": "services.licences",
     "LicenceError": "services.licences",
@@ -116,7 +115,7 @@ _LAZY = {
     "OutboxEvent": "supervision.cards",
     "Rectification": "services.reviews",
     "Review": "services.reviews",
-    "ReviewSummary": "services.reviews",
+    "ReviewSummary": "supervision.figures",
     "SimulatedClock": "engine",
     "SupervisionReport": "supervision.figures",
     "SweepResult": "supervision.sweeper",
@@ -141,10 +140,10 @@ if _TYPE_CHECKING:
         NoProvider,
         NoProviderError,
     )
-    from .services.reviews import Rectification, Review, ReviewSummary
+    from .services.reviews import Rectification, Review
     from .services.tolerance import CaseMaterials, Missing, Tolerance
-    from .supervision.cards import Card, CardTransition, Issued, OutboxEvent
-    from .supervision.figures import SupervisionReport
+    from .supervision.cards import Card, CardTransition, OutboxEvent
+    from .supervision.figures import ReviewSummary, SupervisionReport
     from .supervision.sweeper import BatchReport, SweepResult
 
 

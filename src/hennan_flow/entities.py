@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from .clock.instants import local_iso
 
-__all__ = ["Case", "Deployment", "Event", "Task"]
+__all__ = ["Case", "Deployment", "Event", "Issued", "IssuedDoc", "Task"]
 
 
 @dataclass(frozen=True)
@@ -125,3 +125,46 @@ class Case:
         if self.ready:
             out["ready"] = [t.as_dict() for t in self.ready]
         return out
+
+
+class IssuedDoc(TypedDict):
+    case: str
+    scope: str
+    step: str | None
+    task: str | None
+    kind: str
+    name: str
+    trigger: str
+    at: str | None
+
+
+@dataclass(frozen=True)
+class Issued:
+    """A signal or card that fired, stamped with its due instant (`at`), as `sla sweep` reports it.
+
+    `kind` is signal (notice, yellow_light), card (yellow, red) or action (a service deadline that
+    acts on its case); `card` is the new card's id.
+    """
+
+    case: str
+    scope: str  # step | case | verify | review
+    step: str | None
+    task: str | None
+    kind: str  # signal | card | action
+    name: str  # notice | yellow_light | yellow | red | supplement
+    trigger: str
+    at: datetime
+    signal_id: int
+    card: str | None = None
+
+    def as_dict(self) -> IssuedDoc:
+        return {
+            "case": self.case,
+            "scope": self.scope,
+            "step": self.step,
+            "task": self.task,
+            "kind": self.kind,
+            "name": self.name,
+            "trigger": self.trigger,
+            "at": local_iso(self.at),
+        }

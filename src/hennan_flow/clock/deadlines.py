@@ -1,7 +1,7 @@
 """The statutory clock inside the engine: stored deadlines and signal instants of steps and cases.
 
 When a step becomes ready (受理) its limits are copied from the bundle and its deadlines and signal
-instants are computed with the working-day calendar (`clock.py`). Most steps end long before any of
+instants are computed with the working-day calendar (`arithmetic.py`). Most steps end long before any of
 their signals comes due, so the signals first ride on the deadline row (their instants in its
 `*_due` columns): it is *armed* with the earliest of them (`arm_at`, indexed over armed rows), and
 they become `hf_signal` rows (`store_signals`) only when something needs them — the sweeper when
@@ -23,17 +23,18 @@ from datetime import date, datetime, time
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
 
 from ..bpmn.bundle import TimeLimit
+from ..db import hotpath
 from ..db.models import DeadlineRow, ExtensionRow, PauseRow, SignalRow
-from ..db.raw import Raw, raw_of
+from ..db.raw import Raw
+from ..db.transaction import DeadlineView, Tx
 from ..errors import CalendarRangeError
 from .arithmetic import Schedule, paused_workdays, paused_workdays_union, shift, step_schedule
 from .instants import SHANGHAI, as_utc, local_date, local_day_ended, local_iso
 from .workdays import WorkCalendar
 
-__all__ = ["CASE_STOPPING_REASONS", "PAUSE_REASONS", "Clock"]
+__all__ = ["CASE_STOPPING_REASONS", "PAUSE_REASONS", "Deadlines"]
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ _SIGNALS: dict[str, tuple[str, str, str, str]] = {
     "red_card": ("red", "card", "overdue_workdays", "red_due"),
 }
 
-Fire = Callable[[Session, SignalRow, datetime], None]
+Fire = Callable[[Tx, SignalRow, datetime], None]  # a signal due when its step or case ends fires
 
 
 def _wanted(sched: Schedule) -> list[tuple[str, str, str, datetime]]:
@@ -66,10 +67,10 @@ def _wanted(sched: Schedule) -> list[tuple[str, str, str, datetime]]:
 
 
 @dataclass
-class Clock:
-    """Deadline bookkeeping for one engine: its calendar, close of business and how signals fire."""
+class Deadlines:
+    """The stored deadlines of one engine: its calendar, close of business and how signals fire."""
 
-    calendar: Callable[[Session | Raw], WorkCalendar]
+    calendar: Callable[[Tx | Raw], WorkCalendar]
     fire: Fire
     close_of_business: time | None = None
     _schedules: dict[tuple[Any, ...], Schedule] = field(default_factory=dict, repr=False)
@@ -77,7 +78,7 @@ class Clock:
     # -- starting -------------------------------------------------------------------------
     def start(
         self,
-        session: Session,
+        tx: Tx,
         *,
         owner: str,
         case_id: str,
@@ -91,15 +92,16 @@ class Clock:
         """Store the deadlines of a step instance or case, armed with its signals; False when it has no limits.
 
         The hot path: one driver-level insert, no ORM objects. What was stored is remembered for
-        the transaction (`fresh_views`), so the caller can show it without reading it back.
+        the transaction (`tx.started`, read by `fresh_views`), so the caller can show it without
+        reading it back.
         """
-        started: dict[str, dict[str, Any] | None] = session.info.setdefault(_STARTED, {})
+        started = tx.started
         if kind != "immediate" and limit is None:
             started[owner] = None
             return False
         timed = limit if kind != "immediate" else None
         pending, sched = False, None
-        cal = self.calendar(session)
+        cal = self.calendar(tx)
         try:
             sched = self._schedule(accepted_at, timed, kind, cal)
         except CalendarRangeError as exc:
@@ -107,14 +109,11 @@ class Clock:
             log.warning(
                 "deadline pending (calendar data ends): case=%s owner=%s year=%s", case_id, owner, exc.year
             )
-        raw = raw_of(session)
+        raw = tx.raw
         wanted = _wanted(sched) if sched is not None else []
         riding = {name: (trigger, at) for name, _, trigger, at in wanted}
-        raw.run(
-            "INSERT INTO hf_deadline (id, case_id, task_id, scope, step, kind, unit, legal, promised, notice_before,"
-            " yellow_light_at, red_after, accepted_at, pending, calendar_version, shift_workdays, promised_due,"
-            " legal_due, arm_at, notice_due, yellow_light_due, yellow_due, red_due, red_trigger)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        hotpath.insert_deadline(
+            raw,
             (
                 owner,
                 case_id,
@@ -204,13 +203,14 @@ class Clock:
             red_after=row.red_after,
         )
 
-    def schedule(self, session: Session, row: DeadlineRow) -> Schedule:
+    def schedule(self, tx: Tx, row: DeadlineRow) -> Schedule:
         """The current schedule of a deadline row: base schedule shifted by pauses and extensions."""
-        cal = self.calendar(session)
+        cal = self.calendar(tx)
         base = self._schedule(as_utc(row.accepted_at), self._limit(row), row.kind, cal)
-        return shift(base, self._shift_of(session, row, cal), cal)
+        return shift(base, self._shift_of(tx, row, cal), cal)
 
-    def _shift_of(self, session: Session, row: DeadlineRow, cal: WorkCalendar) -> int:
+    def _shift_of(self, tx: Tx, row: DeadlineRow, cal: WorkCalendar) -> int:
+        session = tx.session
         if row.scope == "case":
             intervals = [
                 (as_utc(p.started_at), as_utc(p.ended_at))
@@ -234,15 +234,16 @@ class Clock:
         extended = sum(session.scalars(select(ExtensionRow.days).where(ExtensionRow.task_id == row.id)))
         return paused + extended
 
-    def recompute(self, session: Session, row: DeadlineRow) -> bool:
+    def recompute(self, tx: Tx, row: DeadlineRow) -> bool:
         """Compute (again) the row's deadlines and its unfired signals; False when still pending.
 
         An armed row's signals are stored as rows first.
         """
-        self.store_signals(session, row)
-        _forget_started(session, row.id)
+        self.store_signals(tx, row)
+        tx.started.pop(row.id, None)
+        session = tx.session
         try:
-            sched = self.schedule(session, row)
+            sched = self.schedule(tx, row)
         except CalendarRangeError as exc:
             if not row.pending:
                 log.warning(
@@ -291,11 +292,11 @@ class Clock:
         return True
 
     # -- pausing, extending ---------------------------------------------------------------
-    def fire_due(self, session: Session, row: DeadlineRow, now: datetime) -> list[SignalRow]:
+    def fire_due(self, tx: Tx, row: DeadlineRow, now: datetime) -> list[SignalRow]:
         """Fire what is already due (before a pause, an extension or a new calendar could move it)."""
-        self.store_signals(session, row)
-        _forget_started(session, row.id)
-        due = session.scalars(
+        self.store_signals(tx, row)
+        tx.started.pop(row.id, None)
+        due = tx.session.scalars(
             select(SignalRow)
             .where(
                 SignalRow.deadline_id == row.id,
@@ -305,10 +306,10 @@ class Clock:
             .order_by(SignalRow.due_at)
         ).all()
         for sig in due:
-            self.fire(session, sig, now)
+            self.fire(tx, sig, now)
         return list(due)
 
-    def store_signals(self, session: Session, *rows: DeadlineRow) -> None:
+    def store_signals(self, tx: Tx, *rows: DeadlineRow) -> None:
         """Armed rows' signals become `hf_signal` rows, as they were computed, and the rows are disarmed.
 
         Everything that fires or moves a deadline's signals calls this first (views read them from
@@ -320,80 +321,57 @@ class Clock:
         if not armed:
             return
         ids = [row.id for row in armed]
-        raw = raw_of(session)  # flushes the rows' pending changes first
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = raw.placeholders(len(chunk))
+        raw = tx.raw  # flushes the rows' pending changes first
+        for start in range(0, len(ids), hotpath.CHUNK):
+            chunk = ids[start : start + hotpath.CHUNK]
             for name, kind, trigger, column in _SIGNALS.values():  # in this order, as `start` stored them
-                chosen = "COALESCE(red_trigger, ?)" if name == "red" else "?"  # legal_passed, or the default
-                raw.run(
-                    "INSERT INTO hf_signal (deadline_id, case_id, task_id, scope, step, name, kind, trigger, due_at,"
-                    f" state, rev) SELECT id, case_id, task_id, scope, step, ?, ?, {chosen}, {column},"
-                    f" 'pending', 0 FROM hf_deadline WHERE id IN ({marks}) AND arm_at IS NOT NULL"
-                    f" AND {column} IS NOT NULL ORDER BY id",
-                    (name, kind, trigger, *chunk),
+                hotpath.store_armed_signals(
+                    raw, chunk, name=name, kind=kind, trigger=trigger, column=column, red=name == "red"
                 )
-            raw.run(
-                "UPDATE hf_deadline SET arm_at = NULL, notice_due = NULL, yellow_light_due = NULL,"
-                f" yellow_due = NULL, red_due = NULL, red_trigger = NULL WHERE id IN ({marks}) AND arm_at IS NOT NULL",
-                chunk,
-            )
+            hotpath.disarm(raw, chunk)
         for row in armed:
-            session.expire(row)  # read again when next used
+            tx.session.expire(row)  # read again when next used
 
-    def pause(self, session: Session, row: DeadlineRow, now: datetime) -> None:
-        self.fire_due(session, row, now)  # (stores its signals, forgets the row's started view)
+    def pause(self, tx: Tx, row: DeadlineRow, now: datetime) -> None:
+        self.fire_due(tx, row, now)  # (stores its signals, forgets the row's started view)
         row.paused_since = now
-        session.execute(
+        tx.session.execute(
             update(SignalRow)
             .where(SignalRow.deadline_id == row.id, SignalRow.state == "pending")
             .values(state="paused", rev=SignalRow.rev + 1)
         )
 
-    def resume(self, session: Session, row: DeadlineRow) -> None:
+    def resume(self, tx: Tx, row: DeadlineRow) -> None:
         row.paused_since = None
-        self.recompute(session, row)
+        self.recompute(tx, row)
 
     # -- ending ---------------------------------------------------------------------------
-    def close(self, session: Session, owner: str, now: datetime) -> int:
+    def close(self, tx: Tx, owner: str, now: datetime) -> int:
         """A step or case ended: its due signals fire now (at their instants), the rest are cancelled.
 
         Returns how many fired. The hot path: one driver-level statement when the row is still armed
         and none of its signals is due yet (a step ended in time); ORM only to fire what is due.
         """
-        _forget_started(session, owner)
-        raw = raw_of(session)
-        at = raw.ts(now)
-        if raw.run(
-            "UPDATE hf_deadline SET closed_at = ?, arm_at = NULL WHERE id = ? AND closed_at IS NULL AND arm_at >= ?",
-            (at, owner, at),
-        ):
+        tx.started.pop(owner, None)
+        raw = tx.raw
+        if hotpath.close_armed_in_time(raw, owner, now):
             return 0  # its signals were never stored and none is due: they stay on the row, cancelled
-        found = raw.row("SELECT arm_at FROM hf_deadline WHERE id = ? AND closed_at IS NULL", (owner,))
-        if found is None:
+        open_, armed = hotpath.deadline_arm(raw, owner)
+        if not open_:
             return 0  # no limits, or closed already
-        if found[0] is not None:  # a signal came due before the sweeper stored it: store, then fire
+        session = tx.session
+        if armed:  # a signal came due before the sweeper stored it: store, then fire
             row = session.get(DeadlineRow, owner)
             assert row is not None
-            self.store_signals(session, row)
-        raw.run("UPDATE hf_deadline SET closed_at = ? WHERE id = ?", (at, owner))
+            self.store_signals(tx, row)
+        hotpath.close_deadline(raw, owner, now)
         # strictly before: a step completed at its deadline instant is on time (cards are for "after")
-        due = raw.rows(
-            "SELECT id FROM hf_signal WHERE deadline_id = ? AND state IN ('pending', 'claimed') AND due_at < ?"
-            " ORDER BY due_at",
-            (owner, at),
-        )
-        for (signal_id,) in due:
+        due = hotpath.due_signal_ids(raw, owner, now)
+        for signal_id in due:
             signal = session.get(SignalRow, signal_id)
             assert signal is not None
-            self.fire(session, signal, now)
-        if due:
-            session.flush()
-        raw.run(
-            "UPDATE hf_signal SET state = 'cancelled', rev = rev + 1 WHERE deadline_id = ?"
-            " AND state IN ('pending', 'paused', 'claimed')",
-            (owner,),
-        )
+            self.fire(tx, signal, now)
+        hotpath.cancel_signals(tx.raw, owner)  # (flushes what firing changed first)
         return len(due)
 
     # -- reading --------------------------------------------------------------------------
@@ -403,20 +381,10 @@ class Clock:
         cal: WorkCalendar | None = None
         today = local_date(now)
         for start in range(0, len(owners), 500):
-            chunk = list(owners[start : start + 500])
-            marks = raw.placeholders(len(chunk))
-            rows = raw.rows(
-                "SELECT id, kind, unit, promised, legal, pending, paused_since, promised_due, legal_due,"
-                " calendar_version, arm_at, notice_due, yellow_light_due, yellow_due, red_due"
-                f" FROM hf_deadline WHERE id IN ({marks})",
-                chunk,
-            )
+            chunk = list(owners[start : start + hotpath.CHUNK])
+            rows = hotpath.deadline_views(raw, chunk)
             signals: dict[str, list[dict[str, Any]]] = {}
-            for deadline_id, name, at, state in raw.rows(
-                f"SELECT deadline_id, name, due_at, state FROM hf_signal WHERE deadline_id IN ({marks})"
-                " ORDER BY due_at, id",
-                chunk,
-            ):
+            for deadline_id, name, at, state in hotpath.signal_views(raw, chunk):
                 signals.setdefault(deadline_id, []).append(
                     {"name": name, "at": raw.local_iso(at), "state": state}
                 )
@@ -454,30 +422,18 @@ class Clock:
                 )
         return out
 
-    def fresh_views(
-        self, session: Session, owners: Sequence[str], now: datetime
-    ) -> dict[str, dict[str, Any]]:
+    def fresh_views(self, tx: Tx, owners: Sequence[str], now: datetime) -> dict[str, DeadlineView]:
         """`views` in a transaction: deadlines started in it (and untouched since) come from memory."""
-        started: dict[str, dict[str, Any] | None] = session.info.get(_STARTED, {})
+        started = tx.started
         out = {o: v for o in owners if (v := started.get(o)) is not None}
         missing = [o for o in owners if o not in started]
         if missing:
-            out.update(self.views(raw_of(session), missing, now))
+            out.update(self.views(tx.raw, missing, now))
         return out
 
     def view(self, raw: Raw, owner: str, now: datetime) -> dict[str, Any] | None:
         """Deadlines as portals show them; working days left is null outside the calendar data."""
         return self.views(raw, [owner], now).get(owner)
-
-
-_STARTED = "hf_started_deadlines"  # session.info: owner → its view as `start` stored it (None: no limits)
-
-
-def _forget_started(session: Session, owner: str) -> None:
-    """A deadline changed after `start` in the same transaction: its view is read again."""
-    started = session.info.get(_STARTED)
-    if started:
-        started.pop(owner, None)
 
 
 def _shown(

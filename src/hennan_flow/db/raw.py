@@ -19,7 +19,7 @@ from sqlalchemy import Connection
 
 from ..clock.instants import as_utc, local_iso
 
-__all__ = ["Raw", "raw_of"]
+__all__ = ["Raw"]
 
 
 class Raw:
@@ -105,19 +105,3 @@ class Raw:
 def _local_iso_of_text(text: str) -> str:
     # deadlines fall on a few instants (mostly a day's end), so a queue converts the same texts over and over
     return str(local_iso(datetime.fromisoformat(text).replace(tzinfo=UTC)))
-
-
-def raw_of(session: Any) -> Raw:
-    """The Raw helper of a session's current transaction (made on first use, kept in session.info).
-
-    Like the ORM's autoflush: pending ORM changes are flushed first, so driver-level statements
-    see (and come after) everything the session did before them.
-    """
-    if session.new or session.dirty or session.deleted:
-        session.flush()
-    raw = session.info.get("hf_raw")
-    if raw is None:
-        raw = Raw(session.connection())
-        session.info["hf_raw"] = raw
-    assert isinstance(raw, Raw)
-    return raw

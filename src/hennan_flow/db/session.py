@@ -3,13 +3,12 @@
 SQLite runs in WAL mode and writes in `BEGIN IMMEDIATE` transactions, so two writers conflict
 cleanly at the start (the second waits for the lock, then reads what the first committed) instead
 of failing later on a stale snapshot. Reads use plain deferred transactions so they never wait.
+A state change's write transaction is `transaction.transaction`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
@@ -18,15 +17,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ..errors import ConfigError
 from .checkpoint import BACKSTOP_PAGES
-from .raw import Raw
 
 __all__ = [
+    "TransactionSession",
     "is_sqlite",
     "make_engine",
     "normalize_url",
     "read_sessions",
     "sqlite_file",
-    "transaction",
     "write_sessions",
 ]
 
@@ -127,79 +125,28 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
-class _TransactionSession(Session):
-    """A session of one `transaction`: bound to its driver connection, through a SQLAlchemy
-    Connection made only when the ORM first needs one (most state changes never do)."""
+class TransactionSession(Session):
+    """A session of one `transaction.transaction`: bound to its driver connection, through a
+    SQLAlchemy Connection made only when the ORM first needs one (most state changes never do)."""
 
-    _hf_engine: Engine
-    _hf_fairy: Any = None  # None: a plain session of the maker (e.g. `sessions.begin()`)
-    _hf_conn: Connection | None = None
+    hf_engine: Engine
+    hf_fairy: Any = None  # None: a plain session of the maker (e.g. `sessions.begin()`)
+    hf_conn: Connection | None = None
 
     def get_bind(self, *args: Any, **kw: Any) -> Engine | Connection:
-        if self._hf_fairy is None:
+        if self.hf_fairy is None:
             return super().get_bind(*args, **kw)
-        conn = self._hf_conn
+        conn = self.hf_conn
         if conn is None:
-            conn = self._hf_conn = Connection(self._hf_engine, connection=self._hf_fairy)
+            conn = self.hf_conn = Connection(self.hf_engine, connection=self.hf_fairy)
         return conn
 
 
 def write_sessions(engine: Engine) -> sessionmaker[Session]:
     """Sessions whose transactions take the write lock up front (SQLite) — one per state change."""
     return sessionmaker(
-        bind=engine.execution_options(hf_write=True), expire_on_commit=False, class_=_TransactionSession
+        bind=engine.execution_options(hf_write=True), expire_on_commit=False, class_=TransactionSession
     )
-
-
-@contextmanager
-def transaction(
-    sessions: sessionmaker[Session], *, committed: Callable[[], None] | None = None
-) -> Iterator[Session]:
-    """One write transaction, begun and committed on the driver connection; the ORM joins it if used.
-
-    A SQLAlchemy session transaction costs ~0.3 ms of bookkeeping on this path (checkout, begin
-    event, connection and transaction objects, commit, reset), which is more than a whole step's
-    SQL. Here the pooled driver connection begins (`BEGIN IMMEDIATE` on SQLite) and commits
-    itself; the session handed out is bound to that same connection (its SQLAlchemy Connection
-    made on first use) and only does work when a rarer path uses the ORM, in which case its
-    commit is the transaction's COMMIT (so its `after_commit` listeners run after the data is
-    durable, as with `sessions.begin()`).
-    """
-    bind = sessions.kw["bind"]
-    fairy = bind.raw_connection()
-    dbapi = fairy.dbapi_connection
-    session: _TransactionSession | None = None
-    try:
-        if bind.dialect.name == "sqlite":
-            dbapi.execute("BEGIN IMMEDIATE")  # PostgreSQL's driver begins on the first statement
-        session = cast(_TransactionSession, sessions(bind=None))
-        session._hf_engine, session._hf_fairy = bind, fairy
-        session.info["hf_raw"] = Raw(dbapi=dbapi, postgres=bind.dialect.name == "postgresql")
-        yield session
-        if session.in_transaction():
-            session.connection()  # joins the driver's transaction: the ORM's commit is its COMMIT
-            session.commit()
-        else:
-            dbapi.commit()
-            if session.dispatch.after_commit:  # e.g. the sweeper's collector: an empty ORM commit tells it
-                session.commit()
-        if committed is not None:
-            committed()
-    except BaseException:
-        if session is not None:
-            session.close()
-        dbapi.rollback()
-        raise
-    finally:
-        conn = None
-        if session is not None:
-            conn = session._hf_conn
-            if conn is not None or session.identity_map or session.new:  # else it holds nothing
-                session.close()
-        if conn is not None:
-            conn.close()  # back to the pool
-        else:
-            fairy.close()
 
 
 def read_sessions(engine: Engine) -> sessionmaker[Session]:

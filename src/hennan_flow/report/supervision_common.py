@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from ..supervision.figures import Figures, Rate, SupervisionReport, Workdays
 
 if TYPE_CHECKING:
-    from ..services.reviews import ReviewSummary
+    from ..supervision.figures import ReviewSummary
 
 __all__ = [
     "OUTCOMES",

@@ -50,17 +50,17 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final, Protocol, TypedDict
+from typing import Any, Final, TypedDict
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..bpmn.bundle import Material, TimeLimit
-from ..clock.deadlines import Clock
+from ..bpmn.bundle import Bundle, Material, TimeLimit
+from ..clock.deadlines import Deadlines
 from ..clock.instants import as_utc, local_iso
 from ..db.models import CommitmentRow, CreditRow, DeadlineRow, MetaRow
+from ..db.transaction import Tx
 from ..errors import InputError, NotFoundError, StateError
-from ..supervision.cards import announce
 
 __all__ = [
     "COMMITMENT_STATES",
@@ -71,13 +71,15 @@ __all__ = [
     "CommitmentDoc",
     "CreditRecord",
     "CreditRecordDoc",
-    "EventSink",
     "applicant_key",
     "commitment_of",
     "commitment_text",
     "credit_of",
+    "credit_records",
     "identity_of",
+    "listed",
     "open_credit",
+    "text_for",
 ]
 
 log = logging.getLogger(__name__)
@@ -95,23 +97,6 @@ TEXT_FORMAT: Final = "v1"
 _SALT_KEY: Final = "applicant_salt"
 
 
-class EventSink(Protocol):
-    """How the engine appends an audit event (`Engine._event`)."""
-
-    def __call__(
-        self,
-        session: Session,
-        type_: str,
-        *,
-        case: str | None = None,
-        task: str | None = None,
-        step: str | None = None,
-        actor: str | None = None,
-        at: datetime | None = None,
-        detail: Mapping[str, Any] | None = None,
-    ) -> None: ...
-
-
 # -- who the applicant is ----------------------------------------------------------------------
 
 
@@ -126,10 +111,10 @@ def identity_of(applicant: Mapping[str, Any]) -> tuple[str, str] | None:
     return None
 
 
-def _salt(session: Session) -> bytes:
-    memo = session.info.get("hf_applicant_salt")
-    if isinstance(memo, bytes):
-        return memo
+def _salt(tx: Tx) -> bytes:
+    if tx.applicant_salt is not None:
+        return tx.applicant_salt
+    session = tx.session
     row = session.get(MetaRow, _SALT_KEY)
     if row is None:  # a database whose secret was removed: make a new one (keys change with it)
         log.warning(
@@ -138,17 +123,17 @@ def _salt(session: Session) -> bytes:
         row = MetaRow(key=_SALT_KEY, value=secrets.token_hex(32))
         session.add(row)
     salt = row.value.encode("ascii")
-    session.info["hf_applicant_salt"] = salt
+    tx.applicant_salt = salt
     return salt
 
 
-def applicant_key(session: Session, applicant: Mapping[str, Any]) -> str | None:
+def applicant_key(tx: Tx, applicant: Mapping[str, Any]) -> str | None:
     """The applicant's stable, non-reversible key in this database, or None without an identifier."""
     found = identity_of(applicant)
     if found is None:
         return None
     kind, value = found
-    digest = hmac.new(_salt(session), f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
+    digest = hmac.new(_salt(tx), f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
     return f"ap-{digest[:40]}"
 
 
@@ -184,24 +169,32 @@ def text_version(text: str) -> str:
     return f"{TEXT_FORMAT}-{hashlib.sha256(text.encode('utf-8')).hexdigest()[:12]}"
 
 
+def text_for(bundle: Bundle, material: str) -> dict[str, str]:
+    """The 告知承诺书 a portal shows before the case starts: material, name, text, text_version."""
+    found = next((m for m in bundle.materials() if m.id == material and m.commitment), None)
+    if found is None:
+        raise NotFoundError(
+            f"bundle {bundle.key!r} has no material {material!r} that a commitment may replace"
+        )
+    text = commitment_text(found)
+    return {"material": found.id, "name": found.name, "text": text, "text_version": text_version(text)}
+
+
 # -- the life cycle ----------------------------------------------------------------------------
 
 
 def _changed(
-    session: Session,
+    tx: Tx,
     row: CommitmentRow,
     before: str | None,
     *,
     now: datetime,
     actor: str | None,
-    event: EventSink,
     detail: Mapping[str, Any] | None = None,
 ) -> None:
     """Audit event `commitment.<state>` and outbox `commitment.status_changed` for one transition."""
     extra = dict(detail or {})
-    announce(
-        session,
-        event,
+    tx.journal.announce(
         f"commitment.{row.state}",
         outbox_type="commitment.status_changed",
         case=row.case_id,
@@ -230,7 +223,7 @@ def _changed(
 
 
 def open_for_step(
-    session: Session,
+    tx: Tx,
     *,
     case_id: str,
     task_id: str,
@@ -241,9 +234,9 @@ def open_for_step(
     declined: frozenset[str],
     now: datetime,
     actor: str | None,
-    event: EventSink,
 ) -> list[CommitmentRow]:
     """The records of a step that just became ready (signed, declined or refused)."""
+    session = tx.session
     barred = [r.id for r in open_credit(session, key)]
     rows = []
     for material in materials:
@@ -276,7 +269,7 @@ def open_for_step(
             detail["text_version"] = row.text_version
         session.add(row)
         rows.append(row)
-        _changed(session, row, None, now=now, actor=actor, event=event, detail=detail)
+        _changed(tx, row, None, now=now, actor=actor, detail=detail)
     return rows
 
 
@@ -288,16 +281,14 @@ def rows_of_task(session: Session, task_id: str) -> list[CommitmentRow]:
     )
 
 
-def start_verification(
-    session: Session, clock: Clock, rows: Sequence[CommitmentRow], *, now: datetime
-) -> None:
+def start_verification(tx: Tx, deadlines: Deadlines, rows: Sequence[CommitmentRow], *, now: datetime) -> None:
     """The step's decision was made: each signed record's post-verification clock starts."""
     for row in rows:
         if row.state != "signed" or row.decided_at is not None:
             continue
         row.decided_at = now
-        clock.start(  # flushes the change first (raw_of)
-            session,
+        deadlines.start(  # flushes the change first (tx.raw)
+            tx,
             owner=row.id,
             case_id=row.case_id,
             task_id=row.task_id,
@@ -308,19 +299,54 @@ def start_verification(
             accepted_at=now,
         )
         row.verify_due = as_utc(
-            session.scalar(select(DeadlineRow.promised_due).where(DeadlineRow.id == row.id))
+            tx.session.scalar(select(DeadlineRow.promised_due).where(DeadlineRow.id == row.id))
         )
 
 
-def void_for_task(session: Session, task_id: str, *, now: datetime, event: EventSink) -> list[CommitmentRow]:
+def void_for_task(tx: Tx, task_id: str, *, now: datetime) -> list[CommitmentRow]:
     """The step ended without a decision: its signed records become void."""
     out = []
-    for row in rows_of_task(session, task_id):
+    for row in rows_of_task(tx.session, task_id):
         if row.state == "signed" and row.decided_at is None:
             row.state = "void"
-            _changed(session, row, "signed", now=now, actor=None, event=event)
+            _changed(tx, row, "signed", now=now, actor=None)
             out.append(row)
     return out
+
+
+def listed(
+    session: Session,
+    *,
+    case: str | None = None,
+    task: str | None = None,
+    state: str | None = None,
+    applicant: str | None = None,
+) -> list[Commitment]:
+    """Commitment records, by case, step instance, state and applicant key (oldest first)."""
+    query = select(CommitmentRow)
+    for column, value in (
+        (CommitmentRow.case_id, case),
+        (CommitmentRow.task_id, task),
+        (CommitmentRow.state, state),
+        (CommitmentRow.applicant_key, applicant),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    return [
+        commitment_of(r) for r in session.scalars(query.order_by(CommitmentRow.signed_at, CommitmentRow.id))
+    ]
+
+
+def credit_records(
+    session: Session, *, applicant: str | None = None, open_only: bool = False
+) -> list[CreditRecord]:
+    """Credit records (false commitments), by applicant key; `open_only`: not repaired yet."""
+    query = select(CreditRow)
+    if applicant is not None:
+        query = query.where(CreditRow.applicant_key == applicant)
+    if open_only:
+        query = query.where(CreditRow.repaired_at.is_(None))
+    return [credit_of(r) for r in session.scalars(query.order_by(CreditRow.id))]
 
 
 def get(session: Session, commitment_id: str) -> CommitmentRow:
@@ -332,15 +358,7 @@ def get(session: Session, commitment_id: str) -> CommitmentRow:
     return row
 
 
-def decline(
-    session: Session,
-    row: CommitmentRow,
-    *,
-    now: datetime,
-    actor: str | None,
-    event: EventSink,
-    task_open: bool,
-) -> None:
+def decline(tx: Tx, row: CommitmentRow, *, now: datetime, actor: str | None, task_open: bool) -> None:
     """The applicant hands in the material instead of the signed commitment (the step must be open)."""
     if row.state != "signed":
         raise StateError(
@@ -354,7 +372,7 @@ def decline(
     row.state = "declined"
     row.declined_at, row.declined_by = now, actor or "applicant"
     row.supplied_at, row.supplied_by = now, actor
-    _changed(session, row, "signed", now=now, actor=actor, event=event, detail={"via": "decline"})
+    _changed(tx, row, "signed", now=now, actor=actor, detail={"via": "decline"})
 
 
 def method_code(method: str) -> str:
@@ -372,8 +390,8 @@ def method_code(method: str) -> str:
 
 
 def verify(
-    session: Session,
-    clock: Clock,
+    tx: Tx,
+    deadlines: Deadlines,
     row: CommitmentRow,
     *,
     result: bool,
@@ -381,7 +399,6 @@ def verify(
     note: str,
     now: datetime,
     actor: str | None,
-    event: EventSink,
 ) -> None:
     """Record the post-verification; a late one gets its cards now (at their instants)."""
     code = method_code(method)
@@ -399,21 +416,18 @@ def verify(
     row.verified_at, row.verified_by = now, actor
     row.state = "verified" if result else "false"
     if row.decided_at is not None:
-        clock.close(session, row.id, now)
+        deadlines.close(tx, row.id, now)
     _changed(
-        session,
+        tx,
         row,
         "signed",
         now=now,
         actor=actor,
-        event=event,
         detail={"late": row.verify_due is not None and now > as_utc(row.verify_due)},
     )
 
 
-def record_credit(
-    session: Session, row: CommitmentRow, *, now: datetime, actor: str | None, event: EventSink
-) -> CreditRow:
+def record_credit(tx: Tx, row: CommitmentRow, *, now: datetime, actor: str | None) -> CreditRow:
     """A false commitment's credit record, pushed to the supervising department (the step's)."""
     credit = CreditRow(
         applicant_key=row.applicant_key,
@@ -423,12 +437,10 @@ def record_credit(
         department=row.department,
         recorded_at=now,
     )
-    session.add(credit)
-    session.flush()
+    tx.session.add(credit)
+    tx.session.flush()
     row.credit_id = credit.id
-    announce(
-        session,
-        event,
+    tx.journal.announce(
         "credit.recorded",
         outbox_type="credit.record",
         case=row.case_id,
@@ -453,16 +465,14 @@ def record_credit(
     return credit
 
 
-def repair(
-    session: Session, record_id: int, *, note: str, now: datetime, actor: str | None, event: EventSink
-) -> CreditRow:
+def repair(tx: Tx, record_id: int, *, note: str, now: datetime, actor: str | None) -> CreditRow:
     """信用修复: the credit record stops barring the applicant from commitments (it stays on file)."""
     note = (note or "").strip()
     if not note:
         raise InputError(
             "a credit repair needs a note (what was repaired, on which decision)", hint="pass --note"
         )
-    credit = session.get(CreditRow, record_id)
+    credit = tx.session.get(CreditRow, record_id)
     if credit is None:
         raise NotFoundError(
             f"no credit record {record_id!r}", hint="list them with: hennan-flow commitment credit"
@@ -470,9 +480,7 @@ def repair(
     if credit.repaired_at is not None:
         raise StateError(f"credit record {record_id} was already repaired")
     credit.repaired_at, credit.repaired_by, credit.repair_note = now, actor, note
-    announce(
-        session,
-        event,
+    tx.journal.announce(
         "credit.repaired",
         case=credit.case_id,
         actor=actor,

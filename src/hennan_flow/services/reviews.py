@@ -23,7 +23,7 @@ record closes with `on_time` true when every phase ended by its promised deadlin
 
 Events: audit `review.added`, `review.verified`, `review.rectified`, `review.answered`; outbox
 `review.added` (the level and channel, never the text) and `review.rectification` (each move).
-`summary` gives the figures the supervision report shows for a period and department.
+The supervision report's 好差评 section is `supervision.review_figures.summary`.
 """
 
 from __future__ import annotations
@@ -32,20 +32,18 @@ import logging
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Final, TypedDict
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..bpmn.bundle import TimeLimit
-from ..clock.deadlines import Clock
+from ..clock.deadlines import Deadlines
 from ..clock.instants import as_utc, local_iso
 from ..db.models import CardRow, DeadlineRow, RectificationRow, ReviewRow
+from ..db.transaction import Tx
 from ..errors import InputError, NotFoundError, StateError
-from ..supervision.cards import announce, publish
-from ..supervision.figures import Scope, ratio
-from .commitments import EventSink
 
 __all__ = [
     "BAD_LEVELS",
@@ -59,9 +57,10 @@ __all__ = [
     "RectificationDoc",
     "Review",
     "ReviewDoc",
-    "ReviewSummary",
+    "find",
+    "listed",
     "review_of",
-    "summary",
+    "reviews_of",
 ]
 
 log = logging.getLogger(__name__)
@@ -99,11 +98,11 @@ def check_input(level: object, channel: object) -> tuple[int, str]:
     return level, str(channel)
 
 
-def _phase(session: Session, clock: Clock, review: ReviewRow, *, days: int, now: datetime) -> str:
+def _phase(tx: Tx, deadlines: Deadlines, review: ReviewRow, *, days: int, now: datetime) -> str:
     """Start one phase's deadline (scope review) and return its id."""
     owner = str(uuid.uuid4())
-    clock.start(
-        session,
+    deadlines.start(
+        tx,
         owner=owner,
         case_id=review.case_id,
         task_id=review.task_id,
@@ -117,8 +116,8 @@ def _phase(session: Session, clock: Clock, review: ReviewRow, *, days: int, now:
 
 
 def add(
-    session: Session,
-    clock: Clock,
+    tx: Tx,
+    deadlines: Deadlines,
     *,
     case_id: str,
     task_id: str | None,
@@ -131,9 +130,9 @@ def add(
     reviewer: str | None,
     now: datetime,
     actor: str | None,
-    event: EventSink,
 ) -> ReviewRow:
     """Store a review; a bad one opens its rectification record with the verification deadline."""
+    session = tx.session
     target = task_id or "case"
     if session.scalar(select(ReviewRow.id).where(ReviewRow.case_id == case_id, ReviewRow.target == target)):
         raise StateError(
@@ -164,9 +163,7 @@ def add(
         "real_name": review.real_name,
         "bad": bad,
     }
-    announce(
-        session,
-        event,
+    tx.journal.announce(
         "review.added",
         case=case_id,
         task=task_id,
@@ -193,10 +190,10 @@ def add(
             department=department,
             state="verifying",
             opened_at=now,
-            verify_deadline=_phase(session, clock, review, days=VERIFY_WITHIN, now=now),
+            verify_deadline=_phase(tx, deadlines, review, days=VERIFY_WITHIN, now=now),
         )
         session.add(rect)
-        _moved(session, rect, review, None, now=now, actor=actor, event=None)
+        _moved(tx, rect, review, None, now=now, actor=actor)
     return review
 
 
@@ -204,21 +201,20 @@ def add(
 
 
 def _moved(
-    session: Session,
+    tx: Tx,
     rect: RectificationRow,
     review: ReviewRow,
     before: str | None,
     *,
     now: datetime,
     actor: str | None,
-    event: EventSink | None,
     note: str | None = None,
 ) -> None:
-    """Audit event (review.verified | review.rectified | review.answered) and outbox `review.rectification`."""
-    if event is not None:
-        kind = {"verifying": "verified", "rectifying": "rectified", "feedback": "answered"}[before or ""]
-        event(
-            session,
+    """Audit event (review.verified | review.rectified | review.answered; none for the opening) and
+    outbox `review.rectification`."""
+    if before is not None:
+        kind = {"verifying": "verified", "rectifying": "rectified", "feedback": "answered"}[before]
+        tx.journal.record(
             f"review.{kind}",
             case=rect.case_id,
             task=review.task_id,
@@ -227,13 +223,11 @@ def _moved(
             at=now,
             detail={"review": review.id, "rectification": rect.id, "from": before, "to": rect.state},
         )
-    publish(
-        session,
-        type_="review.rectification",
+    tx.journal.publish(
+        "review.rectification",
         case=rect.case_id,
         ref=rect.id,
         at=now,
-        recorded_at=now,
         payload={
             "rectification": rect.id,
             "review": review.id,
@@ -250,6 +244,23 @@ def _moved(
             "at": local_iso(now),
         },
     )
+
+
+def listed(
+    session: Session, *, case: str | None = None, bad: bool | None = None, open_only: bool = False
+) -> list[Review]:
+    """Reviews oldest first; `bad` filters levels 4–5 (or 1–3); `open_only`: records not closed yet."""
+    query = select(ReviewRow)
+    if case is not None:
+        query = query.where(ReviewRow.case_id == case)
+    if bad is not None:
+        level = ReviewRow.level.in_(BAD_LEVELS)
+        query = query.where(level if bad else ~level)
+    if open_only:
+        query = query.where(
+            ReviewRow.id.in_(select(RectificationRow.review_id).where(RectificationRow.state != "closed"))
+        )
+    return reviews_of(session, list(session.scalars(query.order_by(ReviewRow.at, ReviewRow.id))))
 
 
 def find(session: Session, review_id: str) -> tuple[ReviewRow, RectificationRow | None]:
@@ -282,8 +293,8 @@ def _note(note: str) -> str:
 
 
 def _end_phase(
-    session: Session,
-    clock: Clock,
+    tx: Tx,
+    deadlines: Deadlines,
     review: ReviewRow,
     rect: RectificationRow | None,
     *,
@@ -297,13 +308,13 @@ def _end_phase(
     rect = _need(rect, review, state, what)
     deadline = _deadline_of(rect, _PHASE_OF[state])
     assert deadline is not None
-    clock.close(session, deadline, now)
+    deadlines.close(tx, deadline, now)
     return rect, text
 
 
 def verify(
-    session: Session,
-    clock: Clock,
+    tx: Tx,
+    deadlines: Deadlines,
     review: ReviewRow,
     rect: RectificationRow | None,
     *,
@@ -312,7 +323,6 @@ def verify(
     note: str,
     now: datetime,
     actor: str | None,
-    event: EventSink,
 ) -> RectificationRow:
     """核实: founded → rectify (simple 5 / complex 15 working days); unfounded → feedback (explain)."""
     if finding not in FINDINGS:
@@ -325,65 +335,61 @@ def verify(
         )
     if finding == "unfounded" and complexity is not None:
         raise InputError("an unfounded review has nothing to rectify: drop --complexity")
-    rect, text = _end_phase(
-        session, clock, review, rect, state="verifying", what="verify", note=note, now=now
-    )
+    rect, text = _end_phase(tx, deadlines, review, rect, state="verifying", what="verify", note=note, now=now)
     rect.finding, rect.complexity = finding, complexity
     rect.verified_at, rect.verified_by, rect.verify_note = now, actor, text
     if finding == "founded":
         assert complexity is not None
-        rect.rectify_deadline = _phase(session, clock, review, days=COMPLEXITIES[complexity], now=now)
+        rect.rectify_deadline = _phase(tx, deadlines, review, days=COMPLEXITIES[complexity], now=now)
         rect.state = "rectifying"
     else:
-        rect.feedback_deadline = _phase(session, clock, review, days=FEEDBACK_WITHIN, now=now)
+        rect.feedback_deadline = _phase(tx, deadlines, review, days=FEEDBACK_WITHIN, now=now)
         rect.state = "feedback"
-    _moved(session, rect, review, "verifying", now=now, actor=actor, event=event, note=text)
+    _moved(tx, rect, review, "verifying", now=now, actor=actor, note=text)
     return rect
 
 
 def rectify(
-    session: Session,
-    clock: Clock,
+    tx: Tx,
+    deadlines: Deadlines,
     review: ReviewRow,
     rect: RectificationRow | None,
     *,
     note: str,
     now: datetime,
     actor: str | None,
-    event: EventSink,
 ) -> RectificationRow:
     """整改 done: the feedback phase starts."""
     rect, text = _end_phase(
-        session, clock, review, rect, state="rectifying", what="rectify", note=note, now=now
+        tx, deadlines, review, rect, state="rectifying", what="rectify", note=note, now=now
     )
     rect.rectified_at, rect.rectified_by, rect.rectify_note = now, actor, text
-    rect.feedback_deadline = _phase(session, clock, review, days=FEEDBACK_WITHIN, now=now)
+    rect.feedback_deadline = _phase(tx, deadlines, review, days=FEEDBACK_WITHIN, now=now)
     rect.state = "feedback"
-    _moved(session, rect, review, "rectifying", now=now, actor=actor, event=event, note=text)
+    _moved(tx, rect, review, "rectifying", now=now, actor=actor, note=text)
     return rect
 
 
 def answer(
-    session: Session,
-    clock: Clock,
+    tx: Tx,
+    deadlines: Deadlines,
     review: ReviewRow,
     rect: RectificationRow | None,
     *,
     note: str,
     now: datetime,
     actor: str | None,
-    event: EventSink,
 ) -> RectificationRow:
     """反馈 given to the reviewer (回访): the record closes, with `on_time`."""
-    rect, text = _end_phase(session, clock, review, rect, state="feedback", what="answer", note=note, now=now)
+    rect, text = _end_phase(tx, deadlines, review, rect, state="feedback", what="answer", note=note, now=now)
     rect.fed_back_at, rect.fed_back_by, rect.feedback_note = now, actor, text
     rect.state, rect.closed_at = "closed", now
-    dues = _dues(session, [rect])
+    dues = _dues(tx.session, [rect])
     rect.on_time = all(
         (due := dues.get(_deadline_of(rect, phase) or "")) is None or end <= due
         for phase, end in _phase_ends(rect).items()
     )
-    _moved(session, rect, review, "feedback", now=now, actor=actor, event=event, note=text)
+    _moved(tx, rect, review, "feedback", now=now, actor=actor, note=text)
     return rect
 
 
@@ -642,146 +648,3 @@ def review_of(
         recorded_by=row.recorded_by,
         rectification=record,
     )
-
-
-# -- the report's section -----------------------------------------------------------------------
-
-
-class RectificationFigures(TypedDict):
-    opened: int
-    closed: int
-    on_time: int
-    late: int
-    open: int
-    overdue_open: int
-
-
-class BadReviewDoc(TypedDict):
-    review: str
-    case: str
-    step: str | None
-    department: str | None
-    level: int
-    channel: str
-    real_name: bool
-    at: str | None
-    rectification: str | None
-    state: str | None
-    on_time: bool | None
-    due: str | None  # the deadline of the current phase (null when closed)
-
-
-ReviewPeriod = TypedDict("ReviewPeriod", {"from": str | None, "to": str | None, "by": str, "timezone": str})
-
-
-class ReviewSummary(TypedDict):
-    """The 好差评 section of the supervision report (see `summary`)."""
-
-    period: ReviewPeriod
-    department: str | None
-    reviews: int
-    by_level: dict[str, int]
-    satisfaction_rate: float | None
-    bad: int
-    rectifications: RectificationFigures
-    rectified_on_time_rate: float | None
-    bad_reviews: list[BadReviewDoc]
-
-
-def _rate(part: int, whole: int) -> float | None:
-    return ratio(part, whole, 4) if whole else None
-
-
-def summary(
-    session: Session,
-    *,
-    start: date | None = None,
-    end: date | None = None,
-    department: str | None = None,
-    now: datetime,
-) -> ReviewSummary:
-    """Reviews given on local dates [start, end] (either open), of one department or all, as of `now`.
-
-    - `satisfaction_rate`: reviews at levels 1–3 (非常满意, 满意, 基本满意) over all reviews (4 decimals,
-      half up; null without reviews). `bad`: levels 4 and 5.
-    - `rectifications`: the records of the bad reviews in the period: `closed` splits into `on_time`
-      (every phase by its promised deadline) and `late`; `open` ones are `overdue_open` when the
-      current phase's deadline has passed at `now`. `rectified_on_time_rate` = on_time / closed.
-    - `bad_reviews`: each bad review with its record's state, `on_time` and the current phase's deadline.
-    """
-    query = select(ReviewRow)
-    lo, hi = Scope(
-        start=start, end=end
-    ).bounds()  # the same days as the report's steps (refuses a reversed period)
-    if lo is not None:
-        query = query.where(ReviewRow.at >= lo)
-    if hi is not None:
-        query = query.where(ReviewRow.at < hi)
-    if department is not None:
-        query = query.where(ReviewRow.department == department)
-    rows = list(session.scalars(query.order_by(ReviewRow.at, ReviewRow.id)))
-    by_level = {str(level): 0 for level in LEVELS}
-    for r in rows:
-        by_level[str(r.level)] += 1
-    satisfied = sum(1 for r in rows if r.level not in BAD_LEVELS)
-    bad_rows = [r for r in rows if r.level in BAD_LEVELS]
-    reviews = {r.id: r for r in reviews_of(session, bad_rows)}
-    figures: RectificationFigures = {
-        "opened": 0,
-        "closed": 0,
-        "on_time": 0,
-        "late": 0,
-        "open": 0,
-        "overdue_open": 0,
-    }
-    bad_docs: list[BadReviewDoc] = []
-    for row in bad_rows:
-        record = reviews[row.id].rectification
-        due: datetime | None = None
-        if record is not None:
-            figures["opened"] += 1
-            if record.state == "closed":
-                figures["closed"] += 1
-                figures["on_time" if record.on_time else "late"] += 1
-            else:
-                figures["open"] += 1
-                current = {
-                    "verifying": record.verify,
-                    "rectifying": record.rectify,
-                    "feedback": record.feedback,
-                }[record.state]
-                due = current.due if current else None
-                if due is not None and due <= now:
-                    figures["overdue_open"] += 1
-        bad_docs.append(
-            {
-                "review": row.id,
-                "case": row.case_id,
-                "step": row.step,
-                "department": row.department,
-                "level": row.level,
-                "channel": row.channel,
-                "real_name": row.real_name,
-                "at": local_iso(row.at),
-                "rectification": record.id if record else None,
-                "state": record.state if record else None,
-                "on_time": record.on_time if record else None,
-                "due": local_iso(due),
-            }
-        )
-    return {
-        "period": {
-            "from": start.isoformat() if start else None,
-            "to": end.isoformat() if end else None,
-            "by": "review date",
-            "timezone": "Asia/Shanghai",
-        },
-        "department": department,
-        "reviews": len(rows),
-        "by_level": by_level,
-        "satisfaction_rate": _rate(satisfied, len(rows)),
-        "bad": len(bad_rows),
-        "rectifications": figures,
-        "rectified_on_time_rate": _rate(figures["on_time"], figures["closed"]),
-        "bad_reviews": bad_docs,
-    }

@@ -45,9 +45,9 @@ from ..clock.arithmetic import end_of_day, shift_instant
 from ..clock.instants import as_utc, local_date, local_iso
 from ..clock.workdays import WorkCalendar
 from ..db.models import SignalRow, SupplementExtensionRow, ToleranceRow
+from ..db.transaction import Tx
 from ..errors import CalendarRangeError, InputError, StateError
-from ..supervision.cards import announce, publish
-from .commitments import Commitment, CommitmentDoc, EventSink
+from .commitments import Commitment, CommitmentDoc
 from .licences import LicenceCheck, LicenceCheckDoc
 
 __all__ = [
@@ -192,7 +192,7 @@ def due_of(accepted_at: datetime, within: int, calendar: WorkCalendar, close: ti
 
 
 def open_for_step(
-    session: Session,
+    tx: Tx,
     *,
     case_id: str,
     task_id: str,
@@ -202,9 +202,9 @@ def open_for_step(
     close: time | None,
     now: datetime,
     actor: str | None,
-    event: EventSink,
 ) -> list[ToleranceRow]:
     """A step accepted with these tolerable materials missing: records and deadline signals."""
+    session = tx.session
     rows = []
     for material in materials:
         within = material.supplement_within or 1
@@ -246,8 +246,7 @@ def open_for_step(
     if signals:
         session.execute(insert(SignalRow), signals)
     for r in rows:
-        event(
-            session,
+        tx.journal.record(
             "supplement.required",
             case=case_id,
             task=task_id,
@@ -261,13 +260,11 @@ def open_for_step(
                 "due": local_iso(r.due_at),
             },
         )
-    publish(
-        session,
-        type_="supplement.required",
+    tx.journal.publish(
+        "supplement.required",
         case=case_id,
         ref=task_id,
         at=now,
-        recorded_at=now,
         payload={
             "case": case_id,
             "task": task_id,
@@ -315,15 +312,11 @@ def passed(row: ToleranceRow, now: datetime) -> bool:
     return row.state == "missing" and row.due_at is not None and as_utc(row.due_at) <= now
 
 
-def supply(
-    session: Session, row: ToleranceRow, *, now: datetime, actor: str | None, event: EventSink
-) -> None:
+def supply(tx: Tx, row: ToleranceRow, *, now: datetime, actor: str | None) -> None:
     """The material arrived in time."""
     row.state, row.supplied_at, row.supplied_by = "supplied", now, actor
-    _stop_signal(session, row)
-    announce(
-        session,
-        event,
+    _stop_signal(tx.session, row)
+    tx.journal.announce(
         "supplement.supplied",
         case=row.case_id,
         task=row.task_id,
@@ -343,7 +336,7 @@ def supply(
 
 
 def extend(
-    session: Session,
+    tx: Tx,
     row: ToleranceRow,
     *,
     days: int,
@@ -352,7 +345,6 @@ def extend(
     calendar: WorkCalendar,
     now: datetime,
     actor: str | None,
-    event: EventSink,
 ) -> None:
     """An approver moves a supplement deadline by `days` working days, before it passes."""
     if isinstance(days, bool) or not isinstance(days, int) or days < 1:
@@ -377,7 +369,7 @@ def extend(
         )
     due = shift_instant(as_utc(row.due_at), days, calendar)
     row.due_at, row.extended_days = due, row.extended_days + days
-    session.add(
+    tx.session.add(
         SupplementExtensionRow(
             case_id=row.case_id,
             tolerance_id=row.id,
@@ -388,7 +380,7 @@ def extend(
             actor=actor,
         )
     )
-    _move_signal(session, row, due_at=due, state="pending")
+    _move_signal(tx.session, row, due_at=due, state="pending")
     detail = {
         "tolerance": row.id,
         "material": row.material,
@@ -396,9 +388,7 @@ def extend(
         "approver": approver,
         "due": local_iso(due),
     }
-    announce(
-        session,
-        event,
+    tx.journal.announce(
         "supplement.extended",
         case=row.case_id,
         task=row.task_id,
@@ -417,14 +407,12 @@ def extend(
     )
 
 
-def lapse(session: Session, row: ToleranceRow, *, at: datetime, event: EventSink) -> None:
+def lapse(tx: Tx, row: ToleranceRow, *, at: datetime) -> None:
     """The deadline passed with the material missing (the caller terminates the case)."""
     row.state, row.ended_at = "lapsed", at
-    _stop_signal(session, row)
+    _stop_signal(tx.session, row)
     detail = {"tolerance": row.id, "material": row.material, "due": local_iso(at)}
-    announce(
-        session,
-        event,
+    tx.journal.announce(
         "supplement.lapsed",
         case=row.case_id,
         task=row.task_id,
@@ -436,14 +424,13 @@ def lapse(session: Session, row: ToleranceRow, *, at: datetime, event: EventSink
     )
 
 
-def void_for_task(session: Session, task_id: str, *, now: datetime, event: EventSink) -> None:
+def void_for_task(tx: Tx, task_id: str, *, now: datetime) -> None:
     """The step ended otherwise: its missing materials are no longer awaited."""
-    for row in rows_of_task(session, task_id):
+    for row in rows_of_task(tx.session, task_id):
         if row.state == "missing":
             row.state, row.ended_at = "void", now
-            _stop_signal(session, row)
-            event(
-                session,
+            _stop_signal(tx.session, row)
+            tx.journal.record(
                 "supplement.void",
                 case=row.case_id,
                 task=row.task_id,

@@ -28,11 +28,7 @@ by the department of the step (the bundle's lead department for a case-level car
 the superior review (上级复核). Every transition is an audit event and an outbox event.
 
 The outbox (`hf_outbox`) gets one row per signal fired, card issued and record transition, in the
-same transaction. Its ids must become visible in increasing order, or a consumer that saved
-cursor 11 would never see a slower transaction's id 10: SQLite serializes writers anyway; on
-PostgreSQL a transaction takes a transaction-scoped advisory lock just before its first outbox row,
-so outbox writers commit one after another. The lock is always the last one a transaction takes
-(after its case rows), so it cannot deadlock with the case locks.
+same transaction, through the transaction's journal (`db.journal`: batched, ids visible in order).
 """
 
 from __future__ import annotations
@@ -45,12 +41,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, TypedDict, cast
 
-from sqlalchemy import Table, insert, select, text, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..clock.instants import as_utc, local_iso
-from ..db.models import Base, CardRow, CardTransitionRow, CaseRow, EventRow, OutboxRow, SignalRow, TaskRow
+from ..db.models import CardRow, CardTransitionRow, CaseRow, OutboxRow, SignalRow, TaskRow
+from ..db.transaction import Tx
+from ..entities import Issued
 from ..errors import InputError, NotFoundError, StateError
 
 __all__ = [
@@ -60,15 +58,13 @@ __all__ = [
     "Card",
     "CardDoc",
     "CardTransition",
-    "Issued",
-    "IssuedDoc",
     "OutboxEvent",
     "advance",
-    "announce",
     "get_card",
     "issue",
+    "issued_of",
     "list_cards",
-    "publish",
+    "mark_fired",
     "read_events",
 ]
 
@@ -89,22 +85,8 @@ _CLOSING: Final[Mapping[str, tuple[str, ...]]] = {
     "rectifying": ("属实",),  # found true and rectified
 }
 SUPERIOR_REVIEW: Final = "superior_review"  # 上级复核: who handles a red card
-ISSUED_KEY: Final = "hf_issued"  # session.info: what this transaction issued (read after commit)
-_OUTBOX_LOCK_KEY: Final = "hf_outbox_locked"
-_OUTBOX_LOCK_ID: Final = 0x68665F6F7574  # pg_advisory_xact_lock key, "hf_out"
 
 LeadOf = Callable[[Session, int], str | None]  # the lead department of a definition id
-
-
-class IssuedDoc(TypedDict):
-    case: str
-    scope: str
-    step: str | None
-    task: str | None
-    kind: str
-    name: str
-    trigger: str
-    at: str | None
 
 
 class CardDoc(TypedDict):
@@ -119,51 +101,20 @@ class CardDoc(TypedDict):
     state: str
 
 
-@dataclass(frozen=True)
-class Issued:
-    """A signal or card that fired, stamped with its due instant (`at`), as `sla sweep` reports it.
-
-    `kind` is signal (notice, yellow_light) or card (yellow, red); `card` is the new card's id.
-    """
-
-    case: str
-    scope: str  # step | case
-    step: str | None
-    task: str | None
-    kind: str  # signal | card
-    name: str  # notice | yellow_light | yellow | red
-    trigger: str
-    at: datetime
-    signal_id: int
-    card: str | None = None
-
-    @classmethod
-    def of(cls, sig: SignalRow, *, card: str | None = None) -> Issued:
-        """What a fired signal row reports, stamped with its due instant."""
-        return cls(
-            case=sig.case_id,
-            scope=sig.scope,
-            step=sig.step,
-            task=sig.task_id,
-            kind=sig.kind,
-            name=sig.name,
-            trigger=sig.trigger,
-            at=as_utc(sig.due_at),
-            signal_id=sig.id,
-            card=card,
-        )
-
-    def as_dict(self) -> IssuedDoc:
-        return {
-            "case": self.case,
-            "scope": self.scope,
-            "step": self.step,
-            "task": self.task,
-            "kind": self.kind,
-            "name": self.name,
-            "trigger": self.trigger,
-            "at": local_iso(self.at),
-        }
+def issued_of(sig: SignalRow, *, card: str | None = None) -> Issued:
+    """What a fired signal row reports, stamped with its due instant."""
+    return Issued(
+        case=sig.case_id,
+        scope=sig.scope,
+        step=sig.step,
+        task=sig.task_id,
+        kind=sig.kind,
+        name=sig.name,
+        trigger=sig.trigger,
+        at=as_utc(sig.due_at),
+        signal_id=sig.id,
+        card=card,
+    )
 
 
 @dataclass(frozen=True)
@@ -286,7 +237,7 @@ def mark_fired(
 
 
 def issue(
-    session: Session,
+    tx: Tx,
     signals: Sequence[SignalRow],
     now: datetime,
     *,
@@ -300,6 +251,8 @@ def issue(
     """
     if not signals:
         return []
+    session = tx.session
+    journal = tx.journal
     fired_revs = mark_fired(session, signals, now, claimer=claimer)
     fired: list[SignalRow] = []
     for sig in signals:
@@ -326,8 +279,6 @@ def issue(
     out: list[Issued] = []
     card_rows: list[dict[str, Any]] = []
     transitions: list[dict[str, Any]] = []
-    events: list[dict[str, Any]] = []
-    outbox: list[dict[str, Any]] = []
     for sig in fired:
         card_id: str | None = None
         if sig.kind == "card":
@@ -338,7 +289,7 @@ def issue(
             else:
                 card_id = str(uuid.uuid4())
                 existing.add((sig.deadline_id, sig.name))
-        item = Issued.of(sig, card=card_id)
+        item = issued_of(sig, card=card_id)
         due = item.at
         out.append(item)
         detail: dict[str, Any] = {
@@ -387,32 +338,13 @@ def issue(
             detail.update(card=card_id, handler=handler, department=department)
             payload.update(card=card_id, color=sig.name, state="open", handler=handler, department=department)
         event_type = "card.issued" if card_id is not None else "signal.fired"
-        events.append(_event_row(event_type, sig.case_id, sig.task_id, sig.step, due, detail))
-        outbox.append(
-            {
-                "type": event_type,
-                "case_id": sig.case_id,
-                "ref": card_id or str(sig.id),
-                "at": due,
-                "recorded_at": now,
-                "payload": _json(payload),
-            }
+        journal.record(event_type, at=due, case=sig.case_id, task=sig.task_id, step=sig.step, detail=detail)
+        journal.publish(
+            event_type, case=sig.case_id, ref=card_id or str(sig.id), at=due, recorded_at=now, payload=payload
         )
     if card_rows:
         session.execute(insert(_table(CardRow)), card_rows)
         session.execute(insert(_table(CardTransitionRow)), transitions)
-    session.execute(insert(_table(EventRow)), events)
-    _write_outbox(session, outbox)
-    session.info.setdefault(ISSUED_KEY, []).extend(out)
-    for item in out:
-        log.info(
-            "%s case=%s task=%s step=%s name=%s",
-            "card.issued" if item.card else "signal.fired",
-            item.case,
-            item.task,
-            item.step,
-            item.name,
-        )
     return out
 
 
@@ -456,7 +388,7 @@ def _existing_cards(session: Session, cards: Sequence[SignalRow]) -> set[tuple[s
 
 
 def advance(
-    session: Session,
+    tx: Tx,
     card_id: str,
     *,
     to: str,
@@ -464,7 +396,6 @@ def advance(
     conclusion: str | None,
     actor: str | None,
     now: datetime,
-    lock_case: Callable[[str], None],
 ) -> CardRow:
     """Move a card's record one step (see the module docstring); StateError for an illegal move."""
     if to not in CARD_STATES or to == "open":
@@ -483,10 +414,11 @@ def advance(
             "a conclusion is recorded only when the card is closed",
             hint="drop --conclusion, or use --to closed",
         )
+    session = tx.session
     row = session.get(CardRow, card_id)
     if row is None:
         raise NotFoundError(f"no card {card_id!r}", hint="list cards with: hennan-flow card list")
-    lock_case(row.case_id)  # one writer per case
+    tx.lock_case(row.case_id)  # one writer per case
     session.refresh(row)
     current = row.state
     allowed = TRANSITIONS.get(current, ())
@@ -529,10 +461,6 @@ def advance(
         )
     )
     detail = {"card": row.id, "color": row.color, "from": current, "to": to, "conclusion": conclusion}
-    session.execute(
-        insert(_table(EventRow)),
-        [_event_row("card.advanced", row.case_id, row.task_id, row.step, now, detail, actor=actor)],
-    )
     payload = {
         "card": row.id,
         "case": row.case_id,
@@ -547,18 +475,16 @@ def advance(
         "actor": actor,
         "at": local_iso(now),
     }
-    _write_outbox(
-        session,
-        [
-            {
-                "type": "card.advanced",
-                "case_id": row.case_id,
-                "ref": row.id,
-                "at": now,
-                "recorded_at": now,
-                "payload": _json(payload),
-            }
-        ],
+    tx.journal.announce(
+        "card.advanced",
+        case=row.case_id,
+        task=row.task_id,
+        step=row.step,
+        actor=actor,
+        at=now,
+        ref=row.id,
+        detail=detail,
+        payload=payload,
     )
     session.flush()
     log.info("card.advanced card=%s case=%s %s→%s", row.id, row.case_id, current, to)
@@ -651,94 +577,6 @@ def read_events(session: Session, *, after: int = 0, limit: int = 100) -> list[O
 # -- helpers ------------------------------------------------------------------------------------
 
 
-def _table(model: type[Base]) -> Table:
+def _table(model: type[CardRow] | type[CardTransitionRow]) -> Table:
     """The model's table, for Core executemany inserts (one round trip per batch, no ORM bookkeeping)."""
     return cast(Table, model.__table__)
-
-
-def _json(doc: Mapping[str, Any]) -> str:
-    return json.dumps(dict(doc), ensure_ascii=False, sort_keys=True, default=str)
-
-
-def _event_row(
-    type_: str,
-    case: str | None,
-    task: str | None,
-    step: str | None,
-    at: datetime,
-    detail: Mapping[str, Any],
-    *,
-    actor: str | None = None,
-) -> dict[str, Any]:
-    """An audit log row as `Engine._event` writes it (ids and codes only)."""
-    return {
-        "case_id": case,
-        "task_id": task,
-        "at": at,
-        "type": type_,
-        "step": step,
-        "actor": actor,
-        "detail": _json(detail),
-    }
-
-
-def announce(
-    session: Session,
-    event: Callable[..., None],
-    type_: str,
-    *,
-    case: str | None,
-    ref: str,
-    at: datetime,
-    detail: Mapping[str, Any],
-    payload: Mapping[str, Any],
-    task: str | None = None,
-    step: str | None = None,
-    actor: str | None = None,
-    outbox_type: str | None = None,
-) -> None:
-    """One state change told twice in the same transaction: to the audit log (`detail`: ids and
-    codes) and to the outbox (`payload`, as `outbox_type`, default `type_`) for portals and supervisors."""
-    event(session, type_, case=case, task=task, step=step, actor=actor, at=at, detail=detail)
-    publish(session, type_=outbox_type or type_, case=case, ref=ref, at=at, recorded_at=at, payload=payload)
-
-
-def publish(
-    session: Session,
-    *,
-    type_: str,
-    case: str | None,
-    ref: str,
-    at: datetime,
-    recorded_at: datetime,
-    payload: Mapping[str, Any],
-) -> None:
-    """Append one outbox event of another module (commitments, 容缺, reviews, case terminations).
-
-    Same rules as the supervision events: written in the caller's transaction, ids visible in order.
-    """
-    _write_outbox(
-        session,
-        [
-            {
-                "type": type_,
-                "case_id": case,
-                "ref": ref,
-                "at": at,
-                "recorded_at": recorded_at,
-                "payload": _json(payload),
-            }
-        ],
-    )
-
-
-def _write_outbox(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Append outbox rows; on PostgreSQL first take the outbox lock (held until commit)."""
-    if not rows:
-        return
-    if session.get_bind().dialect.name == "postgresql":
-        transaction = session.get_transaction()
-        if session.info.get(_OUTBOX_LOCK_KEY) is not transaction:
-            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _OUTBOX_LOCK_ID})
-            session.info[_OUTBOX_LOCK_KEY] = transaction
-    session.execute(insert(_table(OutboxRow)), rows)

@@ -22,8 +22,12 @@ bounded batches and within a time budget:
    lease they are reaped and fired by another worker. A stalled worker that wakes up after its
    lease finds its token gone and fires nothing (fencing), so nothing is issued twice.
 
-Then due BPMN timers: each due case is loaded and advanced (`Engine.fire_timers`); a case whose
-expression fails is marked in error (`Engine.mark_case_error`) and the sweep goes on.
+Then due BPMN timers: each due case is loaded and advanced (`fire_timers`); a case whose
+expression fails is marked in error (`mark_case_error`) and the sweep goes on.
+
+The sweeper works on an engine through `SweptEngine`, a small protocol (transactions, the clock's
+stored signals, firing, timers) that the engine's `engine.supervision.SweepPort` implements; it
+never touches the engine's own members, and tests can hand it any implementation.
 
 Queries are bound by the (state, due_at) index of live `hf_signal` rows and the index of armed
 deadlines, so the cost of a sweep follows the number of due signals, not the number of open steps
@@ -35,32 +39,30 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypedDict, cast
+from typing import Any, Protocol, TypedDict, cast
 
-from sqlalchemy import Select, Table, bindparam, event, func, select, update
+from sqlalchemy import Connection, Select, Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from ..clock.instants import as_utc, local_date
+from ..clock.workdays import WorkCalendar
 from ..db.models import CaseRow, DeadlineRow, SignalRow, live_signal
+from ..db.transaction import Tx
+from ..entities import Issued, IssuedDoc
 from ..errors import ConflictError, HennanFlowError, InputError
-from .cards import ISSUED_KEY, Issued, IssuedDoc, issue
-
-if TYPE_CHECKING:
-    from ..engine.facade import Engine
 
 __all__ = [
     "BatchReport",
     "SweepResult",
     "Sweeper",
+    "SweptEngine",
     "armed_due",
-    "collecting",
     "due_signals",
     "explain",
     "lag_seconds",
@@ -127,6 +129,53 @@ class SweepResult:
 Hold = Callable[[str, Sequence[int]], None]
 
 
+class SweptEngine(Protocol):
+    """What a sweep needs of an engine (implemented by `engine.supervision.SweepPort`)."""
+
+    @property
+    def postgres(self) -> bool: ...
+
+    def now(self) -> datetime:
+        """The engine's time (real, or simulated on a simulation database)."""
+        ...
+
+    def read(self) -> AbstractContextManager[Session]:
+        """A read session (no write lock)."""
+        ...
+
+    def write(self) -> AbstractContextManager[Tx]:
+        """A write transaction, as every engine operation runs in."""
+        ...
+
+    def connect(self) -> AbstractContextManager[Connection]:
+        """A plain connection (query plans)."""
+        ...
+
+    def calendar(self) -> WorkCalendar:
+        """The working-day calendar deadlines are computed with now."""
+        ...
+
+    def store_signals(self, tx: Tx, rows: Sequence[DeadlineRow]) -> None:
+        """Armed deadlines' signals become stored rows (the caller holds their cases' locks)."""
+        ...
+
+    def fire(self, tx: Tx, signals: Sequence[SignalRow], now: datetime, *, claimer: str) -> list[Issued]:
+        """Fire these claimed signals (cards, records, service actions) in `tx`, fenced by `claimer`."""
+        ...
+
+    def due_timer_cases(self, limit: int) -> list[str]:
+        """Open cases whose next BPMN timer is due, oldest first."""
+        ...
+
+    def fire_timers(self, case_id: str) -> list[Issued] | None:
+        """Advance the case past its due timers (one transaction); what that issued, None if none was due."""
+        ...
+
+    def mark_case_error(self, case_id: str, message: str) -> None:
+        """A case that cannot advance is marked, with an event."""
+        ...
+
+
 @dataclass
 class _Tally:
     issued: list[Issued] = field(default_factory=list)
@@ -140,7 +189,7 @@ class _Tally:
 
 
 class Sweeper:
-    """One sweep over an engine's database; `Engine.sweep()` builds and runs one.
+    """One sweep over an engine's database; `Engine.sweep()` builds and runs one over its `SweepPort`.
 
     Parameters:
         batch_size: signals claimed per batch (bounded work per transaction).
@@ -157,7 +206,7 @@ class Sweeper:
 
     def __init__(
         self,
-        engine: Engine,
+        engine: SweptEngine,
         *,
         batch_size: int = 500,
         budget: float = 30.0,
@@ -188,7 +237,7 @@ class Sweeper:
         engine = self.engine
         started = time.monotonic()
         now = engine.now()
-        with engine._read() as session:
+        with engine.read() as session:
             lag = lag_seconds(session, now)
         last_date, warning = self._calendar_check(now)
         tally = _Tally()
@@ -257,7 +306,7 @@ class Sweeper:
         return f"{self.worker}#{self._serial}"
 
     def _postgres(self) -> bool:
-        return self.engine._db.dialect.name == "postgresql"
+        return self.engine.postgres
 
     # -- reap, claim, release ---------------------------------------------------------------
     def _reap(self, now: datetime) -> int:
@@ -265,7 +314,7 @@ class Sweeper:
         expired = select(SignalRow.id).where(
             live_signal(), SignalRow.state == "claimed", SignalRow.lease_until < now
         )
-        with self.engine._read() as session:  # the common case, nothing expired, takes no write lock
+        with self.engine.read() as session:  # the common case, nothing expired, takes no write lock
             if session.scalar(expired.limit(1)) is None:
                 return 0
         stmt = update(SignalRow)
@@ -280,8 +329,8 @@ class Sweeper:
             .returning(SignalRow.id)
             .execution_options(synchronize_session=False)
         )
-        with self.engine._transaction() as session:
-            reaped = len(session.execute(stmt).all())
+        with self.engine.write() as tx:
+            reaped = len(tx.session.execute(stmt).all())
         if reaped:
             log.warning("reaped %d expired claims (a sweeper died or stalled past its lease)", reaped)
         return reaped
@@ -289,20 +338,20 @@ class Sweeper:
     def _arm(self, now: datetime) -> int:
         """Store the signals of up to `batch_size` armed deadlines whose first signal is due."""
         engine = self.engine
-        with engine._read() as session:  # the common case, nothing due, takes no write lock
+        with engine.read() as session:  # the common case, nothing due, takes no write lock
             ids = list(session.scalars(armed_due(now, self.batch_size)))
         if not ids:
             return 0
-        with engine._transaction() as session:
+        with engine.write() as tx:
             # whoever stores a deadline's signals first, the others find it disarmed under the lock
-            _lock_cases(session, select(DeadlineRow.case_id).where(DeadlineRow.id.in_(ids)))
-            rows = session.scalars(
+            _lock_cases(tx, select(DeadlineRow.case_id).where(DeadlineRow.id.in_(ids)))
+            rows = tx.session.scalars(
                 select(DeadlineRow)
                 .where(DeadlineRow.id.in_(ids), DeadlineRow.arm_at.is_not(None))
                 .order_by(DeadlineRow.id)
                 .execution_options(populate_existing=True)
             ).all()
-            engine.clock.store_signals(session, *rows)
+            engine.store_signals(tx, rows)
         return len(rows)
 
     def _claim(self, now: datetime, token: str) -> list[int]:
@@ -323,10 +372,10 @@ class Sweeper:
                 .returning(SignalRow.id)
                 .execution_options(synchronize_session=False)
             )
-            with self.engine._transaction() as session:
-                return list(session.scalars(stmt))
+            with self.engine.write() as tx:
+                return list(tx.session.scalars(stmt))
         # SQLite: read candidates without the write lock, claim each with a version check
-        with self.engine._read() as session:
+        with self.engine.read() as session:
             candidates = session.execute(due_signals(now, self.batch_size)).all()
         if not candidates:
             return []
@@ -341,10 +390,10 @@ class Sweeper:
             .values(state="claimed", claimed_by=token, lease_until=until, rev=table.c.rev + 1)
         )
         ids = [i for i, _ in candidates]
-        with self.engine._transaction() as session:
-            session.execute(claim, [{"b_id": i, "b_rev": r} for i, r in candidates])
+        with self.engine.write() as tx:
+            tx.session.execute(claim, [{"b_id": i, "b_rev": r} for i, r in candidates])
             won = list(
-                session.scalars(
+                tx.session.scalars(
                     select(SignalRow.id).where(
                         SignalRow.id.in_(ids), SignalRow.state == "claimed", SignalRow.claimed_by == token
                     )
@@ -359,8 +408,8 @@ class Sweeper:
     def _release(self, token: str) -> None:
         """Give back this batch's claims at once (an error or a stop), instead of waiting for the lease."""
         try:
-            with self.engine._transaction() as session:
-                session.execute(
+            with self.engine.write() as tx:
+                tx.session.execute(
                     update(SignalRow)
                     .where(live_signal(), SignalRow.state == "claimed", SignalRow.claimed_by == token)
                     .values(state="pending", claimed_by=None, lease_until=None, rev=SignalRow.rev + 1)
@@ -372,10 +421,10 @@ class Sweeper:
     # -- fire ---------------------------------------------------------------------------------
     def _fire(self, ids: Sequence[int], token: str) -> list[Issued]:
         engine = self.engine
-        with engine._transaction() as session:
+        with engine.write() as tx:
             now = engine.now()
-            _lock_cases(session, select(SignalRow.case_id).where(SignalRow.id.in_(ids)))
-            rows = session.scalars(
+            _lock_cases(tx, select(SignalRow.case_id).where(SignalRow.id.in_(ids)))
+            rows = tx.session.scalars(
                 select(SignalRow)
                 .where(SignalRow.id.in_(ids))
                 .order_by(SignalRow.due_at, SignalRow.id)
@@ -383,53 +432,50 @@ class Sweeper:
             ).all()
             if self.hold is not None:
                 self.hold("firing", ids)
-            # service deadlines (kind action: a 容缺 supplement deadline) act on their case instead
-            actions = [r for r in rows if r.kind == "action"]
-            acted = engine._fire_service_signals(session, actions, now, claimer=token) if actions else []
-            signals = [r for r in rows if r.kind != "action"] if actions else rows
-            return acted + issue(session, signals, now, claimer=token, lead_of=engine._lead_of)
+            return engine.fire(tx, rows, now, claimer=token)
 
     # -- BPMN timers --------------------------------------------------------------------------
     def _fire_timers(self, started: float, tally: _Tally) -> None:
         engine = self.engine
         seen: set[str] = set()
-        with collecting(engine) as issued:
-            while not self.stop() and time.monotonic() - started <= self.budget:
-                due = [c for c in engine.due_timer_cases(limit=len(seen) + self.batch_size) if c not in seen]
-                if not due:
+        while not self.stop() and time.monotonic() - started <= self.budget:
+            due = [c for c in engine.due_timer_cases(len(seen) + self.batch_size) if c not in seen]
+            if not due:
+                break
+            t0 = time.monotonic()
+            fired = 0
+            for case_id in due:
+                if self.stop() or time.monotonic() - started > self.budget:
+                    tally.complete = False
                     break
-                t0 = time.monotonic()
-                fired = 0
-                for case_id in due:
-                    if self.stop() or time.monotonic() - started > self.budget:
-                        tally.complete = False
-                        break
-                    seen.add(case_id)
-                    if self._fire_timer(case_id, tally):
-                        fired += 1
-                if self.on_batch is not None:
-                    self.on_batch(
-                        BatchReport(
-                            batch=tally.batches + 1,
-                            claimed=0,
-                            issued=0,
-                            lost=0,
-                            reaped=0,
-                            lag_seconds=0.0,
-                            elapsed_ms=(time.monotonic() - t0) * 1000,
-                            timers_fired=fired,
-                        )
+                seen.add(case_id)
+                if self._fire_timer(case_id, tally):
+                    fired += 1
+            if self.on_batch is not None:
+                self.on_batch(
+                    BatchReport(
+                        batch=tally.batches + 1,
+                        claimed=0,
+                        issued=0,
+                        lost=0,
+                        reaped=0,
+                        lag_seconds=0.0,
+                        elapsed_ms=(time.monotonic() - t0) * 1000,
+                        timers_fired=fired,
                     )
-                tally.batches += 1
-        tally.issued.extend(issued)
+                )
+            tally.batches += 1
 
     def _fire_timer(self, case_id: str, tally: _Tally) -> bool:
+        """Fire one case's due timers; what its transaction issued (steps it ended late) joins the sweep's."""
         engine = self.engine
         try:
-            if engine.fire_timers(case_id):
-                tally.timers_fired.append(case_id)
-                return True
-            return False
+            issued = engine.fire_timers(case_id)
+            if issued is None:
+                return False
+            tally.timers_fired.append(case_id)
+            tally.issued.extend(issued)
+            return True
         except ConflictError as exc:  # busy or raced: the next sweep tries again
             log.info("timer of case %s not fired now: %s", case_id, exc.message)
             return False
@@ -448,12 +494,12 @@ class Sweeper:
 
     # -- lag, calendar ----------------------------------------------------------------------
     def _lag(self, now: datetime) -> float:
-        with self.engine._read() as session:
+        with self.engine.read() as session:
             return lag_seconds(session, now)
 
     def _nothing_due(self) -> bool:
         now = self.engine.now()
-        with self.engine._read() as session:
+        with self.engine.read() as session:
             due = session.scalar(due_signals(now, 1, columns=(SignalRow.id,)))
             armed = session.scalar(armed_due(now, 1))
         return due is None and armed is None
@@ -476,13 +522,10 @@ class Sweeper:
         return last, warning
 
 
-def _lock_cases(session: Session, case_ids: Select[Any]) -> None:
+def _lock_cases(tx: Tx, case_ids: Select[Any]) -> None:
     """Lock the cases of a batch (one writer per case, as every engine operation), sorted so that
     two sweepers cannot deadlock."""
-    ids = sorted(set(session.scalars(case_ids)))
-    session.execute(
-        select(CaseRow.id).where(CaseRow.id.in_(ids)).order_by(CaseRow.id).with_for_update()
-    ).all()
+    tx.lock_cases(list(tx.session.scalars(case_ids)))
 
 
 def due_signals(now: datetime, limit: int, *, columns: Sequence[Any] | None = None) -> Select[Any]:
@@ -516,7 +559,7 @@ def _lag_queries() -> dict[str, Select[Any]]:
     }
 
 
-def explain(engine: Engine, now: datetime | None = None) -> dict[str, list[str]]:
+def explain(engine: SweptEngine, now: datetime | None = None) -> dict[str, list[str]]:
     """The database's plan for each query a sweep runs on hf_signal and hf_case (operators, bench).
 
     SQLite: the EXPLAIN QUERY PLAN details; PostgreSQL: the EXPLAIN lines. A healthy plan reads
@@ -530,14 +573,14 @@ def explain(engine: Engine, now: datetime | None = None) -> dict[str, list[str]]
         .where(live_signal(), SignalRow.state == "claimed", SignalRow.lease_until < at)
         .limit(1),
         **_lag_queries(),
-        # the shape of Engine.due_timer_cases
+        # the shape of due_timer_cases
         "timers": select(CaseRow.id)
         .where(CaseRow.next_timer_at <= at, CaseRow.state == "open")
         .order_by(CaseRow.next_timer_at)
         .limit(100),
     }
     out: dict[str, list[str]] = {}
-    with engine._db.connect() as conn:
+    with engine.connect() as conn:
         sqlite = conn.dialect.name == "sqlite"
         for name, query in queries.items():
             compiled = query.compile(dialect=conn.dialect)
@@ -567,22 +610,3 @@ def lag_seconds(session: Session, now: datetime) -> float:
     if not due:
         return 0.0
     return round((now - min(due)).total_seconds(), 3)
-
-
-@contextmanager
-def collecting(engine: Engine) -> Iterator[list[Issued]]:
-    """What this thread's committed engine transactions issued while inside (e.g. timers that end steps)."""
-    sink: list[Issued] = []
-    me = threading.get_ident()
-
-    def after_commit(session: Session) -> None:
-        items = session.info.pop(ISSUED_KEY, None)
-        if items and threading.get_ident() == me:
-            sink.extend(items)
-
-    target: Any = engine._write
-    event.listen(target, "after_commit", after_commit)
-    try:
-        yield sink
-    finally:
-        event.remove(target, "after_commit", after_commit)

@@ -1,0 +1,343 @@
+"""The engine's context: the wiring every use-case module and the sweeper's port work with.
+
+One `EngineContext` per `Engine`: the database (SQLAlchemy engine, write and read sessions, the WAL
+checkpointer), the time source, the schema check, the working-day calendar (given to the engine, or
+the packaged data with the stored county files, read once per transaction), the caches (loaded
+definitions, open cases' workflows, what the audit makes of each bundle's materials), the stored
+deadlines (`clock.deadlines.Deadlines`), the script engine designer expressions run in, and the
+e-licence provider. Use-case modules receive it beside the transaction they run in; it changes no
+state by itself.
+
+Transactions: `write()` is one state change (`db.transaction.Tx`, `BEGIN IMMEDIATE` on SQLite),
+`read()` a read session, `reading()` a driver cursor for the hot reads (work queues). All three
+check once that the schema is at the newest revision (`check_schema`).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from ..clock.arithmetic import end_of_day
+from ..clock.deadlines import Deadlines
+from ..clock.instants import local_date
+from ..clock.workdays import WorkCalendar, parse_override
+from ..db import hotpath, migrate
+from ..db.checkpoint import Checkpointer
+from ..db.models import DefinitionRow, MetaRow, SignalRow
+from ..db.raw import Raw
+from ..db.session import make_engine, read_sessions, sqlite_file, write_sessions
+from ..db.transaction import Tx, transaction
+from ..errors import (
+    ConfigError,
+    ConflictError,
+    HennanFlowError,
+    InputError,
+    NotFoundError,
+    SchemaOutOfDateError,
+)
+from ..runtime.sandbox import Sandbox
+from ..runtime.workflow import EngineScriptEngine, StateCodec, quiet_spiff_loggers
+from ..services.licences import LicenceProvider, NoProvider
+from ..services.tolerance import MaterialPlan, plan_of
+from ..supervision.cards import issue
+from .definitions import LoadedDefinition, load_definition
+from .time_source import TimeSource
+
+__all__ = ["EngineContext", "WorkflowCache", "database_error"]
+
+
+@dataclass
+class _Cached:
+    rev: int
+    workflow: Any
+
+
+class WorkflowCache:
+    """Open cases' workflows, kept for their next step (least recently used out first).
+
+    A finished case is dropped: nothing will advance it again, and every kept workflow is a graph of
+    objects the garbage collector walks.
+    """
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._items: dict[str, _Cached] = {}  # insertion order = least recently used first
+        self._lock = threading.Lock()
+
+    def get(self, case_id: str, rev: int) -> Any | None:
+        """The cached workflow of the case at revision `rev`, or None."""
+        cached = self._items.get(case_id)
+        return cached.workflow if cached is not None and cached.rev == rev else None
+
+    def remember(self, case_id: str, rev: int, workflow: Any, *, open_: bool) -> None:
+        with self._lock:
+            self._items.pop(case_id, None)
+            if not open_:
+                return
+            self._items[case_id] = _Cached(rev, workflow)
+            while len(self._items) > self.size:
+                self._items.pop(next(iter(self._items)))
+
+    def forget(self, case_id: str) -> None:
+        with self._lock:
+            self._items.pop(case_id, None)
+
+    def __contains__(self, case_id: str) -> bool:
+        return case_id in self._items
+
+
+class EngineContext:
+    """The wiring of one engine (see the module docstring); `Engine` builds it from its arguments."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        clock: datetime | Callable[[], datetime] | None = None,
+        forms: str | None = None,
+        allow_code_tasks: bool = False,
+        max_cycles: int = 100,
+        calendar: WorkCalendar | None = None,
+        close_of_business: time | None = None,
+        licences: LicenceProvider | None = None,
+    ) -> None:
+        quiet_spiff_loggers()
+        self.url = url
+        self.db = make_engine(url)
+        self.postgres = self.db.dialect.name == "postgresql"
+        self._write = write_sessions(self.db)
+        self._read = read_sessions(self.db)
+        path = sqlite_file(self.db)
+        self.checkpointer = Checkpointer(path, self) if path else None
+        self.time = TimeSource(clock, is_simulation=self.is_simulation)
+        self._schema_checked = False
+        self.forms_dir = forms
+        self.allow_code_tasks = allow_code_tasks
+        self.max_cycles = max_cycles
+        self.codec = StateCodec()
+        self.workflows = WorkflowCache()
+        self._definitions: dict[int, LoadedDefinition] = {}
+        self._service_plans: dict[int, MaterialPlan] = {}
+        self._lock = threading.Lock()
+        self._fixed_calendar = calendar
+        self._calendars: tuple[int, WorkCalendar] | None = None
+        self.deadlines = Deadlines(
+            calendar=self.calendar, fire=self._fire_when_ended, close_of_business=close_of_business
+        )
+        self.script_engine = EngineScriptEngine(
+            Sandbox(functions=domain_functions(self)), allow_code=allow_code_tasks, now=self.now
+        )
+        self.licences: LicenceProvider = licences if licences is not None else NoProvider()
+
+    def close(self) -> None:
+        """Release the database connections (after a last WAL checkpoint on SQLite)."""
+        if self.checkpointer is not None:
+            self.checkpointer.close()
+        self.db.dispose()
+
+    # -- the schema -----------------------------------------------------------------------
+    def check_schema(self) -> None:
+        """Refuse to work on a database whose schema is not at this version's newest revision (once)."""
+        if self._schema_checked:
+            return
+        try:
+            current = migrate.current_revision(self.db)
+        except OperationalError as exc:
+            raise database_error(exc, self.url) from exc
+        head = migrate.head_revision()
+        if current != head:
+            state = (
+                "has no hennan_flow schema" if current is None else f"is at revision {current}, not {head}"
+            )
+            raise SchemaOutOfDateError(f"the database {state}", hint="run: hennan-flow db upgrade")
+        self._schema_checked = True
+
+    def schema_changed(self) -> None:
+        """After an upgrade: check the schema again before the next use."""
+        self._schema_checked = False
+
+    def is_simulation(self) -> bool:
+        """Whether the database carries the simulation mark (set only when it was created empty)."""
+        with self.read() as session:
+            mark = session.get(MetaRow, "simulation")
+        return mark is not None and mark.value == "true"
+
+    # -- time -----------------------------------------------------------------------------
+    def now(self) -> datetime:
+        """Real UTC time, or the simulated clock on a simulation database."""
+        return self.time.now()
+
+    # -- transactions ---------------------------------------------------------------------
+    @contextmanager
+    def write(self) -> Iterator[Tx]:
+        """One state change: one write transaction (db.transaction)."""
+        self.check_schema()
+        committed = self.checkpointer.committed if self.checkpointer else None
+        try:
+            with transaction(self._write, committed=committed) as tx:
+                yield tx
+        except (OperationalError, self.db.dialect.loaded_dbapi.OperationalError) as exc:
+            raise database_error(exc, self.url) from exc
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read session (SQLite: a deferred transaction that never waits for writers)."""
+        self.check_schema()
+        with self._read() as session:
+            yield session
+
+    @contextmanager
+    def unchecked(self, *, write: bool = False) -> Iterator[Session]:
+        """An ORM session, committed at the end when `write`, on a database whose schema may not be
+        there yet (`db upgrade`, `db current`)."""
+        if write:
+            with self._write.begin() as session:
+                yield session
+        else:
+            with self._read() as session:
+                yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Raw]:
+        """A pooled connection for the hot reads (work queues): driver-level, no ORM session.
+
+        SQLite reads in autocommit (each statement sees the last commit); PostgreSQL's implicit
+        transaction is rolled back when the connection goes back to the pool.
+        """
+        self.check_schema()
+        try:
+            conn = self.db.raw_connection()
+        except OperationalError as exc:
+            raise database_error(exc, self.url) from exc
+        try:
+            yield Raw(dbapi=conn.dbapi_connection, postgres=self.postgres)
+        finally:
+            conn.close()
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        """A plain SQLAlchemy connection (query plans, migrations)."""
+        with self.db.connect() as conn:
+            yield conn
+
+    # -- the working-day calendar ---------------------------------------------------------
+    def calendar(self, source: Tx | Raw | Session) -> WorkCalendar:
+        """The working-day calendar: given to the engine, or packaged data plus the stored overrides
+        (looked up once per transaction; parsed again only when a new file was stored)."""
+        if self._fixed_calendar is not None:
+            return self._fixed_calendar
+        tx = source if isinstance(source, Tx) else None
+        if tx is not None:
+            if tx.calendar is not None:
+                return tx.calendar
+            raw = tx.raw
+        elif isinstance(source, Raw):
+            raw = source
+        else:
+            assert isinstance(source, Session)
+            raw = Raw(source.connection())
+        newest = hotpath.newest_calendar(raw)
+        cached = self._calendars
+        if cached is None or cached[0] != newest:
+            overrides = [parse_override(text, source=name) for text, name in hotpath.stored_calendars(raw)]
+            cached = (newest, WorkCalendar(overrides))
+            self._calendars = cached
+        if tx is not None:
+            tx.calendar = cached[1]
+        return cached[1]
+
+    def current_calendar(self) -> WorkCalendar:
+        """The calendar this engine computes deadlines with now."""
+        with self.read() as session:
+            return self.calendar(session)
+
+    # -- definitions ----------------------------------------------------------------------
+    def definition(self, session: Session, definition_id: int) -> LoadedDefinition:
+        """A deployed definition, loaded once per process (bundle model, spec, forms)."""
+        loaded = self._definitions.get(definition_id)
+        if loaded is None:
+            row = session.get(DefinitionRow, definition_id)
+            if row is None:
+                raise NotFoundError(f"definition {definition_id} not found")
+            loaded = load_definition(row.id, row.key, row.version, row.source_file, row.bpmn, row.forms)
+            with self._lock:
+                self._definitions[definition_id] = loaded
+        return loaded
+
+    def lead_of(self, session: Session, definition_id: int) -> str | None:
+        """The lead department of a deployed bundle: who handles its case-level yellow cards."""
+        return self.definition(session, definition_id).bundle.lead
+
+    def service_plan(self, definition: LoadedDefinition) -> MaterialPlan:
+        """What the audit makes of each step's materials (commitment, e-licence, 容缺), once per definition."""
+        plan = self._service_plans.get(definition.id)
+        if plan is None:
+            plan = plan_of(definition.bundle)
+            with self._lock:
+                self._service_plans[definition.id] = plan
+        return plan
+
+    # -- signals due when a step or case ends ---------------------------------------------
+    def _fire_when_ended(self, tx: Tx, signal: SignalRow, now: datetime) -> None:
+        """A step or case ended with this signal due: it fires in this transaction, at its due instant."""
+        tx.issued.extend(issue(tx, [signal], now, claimer=None, lead_of=self.lead_of))
+
+
+def domain_functions(ctx: EngineContext) -> dict[str, Callable[..., Any]]:
+    """Functions designer expressions may call: deadlines on the engine's time and calendar."""
+
+    def workdays(n: int) -> str:
+        if not isinstance(n, int) or n < 1:
+            raise InputError("workdays(n) needs a whole number n ≥ 1" + _kind_of(n))
+        cal = ctx.current_calendar()
+        day = local_date(ctx.now())
+        return end_of_day(cal.add_workdays(day, n), ctx.deadlines.close_of_business).isoformat()
+
+    def natural_days(n: int) -> str:
+        if not isinstance(n, int) or n < 1:
+            raise InputError("natural_days(n) needs a whole number n ≥ 1" + _kind_of(n))
+        return (ctx.now() + timedelta(days=n)).isoformat()
+
+    def hours(n: int) -> str:
+        if not isinstance(n, (int, float)) or n <= 0:
+            raise InputError("hours(n) needs a positive number" + _kind_of(n))
+        return (ctx.now() + timedelta(hours=n)).isoformat()
+
+    return {"workdays": workdays, "natural_days": natural_days, "hours": hours}
+
+
+def _kind_of(value: Any) -> str:
+    """What a bad argument was, without quoting it (it may be case data)."""
+    return (
+        ""
+        if isinstance(value, int | float) and not isinstance(value, bool)
+        else f", not a {type(value).__name__}"
+    )
+
+
+def database_error(exc: Exception, url: str) -> HennanFlowError:
+    """A database failure (SQLAlchemy's or the driver's own) as an error the user can act on."""
+    orig = getattr(exc, "orig", None)
+    text = str(orig) if orig is not None else str(exc)
+    if "locked" in text or "could not serialize" in text or "deadlock" in text:
+        return ConflictError(f"the database is busy ({text})", hint="try again")
+    if "unable to open database file" in text:
+        return ConfigError(
+            f"cannot open the database {url!r}", hint="check that its folder exists and is writable"
+        )
+    if "no such table" in text or ("does not exist" in text and "relation" in text):
+        return SchemaOutOfDateError(
+            f"the database has no hennan_flow schema ({text})", hint="run: hennan-flow db upgrade"
+        )
+    if "could not connect" in text or "Connection refused" in text or "connection failed" in text:
+        return ConfigError(f"cannot connect to the database: {text}", hint="check --db / HENNAN_FLOW_DB")
+    return HennanFlowError(f"database error: {text}")

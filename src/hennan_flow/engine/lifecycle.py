@@ -1,0 +1,330 @@
+"""The step lifecycle: what happens, in one list, when a step becomes ready or ends and when a case ends.
+
+Every path that opens or closes a step instance comes through here — the process advancing after a
+start, a completion or a timer (`sync_steps`), a completion (`end_step` with `Ending.completed`), a
+boundary event or a terminate end moving the process past an open step (`Ending.cancelled()`), and a
+case ending by itself or terminated by a service (`end_case`, `terminate_case`) — so each of these
+lists is the whole story, whoever calls:
+
+**A step becomes ready** (`ready_step`, 受理)
+  1. a rework loop past `max_cycles` is refused;
+  2. its work-queue row (state ready, its lane's department);
+  3. audit `task.ready`;
+  4. its deadlines and signals stored, armed (`clock.deadlines`);
+  5. the services: commitments signed, e-licences recorded (asked after the commit when a provider
+     is configured), tolerated materials awaited (`services.steps.on_step_ready`).
+
+**A step ends** (`end_step`: completed by its actor, or cancelled with the reason, if any)
+  1. its work-queue row: final state and instant (and who completed it);
+  2. an open pause is closed at that instant, and when it was the case's last supplement or
+     special-procedure pause, the case clock runs again (`resume_case_clock`; when the case is
+     ending, its deadline then closes with that pause counted);
+  3. audit `task.completed` | `task.cancelled` (with the reason);
+  4. its deadlines closed: what was already due fires now, at its due instant; the rest is cancelled;
+  5. the services: a decision starts its commitments' post-verification; a cancelled step voids
+     what it waited for (`services.steps.on_step_ended`).
+
+**A case ends** (`end_case`: completed when its process finished, terminated by a service)
+  1. its open steps end, cancelled with the case's reason (as above);
+  2. the case record's state and end instant (written with its workflow, or at once when terminated);
+  3. audit `case.completed` | `case.terminated` (terminations also to the outbox);
+  4. the case deadline closed (what was due fires at its instant);
+  5. the services: nothing the case still awaited can lapse (`services.steps.on_case_ended`);
+  6. a terminated case's workflow leaves the cache.
+
+The outcomes the engine will grow (refused, withdrawn, a step returned) are more `Ending` and
+`CaseEnd` values through the same functions; events other than the audit log (the outbox's
+task.ready, task.completed, case.completed…) join these lists, written by the transaction's journal
+in the same batched statements.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import partial
+from typing import Any, Literal
+
+from sqlalchemy import func, select
+
+from ..clock.deadlines import CASE_STOPPING_REASONS
+from ..clock.instants import as_utc, local_iso
+from ..db import hotpath
+from ..db.hotpath import CaseRecord, TaskRecord
+from ..db.models import DeadlineRow, PauseRow
+from ..db.transaction import Tx
+from ..errors import StateError
+from ..runtime.workflow import UserTask, check_depth, finished, ready_user_tasks
+from ..services import steps as services
+from . import licence_checks
+from .context import EngineContext
+from .definitions import LoadedDefinition
+
+__all__ = [
+    "CaseEnd",
+    "Ending",
+    "end_case",
+    "end_step",
+    "ready_step",
+    "resume_case_clock",
+    "sync_steps",
+    "terminate_case",
+]
+
+
+@dataclass(frozen=True)
+class Ending:
+    """How a step instance ends: completed by `actor`, or cancelled (`reason`: why, None when the
+    process itself moved past it — a boundary event, a terminate end)."""
+
+    state: Literal["completed", "cancelled"]
+    reason: str | None = None
+    actor: str | None = None
+
+    @classmethod
+    def completed(cls, actor: str | None) -> Ending:
+        return cls("completed", actor=actor)
+
+    @classmethod
+    def cancelled(cls, reason: str | None = None, *, actor: str | None = None) -> Ending:
+        return cls("cancelled", reason=reason, actor=actor)
+
+
+@dataclass(frozen=True)
+class CaseEnd:
+    """How a case ends: completed (its process finished) or terminated (终止办理, with its reason)."""
+
+    state: Literal["completed", "terminated"]
+    reason: str | None = None
+    detail: Mapping[str, Any] = field(default_factory=dict)
+    actor: str | None = None
+
+
+# -- a step becomes ready -----------------------------------------------------------------------------
+
+
+def ready_step(
+    ctx: EngineContext, tx: Tx, case: CaseRecord, definition: LoadedDefinition, spiff: UserTask, now: datetime
+) -> TaskRecord:
+    """A user step SpiffWorkflow made ready enters its department's queue (the list above)."""
+    raw = tx.raw
+    if spiff.step in definition.cyclic_steps:  # only a step on a loop can come round again
+        cycles = hotpath.count_instances(raw, case.id, spiff.step)
+        if cycles >= ctx.max_cycles:
+            raise StateError(
+                f"step {spiff.step!r} would come round for the {cycles + 1}th time in case {case.id}; "
+                f"the limit is {ctx.max_cycles} rework cycles",
+                hint="close this case and start a new one, or raise Engine(max_cycles=…) "
+                "(SpiffWorkflow 3.2.0 cannot run much past ~200 cycles)",
+            )
+    step = definition.bundle.step(spiff.step)
+    task = TaskRecord(
+        id=spiff.id,
+        case_id=case.id,
+        step=spiff.step,
+        name=spiff.name,
+        department=step.department if step else None,
+        state="ready",
+        ready_at=now,
+    )
+    hotpath.insert_task(raw, task)
+    tx.journal.record("task.ready", case=case.id, task=task.id, step=task.step, at=now)
+    if step is None:
+        return task
+    ctx.deadlines.start(
+        tx,
+        owner=task.id,
+        case_id=case.id,
+        task_id=task.id,
+        scope="step",
+        step=task.step,
+        kind=step.kind,
+        limit=step.time_limit,
+        accepted_at=now,
+    )
+    fetch_later = services.on_step_ready(
+        tx,
+        plan=ctx.service_plan(definition),
+        case_id=case.id,
+        applicant=case.applicant,
+        task_id=task.id,
+        step=task.step,
+        department=task.department,
+        now=now,
+        provider=ctx.licences,
+        calendar=partial(ctx.calendar, tx),
+        close=ctx.deadlines.close_of_business,
+    )
+    if fetch_later:  # no lock (the case's, the outbox's) is held while a provider answers
+        tx.after_commit(partial(licence_checks.verify_after_commit, ctx, task.id))
+    return task
+
+
+# -- a step ends --------------------------------------------------------------------------------------
+
+
+def end_step(
+    ctx: EngineContext,
+    tx: Tx,
+    case: CaseRecord,
+    task: TaskRecord,
+    ending: Ending,
+    at: datetime,
+) -> None:
+    """A ready or paused step instance ends (the list above); `task` is updated in place."""
+    was_paused = task.state == "paused"
+    task.state, task.ended_at = ending.state, at
+    if ending.state == "completed":
+        task.actor = ending.actor
+    hotpath.end_task(tx.raw, task)
+    if was_paused:  # (the rarer path: the ORM, so the case clock below sees the pause closed)
+        for pause in tx.session.scalars(
+            select(PauseRow).where(PauseRow.task_id == task.id, PauseRow.ended_at.is_(None))
+        ):
+            pause.ended_at, pause.ended_by = at, ending.actor
+        resume_case_clock(ctx, tx, case.id)
+    tx.journal.record(
+        f"task.{ending.state}",
+        case=case.id,
+        task=task.id,
+        step=task.step,
+        actor=ending.actor,
+        at=at,
+        detail={"reason": ending.reason} if ending.reason is not None else None,
+    )
+    ctx.deadlines.close(tx, task.id, at)
+    services.on_step_ended(
+        tx,
+        ctx.deadlines,
+        plan=ctx.service_plan(ctx.definition(tx.session, case.definition_id)),
+        task_id=task.id,
+        step=task.step,
+        completed=ending.state == "completed",
+        now=at,
+    )
+
+
+def resume_case_clock(ctx: EngineContext, tx: Tx, case_id: str) -> None:
+    """The case clock runs again once no supplement or special-procedure pause of the case is open
+    (its deadlines move by the union of those pauses' working days)."""
+    session = tx.session
+    case_deadline = session.get(DeadlineRow, case_id)
+    if case_deadline is None or case_deadline.paused_since is None or case_deadline.closed_at is not None:
+        return
+    still = session.scalar(
+        select(func.count())
+        .select_from(PauseRow)
+        .where(
+            PauseRow.case_id == case_id,
+            PauseRow.ended_at.is_(None),
+            PauseRow.reason.in_(CASE_STOPPING_REASONS),
+        )
+    )
+    if not still:
+        ctx.deadlines.resume(tx, case_deadline)
+
+
+# -- a case ends --------------------------------------------------------------------------------------
+
+
+def end_case(
+    ctx: EngineContext,
+    tx: Tx,
+    case: CaseRecord,
+    end: CaseEnd,
+    at: datetime,
+    *,
+    open_steps: Sequence[TaskRecord],
+) -> None:
+    """A case ends (the list above) with these steps still open; `case` is updated in place, and the
+    caller writes its row (with the workflow, or `hotpath.end_case` for a termination)."""
+    # a process that finished cancelled its open steps itself; a termination is its actor's
+    by = end.actor if end.state != "completed" else None
+    for task in open_steps:  # in queue order
+        ended = max(at, as_utc(task.ready_at)) if task.ready_at is not None else at
+        end_step(ctx, tx, case, task, Ending.cancelled(end.reason, actor=by), ended)
+    case.state, case.ended_at = end.state, at
+    if end.state == "terminated":
+        case.next_timer_at = None
+        doc = {"reason": end.reason, **end.detail}
+        tx.journal.record("case.terminated", case=case.id, actor=end.actor, at=at, detail=doc)
+        tx.journal.publish(
+            "case.terminated",
+            case=case.id,
+            ref=case.id,
+            at=at,
+            recorded_at=ctx.now(),
+            payload={"case": case.id, "key": case.key, **doc, "at": local_iso(at)},
+        )
+    else:
+        tx.journal.record("case.completed", case=case.id, actor=end.actor, at=at)
+    ctx.deadlines.close(tx, case.id, at)
+    services.on_case_ended(
+        tx, plan=ctx.service_plan(ctx.definition(tx.session, case.definition_id)), case_id=case.id, now=at
+    )
+
+
+def terminate_case(
+    ctx: EngineContext,
+    tx: Tx,
+    case_id: str,
+    *,
+    at: datetime,
+    reason: str,
+    detail: Mapping[str, Any],
+    actor: str | None = None,
+) -> bool:
+    """终止办理: the case becomes terminated at `at`, its open steps cancelled, its clocks stopped.
+
+    The caller holds the case lock. False when the case is not open (nothing changes).
+    """
+    case = hotpath.read_case(tx.raw, case_id, lock=False)
+    if case is None or case.state != "open":
+        return False
+    end_case(
+        ctx,
+        tx,
+        case,
+        CaseEnd("terminated", reason=reason, detail=detail, actor=actor),
+        at,
+        open_steps=hotpath.open_tasks(tx.raw, case_id),
+    )
+    hotpath.end_case(tx.raw, case)
+    ctx.workflows.forget(case_id)
+    return True
+
+
+# -- after the process moved ----------------------------------------------------------------------
+
+
+def sync_steps(
+    ctx: EngineContext,
+    tx: Tx,
+    case: CaseRecord,
+    definition: LoadedDefinition,
+    workflow: Any,
+    now: datetime,
+    actor: str | None,
+) -> list[TaskRecord]:
+    """Mirror SpiffWorkflow's ready user steps into the work queues after the process moved.
+
+    Open steps the process moved past end cancelled; steps it made ready become ready; a finished
+    process ends the case (`case.state` is set for the caller's `persist_case`). Returns the steps
+    that became ready.
+    """
+    ready = {t.id: t for t in ready_user_tasks(workflow)}
+    open_rows = hotpath.open_tasks(tx.raw, case.id)
+    gone = [t for t in open_rows if t.id not in ready]
+    done = finished(workflow)
+    if not done:
+        for task in gone:
+            end_step(ctx, tx, case, task, Ending.cancelled(), now)
+    known = {t.id for t in open_rows}
+    added = [
+        ready_step(ctx, tx, case, definition, t, now) for task_id, t in ready.items() if task_id not in known
+    ]
+    check_depth(workflow)
+    if done:
+        end_case(ctx, tx, case, CaseEnd("completed", actor=actor), now, open_steps=gone)
+    return added

@@ -1,0 +1,37 @@
+"""A step's or a case's ORM row for a state change of the rarer paths, read under the case lock.
+
+One writer per case: every operation locks the case row first (`Tx.lock_case`) and reads what it
+changes after the lock, so on PostgreSQL it sees what another worker committed meanwhile.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from ..db.models import CaseRow, TaskRow
+from ..db.transaction import Tx
+from ..errors import NotFoundError
+
+__all__ = ["locked_case", "locked_task"]
+
+_NO_TASK_HINT = "list tasks with: hennan-flow task list"
+
+
+def locked_case(tx: Tx, case_id: str) -> CaseRow:
+    """The case row, its case locked (NotFoundError for an unknown case)."""
+    if tx.lock_case(case_id) is None:
+        raise NotFoundError(f"no case {case_id!r}", hint="list cases with: hennan-flow case list")
+    row = tx.session.get(CaseRow, case_id, populate_existing=True)
+    assert row is not None
+    return row
+
+
+def locked_task(tx: Tx, task_id: str) -> TaskRow:
+    """The step's work-queue row, its case locked (NotFoundError for an unknown task)."""
+    found = tx.session.execute(select(TaskRow.case_id).where(TaskRow.id == task_id)).first()
+    if found is None:
+        raise NotFoundError(f"no task {task_id!r}", hint=_NO_TASK_HINT)
+    tx.lock_case(found[0])
+    row = tx.session.get(TaskRow, task_id, populate_existing=True)
+    assert row is not None
+    return row

@@ -1,0 +1,112 @@
+"""Supervision through the engine: the sweeper's port, card records, the outbox and the report.
+
+`SweepPort` is the engine as the sweeper sees it (`supervision.sweeper.SweptEngine`): transactions,
+the stored signals of armed deadlines, firing claimed signals (cards and records, or a service
+deadline's action on its case), and the BPMN timers of due cases. The sweeper needs nothing else,
+and never an engine's own members.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date, datetime
+
+from sqlalchemy import Connection
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from ..clock.workdays import WorkCalendar
+from ..db.models import DeadlineRow, SignalRow
+from ..db.transaction import Tx
+from ..entities import Issued
+from ..errors import ConflictError
+from ..supervision import cards as card_records
+from ..supervision.cards import Card, issue
+from ..supervision.facts import Scope, read_facts
+from ..supervision.figures import SupervisionReport, build_report
+from ..supervision.review_figures import summary
+from . import cases
+from .context import EngineContext
+from .services import fire_service_signals
+
+__all__ = ["SweepPort", "advance_card", "report"]
+
+
+class SweepPort:
+    """The engine's side of a sweep (implements `supervision.sweeper.SweptEngine`)."""
+
+    def __init__(self, ctx: EngineContext) -> None:
+        self._ctx = ctx
+
+    @property
+    def postgres(self) -> bool:
+        return self._ctx.postgres
+
+    def now(self) -> datetime:
+        return self._ctx.now()
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        with self._ctx.read() as session:
+            yield session
+
+    @contextmanager
+    def write(self) -> Iterator[Tx]:
+        with self._ctx.write() as tx:
+            yield tx
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        with self._ctx.connect() as conn:
+            yield conn
+
+    def calendar(self) -> WorkCalendar:
+        return self._ctx.current_calendar()
+
+    def store_signals(self, tx: Tx, rows: Sequence[DeadlineRow]) -> None:
+        self._ctx.deadlines.store_signals(tx, *rows)
+
+    def fire(self, tx: Tx, signals: Sequence[SignalRow], now: datetime, *, claimer: str) -> list[Issued]:
+        # service deadlines (kind action: a 容缺 supplement deadline) act on their case instead
+        actions = [r for r in signals if r.kind == "action"]
+        acted = fire_service_signals(self._ctx, tx, actions, now, claimer=claimer) if actions else []
+        rest = [r for r in signals if r.kind != "action"] if actions else list(signals)
+        return acted + issue(tx, rest, now, claimer=claimer, lead_of=self._ctx.lead_of)
+
+    def due_timer_cases(self, limit: int) -> list[str]:
+        return cases.due_timer_cases(self._ctx, limit)
+
+    def fire_timers(self, case_id: str) -> list[Issued] | None:
+        return cases.fire_timers(self._ctx, case_id)
+
+    def mark_case_error(self, case_id: str, message: str) -> None:
+        cases.mark_error(self._ctx, case_id, message)
+
+
+def advance_card(
+    ctx: EngineContext, card_id: str, *, to: str, note: str, conclusion: str | None, actor: str | None
+) -> Card:
+    """Move a card's record one step (supervision.cards), its case locked."""
+    try:
+        with ctx.write() as tx:
+            card_records.advance(
+                tx, card_id, to=to, note=note, conclusion=conclusion, actor=actor, now=ctx.now()
+            )
+            return card_records.get_card(tx.session, card_id)
+    except StaleDataError as exc:
+        raise ConflictError(f"card {card_id} was changed meanwhile", hint="show it again and retry") from exc
+
+
+def report(
+    ctx: EngineContext, *, start: date | None, end: date | None, department: str | None
+) -> SupervisionReport:
+    """The 红黄牌 supervision report of a period and department, from rows read in one read transaction."""
+    scope = Scope(start=start, end=end, department=department)
+    ctx.check_schema()
+    now = ctx.now()
+    with ctx.read() as session:
+        facts = read_facts(session, scope, bundle_of=lambda i: ctx.definition(session, i).bundle)
+        calendar = ctx.calendar(session)
+        reviews = summary(session, start=start, end=end, department=department, now=now)
+    return build_report(facts, scope, now=now, calendar=calendar, reviews=reviews)

@@ -1,0 +1,234 @@
+"""Steps (work items): completing one, pausing and resuming its clock, extending it, reading queues.
+
+`complete` is the hot path: one transaction reads the step and its case (locked), checks the form
+data and the materials the result waits for, completes the step in the workflow, ends it through the
+step lifecycle, mirrors what the process made ready and writes the changed state. Of two concurrent
+completions of the same step exactly one wins, the other gets `ConflictError`; completions of
+different parallel steps of one case both succeed (a stale revision is read again, up to 8 times).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
+
+from ..clock.deadlines import CASE_STOPPING_REASONS
+from ..db import hotpath
+from ..db.hotpath import TaskRecord
+from ..db.models import DeadlineRow, ExtensionRow, PauseRow, TaskRow
+from ..db.transaction import Tx
+from ..entities import Task
+from ..errors import ConflictError, NotFoundError, StateError
+from ..runtime.workflow import complete as complete_in_workflow
+from ..services.steps import before_result
+from .context import EngineContext
+from .lifecycle import Ending, end_step, resume_case_clock, sync_steps
+from .rows import locked_task
+from .views import queue_entries, ready_entries, task_of
+from .workflows import load_workflow, persist_case
+
+__all__ = ["TASK_STATES", "complete", "extend", "one", "pause", "queue", "resume"]
+
+TASK_STATES = ("ready", "paused", "completed", "cancelled")
+_RETRIES = 8
+_NO_TASK_HINT = "list tasks with: hennan-flow task list"
+
+
+def complete(ctx: EngineContext, task_id: str, data: dict[str, Any], actor: str | None) -> Task:
+    """Complete a ready step with its form data and run the case to its next wait state."""
+    for _attempt in range(_RETRIES):
+        try:
+            return _complete_once(ctx, task_id, data, actor)
+        except StaleDataError:
+            continue  # another step of the same case changed it first: read again
+    raise ConflictError(f"the case of task {task_id} kept changing under this completion; try again")
+
+
+def _complete_once(ctx: EngineContext, task_id: str, data: dict[str, Any], actor: str | None) -> Task:
+    case_id = ""
+    try:
+        with ctx.write() as tx:
+            now = ctx.now()
+            raw = tx.raw
+            task = hotpath.task_of(raw, task_id)
+            if task is None:
+                raise NotFoundError(f"no task {task_id!r}", hint=_NO_TASK_HINT)
+            case_id = task.case_id
+            case = hotpath.read_case(raw, case_id, lock=True)  # one writer per case
+            assert case is not None
+            # PostgreSQL: read again after the case lock, to see what another worker committed
+            # meanwhile (SQLite's BEGIN IMMEDIATE took the write lock before the first read)
+            if raw.postgres:
+                task = hotpath.task_of(raw, task_id)
+                assert task is not None
+            _check_completable(task)
+            definition = ctx.definition(tx.session, case.definition_id)
+            definition.check_data(task.step, data)
+            before_result(
+                tx.session,
+                plan=ctx.service_plan(definition),
+                case_id=case_id,
+                task_id=task_id,
+                step=task.step,
+            )
+            workflow = load_workflow(ctx, raw, case, definition)
+            complete_in_workflow(workflow, task_id, data)
+            end_step(ctx, tx, case, task, Ending.completed(actor), now)
+            added = sync_steps(ctx, tx, case, definition, workflow, now, actor)
+            rev = persist_case(ctx, tx.raw, case, workflow)
+            ready = ready_entries(ctx, tx, added, now)
+    except BaseException:
+        if case_id:
+            ctx.workflows.forget(case_id)
+        raise
+    ctx.workflows.remember(case_id, rev, workflow, open_=case.state == "open")
+    return task_of(task, ready=ready)
+
+
+def _check_completable(task: TaskRecord) -> None:
+    if task.state == "completed":
+        raise ConflictError(
+            f"step {task.step!r} of case {task.case_id} was already completed"
+            + (f" by {task.actor}" if task.actor else ""),
+            hint="reload the work queue: hennan-flow task list",
+        )
+    if task.state != "ready":
+        raise StateError(
+            f"task {task.id} (step {task.step!r}) is {task.state}, not ready",
+            hint="resume it first"
+            if task.state == "paused"
+            else "list ready tasks with: hennan-flow task list",
+        )
+
+
+# -- the step's clock -------------------------------------------------------------------------------
+
+
+def pause(ctx: EngineContext, task_id: str, *, reason: str, actor: str | None) -> Task:
+    """Stop a ready step's clock (and the case clock, for a supplement or a special procedure)."""
+    with ctx.write() as tx:
+        now = ctx.now()
+        row = locked_task(tx, task_id)
+        if row.state != "ready":
+            raise StateError(f"step {row.step!r} is {row.state}; only a running (ready) step can be paused")
+        session = tx.session
+        row.state = "paused"
+        session.add(
+            PauseRow(case_id=row.case_id, task_id=row.id, reason=reason, started_at=now, started_by=actor)
+        )
+        deadline = session.get(DeadlineRow, row.id)
+        if deadline is not None:
+            ctx.deadlines.pause(tx, deadline, now)
+        if reason in CASE_STOPPING_REASONS:
+            case_deadline = session.get(DeadlineRow, row.case_id)
+            if (
+                case_deadline is not None
+                and case_deadline.paused_since is None
+                and case_deadline.closed_at is None
+            ):
+                ctx.deadlines.pause(tx, case_deadline, now)
+        tx.journal.record(
+            "task.paused",
+            case=row.case_id,
+            task=row.id,
+            step=row.step,
+            actor=actor,
+            at=now,
+            detail={"reason": reason},
+        )
+        return _task(ctx, tx, row)
+
+
+def resume(ctx: EngineContext, task_id: str, *, actor: str | None) -> Task:
+    """Restart a paused step's clock; its deadlines move by the working days it was paused."""
+    with ctx.write() as tx:
+        now = ctx.now()
+        row = locked_task(tx, task_id)
+        if row.state != "paused":
+            raise StateError(f"step {row.step!r} is {row.state}, not paused; there is nothing to resume")
+        session = tx.session
+        open_pause = session.scalar(
+            select(PauseRow).where(PauseRow.task_id == row.id, PauseRow.ended_at.is_(None))
+        )
+        assert open_pause is not None
+        open_pause.ended_at, open_pause.ended_by = now, actor
+        row.state = "ready"
+        session.flush()
+        deadline = session.get(DeadlineRow, row.id)
+        if deadline is not None:
+            ctx.deadlines.resume(tx, deadline)
+        resume_case_clock(ctx, tx, row.case_id)
+        tx.journal.record(
+            "task.resumed",
+            case=row.case_id,
+            task=row.id,
+            step=row.step,
+            actor=actor,
+            at=now,
+            detail={"reason": open_pause.reason},
+        )
+        return _task(ctx, tx, row)
+
+
+def extend(
+    ctx: EngineContext, task_id: str, *, days: int, approver: str, reason: str, actor: str | None
+) -> Task:
+    """延长审批: move a step's promised and legal deadlines (and its signals) by `days` working days."""
+    with ctx.write() as tx:
+        now = ctx.now()
+        row = locked_task(tx, task_id)
+        if row.state not in {"ready", "paused"}:
+            raise StateError(f"step {row.step!r} is {row.state}; only a running step can be extended")
+        session = tx.session
+        deadline = session.get(DeadlineRow, row.id)
+        if deadline is None:
+            raise StateError(f"step {row.step!r} has no time limit to extend")
+        ctx.deadlines.fire_due(tx, deadline, now)  # a passed deadline never moves
+        session.add(
+            ExtensionRow(
+                case_id=row.case_id,
+                task_id=row.id,
+                days=days,
+                approver=approver,
+                reason=reason,
+                at=now,
+                actor=actor,
+            )
+        )
+        session.flush()
+        ctx.deadlines.recompute(tx, deadline)
+        tx.journal.record(
+            "task.extended",
+            case=row.case_id,
+            task=row.id,
+            step=row.step,
+            actor=actor,
+            at=now,
+            detail={"days": days, "approver": approver},
+        )
+        return _task(ctx, tx, row)
+
+
+def _task(ctx: EngineContext, tx: Tx, row: TaskRow) -> Task:
+    """A Task (with deadlines) for an ORM task row of the rarer paths (pause, resume, extend)."""
+    return task_of(row, deadlines=ctx.deadlines.view(tx.raw, row.id, ctx.now()))
+
+
+# -- reading ------------------------------------------------------------------------------------------
+
+
+def queue(ctx: EngineContext, *, case: str | None, department: str | None, state: str | None) -> list[Task]:
+    """The work queue: user steps by case, department (lane) and state, with their deadlines."""
+    with ctx.reading() as raw:
+        return queue_entries(ctx, raw, hotpath.queue(raw, case_id=case, department=department, state=state))
+
+
+def one(ctx: EngineContext, task_id: str) -> Task:
+    """One step instance, with its deadlines."""
+    with ctx.reading() as raw:
+        found = hotpath.task_of(raw, task_id)
+        if found is None:
+            raise NotFoundError(f"no task {task_id!r}", hint=_NO_TASK_HINT)
+        return queue_entries(ctx, raw, [found])[0]
