@@ -20,11 +20,6 @@ from hennan_flow.db import session as db_session
 from hennan_flow.engine import Engine
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine: Engine._complete_once runs definition.check_data inside the write transaction, "
-    "after the case lock; it should run before (issue 28 item 1)",
-)
 def test_refused_form_data_is_answered_without_waiting_for_the_write_lock(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -53,6 +53,7 @@ __all__ = [
     "signal_views",
     "store_armed_signals",
     "stored_calendars",
+    "task_and_definition",
     "task_of",
     "update_case",
     "upsert_fragments",
@@ -273,6 +274,17 @@ def _task_record(raw: Raw, found: Sequence[Any]) -> TaskRecord:
 def task_of(raw: Raw, task_id: str) -> TaskRecord | None:
     found = raw.row(f"SELECT {_TASK_COLUMNS} FROM hf_task WHERE id = ?", (task_id,))
     return None if found is None else _task_record(raw, found)
+
+
+def task_and_definition(raw: Raw, task_id: str) -> tuple[TaskRecord, int] | None:
+    """The task row and the id of its case's definition (what a completion checks the form data
+    against before it takes any lock): one statement."""
+    columns = ", ".join(f"t.{c.strip()}" for c in _TASK_COLUMNS.split(","))
+    found = raw.row(
+        f"SELECT {columns}, c.definition_id FROM hf_task t JOIN hf_case c ON c.id = t.case_id WHERE t.id = ?",
+        (task_id,),
+    )
+    return None if found is None else (_task_record(raw, found[:-1]), int(found[-1]))
 
 
 def queue(
