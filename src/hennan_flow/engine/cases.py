@@ -35,11 +35,11 @@ __all__ = [
     "case",
     "case_data",
     "cases",
-    "step_data",
     "due_timer_cases",
     "fire_timers",
     "mark_error",
     "start",
+    "step_data",
 ]
 
 CASE_STATES = ("open", "completed", "terminated")
