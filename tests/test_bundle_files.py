@@ -16,6 +16,7 @@ import pytest
 from hennan_flow.bpmn.dialect import read_document
 from hennan_flow.bpmn.validate import validate_file
 from hennan_flow.bpmn.xmlsafe import parse_file, read_source
+from hennan_flow.engine import Engine
 from hennan_flow.errors import BpmnError
 from hennan_flow.inputs import ReadRefused, read_input
 from test_validate import CLEAN, FORMS, run
@@ -161,17 +162,27 @@ def test_the_bound_counts_bytes_read_not_st_size() -> None:
     assert len(read_input(maps, max_bytes=10_000_000)) > 64
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine/definitions.collect still re-reads the file and decodes it as UTF-8; it must store "
-    "FileResult.text (the engine developer's change, issue 28 item 4)",
+@pytest.mark.parametrize(
+    ("encoding", "declared"), [("gbk", "GBK"), ("utf-16", "UTF-16"), ("gb18030", "GB18030")]
 )
 def test_deploy_agrees_with_validate_on_a_gbk_file(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], encoding: str, declared: str
 ) -> None:
-    path = _recoded(tmp_path, "gbk", "GBK")
+    path = _recoded(tmp_path, encoding, declared)
     url = f"sqlite:///{tmp_path / 'hf.db'}"
     assert run(capsys, "--db", url, "db", "upgrade")[0] == 0
     rc, out, err = run(capsys, "--db", url, "deploy", path, "--forms", FORMS)
     assert rc == 0, err
     assert out.startswith("clean_bundle\tv1\t")
+    # what was stored is the decoded text: the same names as the UTF-8 original, a case starts
+    with Engine(url) as engine:
+        original = read_document(parse_file(CLEAN), "clean").bundles[0]
+        stored = engine.bundle("clean_bundle")
+        assert (stored.name, [s.name for s in stored.steps]) == (
+            original.name,
+            [s.name for s in original.steps],
+        )
+        assert engine.start_case("clean_bundle").state == "open"
+    # the same bundle saved as UTF-8 is the same version
+    rc, out, err = run(capsys, "--db", url, "deploy", str(CLEAN), "--forms", FORMS)
+    assert rc == 0 and out.startswith("clean_bundle\tv1\t"), out + err

@@ -79,13 +79,8 @@ def test_every_case_lists_its_parallel_steps_in_one_order(sqlite_url: str, model
         assert len(orders) == 1, orders
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the engine orders its queue by (ready_at, id); it must order by (ready_at, UserTask.order, id) — "
-    "engine/facade.py _sync_tasks, _ready_tasks, _tasks_where (see the issue 29 report)",
-)
-def test_the_engine_lists_steps_ready_together_in_document_order(sqlite_url: str, model: Path) -> None:
-    with simulation(sqlite_url, model, START) as (engine, _clock):
+def test_the_engine_lists_steps_ready_together_in_document_order(db_url: str, model: Path) -> None:
+    with simulation(db_url, model, START) as (engine, _clock):
         case = engine.start_case("parallel")
         assert [t.step for t in case.ready] == DOCUMENT_ORDER
         assert [t.step for t in engine.tasks(case=case.id)] == DOCUMENT_ORDER

@@ -53,6 +53,7 @@ __all__ = [
     "signal_views",
     "store_armed_signals",
     "stored_calendars",
+    "task_and_definition",
     "task_of",
     "update_case",
     "upsert_fragments",
@@ -260,19 +261,32 @@ class TaskRecord:
     ready_at: datetime | None
     ended_at: datetime | None = None
     actor: str | None = None
+    doc_order: int | None = None  # its element's place in the document: the queue's order at one instant
 
 
-_TASK_COLUMNS = "id, case_id, step, name, department, state, ready_at, ended_at, actor"
+_TASK_COLUMNS = "id, case_id, step, name, department, state, ready_at, ended_at, actor, doc_order"
+QUEUE_ORDER = "ready_at, doc_order IS NULL, doc_order, id"  # ready together: document order, then id
 
 
 def _task_record(raw: Raw, found: Sequence[Any]) -> TaskRecord:
-    tid, cid, step, name, dept, state, ready, ended, actor = found
-    return TaskRecord(tid, cid, step, name, dept, state, raw.instant(ready), raw.instant(ended), actor)
+    tid, cid, step, name, dept, state, ready, ended, actor, order = found
+    return TaskRecord(tid, cid, step, name, dept, state, raw.instant(ready), raw.instant(ended), actor, order)
 
 
 def task_of(raw: Raw, task_id: str) -> TaskRecord | None:
     found = raw.row(f"SELECT {_TASK_COLUMNS} FROM hf_task WHERE id = ?", (task_id,))
     return None if found is None else _task_record(raw, found)
+
+
+def task_and_definition(raw: Raw, task_id: str) -> tuple[TaskRecord, int] | None:
+    """The task row and the id of its case's definition (what a completion checks the form data
+    against before it takes any lock): one statement."""
+    columns = ", ".join(f"t.{c.strip()}" for c in _TASK_COLUMNS.split(","))
+    found = raw.row(
+        f"SELECT {columns}, c.definition_id FROM hf_task t JOIN hf_case c ON c.id = t.case_id WHERE t.id = ?",
+        (task_id,),
+    )
+    return None if found is None else (_task_record(raw, found[:-1]), int(found[-1]))
 
 
 def queue(
@@ -294,7 +308,7 @@ def open_tasks(raw: Raw, case_id: str) -> list[TaskRecord]:
 
 
 def _tasks(raw: Raw, where: str, params: Sequence[Any]) -> list[TaskRecord]:
-    rows = raw.rows(f"SELECT {_TASK_COLUMNS} FROM hf_task WHERE {where} ORDER BY ready_at, id", params)
+    rows = raw.rows(f"SELECT {_TASK_COLUMNS} FROM hf_task WHERE {where} ORDER BY {QUEUE_ORDER}", params)
     return [_task_record(raw, r) for r in rows]
 
 
@@ -306,8 +320,18 @@ def count_instances(raw: Raw, case_id: str, step: str) -> int:
 
 def insert_task(raw: Raw, task: TaskRecord) -> None:
     raw.run(
-        "INSERT INTO hf_task (id, case_id, step, name, department, state, ready_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (task.id, task.case_id, task.step, task.name, task.department, task.state, raw.ts(task.ready_at)),
+        "INSERT INTO hf_task (id, case_id, step, name, department, state, ready_at, doc_order)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            task.id,
+            task.case_id,
+            task.step,
+            task.name,
+            task.department,
+            task.state,
+            raw.ts(task.ready_at),
+            task.doc_order,
+        ),
     )
 
 

@@ -162,6 +162,9 @@ class TaskRow(Base):
     ready_at: Mapped[datetime]
     ended_at: Mapped[datetime | None]
     actor: Mapped[str | None] = mapped_column(String(255))
+    # its element's place in the BPMN document (runtime.workflow.UserTask.order): steps ready at one
+    # instant are listed in document order (migration 0009; NULL for rows made before it)
+    doc_order: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class EventRow(Base):

@@ -23,7 +23,7 @@ from ..db.raw import Raw
 from ..entities import Case, Issued
 from ..errors import NotFoundError
 from ..ids import new_id
-from ..runtime.workflow import SPIFF_VERSION, advance, new_workflow, ready_user_tasks
+from ..runtime.workflow import SPIFF_VERSION, advance, new_workflow, ready_user_tasks, task_data
 from .context import EngineContext
 from .lifecycle import sync_steps
 from .rows import locked_case
@@ -39,6 +39,7 @@ __all__ = [
     "fire_timers",
     "mark_error",
     "start",
+    "step_data",
 ]
 
 CASE_STATES = ("open", "completed", "terminated")
@@ -226,3 +227,16 @@ def case_data(ctx: EngineContext, case_id: str) -> dict[str, Any]:
             task = workflow.get_task_from_id(uuid.UUID(t.id))
             data.update(task.data)
         return data or dict(workflow.last_task.data if workflow.last_task else {})
+
+
+def step_data(ctx: EngineContext, case_id: str, task_id: str) -> dict[str, Any]:
+    """The data one step of the case held when it ended (for a completed step: the values it took);
+    the case's current data when its workflow no longer has that step."""
+    with ctx.read() as session:
+        raw = Raw(session.connection())
+        found = hotpath.read_case(raw, case_id, lock=False)
+        if found is None:
+            raise NotFoundError(f"no case {case_id!r}")
+        workflow = load_workflow(ctx, raw, found, ctx.definition(session, found.definition_id))
+        data = task_data(workflow, task_id)
+    return case_data(ctx, case_id) if data is None else data

@@ -17,7 +17,6 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 from ..bpmn.bundle import Bundle
@@ -146,8 +145,10 @@ def collect(
     documents = [(r.file, r.document.tree) for r in results if r.document is not None]
     for result in results:
         doc = result.document
-        assert doc is not None
-        data = _with_callees(Path(result.file).read_bytes(), doc.tree, result.file, documents)
+        assert doc is not None and result.text is not None
+        # the text validate decoded (UTF-16, GBK … declared as UTF-8 now), never the file read again
+        text = _with_callees(result.text, doc.tree, result.file, documents)
+        data = text.encode("utf-8")
         for bundle in doc.bundles:
             if not bundle.executable:
                 continue
@@ -163,7 +164,7 @@ def collect(
                     key=bundle.key,
                     name=bundle.name,
                     file=result.file,
-                    bpmn=data.decode("utf-8"),
+                    bpmn=text,
                     forms=forms,
                     content_hash=content_hash(data, forms),
                 )
@@ -178,19 +179,18 @@ def collect(
     return candidates
 
 
-def _with_callees(data: bytes, tree: Any, file: str, documents: list[tuple[str, Any]]) -> bytes:
+def _with_callees(text: str, tree: Any, file: str, documents: list[tuple[str, Any]]) -> str:
     """The file's BPMN with the processes it calls from the other files appended (built once here,
     so a composition SpiffWorkflow cannot build is refused at deploy, not at the first case)."""
-    text = data.decode("utf-8")
     merged = with_callees(text, tree, documents)
     if merged == text:
-        return data
+        return text
     combined = parse_bytes(merged.encode("utf-8"), file=file)
     parser = new_parser(combined, file)
     for bundle in read_document(combined, file).bundles:
         if bundle.executable:
             build_specs(combined, file, bundle.key, parser=parser)
-    return merged.encode("utf-8")
+    return merged
 
 
 def _audit_or_refuse(results: list[FileResult], allow_findings: bool) -> None:

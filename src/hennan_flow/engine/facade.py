@@ -22,14 +22,14 @@ through `lifecycle`. The wiring they share is `context.EngineContext`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, time
 from typing import TYPE_CHECKING, Any
 
 from ..clock.deadlines import PAUSE_REASONS
 from ..clock.workdays import WorkCalendar
 from ..entities import Case, Deployment, Task
-from ..errors import ConfigError, InputError, NotFoundError
+from ..errors import ConfigError, FieldError, InputError, NotFoundError
 from ..supervision import cards as card_records
 from ..supervision.cards import Card, OutboxEvent
 from ..supervision.sweeper import BatchReport, Sweeper, SweepResult
@@ -234,8 +234,20 @@ class Engine:
         """One step instance, with its deadlines."""
         return tasks.one(self.context, task_id)
 
-    def render_form(self, task_id: str) -> str:
-        """The step's form as an accessible HTML fragment for portals, beside the applicant's checklist."""
+    def render_form(
+        self,
+        task_id: str,
+        *,
+        errors: Sequence[FieldError] = (),
+        data: Mapping[str, Any] | None = None,
+    ) -> str:
+        """The step's form as an accessible HTML fragment for portals, beside the applicant's checklist.
+
+        A ready or paused step's form is prefilled from the case data; a completed step's is drawn
+        read-only with the values it took (no `<form>`, no submit button). `errors` are a refused
+        submission's field errors (`FormDataError.fields`), shown at their fields; `data`, the values
+        that submission held, shown again over the case's.
+        """
         from ..stepforms.render import render_form
 
         task = self.task(task_id)
@@ -244,12 +256,16 @@ class Engine:
         step = definition.bundle.step(task.step)
         if step is None:
             raise NotFoundError(f"step {task.step!r} is not in the bundle {definition.key!r}")
+        completed = task.state == "completed"
+        values = cases.step_data(self.context, task.case, task.id) if completed else self.case_data(task.case)
         return render_form(
             schema=definition.form_of(task.step),
             step=step,
             bundle=definition.bundle,
-            data=self.case_data(task.case),
+            data={**values, **(data or {})},
             task_id=task.id,
+            errors=errors,
+            readonly=completed,
         )
 
     def complete_task(

@@ -127,6 +127,7 @@ def ready_step(
         department=step.department if step else None,
         state="ready",
         ready_at=now,
+        doc_order=spiff.order,
     )
     hotpath.insert_task(raw, task)
     tx.journal.record("task.ready", case=case.id, task=task.id, step=task.step, at=now)

@@ -1,10 +1,12 @@
 """Steps (work items): completing one, pausing and resuming its clock, extending it, reading queues.
 
-`complete` is the hot path: one transaction reads the step and its case (locked), checks the form
-data and the materials the result waits for, completes the step in the workflow, ends it through the
-step lifecycle, mirrors what the process made ready and writes the changed state. Of two concurrent
-completions of the same step exactly one wins, the other gets `ConflictError`; completions of
-different parallel steps of one case both succeed (a stale revision is read again, up to 8 times).
+`complete` is the hot path: the form data is checked first, outside any transaction (a refused
+submission never waits for the write lock, and no lock is held while a schema is evaluated); then one
+transaction reads the case (locked) and the step, checks the materials the result waits for,
+completes the step in the workflow, ends it through the step lifecycle, mirrors what the process made
+ready and writes the changed state. Of two concurrent completions of the same step exactly one wins,
+the other gets `ConflictError`; completions of different parallel steps of one case both succeed (a
+stale revision is read again, up to 8 times).
 """
 
 from __future__ import annotations
@@ -38,34 +40,45 @@ _NO_TASK_HINT = "list tasks with: hennan-flow task list"
 
 def complete(ctx: EngineContext, task_id: str, data: dict[str, Any], actor: str | None) -> Task:
     """Complete a ready step with its form data and run the case to its next wait state."""
+    case_id = _check_data(ctx, task_id, data)
     for _attempt in range(_RETRIES):
         try:
-            return _complete_once(ctx, task_id, data, actor)
+            return _complete_once(ctx, task_id, case_id, data, actor)
         except StaleDataError:
             continue  # another step of the same case changed it first: read again
     raise ConflictError(f"the case of task {task_id} kept changing under this completion; try again")
 
 
-def _complete_once(ctx: EngineContext, task_id: str, data: dict[str, Any], actor: str | None) -> Task:
-    case_id = ""
+def _check_data(ctx: EngineContext, task_id: str, data: dict[str, Any]) -> str:
+    """Check the form data before any lock is taken (it needs none, and a refusal should not wait
+    for another worker's write, nor hold up others while a schema is evaluated); the case's id."""
+    with ctx.reading() as raw:
+        found = hotpath.task_and_definition(raw, task_id)
+    if found is None:
+        raise NotFoundError(f"no task {task_id!r}", hint=_NO_TASK_HINT)
+    task, definition_id = found
+    if task.state in {"completed", "cancelled"}:  # final: answered without the lock too
+        _check_completable(task)
+    with ctx.read() as session:  # (a definition is read from the database once per process)
+        definition = ctx.definition(session, definition_id)
+    definition.check_data(task.step, data)
+    return task.case_id
+
+
+def _complete_once(
+    ctx: EngineContext, task_id: str, case_id: str, data: dict[str, Any], actor: str | None
+) -> Task:
     try:
         with ctx.write() as tx:
             now = ctx.now()
             raw = tx.raw
-            task = hotpath.task_of(raw, task_id)
-            if task is None:
-                raise NotFoundError(f"no task {task_id!r}", hint=_NO_TASK_HINT)
-            case_id = task.case_id
             case = hotpath.read_case(raw, case_id, lock=True)  # one writer per case
             assert case is not None
-            # PostgreSQL: read again after the case lock, to see what another worker committed
-            # meanwhile (SQLite's BEGIN IMMEDIATE took the write lock before the first read)
-            if raw.postgres:
-                task = hotpath.task_of(raw, task_id)
-                assert task is not None
+            # the step as the case lock lets it be (the form data was checked before: `_check_data`)
+            task = hotpath.task_of(raw, task_id)
+            assert task is not None
             _check_completable(task)
             definition = ctx.definition(tx.session, case.definition_id)
-            definition.check_data(task.step, data)
             before_result(
                 tx.session,
                 plan=ctx.service_plan(definition),
@@ -80,8 +93,7 @@ def _complete_once(ctx: EngineContext, task_id: str, data: dict[str, Any], actor
             rev = persist_case(ctx, tx.raw, case, workflow)
             ready = ready_entries(ctx, tx, added, now)
     except BaseException:
-        if case_id:
-            ctx.workflows.forget(case_id)
+        ctx.workflows.forget(case_id)
         raise
     ctx.workflows.remember(case_id, rev, workflow, open_=case.state == "open")
     return task_of(task, ready=ready)

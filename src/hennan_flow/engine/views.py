@@ -49,10 +49,10 @@ def queue_entries(ctx: EngineContext, raw: Raw, rows: Sequence[TaskRecord]) -> l
 
 def ready_entries(ctx: EngineContext, tx: Tx, rows: Sequence[TaskRecord], now: datetime) -> tuple[Task, ...]:
     """Queue entries for steps that just became ready, with the deadlines this transaction stored
-    (in the queue's order: they share their ready instant, so by id)."""
+    (in the queue's order: they share their ready instant, so by document order, then id)."""
     if not rows:
         return ()
-    ordered = sorted(rows, key=lambda r: r.id)
+    ordered = sorted(rows, key=lambda r: (r.doc_order is None, r.doc_order or 0, r.id))
     views = ctx.deadlines.fresh_views(tx, [r.id for r in ordered], now)
     return tuple(task_of(r, deadlines=views.get(r.id)) for r in ordered)
 

@@ -31,7 +31,7 @@ from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.config import DEFAULT_CONFIG
 from SpiffWorkflow.bpmn.serializer.default.event_definition import TimerConditionalEventDefinitionConverter
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
-from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
+from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
 from ..bpmn.parser import ProcessSpecs
@@ -478,6 +478,16 @@ def complete(workflow: Any, task_id: str, data: Mapping[str, Any]) -> None:
     except (SpiffWorkflowException, WorkflowException, HennanFlowError) as exc:
         raise spiff_runtime_error(exc) from exc
     advance(workflow)
+
+
+def task_data(workflow: Any, task_id: str) -> dict[str, Any] | None:
+    """The data of one task of the case (a completed user step: the values it took, with what the
+    case held then), or None when the workflow no longer has that task."""
+    try:
+        task = workflow.get_task_from_id(UUID(task_id))
+    except (TaskNotFoundException, ValueError):
+        return None
+    return None if task is None else dict(task.data)
 
 
 def finished(workflow: Any) -> bool:
