@@ -122,9 +122,14 @@ def test_a_fifo_is_refused_without_blocking(tmp_path: Path, capsys: pytest.Captu
     with pytest.raises(ReadRefused) as caught:
         read_input(fifo, max_bytes=100)
     assert caught.value.kind == "not_regular"
-    with open(fifo, "rb"):  # let the writer finish
-        pass
-    writer.join()
+    # let the writer finish: hold a reader open (non-blocking, so it cannot hang if the writer already
+    # gave up on a broken pipe) until the writer's open and write are through
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        writer.join(timeout=30)
+    finally:
+        os.close(reader)
+    assert not writer.is_alive()
 
 
 def _write_quietly(path: Path) -> None:
