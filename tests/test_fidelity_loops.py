@@ -2,11 +2,13 @@
 predicts the task tree ahead through every element whose future is certain, so it recurses around
 such a loop until Python's stack runs out at case start, even when a boundary event (or a parallel
 branch) leads out of it and `BPMN-NO-END` has nothing to say. Validate refuses it as `SPIFF-LOOP`,
-so deploy refuses it and no case start can end in an internal error (exit 3).
+so deploy refuses it; a definition stored before the check starts no case either, with an input
+error (exit 2), never an internal one (exit 3).
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -15,10 +17,13 @@ from SpiffWorkflow.bpmn.parser import BpmnParser
 
 from fidelity_models import flow, process, user, write
 from helpers import START
+from hennan_flow.bpmn.parser import build_specs
 from hennan_flow.bpmn.validate import validate_file
 from hennan_flow.bpmn.xmlsafe import parse_file
 from hennan_flow.engine import Engine, SimulatedClock
-from hennan_flow.errors import FindingsError
+from hennan_flow.errors import FindingsError, StateError
+from hennan_flow.runtime.sandbox import Sandbox
+from hennan_flow.runtime.workflow import EngineScriptEngine, new_workflow
 
 TIMER = '<bpmn:timerEventDefinition><bpmn:timeDuration>"P3D"</bpmn:timeDuration></bpmn:timerEventDefinition>'
 START_END = '    <bpmn:startEvent id="start"/>\n    <bpmn:endEvent id="end"/>'
@@ -126,3 +131,13 @@ def test_a_loop_through_a_boundary_event_or_a_gateway_passes(tmp_path: Path) -> 
     for text in (process("rework", body), rework_with_deadline(gateway=True)):
         found = validate_file(write(tmp_path / "p", "m.bpmn", text)).problems
         assert "SPIFF-LOOP" not in {p.code for p in found}, found
+
+
+def test_a_case_start_on_such_a_loop_is_an_input_error_not_an_internal_one(tmp_path: Path) -> None:
+    """A definition deployed before validate knew the loop still starts no case with exit 3."""
+    path = write(tmp_path / "p", "rework.bpmn", rework_with_deadline(gateway=False))
+    specs = build_specs(parse_file(path), str(path), "rework")
+    engine = EngineScriptEngine(Sandbox(), allow_code=False, now=lambda: datetime(2026, 3, 2, tzinfo=UTC))
+    with pytest.raises(StateError) as refused:
+        new_workflow(specs, engine, {})
+    assert refused.value.exit_code == 2 and "SPIFF-LOOP" in (refused.value.hint or "")
