@@ -3,7 +3,10 @@
 Both sides get the same inputs: the same files (the process's own, plus the files of the same folder
 that define the processes its call activities call), no start data, and every ready user step
 completed with empty data, one at a time, always the first ready step in document order, at most
-`MAX_COMPLETIONS` of them. A side's `Run` is what it refused (hennan_flow: the validate codes of
+`MAX_COMPLETIONS` of them. Of the instances of that step (a multi-instance step, parallel branches
+through one element) both sides complete the one made first: the task ids are time-ordered on both
+sides (`hennan_flow.ids.use_for_spiff_tasks`), so neither side's list order decides (SpiffWorkflow
+lists its tree depth first, hennan_flow's work queue by ready time and id). A side's `Run` is what it refused (hennan_flow: the validate codes of
 its deploy) or the ready steps after the start and after each completion, and how it ended.
 
 The reference is SpiffWorkflow's plain `BpmnParser` (its `SpiffBpmnParser` for files written for
@@ -23,6 +26,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 from lxml import etree
 from SpiffWorkflow.bpmn import BpmnWorkflow
@@ -35,7 +39,10 @@ from SpiffWorkflow.util.task import TaskState
 from hennan_flow.bpmn.xmlsafe import parse_file
 from hennan_flow.engine import Engine
 from hennan_flow.errors import FindingsError, HennanFlowError
+from hennan_flow.ids import use_for_spiff_tasks
 from hennan_flow.runtime.expressions import EXPRESSION_TAGS, sandbox_text
+
+use_for_spiff_tasks()  # time-ordered task ids in the reference too: see `pick` below
 
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF = "http://spiffworkflow.org/bpmn/schema/1.0/core"
@@ -234,7 +241,9 @@ def reference_run(model: Model, pid: str) -> Run:
             if len(trace) > MAX_COMPLETIONS:
                 return Run(trace=tuple(trace), end="limit")
             first = model.pick(t.task_spec.bpmn_id or t.task_spec.name for t in ready)
-            task = next(t for t in ready if (t.task_spec.bpmn_id or t.task_spec.name) == first)
+            task = min(
+                (t for t in ready if (t.task_spec.bpmn_id or t.task_spec.name) == first), key=lambda t: t.id
+            )
             steps.clear()
             task.run()
             workflow.do_engine_steps(did_complete_task=count)
@@ -274,7 +283,9 @@ def engine_run(engine: Engine, model: Model, pid: str) -> Run:
             if len(trace) > MAX_COMPLETIONS:
                 return Run(trace=tuple(trace), end="limit")
             first = model.pick(t.step for t in ready)
-            engine.complete_task(next(t for t in ready if t.step == first).id, data={})
+            engine.complete_task(
+                min((t for t in ready if t.step == first), key=lambda t: UUID(t.id)).id, data={}
+            )
         state = engine.case(case.id).state
     except HennanFlowError as exc:
         return Run(trace=tuple(trace), end="error", error=f"{type(exc).__name__}: {exc.message}"[:300])

@@ -24,12 +24,6 @@ pytestmark = [
 ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="2 of 2,114 processes differ in no documented class: BoundaryConditionalEventTest.testGroovyCondition "
-    "(a RecursionError at case start, exit 3: issue 28 item 4) and "
-    "TerminateEndEventTest.testNestedCallActivitiesTerminateAll (nested call activities; see the issue 29 report)",
-)
 def test_every_difference_from_plain_spiffworkflow_is_a_documented_class(
     tmp_path: Path, record_property: Callable[[str, object], None]
 ) -> None:

@@ -9,6 +9,11 @@ Per container (a process, a subprocess, an event subprocess), with its own flow 
   out either waits for ever or, when none of its elements waits, makes SpiffWorkflow recurse until it
   fails at `case start`. Ends are end events and nodes with no outgoing flow (BPMN's implicit end);
   a boundary event continues its host, a link throw event its catch event of the same name;
+* every cycle a start reaches passes an exclusive, inclusive, complex or event-based gateway
+  (`SPIFF-LOOP`): SpiffWorkflow predicts the task tree ahead through every element whose future is
+  certain and stops only at a decision, so a loop of tasks, events, subprocesses or parallel
+  gateways alone (its way out a boundary event or a parallel branch, which `BPMN-NO-END` accepts)
+  makes it recurse until it fails at `case start`;
 * the longest acyclic path stays within what SpiffWorkflow's recursive task tree can run
   (`SPIFF-DEPTH`).
 
@@ -93,7 +98,8 @@ def graph_problems(root: etree._Element, file: str) -> list[Problem]:
             dangling = _flow_refs(box, in_process, file)
             problems += dangling
             if not dangling:
-                problems += _no_end(box, file)
+                found = _no_end(box, file)
+                problems += found + _undecided_loops(box, file, {p.location.element for p in found})
         problems += _path_length(proc, boxes, file)
     return problems
 
@@ -205,6 +211,49 @@ def _no_end(box: _Container, file: str) -> list[Problem]:
                 "case start)",
                 Location(file, box.nodes[entry].sourceline, entry),
                 "give the loop an exit: a gateway branch (or a boundary event) that leads to an end event",
+            )
+        )
+    return sorted(out, key=lambda p: p.location.line or 0)
+
+
+_DECISIONS = frozenset({"exclusiveGateway", "inclusiveGateway", "complexGateway", "eventBasedGateway"})
+
+
+def _undecided_loops(box: _Container, file: str, reported: set[str | None]) -> list[Problem]:
+    """Cycles a start reaches with no decision on them (`SPIFF-LOOP`); a boundary event breaks the
+    prediction (it may never fire), so the flow from a host to its boundary events is no cycle edge."""
+    succ = _successors(box)
+    flows = {
+        nid: [
+            t
+            for t in targets
+            if _local(box.nodes[t]) != "boundaryEvent" or box.nodes[t].get("attachedToRef") != nid
+        ]
+        for nid, targets in succ.items()
+    }
+    reached = _walk([nid for nid, el in box.nodes.items() if _local(el) == "startEvent"], succ)
+    position = {nid: i for i, nid in enumerate(box.nodes)}
+    loops = [
+        c
+        for c in _cycles({n: [t for t in flows[n] if t in reached] for n in reached})
+        if not reported & c and not any(_local(box.nodes[n]) in _DECISIONS for n in c)
+    ]
+    member_of = {n: i for i, c in enumerate(loops) for n in c}
+    entries = {t for p in reached for t in succ[p] if t in member_of and member_of.get(p) != member_of[t]}
+    out = []
+    for component in loops:
+        members = sorted(component, key=position.__getitem__)
+        entry = next((n for n in members if n in entries), members[0])
+        shown = ", ".join(f'"{n}"' for n in members[:_SHOWN]) + (" …" if len(members) > _SHOWN else "")
+        out.append(
+            Problem(
+                "SPIFF-LOOP",
+                "error",
+                f"the flow loops through {shown} with no gateway that decides whether to go round again; "
+                "SpiffWorkflow 3.2.0 predicts such a loop for ever and fails at case start, even when a "
+                "boundary event or a parallel branch leads out",
+                Location(file, box.nodes[entry].sourceline, entry),
+                "put an exclusive gateway on the loop: one branch goes round again, its default leads on",
             )
         )
     return sorted(out, key=lambda p: p.location.line or 0)

@@ -434,7 +434,14 @@ def _tree_path(task: Any) -> tuple[int, ...]:
 
 
 def new_workflow(specs: ProcessSpecs, script_engine: EngineScriptEngine, data: Mapping[str, Any]) -> Any:
-    workflow = BpmnWorkflow(specs.spec, specs.subprocess_specs, script_engine=script_engine)
+    try:
+        workflow = BpmnWorkflow(specs.spec, specs.subprocess_specs, script_engine=script_engine)
+    except RecursionError as exc:  # a definition deployed before validate knew SPIFF-LOOP
+        raise StateError(
+            "SpiffWorkflow 3.2.0 cannot start this process: it predicts a loop with no deciding gateway "
+            "for ever",
+            hint="run hennan-flow validate on the file ([SPIFF-LOOP] names the loop), fix it and deploy again",
+        ) from exc
     start = workflow.task_tree
     start.data.update(data)
     for child in start.children:
