@@ -13,10 +13,12 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from helpers import ACCEPT, REVIEW_LIB
 from hennan_flow import Engine
 from hennan_flow.db.session import make_engine
+from hennan_flow.engine.context import database_error
 from hennan_flow.errors import ConfigError, ConflictError
 
 pytestmark = pytest.mark.postgres
@@ -81,6 +83,10 @@ def test_a_session_left_idle_in_its_transaction_loses_its_locks(
             watcher.close()
         # its lock is gone: the clerk's completion of that case goes through
         assert engine.complete_task(task_id, data=dict(ACCEPT), actor="clerk").state == "completed"
+        # the stalled worker, waking up, finds its transaction gone: a retryable conflict for it
+        with pytest.raises(DBAPIError) as woke:
+            conn.execute(text("SELECT 1"))
+        assert isinstance(database_error(woke.value, url), ConflictError)
     finally:
         conn.invalidate()
         conn.close()
