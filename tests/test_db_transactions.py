@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from helpers import REVIEW_LIB, held_write_lock, migrated, run_to_end
 from hennan_flow import Engine
 from hennan_flow.db import checkpoint
-from hennan_flow.db import session as db_session
 from hennan_flow.db.checkpoint import Checkpointer
 from hennan_flow.db.session import make_engine, write_sessions
 from hennan_flow.db.transaction import transaction
@@ -97,7 +96,7 @@ def test_after_commit_actions_run_after_the_data_is_durable_and_never_after_a_ro
 def test_a_held_write_lock_is_a_conflict_the_user_can_retry(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(db_session, "BUSY_TIMEOUT_MS", 200)
+    monkeypatch.setenv("HENNAN_FLOW_BUSY_TIMEOUT_MS", "200")  # the setting (README "PostgreSQL")
     path = tmp_path / "hf.db"
     engine = Engine(migrated(f"sqlite:///{path}"))
     engine.deploy(str(REVIEW_LIB / "processes"))

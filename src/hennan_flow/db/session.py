@@ -8,6 +8,7 @@ A state change's write transaction is `transaction.transaction`.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -28,7 +29,27 @@ __all__ = [
     "write_sessions",
 ]
 
-BUSY_TIMEOUT_MS = 30_000
+# Waits are bounded, so a stalled worker delays the others only so long (each settable in the
+# environment, in milliseconds; README "PostgreSQL"): a write waiting for SQLite's write lock, a
+# PostgreSQL statement waiting for a row lock (a case lock), and a PostgreSQL session left idle
+# inside a transaction (its server ends it, so a stalled holder loses its locks). A wait that runs
+# out is a `ConflictError` ("try again", exit 1) and the transaction rolls back.
+BUSY_TIMEOUT_MS = 30_000  # HENNAN_FLOW_BUSY_TIMEOUT_MS (SQLite)
+LOCK_TIMEOUT_MS = 10_000  # HENNAN_FLOW_LOCK_TIMEOUT_MS (PostgreSQL lock_timeout)
+IDLE_TX_TIMEOUT_MS = 30_000  # HENNAN_FLOW_IDLE_TX_TIMEOUT_MS (idle_in_transaction_session_timeout)
+
+
+def timeout_ms(name: str, default: int) -> int:
+    """A wait bound from the environment (whole milliseconds ≥ 1), else `default`."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= 2**31 - 1:
+        raise ConfigError(
+            f"{name} must be a whole number of milliseconds from 1 to 2147483647",
+            hint=f"unset {name} for the default ({default} ms)",
+        )
+    return int(raw)
 
 
 def normalize_url(url: str) -> str:
@@ -75,18 +96,23 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             # warm, where first-in-first-out alternates connections that each re-read what the
             # other wrote (~8 % of a step on the benchmark); memory databases have one connection
             lifo = {"pool_use_lifo": True} if _file_of(make_url(url)) else {}
+            busy = timeout_ms("HENNAN_FLOW_BUSY_TIMEOUT_MS", BUSY_TIMEOUT_MS)
             engine = create_engine(
                 url,
-                connect_args={"timeout": BUSY_TIMEOUT_MS / 1000},
+                connect_args={"timeout": busy / 1000},
                 hide_parameters=True,  # parameters hold case data: never in logs
                 logging_name="hennan_flow",
                 **lifo,
                 **kwargs,
             )
-            _configure_sqlite(engine)
+            _configure_sqlite(engine, busy)
         else:
+            lock = timeout_ms("HENNAN_FLOW_LOCK_TIMEOUT_MS", LOCK_TIMEOUT_MS)
+            idle = timeout_ms("HENNAN_FLOW_IDLE_TX_TIMEOUT_MS", IDLE_TX_TIMEOUT_MS)
+            options = f"-c lock_timeout={lock} -c idle_in_transaction_session_timeout={idle}"
             engine = create_engine(
                 url,
+                connect_args={"options": options},  # session settings, sent with the connection
                 pool_pre_ping=True,
                 pool_use_lifo=True,  # idle connections beyond the busy few can time out server-side
                 hide_parameters=True,
@@ -105,7 +131,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return engine
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, busy_ms: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
@@ -114,7 +140,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")  # see db.checkpoint
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

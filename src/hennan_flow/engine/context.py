@@ -328,7 +328,13 @@ def database_error(exc: Exception, url: str) -> HennanFlowError:
     """A database failure (SQLAlchemy's or the driver's own) as an error the user can act on."""
     orig = getattr(exc, "orig", None)
     text = str(orig) if orig is not None else str(exc)
-    if "locked" in text or "could not serialize" in text or "deadlock" in text:
+    if (
+        "locked" in text
+        or "could not serialize" in text
+        or "deadlock" in text
+        or "lock timeout" in text  # PostgreSQL lock_timeout: a case lock held elsewhere
+        or "idle-in-transaction timeout" in text  # this session stalled and lost its locks
+    ):
         return ConflictError(f"the database is busy ({text})", hint="try again")
     if "unable to open database file" in text:
         return ConfigError(
