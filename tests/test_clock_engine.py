@@ -186,6 +186,24 @@ def test_bad_clock_requests_are_answered_clearly(sim: tuple[Engine, SimulatedClo
         engine.pause(review.id, reason="supplement")
 
 
+def test_an_extension_is_bounded_in_the_library_and_changes_nothing_when_refused(
+    sim: tuple[Engine, SimulatedClock],
+) -> None:
+    engine, _clock = sim
+    case = engine.start_case("review_clock")
+    review = next(t for t in engine.tasks(case=case.id) if t.step == "review")
+    before = engine.task(review.id)
+    events = len(engine.case(case.id).events)
+    for days in (10**8, 366, True):
+        with pytest.raises(InputError, match="365"):
+            engine.extend(review.id, days=days, approver="局长", reason="需要补充调查")
+    after = engine.task(review.id)
+    assert after.deadlines == before.deadlines
+    assert len(engine.case(case.id).events) == events
+    done = engine.extend(review.id, days=365, approver="局长", reason="需要补充调查")
+    assert done.deadlines != before.deadlines
+
+
 def test_cli_pause_resume_extend_and_calendar_load(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

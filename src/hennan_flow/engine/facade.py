@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, time
 from typing import TYPE_CHECKING, Any
 
+from .. import limits
 from ..clock.deadlines import PAUSE_REASONS
 from ..clock.workdays import WorkCalendar
 from ..entities import Case, Deployment, Task
@@ -296,8 +297,12 @@ class Engine:
         self, task_id: str, *, days: int, approver: str, reason: str, actor: str | None = None
     ) -> Task:
         """延长审批: move a step's promised and legal deadlines (and its signals) by `days` working days."""
-        if not isinstance(days, int) or isinstance(days, bool) or days < 1:
-            raise InputError(f"an extension needs a whole number of working days ≥ 1, not {days!r}")
+        if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= limits.MAX_EXTENSION_DAYS:
+            raise InputError(
+                f"an extension needs a whole number of working days ≥ 1 and ≤ {limits.MAX_EXTENSION_DAYS}"
+                f" (延长审批), not {days!r}",
+                hint=f"pass --days 1..{limits.MAX_EXTENSION_DAYS}",
+            )
         if not (approver or "").strip():
             raise InputError("an extension needs its approver (审批负责人)", hint="pass --approver NAME")
         if not (reason or "").strip():
