@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import CLOCK_BUNDLE, CLOCK_START, at, database, iso, rows, simulation
+from helpers import ACCEPT, CLOCK_BUNDLE, CLOCK_START, REVIEW_LIB, at, database, iso, rows, simulation
 from hennan_flow.cli import main
 from hennan_flow.clock.instants import SHANGHAI
 from hennan_flow.db import migrate
@@ -307,3 +307,15 @@ def test_a_steps_signals_ride_on_its_deadline_until_something_needs_them(db_url:
         assert {s["state"] for s in shown[on_time]["signals"]} == {"cancelled"}  # type: ignore[index]
         assert {s["state"] for s in shown[late]["signals"]} == {"pending"}  # type: ignore[index]
         migrate.upgrade(database(engine))
+
+
+def test_a_calendar_load_fires_no_timer_on_a_case_without_bpmn_timers(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'sim.db'}"
+    with simulation(url, REVIEW_LIB / "processes", CLOCK_START) as (engine, _clock):
+        case = engine.start_case("review", data=ACCEPT)
+        override = tmp_path / "next.toml"
+        override.write_text('version = "hengnan-2031-1"\nyears = [2031]\nrest = ["2031-01-01"]\nwork = []\n')
+        engine.load_calendar(str(override), actor="admin")
+        assert case.id not in engine.due_timer_cases()
+        engine.sweep()
+        assert [e.type for e in engine.case(case.id).events if e.type == "timer.fired"] == []

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from ..clock.workdays import parse_override
-from ..db.models import CalendarRow, CaseRow, DeadlineRow
+from ..db.models import CalendarRow, CaseRow, DeadlineRow, DefinitionRow
 from ..errors import ConfigError
 from .context import EngineContext
 
@@ -66,10 +66,16 @@ def load(ctx: EngineContext, path: str, *, actor: str | None) -> dict[str, Any]:
                     at=now,
                     detail={"calendar": override.version, "pending": row.pending},
                 )
-        # BPMN timers that waited for calendar data are computed again at the next sweep
+        # BPMN timers that waited for calendar data are computed again at the next sweep; a case
+        # whose process has no BPMN timer has none waiting (issue 18: no spurious timer.fired)
+        timed = select(DefinitionRow.id).where(DefinitionRow.bpmn.contains("timerEventDefinition"))
         session.execute(
             update(CaseRow)
-            .where(CaseRow.state == "open", CaseRow.next_timer_at.is_(None))
+            .where(
+                CaseRow.state == "open",
+                CaseRow.next_timer_at.is_(None),
+                CaseRow.definition_id.in_(timed),
+            )
             .values(next_timer_at=now, rev=CaseRow.rev + 1)
         )
         version = ctx.calendar(tx).version
