@@ -443,20 +443,23 @@ def signal_views(raw: Raw, owners: Sequence[str]) -> list[tuple[Any, ...]]:
 
 # -- the audit log and the outbox (written by db.journal) -------------------------------------------
 
-_EVENT_ROW = "(?, ?, ?, ?, ?, ?, ?)"
-_OUTBOX_ROW = "(?, ?, ?, ?, ?, ?)"
 OUTBOX_LOCK_ID = 0x68665F6F7574  # pg_advisory_xact_lock key, "hf_out"
 
 
-def insert_events(raw: Raw, rows: Sequence[Sequence[Any]]) -> None:
-    """Audit events (case_id, task_id, at, type, step, actor, detail): one multi-row INSERT per chunk."""
+def _insert_many(raw: Raw, table: str, columns: str, rows: Sequence[Sequence[Any]]) -> None:
+    """One multi-row INSERT per chunk of rows."""
+    placeholders = "(" + ", ".join(["?"] * (columns.count(",") + 1)) + ")"
     for start in range(0, len(rows), CHUNK):
         chunk = rows[start : start + CHUNK]
         raw.run(
-            "INSERT INTO hf_event (case_id, task_id, at, type, step, actor, detail) VALUES "
-            + ", ".join([_EVENT_ROW] * len(chunk)),
+            f"INSERT INTO {table} ({columns}) VALUES " + ", ".join([placeholders] * len(chunk)),
             [value for row in chunk for value in row],
         )
+
+
+def insert_events(raw: Raw, rows: Sequence[Sequence[Any]]) -> None:
+    """Audit events (case_id, task_id, at, type, step, actor, detail)."""
+    _insert_many(raw, "hf_event", "case_id, task_id, at, type, step, actor, detail", rows)
 
 
 def outbox_lock(raw: Raw) -> None:
@@ -465,11 +468,5 @@ def outbox_lock(raw: Raw) -> None:
 
 
 def insert_outbox(raw: Raw, rows: Sequence[Sequence[Any]]) -> None:
-    """Outbox events (type, case_id, ref, at, recorded_at, payload): one multi-row INSERT per chunk."""
-    for start in range(0, len(rows), CHUNK):
-        chunk = rows[start : start + CHUNK]
-        raw.run(
-            "INSERT INTO hf_outbox (type, case_id, ref, at, recorded_at, payload) VALUES "
-            + ", ".join([_OUTBOX_ROW] * len(chunk)),
-            [value for row in chunk for value in row],
-        )
+    """Outbox events (type, case_id, ref, at, recorded_at, payload)."""
+    _insert_many(raw, "hf_outbox", "type, case_id, ref, at, recorded_at, payload", rows)

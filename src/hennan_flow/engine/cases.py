@@ -214,29 +214,28 @@ def cases(ctx: EngineContext, *, state: str | None, key: str | None) -> list[Cas
 
 def case_data(ctx: EngineContext, case_id: str) -> dict[str, Any]:
     """The case's current process data (what earlier steps entered and issued)."""
-    with ctx.read() as session:
-        raw = Raw(session.connection())
-        found = hotpath.read_case(raw, case_id, lock=False)
-        if found is None:
-            raise NotFoundError(f"no case {case_id!r}")
-        workflow = load_workflow(ctx, raw, found, ctx.definition(session, found.definition_id))
-        if workflow.is_completed():
-            return dict(workflow.data)
-        data: dict[str, Any] = {}
-        for t in ready_user_tasks(workflow):
-            task = workflow.get_task_from_id(uuid.UUID(t.id))
-            data.update(task.data)
-        return data or dict(workflow.last_task.data if workflow.last_task else {})
+    workflow = _read_workflow(ctx, case_id)
+    if workflow.is_completed():
+        return dict(workflow.data)
+    data: dict[str, Any] = {}
+    for t in ready_user_tasks(workflow):
+        task = workflow.get_task_from_id(uuid.UUID(t.id))
+        data.update(task.data)
+    return data or dict(workflow.last_task.data if workflow.last_task else {})
 
 
 def step_data(ctx: EngineContext, case_id: str, task_id: str) -> dict[str, Any]:
     """The data one step of the case held when it ended (for a completed step: the values it took);
     the case's current data when its workflow no longer has that step."""
+    data = task_data(_read_workflow(ctx, case_id), task_id)
+    return case_data(ctx, case_id) if data is None else data
+
+
+def _read_workflow(ctx: EngineContext, case_id: str) -> Any:
+    """The case's workflow as stored, read without a lock (for views, never for a state change)."""
     with ctx.read() as session:
         raw = Raw(session.connection())
         found = hotpath.read_case(raw, case_id, lock=False)
         if found is None:
             raise NotFoundError(f"no case {case_id!r}")
-        workflow = load_workflow(ctx, raw, found, ctx.definition(session, found.definition_id))
-        data = task_data(workflow, task_id)
-    return case_data(ctx, case_id) if data is None else data
+        return load_workflow(ctx, raw, found, ctx.definition(session, found.definition_id))
