@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -141,6 +142,23 @@ def test_bad_bundle_is_one_clear_line_and_exit_2(
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and err.startswith(f"error: {FIXTURES}/{line}")
     assert "hint: " in err and "Traceback" not in err
+
+
+def test_a_folder_with_an_unsound_file_is_audited_whole(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """As `validate` does: one broken file of a folder is reported as its error, the rest are audited."""
+    (tmp_path / "a_broken.bpmn").write_text("<definitions", encoding="utf-8")
+    shutil.copy(FIXTURES / "bad" / "duplicate_material.bpmn", tmp_path / "b_duplicate.bpmn")
+    shutil.copy(CLEAN, tmp_path / "c_clean.bpmn")
+    code, out, _ = run(capsys, "audit", str(tmp_path), "--format", "json")
+    document = json.loads(out)
+    assert code == 1
+    assert [(p["file"].rsplit("/", 1)[-1], p["code"]) for p in document["validation"]] == [
+        ("a_broken.bpmn", "XML-SYNTAX"),
+        ("b_duplicate.bpmn", "HF-DUP-MATERIAL"),
+    ]
+    assert document["summary"]["files"] == 3 and len(document["bundles"]) == 1
 
 
 def test_missing_file_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -217,7 +217,9 @@ def audit_paths(
 
     A file that is missing, unreadable, not XML or not BPMN, or that the reader cannot make sound
     (a material without id or name, a duplicate material id, an unknown producedBy/coveredBy),
-    raises `BpmnError` (an `InputError`, CLI exit 2). A file that uses the hf: dialect is also
+    raises `BpmnError` (an `InputError`, CLI exit 2) when it is the only file; in a batch (several
+    files, or a folder) it is reported as a validate error and the other files are audited, as
+    `validate` does. A file that uses the hf: dialect is also
     validated (`hennan-flow validate`, form references resolved under `forms` as validate does): its
     validate errors come first in the report (`AuditReport.validation`) and the report is not clean
     (DESIGN §12). A plain BPMN file has nothing to audit and is reported as such, never as clean.
@@ -228,14 +230,27 @@ def audit_paths(
     bundles: list[BundleAudit] = []
     files: list[str] = []
     validation: list[Problem] = []
-    for path, exists in bundle_files(paths):
+    found = list(bundle_files(paths))
+    for path, exists in found:
         if not exists:
             raise BpmnError(
                 "no such file or folder", hint="check the path", location=Location(file=path), code="IO-READ"
             )
-        doc = load_document(Path(path), display=path)
-        _fatal(doc)
+        batch = len(found) > 1  # in a batch, as `validate` does: an unsound file is an error, the rest audited
+        try:
+            doc = load_document(Path(path), display=path)
+        except BpmnError as exc:
+            if not batch:
+                raise
+            validation.append(Problem.from_error(exc.code or "IO-READ", exc))
+            files.append(path)
+            continue
         files.append(path)
+        fatal = [p for p in doc.problems if p.code in FATAL_PROBLEMS]
+        if fatal and batch:
+            validation.extend(sorted(fatal, key=lambda p: p.location.line or 0))
+            continue
+        _fatal(doc)
         if doc.has_hf:  # a bundle for hennan_flow: what validate rejects is never reported clean
             checked = validate_file(path, display=path, forms_dir=forms)
             validation.extend(p for p in checked.problems if p.severity == "error")
