@@ -236,7 +236,9 @@ def audit_paths(
             raise BpmnError(
                 "no such file or folder", hint="check the path", location=Location(file=path), code="IO-READ"
             )
-        batch = len(found) > 1  # in a batch, as `validate` does: an unsound file is an error, the rest audited
+        batch = (
+            len(found) > 1
+        )  # in a batch, as `validate` does: an unsound file is an error, the rest audited
         try:
             doc = load_document(Path(path), display=path)
         except BpmnError as exc:
