@@ -22,6 +22,7 @@ through `lifecycle`. The wiring they share is `context.EngineContext`.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, time
 from typing import TYPE_CHECKING, Any
@@ -31,10 +32,22 @@ from ..clock.deadlines import PAUSE_REASONS
 from ..clock.workdays import WorkCalendar
 from ..entities import Case, Deployment, Task
 from ..errors import ConfigError, FieldError, InputError, NotFoundError
+from ..sealing import Keyring
 from ..supervision import cards as card_records
 from ..supervision.cards import Card, OutboxEvent
 from ..supervision.sweeper import BatchReport, Sweeper, SweepResult
-from . import calendars, cases, definitions, deployments, licence_checks, schema, services, supervision, tasks
+from . import (
+    calendars,
+    cases,
+    definitions,
+    deployments,
+    keys,
+    licence_checks,
+    schema,
+    services,
+    supervision,
+    tasks,
+)
 from .context import EngineContext
 from .supervision import SweepPort
 from .time_source import SimulatedClock
@@ -47,7 +60,9 @@ if TYPE_CHECKING:
     from ..services.tolerance import CaseMaterials
     from ..supervision.figures import ReviewSummary, SupervisionReport
 
-__all__ = ["Engine", "SimulatedClock"]
+__all__ = ["PLAINTEXT_ENV", "Engine", "SimulatedClock"]
+
+PLAINTEXT_ENV = "HENNAN_FLOW_ALLOW_PLAINTEXT"
 
 
 class Engine:
@@ -63,6 +78,16 @@ class Engine:
         close_of_business: the local time a day ends for deadlines (default 24:00).
         licences: where e-licences are verified (licences.HttpLicenceProvider); default none:
             exempted materials are recorded unverified and the case proceeds.
+        key: the keys personal data is sealed with at rest (`sealing.Keyring`, or their base64 text,
+            the sealing key first); default: env HENNAN_FLOW_KEY or HENNAN_FLOW_KEY_FILE, else none.
+        allow_plaintext: without a key, start cases holding personal data on a production database
+            anyway (stored in plain text, warned once); default: env HENNAN_FLOW_ALLOW_PLAINTEXT=1.
+            Simulation databases always allow it, with the warning.
+
+    Instants: every datetime the engine returns (`Case.started_at`, `Task.ready_at`, `Event.at`,
+    cards, commitments, reviews, `now()`) is timezone-aware in UTC (`tzinfo=datetime.UTC`); their
+    `as_dict()` and the CLI show the same instants in Asia/Shanghai (ISO 8601 with +08:00). An
+    instant given without a zone (`--now`, `clock=`) is read as Asia/Shanghai.
     """
 
     def __init__(
@@ -76,9 +101,16 @@ class Engine:
         calendar: WorkCalendar | None = None,
         close_of_business: time | None = None,
         licences: LicenceProvider | None = None,
+        key: Keyring | str | None = None,
+        allow_plaintext: bool | None = None,
     ) -> None:
         if max_cycles < 1:
             raise ConfigError("max_cycles must be at least 1")
+        keyring = Keyring.from_text(key, source="key=") if isinstance(key, str) else key
+        if keyring is None:
+            keyring = Keyring.from_env()
+        if allow_plaintext is None:
+            allow_plaintext = os.environ.get(PLAINTEXT_ENV, "").strip().lower() in {"1", "true", "yes"}
         self.context = EngineContext(
             url,
             clock=clock,
@@ -88,6 +120,8 @@ class Engine:
             calendar=calendar,
             close_of_business=close_of_business,
             licences=licences,
+            keyring=keyring,
+            allow_plaintext=allow_plaintext,
         )
         """The engine's wiring (database, time source, caches) its use-case modules and the sweeper's
         port work with; internal, not part of the public API."""
@@ -144,6 +178,21 @@ class Engine:
     def status(self) -> dict[str, Any]:
         """Schema revision, the newest revision this version knows, and the simulation mark."""
         return schema.status(self.context)
+
+    # -- personal data at rest (sealing.py) ------------------------------------------------
+    def key_status(self) -> dict[str, Any]:
+        """Which key sealed the personal data: per sealed column, plain values and values per key id."""
+        return keys.status(self.context)
+
+    def rotate_keys(self, *, batch: int = keys.DEFAULT_BATCH) -> dict[str, Any]:
+        """Re-seal every value not sealed with the first configured key (plain ones included).
+
+        One write transaction per `batch` rows; idempotent and resumable (run it again after an
+        interruption). Keep the old keys configured behind the new one until it has finished.
+        """
+        if not isinstance(batch, int) or isinstance(batch, bool) or not 1 <= batch <= 10_000:
+            raise InputError("a rotation batch is 1 to 10000 rows", hint="pass --batch 1..10000")
+        return keys.rotate(self.context, batch=batch).as_dict()
 
     # -- time and calendar ------------------------------------------------------------------
     def now(self) -> datetime:
