@@ -248,7 +248,35 @@ class Engine:
         data: Mapping[str, Any] | None = None,
         actor: str | None = None,
     ) -> Case:
-        """Start a case of the latest deployed version of `key` and run it to its first wait state."""
+        """Start a case of the latest deployed version of `key` and run it to its first wait state.
+
+        `applicant` is who applies (personal data: sealed at rest with the engine's key, never logged),
+        a JSON object of strings::
+
+            {"name": "李湘南", "id_number": "430422199001011234",   # 公民身份号码 (a person), or
+             "credit_code": "91430422MA4T8X2K3N",                    # 统一社会信用代码 (an enterprise), or
+             "applicant_id": "portal-42",                            # the portal's own stable id
+             "phone": "13807340001", "address": "…",
+             "intake": {"missing": [material ids handed in later, 容缺],
+                        "decline_commitments": [material ids brought instead of committed],
+                        "holders": {material id: whose licence to verify}}}
+
+        The identifier (`credit_code`, else `id_number`, else `applicant_id`) keys its commitments
+        and credit records (as a non-reversible applicant key); every other field is kept for the
+        portal. `data` is the process data the first steps see (a JSON object). The returned Case
+        carries its first ready steps (`ready`); its instants are aware UTC datetimes.
+
+        Raises (nothing is stored when one is raised):
+            NotFoundError: no bundle `key` is deployed.
+            InputError: `applicant`, `data` or `intake` is not of the shape above.
+            ExpressionError: a designer expression on the way to the first wait state was refused or
+                failed (names the element and the expression).
+            ConfigError: no key is configured and the case holds personal data on a production
+                database (pass allow_plaintext=True to store it in plain text), or a stored value is
+                sealed with a key that is not configured.
+            SchemaOutOfDateError: the database schema is behind (run `hennan-flow db upgrade`).
+            ConflictError: the database stayed busy (locked) beyond its timeout; try again.
+        """
         if data is not None and not isinstance(data, Mapping):
             raise InputError("case data must be a JSON object")
         if applicant is not None and not isinstance(applicant, Mapping):
@@ -323,8 +351,26 @@ class Engine:
     ) -> Task:
         """Complete a ready step with its form data and run the case to its next wait state.
 
+        `data` is the step's form data (a JSON object), checked against the step's form schema
+        before the write transaction takes its lock; fields the form marks `"x-hf-sensitive"` are
+        sealed at rest with the rest of the case's state. The returned Task is the completed step
+        (`state="completed"`, `ended_at` an aware UTC datetime) with the steps this completion made
+        ready (`ready`).
+
         Of two concurrent completions of the same step exactly one wins; the other gets
         `ConflictError`. Completions of different parallel steps of one case both succeed.
+
+        Raises (nothing is stored when one is raised):
+            NotFoundError: no task `task_id`.
+            StateError: the step is not ready (completed, cancelled, paused) or its case has ended.
+            FormDataError: the form refuses the data; `fields` holds one Chinese message per field
+                (naming the field and the rule, never the value).
+            InputError: `data` is not a JSON object.
+            ExpressionError: a designer expression on the way to the next wait state was refused or
+                failed (names the element and the expression).
+            ConflictError: another completion of this step won, or the database stayed busy; retry
+                only if the step is still ready.
+            ConfigError: the case's stored state is sealed with a key that is not configured.
         """
         if data is not None and not isinstance(data, Mapping):
             raise InputError("task data must be a JSON object")
