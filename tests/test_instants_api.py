@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from helpers import FORMS, OPENING, OPENING_WALK, START, migrated
-
 from hennan_flow import Engine, SimulatedClock
 
 APPLICANT = {"name": "衡南县测试有限公司", "credit_code": "91430422MA4T8X2K3N"}

@@ -334,3 +334,42 @@ def test_a_10_mb_value_gets_a_short_message_that_never_quotes_it(tmp_path: Path)
     [field] = error.fields  # the field and the rule, in Chinese
     assert field.field == "/mother_id_number" and "母亲公民身份号码" in field.message, field
     assert len(field.message) <= 200
+
+
+def test_key_material_and_personal_values_stay_out_of_the_logs(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from helpers import every_record, everything_at_debug, strings_in
+
+    url = migrated(f"sqlite:///{tmp_path / 'hf.db'}")
+    old, new = _key(), _key()
+    secrets = [old, new, repr(base64.b64decode(old))[2:-1], repr(base64.b64decode(new))[2:-1]]
+    with every_record() as handler:
+        everything_at_debug(caplog)
+        with Engine(url, key=old) as engine:
+            everything_at_debug(caplog)
+            case_id = _walk(engine)
+        with Engine(url, key=f"{new},{old}") as engine:
+            engine.rotate_keys(batch=4)
+            _readable(engine, case_id)
+    assert handler.records, "the loggers were not on"
+    texts = [t for r in handler.records for t in (r.getMessage(), *strings_in(r.__dict__))] + handler.lines
+    assert [s for s in secrets if any(s in t for t in texts)] == []
+    personal = [
+        v for v in (APPLICANT["id_number"], NEWBORN["birth_certificate"]["mother_id_number"], REVIEW_TEXT)
+    ]
+    assert [v for v in personal if any(v in t for t in texts)] == []
+
+
+def test_a_downgrade_refuses_while_values_are_sealed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = migrated(f"sqlite:///{tmp_path / 'hf.db'}")
+    with Engine(url, key=_key()) as engine:
+        engine.deploy(str(PROCESSES / "newborn.bpmn"), forms=str(FORMS))
+        engine.start_case("newborn", applicant=APPLICANT)
+        before = engine.status()["revision"]
+    rc, _out, err = run(capsys, "--db", url, "db", "downgrade", "0004", "--force")
+    assert rc == 2 and "sealed at rest" in err and len(err.strip().splitlines()) == 1, err
+    with Engine(url) as engine:
+        assert engine.status()["revision"] == before  # nothing changed
