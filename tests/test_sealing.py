@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from helpers import PROCESSES, START, WALKS, migrated
-from hennan_flow import ConfigError, Engine, FormDataError
-from hennan_flow.cli import main
+from helpers import cli as run
+from hennan_flow import ConfigError, Engine, FormDataError, InputError
 from hennan_flow.engine import keys as key_rotation
 from hennan_flow.sealing import PREFIX, Keyring, key_id_of
 from hennan_flow.stepforms.schema import sensitive_fields
@@ -31,15 +31,6 @@ APPLICANT = {
 }
 REVIEW_TEXT = "窗口人员很耐心，回访电话 13607349999"
 EXTENSION_REASON = "需核实户主 李湘南 的户籍信息"
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    """`hennan-flow ARGV` in-process: (exit code, stdout, stderr) of that run alone."""
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as info:
-        main(list(argv))
-    out, err = capsys.readouterr()
-    return int(info.value.code or 0), out, err
 
 
 def _key() -> str:
@@ -373,3 +364,17 @@ def test_a_downgrade_refuses_while_values_are_sealed(
     assert rc == 2 and "sealed at rest" in err and len(err.strip().splitlines()) == 1, err
     with Engine(url) as engine:
         assert engine.status()["revision"] == before  # nothing changed
+
+
+def test_applicant_errors_are_bounded_and_never_quote_a_long_value(tmp_path: Path) -> None:
+    url = migrated(f"sqlite:///{tmp_path / 'hf.db'}", simulation=True)
+    long = "430422199001011234" * 600_000  # ~10 MB
+    with Engine(url, clock=START, key=_key()) as engine:
+        engine.deploy(str(PROCESSES / "enterprise_opening.bpmn"), forms=str(FORMS))
+        for intake in ({long: []}, {"missing": [long, *(f"m{i}" for i in range(100))]}):
+            with pytest.raises(InputError) as info:
+                engine.start_case(
+                    "enterprise_opening", applicant={"credit_code": "91430422MA4T8X2K3N", "intake": intake}
+                )
+            shown = str(info.value)
+            assert len(shown) < 1_000 and long[:100] not in shown, len(shown)
