@@ -3,10 +3,12 @@
 What is sealed, when a key is configured: the applicant JSON of a case (`hf_case.applicant`: names,
 公民身份号码 / 统一社会信用代码, phones, addresses), the case's workflow state (`hf_case.wf_state` and
 its task fragments `hf_case_task.doc`: every form's data, the fields marked `"x-hf-sensitive": true`
-among them), review texts and the notes staff write (card transitions, commitment checks, credit
-repairs, rectification phases, extension reasons). Each value is sealed on its own, bound to its
-column (the associated data), as ``hfenc:1:<key id>:<base64 nonce ‖ ciphertext ‖ tag>``; reads open
-it again, so the API returns the values as they were given.
+among them), review texts, the notes staff write (card transitions, commitment checks, credit
+repairs, rectification phases, extension reasons) and the e-licence numbers providers return. Each
+value is sealed on its own, bound to its column (the associated data), as
+``hfenc:1:<key id>:<base64 nonce ‖ ciphertext ‖ tag>``; reads open it again, so the API returns the
+values as they were given. Instants, states, ids and the audit log's event details (ids, never
+personal data: DESIGN §10) stay plain, so queues, deadlines and reports need no key.
 
 Keys: ``HENNAN_FLOW_KEY`` (base64 of 32 random bytes, e.g. ``openssl rand -base64 32``) or
 ``HENNAN_FLOW_KEY_FILE`` (a file of such keys, one a line, ``#`` comments). Several keys may be

@@ -568,7 +568,9 @@ class LicenceCheckRow(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error_code: Mapped[str | None] = mapped_column(String(32))
     error: Mapped[str | None] = mapped_column(Text)
-    licence_id: Mapped[str | None] = mapped_column(Text)
+    licence_id: Mapped[str | None] = mapped_column(
+        SealedText("hf_licence_check.licence_id")
+    )  # may be a personal number
     issuer: Mapped[str | None] = mapped_column(Text)
     valid_until: Mapped[str | None] = mapped_column(String(32))
     licence_status: Mapped[str | None] = mapped_column(String(16))
