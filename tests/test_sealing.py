@@ -138,6 +138,9 @@ def test_with_a_key_no_personal_value_is_stored_and_rotation_retires_the_old_key
         assert after["to_rotate"] == 0
         assert all(set(counts) <= {key_id_of(base64.b64decode(new))} for counts in after["columns"].values())
         assert engine.rotate_keys()["total"] == 0  # idempotent
+        if postgres is None:  # SQLite, the engine still open: neither the file nor its log holds old ones
+            old_mark = PREFIX.encode() + key_id_of(base64.b64decode(old)).encode()
+            assert old_mark not in _sqlite_bytes(migrated_url)
     with Engine(migrated_url, key=new) as engine:  # the old key removed: everything still opens
         _readable(engine, case_id)
         assert engine.case(case_id).state == "completed"
@@ -181,6 +184,8 @@ def test_rotation_seals_values_stored_before_a_key_was_configured(sqlite_url: st
         engine.rotate_keys()
         assert engine.key_status()["plaintext"] == 0
         _readable(engine, case_id)
+        stored = _sqlite_bytes(sqlite_url)  # no plain remnant in freed space or in the log either
+        assert [v for v in _personal_values() if v.encode() in stored] == []
 
 
 def test_the_cli_rotates_and_reports_without_key_material(

@@ -6,7 +6,10 @@ the keyring's first key (plain values from before a key was configured included)
 written only if it still holds what was read (a step completed meanwhile wrote it anew, with the
 first key), so rotation runs beside live engines. It is idempotent and resumable: a value already
 sealed with the first key is skipped, so running it again after an interruption goes on where it
-stopped, and running it on a rotated database changes nothing.
+stopped, and running it on a rotated database changes nothing. On SQLite the rows are rewritten with
+`secure_delete` on and the write-ahead log is truncated at the end, so no old ciphertext stays in the
+files; on PostgreSQL old row versions stay in the table files until VACUUM reuses their space (a dump
+holds only live rows).
 """
 
 from __future__ import annotations
@@ -116,7 +119,11 @@ def rotate(
                 rows = _batch(tx.raw, col, keyring, after, batch)
                 if not rows:
                     break
+                if not ctx.postgres:  # the space an old value leaves is zeroed, not left in the file
+                    tx.raw.run("PRAGMA secure_delete = ON")
                 done, skipped = _reseal(tx.raw, col, keyring, rows)
+                if not ctx.postgres:
+                    tx.raw.run("PRAGMA secure_delete = OFF")
             result.resealed[col.name] += done
             result.skipped += skipped
             result.batches += 1
@@ -125,6 +132,9 @@ def rotate(
                 on_batch(col.name, done)
             if len(rows) < batch:
                 break
+    if not ctx.postgres:  # SQLite: the log's old frames hold the old values until it is truncated
+        with ctx.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     return result
 
 
