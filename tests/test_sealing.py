@@ -146,6 +146,7 @@ def test_with_a_key_no_personal_value_is_stored_and_rotation_retires_the_old_key
         assert engine.case(case_id).state == "completed"
     stored = _stored(postgres, migrated_url)
     assert [v for v in values if v.encode() in stored] == []
+    assert PREFIX.encode() + key_id_of(base64.b64decode(old)).encode() not in stored
     with Engine(migrated_url, key=old) as engine, pytest.raises(ConfigError) as info:
         engine.case_data(case_id)  # the old key alone opens nothing any more
     assert "is not configured" in str(info.value) and old not in str(info.value)
