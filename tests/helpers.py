@@ -215,9 +215,14 @@ def held_write_lock(path: Path) -> Iterator[None]:
 
 def run_cli(url: str, capsys: pytest.CaptureFixture[str], *args: str, now: str) -> tuple[int, str, str]:
     """`hennan-flow --db URL --now NOW ARGS` in-process: (exit code, stdout, stderr) of that run alone."""
+    return cli(capsys, "--db", url, "--now", now, *args)
+
+
+def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """`hennan-flow ARGV` in-process: (exit code, stdout, stderr) of that run alone."""
     capsys.readouterr()
     with pytest.raises(SystemExit) as info:
-        main(["--db", url, "--now", now, *args])
+        main(list(argv))
     out, err = capsys.readouterr()
     return int(info.value.code or 0), out, err
 

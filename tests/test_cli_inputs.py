@@ -461,6 +461,7 @@ def test_the_property_test_covers_every_command() -> None:
         "report supervision",
         "audit",
         "db downgrade",
+        "keys rotate",
     ):
         assert expected in commands, expected
     assert re.search(r"review", " ".join(commands))

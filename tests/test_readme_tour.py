@@ -21,7 +21,11 @@ def tour_commands() -> list[list[str]]:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     tour = readme.split("## A short tour", 1)[1].split("\nSupervise", 1)[0]
     lines = [line for block in re.findall(r"```sh\n(.*?)```", tour, re.S) for line in block.splitlines()]
-    return [shlex.split(line, comments=True) for line in lines if line.startswith("hennan-flow ")]
+    return [
+        ["export", line] if line.startswith("export ") else shlex.split(line, comments=True)
+        for line in lines
+        if line.startswith(("hennan-flow ", "export "))
+    ]
 
 
 @pytest.fixture
@@ -47,7 +51,17 @@ def test_the_readme_tour_runs_copy_pasted(checkout: Path) -> None:
         assert "Traceback" not in done.stderr
         return done.stdout
 
-    commands = tour_commands()
+    commands = []
+    for argv in tour_commands():
+        if argv[0] != "export":
+            commands.append(argv)
+            continue
+        name = argv[1].removeprefix("export ").split("=", 1)[0]  # what the shell makes of the line
+        shell = f'{argv[1]}\nprintf %s "${name}"'
+        env[name] = subprocess.run(
+            ["sh", "-c", shell], env=env, capture_output=True, text=True, check=True
+        ).stdout
+        assert env[name], argv
     assert [c[1] for c in commands][:3] == ["validate", "audit", "calendar"]
     assert ["task", "form"] in [c[1:3] for c in commands]
     ran = 0
@@ -66,3 +80,6 @@ def test_the_readme_tour_runs_copy_pasted(checkout: Path) -> None:
     assert ran == len(commands) >= 11
     assert (checkout / "form.html").read_text(encoding="utf-8").startswith("<")
     assert (checkout / "hennan_flow.db").is_file()
+    stored = (checkout / "hennan_flow.db").read_bytes()
+    applicant = json.loads((checkout / "examples" / "applicant.json").read_text(encoding="utf-8"))
+    assert env.get("HENNAN_FLOW_KEY") and applicant["id_number"].encode() not in stored

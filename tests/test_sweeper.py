@@ -8,6 +8,7 @@ at T with a 60 s lease is live at T + 59 s and reaped at T + 61 s.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -247,6 +248,22 @@ def test_the_calendar_warning_comes_within_60_days_of_its_end(sim: tuple[Engine,
     assert result.calendar_warning is not None and last.isoformat() in result.calendar_warning
     assert "59 days" in result.calendar_warning and "calendar load" in result.calendar_warning
     assert result.calendar_last_date == last
+
+
+def test_the_calendar_warning_is_logged_once_an_hour_not_at_every_sweep(
+    sim: tuple[Engine, SimulatedClock], caplog: pytest.LogCaptureFixture
+) -> None:
+    engine, clock = sim
+    last = engine.calendar().last_date
+    noon = datetime.combine(last, datetime.min.time()).replace(tzinfo=SHANGHAI, hour=12)
+    clock.set(noon - timedelta(days=33, minutes=7))  # a text no other test logs
+    with caplog.at_level(logging.WARNING, logger="hennan_flow.supervision.sweeper"):
+        results = [engine.sweep() for _ in range(5)]
+        clock.set(noon - timedelta(days=32, minutes=7))  # a day later: the text changes, logged at once
+        results.append(engine.sweep())
+    assert all(r.calendar_warning for r in results)  # every sweep still reports it
+    logged = [r.getMessage() for r in caplog.records if "calendar data ends" in r.getMessage()]
+    assert len(logged) == 2 and "33 days" in logged[0] and "32 days" in logged[1], logged
 
 
 def test_sweep_queries_read_the_indexes_not_the_tables(sqlite_url: str) -> None:

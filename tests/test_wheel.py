@@ -8,6 +8,7 @@ venv's bin folder, so later steps (`hennan-flow db upgrade`, a whole case) can r
 
 from __future__ import annotations
 
+import base64
 import importlib.util
 import json
 import os
@@ -48,12 +49,14 @@ def _env() -> dict[str, str]:
     return env
 
 
-def run(args: list[str | Path], *, cwd: Path, timeout: float = 900) -> subprocess.CompletedProcess[str]:
-    """Run a command outside the repository; its output is kept for the assertion messages."""
+def run(
+    args: list[str | Path], *, cwd: Path, timeout: float = 900, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run a command outside the repository (with `env` added); its output is kept for the assertion messages."""
     return subprocess.run(
         [str(a) for a in args],
         cwd=cwd,
-        env=_env(),
+        env={**_env(), **(env or {})},
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -202,24 +205,37 @@ def test_installed_engine_migrates_and_runs_a_whole_case(
     )
     steps = walks["enterprise_opening"]["step_data"]
     cli = [fresh_venv / "hennan-flow", "--db", f"sqlite:///{tmp_path / 'wheel.db'}"]
+    key = {"HENNAN_FLOW_KEY": base64.b64encode(os.urandom(32)).decode()}  # the installed cryptography seals
     upgraded = _must(run([*cli, "--format", "json", "db", "upgrade"], cwd=tmp_path))
     assert json.loads(upgraded.stdout)["up_to_date"] is True
     _must(run([*cli, "deploy", installed["processes"]], cwd=tmp_path))
     case_id = json.loads(
-        _must(run([*cli, "--format", "json", "case", "start", "enterprise_opening"], cwd=tmp_path)).stdout
+        _must(
+            run([*cli, "--format", "json", "case", "start", "enterprise_opening"], cwd=tmp_path, env=key)
+        ).stdout
     )["id"]
     for _ in range(10):
         ready = json.loads(
-            _must(run([*cli, "--format", "json", "task", "list", "--case", case_id], cwd=tmp_path)).stdout
+            _must(
+                run([*cli, "--format", "json", "task", "list", "--case", case_id], cwd=tmp_path, env=key)
+            ).stdout
         )
         if not ready:
             break
         for task in ready:
             data = json.dumps(steps[task["step"]], ensure_ascii=False)
             _must(
-                run([*cli, "task", "complete", task["id"], "--data", data, "--actor", "clerk"], cwd=tmp_path)
+                run(
+                    [*cli, "task", "complete", task["id"], "--data", data, "--actor", "clerk"],
+                    cwd=tmp_path,
+                    env=key,
+                )
             )
-    shown = json.loads(_must(run([*cli, "--format", "json", "case", "show", case_id], cwd=tmp_path)).stdout)
+    shown = json.loads(
+        _must(run([*cli, "--format", "json", "case", "show", case_id], cwd=tmp_path, env=key)).stdout
+    )
+    stored = b"".join(p.read_bytes() for p in tmp_path.glob("wheel.db*"))
+    assert steps["register"]["legal_rep_id_number"].encode() not in stored  # sealed at rest
     assert shown["state"] == "completed"
     assert len([e for e in shown["events"] if e["type"] == "task.completed"]) == len(steps)
 

@@ -40,6 +40,7 @@ COMMANDS: dict[str, str] = {
     "commitment": "hennan_flow.cli.services:commitment",
     "material": "hennan_flow.cli.services:material",
     "review": "hennan_flow.cli.services:review",
+    "keys": "hennan_flow.cli.keys:keys",
 }
 
 
@@ -94,6 +95,11 @@ class LazyGroup(click.Group):
     default=None,
     help="County calendar override file (TOML) for commands that open no database.",
 )
+@click.option(
+    "--allow-plaintext",
+    is_flag=True,
+    help="Without a key (HENNAN_FLOW_KEY), store personal data in plain text (env HENNAN_FLOW_ALLOW_PLAINTEXT=1).",
+)
 @click.option("-v", "--verbose", count=True, help="Log to stderr (-v info, -vv debug).")
 @click.option("--debug", is_flag=True, hidden=True, help="Show tracebacks of internal errors.")
 @click.version_option(package_name="hennan-flow")
@@ -104,6 +110,7 @@ def cli(
     output_format: str | None,
     now: str | None,
     calendar_file: str | None,
+    allow_plaintext: bool,
     verbose: int,
     debug: bool,
 ) -> None:
@@ -119,6 +126,7 @@ def cli(
     obj.output_format = output_format or obj.output_format
     obj.now = now
     obj.calendar_file = calendar_file
+    obj.allow_plaintext = allow_plaintext
     obj.debug = debug
     ctx.call_on_close(obj.close)
 

@@ -90,6 +90,7 @@ class CliContext:
     output_format: str = "text"
     now: str | None = None
     calendar_file: str | None = None
+    allow_plaintext: bool = False
     debug: bool = False
     _engine: Engine | None = field(default=None, repr=False)
 
@@ -123,7 +124,9 @@ class CliContext:
                 from ..services.licences import HttpLicenceProvider
 
                 licences = HttpLicenceProvider(service)
-            self._engine = Engine(url, clock=now, licences=licences)
+            self._engine = Engine(
+                url, clock=now, licences=licences, allow_plaintext=True if self.allow_plaintext else None
+            )
         return self._engine
 
     def close(self) -> None:

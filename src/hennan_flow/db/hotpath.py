@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from ..sealing import open_value, seal
 from .raw import Raw
 
 __all__ = [
@@ -61,6 +62,8 @@ __all__ = [
 ]
 
 CHUNK = 500  # ids or rows per statement (SQLite's parameter limit is far above 500 × 7)
+# the columns of personal data this module reads and writes, sealed with the engine's key (sealing.py)
+APPLICANT, WF_STATE, FRAGMENT = "hf_case.applicant", "hf_case.wf_state", "hf_case_task.doc"
 
 
 # -- cases --------------------------------------------------------------------------------------------
@@ -104,7 +107,7 @@ def case_record(raw: Raw, case_id: str, found: Sequence[Any]) -> CaseRecord:
         definition_id=definition_id,
         key=key,
         state=state,
-        applicant=applicant,
+        applicant=None if applicant is None else open_value(applicant, APPLICANT),
         started_at=raw.instant(started),
         ended_at=raw.instant(ended),
         started_by=by,
@@ -152,7 +155,7 @@ def workflow_state(raw: Raw, case_id: str) -> tuple[str, list[tuple[str, str]]]:
     """The case's stored workflow: its top document and its task fragments."""
     found = raw.row("SELECT wf_state FROM hf_case WHERE id = ?", (case_id,))
     rows = raw.rows("SELECT task_id, doc FROM hf_case_task WHERE case_id = ?", (case_id,))
-    return (found[0] if found else ""), [(t, d) for t, d in rows]
+    return (open_value(found[0], WF_STATE) if found else ""), [(t, open_value(d, FRAGMENT)) for t, d in rows]
 
 
 def insert_case(raw: Raw, case: CaseRecord, *, top: str, spiff_version: str) -> None:
@@ -164,12 +167,12 @@ def insert_case(raw: Raw, case: CaseRecord, *, top: str, spiff_version: str) -> 
             case.definition_id,
             case.key,
             case.state,
-            case.applicant,
+            None if case.applicant is None else seal(case.applicant, APPLICANT),
             raw.ts(case.started_at),
             raw.ts(case.ended_at),
             case.started_by,
             spiff_version,
-            top,
+            seal(top, WF_STATE),
             raw.ts(case.next_timer_at),
         ),
     )
@@ -178,7 +181,7 @@ def insert_case(raw: Raw, case: CaseRecord, *, top: str, spiff_version: str) -> 
 def update_case(raw: Raw, case: CaseRecord, *, top: str) -> bool:
     """Write the case's new workflow document and what else changed since it was read, guarded by its
     revision; False when another transaction changed it first."""
-    sets, params = ["wf_state = ?", "rev = rev + 1"], [top]
+    sets, params = ["wf_state = ?", "rev = rev + 1"], [seal(top, WF_STATE)]
     if case.state != case.loaded_state:
         sets += ["state = ?", "ended_at = ?"]
         params += [case.state, raw.ts(case.ended_at)]
@@ -202,7 +205,7 @@ def upsert_fragments(raw: Raw, case_id: str, changed: dict[str, str]) -> None:
     raw.many(
         "INSERT INTO hf_case_task (case_id, task_id, doc) VALUES (?, ?, ?)"
         " ON CONFLICT (case_id, task_id) DO UPDATE SET doc = excluded.doc",
-        [(case_id, task_id, doc) for task_id, doc in changed.items()],
+        [(case_id, task_id, seal(doc, FRAGMENT)) for task_id, doc in changed.items()],
     )
 
 

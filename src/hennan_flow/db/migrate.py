@@ -133,11 +133,41 @@ def _losses(conn: Connection, revisions: list[str]) -> list[Loss]:
     return out
 
 
+def _sealed(conn: Connection, revisions: list[str]) -> int:
+    """How many sealed values (sealing.py) the downgrade would keep in tables it does not drop."""
+    from ..sealing import PREFIX, SealedText
+    from .models import Base
+
+    dropped = {t for rev in revisions for t in DROPPED_BY.get(rev, ())}
+    present = set(inspect(conn).get_table_names()) - dropped
+    count = 0
+    for table in Base.metadata.sorted_tables:
+        if table.name not in present:
+            continue
+        for column in table.columns:
+            if isinstance(column.type, SealedText):
+                count += int(
+                    conn.execute(
+                        text(f"SELECT COUNT(*) FROM {table.name} WHERE substr({column.name}, 1, :n) = :p"),
+                        {"n": len(PREFIX), "p": PREFIX},
+                    ).scalar_one()
+                )
+    return count
+
+
 def downgrade(engine: Engine, revision: str, *, force: bool = False) -> list[Loss]:
     """Downgrade to `revision`; refuse (`StateError`, nothing changed) if that deletes records, unless
     `force`. Returns the rows deleted (empty when nothing was lost)."""
     with engine.execution_options(hf_write=True).begin() as conn:
-        losses = _losses(conn, _undone(conn, revision))
+        undone = _undone(conn, revision)
+        losses = _losses(conn, undone)
+        sealed = _sealed(conn, undone)
+        if sealed:
+            raise StateError(
+                f"downgrading to {revision} would leave {sealed} value(s) sealed at rest (HENNAN_FLOW_KEY) "
+                "that the releases before sealing cannot read",
+                hint="keep the schema; hennan_flow has no way back to plain text",
+            )
         if losses and not force:
             raise StateError(
                 f"downgrading to {revision} would delete " + "; ".join(loss.line() for loss in losses),

@@ -28,6 +28,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, configure_mappers, mapped_column
 from sqlalchemy.sql.elements import ColumnElement
 
+from ..sealing import SealedText
+
 __all__ = [
     "Base",
     "CaseRow",
@@ -115,13 +117,17 @@ class CaseRow(Base):
     definition_id: Mapped[int] = mapped_column(ForeignKey("hf_definition.id"))
     key: Mapped[str] = mapped_column(String(255))
     state: Mapped[str] = mapped_column(String(16))  # open | completed | terminated
-    applicant: Mapped[str] = mapped_column(Text)  # JSON; personal data, never logged
+    applicant: Mapped[str] = mapped_column(
+        SealedText("hf_case.applicant")
+    )  # JSON; personal data, never logged
     started_at: Mapped[datetime]
     ended_at: Mapped[datetime | None]
     started_by: Mapped[str | None] = mapped_column(String(255))
     rev: Mapped[int] = mapped_column(Integer)  # optimistic version of the whole case
     spiff_version: Mapped[str] = mapped_column(String(32))
-    wf_state: Mapped[str] = mapped_column(Text)  # SpiffWorkflow state (spec kept out), TEXT never JSONB
+    wf_state: Mapped[str] = mapped_column(
+        SealedText("hf_case.wf_state")
+    )  # SpiffWorkflow state (spec kept out), TEXT never JSONB
     next_timer_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text)
 
@@ -140,7 +146,7 @@ class CaseTaskRow(Base):
 
     case_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     task_id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    doc: Mapped[str] = mapped_column(Text)
+    doc: Mapped[str] = mapped_column(SealedText("hf_case_task.doc"))
 
 
 class TaskRow(Base):
@@ -325,7 +331,7 @@ class ExtensionRow(Base):
     task_id: Mapped[str] = mapped_column(String(36))
     days: Mapped[int] = mapped_column(Integer)
     approver: Mapped[str] = mapped_column(String(255))
-    reason: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(SealedText("hf_extension.reason"))
     at: Mapped[datetime]
     actor: Mapped[str | None] = mapped_column(String(255))
 
@@ -384,7 +390,7 @@ class CardTransitionRow(Base):
     case_id: Mapped[str] = mapped_column(String(36))
     from_state: Mapped[str | None] = mapped_column(String(16))  # null for the opening
     to_state: Mapped[str] = mapped_column(String(16))
-    note: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(SealedText("hf_card_transition.note"))
     conclusion: Mapped[str | None] = mapped_column(String(16))
     actor: Mapped[str | None] = mapped_column(String(255))
     at: Mapped[datetime]
@@ -453,7 +459,7 @@ class CommitmentRow(Base):
     result: Mapped[bool | None]
     verified_at: Mapped[datetime | None]
     verified_by: Mapped[str | None] = mapped_column(String(255))
-    note: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(SealedText("hf_commitment.note"))
     declined_at: Mapped[datetime | None]
     declined_by: Mapped[str | None] = mapped_column(String(255))
     supplied_at: Mapped[datetime | None]  # the material itself, when declined or refused
@@ -482,7 +488,7 @@ class CreditRow(Base):
     recorded_at: Mapped[datetime]
     repaired_at: Mapped[datetime | None]
     repaired_by: Mapped[str | None] = mapped_column(String(255))
-    repair_note: Mapped[str | None] = mapped_column(Text)
+    repair_note: Mapped[str | None] = mapped_column(SealedText("hf_credit.repair_note"))
 
 
 class ToleranceRow(Base):
@@ -531,7 +537,7 @@ class SupplementExtensionRow(Base):
     tolerance_id: Mapped[str] = mapped_column(String(36))
     days: Mapped[int] = mapped_column(Integer)
     approver: Mapped[str] = mapped_column(String(255))
-    reason: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(SealedText("hf_supplement_extension.reason"))
     at: Mapped[datetime]
     actor: Mapped[str | None] = mapped_column(String(255))
 
@@ -562,7 +568,9 @@ class LicenceCheckRow(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error_code: Mapped[str | None] = mapped_column(String(32))
     error: Mapped[str | None] = mapped_column(Text)
-    licence_id: Mapped[str | None] = mapped_column(Text)
+    licence_id: Mapped[str | None] = mapped_column(
+        SealedText("hf_licence_check.licence_id")
+    )  # may be a personal number
     issuer: Mapped[str | None] = mapped_column(Text)
     valid_until: Mapped[str | None] = mapped_column(String(32))
     licence_status: Mapped[str | None] = mapped_column(String(16))
@@ -592,7 +600,9 @@ class ReviewRow(Base):
     level: Mapped[int] = mapped_column(Integer)  # 1 非常满意 … 5 非常不满意
     channel: Mapped[str] = mapped_column(String(16))
     real_name: Mapped[bool]
-    text: Mapped[str | None] = mapped_column(Text)  # may hold personal data: never logged
+    text: Mapped[str | None] = mapped_column(
+        SealedText("hf_review.text")
+    )  # may hold personal data: never logged
     reviewer_key: Mapped[str | None] = mapped_column(String(64))  # real-name reviews: the applicant key
     at: Mapped[datetime]
     recorded_by: Mapped[str | None] = mapped_column(String(255))
@@ -625,13 +635,13 @@ class RectificationRow(Base):
     feedback_deadline: Mapped[str | None] = mapped_column(String(36))
     verified_at: Mapped[datetime | None]
     verified_by: Mapped[str | None] = mapped_column(String(255))
-    verify_note: Mapped[str | None] = mapped_column(Text)
+    verify_note: Mapped[str | None] = mapped_column(SealedText("hf_rectification.verify_note"))
     rectified_at: Mapped[datetime | None]
     rectified_by: Mapped[str | None] = mapped_column(String(255))
-    rectify_note: Mapped[str | None] = mapped_column(Text)
+    rectify_note: Mapped[str | None] = mapped_column(SealedText("hf_rectification.rectify_note"))
     fed_back_at: Mapped[datetime | None]
     fed_back_by: Mapped[str | None] = mapped_column(String(255))
-    feedback_note: Mapped[str | None] = mapped_column(Text)
+    feedback_note: Mapped[str | None] = mapped_column(SealedText("hf_rectification.feedback_note"))
     closed_at: Mapped[datetime | None]
     on_time: Mapped[bool | None]  # set when closed: every phase ended by its promised deadline
     rev: Mapped[int] = mapped_column(Integer)

@@ -65,6 +65,7 @@ def start(
                 )
             definition_id, version = latest
             definition = ctx.definition(tx.session, definition_id)
+            ctx.check_plaintext(tx, applicant, definition.sensitive_fields)
             workflow = new_workflow(definition.specs, ctx.script_engine, dict(data))
             advance(workflow)
             case = CaseRecord(

@@ -15,8 +15,9 @@ check once that the schema is at the newest revision (`check_schema`).
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
@@ -46,6 +47,7 @@ from ..errors import (
 )
 from ..runtime.sandbox import Sandbox
 from ..runtime.workflow import EngineScriptEngine, StateCodec, quiet_spiff_loggers
+from ..sealing import KEY_ENV, KEY_FILE_ENV, Keyring, using
 from ..services.licences import LicenceProvider, NoProvider
 from ..services.tolerance import MaterialPlan, plan_of
 from ..supervision.cards import issue
@@ -109,9 +111,14 @@ class EngineContext:
         calendar: WorkCalendar | None = None,
         close_of_business: time | None = None,
         licences: LicenceProvider | None = None,
+        keyring: Keyring | None = None,
+        allow_plaintext: bool = False,
     ) -> None:
         quiet_spiff_loggers()
         self.url = url
+        self.keyring = keyring
+        self.allow_plaintext = allow_plaintext
+        self._plaintext_warned = False
         self.db = make_engine(url)
         self.postgres = self.db.dialect.name == "postgresql"
         self._write = write_sessions(self.db)
@@ -171,6 +178,32 @@ class EngineContext:
             mark = session.get(MetaRow, "simulation")
         return mark is not None and mark.value == "true"
 
+    # -- personal data at rest (sealing.py) ----------------------------------------------
+    def check_plaintext(self, tx: Tx, applicant: Mapping[str, Any], sensitive: frozenset[str]) -> None:
+        """Without a key, a case holding personal data (an applicant JSON, form fields marked
+        `x-hf-sensitive`) starts only with `allow_plaintext`, or on a simulation database (warned once)."""
+        if self.keyring is not None or self.allow_plaintext or not (applicant or sensitive):
+            return
+        mark = tx.session.get(MetaRow, "simulation")
+        if mark is None or mark.value != "true":
+            what = ["the applicant JSON"] if applicant else []
+            if sensitive:
+                names = sorted(sensitive)
+                shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+                what.append(f"form fields marked x-hf-sensitive ({shown})")
+            raise ConfigError(
+                f"no key is configured, and this case would store {' and '.join(what)} in plain text",
+                hint=f"set {KEY_ENV} (openssl rand -base64 32) or {KEY_FILE_ENV}; "
+                "or pass --allow-plaintext (API: allow_plaintext=True) to accept plain text",
+            )
+        if not self._plaintext_warned:
+            self._plaintext_warned = True
+            logging.getLogger("hennan_flow.sealing").warning(
+                "simulation database without a key: personal data is stored in plain text (set %s or %s)",
+                KEY_ENV,
+                KEY_FILE_ENV,
+            )
+
     # -- time -----------------------------------------------------------------------------
     def now(self) -> datetime:
         """Real UTC time, or the simulated clock on a simulation database."""
@@ -183,7 +216,7 @@ class EngineContext:
         self.check_schema()
         committed = self.checkpointer.committed if self.checkpointer else None
         try:
-            with transaction(self._write, committed=committed) as tx:
+            with using(self.keyring), transaction(self._write, committed=committed) as tx:
                 yield tx
         except (OperationalError, self.db.dialect.loaded_dbapi.OperationalError) as exc:
             raise database_error(exc, self.url) from exc
@@ -192,7 +225,7 @@ class EngineContext:
     def read(self) -> Iterator[Session]:
         """A read session (SQLite: a deferred transaction that never waits for writers)."""
         self.check_schema()
-        with self._read() as session:
+        with using(self.keyring), self._read() as session:
             yield session
 
     @contextmanager
@@ -200,10 +233,10 @@ class EngineContext:
         """An ORM session, committed at the end when `write`, on a database whose schema may not be
         there yet (`db upgrade`, `db current`)."""
         if write:
-            with self._write.begin() as session:
+            with using(self.keyring), self._write.begin() as session:
                 yield session
         else:
-            with self._read() as session:
+            with using(self.keyring), self._read() as session:
                 yield session
 
     @contextmanager
@@ -219,7 +252,8 @@ class EngineContext:
         except OperationalError as exc:
             raise database_error(exc, self.url) from exc
         try:
-            yield Raw(dbapi=conn.dbapi_connection, postgres=self.postgres)
+            with using(self.keyring):
+                yield Raw(dbapi=conn.dbapi_connection, postgres=self.postgres)
         finally:
             conn.close()
 

@@ -27,7 +27,7 @@ from ..bpmn.validate import FileResult, add_callee_problems, bundle_files, valid
 from ..bpmn.xmlsafe import parse_bytes
 from ..errors import BpmnError, FindingsError, Location
 from ..stepforms.data import FormValidator, build_validator, check_form_data
-from ..stepforms.schema import bundle_form
+from ..stepforms.schema import bundle_form, sensitive_fields
 
 __all__ = ["Candidate", "LoadedDefinition", "collect", "load_definition"]
 
@@ -80,6 +80,11 @@ class LoadedDefinition:
         if ref is not None and ref not in self.forms:
             schema = False  # a step whose form was not stored accepts nothing
         check_form_data(schema, data, step=step_id, form=ref, validator=validator, forms=self.forms)
+
+    @cached_property
+    def sensitive_fields(self) -> frozenset[str]:
+        """The fields its forms mark `"x-hf-sensitive": true` (personal data)."""
+        return frozenset().union(*(sensitive_fields(schema) for schema in self.forms.values()))
 
     @cached_property
     def cyclic_steps(self) -> frozenset[str]:

@@ -22,6 +22,7 @@ through `lifecycle`. The wiring they share is `context.EngineContext`.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, time
 from typing import TYPE_CHECKING, Any
@@ -31,10 +32,22 @@ from ..clock.deadlines import PAUSE_REASONS
 from ..clock.workdays import WorkCalendar
 from ..entities import Case, Deployment, Task
 from ..errors import ConfigError, FieldError, InputError, NotFoundError
+from ..sealing import Keyring
 from ..supervision import cards as card_records
 from ..supervision.cards import Card, OutboxEvent
 from ..supervision.sweeper import BatchReport, Sweeper, SweepResult
-from . import calendars, cases, definitions, deployments, licence_checks, schema, services, supervision, tasks
+from . import (
+    calendars,
+    cases,
+    definitions,
+    deployments,
+    keys,
+    licence_checks,
+    schema,
+    services,
+    supervision,
+    tasks,
+)
 from .context import EngineContext
 from .supervision import SweepPort
 from .time_source import SimulatedClock
@@ -47,7 +60,9 @@ if TYPE_CHECKING:
     from ..services.tolerance import CaseMaterials
     from ..supervision.figures import ReviewSummary, SupervisionReport
 
-__all__ = ["Engine", "SimulatedClock"]
+__all__ = ["PLAINTEXT_ENV", "Engine", "SimulatedClock"]
+
+PLAINTEXT_ENV = "HENNAN_FLOW_ALLOW_PLAINTEXT"
 
 
 class Engine:
@@ -63,6 +78,16 @@ class Engine:
         close_of_business: the local time a day ends for deadlines (default 24:00).
         licences: where e-licences are verified (licences.HttpLicenceProvider); default none:
             exempted materials are recorded unverified and the case proceeds.
+        key: the keys personal data is sealed with at rest (`sealing.Keyring`, or their base64 text,
+            the sealing key first); default: env HENNAN_FLOW_KEY or HENNAN_FLOW_KEY_FILE, else none.
+        allow_plaintext: without a key, start cases holding personal data on a production database
+            anyway (stored in plain text, warned once); default: env HENNAN_FLOW_ALLOW_PLAINTEXT=1.
+            Simulation databases always allow it, with the warning.
+
+    Instants: every datetime the engine returns (`Case.started_at`, `Task.ready_at`, `Event.at`,
+    cards, commitments, reviews, `now()`) is timezone-aware in UTC (`tzinfo=datetime.UTC`); their
+    `as_dict()` and the CLI show the same instants in Asia/Shanghai (ISO 8601 with +08:00). An
+    instant given without a zone (`--now`, `clock=`) is read as Asia/Shanghai.
     """
 
     def __init__(
@@ -76,9 +101,16 @@ class Engine:
         calendar: WorkCalendar | None = None,
         close_of_business: time | None = None,
         licences: LicenceProvider | None = None,
+        key: Keyring | str | None = None,
+        allow_plaintext: bool | None = None,
     ) -> None:
         if max_cycles < 1:
             raise ConfigError("max_cycles must be at least 1")
+        keyring = Keyring.from_text(key, source="key=") if isinstance(key, str) else key
+        if keyring is None:
+            keyring = Keyring.from_env()
+        if allow_plaintext is None:
+            allow_plaintext = os.environ.get(PLAINTEXT_ENV, "").strip().lower() in {"1", "true", "yes"}
         self.context = EngineContext(
             url,
             clock=clock,
@@ -88,6 +120,8 @@ class Engine:
             calendar=calendar,
             close_of_business=close_of_business,
             licences=licences,
+            keyring=keyring,
+            allow_plaintext=allow_plaintext,
         )
         """The engine's wiring (database, time source, caches) its use-case modules and the sweeper's
         port work with; internal, not part of the public API."""
@@ -145,6 +179,21 @@ class Engine:
         """Schema revision, the newest revision this version knows, and the simulation mark."""
         return schema.status(self.context)
 
+    # -- personal data at rest (sealing.py) ------------------------------------------------
+    def key_status(self) -> dict[str, Any]:
+        """Which key sealed the personal data: per sealed column, plain values and values per key id."""
+        return keys.status(self.context)
+
+    def rotate_keys(self, *, batch: int = keys.DEFAULT_BATCH) -> dict[str, Any]:
+        """Re-seal every value not sealed with the first configured key (plain ones included).
+
+        One write transaction per `batch` rows; idempotent and resumable (run it again after an
+        interruption). Keep the old keys configured behind the new one until it has finished.
+        """
+        if not isinstance(batch, int) or isinstance(batch, bool) or not 1 <= batch <= 10_000:
+            raise InputError("a rotation batch is 1 to 10000 rows", hint="pass --batch 1..10000")
+        return keys.rotate(self.context, batch=batch).as_dict()
+
     # -- time and calendar ------------------------------------------------------------------
     def now(self) -> datetime:
         """The engine's clock: real UTC time, or the simulated clock on a simulation database."""
@@ -199,7 +248,35 @@ class Engine:
         data: Mapping[str, Any] | None = None,
         actor: str | None = None,
     ) -> Case:
-        """Start a case of the latest deployed version of `key` and run it to its first wait state."""
+        """Start a case of the latest deployed version of `key` and run it to its first wait state.
+
+        `applicant` is who applies (personal data: sealed at rest with the engine's key, never logged),
+        a JSON object of strings::
+
+            {"name": "李湘南", "id_number": "430422199001011234",   # 公民身份号码 (a person), or
+             "credit_code": "91430422MA4T8X2K3N",                    # 统一社会信用代码 (an enterprise), or
+             "applicant_id": "portal-42",                            # the portal's own stable id
+             "phone": "13807340001", "address": "…",
+             "intake": {"missing": [material ids handed in later, 容缺],
+                        "decline_commitments": [material ids brought instead of committed],
+                        "holders": {material id: whose licence to verify}}}
+
+        The identifier (`credit_code`, else `id_number`, else `applicant_id`) keys its commitments
+        and credit records (as a non-reversible applicant key); every other field is kept for the
+        portal. `data` is the process data the first steps see (a JSON object). The returned Case
+        carries its first ready steps (`ready`); its instants are aware UTC datetimes.
+
+        Raises (nothing is stored when one is raised):
+            NotFoundError: no bundle `key` is deployed.
+            InputError: `applicant`, `data` or `intake` is not of the shape above.
+            ExpressionError: a designer expression on the way to the first wait state was refused or
+                failed (names the element and the expression).
+            ConfigError: no key is configured and the case holds personal data on a production
+                database (pass allow_plaintext=True to store it in plain text), or a stored value is
+                sealed with a key that is not configured.
+            SchemaOutOfDateError: the database schema is behind (run `hennan-flow db upgrade`).
+            ConflictError: the database stayed busy (locked) beyond its timeout; try again.
+        """
         if data is not None and not isinstance(data, Mapping):
             raise InputError("case data must be a JSON object")
         if applicant is not None and not isinstance(applicant, Mapping):
@@ -274,8 +351,26 @@ class Engine:
     ) -> Task:
         """Complete a ready step with its form data and run the case to its next wait state.
 
+        `data` is the step's form data (a JSON object), checked against the step's form schema
+        before the write transaction takes its lock; fields the form marks `"x-hf-sensitive"` are
+        sealed at rest with the rest of the case's state. The returned Task is the completed step
+        (`state="completed"`, `ended_at` an aware UTC datetime) with the steps this completion made
+        ready (`ready`).
+
         Of two concurrent completions of the same step exactly one wins; the other gets
         `ConflictError`. Completions of different parallel steps of one case both succeed.
+
+        Raises (nothing is stored when one is raised):
+            NotFoundError: no task `task_id`.
+            StateError: the step is not ready (completed, cancelled, paused) or its case has ended.
+            FormDataError: the form refuses the data; `fields` holds one Chinese message per field
+                (naming the field and the rule, never the value).
+            InputError: `data` is not a JSON object.
+            ExpressionError: a designer expression on the way to the next wait state was refused or
+                failed (names the element and the expression).
+            ConflictError: another completion of this step won, or the database stayed busy; retry
+                only if the step is still ready.
+            ConfigError: the case's stored state is sealed with a key that is not configured.
         """
         if data is not None and not isinstance(data, Mapping):
             raise InputError("task data must be a JSON object")

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from typing import Any, Final, TypedDict
@@ -47,6 +47,7 @@ from ..clock.workdays import WorkCalendar
 from ..db.models import SignalRow, SupplementExtensionRow, ToleranceRow
 from ..db.transaction import Tx
 from ..errors import CalendarRangeError, InputError, StateError
+from ..limits import printable
 from .commitments import Commitment, CommitmentDoc
 from .licences import LicenceCheck, LicenceCheckDoc
 
@@ -143,6 +144,13 @@ class Intake:
     declined: frozenset[str] = frozenset()
 
 
+def _listed(names: Iterable[str], most: int = 5) -> str:
+    """Names an applicant gave, as an error may show them: a few, each cut short (limits.printable)."""
+    ordered = sorted(names)
+    shown = ", ".join(printable(n) for n in ordered[:most])
+    return shown + (f" and {len(ordered) - most} more" if len(ordered) > most else "")
+
+
 def intake_of(applicant: Mapping[str, Any], plan: MaterialPlan) -> Intake:
     """Read and check `intake` ({"missing": [...], "decline_commitments": [...], "holders": {...}})."""
     intake = applicant.get("intake")
@@ -153,7 +161,7 @@ def intake_of(applicant: Mapping[str, Any], plan: MaterialPlan) -> Intake:
     unknown = set(intake) - {"missing", "decline_commitments", "holders"}
     if unknown:
         raise InputError(
-            f"unknown intake field(s): {', '.join(sorted(unknown))}",
+            f"unknown intake field(s): {_listed(unknown)}",
             hint="intake takes missing, decline_commitments and holders",
         )
 
@@ -164,7 +172,7 @@ def intake_of(applicant: Mapping[str, Any], plan: MaterialPlan) -> Intake:
         wrong = sorted(set(value) - set(allowed))
         if wrong:
             raise InputError(
-                f"intake.{name} names {', '.join(wrong)}, which {'is' if len(wrong) == 1 else 'are'} not {what} "
+                f"intake.{name} names {_listed(wrong)}, which {'is' if len(wrong) == 1 else 'are'} not {what} "
                 "in this bundle",
                 hint=f"{what}: {', '.join(sorted(allowed)) or 'none'}",
             )

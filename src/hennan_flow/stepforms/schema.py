@@ -52,6 +52,7 @@ __all__ = [
     "bundle_form",
     "check_form",
     "form_registry",
+    "sensitive_fields",
     "stored_form_problem",
 ]
 
@@ -347,6 +348,13 @@ class _FormSet:
                 f"x-hf-messages must map keywords to texts of 1 to {MAX_MESSAGE_TEXT} characters",
                 'e.g. "x-hf-messages": {"pattern": "请填写18位公民身份号码"}',
             )
+        if "x-hf-sensitive" in node and not isinstance(node["x-hf-sensitive"], bool):
+            self._error(
+                ref,
+                at + "/x-hf-sensitive",
+                "x-hf-sensitive must be true or false",
+                'mark personal data (身份证号, phones, addresses, names) with "x-hf-sensitive": true',
+            )
         description = node.get("description")
         if self.stored is None and isinstance(description, str) and _DESIGNER_WORDS.search(description):
             self.issues.append(
@@ -502,6 +510,15 @@ def _subschemas(schema: Any) -> Iterator[tuple[tuple[str | int, ...], Any, int]]
                 for step in child:
                     value = value[step]
                 stack.append(((*segments, *child), value, depth + 1))
+
+
+def sensitive_fields(schema: Any) -> frozenset[str]:
+    """The names of the fields a form marks `"x-hf-sensitive": true` (personal data, sealed at rest)."""
+    return frozenset(
+        str(segments[-1])
+        for segments, node, _depth in _subschemas(schema)
+        if isinstance(node, dict) and node.get("x-hf-sensitive") is True and segments
+    )
 
 
 def forms_root(path: Path, ref: str) -> Path:

@@ -39,6 +39,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -71,6 +72,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 CALENDAR_WARN_DAYS = 60
+CALENDAR_LOG_EVERY = 3600.0  # seconds: the calendar warning is logged again after this, or when it changes
+_calendar_logged: dict[str, float] = {}  # warning text -> when it was last logged (this process)
+_calendar_lock = threading.Lock()
 
 
 class SweepDoc(TypedDict):
@@ -518,8 +522,21 @@ class Sweeper:
             f"the working-day calendar data ends on {last.isoformat()} ({max(left, 0)} days from today); "
             "deadlines past it stay pending. hint: hennan-flow calendar load FILE with the next year"
         )
-        log.warning(warning)
+        _log_calendar_warning(warning)
         return last, warning
+
+
+def _log_calendar_warning(warning: str) -> None:
+    """Log the calendar warning once per `CALENDAR_LOG_EVERY` per process (a sweep every 10 s would
+    otherwise write 8,640 lines a day); a changed text (a day less left) is logged at once."""
+    now = time.monotonic()
+    with _calendar_lock:
+        last = _calendar_logged.get(warning)
+        if last is not None and now - last < CALENDAR_LOG_EVERY:
+            return
+        _calendar_logged.clear()
+        _calendar_logged[warning] = now
+    log.warning(warning)
 
 
 def _lock_cases(tx: Tx, case_ids: Select[Any]) -> None:
