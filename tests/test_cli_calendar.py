@@ -10,10 +10,11 @@ import chinese_calendar
 import pytest
 from click.testing import CliRunner
 
+from helpers import year_file
 from hennan_flow.cli import cli, main
 
 VERSION = f"chinese-calendar-{chinese_calendar.__version__}"
-OVERRIDE_2031 = 'version = "hengnan-2031-1"\nyears = [2031]\nrest = ["2031-01-01"]\nwork = ["2031-01-25"]\n'
+OVERRIDE_2031 = year_file(2031, "hengnan-2031-1", rest=("2031-01-01",), work=("2031-01-25",))
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

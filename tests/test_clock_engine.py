@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import ACCEPT, CLOCK_BUNDLE, CLOCK_START, REVIEW_LIB, at, database, iso, rows, simulation
+from helpers import ACCEPT, CLOCK_BUNDLE, CLOCK_START, REVIEW_LIB, at, database, iso, rows, simulation, year_file
 from hennan_flow.cli import main
 from hennan_flow.clock.instants import SHANGHAI
 from hennan_flow.db import migrate
@@ -314,7 +314,7 @@ def test_a_calendar_load_fires_no_timer_on_a_case_without_bpmn_timers(tmp_path: 
     with simulation(url, REVIEW_LIB / "processes", CLOCK_START) as (engine, _clock):
         case = engine.start_case("review", data=ACCEPT)
         override = tmp_path / "next.toml"
-        override.write_text('version = "hengnan-2031-1"\nyears = [2031]\nrest = ["2031-01-01"]\nwork = []\n')
+        override.write_text(year_file(2031, "hengnan-2031-1"))
         engine.load_calendar(str(override), actor="admin")
         assert case.id not in engine.due_timer_cases()
         engine.sweep()

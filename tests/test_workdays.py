@@ -17,13 +17,10 @@ from hypothesis import strategies as st
 from hennan_flow.clock.workdays import CalendarOverride, WorkCalendar, load_override, parse_override
 from hennan_flow.errors import CalendarRangeError, ConfigError
 
+from helpers import year_file
+
 # A county file for 2031, a year outside the packaged data: 01-01 (Wed) off, 01-25 (Sat) worked.
-OVERRIDE_2031 = """\
-version = "hengnan-2031-1"
-years = [2031]
-rest = ["2031-01-01"]
-work = ["2031-01-25"]
-"""
+OVERRIDE_2031 = year_file(2031, "hengnan-2031-1", rest=("2031-01-01",), work=("2031-01-25",))
 
 # Inside the packaged data, with sample dates (2004 .. 2025, so n working days later stays inside).
 days = st.dates(min_value=date(2004, 1, 1), max_value=date(2025, 12, 31))

@@ -22,12 +22,14 @@ from typing import Any, NamedTuple
 
 from ..errors import CalendarRangeError, ConfigError, Location
 from ..tomlfile import parse_toml, read_toml_text
+from .statutory import FIRST_STATUTORY_YEAR, LAST_STATUTORY_YEAR, weekday_holidays
 
 __all__ = ["CalendarOverride", "WorkCalendar", "load_override", "parse_override"]
 
 _DATE_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}")
 _VERSION_TEXT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-_KEYS = ("version", "years", "rest", "work")
+_KEYS = ("version", "years", "rest", "work", "reason", "provisional")
+MAX_REASON = 500  # characters of a local adjustment's reason
 # bounds on what one file may say (a real file lists a few dozen days a year): a file is parsed at
 # every engine start, so it must stay small, and its years plausible
 FIRST_YEAR, LAST_YEAR = 1990, 2199
@@ -40,7 +42,10 @@ MAX_FILE_BYTES = 1 << 20
 class CalendarOverride:
     """One county override file: its version, the years it fully covers, and its adjusted days.
 
-    `rest` holds weekdays that are days off, `work` weekend days that are working days (调休).
+    `rest` holds weekdays that are days off, `work` weekend days that are working days (调休). A file
+    listing `years` defines those years alone; one without is a local adjustment (a closure day) with
+    its `reason`. `provisional` marks a year built from the statutory holiday list
+    (`calendar provisional YEAR`) until the State Council's schedule is loaded.
     """
 
     version: str
@@ -48,6 +53,8 @@ class CalendarOverride:
     rest: tuple[date, ...] = ()
     work: tuple[date, ...] = ()
     source: str = "<file>"
+    reason: str | None = None
+    provisional: bool = False
 
 
 class _BaseData(NamedTuple):
@@ -138,6 +145,23 @@ def parse_override(text: str, source: str = "<file>") -> CalendarOverride:
             _line_of(text, "rest", "rest") if "rest" in data else _line_of(text, "work", "work"),
         )
 
+    reason = data.get("reason")
+    if reason is not None and (not isinstance(reason, str) or not reason.strip() or len(reason) > MAX_REASON):
+        raise fail(
+            f"reason must be a text of 1 to {MAX_REASON} characters, got {_short(reason)}",
+            _line_of(text, "reason", "reason"),
+        )
+    if not years and reason is None:
+        raise fail(
+            "a file without years is a local adjustment (merged over the covered years) and must say why: "
+            'add reason = "…" (e.g. "县政府通知 2026-10-12 防汛闭馆"); a file that defines whole years lists '
+            "them in years",
+            1,
+        )
+    provisional = data.get("provisional", False)
+    if not isinstance(provisional, bool) or (provisional and not years):
+        raise fail("provisional must be true or false, and only in a file that lists years", 1)
+
     base = _base_data()
     usable = set(years) | set(range(base.first_year, base.last_year + 1))
 
@@ -169,13 +193,39 @@ def parse_override(text: str, source: str = "<file>") -> CalendarOverride:
             out.add(day)
         return tuple(sorted(out))
 
+    rest, work = dates("rest", weekend=False), dates("work", weekend=True)
+    if years:
+        outside = next((d for d in (*rest, *work) if d.year not in years), None)
+        if outside is not None:
+            raise fail(
+                f"{outside} is in {outside.year}, which years does not list: a file listing years defines "
+                "those years alone (list the year too, or put the day in a local adjustment file with reason)",
+                _line_of(text, outside.isoformat()),
+            )
+        resting = set(rest)
+        for year in years:
+            if not FIRST_STATUTORY_YEAR <= year <= LAST_STATUTORY_YEAR:
+                continue
+            missing = next(((d, n) for d, n in weekday_holidays(year).items() if d not in resting), None)
+            if missing is not None:
+                day, name = missing
+                raise fail(
+                    f"{day} ({name}, {_WEEKDAY_NAMES[day.weekday()]}) is a statutory holiday "
+                    "(全国年节及纪念日放假办法) that this file leaves a working day: add it to rest",
+                    _line_of(text, "years", "years"),
+                )
     return CalendarOverride(
         version=version,
         years=years,
-        rest=dates("rest", weekend=False),
-        work=dates("work", weekend=True),
+        rest=rest,
+        work=work,
         source=source,
+        reason=reason,
+        provisional=provisional,
     )
+
+
+_WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
 def _short(value: Any) -> str:
@@ -211,8 +261,9 @@ class _Segment(NamedTuple):
 class WorkCalendar:
     """Working days from chinese-calendar plus county overrides; raises outside its data.
 
-    A year listed in an override's `years` is defined by the overrides alone (Monday to Friday);
-    every override's `rest` and `work` days then apply on top, in any year.
+    A year listed in an override's `years` is defined by the newest override listing it alone
+    (Monday to Friday, its `rest` and `work` days); local adjustments (no `years`) then apply on top,
+    in load order.
 
     Usage::
 
@@ -225,12 +276,26 @@ class WorkCalendar:
         self.overrides: tuple[CalendarOverride, ...] = tuple(overrides)
         base = _base_data()
         self.version: str = "+".join([base.version, *(o.version for o in self.overrides)])
-        override_years = {y for o in self.overrides for y in o.years}
+        # a year is defined by the newest file listing it, else by the package data (files replace)
+        owner: dict[int, CalendarOverride] = {}
+        for o in self.overrides:
+            for y in o.years:
+                owner[y] = o
+        override_years = set(owner)
         base_years = set(range(base.first_year, base.last_year + 1)) - override_years
         self._years = frozenset(base_years | override_years)
-        rest = {d for o in self.overrides for d in o.rest}
-        work = {d for o in self.overrides for d in o.work}
+        self.provisional_years: frozenset[int] = frozenset(y for y, o in owner.items() if o.provisional)
+        local = [o for o in self.overrides if not o.years]  # local adjustments, merged over everything
+        rest = {d for y, o in owner.items() for d in o.rest if d.year == y}
+        work = {d for y, o in owner.items() for d in o.work if d.year == y}
+        for o in local:
+            rest.update(o.rest)
+            work.difference_update(o.rest)
+            work.update(o.work)
+            rest.difference_update(o.work)
         self._names = {d: n for d, n in base.names.items() if d.year in base_years}
+        for y in self.provisional_years:
+            self._names.update(weekday_holidays(y))
 
         ordinals: list[int] = []
         self._rest_days: dict[int, list[date]] = {}

@@ -130,6 +130,9 @@ class EngineContext:
         self._lock = threading.Lock()
         self._fixed_calendar = calendar
         self._calendars: tuple[int, WorkCalendar] | None = None
+        # the sweeps' calendar state: years announced (calendar.pending), the last warning logged
+        self.announced_years: set[int] = set()
+        self.calendar_warned: tuple[tuple[Any, ...], datetime] | None = None
         self.deadlines = Deadlines(
             calendar=self.calendar, fire=self._fire_when_ended, close_of_business=close_of_business
         )

@@ -154,6 +154,14 @@ class Engine:
         """The calendar this engine computes deadlines with now."""
         return self.context.current_calendar()
 
+    def provisional_calendar(self, year: int, *, actor: str | None = None) -> dict[str, Any]:
+        """Store a provisional year (DESIGN §7) and recompute every open deadline with it."""
+        return calendars.provisional(self.context, year, actor=actor)
+
+    def calendar_status(self) -> dict[str, Any]:
+        """The stored calendar: sources, years, provisional years, pending deadlines, unsupervised steps."""
+        return calendars.status(self.context)
+
     def load_calendar(self, path: str, *, actor: str | None = None) -> dict[str, Any]:
         """Store a county override file and recompute every open deadline with it (one transaction)."""
         return calendars.load(self.context, path, actor=actor)
