@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from helpers import year_file
+from hennan_flow.clock.statutory import weekday_holidays
 from hennan_flow.cli import cli, main
 
 VERSION = f"chinese-calendar-{chinese_calendar.__version__}"
@@ -200,9 +201,9 @@ def test_show_2031_and_with_an_override(capsys: pytest.CaptureFixture[str], coun
     assert json.loads(out) == {
         "year": 2031,
         "calendar": VERSION + "+hengnan-2031-1",
-        "rest": ["2031-01-01"],
+        "rest": sorted(d.isoformat() for d in weekday_holidays(2031)),
         "work": ["2031-01-25"],
-        "names": {},
+        "names": {d.isoformat(): n for d, n in weekday_holidays(2031).items()},
     }
 
 

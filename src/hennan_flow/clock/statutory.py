@@ -12,6 +12,7 @@ make-up days — and the check that a county file covering a year leaves none of
 
 from __future__ import annotations
 
+import functools
 from datetime import date, timedelta
 
 from ..errors import ConfigError
@@ -22,8 +23,17 @@ FIRST_STATUTORY_YEAR = 2025  # the 2024 revision's first year
 LAST_STATUTORY_YEAR = 2099  # within lunar-python's range, far past any calendar file's bounds
 
 
+@functools.cache
+def _holidays(year: int) -> tuple[tuple[date, str], ...]:
+    return tuple(_compute(year).items())
+
+
 def statutory_holidays(year: int) -> dict[date, str]:
     """Each statutory holiday of `year` (2025 on) and its name; 中秋 and 国庆 may share a day."""
+    return dict(_holidays(year))
+
+
+def _compute(year: int) -> dict[date, str]:
     if not FIRST_STATUTORY_YEAR <= year <= LAST_STATUTORY_YEAR:
         raise ConfigError(
             f"statutory holidays are computed for {FIRST_STATUTORY_YEAR}–{LAST_STATUTORY_YEAR} "

@@ -108,8 +108,8 @@ def parse_override(text: str, source: str = "<file>") -> CalendarOverride:
         return ConfigError(
             f"calendar override: {message}",
             location=Location(file=source, line=line),
-            hint='write e.g. version = "hengnan-2027-1", years = [2027], rest = ["2027-01-01"], '
-            'work = ["2027-02-06"]',
+            hint='see "Calendar files" in the README: e.g. version = "hengnan-2027-1", years = [2027], '
+            "rest = [every weekday off, statutory holidays included], work = [make-up weekends]",
         )
 
     data = parse_toml(text, fail)
@@ -294,8 +294,9 @@ class WorkCalendar:
             work.update(o.work)
             rest.difference_update(o.work)
         self._names = {d: n for d, n in base.names.items() if d.year in base_years}
-        for y in self.provisional_years:
-            self._names.update(weekday_holidays(y))
+        for y in override_years:  # a file's years: the statutory names of the days it keeps off
+            if FIRST_STATUTORY_YEAR <= y <= LAST_STATUTORY_YEAR:
+                self._names.update((d, n) for d, n in weekday_holidays(y).items() if d in rest)
 
         ordinals: list[int] = []
         self._rest_days: dict[int, list[date]] = {}
