@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hennan_flow.clock.statutory import weekday_holidays
 from hennan_flow.clock import workdays
+from hennan_flow.clock.statutory import weekday_holidays
 from hennan_flow.clock.workdays import (
     FIRST_YEAR,
     LAST_YEAR,

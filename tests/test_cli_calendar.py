@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from helpers import year_file
-from hennan_flow.clock.statutory import weekday_holidays
 from hennan_flow.cli import cli, main
+from hennan_flow.clock.statutory import weekday_holidays
 
 VERSION = f"chinese-calendar-{chinese_calendar.__version__}"
 OVERRIDE_2031 = year_file(2031, "hengnan-2031-1", rest=("2031-01-01",), work=("2031-01-25",))

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers import at
+from helpers import at, year_file
 from hennan_flow.bpmn.bundle import TimeLimit
 from hennan_flow.clock.arithmetic import (
     Schedule,
@@ -32,8 +32,6 @@ from hennan_flow.clock.arithmetic import (
 from hennan_flow.clock.instants import SHANGHAI
 from hennan_flow.clock.workdays import WorkCalendar, parse_override
 from hennan_flow.errors import CalendarRangeError, ConfigError
-
-from helpers import year_file
 
 CLOSE = time(17, 30)
 

@@ -8,6 +8,8 @@ once; provisional years; files replace per year and keep the statutory holidays;
 from __future__ import annotations
 
 import json
+import threading
+from contextlib import closing
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
@@ -23,6 +25,7 @@ from hennan_flow.clock.instants import SHANGHAI, local_day_ended, local_iso
 from hennan_flow.clock.statutory import weekday_holidays
 from hennan_flow.clock.workdays import WorkCalendar, parse_override
 from hennan_flow.db.models import OutboxRow
+from hennan_flow.engine import Engine, SimulatedClock
 from hennan_flow.engine.calendars import provisional_text
 from hennan_flow.errors import ConfigError
 
@@ -92,7 +95,7 @@ def test_a_case_across_the_year_end(tmp_path: Path, capsys: pytest.CaptureFixtur
         start -= timedelta(days=1)
     now = local_iso(start + timedelta(hours=1))
     assert now is not None
-    with simulation(url, CLOCK_BUNDLE, start) as (engine, clock):
+    with simulation(url, CLOCK_BUNDLE, start) as (engine, _clock):
         case = engine.start_case("review_clock")
         review = next(t for t in engine.tasks(case=case.id) if t.step == "review")  # promised 5, legal 10 WD
         shown = review.deadlines
@@ -113,7 +116,7 @@ def test_a_case_across_the_year_end(tmp_path: Path, capsys: pytest.CaptureFixtur
         assert len(events) == 1 and json.loads(events[0].payload)["year"] == NEXT
         task_id, case_id = review.id, case.id
     # a second engine (another sweeper process) does not announce the year again
-    with simulation_engine(url) as other:
+    with closing(Engine(url)) as other:
         other.sweep()
         assert len(_outbox(other, "calendar.pending")) == 1
 
@@ -174,19 +177,6 @@ def _a_weekend(year: int) -> str:
     while day.weekday() != 5:
         day += timedelta(days=1)
     return day.isoformat()
-
-
-class simulation_engine:  # noqa: N801 - a context manager read like a function
-    def __init__(self, url: str) -> None:
-        from hennan_flow.engine import Engine
-
-        self.engine = Engine(url)
-
-    def __enter__(self):  # type: ignore[no-untyped-def]
-        return self.engine
-
-    def __exit__(self, *exc: object) -> None:
-        self.engine.close()
 
 
 # -- an extension past the data ------------------------------------------------------------------------
@@ -276,3 +266,43 @@ def test_add_and_show_read_the_stored_calendar(tmp_path: Path, capsys: pytest.Ca
     missing = tmp_path / "none.db"
     code, _, _ = run_cli(f"sqlite:///{missing}", capsys, "calendar", "show", str(NEXT - 1), now=now)
     assert code == 0 and not missing.exists()  # read only: no database is created
+
+
+# -- the calendar.pending event: exactly once under concurrent sweepers ------------------------------
+
+
+def _announce_race(url: str, sweepers: int) -> None:
+    start = datetime.combine(BASE.last_date - timedelta(days=2), time(10), SHANGHAI)
+    with simulation(url, CLOCK_BUNDLE, start) as (engine, _clock):
+        engine.start_case("review_clock")
+    engines = [Engine(url, clock=SimulatedClock(start)) for _ in range(sweepers)]
+    barrier = threading.Barrier(sweepers)
+    errors: list[BaseException] = []
+
+    def sweep(engine: Engine) -> None:
+        barrier.wait()
+        try:
+            engine.sweep(timers=False)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=sweep, args=(e,)) for e in engines]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    try:
+        assert errors == []
+        assert len(_outbox(engines[0], "calendar.pending")) == 1
+    finally:
+        for e in engines:
+            e.close()
+
+
+@pytest.mark.postgres
+def test_four_sweepers_on_postgresql_announce_a_needed_year_once(postgres: object) -> None:
+    _announce_race(postgres.create_database(), 4)  # type: ignore[attr-defined]
+
+
+def test_two_sweepers_on_sqlite_announce_a_needed_year_once(tmp_path: Path) -> None:
+    _announce_race(f"sqlite:///{tmp_path / 'race.db'}", 2)

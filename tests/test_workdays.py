@@ -14,11 +14,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hennan_flow.clock.workdays import CalendarOverride, WorkCalendar, load_override, parse_override
-from hennan_flow.errors import CalendarRangeError, ConfigError
-
 from helpers import year_file
 from hennan_flow.clock.statutory import weekday_holidays
+from hennan_flow.clock.workdays import CalendarOverride, WorkCalendar, load_override, parse_override
+from hennan_flow.errors import CalendarRangeError, ConfigError
 
 # A county file for 2031, a year outside the packaged data: 01-01 (Wed) off, 01-25 (Sat) worked.
 OVERRIDE_2031 = year_file(2031, "hengnan-2031-1", rest=("2031-01-01",), work=("2031-01-25",))

@@ -370,12 +370,15 @@ class Engine:
     ) -> list[Card]:
         """Yellow and red cards, oldest first; `state="open"` means not closed yet."""
         with self.context.read() as session:
-            return card_records.list_cards(session, state=state, case=case, color=color)
+            years = self.context.calendar(session).provisional_years
+            return card_records.list_cards(
+                session, state=state, case=case, color=color, provisional_years=years
+            )
 
     def card(self, card_id: str) -> Card:
         """A card with its supervision record."""
         with self.context.read() as session:
-            return card_records.get_card(session, card_id)
+            return card_records.get_card(session, card_id, self.context.calendar(session).provisional_years)
 
     def advance_card(
         self, card_id: str, *, to: str, note: str, conclusion: str | None = None, actor: str | None = None

@@ -76,7 +76,10 @@ class SweepPort:
         actions = [r for r in signals if r.kind == "action"]
         acted = fire_service_signals(self._ctx, tx, actions, now, claimer=claimer) if actions else []
         rest = [r for r in signals if r.kind != "action"] if actions else list(signals)
-        return acted + issue(tx, rest, now, claimer=claimer, lead_of=self._ctx.lead_of)
+        years = self._ctx.calendar(tx).provisional_years
+        return acted + issue(
+            tx, rest, now, claimer=claimer, lead_of=self._ctx.lead_of, provisional_years=years
+        )
 
     def due_timer_cases(self, limit: int) -> list[str]:
         return cases.due_timer_cases(self._ctx, limit)
