@@ -25,6 +25,8 @@ from helpers import migrated
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("HENNAN_FLOW_SHARED", REPO.parent / "shared"))
+# built calendars are cached per stored version (clock/calendar_cache.py): in a folder of this run's
+os.environ.setdefault("HENNAN_FLOW_CACHE_DIR", tempfile.mkdtemp(prefix="hennan-flow-cache-"))
 
 
 def _pg_bindir() -> Path | None:

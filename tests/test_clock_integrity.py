@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from helpers import CLOCK_BUNDLE, at, run_cli, simulation, year_file
 from hennan_flow.bpmn.bundle import TimeLimit
@@ -24,7 +24,7 @@ from hennan_flow.clock.arithmetic import INSTANT_NAMES, step_schedule
 from hennan_flow.clock.instants import SHANGHAI, local_day_ended, local_iso
 from hennan_flow.clock.statutory import weekday_holidays
 from hennan_flow.clock.workdays import WorkCalendar, parse_override
-from hennan_flow.db.models import OutboxRow
+from hennan_flow.db.models import DeadlineRow, OutboxRow
 from hennan_flow.engine import Engine, SimulatedClock
 from hennan_flow.engine.calendars import provisional_text
 from hennan_flow.errors import ConfigError
@@ -306,3 +306,55 @@ def test_four_sweepers_on_postgresql_announce_a_needed_year_once(postgres: objec
 
 def test_two_sweepers_on_sqlite_announce_a_needed_year_once(tmp_path: Path) -> None:
     _announce_race(f"sqlite:///{tmp_path / 'race.db'}", 2)
+
+
+# -- calendar status ------------------------------------------------------------------------------------
+
+
+def test_status_flags_open_steps_without_deadlines_unsupervised(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A step open at an upgrade from 0001 has no deadline row: `calendar status` names it."""
+    url = f"sqlite:///{tmp_path / 'sim.db'}"
+    start = at(f"{BASE.last_date.year}-06-01T10:00")
+    with simulation(url, CLOCK_BUNDLE, start) as (engine, _clock):
+        case = engine.start_case("review_clock")
+        review = next(t for t in engine.tasks(case=case.id) if t.step == "review")
+        with engine.context.write() as tx:
+            tx.session.execute(delete(DeadlineRow).where(DeadlineRow.id == review.id))
+        doc = engine.calendar_status()
+        assert [u["task"] for u in doc["unsupervised"]] == [review.id]
+        assert doc["pending_deadlines"] == 0 and doc["sources"] == [] and doc["provisional_years"] == []
+    now = f"{BASE.last_date.year}-06-01T11:00"
+    code, out, err = run_cli(url, capsys, "calendar", "status", now=now)
+    assert code == 0, err
+    assert "unsupervised open steps (no deadlines): 1" in out and review.id in out
+    assert f"data ends {BASE.last_date.isoformat()}" in out
+
+
+# -- the built calendar, cached per stored version -------------------------------------------------------
+
+
+def test_the_built_calendar_is_cached_per_stored_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hennan_flow.clock import calendar_cache, workdays
+
+    monkeypatch.setenv("HENNAN_FLOW_CACHE_DIR", str(tmp_path / "cache"))
+    stored = [(year_file(NEXT, f"county-{NEXT}"), "county.toml")]
+    built = calendar_cache.stored_calendar(stored)
+    (entry,) = (tmp_path / "cache").iterdir()
+    parsed: list[object] = []
+    real = workdays.parse_override
+    monkeypatch.setattr(calendar_cache, "parse_override", lambda *a, **k: parsed.append(a) or real(*a, **k))
+    again = calendar_cache.stored_calendar(stored)  # another engine start: no file parsed
+    assert parsed == [] and again.to_state() == built.to_state()
+    assert again.add_workdays(BASE.last_date, 20) == FULL.add_workdays(BASE.last_date, 20)
+    assert (
+        again.last_date == FULL.last_date and again.holiday_name(sorted(weekday_holidays(NEXT))[0]) == "元旦"
+    )
+    assert [o.version for o in again.overrides] == [f"county-{NEXT}"]  # parsed when asked for
+    other = calendar_cache.stored_calendar([(year_file(NEXT, "county-b"), "b.toml")])  # another version
+    assert other.version.endswith("+county-b") and len(list((tmp_path / "cache").iterdir())) == 2
+    entry.write_text('{"format": 1, "version": ', encoding="utf-8")  # damaged: rebuilt, never trusted
+    assert calendar_cache.stored_calendar(stored).to_state() == built.to_state()

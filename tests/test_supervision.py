@@ -27,7 +27,7 @@ from hennan_flow.engine import tasks as engine_tasks
 from hennan_flow.errors import InputError, NotFoundError, StateError
 
 ISSUED_KEYS = ["case", "scope", "step", "task", "kind", "name", "trigger", "at"]
-CARD_KEYS = ["id", "case", "scope", "step", "task", "color", "signal", "issued_at", "state"]
+CARD_KEYS = ["id", "case", "scope", "step", "task", "color", "signal", "issued_at", "state", "provisional"]
 
 
 @pytest.fixture

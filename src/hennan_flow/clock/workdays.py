@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -30,6 +30,7 @@ _DATE_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}")
 _VERSION_TEXT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _KEYS = ("version", "years", "rest", "work", "reason", "provisional")
 MAX_REASON = 500  # characters of a local adjustment's reason
+STATE_FORMAT = 1  # of WorkCalendar.to_state
 # bounds on what one file may say (a real file lists a few dozen days a year): a file is parsed at
 # every engine start, so it must stay small, and its years plausible
 FIRST_YEAR, LAST_YEAR = 1990, 2199
@@ -101,8 +102,12 @@ def _line_of(text: str, needle: str, key: str | None = None) -> int | None:
     return start + 1 if key is not None and lines else None
 
 
-def parse_override(text: str, source: str = "<file>") -> CalendarOverride:
-    """Parse a county override file; a malformed one raises `ConfigError` naming the file and line."""
+def parse_override(text: str, source: str = "<file>", *, stored: bool = False) -> CalendarOverride:
+    """Parse a county override file; a malformed one raises `ConfigError` naming the file and line.
+
+    `stored`: a file read back from the database, checked against the statutory holidays when it was
+    loaded; the check (lunar dates, a few ms a year) is not done again at every engine start.
+    """
 
     def fail(message: str, line: int | None) -> ConfigError:
         return ConfigError(
@@ -203,7 +208,7 @@ def parse_override(text: str, source: str = "<file>") -> CalendarOverride:
                 _line_of(text, outside.isoformat()),
             )
         resting = set(rest)
-        for year in years:
+        for year in () if stored else years:
             if not FIRST_STATUTORY_YEAR <= year <= LAST_STATUTORY_YEAR:
                 continue
             missing = next(((d, n) for d, n in weekday_holidays(year).items() if d not in resting), None)
@@ -273,7 +278,8 @@ class WorkCalendar:
     """
 
     def __init__(self, overrides: Iterable[CalendarOverride] = ()) -> None:
-        self.overrides: tuple[CalendarOverride, ...] = tuple(overrides)
+        self._overrides: tuple[CalendarOverride, ...] | None = tuple(overrides)
+        self._overrides_of: Callable[[], Iterable[CalendarOverride]] = lambda: ()
         base = _base_data()
         self.version: str = "+".join([base.version, *(o.version for o in self.overrides)])
         # a year is defined by the newest file listing it, else by the package data (files replace)
@@ -294,9 +300,7 @@ class WorkCalendar:
             work.update(o.work)
             rest.difference_update(o.work)
         self._names = {d: n for d, n in base.names.items() if d.year in base_years}
-        for y in override_years:  # a file's years: the statutory names of the days it keeps off
-            if FIRST_STATUTORY_YEAR <= y <= LAST_STATUTORY_YEAR:
-                self._names.update((d, n) for d, n in weekday_holidays(y).items() if d in rest)
+        self._named_years = override_years  # their days' names: looked up when asked (holiday_name)
 
         ordinals: list[int] = []
         self._rest_days: dict[int, list[date]] = {}
@@ -324,6 +328,58 @@ class WorkCalendar:
         self._workday_set = frozenset(ordinals)
         self._segments = segments
         self._starts = [s.start for s in segments]
+        self._anchor_year = base.last_year
+
+    # --- the built calendar as data (cached per stored version, engine/context.py) --------------
+
+    def to_state(self) -> dict[str, Any]:
+        """What this calendar computes with, as JSON-able data (no code): `from_state` rebuilds it."""
+        return {
+            "format": STATE_FORMAT,
+            "version": self.version,
+            "anchor": self._anchor_year,
+            "years": sorted(self._years),
+            "provisional": sorted(self.provisional_years),
+            "named": sorted(self._named_years),
+            "ordinals": self._ordinals,
+            "segments": [list(seg) for seg in self._segments],
+            "rest": {str(y): [d.toordinal() for d in ds] for y, ds in self._rest_days.items()},
+            "work": {str(y): [d.toordinal() for d in ds] for y, ds in self._make_up_days.items()},
+            "names": {str(d.toordinal()): n for d, n in self._names.items()},
+        }
+
+    @classmethod
+    def from_state(
+        cls, state: dict[str, Any], overrides: Callable[[], Iterable[CalendarOverride]]
+    ) -> WorkCalendar:
+        """A calendar rebuilt from `to_state` data without parsing files or reading chinese-calendar;
+        `overrides` parses the files only if someone asks for them. Raises KeyError/TypeError/ValueError
+        on data of another shape (the caller builds the calendar afresh then)."""
+        if state["format"] != STATE_FORMAT:
+            raise ValueError("another state format")
+        cal = cls.__new__(cls)
+        cal._overrides_of = overrides
+        cal._overrides = None
+        cal.version = str(state["version"])
+        cal._anchor_year = int(state["anchor"])
+        cal._years = frozenset(int(y) for y in state["years"])
+        cal.provisional_years = frozenset(int(y) for y in state["provisional"])
+        cal._named_years = {int(y) for y in state["named"]}
+        cal._ordinals = [int(o) for o in state["ordinals"]]
+        cal._workday_set = frozenset(cal._ordinals)
+        cal._segments = [_Segment(*(int(v) for v in seg)) for seg in state["segments"]]
+        cal._starts = [seg.start for seg in cal._segments]
+        cal._rest_days = {int(y): [date.fromordinal(o) for o in ds] for y, ds in state["rest"].items()}
+        cal._make_up_days = {int(y): [date.fromordinal(o) for o in ds] for y, ds in state["work"].items()}
+        cal._names = {date.fromordinal(int(o)): str(n) for o, n in state["names"].items()}
+        return cal
+
+    @property
+    def overrides(self) -> tuple[CalendarOverride, ...]:
+        """The override files this calendar was built from, in load order."""
+        if self._overrides is None:
+            self._overrides = tuple(self._overrides_of())
+        return self._overrides
 
     def __repr__(self) -> str:
         return f"WorkCalendar(version={self.version!r})"
@@ -346,7 +402,7 @@ class WorkCalendar:
         return self._main_range()[1]
 
     def _main_range(self) -> tuple[date, date]:
-        anchor = date(_base_data().last_year, 12, 31)
+        anchor = date(self._anchor_year, 12, 31)
         for first, last in self.ranges:
             if first <= anchor <= last:
                 return first, last
@@ -416,7 +472,12 @@ class WorkCalendar:
         return list(self._make_up_days.get(year, ()))
 
     def holiday_name(self, day: date) -> str | None:
-        """The Chinese holiday name chinese-calendar gives a day off or make-up day, if any."""
+        """The Chinese holiday name of a day off or make-up day, if any: chinese-calendar's, or in a
+        file's year the statutory holiday it keeps off."""
+        if day.year in self._named_years and FIRST_STATUTORY_YEAR <= day.year <= LAST_STATUTORY_YEAR:
+            if not self.is_workday(day):
+                return weekday_holidays(day.year).get(day)
+            return None
         return self._names.get(day)
 
     def _check_year(self, year: int) -> None:

@@ -229,7 +229,7 @@ def status(ctx: EngineContext) -> dict[str, Any]:
         cal = ctx.calendar(session)
         stored = []
         for row in session.scalars(select(CalendarRow).order_by(CalendarRow.id)):
-            override = parse_override(row.text, source=row.source)
+            override = parse_override(row.text, source=row.source, stored=True)
             stored.append(
                 {
                     "version": row.version,

@@ -27,9 +27,10 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from ..clock.arithmetic import end_of_day
+from ..clock.calendar_cache import stored_calendar
 from ..clock.deadlines import Deadlines
 from ..clock.instants import local_date
-from ..clock.workdays import WorkCalendar, parse_override
+from ..clock.workdays import WorkCalendar
 from ..db import hotpath, migrate
 from ..db.checkpoint import Checkpointer
 from ..db.models import DefinitionRow, MetaRow, SignalRow
@@ -251,8 +252,7 @@ class EngineContext:
         newest = hotpath.newest_calendar(raw)
         cached = self._calendars
         if cached is None or cached[0] != newest:
-            overrides = [parse_override(text, source=name) for text, name in hotpath.stored_calendars(raw)]
-            cached = (newest, WorkCalendar(overrides))
+            cached = (newest, stored_calendar(hotpath.stored_calendars(raw)))  # cached per stored version
             self._calendars = cached
         if tx is not None:
             tx.calendar = cached[1]
