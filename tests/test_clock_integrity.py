@@ -95,7 +95,7 @@ def test_a_case_across_the_year_end(tmp_path: Path, capsys: pytest.CaptureFixtur
         start -= timedelta(days=1)
     now = local_iso(start + timedelta(hours=1))
     assert now is not None
-    with simulation(url, CLOCK_BUNDLE, start) as (engine, _clock):
+    with simulation(url, CLOCK_BUNDLE, start) as (engine, clock):
         case = engine.start_case("review_clock")
         review = next(t for t in engine.tasks(case=case.id) if t.step == "review")  # promised 5, legal 10 WD
         shown = review.deadlines
@@ -112,6 +112,9 @@ def test_a_case_across_the_year_end(tmp_path: Path, capsys: pytest.CaptureFixtur
         assert result.calendar_warning is not None and result.calendar_warning_new
         again = engine.sweep()  # the library throttles the warning: no news, no second log line
         assert again.calendar_warning is not None and not again.calendar_warning_new
+        clock.set(start + timedelta(days=1, minutes=1))
+        assert engine.sweep().calendar_warning_new  # a day later it is given once more
+        clock.set(start)
         events = _outbox(engine, "calendar.pending")
         assert len(events) == 1 and json.loads(events[0].payload)["year"] == NEXT
         task_id, case_id = review.id, case.id
@@ -358,3 +361,21 @@ def test_the_built_calendar_is_cached_per_stored_version(
     assert other.version.endswith("+county-b") and len(list((tmp_path / "cache").iterdir())) == 2
     entry.write_text('{"format": 1, "version": ', encoding="utf-8")  # damaged: rebuilt, never trusted
     assert calendar_cache.stored_calendar(stored).to_state() == built.to_state()
+
+
+def test_a_card_issued_in_a_provisional_year_says_so(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'sim.db'}"
+    start = datetime.combine(BASE.last_date - timedelta(days=3), time(10), SHANGHAI)
+    with simulation(url, CLOCK_BUNDLE, start) as (engine, clock):
+        engine.provisional_calendar(NEXT, actor="admin")
+        case = engine.start_case("review_clock")
+        review = next(t for t in engine.tasks(case=case.id) if t.step == "review")
+        assert review.deadlines is not None and review.deadlines["provisional"] is True
+        red = next(s["at"] for s in review.deadlines["signals"] if s["name"] == "red")
+        clock.set(datetime.fromisoformat(red) + timedelta(hours=1))
+        engine.sweep()
+        (card,) = [c for c in engine.cards() if c.task == review.id and c.color == "red"]
+        assert card.provisional and card.as_dict()["provisional"] is True
+        payloads = [json.loads(r.payload) for r in _outbox(engine, "card.issued")]
+        assert [p.get("provisional") for p in payloads if p.get("card") == card.id] == [True]
+        assert engine.supervision_report()["provisional_years"] == [NEXT]
