@@ -379,3 +379,34 @@ def test_a_card_issued_in_a_provisional_year_says_so(tmp_path: Path) -> None:
         payloads = [json.loads(r.payload) for r in _outbox(engine, "card.issued")]
         assert [p.get("provisional") for p in payloads if p.get("card") == card.id] == [True]
         assert engine.supervision_report()["provisional_years"] == [NEXT]
+
+
+def test_files_stored_before_these_rules_still_build() -> None:
+    """A database may hold files loaded before `reason` and the statutory check: the engine still
+    starts (they were accepted then); only new files are held to the rules."""
+    old_local = 'version = "old-1"\nrest = ["2022-10-12"]\n'
+    old_cover = f'version = "old-2"\nyears = [{NEXT}]\nrest = ["{NEXT}-01-01", "2022-10-13"]\n'
+    for text in (old_local, old_cover):
+        with pytest.raises(ConfigError):
+            parse_override(text)
+    cal = WorkCalendar([parse_override(t, stored=True) for t in (old_local, old_cover)])
+    assert not cal.is_workday(date(2022, 10, 12)) and not cal.is_workday(date(2022, 10, 13))
+    assert cal.covers(date(NEXT, 6, 1)) and not cal.is_workday(date(NEXT, 1, 1))
+
+
+def test_a_provisional_year_is_refused_where_data_exists(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'sim.db'}"
+    now = f"{BASE.last_date.isoformat()}T10:00"
+    with simulation(url, CLOCK_BUNDLE, at(now)):
+        pass
+    code, out, err = run_cli(url, capsys, "calendar", "provisional", str(BASE.last_date.year), now=now)
+    assert (code, out) == (2, "") and "covered already" in err and err.count("\n") == 1
+    code, _, err = run_cli(url, capsys, "calendar", "add", BASE.last_date.isoformat(), "20", now=now)
+    assert code == 2 and f"calendar provisional {NEXT}" in err  # the hint names it
+    assert run_cli(url, capsys, "calendar", "provisional", str(NEXT), now=now)[0] == 0
+    code, out, err = run_cli(url, capsys, "calendar", "add", BASE.last_date.isoformat(), "20", now=now)
+    assert code == 0, err  # following the hint makes the same command succeed
+    code, _, err = run_cli(url, capsys, "calendar", "provisional", str(NEXT), now=now)
+    assert code == 2 and "provisional year" in err

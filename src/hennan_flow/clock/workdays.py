@@ -156,7 +156,7 @@ def parse_override(text: str, source: str = "<file>", *, stored: bool = False) -
             f"reason must be a text of 1 to {MAX_REASON} characters, got {_short(reason)}",
             _line_of(text, "reason", "reason"),
         )
-    if not years and reason is None:
+    if not years and reason is None and not stored:  # (a file stored before reasons were asked for)
         raise fail(
             "a file without years is a local adjustment (merged over the covered years) and must say why: "
             'add reason = "…" (e.g. "县政府通知 2026-10-12 防汛闭馆"); a file that defines whole years lists '
@@ -200,7 +200,7 @@ def parse_override(text: str, source: str = "<file>", *, stored: bool = False) -
 
     rest, work = dates("rest", weekend=False), dates("work", weekend=True)
     if years:
-        outside = next((d for d in (*rest, *work) if d.year not in years), None)
+        outside = None if stored else next((d for d in (*rest, *work) if d.year not in years), None)
         if outside is not None:
             raise fail(
                 f"{outside} is in {outside.year}, which years does not list: a file listing years defines "
@@ -291,14 +291,16 @@ class WorkCalendar:
         base_years = set(range(base.first_year, base.last_year + 1)) - override_years
         self._years = frozenset(base_years | override_years)
         self.provisional_years: frozenset[int] = frozenset(y for y, o in owner.items() if o.provisional)
-        local = [o for o in self.overrides if not o.years]  # local adjustments, merged over everything
         rest = {d for y, o in owner.items() for d in o.rest if d.year == y}
         work = {d for y, o in owner.items() for d in o.work if d.year == y}
-        for o in local:
-            rest.update(o.rest)
-            work.difference_update(o.rest)
-            work.update(o.work)
-            rest.difference_update(o.work)
+        for o in self.overrides:  # local adjustments, merged over everything in load order (and the
+            # days a file stored before this rule listed outside its years)
+            local_rest = [d for d in o.rest if d.year not in o.years]
+            local_work = [d for d in o.work if d.year not in o.years]
+            rest.update(local_rest)
+            work.difference_update(local_rest)
+            work.update(local_work)
+            rest.difference_update(local_work)
         self._names = {d: n for d, n in base.names.items() if d.year in base_years}
         self._named_years = override_years  # their days' names: looked up when asked (holiday_name)
 
