@@ -29,6 +29,8 @@ SHARED = Path(os.environ.get("HENNAN_FLOW_SHARED", REPO.parent / "shared"))
 # test configures one (test_sealing.py checks the refusal with this unset); a run with
 # HENNAN_FLOW_KEY set seals everything instead
 os.environ.setdefault("HENNAN_FLOW_ALLOW_PLAINTEXT", "1")
+# built calendars are cached per stored version (clock/calendar_cache.py): in a folder of this run's
+os.environ.setdefault("HENNAN_FLOW_CACHE_DIR", tempfile.mkdtemp(prefix="hennan-flow-cache-"))
 
 
 def _pg_bindir() -> Path | None:

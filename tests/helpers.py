@@ -335,3 +335,12 @@ def everything_at_debug(caplog: pytest.LogCaptureFixture) -> None:
     for name, logger in list(logging.root.manager.loggerDict.items()):
         if isinstance(logger, logging.Logger):
             caplog.set_level(logging.DEBUG, logger=name)
+
+
+def year_file(year: int, version: str, rest: tuple[str, ...] = (), work: tuple[str, ...] = ()) -> str:
+    """A calendar file covering `year`: its statutory holidays on weekdays off (as a covering file must
+    have them), plus `rest` and `work`."""
+    from hennan_flow.clock.statutory import weekday_holidays
+
+    days = sorted({*(d.isoformat() for d in weekday_holidays(year)), *rest})
+    return f'version = "{version}"\nyears = [{year}]\nrest = {json.dumps(days)}\nwork = {json.dumps(list(work))}\n'

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hennan_flow.clock import workdays
+from hennan_flow.clock.statutory import weekday_holidays
 from hennan_flow.clock.workdays import (
     FIRST_YEAR,
     LAST_YEAR,
@@ -35,7 +36,13 @@ def weekdays(years: list[int]) -> list[date]:
     return out
 
 
+def holidays_of(years: list[int]) -> set[date]:
+    """The statutory weekday holidays a file covering `years` must keep off."""
+    return {d for y in years for d in weekday_holidays(y)}
+
+
 def file_of(rest: list[date], years: list[int], work: list[date] | None = None) -> str:
+    rest = sorted(set(rest) | holidays_of(years))
     lines = ['version = "big-1"', f"years = {years}", "rest = ["]
     lines += [f'  "{d.isoformat()}",' for d in rest]
     lines += ["]", "work = [" + ", ".join(f'"{d.isoformat()}"' for d in work or ()) + "]"]
@@ -48,8 +55,8 @@ def test_a_valid_file_is_parsed_without_a_line_lookup_per_date(monkeypatch: pyte
     calls = []
     real = workdays._line_of
     monkeypatch.setattr(workdays, "_line_of", lambda *a, **k: calls.append(a) or real(*a, **k))
-    rest = weekdays(YEARS)[:MAX_DATES]
-    override = parse_override(file_of(rest, YEARS))
+    rest = weekdays(YEARS[:7])  # every weekday of seven years: 1,827 dates
+    override = parse_override(file_of(rest, YEARS[:7]))
     assert override.rest == tuple(rest)
     assert calls == []
 
@@ -123,6 +130,6 @@ def test_files_are_read_bounded_and_regular_only(tmp_path: Path) -> None:
 )
 def test_a_file_says_exactly_its_dates(picked: set[date], work: set[date]) -> None:
     override = parse_override(file_of(sorted(picked), [2031, 2032], sorted(work)))
-    assert override.rest == tuple(sorted(picked))
+    assert override.rest == tuple(sorted(picked | holidays_of([2031, 2032])))
     assert override.work == tuple(sorted(work))
     assert override.years == (2031, 2032)

@@ -10,10 +10,12 @@ import chinese_calendar
 import pytest
 from click.testing import CliRunner
 
+from helpers import year_file
 from hennan_flow.cli import cli, main
+from hennan_flow.clock.statutory import weekday_holidays
 
 VERSION = f"chinese-calendar-{chinese_calendar.__version__}"
-OVERRIDE_2031 = 'version = "hengnan-2031-1"\nyears = [2031]\nrest = ["2031-01-01"]\nwork = ["2031-01-25"]\n'
+OVERRIDE_2031 = year_file(2031, "hengnan-2031-1", rest=("2031-01-01",), work=("2031-01-25",))
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -199,9 +201,9 @@ def test_show_2031_and_with_an_override(capsys: pytest.CaptureFixture[str], coun
     assert json.loads(out) == {
         "year": 2031,
         "calendar": VERSION + "+hengnan-2031-1",
-        "rest": ["2031-01-01"],
+        "rest": sorted(d.isoformat() for d in weekday_holidays(2031)),
         "work": ["2031-01-25"],
-        "names": {},
+        "names": {d.isoformat(): n for d, n in weekday_holidays(2031).items()},
     }
 
 

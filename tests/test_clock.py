@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers import at
+from helpers import at, year_file
 from hennan_flow.bpmn.bundle import TimeLimit
 from hennan_flow.clock.arithmetic import (
     Schedule,
@@ -352,24 +352,37 @@ def test_unknown_kind_and_bad_close(cal: WorkCalendar) -> None:
 # --- outside the data ----------------------------------------------------------------------------
 
 
-def test_2031_raises_and_an_override_fixes_it(cal: WorkCalendar) -> None:
-    with pytest.raises(CalendarRangeError) as info:
-        step_schedule(at("2031-03-03 10:00"), wd(5, 20), calendar=cal)
-    assert info.value.year == 2031
+def test_2031_is_pending_and_an_override_fixes_it(cal: WorkCalendar) -> None:
+    s = step_schedule(at("2031-03-03 10:00"), wd(5, 20), calendar=cal)
+    assert s.pending == ("promised", "legal", "notice", "yellow_light", "yellow_card", "red_card")
+    assert s.needed_years == (2031,) and s.promised_due is None and s.signals() == []
     with pytest.raises(CalendarRangeError):
         due_date(date(2031, 3, 3), 5, "workday", cal)
-    county = WorkCalendar([parse_override('version = "hengnan-2031-1"\nyears = [2031]\n')])
+    county = WorkCalendar([parse_override(year_file(2031, "hengnan-2031-1"))])
     s = step_schedule(at("2031-03-03 10:00"), wd(5, 20), calendar=county)
     assert s.promised_due == eod(2031, 3, 10)
     assert s.calendar_version.endswith("+hengnan-2031-1")
     assert due_date(date(2031, 3, 3), 5, "workday", county) == date(2031, 3, 10)
 
 
-def test_a_deadline_past_the_data_raises(cal: WorkCalendar) -> None:
+def test_a_deadline_past_the_data_is_pending(cal: WorkCalendar) -> None:
     start = datetime.combine(cal.last_date, time(10), SHANGHAI)
-    with pytest.raises(CalendarRangeError) as info:
-        step_schedule(start, wd(5), calendar=cal)
-    assert info.value.year == cal.last_date.year + 1
+    s = step_schedule(start, wd(5), calendar=cal)
+    assert "promised" in s.pending and s.needed_years == (cal.last_date.year + 1,)
+
+
+def test_a_promised_deadline_inside_the_data_is_not_held_back_by_the_legal_one(cal: WorkCalendar) -> None:
+    """DESIGN §7: each instant on its own. Ten working days before the data ends, a 3-WD promise
+    is computed with its signals; the 30-WD legal deadline past the data is pending alone."""
+    day = cal.last_date
+    for _ in range(10):
+        day = day - timedelta(days=1)
+        while not cal.is_workday(day):
+            day = day - timedelta(days=1)
+    s = step_schedule(datetime.combine(day, time(10), SHANGHAI), wd(3, 30), calendar=cal)
+    assert s.pending == ("legal",) and s.legal_due is None
+    assert s.promised_due is not None and s.yellow_card_at == s.promised_due
+    assert s.notice_at is not None and s.red_card_at is not None and s.red_card_signal == "overdue_workdays"
 
 
 # --- properties ----------------------------------------------------------------------------------

@@ -9,7 +9,18 @@ from pathlib import Path
 
 import pytest
 
-from helpers import ACCEPT, CLOCK_BUNDLE, CLOCK_START, REVIEW_LIB, at, database, iso, rows, simulation
+from helpers import (
+    ACCEPT,
+    CLOCK_BUNDLE,
+    CLOCK_START,
+    REVIEW_LIB,
+    at,
+    database,
+    iso,
+    rows,
+    simulation,
+    year_file,
+)
 from hennan_flow.cli import main
 from hennan_flow.clock.instants import SHANGHAI
 from hennan_flow.db import migrate
@@ -38,7 +49,7 @@ def test_national_day_2025_with_a_supplement_pause_and_an_extension(
     )  # accepted Mon 2025-09-29 10:00; 10-01..10-08 off, 10-11 Sat works
     review = next(t for t in engine.tasks(case=case.id) if t.step == "review")
     d = review.deadlines
-    assert d is not None and d["pending"] is False and d["paused"] is False
+    assert d is not None and d["pending"] == [] and d["paused"] is False
     # working days after 09-29: 09-30, 10-09, 10-10, 10-11(Sat), 10-13, 10-14, 10-15, 10-16, 10-17, 10-20
     assert d["promised_due"] == iso("2025-10-14T00:00")  # end of the 5th working day (10-13)
     assert d["legal_due"] == iso("2025-10-21T00:00")  # end of the 10th (10-20)
@@ -142,21 +153,18 @@ def test_deadlines_past_the_calendar_data_are_pending_until_an_override_arrives(
             engine.tasks(case=case.id)
         )  # handed back as the queue shows it, pending too
         assert review.deadlines is not None
-        assert review.deadlines["pending"] is True and review.deadlines["promised_due"] is None
+        assert "promised" in review.deadlines["pending"] and review.deadlines["promised_due"] is None
         assert review.deadlines["workdays_left"] is None
         assert (
             engine.due_timer_cases() == []
         )  # the boundary timer's workdays(5) cannot be computed yet either
         year = last.year + 1
         override = tmp_path / "next.toml"
-        override.write_text(
-            f'version = "hengnan-{year}-1"\nyears = [{year}]\nrest = ["{year}-01-01"]\nwork = []\n',
-            encoding="utf-8",
-        )
+        override.write_text(year_file(year, f"hengnan-{year}-1"), encoding="utf-8")
         result = engine.load_calendar(str(override), actor="admin")
         assert result["recomputed"] >= 2  # the step and the case
         review = engine.task(review.id)
-        assert review.deadlines is not None and review.deadlines["pending"] is False
+        assert review.deadlines is not None and review.deadlines["pending"] == []
         assert review.deadlines["promised_due"] is not None
         assert review.deadlines["calendar"].endswith(f"+hengnan-{year}-1")
         assert any(e.type == "deadline.recomputed" for e in engine.case(case.id).events)
@@ -314,7 +322,7 @@ def test_a_calendar_load_fires_no_timer_on_a_case_without_bpmn_timers(tmp_path: 
     with simulation(url, REVIEW_LIB / "processes", CLOCK_START) as (engine, _clock):
         case = engine.start_case("review", data=ACCEPT)
         override = tmp_path / "next.toml"
-        override.write_text('version = "hengnan-2031-1"\nyears = [2031]\nrest = ["2031-01-01"]\nwork = []\n')
+        override.write_text(year_file(2031, "hengnan-2031-1"))
         engine.load_calendar(str(override), actor="admin")
         assert case.id not in engine.due_timer_cases()
         engine.sweep()

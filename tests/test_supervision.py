@@ -27,7 +27,7 @@ from hennan_flow.engine import tasks as engine_tasks
 from hennan_flow.errors import InputError, NotFoundError, StateError
 
 ISSUED_KEYS = ["case", "scope", "step", "task", "kind", "name", "trigger", "at"]
-CARD_KEYS = ["id", "case", "scope", "step", "task", "color", "signal", "issued_at", "state"]
+CARD_KEYS = ["id", "case", "scope", "step", "task", "color", "signal", "issued_at", "state", "provisional"]
 
 
 @pytest.fixture
@@ -453,14 +453,21 @@ def test_cli_sweep_card_list_and_advance_json(cli_db: str, capsys: pytest.Captur
     code, out, err = run(
         cli_db, capsys, "--now", "2025-10-11T12:00:00+08:00", "sla", "sweep", "--format", "json"
     )
-    assert (code, json.loads(out)) == (0, {"issued": [], "lag_seconds": 0.0})
+    calendar = {
+        "ends": "2026-12-31",
+        "days_left": 446,
+        "pending_deadlines": 0,
+        "needed_years": [],
+        "provisional_years": [],
+    }
+    assert (code, json.loads(out)) == (0, {"issued": [], "lag_seconds": 0.0, "calendar": calendar})
 
     code, out, err = run(
         cli_db, capsys, "--now", "2025-10-14T00:00:30+08:00", "--format", "json", "sla", "sweep"
     )
     assert code == 0
     doc = json.loads(out)  # exactly one document on stdout
-    assert list(doc) == ["issued", "lag_seconds"]
+    assert list(doc) == ["issued", "lag_seconds", "calendar"]
     assert doc["lag_seconds"] == 2 * 86400 + 30  # the notice fell due 10-12 00:00
     assert [list(i) for i in doc["issued"]] == [ISSUED_KEYS] * 3
     assert [(i["kind"], i["name"], i["trigger"], i["at"]) for i in doc["issued"]] == [

@@ -288,6 +288,8 @@ def expected_record(s: Seeded) -> dict[str, Any]:
         "version": 1,
         "generated_at": iso(NOW),
         "calendar": "chinese-calendar-1.11.0",
+        "provisional_years": [],
+        "provisional": False,
         "period": {"from": None, "to": None, "by": "acceptance", "timezone": "Asia/Shanghai"},
         "department": None,
         "empty": False,

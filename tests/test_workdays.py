@@ -14,16 +14,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from helpers import year_file
+from hennan_flow.clock.statutory import weekday_holidays
 from hennan_flow.clock.workdays import CalendarOverride, WorkCalendar, load_override, parse_override
 from hennan_flow.errors import CalendarRangeError, ConfigError
 
 # A county file for 2031, a year outside the packaged data: 01-01 (Wed) off, 01-25 (Sat) worked.
-OVERRIDE_2031 = """\
-version = "hengnan-2031-1"
-years = [2031]
-rest = ["2031-01-01"]
-work = ["2031-01-25"]
-"""
+OVERRIDE_2031 = year_file(2031, "hengnan-2031-1", rest=("2031-01-01",), work=("2031-01-25",))
 
 # Inside the packaged data, with sample dates (2004 .. 2025, so n working days later stays inside).
 days = st.dates(min_value=date(2004, 1, 1), max_value=date(2025, 12, 31))
@@ -172,15 +169,15 @@ def test_parse_override() -> None:
     assert override == CalendarOverride(
         version="hengnan-2031-1",
         years=(2031,),
-        rest=(date(2031, 1, 1),),
+        rest=tuple(sorted(weekday_holidays(2031))),  # a covering file keeps every statutory weekday off
         work=(date(2031, 1, 25),),
         source="hengnan-2031.toml",
     )
 
 
 def test_toml_dates_are_accepted() -> None:
-    text = 'version = "x"\nyears = [2031]\nrest = [2031-01-01]\n'
-    assert parse_override(text).rest == (date(2031, 1, 1),)
+    text = 'version = "x"\nreason = "闭馆"\nrest = [2022-10-12]\n'
+    assert parse_override(text).rest == (date(2022, 10, 12),)
 
 
 def test_an_override_adds_2031() -> None:
@@ -190,8 +187,8 @@ def test_an_override_adds_2031() -> None:
     assert not cal.is_workday(date(2031, 1, 1))
     assert cal.is_workday(date(2031, 1, 25))
     assert cal.add_workdays(date(2030, 12, 31), 1) == date(2031, 1, 2)  # 12-31 itself is not counted
-    assert cal.add_workdays(date(2031, 1, 23), 2) == date(2031, 1, 25)
-    assert cal.rest_days(2031) == [date(2031, 1, 1)]
+    assert cal.add_workdays(date(2031, 1, 23), 1) == date(2031, 1, 25)  # 01-24 is 春节
+    assert cal.rest_days(2031) == sorted(weekday_holidays(2031))
     assert cal.make_up_days(2031) == [date(2031, 1, 25)]
     assert cal.ranges[-1] == (date(2031, 1, 1), date(2031, 12, 31))
     with pytest.raises(CalendarRangeError) as info:
@@ -202,8 +199,7 @@ def test_an_override_adds_2031() -> None:
 def test_an_adjacent_year_extends_the_contiguous_range() -> None:
     base = WorkCalendar()
     year = base.last_date.year + 1
-    text = f'version = "next"\nyears = [{year}]\n'
-    cal = WorkCalendar([parse_override(text)])
+    cal = WorkCalendar([parse_override(year_file(year, "next"))])
     assert cal.last_date == date(year, 12, 31)
     assert cal.first_date == base.first_date
     # working days run on across the old end of the data
@@ -218,7 +214,9 @@ def test_a_listed_year_is_defined_by_the_override_alone() -> None:
 
 
 def test_a_local_closure_applies_on_top_of_the_package() -> None:
-    text = 'version = "flood-1"\nyears = []\nrest = ["2022-10-12"]\nwork = ["2022-10-15"]\n'
+    text = (
+        'version = "flood-1"\nyears = []\nreason = "防汛闭馆"\nrest = ["2022-10-12"]\nwork = ["2022-10-15"]\n'
+    )
     cal = WorkCalendar([parse_override(text)])
     assert not cal.is_workday(date(2022, 10, 12))
     assert cal.is_workday(date(2022, 10, 15))
@@ -256,7 +254,8 @@ def test_show_output_round_trips_as_an_override(cal: WorkCalendar) -> None:
         ('version = "a"\nyears = [2031]\n\nwork = ["2031-01-27"]\n', 4, "weekday"),
         ('version = "a"\nyears = [2031]\nrest = ["2031-13-01"]\n', 3, "not a date"),
         ('version = "a"\nyears = [2031]\nrest = ["next monday"]\n', 3, "not a date"),
-        ('version = "a"\nyears = []\n\nrest = ["2031-01-01"]\n', 4, "2031"),
+        ('version = "a"\nyears = []\nreason = "r"\nrest = ["2031-01-01"]\n', 4, "2031"),
+        ('version = "a"\nyears = []\nrest = ["2022-10-12"]\n', 1, "reason"),
         ('version = "a"\nyears = ["2031"]\n', 2, "years"),
         ('years = [2031]\nversion = "two words"\n', 2, "version"),
         ('version = "a"\nrest = [2031-01-01T09:00:00]\nyears = [2031]\n', 2, "not a date"),

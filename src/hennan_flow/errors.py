@@ -161,7 +161,8 @@ class CalendarRangeError(InputError):
             message,
             hint=hint
             or f"load a county override file covering {year}: hennan-flow calendar load FILE "
-            f"(or pass --calendar FILE), with years = [{year}]",
+            f"(or pass --calendar FILE), with years = [{year}]; until the State Council publishes {year}: "
+            f"hennan-flow calendar provisional {year}",
         )
         self.year = year
 

@@ -169,6 +169,8 @@ def deadline_lines(deadlines: Mapping[str, Any] | None, *, running: bool = True)
         parts.append("待日历数据: " + "、".join(SIGNAL_NAMES.get(str(n), str(n)) for n in names))
     if deadlines.get("paused"):
         parts.append("计时暂停中")
+    if deadlines.get("provisional"):
+        parts.append("按暂定日历计算（国务院放假安排公布后重算）")
     lines = ["期限: " + "，".join(parts)] if parts else []
     signals = deadlines.get("signals") or []
     if signals:

@@ -1,14 +1,17 @@
-"""`hennan-flow calendar`: the working-day calendar, without a database.
+"""`hennan-flow calendar`: the working-day calendar.
 
-`add` and `show` read chinese-calendar plus the `--calendar FILE` override, so a clerk or a process
-designer can check a deadline anywhere. `load` (store a file in the database) joins this group as one
-more `@calendar.command`, written with the engine commands.
+`add` and `show` read the database's stored calendar whenever a database exists at `--db` (read
+only: they never create one), else chinese-calendar's data; `--calendar FILE` layers a file on top,
+so a clerk or a process designer can check a deadline anywhere, and following the hint of a
+missing year (`calendar load`) makes the same command succeed. `load`, `provisional` and `status`
+work on the database.
 """
 
 from __future__ import annotations
 
 import re
 from datetime import date
+from pathlib import Path
 
 import click
 
@@ -26,10 +29,27 @@ MAX_DAYS = 10_000  # an N-day limit: far beyond any statutory limit, within any 
 
 
 def work_calendar(obj: CliContext) -> WorkCalendar:
-    """The calendar of the commands that open no database: chinese-calendar plus `--calendar FILE`."""
+    """The stored calendar of the database at `--db` if one exists (else chinese-calendar's data),
+    plus `--calendar FILE` on top."""
+    stored = _stored_calendar(obj)
     if obj.calendar_file is None:
-        return WorkCalendar()
-    return WorkCalendar([load_override(obj.calendar_file)])
+        return stored or WorkCalendar()
+    overrides = stored.overrides if stored is not None else ()
+    return WorkCalendar([*overrides, load_override(obj.calendar_file)])
+
+
+def _stored_calendar(obj: CliContext) -> WorkCalendar | None:
+    """The database's calendar, read only; None where no database exists (none is created)."""
+    url = obj.database_url()
+    if url.startswith("sqlite"):
+        from sqlalchemy.engine import make_url
+
+        database = make_url(url).database
+        if not database or database == ":memory:" or not Path(database).is_file():
+            return None
+        if Path(database).stat().st_size == 0:
+            return None
+    return obj.engine().calendar()
 
 
 def _parse_date(text: str) -> date:
@@ -51,7 +71,7 @@ def _parse_int(text: str, what: str, *, minimum: int, maximum: int) -> int:
 
 @click.group()
 def calendar() -> None:
-    """Working days: chinese-calendar plus the county override (--calendar FILE)."""
+    """Working days: the stored calendar (or chinese-calendar's) plus --calendar FILE."""
 
 
 @calendar.command(
@@ -135,3 +155,68 @@ def load(obj: CliContext, file: str, actor: str | None) -> None:
         f"loaded calendar {result['version']} (now {result['calendar']}); {result['recomputed']} open deadline(s) "
         "recomputed",
     )
+
+
+@calendar.command("provisional")
+@click.argument("year", metavar="YEAR")
+@click.option("--actor", default=None, help="Who stores the year (recorded in the audit log).")
+@format_option()
+@pass_cli
+def provisional(obj: CliContext, year: str, actor: str | None) -> None:
+    """Store a provisional YEAR built from 全国年节及纪念日放假办法 until its schedule is published.
+
+    Its statutory holidays rest when they fall Monday to Friday, with no make-up days; everything
+    computed from it is marked provisional, and loading a file covering YEAR replaces it.
+    """
+    from ..clock.statutory import FIRST_STATUTORY_YEAR, LAST_STATUTORY_YEAR
+
+    number = _parse_int(year, "YEAR", minimum=FIRST_STATUTORY_YEAR, maximum=LAST_STATUTORY_YEAR)
+    result = obj.engine().provisional_calendar(number, actor=actor)
+    obj.emit(
+        result,
+        f"stored provisional year {number} (now {result['calendar']}); {result['recomputed']} open deadline(s) "
+        "recomputed. Load the State Council's schedule with hennan-flow calendar load FILE when it is published.",
+    )
+
+
+@calendar.command("status")
+@format_option("text", "json")
+@pass_cli
+def status(obj: CliContext) -> None:
+    """The stored calendar: its sources, years covered, provisional years, pending and unsupervised steps."""
+    doc = obj.engine().calendar_status()
+
+    def text() -> str:
+        lines = [f"calendar {doc['calendar']}"]
+        lines.append("covers " + ", ".join(f"{a}..{b}" for a, b in doc["ranges"]))
+        lines.append(f"data ends {doc['ends']} ({doc['days_left']} days from today)")
+        for src in doc["sources"]:
+            what = (
+                "provisional"
+                if src["provisional"]
+                else (
+                    "years " + ", ".join(map(str, src["years"]))
+                    if src["years"]
+                    else f"local adjustment: {src['reason']}"
+                )
+            )
+            lines.append(f"  {src['version']} ({src['source']}, loaded {src['loaded_at']}): {what}")
+        if doc["provisional_years"]:
+            lines.append("provisional years: " + ", ".join(map(str, doc["provisional_years"])))
+        if doc["pending_deadlines"]:
+            lines.append(
+                f"pending deadlines: {doc['pending_deadlines']} (need "
+                + ", ".join(map(str, doc["needed_years"]))
+                + "). hint: hennan-flow calendar load FILE, or hennan-flow calendar provisional YEAR"
+            )
+        else:
+            lines.append("pending deadlines: 0")
+        if doc["unsupervised"]:
+            lines.append(f"unsupervised open steps (no deadlines): {len(doc['unsupervised'])}")
+            lines.extend(
+                f"  {u['task']} {u['step']} (case {u['case']}, ready {u['ready_at']})"
+                for u in doc["unsupervised"]
+            )
+        return "\n".join(lines)
+
+    obj.emit(doc, text)

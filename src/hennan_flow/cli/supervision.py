@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import signal
 import threading
-import time
 from types import FrameType
 from typing import Any
 
@@ -22,8 +21,6 @@ from ._params import FiniteFloat
 from ._text import SIGNAL_NAMES, STATE_NAMES, duration, table, when
 
 __all__ = ["card", "sla"]
-
-_WARN_EVERY = 3600.0  # seconds between repeated calendar warnings in --loop
 
 
 # -- sla ------------------------------------------------------------------------------------
@@ -79,7 +76,7 @@ def sla_sweep(
         return
     engine = obj.engine()
     result = engine.sweep(batch_size=batch_size, budget=budget, lease=lease)
-    if result.calendar_warning:
+    if result.calendar_warning and obj.json:
         click.echo(f"warning: {result.calendar_warning}", err=True)
     obj.emit(result.as_dict(), lambda: _sweep_text(result))
 
@@ -108,6 +105,8 @@ def _sweep_text(result: SweepResult) -> str:
     if not result.complete:
         summary += "（本轮时间用完，下一轮继续）"
     lines.append(summary)
+    if result.calendar_warning:
+        lines.append(f"警告（工作日历）：{result.calendar_warning}")
     return "\n".join(lines)
 
 
@@ -127,7 +126,6 @@ def _loop(obj: CliContext, interval: float, batch_size: int, budget: float, leas
 
     sweeps = issued = 0
     lag = 0.0
-    warned_at: float | None = None
     click.echo(f"sweeper started: every {interval:g}s, batches of {batch_size}, lease {lease:g}s", err=True)
     try:
         while not stopping.is_set():
@@ -145,11 +143,8 @@ def _loop(obj: CliContext, interval: float, batch_size: int, budget: float, leas
                 sweeps += 1
                 issued += len(result.issued)
                 lag = result.lag_seconds
-                if result.calendar_warning and (
-                    warned_at is None or time.monotonic() - warned_at >= _WARN_EVERY
-                ):
+                if result.calendar_warning and result.calendar_warning_new:  # throttled by the library
                     click.echo(f"warning: {result.calendar_warning}", err=True)
-                    warned_at = time.monotonic()
                 if not result.complete and not stopping.is_set():
                     continue  # work left: go on at once
             stopping.wait(interval)

@@ -8,28 +8,31 @@ A day's end is 24:00 local by default (民法典 §203), or a close of business 
 24:00 default the end of day X is stored as X+1 00:00, so an instant at local midnight belongs to
 the day it ends: every instant is read as (day, time of day in (00:00, 24:00]).
 
-Every calendar lookup may raise `CalendarRangeError`; the engine catches it to keep a deadline
-pending until the data arrives.
+Each instant is computed on its own (DESIGN §7): one that falls past the calendar data is left out
+and named in `Schedule.pending` (with the year it needs), the others are computed all the same, so a
+promised deadline inside the data is never held back by a legal one outside it.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from fractions import Fraction
 from typing import Literal
 
 from ..bpmn.bundle import TimeLimit
-from ..errors import ConfigError
+from ..errors import CalendarRangeError, ConfigError
 from .instants import SHANGHAI, as_utc, local_date, local_midnight
 from .workdays import WorkCalendar
 
 __all__ = [
+    "INSTANT_NAMES",
     "Schedule",
     "due_date",
     "end_of_day",
+    "instant_names",
     "paused_workdays",
     "paused_workdays_union",
     "shift",
@@ -39,6 +42,8 @@ __all__ = [
 
 _DAY = timedelta(days=1)
 RedSignal = Literal["legal_passed", "overdue_workdays"]
+# every instant a schedule may set, as views name them in `pending`
+INSTANT_NAMES = ("promised", "legal", "notice", "yellow_light", "yellow_card", "red_card")
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,24 @@ class Schedule:
     yellow_card_at: datetime | None = None
     red_card_at: datetime | None = None
     red_card_signal: RedSignal | None = None
+    pending: tuple[str, ...] = ()  # instants past the calendar data (INSTANT_NAMES order)
+    needed_years: tuple[int, ...] = ()  # the years of data they wait for
+
+    def instant(self, name: str) -> datetime | None:
+        """The instant named as in INSTANT_NAMES (promised → promised_due, notice → notice_at)."""
+        value: datetime | None = getattr(
+            self, f"{name}_due" if name in ("promised", "legal") else f"{name}_at"
+        )
+        return value
+
+    def provisional_in(self, years: frozenset[int]) -> bool:
+        """Whether any instant was computed through one of these (provisional) years."""
+        if not years:
+            return False
+        spans = [self.accepted_at, *(at for _, at in self.signals())]
+        spans += [at for at in (self.promised_due, self.legal_due) if at is not None]
+        first, last = local_date(min(spans)).year, local_date(max(spans)).year
+        return any(first <= y <= last for y in years)
 
     def signals(self) -> list[tuple[str, datetime]]:
         """(name, instant) of each signal and card that is set, in time order.
@@ -125,6 +148,69 @@ def _due(accepted_at: datetime, n: int, unit: str, calendar: WorkCalendar, close
     return as_utc(accepted_at) + timedelta(hours=n)
 
 
+class _Tries:
+    """Computes instants one by one; one past the calendar data is None and named pending."""
+
+    def __init__(self, schedule: Schedule | None = None) -> None:
+        # pending instant → the year of data it waits for (None: it waits for another instant)
+        self.pending: dict[str, int | None] = {}
+        if schedule is not None:
+            year = schedule.needed_years[0] if schedule.needed_years else None
+            self.pending = dict.fromkeys(schedule.pending, year)
+
+    def __call__(self, name: str, compute: Callable[[], datetime]) -> datetime | None:
+        try:
+            return compute()
+        except CalendarRangeError as exc:
+            self.miss(name, exc.year)
+            return None
+
+    def miss(self, name: str, year: int | None = None) -> None:
+        if self.pending.get(name) is None:
+            self.pending[name] = year
+
+    def done(self, schedule: Schedule) -> Schedule:
+        years = {y for y in self.pending.values() if y is not None}
+        if self.pending and not years:  # pragma: no cover - every pending instant waits for a year
+            years = set(schedule.needed_years)
+        return replace(
+            schedule,
+            pending=tuple(n for n in INSTANT_NAMES if n in self.pending),
+            needed_years=tuple(sorted(years)),
+        )
+
+
+def instant_names(
+    kind: str,
+    unit: str | None,
+    legal: int | None,
+    promised: int | None,
+    notice_before: int,
+    yellow_light_at: float,
+) -> tuple[str, ...]:
+    """The instants a step's schedule sets once the calendar covers them all (INSTANT_NAMES order).
+
+    What a stored deadline lacks of these is pending; the calendar plays no part.
+    """
+    if kind == "immediate":
+        return ("promised", "yellow_card", "red_card")
+    if unit is None:
+        return ()
+    if promised is None:
+        return ("legal", "red_card") if legal is not None else ()
+    names = {"promised", "yellow_card", "red_card"}
+    if legal is not None:
+        names.add("legal")
+    if unit == "workday":
+        if promised - notice_before > 0:
+            names.add("notice")
+        if 0 < math.ceil(_fraction(yellow_light_at) * promised) < promised:
+            names.add("yellow_light")
+    elif 0 < _fraction(yellow_light_at) < 1:
+        names.add("yellow_light")
+    return tuple(n for n in INSTANT_NAMES if n in names)
+
+
 def step_schedule(
     accepted_at: datetime,
     limit: TimeLimit | None,
@@ -139,22 +225,38 @@ def step_schedule(
     that day). A promised step without a limit gets no deadlines. An immediate step ignores `limit`
     and is due at the end of D if D is a working day (and `accepted_at` is before that end, which only
     a close of business can break), else at the end of the next working day.
+
+    Each instant is computed on its own: one past the calendar data is None and named in `pending`.
     """
     _check_close(close)
     accepted = as_utc(accepted_at)
     empty = Schedule(accepted_at=accepted, calendar_version=calendar.version)
     red_after_default = TimeLimit(unit="workday").red_after
+    tries = _Tries()
     if kind == "immediate":
-        day = local_date(accepted)
-        if not calendar.is_workday(day) or end_of_day(day, close) <= accepted:
-            day = calendar.next_workday(day, inclusive=False)
+        local = local_date(accepted)
+
+        def due_day() -> date:
+            if not calendar.is_workday(local) or end_of_day(local, close) <= accepted:
+                return calendar.next_workday(local, inclusive=False)
+            return local
+
+        try:
+            day = due_day()
+        except CalendarRangeError as exc:
+            for name in ("promised", "yellow_card", "red_card"):
+                tries.miss(name, exc.year)
+            return tries.done(empty)
         due = end_of_day(day, close)
-        return replace(
-            empty,
-            promised_due=due,
-            yellow_card_at=due,
-            red_card_at=_nth_end(day, red_after_default, calendar, close),
-            red_card_signal="overdue_workdays",
+        red_at = tries("red_card", lambda: _nth_end(day, red_after_default, calendar, close))
+        return tries.done(
+            replace(
+                empty,
+                promised_due=due,
+                yellow_card_at=due,
+                red_card_at=red_at,
+                red_card_signal="overdue_workdays" if red_at is not None else None,
+            )
         )
     if kind != "promised":
         raise ConfigError(f"unknown step kind {kind!r} (expected promised or immediate)")
@@ -162,41 +264,70 @@ def step_schedule(
         return empty
     _check_limit(limit)
 
-    legal = None if limit.legal is None else _due(accepted, limit.legal, limit.unit, calendar, close)
+    legal_n = limit.legal
+    legal = (
+        None
+        if legal_n is None
+        else tries("legal", lambda: _due(accepted, legal_n, limit.unit, calendar, close))
+    )
     if limit.promised is None:
-        return replace(empty, legal_due=legal, red_card_at=legal, red_card_signal="legal_passed")
+        if legal_n is not None and legal is None:
+            tries.miss("red_card", tries.pending.get("legal"))
+        return tries.done(
+            replace(
+                empty,
+                legal_due=legal,
+                red_card_at=legal,
+                red_card_signal="legal_passed" if legal is not None else None,
+            )
+        )
 
     n = limit.promised
-    promised = _due(accepted, n, limit.unit, calendar, close)
-    overdue = _nth_end(_day_and_offset(promised)[0], limit.red_after, calendar, close)
-    red: datetime = overdue
-    signal: RedSignal = "overdue_workdays"
-    if legal is not None and legal <= overdue:
+    promised = tries("promised", lambda: _due(accepted, n, limit.unit, calendar, close))
+    overdue = None
+    if promised is not None:
+        promised_day = _day_and_offset(promised)[0]
+        overdue = tries("red_card", lambda: _nth_end(promised_day, limit.red_after, calendar, close))
+    # past the data is later than anything inside it: the earlier of the two rules is the one computed
+    red: datetime | None = overdue
+    signal: RedSignal | None = "overdue_workdays" if overdue is not None else None
+    if legal is not None and (overdue is None or legal <= overdue):
         red, signal = legal, "legal_passed"
+    if red is not None:
+        tries.pending.pop("red_card", None)
+    elif promised is None:
+        tries.miss("red_card", tries.pending.get("promised"))
 
     notice = yellow = None
     if limit.unit == "workday":
         day = local_date(accepted)
         if n - limit.notice_before > 0:
-            notice = _nth_end(day, n - limit.notice_before, calendar, close)
+            notice = tries("notice", lambda: _nth_end(day, n - limit.notice_before, calendar, close))
         light = math.ceil(_fraction(limit.yellow_light_at) * n)
         if 0 < light < n:
-            yellow = _nth_end(day, light, calendar, close)
+            yellow = tries("yellow_light", lambda: _nth_end(day, light, calendar, close))
+    elif promised is None:
+        if 0 < _fraction(limit.yellow_light_at) < 1:
+            tries.miss("yellow_light", tries.pending.get("promised"))
     else:  # natural_day and hour: no notice; a share of the elapsed time
         span = (promised - accepted) // timedelta(microseconds=1)
         at = accepted + timedelta(microseconds=math.ceil(_fraction(limit.yellow_light_at) * span))
         if accepted < at < promised:
             yellow = at
+    if promised is None:
+        tries.miss("yellow_card", tries.pending.get("promised"))
 
-    return replace(
-        empty,
-        promised_due=promised,
-        legal_due=legal,
-        notice_at=notice,
-        yellow_light_at=yellow,
-        yellow_card_at=promised,
-        red_card_at=red,
-        red_card_signal=signal,
+    return tries.done(
+        replace(
+            empty,
+            promised_due=promised,
+            legal_due=legal,
+            notice_at=notice,
+            yellow_light_at=yellow,
+            yellow_card_at=promised,
+            red_card_at=red,
+            red_card_signal=signal,
+        )
     )
 
 
@@ -220,20 +351,31 @@ def shift_instant(instant: datetime, k: int, calendar: WorkCalendar) -> datetime
 
 
 def shift(schedule: Schedule, k: int, calendar: WorkCalendar) -> Schedule:
-    """Every deadline and signal moved by k working days (a pause, or an extension of k days)."""
+    """Every deadline and signal moved by k working days (a pause, or an extension of k days).
 
-    def move(instant: datetime | None) -> datetime | None:
-        return None if instant is None else shift_instant(instant, k, calendar)
+    An instant moved past the calendar data becomes pending, never left where it was.
+    """
+    tries = _Tries(schedule)
 
-    return replace(
-        schedule,
-        calendar_version=calendar.version,
-        promised_due=move(schedule.promised_due),
-        legal_due=move(schedule.legal_due),
-        notice_at=move(schedule.notice_at),
-        yellow_light_at=move(schedule.yellow_light_at),
-        yellow_card_at=move(schedule.yellow_card_at),
-        red_card_at=move(schedule.red_card_at),
+    def move(name: str) -> datetime | None:
+        instant = schedule.instant(name)
+        if instant is None:
+            return None
+        return tries(name, lambda: shift_instant(instant, k, calendar))
+
+    moved = {name: move(name) for name in INSTANT_NAMES}
+    return tries.done(
+        replace(
+            schedule,
+            calendar_version=calendar.version,
+            promised_due=moved["promised"],
+            legal_due=moved["legal"],
+            notice_at=moved["notice"],
+            yellow_light_at=moved["yellow_light"],
+            yellow_card_at=moved["yellow_card"],
+            red_card_at=moved["red_card"],
+            red_card_signal=schedule.red_card_signal if moved["red_card"] is not None else None,
+        )
     )
 
 

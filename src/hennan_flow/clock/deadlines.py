@@ -30,7 +30,7 @@ from ..db.models import DeadlineRow, ExtensionRow, PauseRow, SignalRow
 from ..db.raw import Raw
 from ..db.transaction import DeadlineView, Tx
 from ..errors import CalendarRangeError
-from .arithmetic import Schedule, paused_workdays, paused_workdays_union, shift, step_schedule
+from .arithmetic import Schedule, instant_names, paused_workdays, paused_workdays_union, shift, step_schedule
 from .instants import SHANGHAI, as_utc, local_date, local_day_ended, local_iso
 from .workdays import WorkCalendar
 
@@ -49,6 +49,10 @@ _SIGNALS: dict[str, tuple[str, str, str, str]] = {
     "yellow_card": ("yellow", "card", "promised_passed", "yellow_due"),
     "red_card": ("red", "card", "overdue_workdays", "red_due"),
 }
+
+# a schedule's instant name (INSTANT_NAMES) → its signal's name
+_SIGNAL_OF = {attribute: names[0] for attribute, names in _SIGNALS.items()}
+_INSTANT_OF = {signal: instant for instant, signal in _SIGNAL_OF.items()}
 
 Fire = Callable[[Tx, SignalRow, datetime], None]  # a signal due when its step or case ends fires
 
@@ -100,17 +104,19 @@ class Deadlines:
             started[owner] = None
             return False
         timed = limit if kind != "immediate" else None
-        pending, sched = False, None
         cal = self.calendar(tx)
-        try:
-            sched = self._schedule(accepted_at, timed, kind, cal)
-        except CalendarRangeError as exc:
-            pending = True
+        sched = self._schedule(accepted_at, timed, kind, cal)
+        pending = bool(sched.pending)
+        if pending:
             log.warning(
-                "deadline pending (calendar data ends): case=%s owner=%s year=%s", case_id, owner, exc.year
+                "deadline pending (calendar data ends): case=%s owner=%s pending=%s years=%s",
+                case_id,
+                owner,
+                ",".join(sched.pending),
+                sched.needed_years,
             )
         raw = tx.raw
-        wanted = _wanted(sched) if sched is not None else []
+        wanted = _wanted(sched)
         riding = {name: (trigger, at) for name, _, trigger, at in wanted}
         hotpath.insert_deadline(
             raw,
@@ -129,27 +135,28 @@ class Deadlines:
                 timed.red_after if timed else 3,
                 raw.ts(accepted_at),
                 pending,
-                sched.calendar_version if sched else None,
+                sched.calendar_version,
                 0,
-                raw.ts(sched.promised_due) if sched else None,
-                raw.ts(sched.legal_due) if sched else None,
+                raw.ts(sched.promised_due),
+                raw.ts(sched.legal_due),
                 raw.ts(min(at for _, at in riding.values())) if riding else None,
                 *(raw.ts(riding[name][1]) if name in riding else None for name, *_ in _SIGNALS.values()),
                 riding["red"][0] if "red" in riding else None,
             ),
         )
-        due = sched.promised_due if sched else None
+        due = sched.promised_due
         started[owner] = _shown(
             kind=kind,
             unit=timed.unit if timed else None,
             promised=timed.promised if timed else None,
             legal=timed.legal if timed else None,
-            pending=pending,
+            pending=list(sched.pending),
+            provisional=sched.provisional_in(cal.provisional_years),
             paused=False,
             promised_due=local_iso(due),
-            legal_due=local_iso(sched.legal_due) if sched else None,
+            legal_due=local_iso(sched.legal_due),
             left=None if due is None else _workdays_left(cal, due, local_date(accepted_at)),
-            version=sched.calendar_version if sched else None,
+            version=sched.calendar_version,
             # as `views` orders them: by instant, then in the order they were stored
             signals=[
                 {"name": name, "at": local_iso(at), "state": "pending"}
@@ -235,26 +242,23 @@ class Deadlines:
         return paused + extended
 
     def recompute(self, tx: Tx, row: DeadlineRow) -> bool:
-        """Compute (again) the row's deadlines and its unfired signals; False when still pending.
+        """Compute (again) the row's deadlines and its unfired signals; False when some are still pending.
 
         An armed row's signals are stored as rows first.
         """
         self.store_signals(tx, row)
         tx.started.pop(row.id, None)
         session = tx.session
-        try:
-            sched = self.schedule(tx, row)
-        except CalendarRangeError as exc:
-            if not row.pending:
-                log.warning(
-                    "deadline pending (calendar data ends): case=%s owner=%s year=%s",
-                    row.case_id,
-                    row.id,
-                    exc.year,
-                )
-            row.pending = True
-            return False
-        row.pending = False
+        sched = self.schedule(tx, row)
+        if sched.pending and not row.pending:
+            log.warning(
+                "deadline pending (calendar data ends): case=%s owner=%s pending=%s years=%s",
+                row.case_id,
+                row.id,
+                ",".join(sched.pending),
+                sched.needed_years,
+            )
+        row.pending = bool(sched.pending)
         row.calendar_version = sched.calendar_version
         row.promised_due, row.legal_due = sched.promised_due, sched.legal_due
         session.flush()
@@ -281,15 +285,17 @@ class Deadlines:
                         rev=0,
                     )
                 )
-            elif sig.state in {"pending", "paused"}:
+            elif sig.state in {"pending", "paused", "waiting"}:  # waiting: its instant was past the data
                 sig.due_at, sig.trigger = at, trigger
                 sig.state = "paused" if paused else "pending"
                 sig.rev += 1
+        waiting = {_SIGNAL_OF[n] for n in sched.pending if n in _SIGNAL_OF}
         for name, sig in existing.items():
             if name not in wanted and sig.state in {"pending", "paused"}:
-                sig.state = "cancelled"
+                # past the data now: it waits for the data, never at its old instant
+                sig.state = "waiting" if name in waiting else "cancelled"
                 sig.rev += 1
-        return True
+        return not row.pending
 
     # -- pausing, extending ---------------------------------------------------------------
     def fire_due(self, tx: Tx, row: DeadlineRow, now: datetime) -> list[SignalRow]:
@@ -390,11 +396,12 @@ class Deadlines:
                 )
             for row in rows:
                 owner, kind, unit, promised, legal, pending = row[:6]
-                paused, promised_due, legal_due, version, armed, *riding_at = row[6:]
+                paused, promised_due, legal_due, version, notice_before, yellow_light_at = row[6:12]
+                accepted_at, armed, *riding_at = row[12:]
+                cal = cal or self.calendar(raw)
                 due = raw.instant(promised_due)
                 left = None
-                if due is not None and not pending:
-                    cal = cal or self.calendar(raw)
+                if due is not None:
                     left = _workdays_left(cal, due, today)
                 riding = [
                     (at, name)
@@ -407,18 +414,38 @@ class Deadlines:
                         {"name": name, "at": raw.local_iso(at), "state": state}
                         for at, name in sorted(riding, key=lambda r: r[0])
                     ]
+                shown = [s for s in signals.get(owner, []) if s["state"] != "waiting"]
+                waiting: list[str] = []
+                if pending:  # what the limits set and is not computed yet
+                    have = {_INSTANT_OF[s["name"]] for s in shown if s["name"] in _INSTANT_OF}
+                    have |= {
+                        n for n, at in (("promised", promised_due), ("legal", legal_due)) if at is not None
+                    }
+                    expected = instant_names(
+                        kind, unit, legal, promised, notice_before, float(yellow_light_at)
+                    )
+                    waiting = [n for n in expected if n not in have]
+                provisional = False
+                if cal.provisional_years:
+                    instants = [raw.instant(v) for v in (accepted_at, promised_due, legal_due)]
+                    instants += [raw.instant(at) for at, _ in riding]
+                    provisional = _touches(
+                        [i for i in instants if i is not None] + [_parse_local(s["at"]) for s in shown],
+                        cal.provisional_years,
+                    )
                 out[owner] = _shown(
                     kind=kind,
                     unit=unit,
                     promised=promised,
                     legal=legal,
-                    pending=bool(pending),
+                    pending=waiting,
+                    provisional=provisional,
                     paused=paused is not None,
                     promised_due=raw.local_iso(promised_due),
                     legal_due=raw.local_iso(legal_due),
                     left=left,
                     version=version,
-                    signals=signals.get(owner, []),
+                    signals=shown,
                 )
         return out
 
@@ -442,7 +469,8 @@ def _shown(
     unit: str | None,
     promised: int | None,
     legal: int | None,
-    pending: bool,
+    pending: list[str],
+    provisional: bool,
     paused: bool,
     promised_due: str | None,
     legal_due: str | None,
@@ -457,6 +485,7 @@ def _shown(
         "promised": promised,
         "legal": legal,
         "pending": pending,
+        "provisional": provisional,
         "paused": paused,
         "promised_due": promised_due,
         "legal_due": legal_due,
@@ -464,6 +493,18 @@ def _shown(
         "calendar": version,
         "signals": signals,
     }
+
+
+def _touches(instants: Sequence[datetime], years: frozenset[int]) -> bool:
+    """Whether the span of these instants' local years holds one of `years`."""
+    if not instants:
+        return False
+    first, last = local_date(min(instants)).year, local_date(max(instants)).year
+    return any(first <= y <= last for y in years)
+
+
+def _parse_local(text: str) -> datetime:
+    return datetime.fromisoformat(text)
 
 
 def _workdays_left(cal: WorkCalendar, due: datetime, today: date) -> int | None:

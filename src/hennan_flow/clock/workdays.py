@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -22,12 +22,15 @@ from typing import Any, NamedTuple
 
 from ..errors import CalendarRangeError, ConfigError, Location
 from ..tomlfile import parse_toml, read_toml_text
+from .statutory import FIRST_STATUTORY_YEAR, LAST_STATUTORY_YEAR, weekday_holidays
 
 __all__ = ["CalendarOverride", "WorkCalendar", "load_override", "parse_override"]
 
 _DATE_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}")
 _VERSION_TEXT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-_KEYS = ("version", "years", "rest", "work")
+_KEYS = ("version", "years", "rest", "work", "reason", "provisional")
+MAX_REASON = 500  # characters of a local adjustment's reason
+STATE_FORMAT = 1  # of WorkCalendar.to_state
 # bounds on what one file may say (a real file lists a few dozen days a year): a file is parsed at
 # every engine start, so it must stay small, and its years plausible
 FIRST_YEAR, LAST_YEAR = 1990, 2199
@@ -40,7 +43,10 @@ MAX_FILE_BYTES = 1 << 20
 class CalendarOverride:
     """One county override file: its version, the years it fully covers, and its adjusted days.
 
-    `rest` holds weekdays that are days off, `work` weekend days that are working days (调休).
+    `rest` holds weekdays that are days off, `work` weekend days that are working days (调休). A file
+    listing `years` defines those years alone; one without is a local adjustment (a closure day) with
+    its `reason`. `provisional` marks a year built from the statutory holiday list
+    (`calendar provisional YEAR`) until the State Council's schedule is loaded.
     """
 
     version: str
@@ -48,6 +54,8 @@ class CalendarOverride:
     rest: tuple[date, ...] = ()
     work: tuple[date, ...] = ()
     source: str = "<file>"
+    reason: str | None = None
+    provisional: bool = False
 
 
 class _BaseData(NamedTuple):
@@ -94,15 +102,19 @@ def _line_of(text: str, needle: str, key: str | None = None) -> int | None:
     return start + 1 if key is not None and lines else None
 
 
-def parse_override(text: str, source: str = "<file>") -> CalendarOverride:
-    """Parse a county override file; a malformed one raises `ConfigError` naming the file and line."""
+def parse_override(text: str, source: str = "<file>", *, stored: bool = False) -> CalendarOverride:
+    """Parse a county override file; a malformed one raises `ConfigError` naming the file and line.
+
+    `stored`: a file read back from the database, checked against the statutory holidays when it was
+    loaded; the check (lunar dates, a few ms a year) is not done again at every engine start.
+    """
 
     def fail(message: str, line: int | None) -> ConfigError:
         return ConfigError(
             f"calendar override: {message}",
             location=Location(file=source, line=line),
-            hint='write e.g. version = "hengnan-2027-1", years = [2027], rest = ["2027-01-01"], '
-            'work = ["2027-02-06"]',
+            hint='see "Calendar files" in the README: e.g. version = "hengnan-2027-1", years = [2027], '
+            "rest = [every weekday off, statutory holidays included], work = [make-up weekends]",
         )
 
     data = parse_toml(text, fail)
@@ -138,6 +150,23 @@ def parse_override(text: str, source: str = "<file>") -> CalendarOverride:
             _line_of(text, "rest", "rest") if "rest" in data else _line_of(text, "work", "work"),
         )
 
+    reason = data.get("reason")
+    if reason is not None and (not isinstance(reason, str) or not reason.strip() or len(reason) > MAX_REASON):
+        raise fail(
+            f"reason must be a text of 1 to {MAX_REASON} characters, got {_short(reason)}",
+            _line_of(text, "reason", "reason"),
+        )
+    if not years and reason is None and not stored:  # (a file stored before reasons were asked for)
+        raise fail(
+            "a file without years is a local adjustment (merged over the covered years) and must say why: "
+            'add reason = "…" (e.g. "县政府通知 2026-10-12 防汛闭馆"); a file that defines whole years lists '
+            "them in years",
+            1,
+        )
+    provisional = data.get("provisional", False)
+    if not isinstance(provisional, bool) or (provisional and not years):
+        raise fail("provisional must be true or false, and only in a file that lists years", 1)
+
     base = _base_data()
     usable = set(years) | set(range(base.first_year, base.last_year + 1))
 
@@ -169,13 +198,39 @@ def parse_override(text: str, source: str = "<file>") -> CalendarOverride:
             out.add(day)
         return tuple(sorted(out))
 
+    rest, work = dates("rest", weekend=False), dates("work", weekend=True)
+    if years:
+        outside = None if stored else next((d for d in (*rest, *work) if d.year not in years), None)
+        if outside is not None:
+            raise fail(
+                f"{outside} is in {outside.year}, which years does not list: a file listing years defines "
+                "those years alone (list the year too, or put the day in a local adjustment file with reason)",
+                _line_of(text, outside.isoformat()),
+            )
+        resting = set(rest)
+        for year in () if stored else years:
+            if not FIRST_STATUTORY_YEAR <= year <= LAST_STATUTORY_YEAR:
+                continue
+            missing = next(((d, n) for d, n in weekday_holidays(year).items() if d not in resting), None)
+            if missing is not None:
+                day, name = missing
+                raise fail(
+                    f"{day} ({name}, {_WEEKDAY_NAMES[day.weekday()]}) is a statutory holiday "
+                    "(全国年节及纪念日放假办法) that this file leaves a working day: add it to rest",
+                    _line_of(text, "years", "years"),
+                )
     return CalendarOverride(
         version=version,
         years=years,
-        rest=dates("rest", weekend=False),
-        work=dates("work", weekend=True),
+        rest=rest,
+        work=work,
         source=source,
+        reason=reason,
+        provisional=provisional,
     )
+
+
+_WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
 def _short(value: Any) -> str:
@@ -211,8 +266,9 @@ class _Segment(NamedTuple):
 class WorkCalendar:
     """Working days from chinese-calendar plus county overrides; raises outside its data.
 
-    A year listed in an override's `years` is defined by the overrides alone (Monday to Friday);
-    every override's `rest` and `work` days then apply on top, in any year.
+    A year listed in an override's `years` is defined by the newest override listing it alone
+    (Monday to Friday, its `rest` and `work` days); local adjustments (no `years`) then apply on top,
+    in load order.
 
     Usage::
 
@@ -222,15 +278,31 @@ class WorkCalendar:
     """
 
     def __init__(self, overrides: Iterable[CalendarOverride] = ()) -> None:
-        self.overrides: tuple[CalendarOverride, ...] = tuple(overrides)
+        self._overrides: tuple[CalendarOverride, ...] | None = tuple(overrides)
+        self._overrides_of: Callable[[], Iterable[CalendarOverride]] = lambda: ()
         base = _base_data()
         self.version: str = "+".join([base.version, *(o.version for o in self.overrides)])
-        override_years = {y for o in self.overrides for y in o.years}
+        # a year is defined by the newest file listing it, else by the package data (files replace)
+        owner: dict[int, CalendarOverride] = {}
+        for o in self.overrides:
+            for y in o.years:
+                owner[y] = o
+        override_years = set(owner)
         base_years = set(range(base.first_year, base.last_year + 1)) - override_years
         self._years = frozenset(base_years | override_years)
-        rest = {d for o in self.overrides for d in o.rest}
-        work = {d for o in self.overrides for d in o.work}
+        self.provisional_years: frozenset[int] = frozenset(y for y, o in owner.items() if o.provisional)
+        rest = {d for y, o in owner.items() for d in o.rest if d.year == y}
+        work = {d for y, o in owner.items() for d in o.work if d.year == y}
+        for o in self.overrides:  # local adjustments, merged over everything in load order (and the
+            # days a file stored before this rule listed outside its years)
+            local_rest = [d for d in o.rest if d.year not in o.years]
+            local_work = [d for d in o.work if d.year not in o.years]
+            rest.update(local_rest)
+            work.difference_update(local_rest)
+            work.update(local_work)
+            rest.difference_update(local_work)
         self._names = {d: n for d, n in base.names.items() if d.year in base_years}
+        self._named_years = override_years  # their days' names: looked up when asked (holiday_name)
 
         ordinals: list[int] = []
         self._rest_days: dict[int, list[date]] = {}
@@ -258,6 +330,58 @@ class WorkCalendar:
         self._workday_set = frozenset(ordinals)
         self._segments = segments
         self._starts = [s.start for s in segments]
+        self._anchor_year = base.last_year
+
+    # --- the built calendar as data (cached per stored version, engine/context.py) --------------
+
+    def to_state(self) -> dict[str, Any]:
+        """What this calendar computes with, as JSON-able data (no code): `from_state` rebuilds it."""
+        return {
+            "format": STATE_FORMAT,
+            "version": self.version,
+            "anchor": self._anchor_year,
+            "years": sorted(self._years),
+            "provisional": sorted(self.provisional_years),
+            "named": sorted(self._named_years),
+            "ordinals": self._ordinals,
+            "segments": [list(seg) for seg in self._segments],
+            "rest": {str(y): [d.toordinal() for d in ds] for y, ds in self._rest_days.items()},
+            "work": {str(y): [d.toordinal() for d in ds] for y, ds in self._make_up_days.items()},
+            "names": {str(d.toordinal()): n for d, n in self._names.items()},
+        }
+
+    @classmethod
+    def from_state(
+        cls, state: dict[str, Any], overrides: Callable[[], Iterable[CalendarOverride]]
+    ) -> WorkCalendar:
+        """A calendar rebuilt from `to_state` data without parsing files or reading chinese-calendar;
+        `overrides` parses the files only if someone asks for them. Raises KeyError/TypeError/ValueError
+        on data of another shape (the caller builds the calendar afresh then)."""
+        if state["format"] != STATE_FORMAT:
+            raise ValueError("another state format")
+        cal = cls.__new__(cls)
+        cal._overrides_of = overrides
+        cal._overrides = None
+        cal.version = str(state["version"])
+        cal._anchor_year = int(state["anchor"])
+        cal._years = frozenset(int(y) for y in state["years"])
+        cal.provisional_years = frozenset(int(y) for y in state["provisional"])
+        cal._named_years = {int(y) for y in state["named"]}
+        cal._ordinals = [int(o) for o in state["ordinals"]]
+        cal._workday_set = frozenset(cal._ordinals)
+        cal._segments = [_Segment(*(int(v) for v in seg)) for seg in state["segments"]]
+        cal._starts = [seg.start for seg in cal._segments]
+        cal._rest_days = {int(y): [date.fromordinal(o) for o in ds] for y, ds in state["rest"].items()}
+        cal._make_up_days = {int(y): [date.fromordinal(o) for o in ds] for y, ds in state["work"].items()}
+        cal._names = {date.fromordinal(int(o)): str(n) for o, n in state["names"].items()}
+        return cal
+
+    @property
+    def overrides(self) -> tuple[CalendarOverride, ...]:
+        """The override files this calendar was built from, in load order."""
+        if self._overrides is None:
+            self._overrides = tuple(self._overrides_of())
+        return self._overrides
 
     def __repr__(self) -> str:
         return f"WorkCalendar(version={self.version!r})"
@@ -280,7 +404,7 @@ class WorkCalendar:
         return self._main_range()[1]
 
     def _main_range(self) -> tuple[date, date]:
-        anchor = date(_base_data().last_year, 12, 31)
+        anchor = date(self._anchor_year, 12, 31)
         for first, last in self.ranges:
             if first <= anchor <= last:
                 return first, last
@@ -350,7 +474,12 @@ class WorkCalendar:
         return list(self._make_up_days.get(year, ()))
 
     def holiday_name(self, day: date) -> str | None:
-        """The Chinese holiday name chinese-calendar gives a day off or make-up day, if any."""
+        """The Chinese holiday name of a day off or make-up day, if any: chinese-calendar's, or in a
+        file's year the statutory holiday it keeps off."""
+        if day.year in self._named_years and FIRST_STATUTORY_YEAR <= day.year <= LAST_STATUTORY_YEAR:
+            if not self.is_workday(day):
+                return weekday_holidays(day.year).get(day)
+            return None
         return self._names.get(day)
 
     def _check_year(self, year: int) -> None:

@@ -420,7 +420,7 @@ def cancel_signals(raw: Raw, owner: str) -> None:
     """The deadline's signals that did not fire never will."""
     raw.run(
         "UPDATE hf_signal SET state = 'cancelled', rev = rev + 1 WHERE deadline_id = ?"
-        " AND state IN ('pending', 'paused', 'claimed')",
+        " AND state IN ('pending', 'paused', 'claimed', 'waiting')",
         (owner,),
     )
 
@@ -429,7 +429,8 @@ def deadline_views(raw: Raw, owners: Sequence[str]) -> list[tuple[Any, ...]]:
     """What a view shows of these deadline rows (id first, then the riding instants last)."""
     return raw.rows(
         "SELECT id, kind, unit, promised, legal, pending, paused_since, promised_due, legal_due,"
-        " calendar_version, arm_at, notice_due, yellow_light_due, yellow_due, red_due"
+        " calendar_version, notice_before, yellow_light_at, accepted_at,"
+        " arm_at, notice_due, yellow_light_due, yellow_due, red_due"
         f" FROM hf_deadline WHERE id IN ({raw.placeholders(len(owners))})",
         owners,
     )

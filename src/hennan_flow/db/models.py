@@ -206,6 +206,11 @@ class CalendarRow(Base):
 
 
 ARMED_DEADLINE_SQL = "arm_at IS NOT NULL"
+# open deadlines some of whose instants wait for calendar data (the sweep's calendar block)
+PENDING_DEADLINE_SQL = {
+    "sqlite": "pending = 1 AND closed_at IS NULL",
+    "postgresql": "pending AND closed_at IS NULL",
+}
 
 
 class DeadlineRow(Base):
@@ -225,6 +230,12 @@ class DeadlineRow(Base):
             "arm_at",
             sqlite_where=text(ARMED_DEADLINE_SQL),
             postgresql_where=text(ARMED_DEADLINE_SQL),
+        ),
+        Index(
+            "ix_hf_deadline_pending",
+            "accepted_at",
+            sqlite_where=text(PENDING_DEADLINE_SQL["sqlite"]),
+            postgresql_where=text(PENDING_DEADLINE_SQL["postgresql"]),
         ),
         {"sqlite_with_rowid": False},  # keyed by its owner's id: one B-tree, no key index
     )

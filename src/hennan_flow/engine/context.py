@@ -28,9 +28,10 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from ..clock.arithmetic import end_of_day
+from ..clock.calendar_cache import stored_calendar
 from ..clock.deadlines import Deadlines
 from ..clock.instants import local_date
-from ..clock.workdays import WorkCalendar, parse_override
+from ..clock.workdays import WorkCalendar
 from ..db import hotpath, migrate
 from ..db.checkpoint import Checkpointer
 from ..db.models import DefinitionRow, MetaRow, SignalRow
@@ -137,6 +138,9 @@ class EngineContext:
         self._lock = threading.Lock()
         self._fixed_calendar = calendar
         self._calendars: tuple[int, WorkCalendar] | None = None
+        # the sweeps' calendar state: years announced (calendar.pending), the last warning logged
+        self.announced_years: set[int] = set()
+        self.calendar_warned: tuple[tuple[Any, ...], datetime] | None = None
         self.deadlines = Deadlines(
             calendar=self.calendar, fire=self._fire_when_ended, close_of_business=close_of_business
         )
@@ -282,8 +286,7 @@ class EngineContext:
         newest = hotpath.newest_calendar(raw)
         cached = self._calendars
         if cached is None or cached[0] != newest:
-            overrides = [parse_override(text, source=name) for text, name in hotpath.stored_calendars(raw)]
-            cached = (newest, WorkCalendar(overrides))
+            cached = (newest, stored_calendar(hotpath.stored_calendars(raw)))  # cached per stored version
             self._calendars = cached
         if tx is not None:
             tx.calendar = cached[1]

@@ -203,6 +203,14 @@ class Engine:
         """The calendar this engine computes deadlines with now."""
         return self.context.current_calendar()
 
+    def provisional_calendar(self, year: int, *, actor: str | None = None) -> dict[str, Any]:
+        """Store a provisional year (DESIGN §7) and recompute every open deadline with it."""
+        return calendars.provisional(self.context, year, actor=actor)
+
+    def calendar_status(self) -> dict[str, Any]:
+        """The stored calendar: sources, years, provisional years, pending deadlines, unsupervised steps."""
+        return calendars.status(self.context)
+
     def load_calendar(self, path: str, *, actor: str | None = None) -> dict[str, Any]:
         """Store a county override file and recompute every open deadline with it (one transaction)."""
         return calendars.load(self.context, path, actor=actor)
@@ -457,12 +465,15 @@ class Engine:
     ) -> list[Card]:
         """Yellow and red cards, oldest first; `state="open"` means not closed yet."""
         with self.context.read() as session:
-            return card_records.list_cards(session, state=state, case=case, color=color)
+            years = self.context.calendar(session).provisional_years
+            return card_records.list_cards(
+                session, state=state, case=case, color=color, provisional_years=years
+            )
 
     def card(self, card_id: str) -> Card:
         """A card with its supervision record."""
         with self.context.read() as session:
-            return card_records.get_card(session, card_id)
+            return card_records.get_card(session, card_id, self.context.calendar(session).provisional_years)
 
     def advance_card(
         self, card_id: str, *, to: str, note: str, conclusion: str | None = None, actor: str | None = None

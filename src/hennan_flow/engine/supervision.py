@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
@@ -26,7 +27,7 @@ from ..supervision.cards import Card, issue
 from ..supervision.facts import Scope, read_facts
 from ..supervision.figures import SupervisionReport, build_report
 from ..supervision.review_figures import summary
-from . import cases
+from . import calendars, cases
 from .context import EngineContext
 from .services import fire_service_signals
 
@@ -64,6 +65,9 @@ class SweepPort:
     def calendar(self) -> WorkCalendar:
         return self._ctx.current_calendar()
 
+    def calendar_report(self, now: datetime) -> tuple[dict[str, Any], bool]:
+        return calendars.report(self._ctx, now)
+
     def store_signals(self, tx: Tx, rows: Sequence[DeadlineRow]) -> None:
         self._ctx.deadlines.store_signals(tx, *rows)
 
@@ -72,7 +76,10 @@ class SweepPort:
         actions = [r for r in signals if r.kind == "action"]
         acted = fire_service_signals(self._ctx, tx, actions, now, claimer=claimer) if actions else []
         rest = [r for r in signals if r.kind != "action"] if actions else list(signals)
-        return acted + issue(tx, rest, now, claimer=claimer, lead_of=self._ctx.lead_of)
+        years = self._ctx.calendar(tx).provisional_years
+        return acted + issue(
+            tx, rest, now, claimer=claimer, lead_of=self._ctx.lead_of, provisional_years=years
+        )
 
     def due_timer_cases(self, limit: int) -> list[str]:
         return cases.due_timer_cases(self._ctx, limit)

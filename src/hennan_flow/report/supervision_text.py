@@ -72,6 +72,9 @@ def render_text(report: SupervisionReport) -> str:
         f"Period: {period_text(report)}",
         f"Department: {report['department'] or 'all'}",
     ]
+    if report.get("provisional"):
+        years = ", ".join(str(y) for y in report.get("provisional_years", []))
+        out.append(f"Provisional calendar years: {years} (built from the statutory holiday list)")
     if report["empty"]:
         where = f" in department {report['department']}" if report["department"] else ""
         out += ["", f"No steps were accepted in this period{where}."]

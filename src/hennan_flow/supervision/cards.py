@@ -45,7 +45,7 @@ from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from ..clock.instants import as_utc, local_iso
+from ..clock.instants import as_utc, local_date, local_iso
 from ..db.models import CardRow, CardTransitionRow, CaseRow, OutboxRow, SignalRow, TaskRow
 from ..db.transaction import Tx
 from ..entities import Issued
@@ -99,6 +99,7 @@ class CardDoc(TypedDict):
     signal: str
     issued_at: str | None
     state: str
+    provisional: bool
 
 
 def issued_of(sig: SignalRow, *, card: str | None = None) -> Issued:
@@ -162,6 +163,7 @@ class Card:
     conclusion: str | None = None
     closed_at: datetime | None = None
     record: tuple[CardTransition, ...] = ()
+    provisional: bool = False  # issued at an instant in a provisional calendar year (DESIGN §7)
 
     def as_dict(self) -> CardDoc:
         """The `card list` document."""
@@ -175,6 +177,7 @@ class Card:
             "signal": self.signal,
             "issued_at": local_iso(self.issued_at),
             "state": self.state,
+            "provisional": self.provisional,
         }
 
     def record_dict(self) -> dict[str, Any]:
@@ -243,11 +246,13 @@ def issue(
     *,
     claimer: str | None,
     lead_of: LeadOf,
+    provisional_years: frozenset[int] = frozenset(),
 ) -> list[Issued]:
     """Fire these signal rows (one transaction, the caller's): cards, records, audit and outbox rows.
 
     Fenced by `claimer` as in `mark_fired`; rows fired elsewhere are skipped. The caller holds the
-    case rows' locks.
+    case rows' locks. A signal whose instant lies in one of `provisional_years` is published with
+    `provisional: true`.
     """
     if not signals:
         return []
@@ -299,6 +304,8 @@ def issue(
             "signal": sig.id,
         }
         payload: dict[str, Any] = {**item.as_dict(), "signal": sig.id}
+        if provisional_years and local_date(due).year in provisional_years:
+            payload["provisional"] = True
         if card_id is not None:
             department = departments.get(sig.id)
             handler = SUPERIOR_REVIEW if sig.name == "red" else "department"
@@ -494,8 +501,11 @@ def advance(
 # -- reading ------------------------------------------------------------------------------------
 
 
-def card_of(row: CardRow, record: Iterable[CardTransitionRow] = ()) -> Card:
+def card_of(
+    row: CardRow, record: Iterable[CardTransitionRow] = (), provisional_years: frozenset[int] = frozenset()
+) -> Card:
     return Card(
+        provisional=local_date(as_utc(row.issued_at)).year in provisional_years,
         id=row.id,
         case=row.case_id,
         scope=row.scope,
@@ -524,7 +534,12 @@ def card_of(row: CardRow, record: Iterable[CardTransitionRow] = ()) -> Card:
 
 
 def list_cards(
-    session: Session, *, state: str | None = None, case: str | None = None, color: str | None = None
+    session: Session,
+    *,
+    state: str | None = None,
+    case: str | None = None,
+    color: str | None = None,
+    provisional_years: frozenset[int] = frozenset(),
 ) -> list[Card]:
     """Cards oldest first; `state="open"` means every card not closed yet."""
     if state not in {None, *CARD_STATES}:
@@ -540,17 +555,18 @@ def list_cards(
         query = query.where(CardRow.case_id == case)
     if color is not None:
         query = query.where(CardRow.color == color)
-    return [card_of(r) for r in session.scalars(query.order_by(CardRow.issued_at, CardRow.id))]
+    rows = session.scalars(query.order_by(CardRow.issued_at, CardRow.id))
+    return [card_of(r, provisional_years=provisional_years) for r in rows]
 
 
-def get_card(session: Session, card_id: str) -> Card:
+def get_card(session: Session, card_id: str, provisional_years: frozenset[int] = frozenset()) -> Card:
     row = session.get(CardRow, card_id)
     if row is None:
         raise NotFoundError(f"no card {card_id!r}", hint="list cards with: hennan-flow card list")
     record = session.scalars(
         select(CardTransitionRow).where(CardTransitionRow.card_id == card_id).order_by(CardTransitionRow.id)
     ).all()
-    return card_of(row, record)
+    return card_of(row, record, provisional_years)
 
 
 def read_events(session: Session, *, after: int = 0, limit: int = 100) -> list[OutboxEvent]:

@@ -305,6 +305,8 @@ class SupervisionReport(TypedDict):
     version: int
     generated_at: str | None  # the instant the figures stand at (local ISO)
     calendar: str  # working-day calendar version
+    provisional_years: list[int]  # years of that calendar built from the statutory list (DESIGN §7)
+    provisional: bool  # figures computed with a provisional year
     period: Period
     department: str | None  # the filter
     empty: bool  # no step was accepted in the period (in the department)
@@ -710,6 +712,8 @@ def build_report(
         "version": REPORT_VERSION,
         "generated_at": local_iso(now),
         "calendar": calendar.version,
+        "provisional_years": sorted(calendar.provisional_years),
+        "provisional": bool(calendar.provisional_years),
         "period": {
             "from": scope.start.isoformat() if scope.start else None,
             "to": scope.end.isoformat() if scope.end else None,

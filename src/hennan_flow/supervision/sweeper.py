@@ -39,7 +39,6 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -51,7 +50,7 @@ from typing import Any, Protocol, TypedDict, cast
 from sqlalchemy import Connection, Select, Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
-from ..clock.instants import as_utc, local_date
+from ..clock.instants import as_utc
 from ..clock.workdays import WorkCalendar
 from ..db.models import CaseRow, DeadlineRow, SignalRow, live_signal
 from ..db.transaction import Tx
@@ -64,6 +63,7 @@ __all__ = [
     "Sweeper",
     "SweptEngine",
     "armed_due",
+    "calendar_warning",
     "due_signals",
     "explain",
     "lag_seconds",
@@ -72,14 +72,12 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 CALENDAR_WARN_DAYS = 60
-CALENDAR_LOG_EVERY = 3600.0  # seconds: the calendar warning is logged again after this, or when it changes
-_calendar_logged: dict[str, float] = {}  # warning text -> when it was last logged (this process)
-_calendar_lock = threading.Lock()
 
 
 class SweepDoc(TypedDict):
     issued: list[IssuedDoc]
     lag_seconds: float
+    calendar: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -109,8 +107,10 @@ class SweepResult:
 
     `lag_seconds` is now − the oldest unfired due instant (signal or BPMN timer) when the sweep
     began, 0 when nothing was overdue. `complete` is False when the time budget ran out (or a stop
-    was asked) with due work left. `calendar_warning` is set when the calendar data ends within 60
-    days.
+    was asked) with due work left. `calendar` is the calendar block (DESIGN §7: where the data ends,
+    open pending deadlines and the years they need, provisional years); `calendar_warning` is set
+    when deadlines are pending or the data ends within 60 days, `calendar_warning_new` when that
+    warning is news (state changed, or a day since it was last given): a loop repeats only those.
     """
 
     issued: tuple[Issued, ...] = ()
@@ -124,10 +124,16 @@ class SweepResult:
     complete: bool = True
     calendar_last_date: date | None = None
     calendar_warning: str | None = None
+    calendar: dict[str, Any] = field(default_factory=dict)
+    calendar_warning_new: bool = False
 
     def as_dict(self) -> SweepDoc:
         """The `sla sweep` document."""
-        return {"issued": [i.as_dict() for i in self.issued], "lag_seconds": self.lag_seconds}
+        return {
+            "issued": [i.as_dict() for i in self.issued],
+            "lag_seconds": self.lag_seconds,
+            "calendar": self.calendar,
+        }
 
 
 Hold = Callable[[str, Sequence[int]], None]
@@ -157,6 +163,11 @@ class SweptEngine(Protocol):
 
     def calendar(self) -> WorkCalendar:
         """The working-day calendar deadlines are computed with now."""
+        ...
+
+    def calendar_report(self, now: datetime) -> tuple[dict[str, Any], bool]:
+        """The calendar block (ends, days_left, pending_deadlines, needed_years, provisional_years),
+        announcing newly needed years, and whether its warning is news (throttled)."""
         ...
 
     def store_signals(self, tx: Tx, rows: Sequence[DeadlineRow]) -> None:
@@ -243,7 +254,7 @@ class Sweeper:
         now = engine.now()
         with engine.read() as session:
             lag = lag_seconds(session, now)
-        last_date, warning = self._calendar_check(now)
+        calendar, last_date, warning, news = self._calendar_check(now)
         tally = _Tally()
         while True:
             if self.stop():
@@ -303,6 +314,8 @@ class Sweeper:
             complete=tally.complete,
             calendar_last_date=last_date,
             calendar_warning=warning,
+            calendar=calendar,
+            calendar_warning_new=news,
         )
 
     def _token(self) -> str:
@@ -508,35 +521,36 @@ class Sweeper:
             armed = session.scalar(armed_due(now, 1))
         return due is None and armed is None
 
-    def _calendar_check(self, now: datetime) -> tuple[date | None, str | None]:
+    def _calendar_check(self, now: datetime) -> tuple[dict[str, Any], date | None, str | None, bool]:
         try:
-            last = self.engine.calendar().last_date
+            doc, news = self.engine.calendar_report(now)
         except HennanFlowError as exc:  # pragma: no cover - a broken stored calendar
             log.warning("calendar unavailable: %s", exc)
-            return None, None
-        today = local_date(now)
-        left = (last - today).days
-        if left >= CALENDAR_WARN_DAYS:
-            return last, None
-        warning = (
-            f"the working-day calendar data ends on {last.isoformat()} ({max(left, 0)} days from today); "
-            "deadlines past it stay pending. hint: hennan-flow calendar load FILE with the next year"
+            return {}, None, None, False
+        warning = calendar_warning(doc)
+        if warning is not None and news:
+            log.warning(warning)
+        return doc, date.fromisoformat(doc["ends"]), warning, warning is not None and news
+
+
+def calendar_warning(doc: dict[str, Any]) -> str | None:
+    """The sweep's warning line: deadlines are pending, or the data ends within 60 days."""
+    parts = []
+    if doc["pending_deadlines"]:
+        years = ", ".join(str(y) for y in doc["needed_years"])
+        parts.append(f"{doc['pending_deadlines']} open deadline(s) pending until the calendar covers {years}")
+    if doc["days_left"] < CALENDAR_WARN_DAYS:
+        parts.append(
+            f"the working-day calendar data ends on {doc['ends']} ({max(doc['days_left'], 0)} days from today)"
         )
-        _log_calendar_warning(warning)
-        return last, warning
-
-
-def _log_calendar_warning(warning: str) -> None:
-    """Log the calendar warning once per `CALENDAR_LOG_EVERY` per process (a sweep every 10 s would
-    otherwise write 8,640 lines a day); a changed text (a day less left) is logged at once."""
-    now = time.monotonic()
-    with _calendar_lock:
-        last = _calendar_logged.get(warning)
-        if last is not None and now - last < CALENDAR_LOG_EVERY:
-            return
-        _calendar_logged.clear()
-        _calendar_logged[warning] = now
-    log.warning(warning)
+    if not parts:
+        return None
+    year = doc["needed_years"][0] if doc["needed_years"] else int(doc["ends"][:4]) + 1
+    return (
+        "; ".join(parts)
+        + f"; deadlines past it stay pending. hint: hennan-flow calendar load FILE with {year}"
+        f" (or hennan-flow calendar provisional {year} until its schedule is published)"
+    )
 
 
 def _lock_cases(tx: Tx, case_ids: Select[Any]) -> None:
