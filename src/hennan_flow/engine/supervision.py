@@ -26,8 +26,10 @@ from ..supervision.cards import Card, issue
 from ..supervision.facts import Scope, read_facts
 from ..supervision.figures import SupervisionReport, build_report
 from ..supervision.review_figures import summary
-from . import cases
+from . import cases, pauses
 from .context import EngineContext
+from .lifecycle import resume_case_clock
+from .pauses import OVERRUN_TRIGGERS
 from .services import fire_service_signals
 
 __all__ = ["SweepPort", "advance_card", "report"]
@@ -72,7 +74,10 @@ class SweepPort:
         actions = [r for r in signals if r.kind == "action"]
         acted = fire_service_signals(self._ctx, tx, actions, now, claimer=claimer) if actions else []
         rest = [r for r in signals if r.kind != "action"] if actions else list(signals)
-        return acted + issue(tx, rest, now, claimer=claimer, lead_of=self._ctx.lead_of)
+        issued = issue(tx, rest, now, claimer=claimer, lead_of=self._ctx.lead_of)
+        if any(r.trigger in OVERRUN_TRIGGERS.values() for r in rest):  # a pause past its limit
+            pauses.on_fired(self._ctx, tx, rest, now, resume_case_clock=resume_case_clock)
+        return acted + issued
 
     def due_timer_cases(self, limit: int) -> list[str]:
         return cases.due_timer_cases(self._ctx, limit)
