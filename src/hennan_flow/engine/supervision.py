@@ -74,7 +74,9 @@ class SweepPort:
         actions = [r for r in signals if r.kind == "action"]
         acted = fire_service_signals(self._ctx, tx, actions, now, claimer=claimer) if actions else []
         rest = [r for r in signals if r.kind != "action"] if actions else list(signals)
-        issued = issue(tx, rest, now, claimer=claimer, lead_of=self._ctx.lead_of)
+        issued = issue(
+            tx, rest, now, claimer=claimer, lead_of=self._ctx.lead_of, accountable_of=self._ctx.accountable_of
+        )
         if any(r.trigger in OVERRUN_TRIGGERS.values() for r in rest):  # a pause past its limit
             pauses.on_fired(self._ctx, tx, rest, now, resume_case_clock=resume_case_clock)
         return acted + issued
