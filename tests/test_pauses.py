@@ -235,3 +235,37 @@ def test_task_list_shows_paused_steps_by_default_and_filters_by_state(
     assert listed("--state", "paused") == [(paused, "paused")]
     code, out, _ = run_cli(engine.url, capsys, "task", "list", now=now)
     assert code == 0 and "暂停" in out and paused in out
+
+
+def test_task_show_gives_department_state_deadlines_form_materials_and_pause(
+    sim: tuple[Engine, SimulatedClock], capsys: pytest.CaptureFixture[str]
+) -> None:
+    engine, _ = sim
+    case_id, review = review_of(engine)
+    now = "2026-03-03T10:00:00+08:00"
+    code, out, _ = run_cli(
+        engine.url, capsys, "task", "pause", review, "--reason", "supplement",
+        "--notice", "平面图未标注消防通道", "--material", "site_plan", now=now,
+    )  # fmt: skip
+    assert code == 0
+    code, out, _ = run_cli(engine.url, capsys, "--format", "json", "task", "show", review, now=now)
+    assert code == 0
+    doc = json.loads(out)
+    assert (doc["id"], doc["case"], doc["state"], doc["department"]) == (review, case_id, "paused", "amr")
+    assert doc["department_name"] == "县市场监督管理局" and doc["form"] is None
+    assert [m["id"] for m in doc["materials"]] == ["site_plan", "lease"]
+    assert doc["deadlines"]["promised_due"] == "2026-03-10T00:00:00+08:00" and "pending" in doc["deadlines"]
+    assert doc["pause"]["notice"] == "平面图未标注消防通道" and doc["pause"]["materials"] == ["site_plan"]
+    code, out, _ = run_cli(engine.url, capsys, "task", "show", review, now=now)
+    assert code == 0
+    for shown in (
+        "县市场监督管理局（amr）",
+        "暂停",
+        "承诺期限",
+        "场地平面图（site_plan，必交）",
+        "补正告知 平面图未标注消防通道",
+        "补正材料 场地平面图",
+    ):
+        assert shown in out, shown
+    code, _, err = run_cli(engine.url, capsys, "task", "show", "nope", now=now)
+    assert code == 2 and "nope" in err

@@ -348,6 +348,79 @@ def task_list(obj: CliContext, case_id: str | None, department: str | None, stat
     obj.emit([t.as_dict() for t in found], text)
 
 
+_NECESSITY = {"required": "必交", "optional": "选交", "tolerable": "容缺"}
+
+
+@task.command("show")
+@click.argument("task_id")
+@format_option()
+@pass_cli
+def task_show(obj: CliContext, task_id: str) -> None:
+    """One step: its department, state, deadlines (and what is pending), form, materials and pause."""
+    engine = obj.engine()
+    shown = engine.task(task_id)
+    case = engine.case(shown.case)
+    bundle = engine.bundle(case.key, case.version)
+    step = bundle.step(shown.step)
+    lane = bundle.department(shown.department) if shown.department else None
+    materials = [
+        {"id": m.id, "name": m.name, "necessity": m.necessity, "source": m.source}
+        for m in (step.materials if step is not None else ())
+    ]
+    doc = {
+        **shown.as_dict(),
+        "bundle": {"key": case.key, "version": case.version, "name": bundle.name},
+        "department_name": lane.name if lane is not None else None,
+        "form": step.form if step is not None else None,
+        "materials": materials,
+        "pause": shown.pause,
+    }
+
+    def text() -> str:
+        running = shown.state in ("ready", "paused")
+        lines = [
+            f"任务 {shown.id}  {shown.name}（{shown.step}）  {_state(shown.state)}",
+            f"案件 {shown.case}  {bundle.name}（{case.key} v{case.version}）",
+            f"部门 {lane.name}（{lane.code}）" if lane is not None else f"部门 {shown.department or '-'}",
+            f"受理 {when(shown.ready_at)}"
+            + (f"  办结 {when(shown.ended_at)}" if shown.ended_at else "")
+            + (f"  办理人 {shown.actor}" if shown.actor else ""),
+            *(deadline_lines(shown.deadlines, running=running) or ["期限: 无办理时限"]),
+            f"表单 {doc['form'] or '（无表单）'}",
+        ]
+        if materials:
+            lines.append(
+                "材料: "
+                + "；".join(
+                    f"{m['name']}（{m['id']}，{_NECESSITY.get(m['necessity'], m['necessity'])}）"
+                    for m in materials
+                )
+            )
+        else:
+            lines.append("材料: （无）")
+        pause = shown.pause
+        if pause:
+            names = {m["id"]: m["name"] for m in materials}
+            what = _REASONS.get(pause["reason"], pause["reason"]) + (
+                f"：{pause['kind']}" if pause["kind"] else ""
+            )
+            parts = [f"暂停: {what}，自 {when(pause['started_at'])}"]
+            if pause["limit_at"]:
+                parts.append(
+                    f"时限至 {when(pause['limit_at'])}" + ("（已超期，恢复计时）" if pause["overrun"] else "")
+                )
+            if pause["note"]:
+                parts.append(f"备注 {pause['note']}")
+            if pause["notice"]:
+                parts.append(f"补正告知 {pause['notice']}")
+            if pause["materials"]:
+                parts.append("补正材料 " + "、".join(names.get(m, m) for m in pause["materials"]))
+            lines.append("；".join(parts))
+        return "\n".join(lines)
+
+    obj.emit(doc, text)
+
+
 @task.command("complete")
 @click.argument("task_id")
 @click.option("--data", type=DOCUMENT, default=None, help="Form data: JSON object or @file.json.")
