@@ -44,3 +44,9 @@ def test_a_service_step_without_legal_limit_gets_its_red_card_by_red_after_and_a
         ("social_card", "yellow"),
     ]
     assert all(c.department != "bank" for c in cards)
+    # the supervision report shows the bank's lane apart, after the departments, as service environment
+    report = engine.supervision_report()
+    lanes = [(d["code"], d["accountable"]) for d in report["departments"]]
+    assert lanes == [("hrss", True), ("bank", False)]
+    bank = report["departments"][1]["figures"]
+    assert bank["steps"]["accepted"] == 1 and bank["cards"]["yellow"] == bank["cards"]["red"] == 0

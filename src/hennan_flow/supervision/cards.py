@@ -14,7 +14,11 @@ a late attempt a no-op instead of a second card.
 
 Notices and yellow lights are signals; yellow and red are cards. One card per (case, step
 instance, colour) — the unique (deadline_id, color) of `hf_card`, where the deadline id is the step
-instance (task) id or, for a case-level card, the case id. A card's `issued_at` is its due instant.
+instance (task) id or, for a case-level card, the case id. A step instance's second supplement (补正)
+issues a yellow card of its own, with signal `repeated_supplement` (未一次告知): its deadline id is
+derived from the task id (`engine.pauses`), so it stands beside the step's promised-deadline card. A
+lane no supervisor holds to account (`hf:department accountable="false"`) gets signals, never cards.
+A card's `issued_at` is its due instant.
 
 Every card opens a supervision record (每牌必查、超时必究、出错必改)::
 
