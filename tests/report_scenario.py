@@ -77,7 +77,10 @@ def seed(url: str) -> Seeded:
         ("2025-03-04T10:00", lambda: done("early", "fire_check")),
         ("2025-03-04T11:00", lambda: done("early", "sign")),
         ("2025-03-05T09:00", lambda: start("permit", "report_permit")),
-        ("2025-03-06T09:00", lambda: engine.pause(task("permit", "inspect"), reason="suspended")),
+        (
+            "2025-03-06T09:00",
+            lambda: engine.pause(task("permit", "inspect"), reason="suspended", note="待司法裁决"),
+        ),
         ("2025-03-10T09:00", lambda: engine.resume(task("permit", "inspect"))),
         ("2025-03-10T09:00", lambda: start("on_time")),
         ("2025-03-10T10:00", lambda: done("on_time", "accept")),
@@ -111,7 +114,9 @@ def seed(url: str) -> Seeded:
         ("2025-04-14T10:00", lambda: done("waiting", "accept")),
         (
             "2025-04-15T09:00",
-            lambda: engine.pause(task("waiting", "fire_check"), reason="special_procedure"),
+            lambda: engine.pause(
+                task("waiting", "fire_check"), reason="special_procedure", kind="expert_review"
+            ),
         ),
     ]
     for instant, action in actions:

@@ -76,7 +76,7 @@ def review(tmp_path: Path) -> tuple[str, str]:
 def test_empty_lists_say_so(review: tuple[str, str], capsys: pytest.CaptureFixture[str]) -> None:
     url = review[0]
     assert run(capsys, "--db", url, "case", "list")[1] == "没有符合条件的案件。\n"
-    assert run(capsys, "--db", url, "task", "list")[1] == "没有待办的步骤。\n"
+    assert run(capsys, "--db", url, "task", "list")[1] == "没有待办或暂停的步骤。\n"
     assert (
         run(capsys, "--db", url, "task", "list", "--department", "amr", "--state", "paused")[1]
         == "部门 amr 没有暂停的步骤。\n"

@@ -96,3 +96,21 @@ def test_a_terminate_end_cancelling_a_paused_step_closes_its_pause(
 
     clock.set(at("2026-05-11T10:00"))  # two months later: 10 working days would read 45 more
     assert supplement_days(engine) == (1, 4)
+
+
+def test_a_boundary_timer_cancelling_a_step_in_a_special_procedure_closes_it_and_its_overrun_never_fires(
+    sim: tuple[Engine, SimulatedClock],
+) -> None:
+    engine, clock = sim
+    case = engine.start_case("boundary_cancel")
+    (review,) = engine.tasks(case=case.id)
+    clock.set(at("2026-03-03T10:00"))  # expert review: 10 working days declared
+    engine.pause(review.id, reason="special_procedure", kind="expert_review", actor="clerk")
+    clock.set(at("2026-03-09T10:00"))  # the boundary timer cancels the step inside the limit
+    assert engine.fire_timers(case.id) is True
+    assert engine.task(review.id).state == "cancelled"
+    assert pauses(engine, case.id) == [("special_procedure", at("2026-03-03T10:00"), at("2026-03-09T10:00"))]
+    states = rows(engine, "SELECT state FROM hf_signal WHERE trigger = 'special_procedure_overrun'")
+    assert states == [("cancelled",)]
+    clock.set(at("2026-04-01T10:00"))  # long past the limit: nothing about the pause fires
+    assert "special_procedure_overrun" not in {i.trigger for i in engine.sweep().issued}

@@ -68,9 +68,23 @@ def test_the_readme_tour_runs_copy_pasted(checkout: Path) -> None:
     for argv in commands:
         if "TASK_ID" in argv:
             ready = json.loads(
-                run(["hennan-flow", "task", "list", "--department", "amr", "--format", "json"])
+                run(
+                    [
+                        "hennan-flow",
+                        "task",
+                        "list",
+                        "--department",
+                        "amr",
+                        "--state",
+                        "ready",
+                        "--format",
+                        "json",
+                    ]
+                )
             )
-            ready = ready or json.loads(run(["hennan-flow", "task", "list", "--format", "json"]))
+            ready = ready or json.loads(
+                run(["hennan-flow", "task", "list", "--state", "ready", "--format", "json"])
+            )
             argv = [ready[0]["id"] if a == "TASK_ID" else a for a in argv]
         if "CASE_ID" in argv:
             (case,) = json.loads(run(["hennan-flow", "case", "list", "--format", "json"]))

@@ -295,9 +295,9 @@ def expected_record(s: Seeded) -> dict[str, Any]:
         "empty": False,
         "totals": TOTALS,
         "departments": [
-            {"code": "amr", "name": "县市场监督管理局", "figures": AMR},
-            {"code": "fire", "name": "县消防救援大队", "figures": FIRE},
-            {"code": "urban", "name": "县城市管理和综合执法局", "figures": URBAN},
+            {"code": "amr", "name": "县市场监督管理局", "accountable": True, "figures": AMR},
+            {"code": "fire", "name": "县消防救援大队", "accountable": True, "figures": FIRE},
+            {"code": "urban", "name": "县城市管理和综合执法局", "accountable": True, "figures": URBAN},
         ],
         "bundles": [
             {
@@ -652,7 +652,9 @@ def test_april_in_the_fire_department(seeded: Seeded, capsys: pytest.CaptureFixt
     }
     assert report["department"] == "fire" and report["empty"] is False
     assert report["totals"] == fire
-    assert report["departments"] == [{"code": "fire", "name": "县消防救援大队", "figures": fire}]
+    assert report["departments"] == [
+        {"code": "fire", "name": "县消防救援大队", "accountable": True, "figures": fire}
+    ]
     assert [(b["key"], b["figures"], b["cases"]) for b in report["bundles"]] == [
         ("report_opening", fire, None)  # no whole-case figures with a department filter
     ]

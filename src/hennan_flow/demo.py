@@ -149,7 +149,7 @@ def _run_case(
             pause = pauses.get(task.step)
             if pause is not None:
                 clock.advance(minutes=30)
-                engine.pause(task.id, reason=pause["reason"], actor=actor)
+                engine.pause(task.id, reason=pause["reason"], kind=pause.get("kind"), actor=actor)
                 say(
                     f"  {_local(clock())}  {dept:<28} {task.name}: paused ({pause['reason']}, "
                     f"{pause['days']} natural days, not counted)"

@@ -75,6 +75,9 @@ class Task:
     # on the Task `complete_task` returns: the steps this completion made ready, so a portal can
     # show the applicant what comes next without reading the queue again
     ready: tuple[Task, ...] = ()
+    # a paused step's open pause: reason, kind, note, the 一次性告知 (notice, materials), started,
+    # limit_at (when a special procedure's or suspension's limit passes), overrun
+    pause: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -92,6 +95,8 @@ class Task:
             out["deadlines"] = self.deadlines
         if self.ready:
             out["ready"] = [t.as_dict() for t in self.ready]
+        if self.pause is not None:
+            out["pause"] = self.pause
         return out
 
 

@@ -106,6 +106,9 @@ class Department:
     name: str
     lane: str
     line: int | None = None
+    # `accountable="false"`: no government supervisor holds this lane to account (a bank): its
+    # steps get deadlines and signals, never cards
+    accountable: bool = True
 
 
 @dataclass(frozen=True)
@@ -153,6 +156,8 @@ class Step:
     special_procedures: tuple[SpecialProcedure, ...] = ()
     tag: str = "userTask"
     line: int | None = None
+    # 行政许可 licence (R8 requires its legal limit) | 公共服务 service | other
+    category: str = "licence"
 
 
 @dataclass(frozen=True)

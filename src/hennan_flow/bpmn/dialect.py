@@ -47,6 +47,7 @@ FLOW_NODES = {
 _STEP_TAGS = {"userTask", "manualTask"}
 _STEP_LEVEL = {"step", "timeLimit", "form", "materials", "specialProcedure"}
 _TRUE = {"true", "1"}
+_FALSE = {"false", "0"}
 
 
 @dataclass
@@ -318,6 +319,7 @@ class _Reader:
             special_procedures=tuple(procedures),
             tag=_local(el),
             line=el.sourceline,
+            category=(step_el.get("category") or "licence").strip() if step_el is not None else "licence",
         )
 
     def process(self, proc: etree._Element) -> Bundle:
@@ -365,6 +367,7 @@ class _Reader:
                 name=(lane.get("name") or dept_el.get("code", "")).strip(),
                 lane=lane.get("id", ""),
                 line=lane.sourceline,
+                accountable=(dept_el.get("accountable") or "true").strip().lower() not in _FALSE,
             )
             departments.append(dept)
             for ref in refs:

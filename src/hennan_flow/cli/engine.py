@@ -268,6 +268,9 @@ _DETAIL_NAMES = {
     "pending": "待定",
     "commitment": "告知承诺",
     "from": "原状态",
+    "note": "备注",
+    "notice": "补正告知",
+    "materials": "补正材料",
 }
 _REASONS = {"supplement": "补正", "special_procedure": "特别程序", "suspended": "挂起"}
 
@@ -276,6 +279,8 @@ def _detail(detail: dict[str, Any]) -> str:
     """An event's detail as "原因: 补正；天数: 5", scalars only (nested values are in the JSON)."""
     parts = []
     for key, value in detail.items():
+        if key == "materials" and isinstance(value, list):  # a 补正's 一次性告知: material ids
+            value = "、".join(map(str, value))
         if isinstance(value, (dict, list, tuple)) or value is None or key not in _DETAIL_NAMES:
             continue
         shown = _REASONS.get(value, value) if key == "reason" and isinstance(value, str) else value
@@ -301,14 +306,14 @@ def task() -> None:
 @click.option(
     "--state",
     type=click.Choice(["ready", "paused", "completed", "cancelled"]),
-    default="ready",
-    show_default=True,
+    default=None,
+    help="Only steps in this state (default: ready and paused ones).",
 )
 @format_option()
 @pass_cli
-def task_list(obj: CliContext, case_id: str | None, department: str | None, state: str) -> None:
-    """List steps (default: ready ones)."""
-    found = obj.engine().tasks(case=case_id, department=department, state=state)
+def task_list(obj: CliContext, case_id: str | None, department: str | None, state: str | None) -> None:
+    """List steps (default: the open ones, ready and paused)."""
+    found = obj.engine().tasks(case=case_id, department=department, state=state or "open")
 
     def text() -> str:
         rows = []
@@ -337,10 +342,83 @@ def task_list(obj: CliContext, case_id: str | None, department: str | None, stat
         return table(
             ("任务", "案件", "步骤", "部门", "状态", "承诺期限", "剩余"),
             rows,
-            empty=f"{where}没有{_state(state)}的步骤。",
+            empty=f"{where}没有{_state(state) if state else '待办或暂停'}的步骤。",
         )
 
     obj.emit([t.as_dict() for t in found], text)
+
+
+_NECESSITY = {"required": "必交", "optional": "选交", "tolerable": "容缺"}
+
+
+@task.command("show")
+@click.argument("task_id")
+@format_option()
+@pass_cli
+def task_show(obj: CliContext, task_id: str) -> None:
+    """One step: its department, state, deadlines (and what is pending), form, materials and pause."""
+    engine = obj.engine()
+    shown = engine.task(task_id)
+    case = engine.case(shown.case)
+    bundle = engine.bundle(case.key, case.version)
+    step = bundle.step(shown.step)
+    lane = bundle.department(shown.department) if shown.department else None
+    materials = [
+        {"id": m.id, "name": m.name, "necessity": m.necessity, "source": m.source}
+        for m in (step.materials if step is not None else ())
+    ]
+    doc = {
+        **shown.as_dict(),
+        "bundle": {"key": case.key, "version": case.version, "name": bundle.name},
+        "department_name": lane.name if lane is not None else None,
+        "form": step.form if step is not None else None,
+        "materials": materials,
+        "pause": shown.pause,
+    }
+
+    def text() -> str:
+        running = shown.state in ("ready", "paused")
+        lines = [
+            f"任务 {shown.id}  {shown.name}（{shown.step}）  {_state(shown.state)}",
+            f"案件 {shown.case}  {bundle.name}（{case.key} v{case.version}）",
+            f"部门 {lane.name}（{lane.code}）" if lane is not None else f"部门 {shown.department or '-'}",
+            f"受理 {when(shown.ready_at)}"
+            + (f"  办结 {when(shown.ended_at)}" if shown.ended_at else "")
+            + (f"  办理人 {shown.actor}" if shown.actor else ""),
+            *(deadline_lines(shown.deadlines, running=running) or ["期限: 无办理时限"]),
+            f"表单 {doc['form'] or '（无表单）'}",
+        ]
+        if materials:
+            lines.append(
+                "材料: "
+                + "；".join(
+                    f"{m['name']}（{m['id']}，{_NECESSITY.get(m['necessity'], m['necessity'])}）"
+                    for m in materials
+                )
+            )
+        else:
+            lines.append("材料: （无）")
+        pause = shown.pause
+        if pause:
+            names = {m["id"]: m["name"] for m in materials}
+            what = _REASONS.get(pause["reason"], pause["reason"]) + (
+                f"：{pause['kind']}" if pause["kind"] else ""
+            )
+            parts = [f"暂停: {what}，自 {when(pause['started_at'])}"]
+            if pause["limit_at"]:
+                parts.append(
+                    f"时限至 {when(pause['limit_at'])}" + ("（已超期，恢复计时）" if pause["overrun"] else "")
+                )
+            if pause["note"]:
+                parts.append(f"备注 {pause['note']}")
+            if pause["notice"]:
+                parts.append(f"补正告知 {pause['notice']}")
+            if pause["materials"]:
+                parts.append("补正材料 " + "、".join(names.get(m, m) for m in pause["materials"]))
+            lines.append("；".join(parts))
+        return "\n".join(lines)
+
+    obj.emit(doc, text)
 
 
 @task.command("complete")
@@ -369,13 +447,39 @@ def task_complete(obj: CliContext, task_id: str, data: str | None, actor: str | 
     required=True,
     help="补正 supplement, 特别程序 special_procedure, 挂起 suspended.",
 )
+@click.option("--kind", default=None, help="特别程序: one of the step's declared hf:specialProcedure kinds.")
+@click.option("--note", default=None, help="Why (required for 挂起 suspended).")
+@click.option("--notice", default=None, help="补正 一次性告知: what must be corrected.")
+@click.option(
+    "--material",
+    "materials",
+    multiple=True,
+    help="补正 一次性告知: a material of the step to correct (repeat the option for each).",
+)
 @click.option("--actor", default=None)
 @format_option()
 @pass_cli
-def task_pause(obj: CliContext, task_id: str, reason: str, actor: str | None) -> None:
-    """Stop a step's clock."""
-    done = obj.engine().pause(task_id, reason=reason, actor=actor)
-    obj.emit(done.as_dict(), f"paused {done.step} of case {done.case} ({reason})")
+def task_pause(
+    obj: CliContext,
+    task_id: str,
+    reason: str,
+    kind: str | None,
+    note: str | None,
+    notice: str | None,
+    materials: tuple[str, ...],
+    actor: str | None,
+) -> None:
+    """Stop a step's clock (补正 with its 一次性告知, 特别程序 with its declared kind, 挂起 with a note)."""
+    done = obj.engine().pause(
+        task_id, reason=reason, kind=kind, note=note, notice=notice, materials=materials, actor=actor
+    )
+    what = _REASONS[reason] + (f"：{kind}" if kind else "")
+    limit = (done.pause or {}).get("limit_at")
+    obj.emit(
+        done.as_dict(),
+        f"已暂停 {done.name}（{done.step}），案件 {done.case}（{what}）"
+        + (f"；时限至 {when(limit)}" if limit else ""),
+    )
 
 
 @task.command("resume")

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
 from ..bpmn.bundle import TimeLimit
 from ..db import hotpath
@@ -34,7 +34,7 @@ from .arithmetic import Schedule, instant_names, paused_workdays, paused_workday
 from .instants import SHANGHAI, as_utc, local_date, local_day_ended, local_iso
 from .workdays import WorkCalendar
 
-__all__ = ["CASE_STOPPING_REASONS", "PAUSE_REASONS", "Deadlines"]
+__all__ = ["CASE_STOPPING_REASONS", "PAUSE_REASONS", "Deadlines", "counted_pause"]
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,21 @@ _SIGNAL_OF = {attribute: names[0] for attribute, names in _SIGNALS.items()}
 _INSTANT_OF = {signal: instant for instant, signal in _SIGNAL_OF.items()}
 
 Fire = Callable[[Tx, SignalRow, datetime], None]  # a signal due when its step or case ends fires
+
+
+# the pauses a schedule is shifted by: ended ones, and special procedures past their limit (whose
+# time counts again from it while the step is still paused: `engine.pauses`)
+_COUNTED_PAUSE = or_(PauseRow.ended_at.is_not(None), PauseRow.overrun_at.is_not(None))
+
+
+def counted_pause(pause: PauseRow) -> tuple[datetime, datetime] | None:
+    """The part of a pause left out of its step's limits: a special procedure only up to its
+    declared limit (`limit_at`); None while it is open and uncapped."""
+    end = as_utc(pause.ended_at)
+    if pause.reason == "special_procedure" and pause.limit_at is not None:
+        limit = as_utc(pause.limit_at)
+        end = limit if end is None else min(end, limit)
+    return None if end is None else (as_utc(pause.started_at), end)
 
 
 def _wanted(sched: Schedule) -> list[tuple[str, str, str, datetime]]:
@@ -220,23 +235,21 @@ class Deadlines:
         session = tx.session
         if row.scope == "case":
             intervals = [
-                (as_utc(p.started_at), as_utc(p.ended_at))
+                counted
                 for p in session.scalars(
                     select(PauseRow).where(
                         PauseRow.case_id == row.case_id,
                         PauseRow.reason.in_(CASE_STOPPING_REASONS),
-                        PauseRow.ended_at.is_not(None),
+                        _COUNTED_PAUSE,
                     )
                 )
-                if p.ended_at is not None
+                if (counted := counted_pause(p)) is not None
             ]
             return paused_workdays_union(intervals, cal)
         paused = sum(
-            paused_workdays(as_utc(p.started_at), as_utc(p.ended_at), cal)
-            for p in session.scalars(
-                select(PauseRow).where(PauseRow.task_id == row.id, PauseRow.ended_at.is_not(None))
-            )
-            if p.ended_at is not None
+            paused_workdays(*counted, cal)
+            for p in session.scalars(select(PauseRow).where(PauseRow.task_id == row.id, _COUNTED_PAUSE))
+            if (counted := counted_pause(p)) is not None
         )
         extended = sum(session.scalars(select(ExtensionRow.days).where(ExtensionRow.task_id == row.id)))
         return paused + extended

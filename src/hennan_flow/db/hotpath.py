@@ -295,11 +295,13 @@ def task_and_definition(raw: Raw, task_id: str) -> tuple[TaskRecord, int] | None
 def queue(
     raw: Raw, *, case_id: str | None = None, department: str | None = None, state: str | None = None
 ) -> list[TaskRecord]:
-    """A work queue: the task rows of a case, a department (lane) and a state (each optional), in
-    queue order."""
+    """A work queue: the task rows of a case, a department (lane) and a state (each optional; `open`:
+    ready or paused), in queue order."""
     where, params = [], []
     for column, value in (("case_id", case_id), ("department", department), ("state", state)):
-        if value:
+        if value == "open":  # state: ready or paused (the default `task list`)
+            where.append("state IN ('ready', 'paused')")
+        elif value:
             where.append(f"{column} = ?")
             params.append(value)
     return _tasks(raw, " AND ".join(where) or "1 = 1", params)

@@ -329,6 +329,17 @@ class PauseRow(Base):
     ended_at: Mapped[datetime | None]
     started_by: Mapped[str | None] = mapped_column(String(255))
     ended_by: Mapped[str | None] = mapped_column(String(255))
+    # migration 0011: the declared special-procedure kind; a suspension's note; a supplement's
+    # 一次性告知 (the text, and the material ids as a JSON list); when the declared or county limit
+    # passes, the signal that fires then, and when a special procedure overran (its time counts again
+    # from limit_at)
+    kind: Mapped[str | None] = mapped_column(String(64))
+    note: Mapped[str | None] = mapped_column(SealedText("hf_pause.note"))
+    notice: Mapped[str | None] = mapped_column(SealedText("hf_pause.notice"))
+    materials: Mapped[str | None] = mapped_column(Text)
+    limit_at: Mapped[datetime | None]
+    overrun_signal_id: Mapped[int | None] = mapped_column(Integer)
+    overrun_at: Mapped[datetime | None]
 
 
 class ExtensionRow(Base):

@@ -314,6 +314,12 @@ class EngineContext:
         """The lead department of a deployed bundle: who handles its case-level yellow cards."""
         return self.definition(session, definition_id).bundle.lead
 
+    def accountable_of(self, session: Session, definition_id: int, department: str) -> bool:
+        """Whether a lane of a deployed bundle is held to account (`hf:department accountable`):
+        a bank's lane gets deadlines and signals, never cards."""
+        lane = self.definition(session, definition_id).bundle.department(department)
+        return lane is None or lane.accountable
+
     def service_plan(self, definition: LoadedDefinition) -> MaterialPlan:
         """What the audit makes of each step's materials (commitment, e-licence, 容缺), once per definition."""
         plan = self._service_plans.get(definition.id)
@@ -326,7 +332,9 @@ class EngineContext:
     # -- signals due when a step or case ends ---------------------------------------------
     def _fire_when_ended(self, tx: Tx, signal: SignalRow, now: datetime) -> None:
         """A step or case ended with this signal due: it fires in this transaction, at its due instant."""
-        tx.issued.extend(issue(tx, [signal], now, claimer=None, lead_of=self.lead_of))
+        tx.issued.extend(
+            issue(tx, [signal], now, claimer=None, lead_of=self.lead_of, accountable_of=self.accountable_of)
+        )
 
 
 def domain_functions(ctx: EngineContext) -> dict[str, Callable[..., Any]]:

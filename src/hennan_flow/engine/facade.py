@@ -309,10 +309,11 @@ class Engine:
     def tasks(
         self, *, case: str | None = None, department: str | None = None, state: str | None = "ready"
     ) -> list[Task]:
-        """The work queue: user steps by case, department (lane) and state (default: ready)."""
-        if state not in {None, *tasks.TASK_STATES}:
+        """The work queue: user steps by case, department (lane) and state (default: ready; `open`:
+        ready or paused, as `task list` shows by default)."""
+        if state not in {None, "open", *tasks.TASK_STATES}:
             raise InputError(
-                f"unknown task state {state!r}", hint="use ready, paused, completed or cancelled"
+                f"unknown task state {state!r}", hint="use ready, paused, open, completed or cancelled"
             )
         return tasks.queue(self.context, case=case, department=department, state=state)
 
@@ -332,7 +333,8 @@ class Engine:
         A ready or paused step's form is prefilled from the case data; a completed step's is drawn
         read-only with the values it took (no `<form>`, no submit button). `errors` are a refused
         submission's field errors (`FormDataError.fields`), shown at their fields; `data`, the values
-        that submission held, shown again over the case's.
+        that submission held, shown again over the case's. A step paused for a supplement (补正)
+        shows its 一次性告知: what must be corrected.
         """
         from ..stepforms.render import render_form
 
@@ -352,6 +354,7 @@ class Engine:
             task_id=task.id,
             errors=errors,
             readonly=completed,
+            notice=task.pause if task.pause and task.pause["reason"] == "supplement" else None,
         )
 
     def complete_task(
@@ -384,13 +387,43 @@ class Engine:
             raise InputError("task data must be a JSON object")
         return tasks.complete(self.context, task_id, dict(data or {}), actor)
 
-    def pause(self, task_id: str, *, reason: str, actor: str | None = None) -> Task:
-        """Stop a ready step's clock (补正 supplement, 特别程序 special_procedure, 挂起 suspended)."""
+    def pause(
+        self,
+        task_id: str,
+        *,
+        reason: str,
+        kind: str | None = None,
+        note: str | None = None,
+        notice: str | None = None,
+        materials: Sequence[str] = (),
+        actor: str | None = None,
+    ) -> Task:
+        """Stop a ready step's clock (补正 supplement, 特别程序 special_procedure, 挂起 suspended).
+
+        `special_procedure` needs `kind`, one of the step's declared `hf:specialProcedure` kinds
+        (only up to its limit is left out of the step's limits; past it a
+        `special_procedure_overrun` signal fires and the time counts again); `suspended` needs a
+        `note` (past the county's suspend limit a `suspension_overrun` signal fires); a
+        `supplement` carries its 一次性告知: `notice` (text) and/or `materials` (ids of the step's
+        materials). A second supplement of a step instance issues a `repeated_supplement` yellow
+        card. InputError when the request does not fit the step.
+        """
         if reason not in PAUSE_REASONS:
             raise InputError(
                 f"unknown pause reason {reason!r}", hint=f"use one of: {', '.join(PAUSE_REASONS)}"
             )
-        return tasks.pause(self.context, task_id, reason=reason, actor=actor)
+        if isinstance(materials, str):
+            raise InputError("materials must be a list of material ids")
+        return tasks.pause(
+            self.context,
+            task_id,
+            reason=reason,
+            kind=kind,
+            note=note,
+            notice=notice,
+            materials=list(materials),
+            actor=actor,
+        )
 
     def resume(self, task_id: str, *, actor: str | None = None) -> Task:
         """Restart a paused step's clock; its deadlines move by the working days it was paused."""

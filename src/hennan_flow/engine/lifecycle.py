@@ -57,7 +57,7 @@ from ..db.transaction import Tx
 from ..errors import StateError
 from ..runtime.workflow import UserTask, check_depth, finished, ready_user_tasks
 from ..services import steps as services
-from . import licence_checks
+from . import licence_checks, pauses
 from .context import EngineContext
 from .definitions import LoadedDefinition
 
@@ -182,8 +182,9 @@ def end_step(
     if was_paused:  # (the rarer path: the ORM, so the case clock below sees the pause closed)
         for pause in tx.session.scalars(
             select(PauseRow).where(PauseRow.task_id == task.id, PauseRow.ended_at.is_(None))
-        ):
-            pause.ended_at, pause.ended_by = at, ending.actor
+        ).all():
+            pauses.close(ctx, tx, pause, at, ending.actor)
+        tx.session.flush()
         resume_case_clock(ctx, tx, case.id)
     tx.journal.record(
         f"task.{ending.state}",
@@ -208,7 +209,8 @@ def end_step(
 
 def resume_case_clock(ctx: EngineContext, tx: Tx, case_id: str) -> None:
     """The case clock runs again once no supplement or special-procedure pause of the case is open
-    (its deadlines move by the union of those pauses' working days)."""
+    (a special procedure past its declared limit counts as ended at it; its deadlines move by the
+    union of those pauses' working days)."""
     session = tx.session
     case_deadline = session.get(DeadlineRow, case_id)
     if case_deadline is None or case_deadline.paused_since is None or case_deadline.closed_at is not None:
@@ -219,6 +221,7 @@ def resume_case_clock(ctx: EngineContext, tx: Tx, case_id: str) -> None:
         .where(
             PauseRow.case_id == case_id,
             PauseRow.ended_at.is_(None),
+            PauseRow.overrun_at.is_(None),
             PauseRow.reason.in_(CASE_STOPPING_REASONS),
         )
     )

@@ -27,8 +27,10 @@ from ..supervision.cards import Card, issue
 from ..supervision.facts import Scope, read_facts
 from ..supervision.figures import SupervisionReport, build_report
 from ..supervision.review_figures import summary
-from . import calendars, cases
+from . import calendars, cases, pauses
 from .context import EngineContext
+from .lifecycle import resume_case_clock
+from .pauses import OVERRUN_TRIGGERS
 from .services import fire_service_signals
 
 __all__ = ["SweepPort", "advance_card", "report"]
@@ -77,9 +79,18 @@ class SweepPort:
         acted = fire_service_signals(self._ctx, tx, actions, now, claimer=claimer) if actions else []
         rest = [r for r in signals if r.kind != "action"] if actions else list(signals)
         years = self._ctx.calendar(tx).provisional_years
-        return acted + issue(
-            tx, rest, now, claimer=claimer, lead_of=self._ctx.lead_of, provisional_years=years
+        issued = issue(
+            tx,
+            rest,
+            now,
+            claimer=claimer,
+            lead_of=self._ctx.lead_of,
+            accountable_of=self._ctx.accountable_of,
+            provisional_years=years,
         )
+        if any(r.trigger in OVERRUN_TRIGGERS.values() for r in rest):  # a pause past its limit
+            pauses.on_fired(self._ctx, tx, rest, now, resume_case_clock=resume_case_clock)
+        return acted + issued
 
     def due_timer_cases(self, limit: int) -> list[str]:
         return cases.due_timer_cases(self._ctx, limit)

@@ -11,6 +11,7 @@ stale revision is read again, up to 8 times).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -19,16 +20,17 @@ from sqlalchemy.orm.exc import StaleDataError
 from ..clock.deadlines import CASE_STOPPING_REASONS
 from ..db import hotpath
 from ..db.hotpath import TaskRecord
-from ..db.models import DeadlineRow, ExtensionRow, PauseRow, TaskRow
+from ..db.models import CaseRow, DeadlineRow, ExtensionRow, PauseRow, TaskRow
 from ..db.transaction import Tx
 from ..entities import Task
 from ..errors import ConflictError, NotFoundError, StateError
 from ..runtime.workflow import complete as complete_in_workflow
 from ..services.steps import before_result
+from . import pauses
 from .context import EngineContext
 from .lifecycle import Ending, end_step, resume_case_clock, sync_steps
 from .rows import locked_task
-from .views import queue_entries, ready_entries, task_of
+from .views import open_pauses, queue_entries, ready_entries, task_of
 from .workflows import load_workflow, persist_case
 
 __all__ = ["TASK_STATES", "complete", "extend", "one", "pause", "queue", "resume"]
@@ -118,18 +120,32 @@ def _check_completable(task: TaskRecord) -> None:
 # -- the step's clock -------------------------------------------------------------------------------
 
 
-def pause(ctx: EngineContext, task_id: str, *, reason: str, actor: str | None) -> Task:
-    """Stop a ready step's clock (and the case clock, for a supplement or a special procedure)."""
+def pause(
+    ctx: EngineContext,
+    task_id: str,
+    *,
+    reason: str,
+    actor: str | None,
+    kind: str | None = None,
+    note: str | None = None,
+    notice: str | None = None,
+    materials: Sequence[str] = (),
+) -> Task:
+    """Stop a ready step's clock (and the case clock, for a supplement or a special procedure);
+    what the reason must carry is checked first (`pauses.check_request`)."""
     with ctx.write() as tx:
         now = ctx.now()
         row = locked_task(tx, task_id)
         if row.state != "ready":
             raise StateError(f"step {row.step!r} is {row.state}; only a running (ready) step can be paused")
         session = tx.session
-        row.state = "paused"
-        session.add(
-            PauseRow(case_id=row.case_id, task_id=row.id, reason=reason, started_at=now, started_by=actor)
+        case = session.get(CaseRow, row.case_id)
+        assert case is not None
+        step = ctx.definition(session, case.definition_id).bundle.step(row.step)
+        request = pauses.check_request(
+            step, row.step, reason=reason, kind=kind, note=note, notice=notice, materials=materials
         )
+        row.state = "paused"
         deadline = session.get(DeadlineRow, row.id)
         if deadline is not None:
             ctx.deadlines.pause(tx, deadline, now)
@@ -141,6 +157,7 @@ def pause(ctx: EngineContext, task_id: str, *, reason: str, actor: str | None) -
                 and case_deadline.closed_at is None
             ):
                 ctx.deadlines.pause(tx, case_deadline, now)
+        pauses.open_(ctx, tx, row, request, now, actor)
         tx.journal.record(
             "task.paused",
             case=row.case_id,
@@ -148,7 +165,7 @@ def pause(ctx: EngineContext, task_id: str, *, reason: str, actor: str | None) -
             step=row.step,
             actor=actor,
             at=now,
-            detail={"reason": reason},
+            detail=_pause_detail(request),
         )
         return _task(ctx, tx, row)
 
@@ -165,7 +182,7 @@ def resume(ctx: EngineContext, task_id: str, *, actor: str | None) -> Task:
             select(PauseRow).where(PauseRow.task_id == row.id, PauseRow.ended_at.is_(None))
         )
         assert open_pause is not None
-        open_pause.ended_at, open_pause.ended_by = now, actor
+        pauses.close(ctx, tx, open_pause, now, actor)
         row.state = "ready"
         session.flush()
         deadline = session.get(DeadlineRow, row.id)
@@ -223,9 +240,24 @@ def extend(
         return _task(ctx, tx, row)
 
 
+def _pause_detail(request: pauses.PauseRequest) -> dict[str, Any]:
+    """What the audit log (the case timeline) keeps of a pause: its reason and what it carried."""
+    detail: dict[str, Any] = {"reason": request.reason}
+    for key, value in (("kind", request.kind), ("note", request.note), ("notice", request.notice)):
+        if value is not None:
+            detail[key] = value
+    if request.materials:
+        detail["materials"] = list(request.materials)
+    return detail
+
+
 def _task(ctx: EngineContext, tx: Tx, row: TaskRow) -> Task:
     """A Task (with deadlines) for an ORM task row of the rarer paths (pause, resume, extend)."""
-    return task_of(row, deadlines=ctx.deadlines.view(tx.raw, row.id, ctx.now()))
+    return task_of(
+        row,
+        deadlines=ctx.deadlines.view(tx.raw, row.id, ctx.now()),
+        pause=open_pauses(tx.raw, [row.id]).get(row.id) if row.state == "paused" else None,
+    )
 
 
 # -- reading ------------------------------------------------------------------------------------------

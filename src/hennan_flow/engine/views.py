@@ -13,17 +13,23 @@ from typing import Any
 
 from ..clock.instants import as_utc
 from ..db.hotpath import TaskRecord
-from ..db.models import EventRow, TaskRow
+from ..db.models import EventRow, PauseRow, TaskRow
 from ..db.raw import Raw
 from ..db.transaction import DeadlineView, Tx
 from ..entities import Event, Task
+from ..sealing import open_value
+from . import pauses
 from .context import EngineContext
 
-__all__ = ["event_of", "queue_entries", "ready_entries", "task_of"]
+__all__ = ["event_of", "open_pauses", "queue_entries", "ready_entries", "task_of"]
 
 
 def task_of(
-    row: TaskRecord | TaskRow, *, deadlines: DeadlineView | None = None, ready: tuple[Task, ...] = ()
+    row: TaskRecord | TaskRow,
+    *,
+    deadlines: DeadlineView | None = None,
+    ready: tuple[Task, ...] = (),
+    pause: dict[str, Any] | None = None,
 ) -> Task:
     """The Task a portal sees for a work-queue row."""
     return Task(
@@ -38,13 +44,52 @@ def task_of(
         actor=row.actor,
         deadlines=deadlines,
         ready=ready,
+        pause=pause,
     )
 
 
 def queue_entries(ctx: EngineContext, raw: Raw, rows: Sequence[TaskRecord]) -> list[Task]:
     """Queue entries with their deadlines (two driver-level queries whatever their number)."""
     views = ctx.deadlines.views(raw, [r.id for r in rows], ctx.now())
-    return [task_of(r, deadlines=views.get(r.id)) for r in rows]
+    paused = open_pauses(raw, [r.id for r in rows if r.state == "paused"])
+    return [task_of(r, deadlines=views.get(r.id), pause=paused.get(r.id)) for r in rows]
+
+
+_PAUSE_COLUMNS = (
+    "task_id",
+    "reason",
+    "kind",
+    "note",
+    "notice",
+    "materials",
+    "started_at",
+    "started_by",
+    "limit_at",
+    "overrun_at",
+)
+
+
+def open_pauses(raw: Raw, task_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """task id → its open pause as portals see it (`pauses.describe`); one query per 500 steps, none
+    when no step is paused (the queue's usual case)."""
+    out: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(task_ids), 500):
+        chunk = list(task_ids[start : start + 500])
+        for values in raw.rows(
+            f"SELECT {', '.join(_PAUSE_COLUMNS)} FROM hf_pause WHERE ended_at IS NULL"
+            f" AND task_id IN ({raw.placeholders(len(chunk))})",
+            tuple(chunk),
+        ):
+            doc = dict(zip(_PAUSE_COLUMNS, values, strict=True))
+            for key in ("started_at", "limit_at", "overrun_at"):
+                doc[key] = raw.instant(doc[key])
+            for key in ("note", "notice"):  # sealed at rest (db/models.py PauseRow)
+                if doc[key] is not None:
+                    doc[key] = open_value(doc[key], f"hf_pause.{key}")
+            described = pauses.describe(PauseRow(**doc))
+            assert described is not None
+            out[doc["task_id"]] = described
+    return out
 
 
 def ready_entries(ctx: EngineContext, tx: Tx, rows: Sequence[TaskRecord], now: datetime) -> tuple[Task, ...]:

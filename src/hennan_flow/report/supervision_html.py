@@ -59,7 +59,8 @@ def _when(text: str | None) -> datetime | None:
 def _charts(report: SupervisionReport) -> dict[str, Markup | None]:
     rates = [
         RateRow(
-            label=department_label(d["code"], d["name"]),
+            label=department_label(d["code"], d["name"])
+            + ("" if d.get("accountable", True) else " (service environment)"),
             series=tuple(
                 (kind, rate["rate"], f"{kind} {percent(rate)} ({rate_counts(rate)})")
                 for kind, rate in (("promised", d["figures"]["promised"]), ("legal", d["figures"]["legal"]))

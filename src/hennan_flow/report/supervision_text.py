@@ -81,7 +81,10 @@ def render_text(report: SupervisionReport) -> str:
     else:
         out += ["", "All steps", *_figures(report["totals"])]
     for d in report["departments"]:
-        out += ["", f"Department {department_label(d['code'], d['name'])}", *_figures(d["figures"])]
+        title = (
+            "Department" if d.get("accountable", True) else "Service environment (not accountable, no cards)"
+        )
+        out += ["", f"{title} {department_label(d['code'], d['name'])}", *_figures(d["figures"])]
     for b in report["bundles"]:
         extra = ", ".join(x for x in (b["code"], f"lead {b['lead']}" if b["lead"] else None) if x)
         title = (

@@ -192,6 +192,7 @@ def render_form(
     action: str | None = None,
     nonce: str | None = None,
     readonly: bool = False,
+    notice: Mapping[str, Any] | None = None,
 ) -> str:
     """The HTML fragment of one step's form with the applicant's material checklist beside it.
 
@@ -210,6 +211,8 @@ def render_form(
         readonly: the step is completed: the submitted values are shown and cannot be changed (a
             group instead of a `<form>`, text fields `readonly`, choices `disabled`, no required
             marks, no submit button, a note saying the step is done).
+        notice: the 一次性告知 of the step's open supplement (补正) pause: `notice` (text) and
+            `materials` (ids of the step's materials, shown by name).
 
     Every value is HTML-escaped (autoescape on); the result never contains a `<script>`.
     """
@@ -248,7 +251,19 @@ def render_form(
         action=action,
         nonce=nonce,
         readonly=readonly,
+        notice=_notice(step, notice),
     )
+
+
+def _notice(step: Step, notice: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """What the applicant reads of a supplement's 一次性告知: its text and the materials by name."""
+    if not notice or not (notice.get("notice") or notice.get("materials")):
+        return None
+    names = {m.id: m.name for m in step.materials}
+    return {
+        "text": notice.get("notice"),
+        "materials": [names.get(m, m) for m in notice.get("materials") or ()],
+    }
 
 
 # -- the form fields -----------------------------------------------------------------------------

@@ -14,7 +14,11 @@ a late attempt a no-op instead of a second card.
 
 Notices and yellow lights are signals; yellow and red are cards. One card per (case, step
 instance, colour) — the unique (deadline_id, color) of `hf_card`, where the deadline id is the step
-instance (task) id or, for a case-level card, the case id. A card's `issued_at` is its due instant.
+instance (task) id or, for a case-level card, the case id. A step instance's second supplement (补正)
+issues a yellow card of its own, with signal `repeated_supplement` (未一次告知): its deadline id is
+derived from the task id (`engine.pauses`), so it stands beside the step's promised-deadline card. A
+lane no supervisor holds to account (`hf:department accountable="false"`) gets signals, never cards.
+A card's `issued_at` is its due instant.
 
 Every card opens a supervision record (每牌必查、超时必究、出错必改)::
 
@@ -87,6 +91,8 @@ _CLOSING: Final[Mapping[str, tuple[str, ...]]] = {
 SUPERIOR_REVIEW: Final = "superior_review"  # 上级复核: who handles a red card
 
 LeadOf = Callable[[Session, int], str | None]  # the lead department of a definition id
+# whether a department (lane code) of a definition id is held to account (hf:department accountable)
+AccountableOf = Callable[[Session, int, str], bool]
 
 
 class CardDoc(TypedDict):
@@ -247,12 +253,14 @@ def issue(
     claimer: str | None,
     lead_of: LeadOf,
     provisional_years: frozenset[int] = frozenset(),
+    accountable_of: AccountableOf | None = None,
 ) -> list[Issued]:
     """Fire these signal rows (one transaction, the caller's): cards, records, audit and outbox rows.
 
     Fenced by `claimer` as in `mark_fired`; rows fired elsewhere are skipped. The caller holds the
     case rows' locks. A signal whose instant lies in one of `provisional_years` is published with
-    `provisional: true`.
+    `provisional: true`. A card signal of a lane `accountable_of` says no supervisor holds to account
+    (`hf:department accountable="false"`, a bank) fires as a signal: no card, no record.
     """
     if not signals:
         return []
@@ -281,12 +289,15 @@ def issue(
     cards = [s for s in fired if s.kind == "card"]
     departments = _departments(session, cards, lead_of)
     existing = _existing_cards(session, cards)
+    unaccountable = _unaccountable(session, cards, departments, accountable_of)
     out: list[Issued] = []
     card_rows: list[dict[str, Any]] = []
     transitions: list[dict[str, Any]] = []
     for sig in fired:
         card_id: str | None = None
-        if sig.kind == "card":
+        if sig.kind == "card" and sig.id in unaccountable:
+            pass  # deadlines and signals, never cards
+        elif sig.kind == "card":
             if (sig.deadline_id, sig.name) in existing:  # identity: one per step instance and colour
                 log.warning(
                     "card %s/%s exists already; signal %s issues none", sig.deadline_id, sig.name, sig.id
@@ -377,6 +388,30 @@ def _departments(session: Session, cards: Sequence[SignalRow], lead_of: LeadOf) 
             out[s.id] = leads.get(s.case_id)
         else:
             out[s.id] = step_departments.get(s.task_id or "")
+    return out
+
+
+def _unaccountable(
+    session: Session,
+    cards: Sequence[SignalRow],
+    departments: dict[int, str | None],
+    accountable_of: AccountableOf | None,
+) -> set[int]:
+    """The card signals of lanes no supervisor holds to account (none without `accountable_of`)."""
+    if accountable_of is None or not cards:
+        return set()
+    case_ids = {s.case_id for s in cards if departments.get(s.id)}
+    if not case_ids:
+        return set()
+    definition_of = dict(
+        session.execute(select(CaseRow.id, CaseRow.definition_id).where(CaseRow.id.in_(case_ids))).all()
+    )
+    out = set()
+    for s in cards:
+        department = departments.get(s.id)
+        definition = definition_of.get(s.case_id)
+        if department and definition is not None and not accountable_of(session, definition, department):
+            out.add(s.id)
     return out
 
 

@@ -145,6 +145,9 @@ class Facts:
     cards: tuple[CardFact, ...] = ()
     bundles: Mapping[str, BundleInfo] = field(default_factory=dict)
     departments: Mapping[str, str | None] = field(default_factory=dict)  # every known code → name
+    # lanes no supervisor holds to account (hf:department accountable="false", a bank), as the most
+    # recently deployed bundle that has them says: shown apart as service-environment figures
+    unaccountable: frozenset[str] = frozenset()
 
 
 # -- reading ------------------------------------------------------------------------------------------
@@ -283,16 +286,25 @@ def read_facts(session: Session, scope: Scope, *, bundle_of: Callable[[int], Bun
         latest[key] = def_id
     bundles: dict[str, BundleInfo] = {}
     departments: dict[str, str | None] = {}
+    accountable: dict[str, bool] = {}
     for key, def_id in sorted(latest.items(), key=lambda item: item[1]):
         model = bundle_of(def_id)
         bundles[key] = BundleInfo(key=key, name=model.name, code=model.code, lead=model.lead)
         for lane in model.departments:
             departments[lane.code] = lane.name
+            accountable[lane.code] = lane.accountable
     for column in (TaskRow.department, CardRow.department):
         for (code,) in session.execute(select(column).distinct()):
             if code is not None:
                 departments.setdefault(code, None)
-    return Facts(steps=steps, cases=cases, cards=cards, bundles=bundles, departments=departments)
+    return Facts(
+        steps=steps,
+        cases=cases,
+        cards=cards,
+        bundles=bundles,
+        departments=departments,
+        unaccountable=frozenset(code for code, held in accountable.items() if not held),
+    )
 
 
 def _chunks(ids: Sequence[str], size: int = 500) -> Iterable[Sequence[str]]:

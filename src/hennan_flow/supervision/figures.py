@@ -164,6 +164,9 @@ class Figures(TypedDict):
 class DepartmentFigures(TypedDict):
     code: str | None  # null: steps outside any lane
     name: str | None  # the lane's name in the most recently deployed bundle that has it
+    # false: a lane no supervisor holds to account (a bank): its figures are the service
+    # environment's, listed after the departments', and it never has cards
+    accountable: bool
     figures: Figures
 
 
@@ -654,11 +657,13 @@ def build_report(
 
     departments: list[DepartmentFigures] = []
     codes = {s.fact.department for s in steps} | {c.fact.department for c in cards}
-    for code in sorted(codes, key=lambda c: (c is None, c or "")):
+    apart = facts.unaccountable
+    for code in sorted(codes, key=lambda c: (c in apart, c is None, c or "")):
         departments.append(
             {
                 "code": code,
                 "name": facts.departments.get(code) if code is not None else None,
+                "accountable": code not in apart,
                 "figures": _figures(
                     [s for s in steps if s.fact.department == code],
                     [c for c in cards if c.fact.department == code],

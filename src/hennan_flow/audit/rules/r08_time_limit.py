@@ -1,4 +1,4 @@
-"""R8: promised limits within legal limits; every promised step has a legal limit."""
+"""R8: promised limits within legal limits; every promised licence step has a legal limit."""
 
 from __future__ import annotations
 
@@ -12,10 +12,13 @@ __all__ = ["TimeLimitRule"]
 
 
 class TimeLimitRule(BaseRule):
-    """Flag a promised limit beyond the legal one, and a promised step (承诺件) with no legal limit.
+    """Flag a promised limit beyond the legal one, and a promised licence step (承诺件) with no legal limit.
 
     Checked on every step of a bundle that uses the hf: dialect (an immediate step, 即办件, needs no
-    limit) and on the whole-case `hf:timeLimit` of the process. One `hf:timeLimit` has one unit, so
+    limit) and on the whole-case `hf:timeLimit` of the process. Only a licence step (行政许可,
+    `hf:step category="licence"`, the default) must have a legal limit: a public service
+    (`category="service"`) or another step often has none in any statute, and one must never be
+    invented; such a step's red card comes from its `redAfter` rule alone. One `hf:timeLimit` has one unit, so
     promised and legal compare directly. Step-level: the finding has no material.
 
     **Anti-pattern**: `<hf:timeLimit legal="3" promised="5" unit="workday"/>`, or a promised step with
@@ -45,7 +48,7 @@ class TimeLimitRule(BaseRule):
             if step.kind == "immediate":
                 continue
             limit = step.time_limit
-            if limit is None or limit.legal is None:
+            if (limit is None or limit.legal is None) and step.category == "licence":
                 quoted = f'promised="{limit.promised}"' if limit is not None else step.name
                 yield self.element_finding(
                     ctx,
@@ -54,10 +57,16 @@ class TimeLimitRule(BaseRule):
                     quoted=quoted,
                     message=f"step {step.id} ({step.name}) is a promised step (承诺件) with no legal limit "
                     "(法定时限)",
-                    fix='add legal="N" to its hf:timeLimit (the statutory limit), or make it '
-                    'kind="immediate" (即办件) if it is done on the spot',
+                    fix='add legal="N" to its hf:timeLimit (the statutory limit), make it '
+                    'kind="immediate" (即办件) if it is done on the spot, or say category="service" '
+                    "on its hf:step if it is a public service (公共服务) no statute limits",
                 )
-            elif limit.promised is not None and limit.promised > limit.legal:
+            elif (
+                limit is not None
+                and limit.legal is not None
+                and limit.promised is not None
+                and limit.promised > limit.legal
+            ):
                 yield self._beyond_legal(ctx, step.id, limit.line or step.line, limit, f"step {step.id}")
 
     def _beyond_legal(
