@@ -43,6 +43,7 @@ class Event:
     actor: str | None = None
     task: str | None = None
     detail: dict[str, Any] = field(default_factory=dict)
+    role: str | None = None  # the role the actor acted in (DESIGN §8)
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -50,6 +51,7 @@ class Event:
             "type": self.type,
             "step": self.step,
             "actor": self.actor,
+            "role": self.role,
         }
         if self.task:
             out["task"] = self.task
@@ -75,6 +77,7 @@ class Task:
     # on the Task `complete_task` returns: the steps this completion made ready, so a portal can
     # show the applicant what comes next without reading the queue again
     ready: tuple[Task, ...] = ()
+    assignee: str | None = None  # the user who claimed it or was assigned it (DESIGN §8)
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -87,6 +90,7 @@ class Task:
             "ready_at": local_iso(self.ready_at),
             "ended_at": local_iso(self.ended_at),
             "actor": self.actor,
+            "assignee": self.assignee,
         }
         if self.deadlines is not None:
             out["deadlines"] = self.deadlines

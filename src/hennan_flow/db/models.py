@@ -165,6 +165,8 @@ class TaskRow(Base):
     # its element's place in the BPMN document (runtime.workflow.UserTask.order): steps ready at one
     # instant are listed in document order (migration 0009; NULL for rows made before it)
     doc_order: Mapped[int | None] = mapped_column(BigInteger)
+    # the user who claimed the step (migration 0010); NULL: it waits in its department's queue
+    claimed_by: Mapped[str | None] = mapped_column(String(255))
 
 
 class EventRow(Base):
@@ -180,6 +182,7 @@ class EventRow(Base):
     type: Mapped[str] = mapped_column(String(64))
     step: Mapped[str | None] = mapped_column(String(255))
     actor: Mapped[str | None] = mapped_column(String(255))
+    role: Mapped[str | None] = mapped_column(String(32))  # the role the actor acted in (migration 0010)
     detail: Mapped[str] = mapped_column(Text, default="{}")  # JSON
 
 
@@ -190,6 +193,19 @@ class CalendarRow(Base):
     """A county calendar override file as loaded (`hennan-flow calendar load`), in load order."""
 
     __tablename__ = "hf_calendar"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    version: Mapped[str] = mapped_column(String(128), unique=True)
+    source: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    loaded_at: Mapped[datetime]
+    loaded_by: Mapped[str | None] = mapped_column(String(255))
+
+
+class DirectoryRow(Base):
+    """A county directory file as loaded (`hennan-flow directory load`); the newest is in force."""
+
+    __tablename__ = "hf_directory"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     version: Mapped[str] = mapped_column(String(128), unique=True)

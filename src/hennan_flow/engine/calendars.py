@@ -34,6 +34,7 @@ def load(ctx: EngineContext, path: str, *, actor: str | None) -> dict[str, Any]:
     changed = 0
     with ctx.write() as tx:
         now = ctx.now()
+        ctx.authority.check(tx, actor, "calendar.load")
         session = tx.session
         if session.scalar(select(CalendarRow).where(CalendarRow.version == override.version)) is not None:
             raise ConfigError(

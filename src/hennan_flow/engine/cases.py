@@ -54,6 +54,7 @@ def start(
         with ctx.write() as tx:
             now = ctx.now()
             raw = tx.raw
+            ctx.authority.check(tx, actor, "case.start")
             latest = hotpath.latest_definition(raw, key)
             if latest is None:
                 known = hotpath.definition_keys(raw)

@@ -38,6 +38,7 @@ def task_of(
         actor=row.actor,
         deadlines=deadlines,
         ready=ready,
+        assignee=row.claimed_by,
     )
 
 
@@ -60,5 +61,10 @@ def ready_entries(ctx: EngineContext, tx: Tx, rows: Sequence[TaskRecord], now: d
 def event_of(row: EventRow) -> Event:
     detail: dict[str, Any] = json.loads(row.detail or "{}")
     return Event(
-        at=as_utc(row.at), type=row.type, step=row.step, actor=row.actor, task=row.task_id, detail=detail
+        at=as_utc(row.at), type=row.type,
+        step=row.step,
+        actor=row.actor,
+        role=row.role,
+        task=row.task_id,
+        detail=detail,
     )
