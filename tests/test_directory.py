@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from helpers import migrated, rows
 from hennan_flow import Engine, PermissionDenied
 from hennan_flow.cli import main
 from hennan_flow.errors import ConfigError, NotFoundError
 from hennan_flow.identity.directory import ROLES, parse_directory
 from hennan_flow.resources import packaged_processes
 
-from helpers import migrated, rows
+pytestmark = pytest.mark.enforce
 
 SAMPLE = Path(__file__).resolve().parents[1] / "src" / "hennan_flow" / "data" / "directory.toml"
 
@@ -54,14 +55,34 @@ def test_a_good_file_parses_with_defaults_for_the_settings_it_leaves_out() -> No
 
 BAD = [
     (GOOD.replace('"handler", "head"', '"handler", "boss"'), 14, "unknown role 'boss'", "use one of"),
-    (GOOD.replace('departments = ["amr"]\nroles = ["handler"', 'departments = ["xyz"]\nroles = ["handler"'), 13,
-     "department 'xyz' is not in the directory", "add a [[department]]"),
+    (
+        GOOD.replace(
+            'departments = ["amr"]\nroles = ["handler"', 'departments = ["xyz"]\nroles = ["handler"'
+        ),
+        13,
+        "department 'xyz' is not in the directory",
+        "add a [[department]]",
+    ),
     (GOOD.replace('id = "admin"', 'id = "amr-li"'), 15, "user amr-li is listed twice", "one [[user]] per id"),
-    (GOOD.replace('code = "hy-amr"', 'code = "amr"'), 6, "department amr is listed twice", "one [[department]]"),
-    (GOOD.replace("external = true", 'external = true\nsuperior = "amr"'), 1, "cycle: amr → hy-amr → amr",
-     "superior chain"),
+    (
+        GOOD.replace('code = "hy-amr"', 'code = "amr"'),
+        6,
+        "department amr is listed twice",
+        "one [[department]]",
+    ),
+    (
+        GOOD.replace("external = true", 'external = true\nsuperior = "amr"'),
+        1,
+        "cycle: amr → hy-amr → amr",
+        "superior chain",
+    ),
     (GOOD.replace('"t-1"\n', '"t-1"\ncolour = 1\n'), 2, "unknown key 'colour'", "version ="),
-    (GOOD.replace('name = "李明"', 'name = "李明"\nemail = "x"'), 13, "user: unknown key 'email'", "version ="),
+    (
+        GOOD.replace('name = "李明"', 'name = "李明"\nemail = "x"'),
+        13,
+        "user: unknown key 'email'",
+        "version =",
+    ),
     (GOOD.replace("review_within = 7", "review_within = 0"), 21, "review_within must be", "version ="),
     (GOOD.replace('version = "t-1"', 'version = "t 1"'), 1, "version must be", "new one"),
     ("version = [", 1, "not valid TOML", "version ="),
@@ -117,7 +138,9 @@ def test_load_stores_a_version_audits_it_and_refuses_the_same_version_again(
             engine.load_directory(str(path))
         engine.load_directory(str(path), actor="admin")
         assert engine.directory().version == "t-2"
-        events = rows(engine, "SELECT type, actor, role FROM hf_event WHERE type = 'directory.loaded' ORDER BY id")
+        events = rows(
+            engine, "SELECT type, actor, role FROM hf_event WHERE type = 'directory.loaded' ORDER BY id"
+        )
     assert events == [("directory.loaded", None, None), ("directory.loaded", "admin", "admin")]
 
 
@@ -155,4 +178,6 @@ def test_cli_directory_load_and_show(
         main(["--db", sqlite_url, "--format", "json", "directory", "show"])
     shown = json.loads(capsys.readouterr().out)
     assert shown["version"] == "hengnan-sample-2026-12"
-    assert {"code": "hy-amr", "name": "衡阳市市场监督管理局", "superior": None, "external": True} in shown["departments"]
+    assert {"code": "hy-amr", "name": "衡阳市市场监督管理局", "superior": None, "external": True} in shown[
+        "departments"
+    ]

@@ -22,6 +22,8 @@ from hennan_flow.cli import main
 from hennan_flow.engine import SimulatedClock
 from hennan_flow.errors import ConflictError
 
+pytestmark = pytest.mark.enforce
+
 DIRECTORY = """\
 version = "perm-1"
 [[department]]
@@ -220,7 +222,11 @@ OPS: dict[str, Op] = {
     ),
     "task.claim": (lambda w: fresh_case(w)[1], lambda w, t, a: w.engine.claim_task(t, actor=a), {"handler"}),
     "task.release": (_claimed, lambda w, t, a: w.engine.release_task(t, actor=a), {"handler"}),
-    "task.complete": (lambda w: fresh_case(w)[1], lambda w, t, a: w.engine.complete_task(t, actor=a), {"handler"}),
+    "task.complete": (
+        lambda w: fresh_case(w)[1],
+        lambda w, t, a: w.engine.complete_task(t, actor=a),
+        {"handler"},
+    ),
     "task.complete (claimed)": (_claimed, lambda w, t, a: w.engine.complete_task(t, actor=a), {"handler"}),
     "task.pause supplement": (
         lambda w: fresh_case(w)[1],
@@ -344,7 +350,9 @@ def test_the_message_names_actor_operation_and_what_is_needed(world: World) -> N
     with pytest.raises(PermissionDenied) as caught:
         world.engine.advance_card(red, to="verifying", note="核查", actor="tax-handler")
     message = str(caught.value)
-    assert "tax-handler（税务承办）" in message and "红牌核查" in message and "电子监察（supervisor）" in message
+    assert (
+        "tax-handler（税务承办）" in message and "红牌核查" in message and "电子监察（supervisor）" in message
+    )
     _c, task = fresh_case(world)
     with pytest.raises(PermissionDenied) as caught:
         world.engine.extend(task, days=1, approver="x", reason="y", actor="handler")
@@ -360,8 +368,12 @@ def test_a_department_of_its_own_never_concludes_or_closes_its_red_card(world: W
         world.engine.advance_card(red, to="verifying", note="核查", actor="amr-supervisor")
     world.engine.advance_card(red, to="verifying", note="核查", actor="supervisor")
     with pytest.raises(PermissionDenied, match="被亮牌部门 amr"):
-        world.engine.advance_card(red, to="closed", note="误报", conclusion="系统误报", actor="amr-supervisor")
-    closed = world.engine.advance_card(red, to="closed", note="误报", conclusion="系统误报", actor="supervisor")
+        world.engine.advance_card(
+            red, to="closed", note="误报", conclusion="系统误报", actor="amr-supervisor"
+        )
+    closed = world.engine.advance_card(
+        red, to="closed", note="误报", conclusion="系统误报", actor="supervisor"
+    )
     assert closed.state == "closed"
 
 
@@ -427,7 +439,12 @@ def test_two_handlers_claiming_at_once_exactly_one_wins(postgres: Any, tmp_path:
             barrier = threading.Barrier(2)
             results: dict[str, str] = {}
 
-            def claim(actor: str, task: str = task, barrier: threading.Barrier = barrier) -> None:
+            def claim(
+                actor: str,
+                task: str = task,
+                barrier: threading.Barrier = barrier,
+                results: dict[str, str] = results,
+            ) -> None:
                 barrier.wait()
                 try:
                     engine.claim_task(task, actor=actor)

@@ -204,9 +204,17 @@ def test_installed_engine_migrates_and_runs_a_whole_case(
     cli = [fresh_venv / "hennan-flow", "--db", f"sqlite:///{tmp_path / 'wheel.db'}"]
     upgraded = _must(run([*cli, "--format", "json", "db", "upgrade"], cwd=tmp_path))
     assert json.loads(upgraded.stdout)["up_to_date"] is True
-    _must(run([*cli, "deploy", installed["processes"]], cwd=tmp_path))
+    # a production database: the packaged sample directory first, then named users in their roles
+    directory = Path(installed["package"]).parent / "data" / "directory.toml"
+    _must(run([*cli, "directory", "load", directory], cwd=tmp_path))
+    _must(run([*cli, "deploy", installed["processes"], "--actor", "admin-he"], cwd=tmp_path))
     case_id = json.loads(
-        _must(run([*cli, "--format", "json", "case", "start", "enterprise_opening"], cwd=tmp_path)).stdout
+        _must(
+            run(
+                [*cli, "--format", "json", "case", "start", "enterprise_opening", "--actor", "window-wang"],
+                cwd=tmp_path,
+            )
+        ).stdout
     )["id"]
     for _ in range(10):
         ready = json.loads(
@@ -217,7 +225,19 @@ def test_installed_engine_migrates_and_runs_a_whole_case(
         for task in ready:
             data = json.dumps(steps[task["step"]], ensure_ascii=False)
             _must(
-                run([*cli, "task", "complete", task["id"], "--data", data, "--actor", "clerk"], cwd=tmp_path)
+                run(
+                    [
+                        *cli,
+                        "task",
+                        "complete",
+                        task["id"],
+                        "--data",
+                        data,
+                        "--actor",
+                        f"{task['department']}-h1",
+                    ],
+                    cwd=tmp_path,
+                )
             )
     shown = json.loads(_must(run([*cli, "--format", "json", "case", "show", case_id], cwd=tmp_path)).stdout)
     assert shown["state"] == "completed"

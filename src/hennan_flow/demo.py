@@ -151,7 +151,9 @@ def _run_case(
     case = engine.start_case(key, applicant=applicant, actor=_CLERK)
     say("")
     say(f"case {number}/{total}: {bundle.name} ({key} v{case.version}) — {scenario['title']}")
-    say(f"  {_local(case.started_at)}  受理窗口                         case {case.id} started by {_CLERK} (clerk)")
+    say(
+        f"  {_local(case.started_at)}  受理窗口                         case {case.id} started by {_CLERK} (clerk)"
+    )
     _print_materials(engine, case.id, say)
     steps: dict[str, dict[str, Any]] = scenario["steps"]
     pauses: dict[str, dict[str, Any]] = scenario.get("pauses", {})
@@ -259,7 +261,9 @@ def _supervise(engine: Engine, clock: SimulatedClock, say: Callable[[str], None]
     say("")
     say(f"supervision: red card {red.id} of department {department} (step {red.step or '-'})")
     try:
-        engine.advance_card(red.id, to="closed", note="系统误报", conclusion="系统误报", actor=f"{department}-h1")
+        engine.advance_card(
+            red.id, to="closed", note="系统误报", conclusion="系统误报", actor=f"{department}-h1"
+        )
     except PermissionDenied as refused:
         say(f"  refused: {refused.message}")
     engine.advance_card(red.id, to="verifying", note="调取办件记录核查", actor=_SUPERVISOR)

@@ -20,7 +20,10 @@ def directory() -> None:
 @directory.command("load")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option(
-    "--actor", default=None, envvar="HENNAN_FLOW_ACTOR", help="The admin who loads it (the first load needs none)."
+    "--actor",
+    default=None,
+    envvar="HENNAN_FLOW_ACTOR",
+    help="The admin who loads it (the first load needs none).",
 )
 @format_option()
 @pass_cli

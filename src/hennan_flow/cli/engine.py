@@ -146,7 +146,9 @@ def db_downgrade(obj: CliContext, revision: str, force: bool) -> None:
 @click.option(
     "--allow-findings", is_flag=True, help="Deploy despite audit errors (never despite validate errors)."
 )
-@click.option("--actor", default=None, envvar="HENNAN_FLOW_ACTOR", help="Who deploys (recorded in the audit log).")
+@click.option(
+    "--actor", default=None, envvar="HENNAN_FLOW_ACTOR", help="Who deploys (recorded in the audit log)."
+)
 @format_option()
 @pass_cli
 def deploy(

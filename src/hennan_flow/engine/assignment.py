@@ -54,7 +54,9 @@ def release(ctx: EngineContext, task_id: str, *, actor: str | None) -> Task:
         ctx.authority.check(tx, actor, "task.release", department=row.department, claimed_by=row.claimed_by)
         _running(row.state, row.step, "released")
         if row.claimed_by is None:
-            raise StateError(f"step {row.step!r} of case {row.case_id} is not claimed; there is nothing to release")
+            raise StateError(
+                f"step {row.step!r} of case {row.case_id} is not claimed; there is nothing to release"
+            )
         before, row.claimed_by = row.claimed_by, None
         _record(tx, "task.released", row.case_id, row.id, row.step, actor, now, {"from": before})
         return task_of(row)
@@ -70,15 +72,20 @@ def assign(ctx: EngineContext, task_id: str, *, to: str, actor: str | None) -> T
         directory = ctx.authority.directory(tx.raw)
         if directory is not None:
             user = directory.user(to)
-            if user is None or not user.active or row.department not in user.departments or (
-                "handler" not in user.roles
+            if (
+                user is None
+                or not user.active
+                or row.department not in user.departments
+                or ("handler" not in user.roles)
             ):
                 raise InputError(
                     f"{to} is not an active handler of department {row.department}",
                     hint="assign to a handler of the step's department (hennan-flow directory show)",
                 )
         before, row.claimed_by = row.claimed_by, to
-        _record(tx, "task.assigned", row.case_id, row.id, row.step, actor, now, {"assignee": to, "from": before})
+        _record(
+            tx, "task.assigned", row.case_id, row.id, row.step, actor, now, {"assignee": to, "from": before}
+        )
         return task_of(row)
 
 
@@ -121,6 +128,13 @@ def transfer(ctx: EngineContext, task_id: str, *, to: str, reason: str, actor: s
 
 
 def _record(
-    tx: Tx, type_: str, case: str, task: str, step: str, actor: str | None, now: datetime, detail: dict[str, Any]
+    tx: Tx,
+    type_: str,
+    case: str,
+    task: str,
+    step: str,
+    actor: str | None,
+    now: datetime,
+    detail: dict[str, Any],
 ) -> None:
     tx.journal.record(type_, case=case, task=task, step=step, actor=actor, at=now, detail=detail)

@@ -32,7 +32,9 @@ if TYPE_CHECKING:
 __all__ = ["Authority", "load", "read_directory_file", "show"]
 
 log = logging.getLogger(__name__)
-_NO_DIRECTORY_HINT = "load the county directory first: hennan-flow directory load FILE (README: 部门与人员目录)"
+_NO_DIRECTORY_HINT = (
+    "load the county directory first: hennan-flow directory load FILE (README: 部门与人员目录)"
+)
 
 
 def read_directory_file(path: str) -> tuple[str, Directory]:

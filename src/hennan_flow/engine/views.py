@@ -61,7 +61,8 @@ def ready_entries(ctx: EngineContext, tx: Tx, rows: Sequence[TaskRecord], now: d
 def event_of(row: EventRow) -> Event:
     detail: dict[str, Any] = json.loads(row.detail or "{}")
     return Event(
-        at=as_utc(row.at), type=row.type,
+        at=as_utc(row.at),
+        type=row.type,
         step=row.step,
         actor=row.actor,
         role=row.role,

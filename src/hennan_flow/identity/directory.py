@@ -136,9 +136,7 @@ def parse_directory(text: str, source: str = "<file>") -> Directory:
     data = parse_toml(text, fail)
     for key in data:
         if key not in _TOP_KEYS:
-            raise fail(
-                f"unknown key {printable(key)} (expected {', '.join(_TOP_KEYS)})", _line(text, key)
-            )
+            raise fail(f"unknown key {printable(key)} (expected {', '.join(_TOP_KEYS)})", _line(text, key))
     version = data.get("version")
     if not isinstance(version, str) or not _ID_TEXT.fullmatch(version):
         raise fail(
@@ -225,7 +223,9 @@ def parse_directory(text: str, source: str = "<file>") -> Directory:
             raise fail("user: id must be a login name of letters, digits, '.', '_' or '-' (not system)", at)
         if uid in users:
             raise fail(
-                f"user {uid} is listed twice (first at line {where_user[uid]})", at, hint="keep one [[user]] per id"
+                f"user {uid} is listed twice (first at line {where_user[uid]})",
+                at,
+                hint="keep one [[user]] per id",
             )
         if not isinstance(name, str) or not name.strip():
             raise fail(f"user {uid}: name must be the person's name", at)
@@ -252,7 +252,9 @@ def parse_directory(text: str, source: str = "<file>") -> Directory:
         active = item.get("active", True)
         if not isinstance(active, bool):
             raise fail(f"user {uid}: active must be true or false", at)
-        users[uid] = DirectoryUser(uid, name.strip(), tuple(dict.fromkeys(depts)), tuple(dict.fromkeys(roles)), active)
+        users[uid] = DirectoryUser(
+            uid, name.strip(), tuple(dict.fromkeys(depts)), tuple(dict.fromkeys(roles)), active
+        )
         where_user[uid] = at
 
     raw_sup = data.get("supervision", {})
@@ -273,6 +275,8 @@ def parse_directory(text: str, source: str = "<file>") -> Directory:
         )
         if not ok:
             kind = "true or false" if isinstance(default, bool) else "a whole number of working days 1..1000"
-            raise fail(f"supervision: {key} must be {kind}", _line(text, key, _line(text, "[supervision]") or 0))
+            raise fail(
+                f"supervision: {key} must be {kind}", _line(text, key, _line(text, "[supervision]") or 0)
+            )
         supervision[key] = value
     return Directory(version, departments, users, supervision)

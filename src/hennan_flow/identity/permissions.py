@@ -142,7 +142,9 @@ def authorize(
             hint="hennan-flow directory show lists the users",
         )
     if not user.active:
-        raise PermissionDenied(f"{actor}（{user.name}）已停用，不能{what}", hint="ask an admin to reactivate the user")
+        raise PermissionDenied(
+            f"{actor}（{user.name}）已停用，不能{what}", hint="ask an admin to reactivate the user"
+        )
     if rule.not_own and department is not None and department in user.departments:
         raise PermissionDenied(
             f"{actor}（{user.name}）属于被亮牌部门 {department}，不能{what}本部门的红牌",
