@@ -141,7 +141,7 @@ def _production_without_directory_runs_open(
     open, like a simulation database; a test marked `enforce` (tests/test_permissions.py,
     tests/test_directory.py) sees the real rule. A stored directory is always enforced."""
     if request.node.get_closest_marker("enforce") is None:
-        from hennan_flow.engine.directories import Authority
+        from hennan_flow.engine.authority import Authority
 
         monkeypatch.setattr(Authority, "simulation", lambda self: True)
 

@@ -49,8 +49,8 @@ from ..runtime.workflow import EngineScriptEngine, StateCodec, quiet_spiff_logge
 from ..services.licences import LicenceProvider, NoProvider
 from ..services.tolerance import MaterialPlan, plan_of
 from ..supervision.cards import issue
+from .authority import Authority
 from .definitions import LoadedDefinition, load_definition
-from .directories import Authority
 from .time_source import TimeSource
 
 __all__ = ["EngineContext", "WorkflowCache", "database_error"]
@@ -138,7 +138,7 @@ class EngineContext:
             Sandbox(functions=domain_functions(self)), allow_code=allow_code_tasks, now=self.now
         )
         self.licences: LicenceProvider = licences if licences is not None else NoProvider()
-        self.authority = Authority(self)
+        self.authority = Authority(self.is_simulation)
         """The directory in force and the permission check (DESIGN §8)."""
 
     def close(self) -> None:
