@@ -500,3 +500,17 @@ def test_cli_refusal_exits_4_with_the_message(
     with pytest.raises(SystemExit) as done:
         main(["--db", url, "deploy", str(CLOCK_BUNDLE)])
     assert done.value.code == 0
+
+
+def test_given_an_actor_lists_hold_what_that_actor_may_read(world: World) -> None:
+    case, task = fresh_case(world)
+    world.engine.transfer_task(task, to="tax", reason="职能划转", actor="head")
+    assert [c.id for c in world.engine.cases(actor="clerk")] == [case]  # the cases they started
+    assert [c.id for c in world.engine.cases(actor="tax-handler")] == [case]  # a step in their department
+    assert world.engine.cases(actor="portal") == []
+    assert [c.id for c in world.engine.cases(actor="auditor")] == [case]  # reads everything
+    assert [t.id for t in world.engine.tasks(actor="auditor")] == [task]
+    assert world.engine.tasks(actor="handler") == []
+    for stranger in ("nobody", "retired"):
+        with pytest.raises(PermissionDenied):
+            world.engine.tasks(actor=stranger)

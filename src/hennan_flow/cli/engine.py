@@ -194,11 +194,14 @@ def case_start(obj: CliContext, key: str, data: str | None, applicant: str | Non
 @case.command("list")
 @click.option("--state", type=click.Choice(["open", "completed", "terminated"]), default=None)
 @click.option("--key", default=None, help="Only cases of this bundle key.")
+@click.option(
+    "--actor", default=None, envvar="HENNAN_FLOW_ACTOR", help="Read as this user: only what they may read."
+)
 @format_option()
 @pass_cli
-def case_list(obj: CliContext, state: str | None, key: str | None) -> None:
+def case_list(obj: CliContext, state: str | None, key: str | None, actor: str | None) -> None:
     """List cases, newest first."""
-    found = obj.engine().cases(state=state, key=key)
+    found = obj.engine().cases(state=state, key=key, actor=actor)
     obj.emit(
         [
             {

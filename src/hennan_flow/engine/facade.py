@@ -233,11 +233,13 @@ class Engine:
         """A case with its timeline of events."""
         return cases.case(self.context, case_id)
 
-    def cases(self, *, state: str | None = None, key: str | None = None) -> list[Case]:
-        """Cases, newest first (without their timelines)."""
+    def cases(
+        self, *, state: str | None = None, key: str | None = None, actor: str | None = None
+    ) -> list[Case]:
+        """Cases, newest first (without their timelines); given `actor`, those that actor may read."""
         if state not in {None, *cases.CASE_STATES}:
             raise InputError(f"unknown case state {state!r}", hint="use open, completed or terminated")
-        return cases.cases(self.context, state=state, key=key)
+        return cases.cases(self.context, state=state, key=key, actor=actor)
 
     def case_data(self, case_id: str) -> dict[str, Any]:
         """The case's current process data (what earlier steps entered and issued)."""
