@@ -514,3 +514,10 @@ def test_given_an_actor_lists_hold_what_that_actor_may_read(world: World) -> Non
     for stranger in ("nobody", "retired"):
         with pytest.raises(PermissionDenied):
             world.engine.tasks(actor=stranger)
+
+
+def test_the_sweeper_acts_as_the_system(world: World) -> None:
+    carded(world)
+    (case,) = world.engine.cases(state="open")
+    issued = [(e.actor, e.role) for e in world.engine.case(case.id).events if e.type == "card.issued"]
+    assert issued and set(issued) == {("system", "system")}

@@ -21,6 +21,7 @@ from ..db.models import CardRow, DeadlineRow, SignalRow
 from ..db.transaction import Tx
 from ..entities import Issued
 from ..errors import ConflictError
+from ..identity.permissions import SYSTEM
 from ..supervision import cards as card_records
 from ..supervision.cards import Card, issue
 from ..supervision.facts import Scope, read_facts
@@ -54,6 +55,7 @@ class SweepPort:
     @contextmanager
     def write(self) -> Iterator[Tx]:
         with self._ctx.write() as tx:
+            tx.journal.acting = SYSTEM  # the sweeper acts as the system (DESIGN §8)
             yield tx
 
     @contextmanager
