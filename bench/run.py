@@ -86,8 +86,22 @@ class Workspace:
         url = f"sqlite:///{self.dir / name}"
         Engine(url).upgrade(simulation=True)
         engine = Engine(url, clock=SimulatedClock(START))
-        engine.deploy(str(self.dir / "processes"))
+        # a stored directory: every start and completion goes through the permission check (DESIGN §8)
+        directory = self.dir / "directory.toml"
+        directory.write_text(DIRECTORY, encoding="utf-8")
+        engine.load_directory(str(directory))
+        engine.deploy(str(self.dir / "processes"), actor="bench")
         return engine
+
+
+DEPARTMENTS = [f"d{d}" for d in range(5)]  # the shapes' lanes (shapes._lanes)
+DIRECTORY = (
+    'version = "bench-1"\n'
+    + "".join(f'[[department]]\ncode = "{d}"\nname = "部门{d}"\n' for d in DEPARTMENTS)
+    + '[[user]]\nid = "bench"\nname = "基准"\ndepartments = ['
+    + ", ".join(f'"{d}"' for d in DEPARTMENTS)
+    + ']\nroles = ["clerk", "handler", "admin"]\n'
+)
 
 
 def hf_case(engine: Engine, pid: str) -> None:

@@ -299,10 +299,42 @@ def _cli(url: str, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+# a production database from new processes needs its directory: one user in the roles the case needs
+STAFF = """version = "restart-1"
+[[department]]
+code = "amr"
+name = "衡南县市场监督管理局"
+[[department]]
+code = "psb"
+name = "衡南县公安局"
+[[department]]
+code = "tax"
+name = "国家税务总局衡南县税务局"
+[[user]]
+id = "clerk"
+name = "王丽"
+departments = ["amr", "psb", "tax"]
+roles = ["clerk", "handler", "admin"]
+"""
+
+
 def test_a_case_survives_a_process_restart(db_url: str, bundle_dir: Path) -> None:
     assert _cli(db_url, "db", "upgrade").returncode == 0
-    assert _cli(db_url, "deploy", str(bundle_dir / "processes")).returncode == 0
-    started = _cli(db_url, "--format", "json", "case", "start", "review", "--applicant", '{"name": "李四"}')
+    (bundle_dir / "staff.toml").write_text(STAFF, encoding="utf-8")
+    assert _cli(db_url, "directory", "load", str(bundle_dir / "staff.toml")).returncode == 0
+    assert _cli(db_url, "deploy", str(bundle_dir / "processes"), "--actor", "clerk").returncode == 0
+    started = _cli(
+        db_url,
+        "--format",
+        "json",
+        "case",
+        "start",
+        "review",
+        "--applicant",
+        '{"name": "李四"}',
+        "--actor",
+        "clerk",
+    )
     assert started.returncode == 0, started.stderr
     case_id = json.loads(started.stdout)["id"]
     # every step from a new process

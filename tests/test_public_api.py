@@ -26,6 +26,7 @@ from hennan_flow.errors import (
     InputError,
     Location,
     NotFoundError,
+    PermissionDenied,
     SchemaOutOfDateError,
     SimulationError,
     StateError,
@@ -97,6 +98,7 @@ ERROR_TREE: dict[type[HennanFlowError], tuple[type[Exception], int]] = {
     SimulationError: (InputError, 2),
     SchemaOutOfDateError: (InputError, 2),
     ConflictError: (HennanFlowError, 1),
+    PermissionDenied: (HennanFlowError, 4),
     FindingsError: (HennanFlowError, 1),
 }
 

@@ -384,18 +384,3 @@ def test_applicant_errors_are_bounded_and_never_quote_a_long_value(tmp_path: Pat
                 )
             shown = str(info.value)
             assert len(shown) < 1_000 and long[:100] not in shown, len(shown)
-
-
-def test_a_supplement_notice_is_sealed_in_the_pause_row_and_read_back(sqlite_url: str) -> None:
-    """The 一次性告知 may name the applicant's documents: sealed like the other staff notes."""
-    migrated(sqlite_url)
-    notice = "户主 李湘南 的户口簿页缺失"
-    with Engine(sqlite_url, key=_key()) as engine:
-        engine.deploy(str(PROCESSES / "newborn.bpmn"), forms=str(FORMS))
-        case = engine.start_case("newborn", applicant=APPLICANT, actor="window-01")
-        task = engine.tasks(case=case.id)[0]
-        engine.pause(task.id, reason="supplement", notice=notice, actor="clerk")
-        assert engine.task(task.id).as_dict()["pause"]["notice"] == notice
-        with engine.context.reading() as raw:
-            [(stored,)] = raw.rows("SELECT notice FROM hf_pause WHERE task_id = ?", (task.id,))
-    assert stored.startswith(PREFIX) and notice not in stored

@@ -208,10 +208,17 @@ def test_installed_engine_migrates_and_runs_a_whole_case(
     key = {"HENNAN_FLOW_KEY": base64.b64encode(os.urandom(32)).decode()}  # the installed cryptography seals
     upgraded = _must(run([*cli, "--format", "json", "db", "upgrade"], cwd=tmp_path))
     assert json.loads(upgraded.stdout)["up_to_date"] is True
-    _must(run([*cli, "deploy", installed["processes"]], cwd=tmp_path))
+    # a production database: the packaged sample directory first, then named users in their roles
+    directory = Path(installed["package"]).parent / "data" / "directory.toml"
+    _must(run([*cli, "directory", "load", directory], cwd=tmp_path))
+    _must(run([*cli, "deploy", installed["processes"], "--actor", "admin-he"], cwd=tmp_path))
     case_id = json.loads(
         _must(
-            run([*cli, "--format", "json", "case", "start", "enterprise_opening"], cwd=tmp_path, env=key)
+            run(
+                [*cli, "--format", "json", "case", "start", "enterprise_opening", "--actor", "window-wang"],
+                cwd=tmp_path,
+                env=key,
+            )
         ).stdout
     )["id"]
     for _ in range(10):
@@ -226,7 +233,16 @@ def test_installed_engine_migrates_and_runs_a_whole_case(
             data = json.dumps(steps[task["step"]], ensure_ascii=False)
             _must(
                 run(
-                    [*cli, "task", "complete", task["id"], "--data", data, "--actor", "clerk"],
+                    [
+                        *cli,
+                        "task",
+                        "complete",
+                        task["id"],
+                        "--data",
+                        data,
+                        "--actor",
+                        f"{task['department']}-h1",
+                    ],
                     cwd=tmp_path,
                     env=key,
                 )

@@ -20,10 +20,13 @@ from typing import Any
 
 from .clock.instants import SHANGHAI, parse_instant
 from .engine.facade import Engine, SimulatedClock
-from .errors import SimulationError
+from .errors import NotFoundError, PermissionDenied, SimulationError
 from .resources import packaged_forms, packaged_processes
 
 __all__ = ["DemoResult", "run_demo"]
+
+# the named users of data/directory.toml the demo acts as
+_ADMIN, _CLERK, _PORTAL, _SUPERVISOR = "admin-he", "window-wang", "portal-hn", "jc-zhou"
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,14 @@ def _scenarios() -> dict[str, Any]:
     text = (resources.files("hennan_flow") / "data" / "demo.json").read_text(encoding="utf-8")
     loaded: dict[str, Any] = json.loads(text)
     return loaded
+
+
+def _has_directory(engine: Engine) -> bool:
+    try:
+        engine.directory()
+    except NotFoundError:
+        return False
+    return True
 
 
 def _local(instant: datetime | None) -> str:
@@ -58,6 +69,8 @@ def run_demo(url: str, *, say: Callable[[str], None] = print, start: str | None 
             )
         elif not status["up_to_date"]:
             setup.upgrade()
+        if not _has_directory(setup):
+            setup.load_directory(str(resources.files("hennan_flow") / "data" / "directory.toml"))
     finally:
         setup.close()
 
@@ -73,7 +86,12 @@ def _run(
     engine: Engine, clock: SimulatedClock, script: dict[str, Any], say: Callable[[str], None]
 ) -> DemoResult:
     say(f"hennan_flow demo: simulation database, clock at {_local(clock())} (Asia/Shanghai)")
-    deployed = engine.deploy(str(packaged_processes()), forms=str(packaged_forms()), actor="demo")
+    directory = engine.directory()
+    say(
+        f"directory {directory.version}: {len(directory.departments)} departments, {len(directory.users)} users "
+        "(every step below is done by a named user in a role the engine checks)"
+    )
+    deployed = engine.deploy(str(packaged_processes()), forms=str(packaged_forms()), actor=_ADMIN)
     say("deployed: " + ", ".join(f"{d.key} v{d.version}" for d in deployed))
     _print_audit(say)
     case_ids = []
@@ -85,6 +103,7 @@ def _run(
             completed += 1
         # the next case starts the next working morning
         clock.set(_next_morning(clock()))
+    _supervise(engine, clock, say)
     say(f"{completed} of {len(case_ids)} case(s) completed")
     return DemoResult(tuple(case_ids), completed)
 
@@ -129,10 +148,12 @@ def _run_case(
     bundle = engine.bundle(key)
     lanes = {d.code: d.name for d in bundle.departments}
     applicant = scenario.get("applicant", {"name": "（演示申请人）"})
-    case = engine.start_case(key, applicant=applicant, actor="window-01")
+    case = engine.start_case(key, applicant=applicant, actor=_CLERK)
     say("")
     say(f"case {number}/{total}: {bundle.name} ({key} v{case.version}) — {scenario['title']}")
-    say(f"  {_local(case.started_at)}  受理窗口                         case {case.id} started by window-01")
+    say(
+        f"  {_local(case.started_at)}  受理窗口                         case {case.id} started by {_CLERK} (clerk)"
+    )
     _print_materials(engine, case.id, say)
     steps: dict[str, dict[str, Any]] = scenario["steps"]
     pauses: dict[str, dict[str, Any]] = scenario.get("pauses", {})
@@ -145,21 +166,25 @@ def _run_case(
             if task.step not in steps:
                 raise SimulationError(f"the demo script has no data for step {task.step!r} of {key}")
             dept = lanes.get(task.department or "", task.department or "-")
-            actor = f"{task.department}-clerk"
+            actor = f"{task.department}-h1"  # the department's handler (data/directory.toml)
+            head = f"{task.department}-head"
+            engine.claim_task(task.id, actor=actor)
             pause = pauses.get(task.step)
             if pause is not None:
                 clock.advance(minutes=30)
-                engine.pause(task.id, reason=pause["reason"], kind=pause.get("kind"), actor=actor)
+                # a supplement pause is the handler's; a special procedure or suspension the head's
+                pauser = actor if pause["reason"] == "supplement" else head
+                engine.pause(task.id, reason=pause["reason"], kind=pause.get("kind"), actor=pauser)
                 say(
                     f"  {_local(clock())}  {dept:<28} {task.name}: paused ({pause['reason']}, "
-                    f"{pause['days']} natural days, not counted)"
+                    f"{pause['days']} natural days, not counted) — by {pauser}"
                 )
                 clock.advance(days=pause["days"])
                 engine.resume(task.id, actor=actor)
                 say(f"  {_local(clock())}  {dept:<28} {task.name}: resumed")
             for material in supply.get(task.step, []):
                 clock.advance(minutes=30)
-                engine.supply_material(task.id, material, actor="window-01")
+                engine.supply_material(task.id, material, actor=_CLERK)
                 say(
                     f"  {_local(clock())}  受理窗口                         容缺 material {material} supplied"
                 )
@@ -208,15 +233,38 @@ def _after(
             result=bool(check["result"]),
             method=check["method"],
             note=check["note"],
-            actor="amr-inspector",
+            actor=f"{engine.task(c.task).department}-h1" if c.task else _CLERK,
         )
         say(f"  {_local(done.verified_at)}  事后核查 ({done.method}) {done.material}: {done.state}")
     review = scenario.get("review")
     if review is not None:
         clock.advance(minutes=10)
         added = engine.add_review(
-            case_id, level=int(review["level"]), channel=review["channel"], actor="pad-01"
+            case_id, level=int(review["level"]), channel=review["channel"], actor=_PORTAL
         )
         say(
             f"  {_local(added.at)}  好差评 {added.level} ({added.channel}){' — rectification opened' if added.bad else ''}"
         )
+
+
+def _supervise(engine: Engine, clock: SimulatedClock, say: Callable[[str], None]) -> None:
+    """A red card: its department's handler may not dismiss it (refused); the supervisor verifies it."""
+    clock.advance(days=60)  # a case left open meanwhile runs into its red card
+    late = engine.start_case("restaurant_opening", actor=_CLERK) if not engine.cards(color="red") else None
+    if late is not None:
+        clock.advance(days=90)
+    engine.sweep()
+    red = next(iter(engine.cards(color="red", state="open")), None)
+    if red is None:
+        return
+    department = red.department or ""
+    say("")
+    say(f"supervision: red card {red.id} of department {department} (step {red.step or '-'})")
+    try:
+        engine.advance_card(
+            red.id, to="closed", note="系统误报", conclusion="系统误报", actor=f"{department}-h1"
+        )
+    except PermissionDenied as refused:
+        say(f"  refused: {refused.message}")
+    engine.advance_card(red.id, to="verifying", note="调取办件记录核查", actor=_SUPERVISOR)
+    say(f"  {_local(clock())}  电子监察 {_SUPERVISOR} (supervisor) opened the verification (核查)")

@@ -43,6 +43,7 @@ class Event:
     actor: str | None = None
     task: str | None = None
     detail: dict[str, Any] = field(default_factory=dict)
+    role: str | None = None  # the role the actor acted in (DESIGN §8)
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -50,6 +51,7 @@ class Event:
             "type": self.type,
             "step": self.step,
             "actor": self.actor,
+            "role": self.role,
         }
         if self.task:
             out["task"] = self.task
@@ -78,6 +80,7 @@ class Task:
     # a paused step's open pause: reason, kind, note, the 一次性告知 (notice, materials), started,
     # limit_at (when a special procedure's or suspension's limit passes), overrun
     pause: dict[str, Any] | None = None
+    assignee: str | None = None  # the user who claimed it or was assigned it (DESIGN §8)
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -90,6 +93,7 @@ class Task:
             "ready_at": local_iso(self.ready_at),
             "ended_at": local_iso(self.ended_at),
             "actor": self.actor,
+            "assignee": self.assignee,
         }
         if self.deadlines is not None:
             out["deadlines"] = self.deadlines

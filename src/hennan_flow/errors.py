@@ -15,6 +15,7 @@ error into one line on stderr and that code. Branches follow what the caller can
     │   ├── SimulationError      --now/clock= on a real database, --simulation on one with data
     │   └── SchemaOutOfDateError the database schema is behind (hint: hennan-flow db upgrade)
     ├── ConflictError (1): lost a race (another worker completed the step first)
+    ├── PermissionDenied (4): the actor may not do this (DESIGN §8: names actor, operation, need)
     └── FindingsError (1): deploy refused a bundle with validate or audit errors
 
 Dependency exceptions (lxml, SpiffWorkflow, SQLAlchemy, jsonschema) are mapped onto these at the
@@ -39,6 +40,7 @@ __all__ = [
     "InputError",
     "Location",
     "NotFoundError",
+    "PermissionDenied",
     "SchemaOutOfDateError",
     "SimulationError",
     "StateError",
@@ -197,3 +199,9 @@ class FindingsError(HennanFlowError):
     """A check failed: deploy refused a bundle with validate or audit errors."""
 
     exit_code: ClassVar[int] = 1
+
+
+class PermissionDenied(HennanFlowError):
+    """The actor may not do this operation (DESIGN §8); nothing was changed."""
+
+    exit_code: ClassVar[int] = 4

@@ -28,6 +28,7 @@ __all__ = ["cli", "error_code", "main"]
 COMMANDS: dict[str, str] = {
     "validate": "hennan_flow.cli.validate:validate",
     "calendar": "hennan_flow.cli.calendar:calendar",
+    "directory": "hennan_flow.cli.directory:directory",
     "audit": "hennan_flow.cli.audit:audit",
     "db": "hennan_flow.cli.engine:db",
     "deploy": "hennan_flow.cli.engine:deploy",

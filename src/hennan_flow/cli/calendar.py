@@ -143,7 +143,12 @@ def show(obj: CliContext, year: str) -> None:
 
 @calendar.command("load")
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--actor", default=None, help="Who loads the file (recorded in the audit log).")
+@click.option(
+    "--actor",
+    default=None,
+    envvar="HENNAN_FLOW_ACTOR",
+    help="Who loads the file (recorded in the audit log).",
+)
 @format_option()
 @pass_cli
 def load(obj: CliContext, file: str, actor: str | None) -> None:

@@ -146,7 +146,9 @@ def db_downgrade(obj: CliContext, revision: str, force: bool) -> None:
 @click.option(
     "--allow-findings", is_flag=True, help="Deploy despite audit errors (never despite validate errors)."
 )
-@click.option("--actor", default=None, help="Who deploys (recorded in the audit log).")
+@click.option(
+    "--actor", default=None, envvar="HENNAN_FLOW_ACTOR", help="Who deploys (recorded in the audit log)."
+)
 @format_option()
 @pass_cli
 def deploy(
@@ -175,7 +177,7 @@ def case() -> None:
 @click.argument("key")
 @click.option("--data", type=DOCUMENT, default=None, help="Case data: JSON object or @file.json.")
 @click.option("--applicant", type=DOCUMENT, default=None, help="Applicant: JSON object or @file.json.")
-@click.option("--actor", default=None, help="Who starts the case.")
+@click.option("--actor", default=None, envvar="HENNAN_FLOW_ACTOR", help="Who starts the case.")
 @format_option()
 @pass_cli
 def case_start(obj: CliContext, key: str, data: str | None, applicant: str | None, actor: str | None) -> None:
@@ -192,11 +194,14 @@ def case_start(obj: CliContext, key: str, data: str | None, applicant: str | Non
 @case.command("list")
 @click.option("--state", type=click.Choice(["open", "completed", "terminated"]), default=None)
 @click.option("--key", default=None, help="Only cases of this bundle key.")
+@click.option(
+    "--actor", default=None, envvar="HENNAN_FLOW_ACTOR", help="Read as this user: only what they may read."
+)
 @format_option()
 @pass_cli
-def case_list(obj: CliContext, state: str | None, key: str | None) -> None:
+def case_list(obj: CliContext, state: str | None, key: str | None, actor: str | None) -> None:
     """List cases, newest first."""
-    found = obj.engine().cases(state=state, key=key)
+    found = obj.engine().cases(state=state, key=key, actor=actor)
     obj.emit(
         [
             {
@@ -218,6 +223,20 @@ def case_list(obj: CliContext, state: str | None, key: str | None) -> None:
             empty="没有符合条件的案件。",
         ),
     )
+
+
+_ROLE_NAMES = {
+    "clerk": "综合窗口",
+    "handler": "承办",
+    "head": "部门负责人",
+    "supervisor": "电子监察",
+    "reviewer": "上级复核",
+    "discipline": "纪检监察",
+    "auditor": "审计",
+    "admin": "管理员",
+    "portal": "网上渠道",
+    "system": "系统",
+}
 
 
 @case.command("show")
@@ -247,7 +266,7 @@ def case_show(obj: CliContext, case_id: str) -> None:
                     event_name(e.type),
                     f"{step.name}（{step.id}）" if step is not None else (e.step or ""),
                     dept.name if dept is not None else (step.department if step is not None else ""),
-                    e.actor or "",
+                    (e.actor or "") + (f"（{_ROLE_NAMES.get(e.role, e.role)}）" if e.role else ""),
                     _detail(e.detail),
                 )
             )
@@ -309,11 +328,30 @@ def task() -> None:
     default=None,
     help="Only steps in this state (default: ready and paused ones).",
 )
+@click.option("--mine", is_flag=True, help="Only the steps claimed by or assigned to --actor.")
+@click.option(
+    "--actor", default=None, envvar="HENNAN_FLOW_ACTOR", help="Read as this user: only what they may read."
+)
 @format_option()
 @pass_cli
-def task_list(obj: CliContext, case_id: str | None, department: str | None, state: str | None) -> None:
+def task_list(
+    obj: CliContext,
+    case_id: str | None,
+    department: str | None,
+    state: str | None,
+    mine: bool,
+    actor: str | None,
+) -> None:
     """List steps (default: the open ones, ready and paused)."""
-    found = obj.engine().tasks(case=case_id, department=department, state=state or "open")
+    if mine and not actor:
+        raise click.UsageError("--mine needs --actor USER (or HENNAN_FLOW_ACTOR)")
+    found = obj.engine().tasks(
+        case=case_id,
+        department=department,
+        state=state or "open",
+        assignee=actor if mine else None,
+        actor=actor,
+    )
 
     def text() -> str:
         rows = []
@@ -424,7 +462,7 @@ def task_show(obj: CliContext, task_id: str) -> None:
 @task.command("complete")
 @click.argument("task_id")
 @click.option("--data", type=DOCUMENT, default=None, help="Form data: JSON object or @file.json.")
-@click.option("--actor", default=None, help="Who completes the step.")
+@click.option("--actor", default=None, envvar="HENNAN_FLOW_ACTOR", help="Who completes the step.")
 @format_option()
 @pass_cli
 def task_complete(obj: CliContext, task_id: str, data: str | None, actor: str | None) -> None:
@@ -437,6 +475,53 @@ def task_complete(obj: CliContext, task_id: str, data: str | None, actor: str | 
             + [f"ready: {t.step} ({t.department or '-'}) task {t.id}" for t in done.ready]
         ),
     )
+
+
+@task.command("claim")
+@click.argument("task_id")
+@click.option("--actor", default=None, envvar="HENNAN_FLOW_ACTOR", help="The handler who claims it.")
+@format_option()
+@pass_cli
+def task_claim(obj: CliContext, task_id: str, actor: str | None) -> None:
+    """Take a step of your department into your own queue (认领)."""
+    done = obj.engine().claim_task(task_id, actor=actor)
+    obj.emit(done.as_dict(), f"{done.assignee} 认领了案件 {done.case} 的步骤 {done.step}")
+
+
+@task.command("release")
+@click.argument("task_id")
+@click.option("--actor", default=None, envvar="HENNAN_FLOW_ACTOR", help="The claimant.")
+@format_option()
+@pass_cli
+def task_release(obj: CliContext, task_id: str, actor: str | None) -> None:
+    """Put a claimed step back into its department's queue."""
+    done = obj.engine().release_task(task_id, actor=actor)
+    obj.emit(done.as_dict(), f"案件 {done.case} 的步骤 {done.step} 已退回部门 {done.department} 的队列")
+
+
+@task.command("assign")
+@click.argument("task_id")
+@click.option("--to", "to", required=True, help="The handler (user id) who gets the step.")
+@click.option("--actor", default=None, envvar="HENNAN_FLOW_ACTOR", help="The department head.")
+@format_option()
+@pass_cli
+def task_assign(obj: CliContext, task_id: str, to: str, actor: str | None) -> None:
+    """Give a step to a handler of its department (指派)."""
+    done = obj.engine().assign_task(task_id, to=to, actor=actor)
+    obj.emit(done.as_dict(), f"案件 {done.case} 的步骤 {done.step} 已指派给 {done.assignee}")
+
+
+@task.command("transfer")
+@click.argument("task_id")
+@click.option("--to", "to", required=True, help="The receiving department (code).")
+@click.option("--reason", required=True, help="Why (转办理由).")
+@click.option("--actor", default=None, envvar="HENNAN_FLOW_ACTOR", help="The department head.")
+@format_option()
+@pass_cli
+def task_transfer(obj: CliContext, task_id: str, to: str, reason: str, actor: str | None) -> None:
+    """转办: move a step to another department's queue; its deadlines stay unchanged."""
+    done = obj.engine().transfer_task(task_id, to=to, reason=reason, actor=actor)
+    obj.emit(done.as_dict(), f"案件 {done.case} 的步骤 {done.step} 已转办至部门 {done.department}")
 
 
 @task.command("pause")
@@ -456,7 +541,7 @@ def task_complete(obj: CliContext, task_id: str, data: str | None, actor: str | 
     multiple=True,
     help="补正 一次性告知: a material of the step to correct (repeat the option for each).",
 )
-@click.option("--actor", default=None)
+@click.option("--actor", default=None, envvar="HENNAN_FLOW_ACTOR")
 @format_option()
 @pass_cli
 def task_pause(
@@ -484,7 +569,7 @@ def task_pause(
 
 @task.command("resume")
 @click.argument("task_id")
-@click.option("--actor", default=None)
+@click.option("--actor", default=None, envvar="HENNAN_FLOW_ACTOR")
 @format_option()
 @pass_cli
 def task_resume(obj: CliContext, task_id: str, actor: str | None) -> None:
@@ -502,7 +587,7 @@ def task_resume(obj: CliContext, task_id: str, actor: str | None) -> None:
 @click.option("--days", type=DAYS, required=True, help="Working days to add (延长审批, at most 365).")
 @click.option("--approver", required=True, help="Who approved the extension.")
 @click.option("--reason", required=True, help="Why (told to the applicant).")
-@click.option("--actor", default=None)
+@click.option("--actor", default=None, envvar="HENNAN_FLOW_ACTOR")
 @format_option()
 @pass_cli
 def task_extend(

@@ -22,7 +22,9 @@ from ._text import STATE_NAMES, table, when
 
 __all__ = ["commitment", "material", "review"]
 
-_ACTOR = click.option("--actor", default=None, help="Who does it (recorded in the audit log).")
+_ACTOR = click.option(
+    "--actor", default=None, envvar="HENNAN_FLOW_ACTOR", help="Who does it (recorded in the audit log)."
+)
 
 
 # -- commitment ---------------------------------------------------------------------------------

@@ -228,7 +228,12 @@ def card_show(obj: CliContext, card_id: str) -> None:
     default=None,
     help="Needed to close: 属实 (after rectifying), 不属实 or 系统误报 (from verifying).",
 )
-@click.option("--actor", default=None, help="Who moves the record (recorded in the audit log).")
+@click.option(
+    "--actor",
+    default=None,
+    envvar="HENNAN_FLOW_ACTOR",
+    help="Who moves the record (recorded in the audit log).",
+)
 @format_option()
 @pass_cli
 def card_advance(

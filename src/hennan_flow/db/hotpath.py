@@ -265,15 +265,18 @@ class TaskRecord:
     ended_at: datetime | None = None
     actor: str | None = None
     doc_order: int | None = None  # its element's place in the document: the queue's order at one instant
+    claimed_by: str | None = None  # the user who claimed it (DESIGN §8); None: in the department queue
 
 
-_TASK_COLUMNS = "id, case_id, step, name, department, state, ready_at, ended_at, actor, doc_order"
+_TASK_COLUMNS = "id, case_id, step, name, department, state, ready_at, ended_at, actor, doc_order, claimed_by"
 QUEUE_ORDER = "ready_at, doc_order IS NULL, doc_order, id"  # ready together: document order, then id
 
 
 def _task_record(raw: Raw, found: Sequence[Any]) -> TaskRecord:
-    tid, cid, step, name, dept, state, ready, ended, actor, order = found
-    return TaskRecord(tid, cid, step, name, dept, state, raw.instant(ready), raw.instant(ended), actor, order)
+    tid, cid, step, name, dept, state, ready, ended, actor, order, claimed = found
+    return TaskRecord(
+        tid, cid, step, name, dept, state, raw.instant(ready), raw.instant(ended), actor, order, claimed
+    )
 
 
 def task_of(raw: Raw, task_id: str) -> TaskRecord | None:
@@ -293,13 +296,23 @@ def task_and_definition(raw: Raw, task_id: str) -> tuple[TaskRecord, int] | None
 
 
 def queue(
-    raw: Raw, *, case_id: str | None = None, department: str | None = None, state: str | None = None
+    raw: Raw,
+    *,
+    case_id: str | None = None,
+    department: str | None = None,
+    state: str | None = None,
+    assignee: str | None = None,
 ) -> list[TaskRecord]:
-    """A work queue: the task rows of a case, a department (lane) and a state (each optional; `open`:
-    ready or paused), in queue order."""
+    """A work queue: the task rows of a case, a department (lane), a state (`open`: ready or paused)
+    and a claimant (each optional), in queue order."""
     where, params = [], []
-    for column, value in (("case_id", case_id), ("department", department), ("state", state)):
-        if value == "open":  # state: ready or paused (the default `task list`)
+    for column, value in (
+        ("case_id", case_id),
+        ("department", department),
+        ("state", state),
+        ("claimed_by", assignee),
+    ):
+        if column == "state" and value == "open":  # ready or paused (the default `task list`)
             where.append("state IN ('ready', 'paused')")
         elif value:
             where.append(f"{column} = ?")
@@ -464,8 +477,8 @@ def _insert_many(raw: Raw, table: str, columns: str, rows: Sequence[Sequence[Any
 
 
 def insert_events(raw: Raw, rows: Sequence[Sequence[Any]]) -> None:
-    """Audit events (case_id, task_id, at, type, step, actor, detail)."""
-    _insert_many(raw, "hf_event", "case_id, task_id, at, type, step, actor, detail", rows)
+    """Audit events (case_id, task_id, at, type, step, actor, role, detail)."""
+    _insert_many(raw, "hf_event", "case_id, task_id, at, type, step, actor, role, detail", rows)
 
 
 def outbox_lock(raw: Raw) -> None:

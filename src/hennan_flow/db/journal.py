@@ -38,11 +38,15 @@ def as_json(doc: Mapping[str, Any]) -> str:
 class Journal:
     """The audit and outbox events of one transaction, written together at its commit."""
 
-    __slots__ = ("_events", "_outbox")
+    __slots__ = ("_events", "_outbox", "acting", "roles")
 
     def __init__(self) -> None:
         self._events: list[tuple[Any, ...]] = []
         self._outbox: list[tuple[Any, ...]] = []
+        self.roles: dict[str, str] = {"system": "system"}
+        """The role each actor acts in within this transaction (set by the permission check)."""
+        self.acting: str | None = None
+        """The actor of events recorded without one (`system` in the sweeper's transactions)."""
 
     def record(
         self,
@@ -56,7 +60,9 @@ class Journal:
         detail: Mapping[str, Any] | None = None,
     ) -> None:
         """An audit event: `type_` (e.g. task.completed) of a case, step instance and step, by `actor`."""
-        self._events.append((case, task, at, type_, step, actor, as_json(detail or {})))
+        actor = actor if actor is not None else self.acting
+        role = self.roles.get(actor) if actor is not None else None
+        self._events.append((case, task, at, type_, step, actor, role, as_json(detail or {})))
         log.info("%s case=%s task=%s step=%s", type_, case, task, step)
 
     def publish(

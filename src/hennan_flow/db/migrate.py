@@ -48,6 +48,7 @@ DROPPED_BY: dict[str, tuple[str, ...]] = {
         "hf_supplement_extension",
         "hf_tolerance",
     ),
+    "0012": ("hf_directory",),
 }
 _ALWAYS_THERE = {"hf_meta"}  # the simulation mark: not a record anyone loses
 

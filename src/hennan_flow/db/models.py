@@ -171,6 +171,8 @@ class TaskRow(Base):
     # its element's place in the BPMN document (runtime.workflow.UserTask.order): steps ready at one
     # instant are listed in document order (migration 0009; NULL for rows made before it)
     doc_order: Mapped[int | None] = mapped_column(BigInteger)
+    # the user who claimed the step (migration 0012); NULL: it waits in its department's queue
+    claimed_by: Mapped[str | None] = mapped_column(String(255))
 
 
 class EventRow(Base):
@@ -186,6 +188,7 @@ class EventRow(Base):
     type: Mapped[str] = mapped_column(String(64))
     step: Mapped[str | None] = mapped_column(String(255))
     actor: Mapped[str | None] = mapped_column(String(255))
+    role: Mapped[str | None] = mapped_column(String(32))  # the role the actor acted in (migration 0012)
     detail: Mapped[str] = mapped_column(Text, default="{}")  # JSON
 
 
@@ -196,6 +199,19 @@ class CalendarRow(Base):
     """A county calendar override file as loaded (`hennan-flow calendar load`), in load order."""
 
     __tablename__ = "hf_calendar"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    version: Mapped[str] = mapped_column(String(128), unique=True)
+    source: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    loaded_at: Mapped[datetime]
+    loaded_by: Mapped[str | None] = mapped_column(String(255))
+
+
+class DirectoryRow(Base):
+    """A county directory file as loaded (`hennan-flow directory load`); the newest is in force."""
+
+    __tablename__ = "hf_directory"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     version: Mapped[str] = mapped_column(String(128), unique=True)
@@ -334,8 +350,8 @@ class PauseRow(Base):
     # passes, the signal that fires then, and when a special procedure overran (its time counts again
     # from limit_at)
     kind: Mapped[str | None] = mapped_column(String(64))
-    note: Mapped[str | None] = mapped_column(SealedText("hf_pause.note"))
-    notice: Mapped[str | None] = mapped_column(SealedText("hf_pause.notice"))
+    note: Mapped[str | None] = mapped_column(Text)
+    notice: Mapped[str | None] = mapped_column(Text)
     materials: Mapped[str | None] = mapped_column(Text)
     limit_at: Mapped[datetime | None]
     overrun_signal_id: Mapped[int | None] = mapped_column(Integer)

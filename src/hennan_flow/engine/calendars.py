@@ -53,6 +53,7 @@ def _store(
     changed = 0
     with ctx.write() as tx:
         now = ctx.now()
+        ctx.authority.check(tx, actor, "calendar.load")
         session = tx.session
         if session.scalar(select(CalendarRow).where(CalendarRow.version == override.version)) is not None:
             raise ConfigError(

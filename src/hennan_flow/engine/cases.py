@@ -13,12 +13,12 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from ..clock.instants import as_utc
 from ..db import hotpath
 from ..db.hotpath import CaseRecord
-from ..db.models import CaseRow, DefinitionRow, EventRow
+from ..db.models import CaseRow, DefinitionRow, EventRow, TaskRow
 from ..db.raw import Raw
 from ..entities import Case, Issued
 from ..errors import NotFoundError
@@ -54,6 +54,7 @@ def start(
         with ctx.write() as tx:
             now = ctx.now()
             raw = tx.raw
+            ctx.authority.check(tx, actor, "case.start")
             latest = hotpath.latest_definition(raw, key)
             if latest is None:
                 known = hotpath.definition_keys(raw)
@@ -189,12 +190,17 @@ def case(ctx: EngineContext, case_id: str) -> Case:
         )
 
 
-def cases(ctx: EngineContext, *, state: str | None, key: str | None) -> list[Case]:
-    """Cases, newest first (without their timelines)."""
+def cases(ctx: EngineContext, *, state: str | None, key: str | None, actor: str | None = None) -> list[Case]:
+    """Cases, newest first (without their timelines); given `actor`, only those that actor may read:
+    the cases they started and those with a step in their departments (DESIGN §8)."""
     with ctx.read() as session:
+        reader = ctx.authority.reader(Raw(session.connection()), actor)
         query = select(CaseRow, DefinitionRow.version).join(
             DefinitionRow, DefinitionRow.id == CaseRow.definition_id
         )
+        if reader is not None:
+            theirs = select(TaskRow.case_id).where(TaskRow.department.in_(reader.departments))
+            query = query.where(or_(CaseRow.started_by == reader.id, CaseRow.id.in_(theirs)))
         if state:
             query = query.where(CaseRow.state == state)
         if key:

@@ -52,6 +52,7 @@ from ..sealing import KEY_ENV, KEY_FILE_ENV, Keyring, using
 from ..services.licences import LicenceProvider, NoProvider
 from ..services.tolerance import MaterialPlan, plan_of
 from ..supervision.cards import issue
+from .authority import Authority
 from .definitions import LoadedDefinition, load_definition
 from .time_source import TimeSource
 
@@ -148,6 +149,8 @@ class EngineContext:
             Sandbox(functions=domain_functions(self)), allow_code=allow_code_tasks, now=self.now
         )
         self.licences: LicenceProvider = licences if licences is not None else NoProvider()
+        self.authority = Authority(self.is_simulation)
+        """The directory in force and the permission check (DESIGN §8)."""
 
     def close(self) -> None:
         """Release the database connections (after a last WAL checkpoint on SQLite)."""
@@ -175,6 +178,7 @@ class EngineContext:
     def schema_changed(self) -> None:
         """After an upgrade: check the schema again before the next use."""
         self._schema_checked = False
+        self.authority.forget()
 
     def is_simulation(self) -> bool:
         """Whether the database carries the simulation mark (set only when it was created empty)."""

@@ -37,10 +37,12 @@ from ..supervision import cards as card_records
 from ..supervision.cards import Card, OutboxEvent
 from ..supervision.sweeper import BatchReport, Sweeper, SweepResult
 from . import (
+    assignment,
     calendars,
     cases,
     definitions,
     deployments,
+    directories,
     keys,
     licence_checks,
     schema,
@@ -54,6 +56,7 @@ from .time_source import SimulatedClock
 
 if TYPE_CHECKING:
     from ..bpmn.bundle import Bundle
+    from ..identity.directory import Directory
     from ..services.commitments import Commitment, CreditRecord
     from ..services.licences import LicenceProvider
     from ..services.reviews import Review
@@ -215,6 +218,15 @@ class Engine:
         """Store a county override file and recompute every open deadline with it (one transaction)."""
         return calendars.load(self.context, path, actor=actor)
 
+    # -- the county directory (DESIGN §8) ---------------------------------------------------
+    def load_directory(self, path: str, *, actor: str | None = None) -> dict[str, Any]:
+        """Store a directory file (departments, users, roles); the first needs no actor, later ones an admin."""
+        return directories.load(self.context, path, actor=actor)
+
+    def directory(self) -> Directory:
+        """The directory in force (NotFoundError when none is stored)."""
+        return directories.show(self.context)
+
     # -- definitions ----------------------------------------------------------------------
     def deploy(
         self, *paths: str, forms: str | None = None, allow_findings: bool = False, actor: str | None = None
@@ -235,6 +247,7 @@ class Engine:
         )
         with ctx.write() as tx:
             now = ctx.now()
+            ctx.authority.check(tx, actor, "deploy")
             return [deployments.store(tx, c, now, actor) for c in candidates]
 
     def bundle(self, key: str, version: int | None = None) -> Bundle:
@@ -295,11 +308,13 @@ class Engine:
         """A case with its timeline of events."""
         return cases.case(self.context, case_id)
 
-    def cases(self, *, state: str | None = None, key: str | None = None) -> list[Case]:
-        """Cases, newest first (without their timelines)."""
+    def cases(
+        self, *, state: str | None = None, key: str | None = None, actor: str | None = None
+    ) -> list[Case]:
+        """Cases, newest first (without their timelines); given `actor`, those that actor may read."""
         if state not in {None, *cases.CASE_STATES}:
             raise InputError(f"unknown case state {state!r}", hint="use open, completed or terminated")
-        return cases.cases(self.context, state=state, key=key)
+        return cases.cases(self.context, state=state, key=key, actor=actor)
 
     def case_data(self, case_id: str) -> dict[str, Any]:
         """The case's current process data (what earlier steps entered and issued)."""
@@ -307,15 +322,24 @@ class Engine:
 
     # -- tasks ----------------------------------------------------------------------------
     def tasks(
-        self, *, case: str | None = None, department: str | None = None, state: str | None = "ready"
+        self,
+        *,
+        case: str | None = None,
+        department: str | None = None,
+        state: str | None = "ready",
+        assignee: str | None = None,
+        actor: str | None = None,
     ) -> list[Task]:
-        """The work queue: user steps by case, department (lane) and state (default: ready; `open`:
-        ready or paused, as `task list` shows by default)."""
+        """The work queue: user steps by case, department (lane), state (default: ready; `open`: ready
+        or paused, as `task list` shows by default) and the user who claimed them (`assignee`); given
+        `actor`, only the steps that actor may read (DESIGN §8)."""
         if state not in {None, "open", *tasks.TASK_STATES}:
             raise InputError(
                 f"unknown task state {state!r}", hint="use ready, paused, open, completed or cancelled"
             )
-        return tasks.queue(self.context, case=case, department=department, state=state)
+        return tasks.queue(
+            self.context, case=case, department=department, state=state, assignee=assignee, actor=actor
+        )
 
     def task(self, task_id: str) -> Task:
         """One step instance, with its deadlines."""
@@ -386,6 +410,22 @@ class Engine:
         if data is not None and not isinstance(data, Mapping):
             raise InputError("task data must be a JSON object")
         return tasks.complete(self.context, task_id, dict(data or {}), actor)
+
+    def claim_task(self, task_id: str, *, actor: str | None = None) -> Task:
+        """A handler takes a step into their own queue; of two at once one wins, the other gets ConflictError."""
+        return assignment.claim(self.context, task_id, actor=actor)
+
+    def release_task(self, task_id: str, *, actor: str | None = None) -> Task:
+        """The claimant puts the step back into its department's queue."""
+        return assignment.release(self.context, task_id, actor=actor)
+
+    def assign_task(self, task_id: str, *, to: str, actor: str | None = None) -> Task:
+        """The department head gives the step to one of the department's handlers."""
+        return assignment.assign(self.context, task_id, to=to, actor=actor)
+
+    def transfer_task(self, task_id: str, *, to: str, reason: str, actor: str | None = None) -> Task:
+        """转办: the step moves to department `to`'s queue, its deadlines unchanged (outbox task.transferred)."""
+        return assignment.transfer(self.context, task_id, to=to, reason=reason, actor=actor)
 
     def pause(
         self,

@@ -14,6 +14,7 @@ import logging
 from sqlalchemy import select
 
 from ..db.models import CaseRow, LicenceCheckRow, TaskRow
+from ..db.raw import Raw
 from ..errors import NotFoundError
 from ..services.licences import RETRIED_STATES, LicenceRequest, apply, fetch, holder_of
 from ..services.materials import case_materials
@@ -29,10 +30,14 @@ log = logging.getLogger(__name__)
 def verify(ctx: EngineContext, task_id: str, *, actor: str | None = None) -> CaseMaterials:
     """Ask the provider for the step's checks that are not verified, then store the answers."""
     with ctx.read() as session:
-        found = session.execute(select(TaskRow.case_id).where(TaskRow.id == task_id)).first()
+        found = session.execute(
+            select(TaskRow.case_id, TaskRow.department).where(TaskRow.id == task_id)
+        ).first()
         if found is None:
             raise NotFoundError(f"no task {task_id!r}", hint="list tasks with: hennan-flow task list")
-        case_id = found[0]
+        case_id, department = found[0], found[1]
+        # refused before the provider is asked: an actor who may not verify learns nothing
+        ctx.authority.check(Raw(session.connection()), actor, "licence.verify", department=department)
         case = session.get(CaseRow, case_id)
         assert case is not None
         bundle = ctx.definition(session, case.definition_id).bundle
@@ -60,6 +65,7 @@ def verify(ctx: EngineContext, task_id: str, *, actor: str | None = None) -> Cas
     with ctx.write() as tx:
         now = ctx.now()
         tx.lock_case(case_id)
+        ctx.authority.check(tx, actor, "licence.verify", department=department)
         session = tx.session
         for check_id, rev, outcome in answers:
             row = session.get(LicenceCheckRow, check_id, populate_existing=True)

@@ -61,6 +61,7 @@ def decline_commitment(ctx: EngineContext, commitment_id: str, *, actor: str | N
         row = commitments.get(tx.session, commitment_id)
         tx.lock_case(row.case_id)
         tx.session.refresh(row)
+        ctx.authority.check(tx, actor, "commitment.decline")
         state = tx.session.scalar(select(TaskRow.state).where(TaskRow.id == row.task_id))
         commitments.decline(tx, row, now=now, actor=actor, task_open=state in _OPEN)
         tx.session.flush()
@@ -76,6 +77,8 @@ def verify_commitment(
             row = commitments.get(tx.session, commitment_id)
             tx.lock_case(row.case_id)
             tx.session.refresh(row)
+            department = tx.session.scalar(select(TaskRow.department).where(TaskRow.id == row.task_id))
+            ctx.authority.check(tx, actor, "commitment.verify", department=department)
             commitments.verify(
                 tx, ctx.deadlines, row, result=result, method=method, note=note, now=now, actor=actor
             )
@@ -121,6 +124,7 @@ def verify_commitment(
 
 def repair_credit(ctx: EngineContext, record_id: int, *, note: str, actor: str | None) -> CreditRecord:
     with ctx.write() as tx:
+        ctx.authority.check(tx, actor, "credit.repair")
         credit = commitments.repair(tx, record_id, note=note, now=ctx.now(), actor=actor)
         tx.session.flush()
         return commitments.credit_of(credit)
@@ -135,6 +139,7 @@ def supply_material(ctx: EngineContext, task_id: str, material: str, *, actor: s
     with ctx.write() as tx:
         now = ctx.now()
         task = locked_task(tx, task_id)
+        ctx.authority.check(tx, actor, "material.supply")
         if task.state not in _OPEN:
             raise StateError(
                 f"step {task.step!r} of case {task.case_id} is {task.state}; it waits for no material any more"
@@ -172,6 +177,7 @@ def extend_supplement(
     with ctx.write() as tx:
         now = ctx.now()
         task = locked_task(tx, task_id)
+        ctx.authority.check(tx, actor, "material.extend", department=task.department)
         tol = tx.session.scalar(
             select(ToleranceRow).where(ToleranceRow.task_id == task_id, ToleranceRow.material == material)
         )
@@ -244,6 +250,7 @@ def add_review(
     with ctx.write() as tx:
         now = ctx.now()
         case = locked_case(tx, case_id)
+        ctx.authority.check(tx, actor, "review.add")
         step: str | None = None
         department: str | None = None
         if task is not None:
@@ -300,6 +307,7 @@ def move_review(ctx: EngineContext, review_id: str, move: str, **kwargs: Any) ->
             now = ctx.now()
             row, rect = reviews.find(tx.session, review_id)
             tx.lock_case(row.case_id)
+            ctx.authority.check(tx, kwargs.get("actor"), "review.move", department=row.department)
             if rect is not None:
                 tx.session.refresh(rect)
             _MOVES[move](tx, ctx.deadlines, row, rect, now=now, **kwargs)

@@ -18,10 +18,11 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..clock.workdays import WorkCalendar
-from ..db.models import DeadlineRow, SignalRow
+from ..db.models import CardRow, DeadlineRow, SignalRow
 from ..db.transaction import Tx
 from ..entities import Issued
 from ..errors import ConflictError
+from ..identity.permissions import SYSTEM
 from ..supervision import cards as card_records
 from ..supervision.cards import Card, issue
 from ..supervision.facts import Scope, read_facts
@@ -33,7 +34,7 @@ from .lifecycle import resume_case_clock
 from .pauses import OVERRUN_TRIGGERS
 from .services import fire_service_signals
 
-__all__ = ["SweepPort", "advance_card", "report"]
+__all__ = ["SweepPort", "advance_card", "card_operation", "report"]
 
 
 class SweepPort:
@@ -57,6 +58,7 @@ class SweepPort:
     @contextmanager
     def write(self) -> Iterator[Tx]:
         with self._ctx.write() as tx:
+            tx.journal.acting = SYSTEM  # the sweeper acts as the system (DESIGN §8)
             yield tx
 
     @contextmanager
@@ -102,12 +104,32 @@ class SweepPort:
         cases.mark_error(self._ctx, case_id, message)
 
 
+def card_operation(color: str, state: str, to: str, conclusion: str | None) -> str:
+    """The permission-table operation of a record move (DESIGN §8; §9's reviewing moves included)."""
+    if conclusion == "系统误报":
+        return "card.false_alarm"
+    if color != "red":
+        return "card.yellow.move"
+    if to == "reviewing":
+        return "card.red.handover"
+    if state == "reviewing":
+        return "card.red.review"
+    if to == "closed" or state == "revisiting":
+        return "card.red.close"
+    return "card.red.verify"
+
+
 def advance_card(
     ctx: EngineContext, card_id: str, *, to: str, note: str, conclusion: str | None, actor: str | None
 ) -> Card:
     """Move a card's record one step (supervision.cards), its case locked."""
     try:
         with ctx.write() as tx:
+            row = tx.session.get(CardRow, card_id)
+            if row is not None:
+                ctx.authority.check(
+                    tx, actor, card_operation(row.color, row.state, to, conclusion), department=row.department
+                )
             card_records.advance(
                 tx, card_id, to=to, note=note, conclusion=conclusion, actor=actor, now=ctx.now()
             )

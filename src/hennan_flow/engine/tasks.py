@@ -79,6 +79,9 @@ def _complete_once(
             # the step as the case lock lets it be (the form data was checked before: `_check_data`)
             task = hotpath.task_of(raw, task_id)
             assert task is not None
+            ctx.authority.check(
+                tx, actor, "task.complete", department=task.department, claimed_by=task.claimed_by
+            )
             _check_completable(task)
             definition = ctx.definition(tx.session, case.definition_id)
             before_result(
@@ -136,6 +139,8 @@ def pause(
     with ctx.write() as tx:
         now = ctx.now()
         row = locked_task(tx, task_id)
+        operation = "task.pause.supplement" if reason == "supplement" else f"task.pause.{reason}"
+        ctx.authority.check(tx, actor, operation, department=row.department, claimed_by=row.claimed_by)
         if row.state != "ready":
             raise StateError(f"step {row.step!r} is {row.state}; only a running (ready) step can be paused")
         session = tx.session
@@ -175,6 +180,7 @@ def resume(ctx: EngineContext, task_id: str, *, actor: str | None) -> Task:
     with ctx.write() as tx:
         now = ctx.now()
         row = locked_task(tx, task_id)
+        ctx.authority.check(tx, actor, "task.resume", department=row.department, claimed_by=row.claimed_by)
         if row.state != "paused":
             raise StateError(f"step {row.step!r} is {row.state}, not paused; there is nothing to resume")
         session = tx.session
@@ -208,6 +214,7 @@ def extend(
     with ctx.write() as tx:
         now = ctx.now()
         row = locked_task(tx, task_id)
+        ctx.authority.check(tx, actor, "task.extend", department=row.department)
         if row.state not in {"ready", "paused"}:
             raise StateError(f"step {row.step!r} is {row.state}; only a running step can be extended")
         session = tx.session
@@ -263,10 +270,23 @@ def _task(ctx: EngineContext, tx: Tx, row: TaskRow) -> Task:
 # -- reading ------------------------------------------------------------------------------------------
 
 
-def queue(ctx: EngineContext, *, case: str | None, department: str | None, state: str | None) -> list[Task]:
-    """The work queue: user steps by case, department (lane) and state, with their deadlines."""
+def queue(
+    ctx: EngineContext,
+    *,
+    case: str | None,
+    department: str | None,
+    state: str | None,
+    assignee: str | None = None,
+    actor: str | None = None,
+) -> list[Task]:
+    """The work queue: user steps by case, department (lane), state and claimant, with their deadlines;
+    given an `actor`, only the departments' steps that actor may read (DESIGN §8)."""
     with ctx.reading() as raw:
-        return queue_entries(ctx, raw, hotpath.queue(raw, case_id=case, department=department, state=state))
+        reader = ctx.authority.reader(raw, actor)
+        found = hotpath.queue(raw, case_id=case, department=department, state=state, assignee=assignee)
+        if reader is not None:
+            found = [t for t in found if t.department in reader.departments]
+        return queue_entries(ctx, raw, found)
 
 
 def one(ctx: EngineContext, task_id: str) -> Task:

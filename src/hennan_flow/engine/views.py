@@ -17,7 +17,6 @@ from ..db.models import EventRow, PauseRow, TaskRow
 from ..db.raw import Raw
 from ..db.transaction import DeadlineView, Tx
 from ..entities import Event, Task
-from ..sealing import open_value
 from . import pauses
 from .context import EngineContext
 
@@ -45,6 +44,7 @@ def task_of(
         deadlines=deadlines,
         ready=ready,
         pause=pause,
+        assignee=row.claimed_by,
     )
 
 
@@ -83,9 +83,6 @@ def open_pauses(raw: Raw, task_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
             doc = dict(zip(_PAUSE_COLUMNS, values, strict=True))
             for key in ("started_at", "limit_at", "overrun_at"):
                 doc[key] = raw.instant(doc[key])
-            for key in ("note", "notice"):  # sealed at rest (db/models.py PauseRow)
-                if doc[key] is not None:
-                    doc[key] = open_value(doc[key], f"hf_pause.{key}")
             described = pauses.describe(PauseRow(**doc))
             assert described is not None
             out[doc["task_id"]] = described
@@ -105,5 +102,11 @@ def ready_entries(ctx: EngineContext, tx: Tx, rows: Sequence[TaskRecord], now: d
 def event_of(row: EventRow) -> Event:
     detail: dict[str, Any] = json.loads(row.detail or "{}")
     return Event(
-        at=as_utc(row.at), type=row.type, step=row.step, actor=row.actor, task=row.task_id, detail=detail
+        at=as_utc(row.at),
+        type=row.type,
+        step=row.step,
+        actor=row.actor,
+        role=row.role,
+        task=row.task_id,
+        detail=detail,
     )

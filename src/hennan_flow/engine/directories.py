@@ -1,0 +1,81 @@
+"""The county directory (DESIGN §8): storing a file and reading the one in force.
+
+A directory file is stored like a calendar file (versioned, audited, never replaced in place); the
+newest stored one is in force (`authority.Authority` reads and caches it for the permission checks).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from ..db.models import DirectoryRow
+from ..errors import ConfigError, NotFoundError
+from ..identity.directory import Directory, parse_directory
+from ..identity.permissions import authorize
+from ..tomlfile import read_toml_text
+from .authority import NO_DIRECTORY_HINT
+from .context import EngineContext
+
+__all__ = ["load", "read_directory_file", "show"]
+
+log = logging.getLogger(__name__)
+
+
+def read_directory_file(path: str) -> tuple[str, Directory]:
+    """The text and the parsed directory of a file; a malformed one raises `ConfigError` (file, line)."""
+    text = read_toml_text(path, what="directory file")
+    return text, parse_directory(text, source=path)
+
+
+def load(ctx: EngineContext, path: str, *, actor: str | None) -> dict[str, Any]:
+    """Store a directory file (the first needs no actor; later ones an admin of the stored one)."""
+    text, directory = read_directory_file(path)
+    with ctx.write() as tx:
+        now = ctx.now()
+        session = tx.session
+        stored = ctx.authority.directory(tx.raw)
+        if stored is not None:
+            grant = authorize(stored, actor, "directory.load")
+            tx.journal.roles[grant.actor] = grant.role
+        elif actor is not None and directory.user(actor) is not None:
+            tx.journal.roles[actor] = directory.users[actor].roles[0]
+        if session.scalar(select(DirectoryRow).where(DirectoryRow.version == directory.version)) is not None:
+            raise ConfigError(
+                f"directory version {directory.version!r} is already loaded",
+                hint='give the file a new version = "…"',
+            )
+        session.add(
+            DirectoryRow(
+                version=directory.version, source=Path(path).name, text=text, loaded_at=now, loaded_by=actor
+            )
+        )
+        session.flush()
+        tx.journal.record(
+            "directory.loaded",
+            actor=actor,
+            at=now,
+            detail={
+                "version": directory.version,
+                "departments": len(directory.departments),
+                "users": len(directory.users),
+            },
+        )
+    log.info("directory loaded: version=%s", directory.version)
+    return {
+        "version": directory.version,
+        "departments": len(directory.departments),
+        "users": len(directory.users),
+    }
+
+
+def show(ctx: EngineContext) -> Directory:
+    """The directory in force; NotFoundError when none is stored."""
+    with ctx.reading() as raw:
+        directory = ctx.authority.directory(raw)
+    if directory is None:
+        raise NotFoundError("no directory is stored", hint=NO_DIRECTORY_HINT)
+    return directory

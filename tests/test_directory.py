@@ -1,0 +1,183 @@
+"""The county directory file (DESIGN §8): parsing, refusals with file and line, storing, showing."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from helpers import migrated, rows
+from hennan_flow import Engine, PermissionDenied
+from hennan_flow.cli import main
+from hennan_flow.errors import ConfigError, NotFoundError
+from hennan_flow.identity.directory import ROLES, parse_directory
+from hennan_flow.resources import packaged_processes
+
+pytestmark = pytest.mark.enforce
+
+SAMPLE = Path(__file__).resolve().parents[1] / "src" / "hennan_flow" / "data" / "directory.toml"
+
+GOOD = """\
+version = "t-1"
+[[department]]
+code = "amr"
+name = "衡南县市场监督管理局"
+superior = "hy-amr"
+[[department]]
+code = "hy-amr"
+name = "衡阳市市场监督管理局"
+external = true
+[[user]]
+id = "amr-li"
+name = "李明"
+departments = ["amr"]
+roles = ["handler", "head"]
+[[user]]
+id = "admin"
+name = "管理员"
+departments = ["amr"]
+roles = ["admin"]
+[supervision]
+review_within = 7
+"""
+
+
+def test_a_good_file_parses_with_defaults_for_the_settings_it_leaves_out() -> None:
+    d = parse_directory(GOOD, "d.toml")
+    assert d.version == "t-1"
+    assert d.departments["amr"].superior == "hy-amr" and d.departments["hy-amr"].external
+    assert d.users["amr-li"].roles == ("handler", "head") and d.users["amr-li"].active
+    assert d.supervision["review_within"] == 7 and d.supervision["verify_within"] == 3
+    assert d.supervision["escalate_yellow"] is True and d.supervision["suspend_limit"] == 20
+
+
+BAD = [
+    (GOOD.replace('"handler", "head"', '"handler", "boss"'), 14, "unknown role 'boss'", "use one of"),
+    (
+        GOOD.replace(
+            'departments = ["amr"]\nroles = ["handler"', 'departments = ["xyz"]\nroles = ["handler"'
+        ),
+        13,
+        "department 'xyz' is not in the directory",
+        "add a [[department]]",
+    ),
+    (GOOD.replace('id = "admin"', 'id = "amr-li"'), 15, "user amr-li is listed twice", "one [[user]] per id"),
+    (
+        GOOD.replace('code = "hy-amr"', 'code = "amr"'),
+        6,
+        "department amr is listed twice",
+        "one [[department]]",
+    ),
+    (
+        GOOD.replace("external = true", 'external = true\nsuperior = "amr"'),
+        1,
+        "cycle: amr → hy-amr → amr",
+        "superior chain",
+    ),
+    (GOOD.replace('"t-1"\n', '"t-1"\ncolour = 1\n'), 2, "unknown key 'colour'", "version ="),
+    (
+        GOOD.replace('name = "李明"', 'name = "李明"\nemail = "x"'),
+        13,
+        "user: unknown key 'email'",
+        "version =",
+    ),
+    (GOOD.replace("review_within = 7", "review_within = 0"), 21, "review_within must be", "version ="),
+    (GOOD.replace('version = "t-1"', 'version = "t 1"'), 1, "version must be", "new one"),
+    ("version = [", 1, "not valid TOML", "version ="),
+]
+
+
+@pytest.mark.parametrize(("text", "line", "message", "hint"), BAD)
+def test_a_malformed_file_is_refused_whole_with_file_line_and_fix(
+    text: str, line: int, message: str, hint: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_directory(text, "d.toml")
+    error = caught.value
+    assert error.location is not None and error.location.file == "d.toml"
+    assert message in error.message
+    assert error.location.line is not None
+    if "cycle" not in message:
+        assert error.location.line == line, (error.location.line, str(error))
+    assert error.hint is not None and hint in error.hint
+
+
+def test_the_sample_directory_has_every_lane_department_of_the_shipped_bundles() -> None:
+    d = parse_directory(SAMPLE.read_text(encoding="utf-8"), str(SAMPLE))
+    lanes: set[str] = set()
+    for bpmn in Path(packaged_processes()).glob("*.bpmn"):
+        lanes |= set(re.findall(r'hf:department code="([^"]+)"', bpmn.read_text(encoding="utf-8")))
+    assert lanes and lanes <= set(d.departments), lanes - set(d.departments)
+    for code in lanes:  # each lane has a handler and a head, none of them external
+        assert not d.departments[code].external
+        staff = [u for u in d.users.values() if code in u.departments]
+        assert {"handler", "head"} <= {r for u in staff for r in u.roles}, code
+    assert {r for u in d.users.values() for r in u.roles} == set(ROLES) - {"reviewer"} | {"reviewer"}
+
+
+def test_load_stores_a_version_audits_it_and_refuses_the_same_version_again(
+    db_url: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "d.toml"
+    path.write_text(GOOD, encoding="utf-8")
+    migrated(db_url)
+    with Engine(db_url) as engine:
+        with pytest.raises(NotFoundError):
+            engine.directory()
+        assert engine.load_directory(str(path)) == {"version": "t-1", "departments": 2, "users": 2}
+        assert engine.directory().users["amr-li"].name == "李明"
+        with pytest.raises(ConfigError, match="already loaded"):
+            engine.load_directory(str(path), actor="admin")
+        # a second version needs an admin of the stored directory
+        path.write_text(GOOD.replace('"t-1"', '"t-2"'), encoding="utf-8")
+        with pytest.raises(PermissionDenied, match="amr-li"):
+            engine.load_directory(str(path), actor="amr-li")
+        with pytest.raises(PermissionDenied):
+            engine.load_directory(str(path))
+        engine.load_directory(str(path), actor="admin")
+        assert engine.directory().version == "t-2"
+        events = rows(
+            engine, "SELECT type, actor, role FROM hf_event WHERE type = 'directory.loaded' ORDER BY id"
+        )
+    assert events == [("directory.loaded", None, None), ("directory.loaded", "admin", "admin")]
+
+
+def test_a_malformed_file_stores_nothing(sqlite_url: str, tmp_path: Path) -> None:
+    path = tmp_path / "d.toml"
+    path.write_text(GOOD.replace('"handler", "head"', '"handler", "boss"'), encoding="utf-8")
+    migrated(sqlite_url)
+    with Engine(sqlite_url) as engine:
+        with pytest.raises(ConfigError, match="boss"):
+            engine.load_directory(str(path))
+        assert rows(engine, "SELECT COUNT(*) FROM hf_directory") == [(0,)]
+        assert rows(engine, "SELECT COUNT(*) FROM hf_event") == [(0,)]
+
+
+def test_cli_directory_load_and_show(
+    sqlite_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    migrated(sqlite_url)
+    bad = tmp_path / "bad.toml"
+    bad.write_text(GOOD.replace('"handler", "head"', '"handler", "boss"'), encoding="utf-8")
+    with pytest.raises(SystemExit) as code:
+        main(["--db", sqlite_url, "directory", "load", str(bad)])
+    assert code.value.code == 2
+    err = capsys.readouterr().err
+    assert f"{bad}:14" in err and "boss" in err and "use one of" in err
+    with pytest.raises(SystemExit) as code:
+        main(["--db", sqlite_url, "directory", "load", str(SAMPLE)])
+    assert code.value.code == 0
+    assert "hengnan-sample-2026-12" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as code:
+        main(["--db", sqlite_url, "directory", "show"])
+    out = capsys.readouterr().out
+    assert "衡南县市场监督管理局" in out and "amr-head" in out
+    with pytest.raises(SystemExit) as code:
+        main(["--db", sqlite_url, "--format", "json", "directory", "show"])
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["version"] == "hengnan-sample-2026-12"
+    assert {"code": "hy-amr", "name": "衡阳市市场监督管理局", "superior": None, "external": True} in shown[
+        "departments"
+    ]
