@@ -203,7 +203,9 @@ def _ended(w: World) -> tuple[str, str]:
 
 def _calendar(w: World) -> str:
     path = w.path / "cal.toml"
-    path.write_text('version = "perm-cal"\nreason = "县政府通知 闭馆一日"\nrest = ["2025-11-03"]\n', encoding="utf-8")
+    path.write_text(
+        'version = "perm-cal"\nreason = "县政府通知 闭馆一日"\nrest = ["2025-11-03"]\n', encoding="utf-8"
+    )
     return str(path)
 
 
