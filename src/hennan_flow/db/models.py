@@ -195,30 +195,27 @@ class EventRow(Base):
 # -- the statutory clock (migration 0002) ---------------------------------------------------
 
 
-class CalendarRow(Base):
+class _StoredFile:
+    """A county file as loaded, versioned and kept whole (calendar overrides, directories)."""
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    version: Mapped[str] = mapped_column(String(128), unique=True)
+    source: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    loaded_at: Mapped[datetime]
+    loaded_by: Mapped[str | None] = mapped_column(String(255))
+
+
+class CalendarRow(_StoredFile, Base):
     """A county calendar override file as loaded (`hennan-flow calendar load`), in load order."""
 
     __tablename__ = "hf_calendar"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    version: Mapped[str] = mapped_column(String(128), unique=True)
-    source: Mapped[str] = mapped_column(Text)
-    text: Mapped[str] = mapped_column(Text)
-    loaded_at: Mapped[datetime]
-    loaded_by: Mapped[str | None] = mapped_column(String(255))
 
-
-class DirectoryRow(Base):
+class DirectoryRow(_StoredFile, Base):
     """A county directory file as loaded (`hennan-flow directory load`); the newest is in force."""
 
     __tablename__ = "hf_directory"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    version: Mapped[str] = mapped_column(String(128), unique=True)
-    source: Mapped[str] = mapped_column(Text)
-    text: Mapped[str] = mapped_column(Text)
-    loaded_at: Mapped[datetime]
-    loaded_by: Mapped[str | None] = mapped_column(String(255))
 
 
 ARMED_DEADLINE_SQL = "arm_at IS NOT NULL"
