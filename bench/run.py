@@ -182,7 +182,7 @@ def step_latency(n: int, at: tuple[int, ...], cases: int) -> dict[str, Any]:
     hf_samples: dict[int, list[float]] = {k: [] for k in at}
     nv_samples: dict[int, list[float]] = {k: [] for k in at}
     for _ in range(cases):
-        [task] = engine.start_case(pid).ready
+        [task] = engine.start_case(pid, actor="bench").ready
         ncase = naive.start()
         gc.collect()
         for position in range(1, n + 1):
