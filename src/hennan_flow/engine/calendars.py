@@ -28,6 +28,7 @@ from ..db.raw import Raw
 from ..db.transaction import Tx
 from ..errors import ConfigError
 from .context import EngineContext
+from .rows import store_file
 
 __all__ = ["block", "load", "provisional", "provisional_text", "report", "status"]
 
@@ -55,15 +56,16 @@ def _store(
         now = ctx.now()
         ctx.authority.check(tx, actor, "calendar.load")
         session = tx.session
-        if session.scalar(select(CalendarRow).where(CalendarRow.version == override.version)) is not None:
-            raise ConfigError(
-                f"calendar version {override.version!r} is already loaded",
-                hint='give the file a new version = "…"',
-            )
-        session.add(
-            CalendarRow(version=override.version, source=source, text=text, loaded_at=now, loaded_by=actor)
+        store_file(
+            tx,
+            CalendarRow,
+            what="calendar",
+            version=override.version,
+            source=source,
+            text=text,
+            now=now,
+            actor=actor,
         )
-        session.flush()
         tx.journal.record(
             "calendar.loaded",
             actor=actor,

@@ -10,15 +10,14 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-
 from ..db.models import DirectoryRow
-from ..errors import ConfigError, NotFoundError
+from ..errors import NotFoundError
 from ..identity.directory import Directory, parse_directory
 from ..identity.permissions import authorize
 from ..tomlfile import read_toml_text
 from .authority import NO_DIRECTORY_HINT
 from .context import EngineContext
+from .rows import store_file
 
 __all__ = ["load", "read_directory_file", "show"]
 
@@ -36,24 +35,22 @@ def load(ctx: EngineContext, path: str, *, actor: str | None) -> dict[str, Any]:
     text, directory = read_directory_file(path)
     with ctx.write() as tx:
         now = ctx.now()
-        session = tx.session
         stored = ctx.authority.directory(tx.raw)
         if stored is not None:
             grant = authorize(stored, actor, "directory.load")
             tx.journal.roles[grant.actor] = grant.role
         elif actor is not None and directory.user(actor) is not None:
             tx.journal.roles[actor] = directory.users[actor].roles[0]
-        if session.scalar(select(DirectoryRow).where(DirectoryRow.version == directory.version)) is not None:
-            raise ConfigError(
-                f"directory version {directory.version!r} is already loaded",
-                hint='give the file a new version = "…"',
-            )
-        session.add(
-            DirectoryRow(
-                version=directory.version, source=Path(path).name, text=text, loaded_at=now, loaded_by=actor
-            )
+        store_file(
+            tx,
+            DirectoryRow,
+            what="directory",
+            version=directory.version,
+            source=Path(path).name,
+            text=text,
+            now=now,
+            actor=actor,
         )
-        session.flush()
         tx.journal.record(
             "directory.loaded",
             actor=actor,

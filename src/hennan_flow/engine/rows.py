@@ -6,13 +6,15 @@ changes after the lock, so on PostgreSQL it sees what another worker committed m
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select
 
-from ..db.models import CaseRow, TaskRow
+from ..db.models import CalendarRow, CaseRow, DirectoryRow, TaskRow
 from ..db.transaction import Tx
-from ..errors import NotFoundError
+from ..errors import ConfigError, NotFoundError
 
-__all__ = ["locked_case", "locked_task"]
+__all__ = ["locked_case", "locked_task", "store_file"]
 
 _NO_TASK_HINT = "list tasks with: hennan-flow task list"
 
@@ -35,3 +37,24 @@ def locked_task(tx: Tx, task_id: str) -> TaskRow:
     row = tx.session.get(TaskRow, task_id, populate_existing=True)
     assert row is not None
     return row
+
+
+def store_file(
+    tx: Tx,
+    row_type: type[CalendarRow] | type[DirectoryRow],
+    *,
+    what: str,
+    version: str,
+    source: str,
+    text: str,
+    now: datetime,
+    actor: str | None,
+) -> None:
+    """Keep a county file (calendar, directory) whole under its version; a version is stored once."""
+    session = tx.session
+    if session.scalar(select(row_type).where(row_type.version == version)) is not None:
+        raise ConfigError(
+            f"{what} version {version!r} is already loaded", hint='give the file a new version = "…"'
+        )
+    session.add(row_type(version=version, source=source, text=text, loaded_at=now, loaded_by=actor))
+    session.flush()
