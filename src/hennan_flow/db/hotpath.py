@@ -306,15 +306,16 @@ def queue(
     """A work queue: the task rows of a case, a department (lane), a state (`open`: ready or paused)
     and a claimant (each optional), in queue order."""
     where, params = [], []
+    if state == "open":  # ready or paused (the default `task list`)
+        where.append("state IN ('ready', 'paused')")
+        state = None
     for column, value in (
         ("case_id", case_id),
         ("department", department),
         ("state", state),
         ("claimed_by", assignee),
     ):
-        if column == "state" and value == "open":  # ready or paused (the default `task list`)
-            where.append("state IN ('ready', 'paused')")
-        elif value:
+        if value:
             where.append(f"{column} = ?")
             params.append(value)
     return _tasks(raw, " AND ".join(where) or "1 = 1", params)

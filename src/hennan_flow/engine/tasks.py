@@ -139,8 +139,9 @@ def pause(
     with ctx.write() as tx:
         now = ctx.now()
         row = locked_task(tx, task_id)
-        operation = "task.pause.supplement" if reason == "supplement" else f"task.pause.{reason}"
-        ctx.authority.check(tx, actor, operation, department=row.department, claimed_by=row.claimed_by)
+        ctx.authority.check(
+            tx, actor, f"task.pause.{reason}", department=row.department, claimed_by=row.claimed_by
+        )
         if row.state != "ready":
             raise StateError(f"step {row.step!r} is {row.state}; only a running (ready) step can be paused")
         session = tx.session
