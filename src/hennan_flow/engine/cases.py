@@ -24,6 +24,7 @@ from ..entities import Case, Issued
 from ..errors import NotFoundError
 from ..ids import new_id
 from ..runtime.workflow import SPIFF_VERSION, advance, new_workflow, ready_user_tasks, task_data
+from . import events
 from .context import EngineContext
 from .lifecycle import sync_steps
 from .rows import locked_case
@@ -86,6 +87,14 @@ def start(
             rev = persist_case(ctx, raw, case, workflow, new=True)
             tx.journal.record(
                 "case.started", case=case_id, actor=actor, at=now, detail={"key": key, "version": version}
+            )
+            events.publish_case(
+                tx,
+                "case.started",
+                case_id=case_id,
+                bundle=(key, version),
+                at=now,
+                extra={"actor": actor} if actor is not None else None,
             )
             ctx.deadlines.start(
                 tx,
