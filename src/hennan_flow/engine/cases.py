@@ -28,7 +28,7 @@ from . import events
 from .context import EngineContext
 from .lifecycle import sync_steps
 from .rows import locked_case
-from .views import event_of, ready_entries
+from .views import event_of, outcomes_of, ready_entries
 from .workflows import load_workflow, persist_case
 
 __all__ = [
@@ -43,7 +43,7 @@ __all__ = [
     "step_data",
 ]
 
-CASE_STATES = ("open", "completed", "terminated")
+CASE_STATES = ("open", "completed", "terminated", "refused", "withdrawn")
 
 
 def start(
@@ -196,6 +196,7 @@ def case(ctx: EngineContext, case_id: str) -> Case:
             ended_at=as_utc(row.ended_at),
             events=tuple(event_of(e) for e in events),
             deadlines=ctx.deadlines.view(Raw(session.connection()), row.id, ctx.now()),
+            outcomes=tuple(outcomes_of(session, case_id)),
         )
 
 

@@ -304,7 +304,7 @@ def end_case(
         events.publish_case(tx, kind, case_id=case.id, bundle=bundle, at=at)
     else:
         case.next_timer_at = None
-        doc = {"reason": end.reason, **end.detail}
+        doc = {**({"reason": end.reason} if end.reason is not None else {}), **end.detail}
         tx.journal.record(kind, case=case.id, actor=end.actor, at=at, detail=doc)
         # the outbox: codes only (a terminating service's reason is a code; a user's is sealed text)
         extra = {**end.public, "actor": end.actor} if end.actor is not None else dict(end.public)
