@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from helpers import FORMS, REPO, START, at, cli, http_server, read, rows, simulation
+from helpers import FIXTURES, FORMS, REPO, START, at, cli, http_server, read, rows, simulation, write
 from helpers import OPENING as BUNDLE
 from helpers import OPENING_WALK as WALK
 from hennan_flow.db.models import OutboxRow
@@ -69,7 +69,7 @@ def expected(engine: Engine) -> dict[str, dict[str, Any]]:
 
 
 def last_outbox_id(engine: Engine) -> int:
-    return int(rows(engine, "SELECT MAX(id) FROM hf_outbox")[0][0])
+    return int(rows(engine, "SELECT COALESCE(MAX(id), 0) FROM hf_outbox")[0][0])
 
 
 def files(folder: Path) -> dict[str, list[dict[str, Any]]]:
@@ -394,3 +394,101 @@ def test_push_options_are_checked_with_exit_2(
         capsys, "--db", engine.url, "--now", LATER, "exchange", "push", "--url", "http://x", "--batch", "0"
     )
     assert rc == 2 and "--batch" in err
+
+
+# -- the mapping, kind by kind ----------------------------------------------------------------------
+
+PAUSES = FIXTURES / "pauses" / "processes"  # `pauses`: review (may go to expert review), then decide
+
+
+def test_each_reported_event_kind_gives_its_record_with_the_standards_codes(tmp_path: Path) -> None:
+    """The §10 case and step events (written here as the engine writes them: ids and codes) give
+    受理, 办理过程 (通过 / 退回), 特别程序 (a special procedure when it ends, an extension), 办结 (its
+    result code per outcome); a pause, a claim and a signal give nothing."""
+    with simulation(f"sqlite:///{tmp_path / 'sim.db'}", PAUSES, START) as (engine, clock):
+        case = engine.start_case("pauses", actor="window-1")
+        (review,) = engine.tasks(case=case.id)
+        clock.set(at("2026-03-03T10:00"))
+        engine.pause(review.id, reason="special_procedure", kind="expert_review", actor="amr-h1")
+        clock.set(at("2026-03-05T10:00"))
+        engine.resume(review.id, actor="amr-h2")
+        clock.set(at("2026-03-05T11:00"))
+        engine.extend(
+            review.id, days=3, approver="amr-head", reason="专家意见分歧，需补充论证", actor="amr-h1"
+        )
+        clock.set(at("2026-03-05T15:00"))
+        engine.complete_task(review.id, data={}, actor="amr-h1")
+        now = engine.now()
+        first = last_outbox_id(engine) + 1
+        bundle = {"case": case.id, "bundle": "pauses", "version": 1, "at": "2026-03-05T15:00:00+08:00"}
+        step = {**bundle, "task": review.id, "step": "review", "department": "amr", "actor": "amr-h1"}
+        told = [
+            ("case.started", case.id, {**bundle, "actor": "window-1"}),
+            ("task.claimed", review.id, step),
+            ("task.paused", review.id, step),
+            ("task.resumed", review.id, step),
+            ("task.extended", review.id, step),
+            ("task.completed", review.id, step),
+            ("task.returned", review.id, step),
+            ("signal.fired", "7", {"case": case.id}),
+            ("case.completed", case.id, bundle),
+            ("case.refused", case.id, {**bundle, "stage": "acceptance", "actor": "window-1"}),
+            ("case.refused", case.id, {**bundle, "stage": "decision", "actor": "amr-head"}),
+            ("case.withdrawn", case.id, {**bundle, "actor": "window-1"}),
+            ("case.terminated", case.id, {**bundle, "reason": "supplement_missed"}),
+            ("case.terminated", case.id, {**bundle, "reason": "false_commitment"}),
+        ]
+        with write(engine) as tx:
+            for kind, ref, payload in told:
+                tx.journal.publish(kind, case=case.id, ref=ref, at=now, payload=payload)
+        with read(engine) as session:
+            events = list(session.query(OutboxRow).filter(OutboxRow.id >= first).order_by(OutboxRow.id))
+            got = [(r.data_set.table, r.as_dict()) for r in records_of(session, events)]
+    kinds = [k for k, _, _ in told]
+    assert [t for t, _ in got] == [
+        "up_pro_accept",
+        "up_pro_special_procedure",
+        "up_pro_special_procedure",
+        "up_pro_process",
+        "up_pro_process",
+        *["up_pro_result"] * 6,
+    ]
+    ids = {r["row_guid"] for _, r in got}
+    assert len(ids) == len(got) and all(r["project_no"] == case.id for _, r in got)
+    accept, special, extension, done, returned, *results = (r for _, r in got)
+    del accept["row_guid"], accept["project_no"]
+    assert accept == {
+        "task_code": "pauses",
+        "task_name": "暂停规则测试件",
+        "task_version": 1,
+        "project_name": "暂停规则测试件",
+        "apply_date": "2026-03-02 09:00:00",
+        "accept_date": "2026-03-02 09:00:00",
+        "org_code": "amr",
+        "handle_user_name": "window-1",
+        "promise_date": accept["promise_date"],
+    }
+    assert accept["promise_date"] and accept["promise_date"] > "2026-03-02"
+    assert (special["special_type"], special["special_name"]) == ("expert_review", "专家评审")
+    assert (special["special_time"], special["end_time"], special["handle_user"]) == (
+        "2026-03-03 10:00:00",
+        "2026-03-05 10:00:00",
+        "amr-h2",
+    )
+    assert (extension["special_type"], extension["special_name"], extension["handle_user"]) == (
+        "extension",
+        "延长审批",
+        "amr-h1",
+    )
+    assert extension["special_time"] == extension["end_time"] == "2026-03-05 11:00:00"
+    assert "专家意见分歧" not in json.dumps(got, ensure_ascii=False)  # the staff's reason stays home
+    assert (done["event_name"], returned["event_name"]) == ("通过", "退回")
+    assert (done["process_name"], done["event_start_time"], done["event_end_time"]) == (
+        "审查",
+        "2026-03-02 09:00:00",
+        "2026-03-05 15:00:00",
+    )
+    assert (done["handle_user_name"], done["org_code"]) == ("amr-h1", "amr")
+    assert [r["result_type"] for r in results] == ["0", "6", "1", "5", "5", "2"]
+    assert "行政复议" in results[2]["result_explain"]
+    assert len(kinds) - len(got) == 3  # claimed, paused, signal.fired: no record
