@@ -492,3 +492,17 @@ def test_each_reported_event_kind_gives_its_record_with_the_standards_codes(tmp_
     assert [r["result_type"] for r in results] == ["0", "6", "1", "5", "5", "2"]
     assert "行政复议" in results[2]["result_explain"]
     assert len(kinds) - len(got) == 3  # claimed, paused, signal.fired: no record
+
+
+def test_a_receiver_that_is_down_stops_the_push_with_exit_1_naming_the_target(
+    sim: tuple[Engine, SimulatedClock], capsys: pytest.CaptureFixture[str]
+) -> None:
+    engine, clock = sim
+    scenario(engine, clock)
+    with http_server(Receiver) as url:
+        pass  # the port is free again: nothing listens there
+    args = ("--db", engine.url, "--now", LATER, "exchange", "push", "--url", url, "--target", "province")
+    rc, out, err = cli(capsys, *args, "--retries", "2", "--backoff", "0")
+    assert (rc, out) == (1, "")
+    assert "target province:" in err and "not reachable (ConnectError)" in err and "push again" in err
+    assert rows(engine, "SELECT COUNT(*) FROM hf_exchange_cursor")[0][0] == 0

@@ -14,6 +14,12 @@ from ._context import CliContext, format_option, pass_cli
 
 __all__ = ["exchange"]
 
+APPLICANT = click.option(
+    "--applicant",
+    is_flag=True,
+    help="Add the applicant's name and ID number to 受理 records (needs the key; personal data).",
+)
+
 
 @click.group()
 def exchange() -> None:
@@ -38,11 +44,7 @@ def exchange() -> None:
     metavar="DIR",
     help="Folder of the JSON Lines files, one per data set (created if missing).",
 )
-@click.option(
-    "--applicant",
-    is_flag=True,
-    help="Add the applicant's name and ID number to 受理 records (needs the key; personal data).",
-)
+@APPLICANT
 @format_option()
 @pass_cli
 def export_command(obj: CliContext, after: int, output: str, applicant: bool) -> None:
@@ -105,11 +107,7 @@ def export_command(obj: CliContext, after: int, output: str, applicant: bool) ->
     show_default=True,
     help="First retry delay in seconds (doubles per attempt, with jitter, at most 30 s).",
 )
-@click.option(
-    "--applicant",
-    is_flag=True,
-    help="Add the applicant's name and ID number to 受理 records (needs the key; personal data).",
-)
+@APPLICANT
 @format_option()
 @pass_cli
 def push_command(

@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..bpmn.bundle import ProcedureKind
+from ..bpmn.bundle import PROCEDURE_NAMES
 from ..clock.instants import SHANGHAI, as_utc
 from ..db.models import (
     CardRow,
@@ -53,22 +53,8 @@ from .datasets import (
 
 __all__ = ["KINDS", "Record", "records_of", "stamp"]
 
-# 特别程序种类: the bundle's procedure kinds by their Chinese names (延长审批 is an extension)
-PROCEDURE_NAMES: dict[ProcedureKind | str, str] = {
-    "hearing": "听证",
-    "tendering": "招标",
-    "auction": "拍卖",
-    "inspection": "检验",
-    "testing": "检测",
-    "quarantine": "检疫",
-    "appraisal": "鉴定",
-    "expert_review": "专家评审",
-    "site_survey": "现场勘查",
-    "publicity": "公示",
-    "intermediary": "中介服务",
-    "other": "其他特别程序",
-    "extension": "延长审批",
-}
+# 特别程序种类: the bundle's procedure kinds by their Chinese names, and 延长审批 (an extension)
+NAMES: dict[str, str] = {**PROCEDURE_NAMES, "other": "其他特别程序", "extension": "延长审批"}
 CARD_COLORS = {"yellow": "黄牌", "red": "红牌"}
 
 # the outbox kinds that give a record, and the data set each goes to
@@ -238,7 +224,7 @@ def _special(rows: _Rows, event: OutboxRow, payload: dict[str, Any]) -> dict[str
             return None
         return {
             "special_type": "extension",
-            "special_name": PROCEDURE_NAMES["extension"],
+            "special_name": NAMES["extension"],
             "special_reason": f"延长审批 {ext.days} 个工作日，批准人 {ext.approver}",
             "special_time": stamp(ext.at),
             "end_time": stamp(ext.at),
@@ -262,8 +248,8 @@ def _special(rows: _Rows, event: OutboxRow, payload: dict[str, Any]) -> dict[str
     kind = pause.kind or "other"
     return {
         "special_type": kind,
-        "special_name": PROCEDURE_NAMES.get(kind, PROCEDURE_NAMES["other"]),
-        "special_reason": f"启动{PROCEDURE_NAMES.get(kind, PROCEDURE_NAMES['other'])}程序",
+        "special_name": NAMES.get(kind, NAMES["other"]),
+        "special_reason": f"启动{NAMES.get(kind, NAMES['other'])}程序",
         "special_time": stamp(pause.started_at),
         "end_time": stamp(pause.ended_at),
         "handle_user": pause.ended_by or pause.started_by,
