@@ -403,7 +403,7 @@ PAUSES = FIXTURES / "pauses" / "processes"  # `pauses`: review (may go to expert
 
 def test_each_reported_event_kind_gives_its_record_with_the_standards_codes(tmp_path: Path) -> None:
     """The §10 case and step events (written here as the engine writes them: ids and codes) give
-    受理, 办理过程 (通过 / 退回), 特别程序 (a special procedure when it ends, an extension), 办结 (its
+    受理, 办理过程 (通过 / 退回 / 其他 for a step cancelled when its case ended), 特别程序 (a special procedure when it ends, an extension), 办结 (its
     result code per outcome); a pause, a claim and a signal give nothing."""
     with simulation(f"sqlite:///{tmp_path / 'sim.db'}", PAUSES, START) as (engine, clock):
         case = engine.start_case("pauses", actor="window-1")
@@ -430,6 +430,7 @@ def test_each_reported_event_kind_gives_its_record_with_the_standards_codes(tmp_
             ("task.extended", review.id, step),
             ("task.completed", review.id, step),
             ("task.returned", review.id, step),
+            ("task.cancelled", review.id, step),
             ("signal.fired", "7", {"case": case.id}),
             ("case.completed", case.id, bundle),
             ("case.refused", case.id, {**bundle, "stage": "acceptance", "actor": "window-1"}),
@@ -451,11 +452,12 @@ def test_each_reported_event_kind_gives_its_record_with_the_standards_codes(tmp_
         "up_pro_special_procedure",
         "up_pro_process",
         "up_pro_process",
+        "up_pro_process",
         *["up_pro_result"] * 6,
     ]
     ids = {r["row_guid"] for _, r in got}
     assert len(ids) == len(got) and all(r["project_no"] == case.id for _, r in got)
-    accept, special, extension, done, returned, *results = (r for _, r in got)
+    accept, special, extension, done, returned, cancelled, *results = (r for _, r in got)
     del accept["row_guid"], accept["project_no"]
     assert accept == {
         "task_code": "pauses",
@@ -482,7 +484,7 @@ def test_each_reported_event_kind_gives_its_record_with_the_standards_codes(tmp_
     )
     assert extension["special_time"] == extension["end_time"] == "2026-03-05 11:00:00"
     assert "专家意见分歧" not in json.dumps(got, ensure_ascii=False)  # the staff's reason stays home
-    assert (done["event_name"], returned["event_name"]) == ("通过", "退回")
+    assert (done["event_name"], returned["event_name"], cancelled["event_name"]) == ("通过", "退回", "其他")
     assert (done["process_name"], done["event_start_time"], done["event_end_time"]) == (
         "审查",
         "2026-03-02 09:00:00",

@@ -62,6 +62,7 @@ KINDS: dict[str, DataSet] = {
     "case.started": ACCEPT,
     "task.completed": PROCESS,
     "task.returned": PROCESS,
+    "task.cancelled": PROCESS,
     "task.resumed": SPECIAL,
     "task.extended": SPECIAL,
     "case.completed": RESULT,
@@ -200,7 +201,7 @@ def _accept(rows: _Rows, event: OutboxRow, payload: dict[str, Any]) -> dict[str,
 
 def _process(rows: _Rows, event: OutboxRow, payload: dict[str, Any]) -> dict[str, Any] | None:
     task = rows.tasks.get(event.ref)
-    action = "returned" if event.type == "task.returned" else "completed"
+    action = {"task.returned": "returned", "task.cancelled": "other"}.get(event.type, "completed")
     return {
         "process_name": task.name if task is not None else payload.get("step"),
         "event_name": ACTION[action],
@@ -317,6 +318,7 @@ _BUILDERS = {
     "case.started": _accept,
     "task.completed": _process,
     "task.returned": _process,
+    "task.cancelled": _process,
     "task.resumed": _special,
     "task.extended": _special,
     "case.completed": _result,
