@@ -135,6 +135,11 @@ def simulation(
 # -- looking at an engine's database ----------------------------------------------------------------
 
 
+def card_events(engine: Engine, *, after: int = 0, limit: int = 100) -> list[Any]:
+    """The outbox's signal and card events (the cases' and steps' own events, DESIGN §10, left out)."""
+    return [e for e in engine.events(after=after, limit=limit) if not e.type.startswith(("case.", "task."))]
+
+
 def database(engine: Engine) -> Database:
     """The engine's SQLAlchemy engine (migrations, plans, direct SQL in a test)."""
     return engine.context.db

@@ -111,13 +111,21 @@ class Case:
     id: str
     key: str
     version: int
-    state: str  # open | completed | terminated
+    state: str  # open | completed | terminated | refused | withdrawn
     started_at: datetime
     ended_at: datetime | None = None
     events: tuple[Event, ...] = ()
     data: dict[str, Any] | None = None
     deadlines: dict[str, Any] | None = None
     ready: tuple[Task, ...] = ()  # on the Case `start_case` returns: its first ready steps
+    outcomes: tuple[dict[str, Any], ...] = ()
+    """Its refusal or withdrawal and its returns (退回), oldest first, with their reasons (engine/outcomes.py)."""
+
+    @property
+    def outcome(self) -> dict[str, Any] | None:
+        """How a refused or withdrawn case ended (a refusal at the decision stage: with the remedy)."""
+        ends = [o for o in self.outcomes if o["kind"] == self.state]
+        return ends[-1] if ends else None
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -133,6 +141,11 @@ class Case:
             out["deadlines"] = self.deadlines
         if self.ready:
             out["ready"] = [t.as_dict() for t in self.ready]
+        if self.outcome is not None:
+            out["outcome"] = self.outcome
+        returns = [o for o in self.outcomes if o["kind"] == "returned"]
+        if returns:
+            out["returns"] = returns
         return out
 
 

@@ -15,6 +15,7 @@ from ..inputs import ReadRefused, read_input
 from ._context import CliContext, format_option, forms_option, pass_cli, write_report
 from ._params import DAYS, DOCUMENT
 from ._text import STATE_NAMES, deadline_lines, event_name, table, when
+from .outcomes import case_refuse, case_withdraw, outcome_lines, task_return
 
 __all__ = ["case", "db", "deploy", "parse_json_arg", "task"]
 
@@ -173,6 +174,10 @@ def case() -> None:
     """Start, list and show cases."""
 
 
+case.add_command(case_refuse)
+case.add_command(case_withdraw)
+
+
 @case.command("start")
 @click.argument("key")
 @click.option("--data", type=DOCUMENT, default=None, help="Case data: JSON object or @file.json.")
@@ -192,7 +197,9 @@ def case_start(obj: CliContext, key: str, data: str | None, applicant: str | Non
 
 
 @case.command("list")
-@click.option("--state", type=click.Choice(["open", "completed", "terminated"]), default=None)
+@click.option(
+    "--state", type=click.Choice(["open", "completed", "terminated", "refused", "withdrawn"]), default=None
+)
 @click.option("--key", default=None, help="Only cases of this bundle key.")
 @click.option(
     "--actor", default=None, envvar="HENNAN_FLOW_ACTOR", help="Read as this user: only what they may read."
@@ -254,6 +261,7 @@ def case_show(obj: CliContext, case_id: str) -> None:
             f"案件 {shown.id}  {bundle.name}（{shown.key} v{shown.version}）  {_state(shown.state)}",
             f"受理 {when(shown.started_at)}" + (f"  办结 {when(shown.ended_at)}" if shown.ended_at else ""),
             *deadline_lines(shown.deadlines, running=shown.state == "open"),
+            *outcome_lines(shown),
             "",
         ]
         rows = []
@@ -317,6 +325,9 @@ def _state(state: str) -> str:
 @click.group()
 def task() -> None:
     """Work queues: list and complete steps."""
+
+
+task.add_command(task_return)
 
 
 @task.command("list")

@@ -371,6 +371,26 @@ class ExtensionRow(Base):
     actor: Mapped[str | None] = mapped_column(String(255))
 
 
+class OutcomeRow(Base):
+    """A case outcome (DESIGN §10, migration 0013): refused (不予受理 at stage acceptance, 不予许可 at
+    stage decision, with its basis), withdrawn (撤回), or a step returned (退回) to an earlier step."""
+
+    __tablename__ = "hf_outcome"
+    __table_args__ = (Index("ix_hf_outcome_case_id", "case_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(String(36))
+    task_id: Mapped[str | None] = mapped_column(String(36))  # the step instance refused at / returned
+    kind: Mapped[str] = mapped_column(String(16))  # refused | withdrawn | returned
+    stage: Mapped[str | None] = mapped_column(String(16))  # refused: acceptance | decision
+    step: Mapped[str | None] = mapped_column(String(255))  # that step's element id
+    to_step: Mapped[str | None] = mapped_column(String(255))  # returned: the step it went back to
+    reason: Mapped[str] = mapped_column(SealedText("hf_outcome.reason"))
+    basis: Mapped[str | None] = mapped_column(SealedText("hf_outcome.basis"))  # 不予许可: the legal basis
+    at: Mapped[datetime]
+    actor: Mapped[str | None] = mapped_column(String(255))
+
+
 # -- supervision (migration 0003) -----------------------------------------------------------
 
 
@@ -684,7 +704,7 @@ class RectificationRow(Base):
     __mapper_args__ = {"version_id_col": rev}  # noqa: RUF012  (SQLAlchemy reads it per class)
 
 
-# -- the GB/T 39046 data exchange (migration 0013) ---------------------------------------------
+# -- the GB/T 39046 data exchange (migration 0014) ---------------------------------------------
 
 
 class ExchangeCursorRow(Base):

@@ -12,9 +12,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from ..db.models import TaskRow
 from ..db.transaction import Tx
 from ..entities import Task
 from ..errors import ConflictError, InputError, NotFoundError, StateError
+from . import events
 from .context import EngineContext
 from .rows import locked_task
 from .views import task_of
@@ -42,7 +44,7 @@ def claim(ctx: EngineContext, task_id: str, *, actor: str | None) -> Task:
                 hint="reload the work queue: hennan-flow task list",
             )
         row.claimed_by = actor
-        _record(tx, "task.claimed", row.case_id, row.id, row.step, actor, now, {"assignee": actor})
+        _record(ctx, tx, "task.claimed", row, actor, now, {"assignee": actor})
         return task_of(row)
 
 
@@ -58,7 +60,7 @@ def release(ctx: EngineContext, task_id: str, *, actor: str | None) -> Task:
                 f"step {row.step!r} of case {row.case_id} is not claimed; there is nothing to release"
             )
         before, row.claimed_by = row.claimed_by, None
-        _record(tx, "task.released", row.case_id, row.id, row.step, actor, now, {"from": before})
+        _record(ctx, tx, "task.released", row, actor, now, {"from": before})
         return task_of(row)
 
 
@@ -83,9 +85,7 @@ def assign(ctx: EngineContext, task_id: str, *, to: str, actor: str | None) -> T
                     hint="assign to a handler of the step's department (hennan-flow directory show)",
                 )
         before, row.claimed_by = row.claimed_by, to
-        _record(
-            tx, "task.assigned", row.case_id, row.id, row.step, actor, now, {"assignee": to, "from": before}
-        )
+        _record(ctx, tx, "task.assigned", row, actor, now, {"assignee": to, "from": before})
         return task_of(row)
 
 
@@ -115,26 +115,33 @@ def transfer(ctx: EngineContext, task_id: str, *, to: str, reason: str, actor: s
             raise InputError(f"step {row.step!r} is already in department {to}'s queue")
         before = row.department
         row.department, row.claimed_by = to, None
-        detail = {"from": before, "to": to, "reason": reason}
-        _record(tx, "task.transferred", row.case_id, row.id, row.step, actor, now, detail)
-        tx.journal.publish(
-            "task.transferred",
-            case=row.case_id,
-            ref=row.id,
-            at=now,
-            payload={"task": row.id, "step": row.step, "from": before, "to": to, "actor": actor},
-        )
+        _record(ctx, tx, "task.transferred", row, actor, now, {"from": before, "to": to}, reason=reason)
         return task_of(row)
 
 
 def _record(
+    ctx: EngineContext,
     tx: Tx,
     type_: str,
-    case: str,
-    task: str,
-    step: str,
+    row: TaskRow,
     actor: str | None,
     now: datetime,
-    detail: dict[str, Any],
+    codes: dict[str, Any],
+    *,
+    reason: str | None = None,
 ) -> None:
-    tx.journal.record(type_, case=case, task=task, step=step, actor=actor, at=now, detail=detail)
+    """The audit event (with the reason, if any) and the outbox event (the codes only)."""
+    detail = {**codes, "reason": reason} if reason is not None else codes
+    tx.journal.record(type_, case=row.case_id, task=row.id, step=row.step, actor=actor, at=now, detail=detail)
+    events.publish_task(
+        tx,
+        type_,
+        case_id=row.case_id,
+        bundle=events.bundle_of(ctx, tx, row.case_id),
+        task_id=row.id,
+        step=row.step,
+        department=row.department,
+        actor=actor,
+        at=now,
+        extra=codes,
+    )

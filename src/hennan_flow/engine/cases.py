@@ -24,10 +24,11 @@ from ..entities import Case, Issued
 from ..errors import NotFoundError
 from ..ids import new_id
 from ..runtime.workflow import SPIFF_VERSION, advance, new_workflow, ready_user_tasks, task_data
+from . import events
 from .context import EngineContext
 from .lifecycle import sync_steps
 from .rows import locked_case
-from .views import event_of, ready_entries
+from .views import event_of, outcomes_of, ready_entries
 from .workflows import load_workflow, persist_case
 
 __all__ = [
@@ -42,7 +43,7 @@ __all__ = [
     "step_data",
 ]
 
-CASE_STATES = ("open", "completed", "terminated")
+CASE_STATES = ("open", "completed", "terminated", "refused", "withdrawn")
 
 
 def start(
@@ -86,6 +87,14 @@ def start(
             rev = persist_case(ctx, raw, case, workflow, new=True)
             tx.journal.record(
                 "case.started", case=case_id, actor=actor, at=now, detail={"key": key, "version": version}
+            )
+            events.publish_case(
+                tx,
+                "case.started",
+                case_id=case_id,
+                bundle=(key, version),
+                at=now,
+                extra={"actor": actor} if actor is not None else None,
             )
             ctx.deadlines.start(
                 tx,
@@ -187,6 +196,7 @@ def case(ctx: EngineContext, case_id: str) -> Case:
             ended_at=as_utc(row.ended_at),
             events=tuple(event_of(e) for e in events),
             deadlines=ctx.deadlines.view(Raw(session.connection()), row.id, ctx.now()),
+            outcomes=tuple(outcomes_of(session, case_id)),
         )
 
 

@@ -45,6 +45,7 @@ from . import (
     directories,
     keys,
     licence_checks,
+    outcomes,
     schema,
     services,
     supervision,
@@ -313,8 +314,22 @@ class Engine:
     ) -> list[Case]:
         """Cases, newest first (without their timelines); given `actor`, those that actor may read."""
         if state not in {None, *cases.CASE_STATES}:
-            raise InputError(f"unknown case state {state!r}", hint="use open, completed or terminated")
+            raise InputError(f"unknown case state {state!r}", hint="use " + ", ".join(cases.CASE_STATES))
         return cases.cases(self.context, state=state, key=key, actor=actor)
+
+    def refuse_case(
+        self, case_id: str, *, stage: str, reason: str, basis: str | None = None, actor: str | None = None
+    ) -> Case:
+        """不予受理 (stage `acceptance`, first step open) or 不予许可 (`decision`, with `basis`; §10)."""
+        return outcomes.refuse(self.context, case_id, stage=stage, reason=reason, basis=basis, actor=actor)
+
+    def withdraw_case(self, case_id: str, *, reason: str, actor: str | None = None) -> Case:
+        """撤回: the applicant withdraws; the open steps close, their deadlines stop (§10)."""
+        return outcomes.withdraw(self.context, case_id, reason=reason, actor=actor)
+
+    def return_task(self, task_id: str, *, to: str, reason: str, actor: str | None = None) -> Task:
+        """退回 to step `to`, which ran before it: the Task of the new instance of `to` (§10)."""
+        return outcomes.return_(self.context, task_id, to=to, reason=reason, actor=actor)
 
     def case_data(self, case_id: str) -> dict[str, Any]:
         """The case's current process data (what earlier steps entered and issued)."""

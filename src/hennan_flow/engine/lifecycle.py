@@ -49,7 +49,7 @@ from typing import Any, Literal
 from sqlalchemy import func, select
 
 from ..clock.deadlines import CASE_STOPPING_REASONS
-from ..clock.instants import as_utc, local_iso
+from ..clock.instants import as_utc
 from ..db import hotpath
 from ..db.hotpath import CaseRecord, TaskRecord
 from ..db.models import DeadlineRow, PauseRow
@@ -57,7 +57,7 @@ from ..db.transaction import Tx
 from ..errors import StateError
 from ..runtime.workflow import UserTask, check_depth, finished, ready_user_tasks
 from ..services import steps as services
-from . import licence_checks, pauses
+from . import events, licence_checks, pauses
 from .context import EngineContext
 from .definitions import LoadedDefinition
 
@@ -81,24 +81,40 @@ class Ending:
     state: Literal["completed", "cancelled"]
     reason: str | None = None
     actor: str | None = None
+    outcome: str | None = None
+    """Why a cancelled step ended, as a code: the case `refused`, `withdrawn`, `terminated`, or the
+    step `returned` (退回); None when the process moved past it."""
+    detail: Mapping[str, Any] = field(default_factory=dict)
+    """Codes the step's events carry besides (a return: the step it went back to)."""
+
+    @property
+    def event(self) -> str:
+        """The event kind of this ending: task.completed, task.cancelled or task.returned."""
+        return "task.returned" if self.outcome == "returned" else f"task.{self.state}"
 
     @classmethod
     def completed(cls, actor: str | None) -> Ending:
         return cls("completed", actor=actor)
 
     @classmethod
-    def cancelled(cls, reason: str | None = None, *, actor: str | None = None) -> Ending:
-        return cls("cancelled", reason=reason, actor=actor)
+    def cancelled(
+        cls, reason: str | None = None, *, actor: str | None = None, outcome: str | None = None
+    ) -> Ending:
+        return cls("cancelled", reason=reason, actor=actor, outcome=outcome)
 
 
 @dataclass(frozen=True)
 class CaseEnd:
-    """How a case ends: completed (its process finished) or terminated (终止办理, with its reason)."""
+    """How a case ends: completed (its process finished), terminated (终止办理 by a service, with
+    its reason code), refused (不予受理/不予许可) or withdrawn (撤回) by its actor, with their reason."""
 
-    state: Literal["completed", "terminated"]
+    state: Literal["completed", "terminated", "refused", "withdrawn"]
     reason: str | None = None
     detail: Mapping[str, Any] = field(default_factory=dict)
+    """What the audit log keeps besides the reason."""
     actor: str | None = None
+    public: Mapping[str, Any] = field(default_factory=dict)
+    """The codes the outbox event carries besides the ids (never the reason's text)."""
 
 
 # -- a step becomes ready -----------------------------------------------------------------------------
@@ -131,7 +147,9 @@ def ready_step(
     )
     hotpath.insert_task(raw, task)
     tx.journal.record("task.ready", case=case.id, task=task.id, step=task.step, at=now)
+    bundle = (case.key, definition.version)
     if step is None:
+        events.publish_task(tx, "task.ready", **_task_fields(case, bundle, task), actor=None, at=now)
         return task
     ctx.deadlines.start(
         tx,
@@ -143,6 +161,15 @@ def ready_step(
         kind=step.kind,
         limit=step.time_limit,
         accepted_at=now,
+    )
+    shown = tx.started.get(task.id)
+    events.publish_task(
+        tx,
+        "task.ready",
+        **_task_fields(case, bundle, task),
+        actor=None,
+        at=now,
+        deadline=shown["promised_due"] if shown else None,
     )
     fetch_later = services.on_step_ready(
         tx,
@@ -160,6 +187,16 @@ def ready_step(
     if fetch_later:  # no lock (the case's, the outbox's) is held while a provider answers
         tx.after_commit(partial(licence_checks.verify_after_commit, ctx, task.id))
     return task
+
+
+def _task_fields(case: CaseRecord, bundle: events.Bundle, task: TaskRecord) -> dict[str, Any]:
+    return {
+        "case_id": case.id,
+        "bundle": bundle,
+        "task_id": task.id,
+        "step": task.step,
+        "department": task.department,
+    }
 
 
 # -- a step ends --------------------------------------------------------------------------------------
@@ -186,20 +223,30 @@ def end_step(
             pauses.close(ctx, tx, pause, at, ending.actor)
         tx.session.flush()
         resume_case_clock(ctx, tx, case.id)
+    codes = {"outcome": ending.outcome, **ending.detail} if ending.outcome else None
     tx.journal.record(
-        f"task.{ending.state}",
+        ending.event,
         case=case.id,
         task=task.id,
         step=task.step,
         actor=ending.actor,
         at=at,
-        detail={"reason": ending.reason} if ending.reason is not None else None,
+        detail={"reason": ending.reason, **(codes or {})} if ending.reason is not None else codes,
+    )
+    definition = ctx.definition(tx.session, case.definition_id)
+    events.publish_task(
+        tx,
+        ending.event,
+        **_task_fields(case, (case.key, definition.version), task),
+        actor=ending.actor,
+        at=at,
+        extra=codes,
     )
     ctx.deadlines.close(tx, task.id, at)
     services.on_step_ended(
         tx,
         ctx.deadlines,
-        plan=ctx.service_plan(ctx.definition(tx.session, case.definition_id)),
+        plan=ctx.service_plan(definition),
         task_id=task.id,
         step=task.step,
         completed=ending.state == "completed",
@@ -243,26 +290,29 @@ def end_case(
 ) -> None:
     """A case ends (the list above) with these steps still open; `case` is updated in place, and the
     caller writes its row (with the workflow, or `hotpath.end_case` for a termination)."""
-    # a process that finished cancelled its open steps itself; a termination is its actor's
+    # a process that finished cancelled its open steps itself; an outcome is its actor's
     by = end.actor if end.state != "completed" else None
+    outcome = end.state if end.state != "completed" else None
     for task in open_steps:  # in queue order
         ended = max(at, as_utc(task.ready_at)) if task.ready_at is not None else at
-        end_step(ctx, tx, case, task, Ending.cancelled(end.reason, actor=by), ended)
+        end_step(ctx, tx, case, task, Ending.cancelled(end.reason, actor=by, outcome=outcome), ended)
     case.state, case.ended_at = end.state, at
-    if end.state == "terminated":
-        case.next_timer_at = None
-        doc = {"reason": end.reason, **end.detail}
-        tx.journal.record("case.terminated", case=case.id, actor=end.actor, at=at, detail=doc)
-        tx.journal.publish(
-            "case.terminated",
-            case=case.id,
-            ref=case.id,
-            at=at,
-            recorded_at=ctx.now(),
-            payload={"case": case.id, "key": case.key, **doc, "at": local_iso(at)},
-        )
+    bundle = (case.key, ctx.definition(tx.session, case.definition_id).version)
+    kind = f"case.{end.state}"
+    if end.state == "completed":
+        tx.journal.record(kind, case=case.id, actor=end.actor, at=at)
+        events.publish_case(tx, kind, case_id=case.id, bundle=bundle, at=at)
     else:
-        tx.journal.record("case.completed", case=case.id, actor=end.actor, at=at)
+        case.next_timer_at = None
+        doc = {**({"reason": end.reason} if end.reason is not None else {}), **end.detail}
+        tx.journal.record(kind, case=case.id, actor=end.actor, at=at, detail=doc)
+        # the outbox: codes only (a terminating service's reason is a code; a user's is sealed text)
+        extra = {**end.public, "actor": end.actor} if end.actor is not None else dict(end.public)
+        if end.state == "terminated":  # (as it always carried: the key, the reason code and its detail)
+            extra.update({"key": case.key, **doc})
+        events.publish_case(
+            tx, kind, case_id=case.id, bundle=bundle, at=at, recorded_at=ctx.now(), extra=extra
+        )
     ctx.deadlines.close(tx, case.id, at)
     services.on_case_ended(
         tx, plan=ctx.service_plan(ctx.definition(tx.session, case.definition_id)), case_id=case.id, now=at

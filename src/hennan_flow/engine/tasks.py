@@ -12,6 +12,7 @@ stale revision is read again, up to 8 times).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -26,7 +27,7 @@ from ..entities import Task
 from ..errors import ConflictError, NotFoundError, StateError
 from ..runtime.workflow import complete as complete_in_workflow
 from ..services.steps import before_result
-from . import pauses
+from . import events, pauses
 from .context import EngineContext
 from .lifecycle import Ending, end_step, resume_case_clock, sync_steps
 from .rows import locked_task
@@ -173,6 +174,7 @@ def pause(
             at=now,
             detail=_pause_detail(request),
         )
+        _publish(ctx, tx, "task.paused", row, actor, now, extra={"reason": reason})
         return _task(ctx, tx, row)
 
 
@@ -205,6 +207,7 @@ def resume(ctx: EngineContext, task_id: str, *, actor: str | None) -> Task:
             at=now,
             detail={"reason": open_pause.reason},
         )
+        _publish(ctx, tx, "task.resumed", row, actor, now, extra={"reason": open_pause.reason}, deadline=True)
         return _task(ctx, tx, row)
 
 
@@ -245,6 +248,7 @@ def extend(
             at=now,
             detail={"days": days, "approver": approver},
         )
+        _publish(ctx, tx, "task.extended", row, actor, now, extra={"days": days}, deadline=True)
         return _task(ctx, tx, row)
 
 
@@ -257,6 +261,33 @@ def _pause_detail(request: pauses.PauseRequest) -> dict[str, Any]:
     if request.materials:
         detail["materials"] = list(request.materials)
     return detail
+
+
+def _publish(
+    ctx: EngineContext,
+    tx: Tx,
+    kind: str,
+    row: TaskRow,
+    actor: str | None,
+    now: datetime,
+    *,
+    extra: dict[str, Any],
+    deadline: bool = False,
+) -> None:
+    """The outbox event of a step change of the rarer paths (pause, resume, extend)."""
+    events.publish_task(
+        tx,
+        kind,
+        case_id=row.case_id,
+        bundle=events.bundle_of(ctx, tx, row.case_id),
+        task_id=row.id,
+        step=row.step,
+        department=row.department,
+        actor=actor,
+        at=now,
+        deadline=events.step_deadline(tx, row.id) if deadline else None,
+        extra=extra,
+    )
 
 
 def _task(ctx: EngineContext, tx: Tx, row: TaskRow) -> Task:

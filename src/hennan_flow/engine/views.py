@@ -11,16 +11,32 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from ..clock.instants import as_utc
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..clock.instants import as_utc, local_iso
 from ..db.hotpath import TaskRecord
-from ..db.models import EventRow, PauseRow, TaskRow
+from ..db.models import EventRow, OutcomeRow, PauseRow, TaskRow
 from ..db.raw import Raw
 from ..db.transaction import DeadlineView, Tx
 from ..entities import Event, Task
 from . import pauses
 from .context import EngineContext
 
-__all__ = ["event_of", "open_pauses", "queue_entries", "ready_entries", "task_of"]
+__all__ = [
+    "REMEDIES",
+    "REMEDY_TEXT",
+    "event_of",
+    "open_pauses",
+    "outcomes_of",
+    "queue_entries",
+    "ready_entries",
+    "task_of",
+]
+
+REMEDIES = ("administrative_reconsideration", "administrative_litigation")
+"""The applicant's remedies against a 不予许可 decision: 行政复议, 行政诉讼 (行政许可法 §38)."""
+REMEDY_TEXT = "申请人不服的，可以依法申请行政复议或者提起行政诉讼（《中华人民共和国行政许可法》第三十八条）。"
 
 
 def task_of(
@@ -110,3 +126,30 @@ def event_of(row: EventRow) -> Event:
         task=row.task_id,
         detail=detail,
     )
+
+
+def outcomes_of(session: Session, case_id: str) -> list[dict[str, Any]]:
+    """The outcomes of a case as the case JSON shows them (reasons opened), oldest first."""
+    out = []
+    for row in session.scalars(
+        select(OutcomeRow).where(OutcomeRow.case_id == case_id).order_by(OutcomeRow.id)
+    ):
+        doc: dict[str, Any] = {
+            "kind": row.kind,
+            "at": local_iso(as_utc(row.at)),
+            "actor": row.actor,
+            "reason": row.reason,
+        }
+        if row.task_id is not None:
+            doc.update({"task": row.task_id, "step": row.step})
+        if row.kind == "refused":
+            doc["stage"] = row.stage
+            if row.basis is not None:
+                doc["basis"] = row.basis
+            if row.stage == "decision":
+                doc["remedies"] = list(REMEDIES)
+                doc["remedy"] = REMEDY_TEXT
+        if row.kind == "returned":
+            doc["to"] = row.to_step
+        out.append(doc)
+    return out

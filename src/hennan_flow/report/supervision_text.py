@@ -56,7 +56,8 @@ def _cases(c: CaseFigures) -> list[str]:
     return [
         _line(
             "whole cases",
-            f"{n['started']} started ({n['completed']} completed, {n['open']} open, {n['terminated']} terminated)",
+            f"{n['started']} started ({n['completed']} completed, {n['open']} open, {n['terminated']} terminated, "
+            f"{n['refused']} refused, {n['withdrawn']} withdrawn)",
         ),
         _line("case promised", rate_text(c["promised"])),
         _line("case legal", rate_text(c["legal"])),

@@ -36,7 +36,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from ..bpmn.parser import ProcessSpecs
 from ..errors import ExpressionError, HennanFlowError, Location, StateError
-from ..ids import use_for_spiff_tasks
+from ..ids import use_for_spiff_tasks, uuid7
 from .instances import MAX_INSTANCES
 from .sandbox import Sandbox, expression_failed
 from .timers import TIMER_CLASSES, due_instant
@@ -55,6 +55,7 @@ __all__ = [
     "finished",
     "next_timer",
     "ready_user_tasks",
+    "return_to",
 ]
 
 SPIFF_VERSION = metadata.version("SpiffWorkflow")
@@ -485,6 +486,45 @@ def complete(workflow: Any, task_id: str, data: Mapping[str, Any]) -> None:
     except (SpiffWorkflowException, WorkflowException, HennanFlowError) as exc:
         raise spiff_runtime_error(exc) from exc
     advance(workflow)
+
+
+def return_to(workflow: Any, from_task_id: str, to_task_id: str) -> bool:
+    """退回: the process goes back to the completed step `to_task_id`, an ancestor of the open step
+    `from_task_id` in the same process, and runs on to it again as a new instance (a new id: the
+    earlier instance stays in the case's history), with the data the case held before it first ran.
+    False when `to_task_id` is not such a step (nothing changes)."""
+    try:
+        target = workflow.get_task_from_id(UUID(to_task_id))
+        source = workflow.get_task_from_id(UUID(from_task_id))
+    except (TaskNotFoundException, ValueError):
+        return False
+    if (
+        target is None
+        or source is None
+        or target.state != TaskState.COMPLETED
+        or target.workflow is not source.workflow
+        or target.workflow is not workflow  # (a step of a called process: its subprocess would be undone)
+        or not source.is_descendant_of(target)
+    ):
+        return False
+    try:
+        workflow.reset_from_task_id(target.id)
+        # SpiffWorkflow resets the task in place; the new instance gets its own id
+        parent = target.parent
+        old, new = target.id, uuid7()
+        parent._children[parent._children.index(old)] = new
+        workflow.tasks.pop(old)
+        target.id = new
+        workflow.tasks[new] = target
+        for child in target.children:  # (the branch it predicted again points at it)
+            child._parent = new
+        stored = getattr(workflow, "_hf_fragments", None)
+        if stored:  # the parent's stored fragment lists the old id: write it again (StateCodec.dump)
+            stored.pop(parent.id, None)
+    except (SpiffWorkflowException, WorkflowException) as exc:
+        raise spiff_runtime_error(exc) from exc
+    advance(workflow)
+    return True
 
 
 def task_data(workflow: Any, task_id: str) -> dict[str, Any] | None:

@@ -175,6 +175,8 @@ class CaseCounts(TypedDict):
     completed: int
     open: int
     terminated: int
+    refused: int  # 不予受理 / 不予许可 (DESIGN §10)
+    withdrawn: int  # 撤回
 
 
 class CaseFigures(TypedDict):
@@ -377,7 +379,7 @@ def judge(
     now: datetime,
 ) -> Outcome:
     """A step's (or a case's) outcome against its promised or legal deadline (module docstring)."""
-    if state in {"cancelled", "terminated"}:
+    if state in {"cancelled", "terminated", "refused", "withdrawn"}:  # ended without a result: never late
         return "cancelled"
     due = None if deadline is None else (deadline.promised_due if which == "promised" else deadline.legal_due)
     if deadline is None or deadline.pending or due is None:
@@ -525,6 +527,8 @@ def _case_figures(cases: Sequence[CaseFact], now: datetime, calendar: WorkCalend
             "completed": states.count("completed"),
             "open": states.count("open"),
             "terminated": states.count("terminated"),
+            "refused": states.count("refused"),
+            "withdrawn": states.count("withdrawn"),
         },
         "promised": _rate([judge(c.state, c.ended_at, c.deadline, "promised", now) for c in cases]),
         "legal": _rate([judge(c.state, c.ended_at, c.deadline, "legal", now) for c in cases]),

@@ -5,8 +5,8 @@ last outbox event whose data-set records the target acknowledged with a 2xx answ
 drops it: the next push after an upgrade starts again from the first outbox event (the receiver
 deduplicates by record id, so nothing is counted twice).
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-07
 """
 
@@ -17,8 +17,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0013"
-down_revision: str | None = "0012"
+revision: str = "0014"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
