@@ -113,6 +113,21 @@ def test_export_writes_one_file_per_data_set_with_the_standards_field_names(
         "2",
         "window",
     )
+    # the case run by the engine: 受理 at its start, one 办理过程 (通过) per completed step, 办结 0
+    (accept,) = [r for r in got["up_pro_accept"] if r["project_no"] == done]
+    assert (accept["task_code"], accept["org_code"], accept["handle_user_name"]) == (
+        "enterprise_opening",
+        "amr",
+        "window-1",
+    )
+    assert accept["accept_date"] == "2026-03-02 09:00:00" and "applyer_name" not in accept
+    assert len(got["up_pro_accept"]) == 5  # and the four open cases
+    steps = rows(engine, "SELECT name FROM hf_task WHERE case_id = ? AND state = 'completed'", (done,))
+    process = [r for r in got["up_pro_process"] if r["project_no"] == done]
+    assert sorted(r["process_name"] for r in process) == sorted(name for (name,) in steps)
+    assert {r["event_name"] for r in process} == {"通过"}
+    (result,) = got["up_pro_result"]
+    assert (result["project_no"], result["result_type"]) == (done, "0")
     cards = got["up_pro_supervision"]
     assert cards and {c["card_color"] for c in cards} <= {"黄牌", "红牌"}
     assert all(c["occur_time"][:4] == "2026" and len(c["occur_time"]) == 19 for c in cards)
@@ -177,9 +192,9 @@ def test_applicant_fields_are_left_out_unless_asked_and_then_opened_with_the_key
     monkeypatch.delenv("HENNAN_FLOW_KEY")
     refused = tmp_path / "refused"
     rc, out, err = cli(capsys, *args, "--output", str(refused))
-    if accepted:
-        assert (rc, out) == (2, "") and "HENNAN_FLOW_KEY" in err and key not in err
-        assert not any(refused.glob("*.jsonl"))
+    assert len(accepted) == 5
+    assert (rc, out) == (2, "") and "HENNAN_FLOW_KEY" in err and key not in err
+    assert not any(refused.glob("*.jsonl"))
     # and without --applicant the export needs no key at all: no sealed column is read
     rc, _, err = cli(
         capsys, "--db", url, "--now", LATER, "exchange", "export", "--output", str(tmp_path / "nokey")
@@ -508,3 +523,41 @@ def test_a_receiver_that_is_down_stops_the_push_with_exit_1_naming_the_target(
     assert (rc, out) == (1, "")
     assert "target province:" in err and "not reachable (ConnectError)" in err and "push again" in err
     assert rows(engine, "SELECT COUNT(*) FROM hf_exchange_cursor")[0][0] == 0
+
+
+def test_the_engines_outcomes_give_their_result_codes_and_a_return_its_process_record(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Real refusals, a withdrawal and a 退回 (issue 22's outcomes) as the export reports them."""
+    url = f"sqlite:///{tmp_path / 'sim.db'}"
+    with simulation(url, PAUSES, START) as (engine, clock):
+        not_accepted = engine.start_case("pauses", actor="window-1").id
+        engine.refuse_case(not_accepted, stage="acceptance", reason="材料不齐且无法补正", actor="window-1")
+        withdrawn = engine.start_case("pauses", actor="window-1").id
+        engine.withdraw_case(withdrawn, reason="申请人撤回", actor="window-1")
+        refused = engine.start_case("pauses", actor="window-1").id
+        (review,) = engine.tasks(case=refused)
+        engine.complete_task(review.id, data={}, actor="amr-h1")
+        (decide,) = engine.tasks(case=refused)
+        clock.set(at("2026-03-03T10:00"))
+        again = engine.return_task(decide.id, to="review", reason="审查意见不完整", actor="amr-h2")
+        engine.complete_task(again.id, data={}, actor="amr-h1")
+        (decide,) = engine.tasks(case=refused)
+        engine.refuse_case(
+            refused, stage="decision", reason="不符合条件", basis="《某条例》第十条", actor="amr-h2"
+        )
+    out = tmp_path / "out"
+    rc, _, err = cli(
+        capsys, "--db", url, "--now", "2026-03-03T11:00", "exchange", "export", "--output", str(out)
+    )
+    assert rc == 0, err
+    got = files(out)
+    results = {r["project_no"]: r["result_type"] for r in got["up_pro_result"]}
+    assert results == {not_accepted: "6", withdrawn: "5", refused: "1"}
+    process = [
+        (r["process_name"], r["event_name"]) for r in got["up_pro_process"] if r["project_no"] == refused
+    ]
+    assert process == [("审查", "通过"), ("决定", "退回"), ("审查", "通过"), ("决定", "其他")]
+    text = json.dumps(got, ensure_ascii=False)
+    for reason in ("材料不齐", "申请人撤回", "审查意见不完整", "不符合条件", "某条例"):
+        assert reason not in text  # reasons are sealed staff texts: never exported
