@@ -561,3 +561,37 @@ def test_the_engines_outcomes_give_their_result_codes_and_a_return_its_process_r
     text = json.dumps(got, ensure_ascii=False)
     for reason in ("材料不齐", "申请人撤回", "审查意见不完整", "不符合条件", "某条例"):
         assert reason not in text  # reasons are sealed staff texts: never exported
+
+
+SAMPLE_DIRECTORY = REPO / "src" / "hennan_flow" / "data" / "directory.toml"
+
+
+@pytest.mark.enforce
+def test_export_and_push_are_the_admins_and_each_delivery_is_an_audit_event(
+    sim: tuple[Engine, SimulatedClock], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    engine, clock = sim
+    scenario(engine, clock)
+    engine.load_directory(str(SAMPLE_DIRECTORY))  # from now on §8 is enforced
+    base = ("--db", engine.url, "--now", LATER, "exchange")
+    out = str(tmp_path / "out")
+    rc, stdout, err = cli(capsys, *base, "export", "--output", out)
+    assert (rc, stdout) == (4, "") and "数据交换" in err
+    rc, _, err = cli(capsys, *base, "export", "--output", out, "--actor", "asb-h1")
+    assert rc == 4 and "asb-h1" in err and "admin" in err
+    assert not (tmp_path / "out").exists()
+    rc, _, err = cli(capsys, *base, "export", "--output", out, "--actor", "admin-he")
+    assert (rc, err) == (0, "")
+    Receiver.reset("good")
+    with http_server(Receiver) as url:
+        push = (*base, "push", "--url", url, "--target", "province", "--batch", "50")
+        rc, _, err = cli(capsys, *push, "--actor", "asb-h1")
+        assert rc == 4 and Receiver.requests == 0
+        rc, _, err = cli(capsys, *push, "--actor", "admin-he")
+    assert (rc, err) == (0, "")
+    assert len(Receiver.store) == len(expected(engine))
+    logged = rows(
+        engine, "SELECT actor, role, detail FROM hf_event WHERE type = 'exchange.delivered' ORDER BY id"
+    )
+    assert logged and {(a, r) for a, r, _ in logged} == {("admin-he", "admin")}
+    assert sum(json.loads(d)["records"] for _, _, d in logged) == len(Receiver.store)

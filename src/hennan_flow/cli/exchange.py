@@ -14,6 +14,12 @@ from ._context import CliContext, format_option, pass_cli
 
 __all__ = ["exchange"]
 
+ACTOR = click.option(
+    "--actor",
+    default=None,
+    envvar="HENNAN_FLOW_ACTOR",
+    help="Who runs the exchange: an admin of the directory (env HENNAN_FLOW_ACTOR).",
+)
 APPLICANT = click.option(
     "--applicant",
     is_flag=True,
@@ -45,12 +51,15 @@ def exchange() -> None:
     help="Folder of the JSON Lines files, one per data set (created if missing).",
 )
 @APPLICANT
+@ACTOR
 @format_option()
 @pass_cli
-def export_command(obj: CliContext, after: int, output: str, applicant: bool) -> None:
+def export_command(obj: CliContext, after: int, output: str, applicant: bool, actor: str | None) -> None:
     """Write the data sets of the outbox events after CURSOR into DIR; print the new cursor."""
+    from ..exchange.access import authorize
     from ..exchange.export import export
 
+    authorize(obj.engine().context, actor)
     with obj.engine().context.read() as session:
         result = export(session, output, after=after, applicant=applicant)
 
@@ -108,6 +117,7 @@ def export_command(obj: CliContext, after: int, output: str, applicant: bool) ->
     help="First retry delay in seconds (doubles per attempt, with jitter, at most 30 s).",
 )
 @APPLICANT
+@ACTOR
 @format_option()
 @pass_cli
 def push_command(
@@ -119,6 +129,7 @@ def push_command(
     timeout: float,
     backoff: float,
     applicant: bool,
+    actor: str | None,
 ) -> None:
     """Post the records after the target's stored cursor, batch by batch, exactly once per target."""
     from ..exchange.push import Pusher
@@ -132,6 +143,7 @@ def push_command(
         timeout=timeout,
         backoff=backoff,
         applicant=applicant,
+        actor=actor,
     )
     result = pusher.run()
     obj.emit(

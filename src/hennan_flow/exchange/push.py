@@ -13,7 +13,8 @@ a random factor in [0.5, 1)); after `retries` failed attempts the push stops wit
 other answer (a 4xx: the receiver refuses the batch) stops at once, exit 1. A push killed between
 the receiver's answer and the cursor's commit posts that batch again next time; the receiver keeps
 each record once by its `row_guid` (its contract, docs/exchange.md). Events that give no record
-move the cursor without a request.
+move the cursor without a request. Each cursor move is an audit event `exchange.delivered` (target,
+outbox range, record count) by the actor, who must be an admin (§8, access.py).
 
 Logs and error messages name the target, the batch's outbox range, counts and HTTP statuses, never
 a record's content (the 受理 set may carry the applicant's name when `--applicant` is given).
@@ -34,6 +35,7 @@ from sqlalchemy import select, update
 
 from ..db.models import ExchangeCursorRow
 from ..errors import ConfigError, HennanFlowError
+from .access import OPERATION, authorize
 from .export import pages
 
 __all__ = ["DeliveryFailed", "PushResult", "Pusher", "cursors", "stored_cursor"]
@@ -94,6 +96,7 @@ class Pusher:
         backoff: float = 0.5,
         max_backoff: float = 30.0,
         applicant: bool = False,
+        actor: str | None = None,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] = random.random,
@@ -114,6 +117,7 @@ class Pusher:
         self.backoff = backoff
         self.max_backoff = max_backoff
         self.applicant = applicant
+        self.actor = actor
         self._sleep = sleep
         self._jitter = jitter
         self._client = httpx.Client(timeout=timeout, transport=transport, follow_redirects=False)
@@ -123,6 +127,11 @@ class Pusher:
 
     def run(self) -> PushResult:
         """Deliver every record after the target's cursor, batch after batch, until none is left."""
+        try:
+            authorize(self.context, self.actor)
+        except BaseException:
+            self.close()
+            raise
         with self.context.read() as session:
             before = stored_cursor(session, self.target)
         result = PushResult(target=self.target, url=self.url, before=before, cursor=before)
@@ -189,6 +198,13 @@ class Pusher:
         """Move the target's cursor from `after` to `last` (refused if another push moved it meanwhile)."""
         now = self.context.now()
         with self.context.write() as tx:
+            self.context.authority.check(tx, self.actor, OPERATION)  # the role the audit event names
+            tx.journal.record(
+                "exchange.delivered",
+                at=now,
+                actor=self.actor,
+                detail={"target": self.target, "after": after, "cursor": last, "records": records},
+            )
             session = tx.session
             row = session.get(ExchangeCursorRow, self.target)
             if row is None:
