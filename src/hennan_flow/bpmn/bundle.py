@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 __all__ = [
+    "PROCEDURE_NAMES",
     "Bundle",
     "Department",
     "Flow",
@@ -42,6 +43,21 @@ ProcedureKind = Literal[
     "intermediary",
     "other",
 ]
+PROCEDURE_NAMES: dict[str, str] = {
+    "hearing": "听证",
+    "tendering": "招标",
+    "auction": "拍卖",
+    "inspection": "检验",
+    "testing": "检测",
+    "quarantine": "检疫",
+    "appraisal": "鉴定",
+    "expert_review": "专家评审",
+    "site_survey": "现场勘查",
+    "publicity": "公示",
+    "intermediary": "中介服务",
+    "other": "特别程序",
+}
+"""The Chinese name of each special-procedure kind (forms, the 特别程序 data set)."""
 
 
 @dataclass(frozen=True)

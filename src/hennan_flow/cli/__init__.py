@@ -42,6 +42,7 @@ COMMANDS: dict[str, str] = {
     "material": "hennan_flow.cli.services:material",
     "review": "hennan_flow.cli.services:review",
     "keys": "hennan_flow.cli.keys:keys",
+    "exchange": "hennan_flow.cli.exchange:exchange",
 }
 
 

@@ -704,6 +704,20 @@ class RectificationRow(Base):
     __mapper_args__ = {"version_id_col": rev}  # noqa: RUF012  (SQLAlchemy reads it per class)
 
 
+# -- the GB/T 39046 data exchange (migration 0014) ---------------------------------------------
+
+
+class ExchangeCursorRow(Base):
+    """How far one push target has been delivered: the last outbox id whose records it acknowledged."""
+
+    __tablename__ = "hf_exchange_cursor"
+
+    target: Mapped[str] = mapped_column(String(255), primary_key=True)
+    cursor: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"))
+    records: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"))  # delivered so far
+    updated_at: Mapped[datetime]
+
+
 def live_signal() -> ColumnElement[bool]:
     """`state IN ('pending', 'claimed')` spelled with literals, as the partial index `ix_hf_signal_live`
     is: SQLite (and PostgreSQL with bound values) use a partial index only when the query's own

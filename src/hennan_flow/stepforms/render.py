@@ -52,7 +52,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from jinja2 import Template
 
-from ..bpmn.bundle import Bundle, Material, Step, TimeLimit
+from ..bpmn.bundle import PROCEDURE_NAMES, Bundle, Material, Step, TimeLimit
 from ..clock.instants import SHANGHAI
 from ..errors import ConfigError, FieldError
 from ..report.templating import environment
@@ -80,20 +80,6 @@ WaivedKind = Literal["e_license", "online_check", "commitment", "generated", "ca
 
 _NECESSITY = {"required": "必交", "optional": "如有则交", "tolerable": "容缺后补"}
 _UNIT = {"workday": "个工作日", "natural_day": "日（自然日）", "hour": "小时"}
-_PROCEDURE = {
-    "hearing": "听证",
-    "tendering": "招标",
-    "auction": "拍卖",
-    "inspection": "检验",
-    "testing": "检测",
-    "quarantine": "检疫",
-    "appraisal": "鉴定",
-    "expert_review": "专家评审",
-    "site_survey": "现场勘查",
-    "publicity": "公示",
-    "intermediary": "中介服务",
-    "other": "特别程序",
-}
 _INPUT_FORMAT = {
     "date": "date",
     "date-time": "datetime-local",
@@ -240,7 +226,7 @@ def render_form(
         department=department.name if department else step.department,
         limit=_limit_text(step.time_limit, step.kind),
         procedures=tuple(
-            f"{_PROCEDURE.get(p.kind, p.kind)}（{p.limit}{_UNIT.get(p.unit, p.unit)}，不计入办理时限）"
+            f"{PROCEDURE_NAMES.get(p.kind, p.kind)}（{p.limit}{_UNIT.get(p.unit, p.unit)}，不计入办理时限）"
             for p in step.special_procedures
         ),
         fields=fields,
