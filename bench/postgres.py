@@ -21,7 +21,7 @@ never corrupt); `autovacuum=off` so the per-step WAL and CPU figures hold only t
 - the sweep of 1,000 due signals among 10k and 100k open steps (bulk-loaded with SQL), one sweeper
   and two sweepers at once.
 
-    python bench/postgres.py [--quick]      # the section alone; writes nothing
+    python bench/postgres.py [--quick] [--json FILE]   # the section alone
 """
 
 from __future__ import annotations
@@ -615,7 +615,8 @@ if __name__ == "__main__":
         parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
         parser.add_argument("--quick", action="store_true")
         parser.add_argument("--no-sweep", action="store_true")
+        parser.add_argument("--json", help="write the figures to this file")
         args = parser.parse_args()
-        print(
-            json.dumps(main(args.quick, not args.no_sweep), indent=2, ensure_ascii=False, default=str)[:4000]
-        )
+        figures = main(args.quick, not args.no_sweep)
+        if args.json:
+            Path(args.json).write_text(json.dumps(figures, indent=2, ensure_ascii=False), encoding="utf-8")
