@@ -183,3 +183,27 @@ def test_a_statement_naming_no_case_is_caught() -> None:
     assert kind("DELETE FROM hf_task WHERE id = %s", ["t1"], cases, rows) == "unkeyed"
     assert kind("SELECT MAX(id) FROM hf_calendar", [], cases, rows) == "reference"
     assert kind("INSERT INTO hf_event (case_id) VALUES (%s)", ["c1"], cases, rows) == "case"
+
+
+@pytest.mark.postgres
+def test_a_hot_read_on_postgresql_runs_in_autocommit_and_hands_back_a_transactional_connection(
+    sim: tuple[Engine, SimulatedClock],
+) -> None:
+    import psycopg.pq
+
+    engine, _clock = sim
+    case = engine.start_case("review_clock")
+    with engine.context.reading() as raw:
+        assert raw.rows("SELECT id FROM hf_case") == [(case.id,)]
+        reading = raw._cursor.connection  # the read sent no BEGIN: nothing to roll back at check-in
+        assert reading.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    fairy = engine.context.db.raw_connection()  # the pool hands out the one used last (LIFO)
+    try:
+        conn = fairy.dbapi_connection
+        assert conn is reading and conn.autocommit is False  # a write on it begins a transaction again
+        assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    finally:
+        fairy.close()
+    # and the next completion on that connection still commits as one transaction
+    [task] = case.ready
+    assert engine.complete_task(task.id, data={}).state == "completed"
