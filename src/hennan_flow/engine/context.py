@@ -308,6 +308,10 @@ class EngineContext:
             return self.calendar(session)
 
     # -- definitions ----------------------------------------------------------------------
+    def loaded_definition(self, definition_id: int) -> LoadedDefinition | None:
+        """The definition if this process has loaded it already (no session needed to ask)."""
+        return self._definitions.get(definition_id)
+
     def definition(self, session: Session, definition_id: int) -> LoadedDefinition:
         """A deployed definition, loaded once per process (bundle model, spec, forms)."""
         loaded = self._definitions.get(definition_id)
