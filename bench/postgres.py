@@ -97,12 +97,11 @@ class Cluster:
         subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=120)
 
     def __enter__(self) -> Cluster:
-        previous = signal.getsignal(signal.SIGTERM)
+        previous = self._previous = signal.getsignal(signal.SIGTERM)
 
         def stop_on_term(signum: int, frame: Any) -> None:
-            self.stop()
             signal.signal(signal.SIGTERM, previous)
-            raise SystemExit(143)
+            raise SystemExit(143)  # unwinds through __exit__, which stops the cluster
 
         signal.signal(signal.SIGTERM, stop_on_term)
         try:
@@ -125,6 +124,7 @@ class Cluster:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+        signal.signal(signal.SIGTERM, self._previous)
 
     def stop(self) -> None:
         if self.data.exists():
