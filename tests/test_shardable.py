@@ -97,7 +97,6 @@ KEYED_BY_ROW = (
     " t.doc_order, t.claimed_by, c.definition_id FROM hf_task t JOIN hf_case c ON c.id = t.case_id WHERE t.id = ",
     "SELECT id, case_id, step, name, department, state, ready_at, ended_at, actor, doc_order, claimed_by"
     " FROM hf_task WHERE id = ",
-    "UPDATE hf_task SET state = %s, ended_at = %s, actor = %s WHERE id = ",
     "UPDATE hf_deadline SET closed_at = %s, arm_at = NULL WHERE id = ",
     "SELECT hf_deadline.case_id FROM hf_deadline WHERE hf_deadline.id IN ",
     "SELECT hf_deadline.id, hf_deadline.case_id, ",
