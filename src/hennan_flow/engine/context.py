@@ -259,7 +259,7 @@ class EngineContext:
             conn = self.db.raw_connection()
         except OperationalError as exc:
             raise database_error(exc, self.url) from exc
-        dbapi = conn.dbapi_connection
+        dbapi: Any = conn.dbapi_connection  # psycopg or sqlite3
         try:
             if self.postgres:
                 dbapi.autocommit = True
