@@ -307,7 +307,7 @@ def throughput(
     cluster: Cluster, shape: tuple[str, str], steps: int, cases: int, rounds: int
 ) -> dict[str, Any]:
     from naive import Naive
-    from run import hf_case, naive_case, stats, timed
+    from run import hf_case, naive_case, paired, timed
 
     pid, bpmn = shape
     hf_name, hf_url = prepared(cluster, shape)
@@ -336,16 +336,8 @@ def throughput(
     engine.close()
     naive.db.dispose()
     total_steps = steps * cases * rounds
-    out = {
-        "shape": pid,
-        "cases_per_round": cases,
-        "rounds": rounds,
-        "hennan_flow": stats(hf_rates),
-        "naive": stats(naive_rates),
-        "paired_ratio": stats(ratios),
-        "ratio": statistics.median(ratios),
-        "per_step": {side: meters[side].per(total_steps) for side in ("hf", "naive")},
-    }
+    out = paired(pid, cases, hf_rates, naive_rates, ratios)
+    out["per_step"] = {side: meters[side].per(total_steps) for side in ("hf", "naive")}
     for m in meters.values():
         m.close()
     return out

@@ -162,10 +162,17 @@ def throughput(
         naive_rates.append(rate["naive"])
         ratios.append(rate["hf"] / rate["naive"])
     engine.close()
+    return paired(pid, cases, hf_rates, naive_rates, ratios)
+
+
+def paired(
+    pid: str, cases: int, hf_rates: list[float], naive_rates: list[float], ratios: list[float]
+) -> dict[str, Any]:
+    """The figures of a paired throughput run (also the PostgreSQL section's, bench/postgres.py)."""
     return {
         "shape": pid,
         "cases_per_round": cases,
-        "rounds": rounds,
+        "rounds": len(ratios),
         "hennan_flow": stats(hf_rates),
         "naive": stats(naive_rates),
         "paired_ratio": stats(ratios),
