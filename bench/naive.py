@@ -27,12 +27,15 @@ cases = Table("cases", meta, Column("id", String(36), primary_key=True), Column(
 
 class Naive:
     def __init__(self, path: str, bpmn: str, pid: str) -> None:
-        self.db = create_engine(f"sqlite:///{path}")
+        """`path`: a SQLite file, or a database URL (the PostgreSQL section, bench/pg.py)."""
+        self.db = create_engine(path if "://" in path else f"sqlite:///{path}")
 
-        @event.listens_for(self.db, "connect")
-        def _pragmas(conn: Any, _rec: Any) -> None:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
+        if self.db.dialect.name == "sqlite":
+
+            @event.listens_for(self.db, "connect")
+            def _pragmas(conn: Any, _rec: Any) -> None:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
 
         meta.create_all(self.db)
         parser = BpmnParser()

@@ -162,10 +162,17 @@ def throughput(
         naive_rates.append(rate["naive"])
         ratios.append(rate["hf"] / rate["naive"])
     engine.close()
+    return paired(pid, cases, hf_rates, naive_rates, ratios)
+
+
+def paired(
+    pid: str, cases: int, hf_rates: list[float], naive_rates: list[float], ratios: list[float]
+) -> dict[str, Any]:
+    """The figures of a paired throughput run (also the PostgreSQL section's, bench/postgres.py)."""
     return {
         "shape": pid,
         "cases_per_round": cases,
-        "rounds": rounds,
+        "rounds": len(ratios),
         "hennan_flow": stats(hf_rates),
         "naive": stats(naive_rates),
         "paired_ratio": stats(ratios),
@@ -243,7 +250,10 @@ def audit_corpus(shared: Path) -> dict[str, Any] | None:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run)")
-    parser.add_argument("--no-sweep", action="store_true", help="skip the sweeper benchmark")
+    parser.add_argument("--no-sweep", action="store_true", help="skip the sweeper benchmarks")
+    parser.add_argument(
+        "--no-pg", action="store_true", help="skip the PostgreSQL section (bench/postgres.py)"
+    )
     args = parser.parse_args(argv)
     rounds = 6 if args.quick else 15
     results: dict[str, Any] = {
@@ -304,6 +314,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             f"({corpus['files_per_second']:.0f} files/s)"
         )
     print("  ratios: " + ", ".join(f"{k} = {v:.2f}" for k, v in results["ratios"].items()))
+    if args.no_pg:
+        print("  PostgreSQL: skipped (--no-pg)")
+    else:
+        import postgres  # bench/postgres.py: starts and always stops its own private cluster
+
+        results["pg"] = postgres.main(quick=args.quick, sweeps=not args.no_sweep)
     out = HERE / "results" / "latest.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(results, indent=2, ensure_ascii=False), encoding="utf-8")

@@ -355,10 +355,11 @@ def insert_task(raw: Raw, task: TaskRecord) -> None:
 
 
 def end_task(raw: Raw, task: TaskRecord) -> None:
-    """Write a step's end: its final state, when, and (completed) by whom."""
+    """Write a step's end: its final state, when, and (completed) by whom (keyed by the case too, so
+    the statement routes to the case's shard on a distributed PostgreSQL: docs/scale.md)."""
     raw.run(
-        "UPDATE hf_task SET state = ?, ended_at = ?, actor = ? WHERE id = ?",
-        (task.state, raw.ts(task.ended_at), task.actor, task.id),
+        "UPDATE hf_task SET state = ?, ended_at = ?, actor = ? WHERE id = ? AND case_id = ?",
+        (task.state, raw.ts(task.ended_at), task.actor, task.id, task.case_id),
     )
 
 

@@ -9,11 +9,12 @@ A state change's write transaction is `transaction.transaction`.
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, DisconnectionError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..errors import ConfigError
@@ -37,6 +38,10 @@ __all__ = [
 BUSY_TIMEOUT_MS = 30_000  # HENNAN_FLOW_BUSY_TIMEOUT_MS (SQLite)
 LOCK_TIMEOUT_MS = 10_000  # HENNAN_FLOW_LOCK_TIMEOUT_MS (PostgreSQL lock_timeout)
 IDLE_TX_TIMEOUT_MS = 30_000  # HENNAN_FLOW_IDLE_TX_TIMEOUT_MS (idle_in_transaction_session_timeout)
+# A pooled PostgreSQL connection that sat idle longer than this is pinged when it is checked out
+# (and replaced if its server end is gone); one used within it is not: a ping is a round trip, and
+# a step makes two check-outs (bench/postgres.py: 18 → 16 round trips a step).
+PING_AFTER_S = 1.0
 
 
 def timeout_ms(name: str, default: int) -> int:
@@ -113,12 +118,12 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             engine = create_engine(
                 url,
                 connect_args={"options": options},  # session settings, sent with the connection
-                pool_pre_ping=True,
                 pool_use_lifo=True,  # idle connections beyond the busy few can time out server-side
                 hide_parameters=True,
                 logging_name="hennan_flow",
                 **kwargs,
             )
+            _ping_when_idle(engine)
     except NoSuchModuleError as exc:
         raise ConfigError(
             f"no driver for {url.split(':', 1)[0]!r}", hint="install hennan-flow[postgres] for PostgreSQL"
@@ -129,6 +134,25 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             hint="install hennan-flow[postgres] for PostgreSQL",
         ) from exc
     return engine
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """SQLAlchemy's pessimistic disconnect handling (`pool_pre_ping`), for connections idle longer
+    than `PING_AFTER_S` only: a dead one raises DisconnectionError, which makes the pool replace it."""
+
+    @event.listens_for(engine, "checkin")
+    def _idle_from(_dbapi: Any, record: Any) -> None:
+        record.info["hf_idle_from"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping(dbapi: Any, record: Any, _proxy: Any) -> None:
+        idle_from = record.info.pop("hf_idle_from", None)
+        if idle_from is None or time.monotonic() - idle_from <= PING_AFTER_S:
+            return  # just connected, or used a moment ago
+        try:
+            engine.dialect.do_ping(dbapi)
+        except Exception as exc:
+            raise DisconnectionError("the pooled connection is gone") from exc
 
 
 def _configure_sqlite(engine: Engine, busy_ms: int) -> None:

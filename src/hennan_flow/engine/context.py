@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -251,18 +251,24 @@ class EngineContext:
     def reading(self) -> Iterator[Raw]:
         """A pooled connection for the hot reads (work queues): driver-level, no ORM session.
 
-        SQLite reads in autocommit (each statement sees the last commit); PostgreSQL's implicit
-        transaction is rolled back when the connection goes back to the pool.
+        Both read in autocommit: each statement sees the last commit. On PostgreSQL that saves the
+        driver's BEGIN and the pool's ROLLBACK, two of a read's three round trips (bench/postgres.py).
         """
         self.check_schema()
         try:
             conn = self.db.raw_connection()
         except OperationalError as exc:
             raise database_error(exc, self.url) from exc
+        dbapi: Any = conn.dbapi_connection  # psycopg or sqlite3
         try:
+            if self.postgres:
+                dbapi.autocommit = True
             with using(self.keyring):
-                yield Raw(dbapi=conn.dbapi_connection, postgres=self.postgres)
+                yield Raw(dbapi=dbapi, postgres=self.postgres)
         finally:
+            if self.postgres:
+                with suppress(Exception):  # a broken connection is discarded by the pool
+                    dbapi.autocommit = False
             conn.close()
 
     @contextmanager
@@ -302,6 +308,10 @@ class EngineContext:
             return self.calendar(session)
 
     # -- definitions ----------------------------------------------------------------------
+    def loaded_definition(self, definition_id: int) -> LoadedDefinition | None:
+        """The definition if this process has loaded it already (no session needed to ask)."""
+        return self._definitions.get(definition_id)
+
     def definition(self, session: Session, definition_id: int) -> LoadedDefinition:
         """A deployed definition, loaded once per process (bundle model, spec, forms)."""
         loaded = self._definitions.get(definition_id)

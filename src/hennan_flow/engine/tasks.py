@@ -62,8 +62,10 @@ def _check_data(ctx: EngineContext, task_id: str, data: dict[str, Any]) -> str:
     task, definition_id = found
     if task.state in {"completed", "cancelled"}:  # final: answered without the lock too
         _check_completable(task)
-    with ctx.read() as session:  # (a definition is read from the database once per process)
-        definition = ctx.definition(session, definition_id)
+    definition = ctx.loaded_definition(definition_id)
+    if definition is None:  # read from the database once per process; else no session is opened
+        with ctx.read() as session:
+            definition = ctx.definition(session, definition_id)
     definition.check_data(task.step, data)
     return task.case_id
 
