@@ -53,8 +53,8 @@ from ..clock.deadlines import PAUSE_REASONS
 from ..clock.instants import as_utc, local_date, local_day_ended, local_iso
 from ..clock.workdays import WorkCalendar
 from ..errors import CalendarRangeError, NotFoundError
-from .facts import BundleInfo, CardFact, CaseFact, DeadlineFact, Facts, PauseFact, Scope, StepFact
 from .cards import CARD_STATES
+from .facts import BundleInfo, CardFact, CaseFact, DeadlineFact, Facts, PauseFact, Scope, StepFact
 
 __all__ = [
     "REPORT_VERSION",
