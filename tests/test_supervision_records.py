@@ -522,6 +522,14 @@ def test_cli_account_referrals_and_card_show(
     assert code == 0, err
     assert "红牌" in out and "整改中" in out and "阶段期限" in out and "核查（2 个工作日）" in out
     assert "责任追究" in out and "移送纪检监察机关" in out
+    code, out, err = run_cli(url, capsys, "--format", "json", "card", "show", red, now=now)
+    shown = json.loads(out)
+    assert [r["to"] for r in shown["record"]] == ["open", "verifying", "rectifying"]
+    assert [(p["phase"], p["due_at"]) for p in shown["phases"]] == [
+        ("verify", iso("2025-10-22T00:00")),
+        ("rectify", iso("2025-10-24T00:00")),  # 4 working days after Fri 10-17 (its move, at 08:00)
+    ]
+    assert [(a["person"], a["measure"]) for a in shown["accountability"]] == [("李芳", "移送纪检监察机关")]
     code, out, _ = run_cli(
         url, capsys, "card", "list", "--color", "red", "--state", "rectifying", "--department", "amr", now=now
     )

@@ -62,6 +62,7 @@ if TYPE_CHECKING:
     from ..services.reviews import Review
     from ..services.tolerance import CaseMaterials
     from ..supervision.accountability import Referral
+    from ..supervision.bulletin import Bulletin
     from ..supervision.figures import ReviewSummary, SupervisionReport
 
 __all__ = ["PLAINTEXT_ENV", "Engine", "SimulatedClock"]
@@ -602,6 +603,12 @@ class Engine:
         unknown department raise InputError / NotFoundError.
         """
         return supervision.report(self.context, start=start, end=end, department=department)
+
+    def bulletin(
+        self, *, start: date | None = None, end: date | None = None, department: str | None = None
+    ) -> Bulletin:
+        """The publishable 红牌通报 of a period: red cards, their conclusions and measures, no applicant data."""
+        return supervision.bulletin(self.context, start=start, end=end, department=department)
 
     # -- services: commitments (告知承诺) -------------------------------------------------------
     def applicant_key(self, applicant: Mapping[str, Any]) -> str | None:

@@ -27,6 +27,7 @@ from ..errors import ConflictError, InputError, NotFoundError
 from ..identity.permissions import SYSTEM
 from ..supervision import accountability, records
 from ..supervision import cards as card_records
+from ..supervision.bulletin import Bulletin, build_bulletin
 from ..supervision.cards import Card, issue
 from ..supervision.facts import Scope, read_facts
 from ..supervision.figures import SupervisionReport, build_report
@@ -41,6 +42,7 @@ __all__ = [
     "SweepPort",
     "account",
     "advance_card",
+    "bulletin",
     "card_operation",
     "close_referral",
     "list_cards",
@@ -231,6 +233,24 @@ def close_referral(
             return accountability.close_referral(tx, row, outcome=outcome, actor=actor, now=ctx.now())
     except StaleDataError as exc:
         raise ConflictError(f"referral {referral_id} was changed meanwhile", hint="list it again") from exc
+
+
+def bulletin(ctx: EngineContext, *, start: date | None, end: date | None, department: str | None) -> Bulletin:
+    """The 红牌通报 of a period (supervision.bulletin), from one read transaction."""
+    scope = Scope(start=start, end=end, department=department)
+    ctx.check_schema()
+    now = ctx.now()
+    with ctx.read() as session:
+        directory = ctx.authority.directory(Raw(session.connection()))
+        names = {code: d.name for code, d in directory.departments.items()} if directory is not None else {}
+        return build_bulletin(
+            session,
+            scope,
+            now=now,
+            calendar=ctx.calendar(session),
+            bundle_of=lambda i: ctx.definition(session, i).bundle,
+            department_names=names,
+        )
 
 
 def report(
