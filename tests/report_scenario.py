@@ -28,11 +28,12 @@ verifying → rectifying; permit/inspect/yellow verifying.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from helpers import at, migrated
 from hennan_flow.engine import Engine, SimulatedClock
+from hennan_flow.identity.directory import SUPERVISION_DEFAULTS
 
 BUNDLES = Path(__file__).parent / "fixtures" / "report" / "processes"
 NOW = "2025-04-16T12:00"
@@ -52,6 +53,12 @@ def seed(url: str) -> Seeded:
     migrated(url, simulation=True)
     clock = SimulatedClock(at("2025-03-01T09:00"))
     engine = Engine(url, clock=clock)
+    # the scenario pins the efficiency figures of issue 8 with one sweep at NOW, long after its yellow
+    # records' verify deadlines: without a directory the defaults would escalate each (DESIGN §9,
+    # tests/test_supervision_records.py); here they only signal
+    engine.context.phases = replace(
+        engine.context.phases, settings=lambda _tx: {**SUPERVISION_DEFAULTS, "escalate_yellow": False}
+    )
     engine.deploy(str(BUNDLES))
     cases: dict[str, str] = {}
 

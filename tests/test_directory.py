@@ -13,6 +13,7 @@ from hennan_flow import Engine, PermissionDenied
 from hennan_flow.cli import main
 from hennan_flow.errors import ConfigError, NotFoundError
 from hennan_flow.identity.directory import ROLES, parse_directory
+from hennan_flow.identity.permissions import authorize
 from hennan_flow.resources import packaged_processes
 
 pytestmark = pytest.mark.enforce
@@ -115,6 +116,32 @@ def test_the_sample_directory_has_every_lane_department_of_the_shipped_bundles()
         staff = [u for u in d.users.values() if code in u.departments]
         assert {"handler", "head"} <= {r for u in staff for r in u.roles}, code
     assert {r for u in d.users.values() for r in u.roles} == set(ROLES) - {"reviewer"} | {"reviewer"}
+
+
+VERTICAL = {  # 垂直管理: the county office → its superior outside the county (issue 23 item 3)
+    "tax": ("hy-tax", "国家税务总局衡阳市税务局"),
+    "fire": ("hy-fire", "衡阳市消防救援支队"),
+    "eco": ("hy-eco", "衡阳市生态环境局"),
+}
+
+
+def test_vertically_managed_departments_are_reviewed_by_their_external_superior() -> None:
+    d = parse_directory(SAMPLE.read_text(encoding="utf-8"), str(SAMPLE))
+    for code, (superior, name) in VERTICAL.items():
+        assert d.departments[code].superior == superior
+        home = d.departments[superior]
+        assert (home.name, home.external, home.superior) == (name, True, None)
+        reviewers = [u for u in d.users.values() if superior in u.departments]
+        assert reviewers and all(u.roles == ("reviewer",) for u in reviewers), superior  # reviews only
+        assert authorize(d, reviewers[0].id, "card.red.review", department=code).role == "reviewer"
+        with pytest.raises(PermissionDenied):  # the city's 政务服务中心 does not review a vertical office
+            authorize(d, "hy-zwfw-liu", "card.red.review", department=code)
+        with pytest.raises(PermissionDenied):  # nor the reviewer of another vertical line
+            other = next(s for c, (s, _n) in VERTICAL.items() if c != code)
+            reviewer = next(u.id for u in d.users.values() if other in u.departments)
+            authorize(d, reviewer, "card.red.review", department=code)
+    # the other county departments keep the city's 政务服务中心 (or their own line: amr) as reviewers' home
+    assert d.departments["psb"].superior == "hy-zwfw" and d.departments["amr"].superior == "hy-amr"
 
 
 def test_load_stores_a_version_audits_it_and_refuses_the_same_version_again(

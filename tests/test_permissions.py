@@ -195,6 +195,25 @@ def _red_rectifying(w: World) -> str:
     return red
 
 
+def _red_reviewing(w: World) -> str:
+    red = _red_rectifying(w)
+    w.engine.advance_card(red, to="reviewing", note="整改完成", actor="head")
+    return red
+
+
+def _red_revisiting(w: World) -> str:
+    red = _red_reviewing(w)
+    w.engine.advance_card(red, to="revisiting", note="复核通过", actor="reviewer")
+    w.engine.account_card(red, person="李明", measure="批评教育", note="超期", actor="supervisor")
+    return red
+
+
+def _referral(w: World) -> str:
+    red = _red_rectifying(w)
+    w.engine.account_card(red, person="李明", measure="移送纪检监察机关", note="多次超期", actor="supervisor")
+    return w.engine.referrals(state="open", actor="discipline")[-1].id
+
+
 def _ended(w: World) -> tuple[str, str]:
     c, t = fresh_case(w)
     w.engine.complete_task(t, actor="handler")
@@ -287,9 +306,35 @@ OPS: dict[str, Op] = {
         {"head", "supervisor"},
     ),
     "red record close": (
-        _red_rectifying,
-        lambda w, c, a: w.engine.advance_card(c, to="closed", note="整改完毕", conclusion="属实", actor=a),
+        _red_revisiting,
+        lambda w, c, a: w.engine.advance_card(c, to="closed", note="回访满意", conclusion="属实", actor=a),
         {"supervisor"},
+    ),
+    "red record handover to review": (
+        _red_rectifying,
+        lambda w, c, a: w.engine.advance_card(c, to="reviewing", note="整改完成", actor=a),
+        {"head"},
+    ),
+    "red record review passed": (
+        _red_reviewing,
+        lambda w, c, a: w.engine.advance_card(c, to="revisiting", note="复核通过", actor=a),
+        {"reviewer"},
+    ),
+    "red record review sent back": (
+        _red_reviewing,
+        lambda w, c, a: w.engine.advance_card(c, to="rectifying", note="整改不到位", actor=a),
+        {"reviewer"},
+    ),
+    "card.account": (
+        _red_rectifying,
+        lambda w, c, a: w.engine.account_card(c, person="李明", measure="诫勉谈话", note="超期", actor=a),
+        {"supervisor"},
+    ),
+    "referral.read": (lambda w: _referral(w), lambda w, _r, a: w.engine.referrals(actor=a), {"discipline"}),
+    "referral.outcome": (
+        _referral,
+        lambda w, r, a: w.engine.close_referral(r, outcome="给予党内警告处分", actor=a),
+        {"supervisor", "discipline"},
     ),
     "review.add": (
         _ended,

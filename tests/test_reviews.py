@@ -99,7 +99,14 @@ def test_a_bad_review_rectified_late_gets_its_card_scope_review(sim: tuple[Engin
     assert (record.state, record.on_time, record.closed_at) == ("closed", False, at("2026-03-12T16:00"))
     assert record.feedback is not None and record.feedback.due == at("2026-03-14T00:00")
     clock.set(at("2026-03-30T10:00"))
-    assert [i for i in engine.sweep().issued if i.scope == "review"] == []  # every phase closed
+    # every phase of the rectification closed: nothing of its own fires (its yellow card's record,
+    # never verified, has a deadline of its own and escalates: DESIGN §9, test_supervision_records.py)
+    swept = engine.sweep().issued
+    assert [i for i in swept if i.scope == "review" and i.card is None] == []
+    assert {(i.name, i.trigger) for i in swept if i.scope == "review"} <= {
+        ("record_overdue", "verify"),
+        ("red", "escalated"),
+    }
 
     moves = [
         (e.payload["from"], e.payload["to"])

@@ -45,9 +45,14 @@ def lite(sqlite_url: str) -> Iterator[tuple[Engine, SimulatedClock]]:
 
 
 def issued(engine: Engine, **kwargs: Any) -> list[tuple[str | None, str, str, str, str]]:
-    """Sweep; (step, scope, kind, name, at) of what it issued."""
+    """Sweep; (step, scope, kind, name, at) of what it issued for the steps and the case (the records'
+    own phase deadlines, `record_overdue`, are tests/test_supervision_records.py's)."""
     result = engine.sweep(**kwargs)
-    return [(i.step, i.scope, i.kind, i.name, i.as_dict()["at"] or "") for i in result.issued]
+    return [
+        (i.step, i.scope, i.kind, i.name, i.as_dict()["at"] or "")
+        for i in result.issued
+        if i.name != "record_overdue"
+    ]
 
 
 def start(engine: Engine) -> tuple[str, str]:
@@ -127,7 +132,7 @@ def test_signals_and_cards_fire_exactly_at_their_instants_once(sim: tuple[Engine
     # every card opened its record, and is on the case's timeline
     timeline = engine.case(case_id).events
     assert sum(e.type == "card.issued" for e in timeline) == 6
-    assert sum(e.type == "signal.fired" for e in timeline) == 4
+    assert sum(e.type == "signal.fired" and e.detail["name"] != "record_overdue" for e in timeline) == 4
     assert all(engine.card(c.id).record[0].to_state == "open" for c in cards)
 
 
@@ -186,8 +191,13 @@ def test_a_step_finished_late_between_two_sweeps_still_gets_its_cards(
     clock.set(at("2025-10-15T11:05"))
     assert issued(engine) == []  # not again
     clock.set(at("2025-10-30T00:00"))
-    assert issued(engine) == []  # the red card and the case's signals were cancelled with them
-    assert len(engine.cards()) == 1
+    # the step's red card and the case's signals were cancelled with them; only the yellow record,
+    # never verified, escalates at its verify phase's deadline (DESIGN §9)
+    assert issued(engine) == [("review", "step", "card", "red", iso("2025-10-18T00:00"))]
+    assert [(c.color, c.signal) for c in engine.cards()] == [
+        ("yellow", "promised_passed"),
+        ("red", "escalated"),
+    ]
 
 
 def test_a_card_already_due_when_the_step_is_paused_is_not_moved(sim: tuple[Engine, SimulatedClock]) -> None:
@@ -223,7 +233,9 @@ def cards_at(engine: Engine, clock: SimulatedClock, instant: str) -> dict[str, s
     return {c.color: c.id for c in engine.cards() if c.step == "review"}
 
 
-def test_record_goes_open_verifying_rectifying_closed(lite: tuple[Engine, SimulatedClock]) -> None:
+def test_record_goes_open_verifying_rectifying_reviewing_revisiting_closed(
+    lite: tuple[Engine, SimulatedClock],
+) -> None:
     engine, clock = lite
     ids = cards_at(engine, clock, "2025-10-17T08:00")
     red = ids["red"]
@@ -233,16 +245,24 @@ def test_record_goes_open_verifying_rectifying_closed(lite: tuple[Engine, Simula
     clock.set(at("2025-10-20T09:00"))
     step2 = engine.advance_card(red, to="rectifying", note="确属超期，责令整改", actor="上级复核")
     assert step2.state == "rectifying"
+    clock.set(at("2025-10-21T09:00"))
+    engine.advance_card(red, to="reviewing", note="整改完成，移交上级复核", actor="市场局")
+    clock.set(at("2025-10-22T09:00"))
+    engine.advance_card(red, to="revisiting", note="复核通过", actor="上级复核")
+    clock.set(at("2025-10-23T09:00"))
+    engine.account_card(red, person="李芳", measure="批评教育", note="超期办理", actor="监察室")
     clock.set(at("2025-10-24T09:00"))
     closed = engine.advance_card(
-        red, to="closed", note="整改完毕，回访满意", conclusion="属实", actor="上级复核"
+        red, to="closed", note="整改完毕，回访满意", conclusion="属实", actor="监察室"
     )
     assert (closed.state, closed.conclusion, closed.closed_at) == ("closed", "属实", at("2025-10-24T09:00"))
     assert [(t.from_state, t.to_state, t.actor) for t in closed.record] == [
         (None, "open", None),
         ("open", "verifying", "监察室"),
         ("verifying", "rectifying", "上级复核"),
-        ("rectifying", "closed", "上级复核"),
+        ("rectifying", "reviewing", "市场局"),
+        ("reviewing", "revisiting", "上级复核"),
+        ("revisiting", "closed", "监察室"),
     ]
     assert closed.record[-1].note == "整改完毕，回访满意" and closed.record[-1].conclusion == "属实"
     # every transition is an audit event and an outbox event
@@ -250,14 +270,12 @@ def test_record_goes_open_verifying_rectifying_closed(lite: tuple[Engine, Simula
     assert [(e.detail["from"], e.detail["to"]) for e in timeline] == [
         ("open", "verifying"),
         ("verifying", "rectifying"),
-        ("rectifying", "closed"),
+        ("rectifying", "reviewing"),
+        ("reviewing", "revisiting"),
+        ("revisiting", "closed"),
     ]
     moves = [e.payload for e in engine.events(limit=1000) if e.type == "card.advanced"]
-    assert [(m["card"], m["to"], m["note"]) for m in moves] == [
-        (red, "verifying", "调取办件记录核查"),
-        (red, "rectifying", "确属超期，责令整改"),
-        (red, "closed", "整改完毕，回访满意"),
-    ]
+    assert [(m["card"], m["to"], m["note"]) for m in moves][-1] == (red, "closed", "整改完毕，回访满意")
     assert [c.id for c in engine.cards(state="closed")] == [red]
     assert red not in [c.id for c in engine.cards(state="open")]  # open = not closed
     assert [c.id for c in engine.cards(state="open") if c.step == "review"] == [ids["yellow"]]
@@ -338,7 +356,7 @@ def test_there_is_no_way_to_delete_a_card_or_its_record() -> None:
     module = [n for n in dir(supervision_module) if any(w in n.lower() for w in destructive)]
     assert module == []
     assert isinstance(card_group, click.Group)
-    assert sorted(card_group.commands) == ["advance", "list", "show"]
+    assert sorted(card_group.commands) == ["account", "advance", "list", "referral", "referrals", "show"]
 
 
 def test_rows_are_kept_after_closing(lite: tuple[Engine, SimulatedClock]) -> None:
@@ -502,6 +520,8 @@ def test_cli_sweep_card_list_and_advance_json(cli_db: str, capsys: pytest.Captur
     code, out, err = run(
         cli_db,
         capsys,
+        "--now",
+        "2025-10-15T09:00:00+08:00",  # within the record's verify phase (DESIGN §9: 3 working days)
         "--format",
         "json",
         "card",
@@ -521,6 +541,8 @@ def test_cli_sweep_card_list_and_advance_json(cli_db: str, capsys: pytest.Captur
     code, out, err = run(
         cli_db,
         capsys,
+        "--now",
+        "2025-10-15T10:00:00+08:00",
         "card",
         "advance",
         card["id"],
@@ -539,7 +561,7 @@ def test_cli_sweep_card_list_and_advance_json(cli_db: str, capsys: pytest.Captur
     code, out, _ = run(cli_db, capsys, "card", "list", "--state", "closed", "--format", "json")
     assert [c["state"] for c in json.loads(out)] == ["closed"]
     code, out, _ = run(cli_db, capsys, "card", "show", card["id"])
-    assert code == 0 and "yellow card" in out and "系统误报" in out
+    assert code == 0 and "黄牌" in out and "系统误报" in out and "核查（3 个工作日）" in out
     code, _out, err = run(cli_db, capsys, "card", "advance", card["id"], "--to", "open", "--note", "x")
     assert code == 2  # not even a choice
     code, _out, err = run(cli_db, capsys, "card", "delete", card["id"])

@@ -144,6 +144,8 @@ def figures(
                 "open": s_open,
                 "verifying": s_verifying,
                 "rectifying": s_rectifying,
+                "reviewing": 0,  # (上级复核 and 回访: DESIGN §9, none in this scenario)
+                "revisiting": 0,
                 "closed": s_closed,
             },
         },

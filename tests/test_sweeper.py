@@ -122,8 +122,9 @@ def test_a_stalled_worker_cannot_fire_what_another_reaped_and_fired(
     result = slow.run()
     assert len(seen) == 4
     assert result.lost == 4 and result.issued == ()  # fenced out: nothing twice
-    # 9 fired, the red cards wait; the cases' own signals, none due, still ride on their deadline rows
-    assert signal_states(engine) == {"fired": 9, "pending": 3}
+    # 9 fired, the red cards and the yellow records' verify deadlines (DESIGN §9) wait; the cases'
+    # own signals, none due, still ride on their deadline rows
+    assert signal_states(engine) == {"fired": 9, "pending": 6}
     refs = outbox_refs(engine)
     assert len(refs) == 9 and len(set(refs)) == 9
     assert len(engine.cards()) == 3

@@ -46,6 +46,8 @@ EVENT_NAMES: dict[str, str] = {
     "signal.fired": "预警",
     "card.issued": "亮牌",
     "card.advanced": "督办记录更新",
+    "card.accountability": "责任追究登记",
+    "referral.closed": "移送结果登记",
     "deadline.recomputed": "期限重算",
     "calendar.loaded": "载入日历",
     "directory.loaded": "载入部门与人员目录",
@@ -83,6 +85,8 @@ STATE_NAMES = {
     "withdrawn": "已撤回",
     "verifying": "核查中",
     "rectifying": "整改中",
+    "reviewing": "上级复核中",
+    "revisiting": "回访中",
     "closed": "已关闭",
     "feedback": "待反馈",
     "pending": "待发出",
@@ -98,6 +102,8 @@ SIGNAL_NAMES = {
     "red_card": "红牌",
     "promised": "承诺期限",
     "legal": "法定期限",
+    "record_overdue": "督办超期",
+    "escalated": "黄牌逾期升级红牌",
 }
 
 

@@ -26,7 +26,7 @@ def _date(value: str | None, option: str) -> date | None:
 
 @click.group()
 def report() -> None:
-    """Reports over the database: the 红黄牌 supervision report."""
+    """Reports over the database: the 红黄牌 supervision report and the 红牌通报 bulletin."""
 
 
 @report.command("supervision")
@@ -74,3 +74,43 @@ def supervision(
     if output is not None:
         steps = record["totals"]["steps"]["accepted"]
         click.echo(f"supervision report: {steps} step(s) in scope; written to {output}", err=True)
+
+
+@report.command("bulletin")
+@click.option("--from", "start", metavar="DATE", required=True, help="First day (YYYY-MM-DD, Asia/Shanghai).")
+@click.option("--to", "end", metavar="DATE", required=True, help="Last day, inclusive (YYYY-MM-DD).")
+@click.option("--department", metavar="CODE", default=None, help="Only this department (lane code).")
+@click.option(
+    "--format",
+    "report_format",
+    type=click.Choice(FORMATS),
+    default=None,
+    help="Bulletin format (overrides the global --format): text, json or html.",
+)
+@output_option()
+@pass_cli
+def bulletin(
+    obj: CliContext,
+    start: str,
+    end: str,
+    department: str | None,
+    report_format: str | None,
+    output: str | None,
+) -> None:
+    """红牌通报: the period's red cards, conclusions and measures, publishable (no applicant data)."""
+    from ..report import bulletin as render
+
+    fmt = report_format or obj.output_format
+    record = obj.engine().bulletin(
+        start=_date(start, "--from"), end=_date(end, "--to"), department=department
+    )
+    text = (
+        render.render_json(record)
+        if fmt == "json"
+        else render.render_html(record)
+        if fmt == "html"
+        else render.render_text(record)
+    )
+    write_report(text, output)
+    if output is not None:
+        click.echo(f"红牌通报：{record['count']} 张红牌，已写入 {output}", err=True)

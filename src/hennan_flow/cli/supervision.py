@@ -14,7 +14,9 @@ from typing import Any
 import click
 
 from ..errors import ConfigError, ConflictError
-from ..supervision.cards import CONCLUSIONS, Card
+from ..supervision.accountability import MEASURES
+from ..supervision.cards import CARD_STATES, CONCLUSIONS, Card
+from ..supervision.records import PHASE_NAMES
 from ..supervision.sweeper import BatchReport, SweepResult
 from ._context import CliContext, format_option, pass_cli
 from ._params import FiniteFloat
@@ -162,39 +164,60 @@ def _loop(obj: CliContext, interval: float, batch_size: int, budget: float, leas
 
 @click.group()
 def card() -> None:
-    """红黄牌: list cards, show one with its record, move its record (never delete it)."""
+    """红黄牌: list cards, show one with its record, move its record (never delete it), accountability."""
+
+
+_COLORS = {"yellow": "黄牌", "red": "红牌"}
+_ACTOR = click.option(
+    "--actor", default=None, envvar="HENNAN_FLOW_ACTOR", help="Who acts (recorded in the audit log)."
+)
 
 
 @card.command("list")
 @click.option(
     "--state",
-    type=click.Choice(["open", "verifying", "rectifying", "closed"]),
+    type=click.Choice(["open", *CARD_STATES[1:]]),
     default=None,
     help="open means every card not closed yet.",
+)
+@click.option("--color", type=click.Choice(["yellow", "red"]), default=None, help="Only yellow or red cards.")
+@click.option("--department", default=None, help="Only cards of this department (lane code).")
+@click.option(
+    "--overdue",
+    type=click.Choice(["any", *PHASE_NAMES]),
+    default=None,
+    help="Only records whose open phase (verify 核查, rectify 整改, review 上级复核, revisit 回访) is past its deadline.",
 )
 @click.option("--case", "case_id", default=None, help="Only cards of this case.")
 @format_option()
 @pass_cli
-def card_list(obj: CliContext, state: str | None, case_id: str | None) -> None:
+def card_list(
+    obj: CliContext,
+    state: str | None,
+    color: str | None,
+    department: str | None,
+    overdue: str | None,
+    case_id: str | None,
+) -> None:
     """List yellow and red cards, oldest first."""
-    found = obj.engine().cards(state=state, case=case_id)
+    found = obj.engine().cards(state=state, case=case_id, color=color, department=department, overdue=overdue)
 
     def text() -> str:
         rows = [
             (
                 c.id,
-                {"yellow": "黄牌", "red": "红牌"}.get(c.color, c.color),
+                _COLORS.get(c.color, c.color),
                 STATE_NAMES.get(c.state, c.state),
-                c.scope,
+                c.department or "-",
                 c.case,
                 c.step or "-",
                 when(c.issued_at),
-                c.signal,
+                SIGNAL_NAMES.get(c.signal, c.signal),
             )
             for c in found
         ]
         return table(
-            ("牌", "颜色", "状态", "范围", "案件", "步骤", "亮牌时间", "信号"),
+            ("牌", "颜色", "状态", "部门", "案件", "步骤", "亮牌时间", "依据"),
             rows,
             empty="没有符合条件的红黄牌。",
         )
@@ -207,7 +230,7 @@ def card_list(obj: CliContext, state: str | None, case_id: str | None) -> None:
 @format_option()
 @pass_cli
 def card_show(obj: CliContext, card_id: str) -> None:
-    """Show a card with its supervision record."""
+    """Show a card with its record, phase deadlines and accountability entries."""
     shown = obj.engine().card(card_id)
     obj.emit(shown.record_dict(), lambda: _card_text(shown))
 
@@ -217,23 +240,18 @@ def card_show(obj: CliContext, card_id: str) -> None:
 @click.option(
     "--to",
     "to",
-    type=click.Choice(["verifying", "rectifying", "closed"]),
+    type=click.Choice(list(CARD_STATES[1:])),
     required=True,
-    help="verifying (核查) → rectifying (整改) → closed.",
+    help="verifying (核查) → rectifying (整改) → [red: reviewing (上级复核) → revisiting (回访)] → closed.",
 )
 @click.option("--note", required=True, help="What was checked or done (kept in the record).")
 @click.option(
     "--conclusion",
     type=click.Choice(list(CONCLUSIONS)),
     default=None,
-    help="Needed to close: 属实 (after rectifying), 不属实 or 系统误报 (from verifying).",
+    help="Needed to close: 属实 (after rectifying, or revisiting for red), 不属实 or 系统误报 (from verifying).",
 )
-@click.option(
-    "--actor",
-    default=None,
-    envvar="HENNAN_FLOW_ACTOR",
-    help="Who moves the record (recorded in the audit log).",
-)
+@_ACTOR
 @format_option()
 @pass_cli
 def card_advance(
@@ -244,21 +262,99 @@ def card_advance(
     obj.emit(moved.record_dict(), lambda: _card_text(moved))
 
 
+@card.command("account")
+@click.argument("card_id")
+@click.option("--person", required=True, help="Who is held to account (as the decision names them).")
+@click.option("--measure", type=click.Choice(list(MEASURES)), required=True, help="The measure taken.")
+@click.option("--note", required=True, help="The facts and the decision.")
+@_ACTOR
+@format_option()
+@pass_cli
+def card_account(
+    obj: CliContext, card_id: str, person: str, measure: str, note: str, actor: str | None
+) -> None:
+    """Record an accountability entry (责任追究) on a card found true; 移送纪检监察机关 opens a referral."""
+    shown = obj.engine().account_card(card_id, person=person, measure=measure, note=note, actor=actor)
+    obj.emit(shown.record_dict(), lambda: _card_text(shown))
+
+
+@card.command("referrals")
+@click.option("--state", type=click.Choice(["open", "closed"]), default=None)
+@_ACTOR
+@format_option()
+@pass_cli
+def card_referrals(obj: CliContext, state: str | None, actor: str | None) -> None:
+    """List the referrals to 纪检监察机关 (discipline users only)."""
+    found = obj.engine().referrals(state=state, actor=actor)
+
+    def text() -> str:
+        rows = [
+            (
+                r.id,
+                "待处理" if r.state == "open" else "已办结",
+                r.card,
+                r.department or "-",
+                r.person,
+                when(r.opened_at),
+                r.outcome or "-",
+            )
+            for r in found
+        ]
+        return table(
+            ("移送", "状态", "牌", "部门", "被问责人", "移送时间", "处理结果"), rows, empty="没有移送线索。"
+        )
+
+    obj.emit([r.as_dict() for r in found], text)
+
+
+@card.group("referral")
+def card_referral() -> None:
+    """One referral to 纪检监察机关."""
+
+
+@card_referral.command("close")
+@click.argument("referral_id")
+@click.option("--outcome", required=True, help="The outcome 纪检监察机关 decided.")
+@_ACTOR
+@format_option()
+@pass_cli
+def card_referral_close(obj: CliContext, referral_id: str, outcome: str, actor: str | None) -> None:
+    """Record a referral's outcome: it closes."""
+    closed = obj.engine().close_referral(referral_id, outcome=outcome, actor=actor)
+    obj.emit(closed.as_dict(), f"移送 {closed.id} 已办结：{closed.outcome}")
+
+
 def _card_text(c: Card) -> str:
     doc = c.record_dict()
     head = (
-        f"{c.color} card {c.id}: {c.state}"
-        + (f" ({c.conclusion})" if c.conclusion else "")
-        + f"\ncase {c.case}, {c.scope} {c.step or ''}".rstrip()
-        + f"\nissued {doc['issued_at']} ({c.signal}); handled by {c.handler}"
-        + (f", department {c.department}" if c.department else "")
+        f"{_COLORS.get(c.color, c.color)} {c.id}：{STATE_NAMES.get(c.state, c.state)}"
+        + (f"（结论：{c.conclusion}）" if c.conclusion else "")
+        + f"\n案件 {c.case}，{'步骤 ' + c.step if c.step else '整个案件'}"
+        + f"\n亮牌时间 {when(c.issued_at)}（{SIGNAL_NAMES.get(c.signal, c.signal)}）；"
+        + ("上级复核" if c.handler == "superior_review" else "部门自查")
+        + (f"，责任部门 {c.department}" if c.department else "")
     )
-    lines = [head]
+    lines = [head, "督办记录："]
     for t in c.record:
-        entry = t.as_dict()
         lines.append(
-            f"  {entry['at']}\t{t.from_state or '-'} → {t.to_state}\t{t.actor or '-'}"
-            + (f"\t{t.conclusion}" if t.conclusion else "")
-            + (f"\t{t.note}" if t.note else "")
+            f"  {when(t.at)}  {STATE_NAMES.get(t.from_state or '', '-')} → {STATE_NAMES.get(t.to_state, t.to_state)}"
+            f"  {t.actor or '-'}"
+            + (f"  {t.conclusion}" if t.conclusion else "")
+            + (f"  {t.note}" if t.note else "")
         )
+    if doc["phases"]:
+        lines.append("阶段期限：")
+        for p in doc["phases"]:
+            lines.append(
+                f"  {p['name']}（{p['within_workdays']} 个工作日）  开始 {when(p['started_at'])}"
+                f"  期限 {when(p['due_at']) if p['due_at'] else '待日历数据'}"
+                f"  {'结束 ' + when(p['ended_at']) if p['ended_at'] else '进行中'}"
+                + ("  已超期" if p["overdue"] else "")
+            )
+    if doc["accountability"]:
+        lines.append("责任追究：")
+        for a in doc["accountability"]:
+            lines.append(
+                f"  {when(a['at'])}  {a['person']}  {a['measure']}  {a['note']}  登记人 {a['actor'] or '-'}"
+            )
     return "\n".join(lines)

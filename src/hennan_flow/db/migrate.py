@@ -51,6 +51,7 @@ DROPPED_BY: dict[str, tuple[str, ...]] = {
     "0012": ("hf_directory",),
     "0013": ("hf_outcome",),
     "0014": ("hf_exchange_cursor",),
+    "0015": ("hf_card_account", "hf_card_phase", "hf_referral"),
 }
 _ALWAYS_THERE = {"hf_meta"}  # the simulation mark: not a record anyone loses
 

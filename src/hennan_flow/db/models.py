@@ -451,6 +451,64 @@ class CardTransitionRow(Base):
     at: Mapped[datetime]
 
 
+class CardPhaseRow(Base):
+    """One phase of a card's record (verify 核查, rectify 整改, review 上级复核, revisit 回访) with its
+    deadline: the end of the `within`-th working day after its start (DESIGN §9, migration 0015)."""
+
+    __tablename__ = "hf_card_phase"
+    __table_args__ = (Index("ix_hf_card_phase_card_id", "card_id", "started_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    card_id: Mapped[str] = mapped_column(String(36))
+    case_id: Mapped[str] = mapped_column(String(36))
+    phase: Mapped[str] = mapped_column(String(16))  # verify | rectify | review | revisit
+    within: Mapped[int] = mapped_column(Integer)  # working days
+    started_at: Mapped[datetime]
+    due_at: Mapped[datetime | None]  # null: the calendar does not reach it yet
+    ended_at: Mapped[datetime | None]
+    overdue_at: Mapped[datetime | None]  # when its record_overdue signal fired (its due instant)
+
+
+class CardAccountRow(Base):
+    """An accountability entry (责任追究) of a card: who, which measure, why (DESIGN §9)."""
+
+    __tablename__ = "hf_card_account"
+    __table_args__ = (Index("ix_hf_card_account_card_id", "card_id", "at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    card_id: Mapped[str] = mapped_column(String(36))
+    case_id: Mapped[str] = mapped_column(String(36))
+    person: Mapped[str] = mapped_column(SealedText("hf_card_account.person"))
+    measure: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(SealedText("hf_card_account.note"))
+    actor: Mapped[str | None] = mapped_column(String(255))
+    at: Mapped[datetime]
+
+
+class ReferralRow(Base):
+    """A referral to 纪检监察机关 (an entry 移送纪检监察机关): open until `discipline` records its outcome."""
+
+    __tablename__ = "hf_referral"
+    __table_args__ = (
+        UniqueConstraint("account_id", name="uq_hf_referral_account_id"),
+        Index("ix_hf_referral_state", "state", "opened_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(36))
+    card_id: Mapped[str] = mapped_column(String(36))
+    case_id: Mapped[str] = mapped_column(String(36))
+    department: Mapped[str | None] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))  # open | closed
+    opened_at: Mapped[datetime]
+    outcome: Mapped[str | None] = mapped_column(SealedText("hf_referral.outcome"))
+    closed_at: Mapped[datetime | None]
+    closed_by: Mapped[str | None] = mapped_column(String(255))
+    rev: Mapped[int] = mapped_column(Integer)
+
+    __mapper_args__ = {"version_id_col": rev}  # noqa: RUF012  (SQLAlchemy reads it per class)
+
+
 class OutboxRow(Base):
     """The outbox: every signal, card and record transition, written in the transaction that made it.
 

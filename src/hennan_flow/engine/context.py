@@ -46,12 +46,14 @@ from ..errors import (
     NotFoundError,
     SchemaOutOfDateError,
 )
+from ..identity.directory import SUPERVISION_DEFAULTS
 from ..runtime.sandbox import Sandbox
 from ..runtime.workflow import EngineScriptEngine, StateCodec, quiet_spiff_loggers
 from ..sealing import KEY_ENV, KEY_FILE_ENV, Keyring, using
 from ..services.licences import LicenceProvider, NoProvider
 from ..services.tolerance import MaterialPlan, plan_of
 from ..supervision.cards import issue
+from ..supervision.records import PhaseClock
 from .authority import Authority
 from .definitions import LoadedDefinition, load_definition
 from .time_source import TimeSource
@@ -151,6 +153,10 @@ class EngineContext:
         self.licences: LicenceProvider = licences if licences is not None else NoProvider()
         self.authority = Authority(self.is_simulation)
         """The directory in force and the permission check (DESIGN §8)."""
+        self.phases = PhaseClock(
+            calendar=self.calendar, settings=self.supervision_settings, close=close_of_business
+        )
+        """How supervision records' phase deadlines are computed (DESIGN §9)."""
 
     def close(self) -> None:
         """Release the database connections (after a last WAL checkpoint on SQLite)."""
@@ -347,8 +353,21 @@ class EngineContext:
     def _fire_when_ended(self, tx: Tx, signal: SignalRow, now: datetime) -> None:
         """A step or case ended with this signal due: it fires in this transaction, at its due instant."""
         tx.issued.extend(
-            issue(tx, [signal], now, claimer=None, lead_of=self.lead_of, accountable_of=self.accountable_of)
+            issue(
+                tx,
+                [signal],
+                now,
+                claimer=None,
+                lead_of=self.lead_of,
+                accountable_of=self.accountable_of,
+                opened=self.phases.opened,
+            )
         )
+
+    def supervision_settings(self, tx: Tx) -> Mapping[str, int | bool]:
+        """The stored directory's `[supervision]` settings, or the defaults without one (DESIGN §8)."""
+        directory = self.authority.directory(tx.raw)
+        return directory.supervision if directory is not None else SUPERVISION_DEFAULTS
 
 
 def domain_functions(ctx: EngineContext) -> dict[str, Callable[..., Any]]:

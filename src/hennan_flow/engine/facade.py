@@ -62,6 +62,8 @@ if TYPE_CHECKING:
     from ..services.licences import LicenceProvider
     from ..services.reviews import Review
     from ..services.tolerance import CaseMaterials
+    from ..supervision.accountability import Referral
+    from ..supervision.bulletin import Bulletin
     from ..supervision.figures import ReviewSummary, SupervisionReport
 
 __all__ = ["PLAINTEXT_ENV", "Engine", "SimulatedClock"]
@@ -549,31 +551,51 @@ class Engine:
         ).run()
 
     def cards(
-        self, *, state: str | None = None, case: str | None = None, color: str | None = None
+        self,
+        *,
+        state: str | None = None,
+        case: str | None = None,
+        color: str | None = None,
+        department: str | None = None,
+        overdue: str | None = None,
     ) -> list[Card]:
-        """Yellow and red cards, oldest first; `state="open"` means not closed yet."""
-        with self.context.read() as session:
-            years = self.context.calendar(session).provisional_years
-            return card_records.list_cards(
-                session, state=state, case=case, color=color, provisional_years=years
-            )
+        """Yellow and red cards, oldest first; `state="open"` means not closed yet; `overdue` a record
+        phase (verify, rectify, review, revisit, or any) whose deadline has passed while it is open."""
+        return supervision.list_cards(
+            self.context, state=state, case=case, color=color, department=department, overdue=overdue
+        )
 
     def card(self, card_id: str) -> Card:
-        """A card with its supervision record."""
+        """A card with its supervision record, phase deadlines and accountability entries."""
         with self.context.read() as session:
-            return card_records.get_card(session, card_id, self.context.calendar(session).provisional_years)
+            years = self.context.calendar(session).provisional_years
+            return supervision.show_card(session, card_id, self.context.now(), years)
 
     def advance_card(
         self, card_id: str, *, to: str, note: str, conclusion: str | None = None, actor: str | None = None
     ) -> Card:
-        """Move a card's record: open → verifying (核查) → rectifying (整改) → closed, with a note.
-
-        Closing needs a conclusion: 不属实 or 系统误报 from verifying, 属实 from rectifying. Any
-        other move raises `StateError`. Records are closed, never deleted.
-        """
+        """Move a card's record one step with a note (DESIGN §9, supervision/records.py): red cards go
+        through 上级复核 (reviewing) and 回访 (revisiting) before they close. Closing needs a
+        conclusion; a red one closed 属实 needs an accountability entry. Records are never deleted."""
         return supervision.advance_card(
             self.context, card_id, to=to, note=note, conclusion=conclusion, actor=actor
         )
+
+    def account_card(
+        self, card_id: str, *, person: str, measure: str, note: str, actor: str | None = None
+    ) -> Card:
+        """Record an accountability entry (责任追究) on a card found true; see supervision/accountability.py."""
+        return supervision.account(
+            self.context, card_id, person=person, measure=measure, note=note, actor=actor
+        )
+
+    def referrals(self, *, state: str | None = None, actor: str | None = None) -> list[Referral]:
+        """Referrals to 纪检监察机关, for `discipline` users only (PermissionDenied for others)."""
+        return supervision.referrals(self.context, state=state, actor=actor)
+
+    def close_referral(self, referral_id: str, *, outcome: str, actor: str | None = None) -> Referral:
+        """Record a referral's outcome; it closes."""
+        return supervision.close_referral(self.context, referral_id, outcome=outcome, actor=actor)
 
     def events(self, *, after: int = 0, limit: int = 100) -> list[OutboxEvent]:
         """Outbox events (case and step changes, signals, cards, records; docs/events.md), id > `after`.
@@ -596,6 +618,12 @@ class Engine:
         unknown department raise InputError / NotFoundError.
         """
         return supervision.report(self.context, start=start, end=end, department=department)
+
+    def bulletin(
+        self, *, start: date | None = None, end: date | None = None, department: str | None = None
+    ) -> Bulletin:
+        """The publishable 红牌通报 of a period: red cards, their conclusions and measures, no applicant data."""
+        return supervision.bulletin(self.context, start=start, end=end, department=department)
 
     # -- services: commitments (告知承诺) -------------------------------------------------------
     def applicant_key(self, applicant: Mapping[str, Any]) -> str | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
@@ -19,11 +20,14 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from ..clock.workdays import WorkCalendar
 from ..db.models import CardRow, DeadlineRow, SignalRow
+from ..db.raw import Raw
 from ..db.transaction import Tx
 from ..entities import Issued
-from ..errors import ConflictError
+from ..errors import ConflictError, InputError, NotFoundError
 from ..identity.permissions import SYSTEM
+from ..supervision import accountability, records
 from ..supervision import cards as card_records
+from ..supervision.bulletin import Bulletin, build_bulletin
 from ..supervision.cards import Card, issue
 from ..supervision.facts import Scope, read_facts
 from ..supervision.figures import SupervisionReport, build_report
@@ -34,7 +38,18 @@ from .lifecycle import resume_case_clock
 from .pauses import OVERRUN_TRIGGERS
 from .services import fire_service_signals
 
-__all__ = ["SweepPort", "advance_card", "card_operation", "report"]
+__all__ = [
+    "SweepPort",
+    "account",
+    "advance_card",
+    "bulletin",
+    "card_operation",
+    "close_referral",
+    "list_cards",
+    "referrals",
+    "report",
+    "show_card",
+]
 
 
 class SweepPort:
@@ -79,7 +94,9 @@ class SweepPort:
         # service deadlines (kind action: a 容缺 supplement deadline) act on their case instead
         actions = [r for r in signals if r.kind == "action"]
         acted = fire_service_signals(self._ctx, tx, actions, now, claimer=claimer) if actions else []
-        rest = [r for r in signals if r.kind != "action"] if actions else list(signals)
+        overdue = [r for r in signals if r.kind == records.RECORD_KIND]
+        acted += records.fire_overdue(tx, self._ctx.phases, overdue, now, claimer=claimer) if overdue else []
+        rest = [r for r in signals if r.kind not in ("action", records.RECORD_KIND)]
         years = self._ctx.calendar(tx).provisional_years
         issued = issue(
             tx,
@@ -89,6 +106,7 @@ class SweepPort:
             lead_of=self._ctx.lead_of,
             accountable_of=self._ctx.accountable_of,
             provisional_years=years,
+            opened=self._ctx.phases.opened,
         )
         if any(r.trigger in OVERRUN_TRIGGERS.values() for r in rest):  # a pause past its limit
             pauses.on_fired(self._ctx, tx, rest, now, resume_case_clock=resume_case_clock)
@@ -122,7 +140,7 @@ def card_operation(color: str, state: str, to: str, conclusion: str | None) -> s
 def advance_card(
     ctx: EngineContext, card_id: str, *, to: str, note: str, conclusion: str | None, actor: str | None
 ) -> Card:
-    """Move a card's record one step (supervision.cards), its case locked."""
+    """Move a card's record one step (supervision.records), its case locked."""
     try:
         with ctx.write() as tx:
             row = tx.session.get(CardRow, card_id)
@@ -130,12 +148,109 @@ def advance_card(
                 ctx.authority.check(
                     tx, actor, card_operation(row.color, row.state, to, conclusion), department=row.department
                 )
-            card_records.advance(
-                tx, card_id, to=to, note=note, conclusion=conclusion, actor=actor, now=ctx.now()
+            now = ctx.now()
+            records.advance(
+                tx, ctx.phases, card_id, to=to, note=note, conclusion=conclusion, actor=actor, now=now
             )
-            return card_records.get_card(tx.session, card_id)
+            return show_card(tx.session, card_id, now)
     except StaleDataError as exc:
         raise ConflictError(f"card {card_id} was changed meanwhile", hint="show it again and retry") from exc
+
+
+def show_card(session: Session, card_id: str, now: datetime, years: frozenset[int] = frozenset()) -> Card:
+    """A card with its record, its phases and deadlines, and its accountability entries."""
+    found = card_records.get_card(session, card_id, years)
+    return replace(
+        found,
+        phases=tuple(records.phases_of(session, [card_id], now)[card_id]),
+        accounts=tuple(accountability.entries_of(session, [card_id])[card_id]),
+    )
+
+
+def list_cards(
+    ctx: EngineContext,
+    *,
+    state: str | None,
+    case: str | None,
+    color: str | None,
+    department: str | None,
+    overdue: str | None,
+) -> list[Card]:
+    """Cards oldest first, filtered; `overdue` a phase (verify, rectify, review, revisit) or `any`."""
+    if overdue not in (None, "any", *records.PHASE_NAMES):
+        raise InputError(f"unknown phase {overdue!r}", hint="use verify, rectify, review, revisit or any")
+    with ctx.read() as session:
+        years = ctx.calendar(session).provisional_years
+        only = None
+        if overdue is not None:
+            only = records.overdue_cards(session, None if overdue == "any" else overdue, ctx.now())
+        return card_records.list_cards(
+            session,
+            state=state,
+            case=case,
+            color=color,
+            department=department,
+            only=only,
+            provisional_years=years,
+        )
+
+
+def account(
+    ctx: EngineContext, card_id: str, *, person: str, measure: str, note: str, actor: str | None
+) -> Card:
+    """Record an accountability entry on a card (supervisor); 移送纪检监察机关 opens a referral."""
+    try:
+        with ctx.write() as tx:
+            row = tx.session.get(CardRow, card_id)
+            if row is None:
+                raise NotFoundError(f"no card {card_id!r}", hint="list cards with: hennan-flow card list")
+            tx.lock_case(row.case_id)
+            tx.session.refresh(row)
+            ctx.authority.check(tx, actor, "card.account", department=row.department)
+            now = ctx.now()
+            accountability.add_entry(tx, row, person=person, measure=measure, note=note, actor=actor, now=now)
+            return show_card(tx.session, card_id, now)
+    except StaleDataError as exc:
+        raise ConflictError(f"card {card_id} was changed meanwhile", hint="show it again and retry") from exc
+
+
+def referrals(ctx: EngineContext, *, state: str | None, actor: str | None) -> list[accountability.Referral]:
+    """The referrals to 纪检监察机关: only `discipline` users may read them (DESIGN §9)."""
+    with ctx.read() as session:
+        ctx.authority.check(Raw(session.connection()), actor, "referral.read")
+        return accountability.list_referrals(session, state=state)
+
+
+def close_referral(
+    ctx: EngineContext, referral_id: str, *, outcome: str, actor: str | None
+) -> accountability.Referral:
+    try:
+        with ctx.write() as tx:
+            row = accountability.get_referral(tx.session, referral_id)
+            tx.lock_case(row.case_id)
+            tx.session.refresh(row)
+            ctx.authority.check(tx, actor, "referral.outcome", department=row.department)
+            return accountability.close_referral(tx, row, outcome=outcome, actor=actor, now=ctx.now())
+    except StaleDataError as exc:
+        raise ConflictError(f"referral {referral_id} was changed meanwhile", hint="list it again") from exc
+
+
+def bulletin(ctx: EngineContext, *, start: date | None, end: date | None, department: str | None) -> Bulletin:
+    """The 红牌通报 of a period (supervision.bulletin), from one read transaction."""
+    scope = Scope(start=start, end=end, department=department)
+    ctx.check_schema()
+    now = ctx.now()
+    with ctx.read() as session:
+        directory = ctx.authority.directory(Raw(session.connection()))
+        names = {code: d.name for code, d in directory.departments.items()} if directory is not None else {}
+        return build_bulletin(
+            session,
+            scope,
+            now=now,
+            calendar=ctx.calendar(session),
+            bundle_of=lambda i: ctx.definition(session, i).bundle,
+            department_names=names,
+        )
 
 
 def report(

@@ -74,6 +74,7 @@ OPERATIONS: Mapping[str, Rule] = {
     "card.red.review": _rule("红牌上级复核", "reviewer@superior", not_own=True),
     "card.account": _rule("问责登记", "supervisor"),
     "referral.outcome": _rule("移送结果登记", "supervisor", "discipline"),
+    "referral.read": _rule("查阅移送纪检监察线索", "discipline"),
     "review.move": _rule("差评整改", "head@dept", "supervisor"),
     "credit.repair": _rule("信用修复", "supervisor"),
     # administration

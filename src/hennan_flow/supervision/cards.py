@@ -20,16 +20,12 @@ derived from the task id (`engine.pauses`), so it stands beside the step's promi
 lane no supervisor holds to account (`hf:department accountable="false"`) gets signals, never cards.
 A card's `issued_at` is its due instant.
 
-Every card opens a supervision record (每牌必查、超时必究、出错必改)::
-
-    open ─▶ verifying (核查) ─▶ rectifying (整改) ─▶ closed   conclusion 属实
-                  └──────────────────────────────▶ closed   conclusion 不属实 | 系统误报
-
-A card that verification finds true (属实) must be rectified before it closes (出错必改); one found
-untrue or a system error closes from verification. Nothing goes back, nothing skips verification,
-closed is final, and records are never deleted (there is no delete path). Yellow cards are handled
-by the department of the step (the bundle's lead department for a case-level card); red cards go to
-the superior review (上级复核). Every transition is an audit event and an outbox event.
+Every card opens a supervision record (每牌必查、超时必究、出错必改): its states, phase deadlines,
+the escalation of an overdue yellow record and the accountability entries are DESIGN §9
+(`supervision.records`, `supervision.accountability`). Records are never deleted (there is no delete
+path). Yellow cards are handled by the department of the step (the bundle's lead department for a
+case-level card); red cards go to the superior review (上级复核). Every transition is an audit event
+and an outbox event.
 
 The outbox (`hf_outbox`) gets one row per signal fired, card issued and record transition, in the
 same transaction, through the transaction's journal (`db.journal`: batched, ids visible in order).
@@ -40,10 +36,10 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final, TypedDict, cast
+from typing import Any, Final, Protocol, TypedDict, cast
 
 from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
@@ -53,17 +49,15 @@ from ..clock.instants import as_utc, local_date, local_iso
 from ..db.models import CardRow, CardTransitionRow, CaseRow, OutboxRow, SignalRow, TaskRow
 from ..db.transaction import Tx
 from ..entities import Issued
-from ..errors import InputError, NotFoundError, StateError
+from ..errors import InputError, NotFoundError
 
 __all__ = [
     "CARD_STATES",
     "CONCLUSIONS",
-    "TRANSITIONS",
     "Card",
     "CardDoc",
     "CardTransition",
     "OutboxEvent",
-    "advance",
     "get_card",
     "issue",
     "issued_of",
@@ -74,25 +68,21 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-CARD_STATES: Final = ("open", "verifying", "rectifying", "closed")
+CARD_STATES: Final = ("open", "verifying", "rectifying", "reviewing", "revisiting", "closed")
 CONCLUSIONS: Final = ("属实", "不属实", "系统误报")
-# the record's allowed moves; CLOSED is final (records are closed, never reopened or deleted)
-TRANSITIONS: Final[Mapping[str, tuple[str, ...]]] = {
-    "open": ("verifying",),
-    "verifying": ("rectifying", "closed"),
-    "rectifying": ("closed",),
-    "closed": (),
-}
-# which conclusion may close a record from which state
-_CLOSING: Final[Mapping[str, tuple[str, ...]]] = {
-    "verifying": ("不属实", "系统误报"),  # nothing to rectify
-    "rectifying": ("属实",),  # found true and rectified
-}
 SUPERIOR_REVIEW: Final = "superior_review"  # 上级复核: who handles a red card
 
 LeadOf = Callable[[Session, int], str | None]  # the lead department of a definition id
 # whether a department (lane code) of a definition id is held to account (hf:department accountable)
 AccountableOf = Callable[[Session, int, str], bool]
+# records just opened (the card rows as inserted): their first phase starts (`records.PhaseClock`)
+Opened = Callable[[Tx, Sequence[Mapping[str, Any]], datetime], None]
+
+
+class Shown(Protocol):
+    """What a card shows of its phases and entries."""
+
+    def as_dict(self) -> dict[str, Any]: ...
 
 
 class CardDoc(TypedDict):
@@ -163,13 +153,15 @@ class Card:
     color: str  # yellow | red
     signal: str
     issued_at: datetime
-    state: str  # open | verifying | rectifying | closed
+    state: str  # open | verifying | rectifying | reviewing | revisiting | closed
     handler: str
     department: str | None
     conclusion: str | None = None
     closed_at: datetime | None = None
     record: tuple[CardTransition, ...] = ()
     provisional: bool = False  # issued at an instant in a provisional calendar year (DESIGN §7)
+    phases: tuple[Shown, ...] = ()  # the record's phases with their deadlines (`records.PhaseDeadline`)
+    accounts: tuple[Shown, ...] = ()  # its accountability entries (`accountability.AccountEntry`)
 
     def as_dict(self) -> CardDoc:
         """The `card list` document."""
@@ -195,6 +187,8 @@ class Card:
             conclusion=self.conclusion,
             closed_at=local_iso(self.closed_at),
             record=[t.as_dict() for t in self.record],
+            phases=[p.as_dict() for p in self.phases],
+            accountability=[a.as_dict() for a in self.accounts],
         )
         return out
 
@@ -254,6 +248,7 @@ def issue(
     lead_of: LeadOf,
     provisional_years: frozenset[int] = frozenset(),
     accountable_of: AccountableOf | None = None,
+    opened: Opened | None = None,
 ) -> list[Issued]:
     """Fire these signal rows (one transaction, the caller's): cards, records, audit and outbox rows.
 
@@ -363,6 +358,8 @@ def issue(
     if card_rows:
         session.execute(insert(_table(CardRow)), card_rows)
         session.execute(insert(_table(CardTransitionRow)), transitions)
+        if opened is not None:
+            opened(tx, card_rows, now)
     return out
 
 
@@ -426,113 +423,6 @@ def _existing_cards(session: Session, cards: Sequence[SignalRow]) -> set[tuple[s
     return set(rows)
 
 
-# -- records ------------------------------------------------------------------------------------
-
-
-def advance(
-    tx: Tx,
-    card_id: str,
-    *,
-    to: str,
-    note: str,
-    conclusion: str | None,
-    actor: str | None,
-    now: datetime,
-) -> CardRow:
-    """Move a card's record one step (see the module docstring); StateError for an illegal move."""
-    if to not in CARD_STATES or to == "open":
-        raise InputError(
-            f"a card record cannot be moved to {to!r}", hint="use --to verifying, rectifying or closed"
-        )
-    note = (note or "").strip()
-    if not note:
-        raise InputError(
-            "every step of a card's record needs a note (核查/整改 notes)", hint="pass --note TEXT"
-        )
-    if conclusion is not None and conclusion not in CONCLUSIONS:
-        raise InputError(f"unknown conclusion {conclusion!r}", hint="use 属实, 不属实 or 系统误报")
-    if conclusion is not None and to != "closed":
-        raise InputError(
-            "a conclusion is recorded only when the card is closed",
-            hint="drop --conclusion, or use --to closed",
-        )
-    session = tx.session
-    row = session.get(CardRow, card_id)
-    if row is None:
-        raise NotFoundError(f"no card {card_id!r}", hint="list cards with: hennan-flow card list")
-    tx.lock_case(row.case_id)  # one writer per case
-    session.refresh(row)
-    current = row.state
-    allowed = TRANSITIONS.get(current, ())
-    if current == "closed":
-        raise StateError(
-            f"card {card_id} is closed (conclusion {row.conclusion}); a closed record is final: "
-            "it is never reopened or deleted"
-        )
-    if to not in allowed:
-        raise StateError(
-            f"card {card_id} is {current}; it can only move to {' or '.join(allowed)}, not {to}",
-            hint="every card is verified (核查) first; a card found true (属实) is rectified (整改) before it closes",
-        )
-    if to == "closed":
-        closing = _CLOSING[current]
-        if conclusion is None:
-            raise StateError(
-                f"closing card {card_id} needs a conclusion", hint=f"pass --conclusion {' or '.join(closing)}"
-            )
-        if conclusion not in closing:
-            raise StateError(
-                f"card {card_id} is {current}; it cannot close as {conclusion}",
-                hint="a card found true (属实) is rectified first (--to rectifying); from verifying only "
-                "不属实 or 系统误报 close it"
-                if current == "verifying"
-                else "a rectified card closes as 属实",
-            )
-        row.conclusion, row.closed_at = conclusion, now
-    row.state = to
-    session.add(
-        CardTransitionRow(
-            card_id=row.id,
-            case_id=row.case_id,
-            from_state=current,
-            to_state=to,
-            note=note,
-            conclusion=conclusion,
-            actor=actor,
-            at=now,
-        )
-    )
-    detail = {"card": row.id, "color": row.color, "from": current, "to": to, "conclusion": conclusion}
-    payload = {
-        "card": row.id,
-        "case": row.case_id,
-        "scope": row.scope,
-        "step": row.step,
-        "task": row.task_id,
-        "color": row.color,
-        "from": current,
-        "to": to,
-        "note": note,
-        "conclusion": conclusion,
-        "actor": actor,
-        "at": local_iso(now),
-    }
-    tx.journal.announce(
-        "card.advanced",
-        case=row.case_id,
-        task=row.task_id,
-        step=row.step,
-        actor=actor,
-        at=now,
-        ref=row.id,
-        detail=detail,
-        payload=payload,
-    )
-    session.flush()
-    log.info("card.advanced card=%s case=%s %s→%s", row.id, row.case_id, current, to)
-    return row
-
-
 # -- reading ------------------------------------------------------------------------------------
 
 
@@ -574,24 +464,31 @@ def list_cards(
     state: str | None = None,
     case: str | None = None,
     color: str | None = None,
+    department: str | None = None,
+    only: Collection[str] | None = None,
     provisional_years: frozenset[int] = frozenset(),
 ) -> list[Card]:
-    """Cards oldest first; `state="open"` means every card not closed yet."""
+    """Cards oldest first; `state="open"` means every card not closed yet; `only` keeps these ids."""
     if state not in {None, *CARD_STATES}:
-        raise InputError(f"unknown card state {state!r}", hint="use open, verifying, rectifying or closed")
+        raise InputError(
+            f"unknown card state {state!r}",
+            hint="use open, verifying, rectifying, reviewing, revisiting or closed",
+        )
     if color not in {None, "yellow", "red"}:
         raise InputError(f"unknown card colour {color!r}", hint="use yellow or red")
     query = select(CardRow)
     if state == "open":
-        query = query.where(CardRow.state.in_(("open", "verifying", "rectifying")))
+        query = query.where(CardRow.state != "closed")
     elif state is not None:
         query = query.where(CardRow.state == state)
     if case is not None:
         query = query.where(CardRow.case_id == case)
     if color is not None:
         query = query.where(CardRow.color == color)
+    if department is not None:
+        query = query.where(CardRow.department == department)
     rows = session.scalars(query.order_by(CardRow.issued_at, CardRow.id))
-    return [card_of(r, provisional_years=provisional_years) for r in rows]
+    return [card_of(r, provisional_years=provisional_years) for r in rows if only is None or r.id in only]
 
 
 def get_card(session: Session, card_id: str, provisional_years: frozenset[int] = frozenset()) -> Card:

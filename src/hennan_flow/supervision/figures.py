@@ -53,6 +53,7 @@ from ..clock.deadlines import PAUSE_REASONS
 from ..clock.instants import as_utc, local_date, local_day_ended, local_iso
 from ..clock.workdays import WorkCalendar
 from ..errors import CalendarRangeError, NotFoundError
+from .cards import CARD_STATES
 from .facts import BundleInfo, CardFact, CaseFact, DeadlineFact, Facts, PauseFact, Scope, StepFact
 
 __all__ = [
@@ -477,7 +478,7 @@ def _figures(steps: Sequence[_Step], cards: Sequence[_Card]) -> Figures:
             slot = paused.setdefault(reason, {"pauses": 0, "workdays": 0})
             slot["pauses"] += 1
             slot["workdays"] += days or 0
-    record_states = {state: 0 for state in ("open", "verifying", "rectifying", "closed")}
+    record_states = {state: 0 for state in CARD_STATES}
     for c in cards:
         record_states[c.fact.state] = record_states.get(c.fact.state, 0) + 1
     open_ages = [c.age for c in cards if c.fact.state != "closed" and c.age is not None]
