@@ -114,7 +114,9 @@ def walk(engine: Engine, clock: SimulatedClock, key: str, branch: str) -> Walk:
                 message = messages.pop(0)
                 clock.advance(minutes=30)
                 made = engine.deliver_message(case.id, message["name"], message["data"], actor="portal-1")
-                assert made == tuple(engine.tasks(case=case.id)), f"{key}: {message['name']} hands back its steps"
+                assert made == tuple(engine.tasks(case=case.id)), (
+                    f"{key}: {message['name']} hands back its steps"
+                )
                 result.delivered.append(message["name"])
                 continue
             break
@@ -161,7 +163,9 @@ def test_the_walk_fixture_covers_every_bundle_and_every_step() -> None:
         on_some_branch = set().union(*(set(b["steps"]) for b in branches))
         assert on_some_branch == {s.id for s in bundle.steps}, f"{key}: a step is on no branch"
         # a path: the steps (a reworked one once per round) and the messages received on the way
-        paths = [(tuple(sorted(b["steps"])), tuple(m["name"] for m in b.get("messages", []))) for b in branches]
+        paths = [
+            (tuple(sorted(b["steps"])), tuple(m["name"] for m in b.get("messages", []))) for b in branches
+        ]
         assert len(set(paths)) == len(paths), f"{key}: two branches walk the same steps"
 
 
@@ -223,7 +227,9 @@ def test_branch_walks_to_completion(sim: tuple[Engine, SimulatedClock], key: str
     for step, payload in done.submitted.items():
         assert not _missing_from(payload, final), f"{key}: {step!r}'s data is not in the case's data"
     for message in messages:  # what a message brought is case data too
-        assert set(message["data"]) <= set(final), f"{key}: {message['name']}'s data is not in the case's data"
+        assert set(message["data"]) <= set(final), (
+            f"{key}: {message['name']}'s data is not in the case's data"
+        )
 
 
 @pytest.mark.parametrize(("key", "branch"), BRANCHES, ids=[f"{k}-{b}" for k, b in BRANCHES])
@@ -242,7 +248,9 @@ def test_no_form_on_a_branch_asks_again_for_a_field(key: str, branch: str) -> No
     for step in WALKS[key]["branches"][branch]["steps"]:
         schema = _schema(bundle, step)
         for round_ in range(WALKS[key]["branches"][branch]["steps"].count(step)):
-            assert set(step_data(key, branch, step, round_)) <= set((schema or {}).get("properties", {})), step
+            assert set(step_data(key, branch, step, round_)) <= set((schema or {}).get("properties", {})), (
+                step
+            )
 
 
 def test_one_walk_on_each_database(db_url: str) -> None:
