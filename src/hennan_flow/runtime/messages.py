@@ -16,6 +16,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefin
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
+from SpiffWorkflow.util.task import TaskState
 
 from ..errors import HennanFlowError
 from .workflow import advance, spiff_runtime_error
@@ -48,9 +49,28 @@ def waiting_messages(workflow: Any) -> list[Waiting]:
 
 
 def deliver(workflow: Any, name: str, data: Mapping[str, Any]) -> None:
-    """Deliver message `name` with `data` as its payload, then run to the next wait state."""
+    """Deliver message `name` with `data` as its payload, then run to the next wait state.
+
+    A non-interrupting boundary event keeps its host step running, and SpiffWorkflow gives the payload
+    to the boundary's own path only; the running step gets it too, so that its handler sees what
+    arrived (a third party's opinion while the answer is being prepared).
+    """
+    hosts = [
+        sibling
+        for task in list(workflow.event_manager.tasks.values())
+        if _catches(task, name) and getattr(task.task_spec, "cancel_activity", True) is False
+        for sibling in (task.parent.children if task.parent is not None else [])
+        if sibling is not task and sibling.state == TaskState.READY
+    ]
     try:
         workflow.send_event(BpmnEvent(MessageEventDefinition(name), payload=dict(data)))
     except (SpiffWorkflowException, WorkflowException, HennanFlowError) as exc:
         raise spiff_runtime_error(exc) from exc
+    for host in hosts:
+        host.data.update(data)
     advance(workflow)
+
+
+def _catches(task: Any, name: str) -> bool:
+    definition = getattr(task.task_spec, "event_definition", None)
+    return isinstance(definition, MessageEventDefinition) and definition.name == name
