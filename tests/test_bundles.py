@@ -261,6 +261,20 @@ def test_one_walk_on_each_database(db_url: str) -> None:
         assert eng.case(done.case).state == "completed"
 
 
+MESSAGE_BUNDLES = ("cross_region_intake", "hotline_work_order", "information_disclosure")
+
+
+@pytest.mark.parametrize("key", MESSAGE_BUNDLES)
+def test_every_branch_of_the_issue_26_bundles_on_postgresql(postgres: Any, key: str) -> None:
+    """依申请公开, 12345 and 跨省通办 (messages, rework loops): every branch on PostgreSQL too."""
+    with simulation(postgres.create_database(), PROCESSES, START) as (eng, clock):
+        for branch, spec in WALKS[key]["branches"].items():
+            done = walk(eng, clock, key, branch)
+            assert sorted(done.ran) == sorted(spec["steps"]), branch
+            assert done.delivered == [m["name"] for m in spec.get("messages", [])], branch
+            assert eng.case(done.case).state == "completed", branch
+
+
 # -- invalid submissions ------------------------------------------------------------------------
 
 
