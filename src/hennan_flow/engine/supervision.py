@@ -24,6 +24,7 @@ from ..entities import Issued
 from ..errors import ConflictError
 from ..identity.permissions import SYSTEM
 from ..supervision import cards as card_records
+from ..supervision import hotline
 from ..supervision.cards import Card, issue
 from ..supervision.facts import Scope, read_facts
 from ..supervision.figures import SupervisionReport, build_report
@@ -149,4 +150,10 @@ def report(
         facts = read_facts(session, scope, bundle_of=lambda i: ctx.definition(session, i).bundle)
         calendar = ctx.calendar(session)
         reviews = summary(session, start=start, end=end, department=department, now=now)
-    return build_report(facts, scope, now=now, calendar=calendar, reviews=reviews)
+        orders = hotline.read_orders(session, scope)
+    # the 回访's answers are form data, kept in the cases' workflow state
+    answers = {task: cases.step_data(ctx, case, task) for case, task in hotline.revisit_ids(orders)}
+    section = hotline.hotline_figures(
+        orders, now=now, answers=answers, names=facts.departments, department=department
+    )
+    return build_report(facts, scope, now=now, calendar=calendar, reviews=reviews, hotline=section)

@@ -65,6 +65,7 @@ __all__ = [
     "DepartmentFigures",
     "Extensions",
     "Figures",
+    "HotlineFigures",
     "MonthCards",
     "OpenRecord",
     "Outcome",
@@ -79,6 +80,7 @@ __all__ = [
     "Timeline",
     "TimelinePause",
     "TimelineStep",
+    "UnitFigures",
     "Workdays",
     "build_report",
     "judge",
@@ -298,6 +300,33 @@ class ReviewSummary(TypedDict):
     bad_reviews: list[BadReviewDoc]
 
 
+class UnitFigures(TypedDict):
+    """One 承办单位's 三率 and counts (or the totals, `code` null)."""
+
+    code: str | None  # null: the totals
+    name: str | None
+    orders: int  # orders dispatched to the unit (with a sign-in or handling instance of it)
+    sign_ins: int  # sign-in instances judged
+    signed_on_time: int
+    response_rate: float | None  # 响应率
+    revisits: int  # completed 回访 attributed to the unit
+    resolved: int
+    resolution_rate: float | None  # 解决率
+    satisfied: int  # 满意 or 基本满意
+    satisfaction_rate: float | None  # 满意率
+    returns: int  # 退单
+    reworks: int  # 重办
+
+
+class HotlineFigures(TypedDict):
+    """The 12345 section (supervision/hotline.py has the definitions)."""
+
+    bundle: str
+    orders: int  # orders accepted in the period
+    totals: UnitFigures
+    units: list[UnitFigures]
+
+
 class SupervisionReport(TypedDict):
     """The supervision report, version 1 (see the module docstring for every definition).
 
@@ -320,6 +349,7 @@ class SupervisionReport(TypedDict):
     open_records: list[OpenRecord]
     timeline: Timeline | None
     reviews: ReviewSummary | None
+    hotline: HotlineFigures | None  # the 12345 section; null without hotline orders in the period
 
 
 # -- days -----------------------------------------------------------------------------------------------
@@ -626,6 +656,7 @@ def build_report(
     now: datetime,
     calendar: WorkCalendar,
     reviews: ReviewSummary | None = None,
+    hotline: HotlineFigures | None = None,
 ) -> SupervisionReport:
     """The supervision report of `scope` as of `now`: a pure function of the facts (module docstring).
 
@@ -734,4 +765,5 @@ def build_report(
         "open_records": open_records,
         "timeline": _timeline(steps, facts),
         "reviews": reviews,
+        "hotline": hotline,
     }
