@@ -14,6 +14,7 @@ import pytest
 
 from helpers import PROCESSES, START, WALKS, at, iso, simulation
 from hennan_flow.engine import Engine, SimulatedClock
+from hennan_flow.errors import InputError
 
 APPLICANT = {"name": "李湘南", "id_number": "430422199001011234"}
 
@@ -87,6 +88,11 @@ def test_disclosure_of_2025_09_26_with_a_correction_a_third_party_and_one_extens
     assert extended.deadlines is not None
     assert extended.deadlines["legal_due"] == iso("2025-12-12T00:00")
     assert extended.deadlines["promised_due"] == iso("2025-12-12T00:00")
+    # once only (hf:timeLimit extensions="1" maxExtension="20"): a second extension is refused, nothing moves
+    with pytest.raises(InputError) as again:
+        engine.extend(second.id, days=1, approver="谢建华", reason="再次延长")
+    assert again.value.exit_code == 2 and "extensions" in str(again.value)
+    assert engine.task(second.id).deadlines == extended.deadlines
 
     # answered in time: no card for either instance
     clock.set(at("2025-11-20T10:00"))
@@ -134,6 +140,13 @@ def test_a_rework_is_a_new_step_instance_with_new_deadlines_and_its_own_card(
     first = engine.task(only_ready(engine, case.id, "handle"))
     assert first.deadlines is not None
     assert first.deadlines["promised_due"] == iso("2026-03-10T00:00")  # 5 working days after Mon 03-02
+    # 延期 at most 10 working days in all (hf:timeLimit maxExtension="10", Shandong's rule)
+    with pytest.raises(InputError) as too_long:
+        engine.extend(first.id, days=11, approver="urban-head", reason="需协调多个部门")
+    assert "maxExtension" in str(too_long.value) and "--days 10" in (too_long.value.hint or "")
+    assert engine.extend(first.id, days=4, approver="urban-head", reason="需协调多个部门").deadlines
+    with pytest.raises(InputError):
+        engine.extend(first.id, days=7, approver="urban-head", reason="再延")
     engine.complete_task(first.id, data=data(key, "handle"))
     engine.complete_task(only_ready(engine, case.id, "reply"), data=data(key, "reply"))
     clock.set(at("2026-03-04T10:00"))

@@ -182,3 +182,12 @@ def test_a_form_on_a_message_catch_is_validated_like_a_steps(
     with pytest.raises(SystemExit):
         main(["validate", "--forms", str(FORMS), str(bad)])
     assert "HF-PLACEMENT" in capsys.readouterr().out
+
+
+def test_a_receive_task_waits_for_its_message_like_a_catch_event(db_url: str) -> None:
+    with simulation(db_url, FIXTURES / "messages" / "receive", START, forms=FORMS) as (engine, _clock):
+        case_id = waiting_case(engine)
+        with pytest.raises(FormDataError):  # its hf:form holds as on the catch event
+            engine.deliver_message(case_id, "remote_result", {"outcome": "也许"})
+        [ready] = engine.deliver_message(case_id, "remote_result", RESULT, actor="portal-1")
+        assert ready.step == "hand_over" and engine.case_data(case_id)["outcome"] == "准予"

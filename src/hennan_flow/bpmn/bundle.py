@@ -86,6 +86,8 @@ class TimeLimit:
     yellow_light_at: float = 0.8
     red_after: int = 3
     line: int | None = None
+    extensions: int | None = None  # how many 延长审批 a step instance may have (None: no bound)
+    max_extension: int | None = None  # their working days in total (None: no bound)
 
 
 @dataclass(frozen=True)

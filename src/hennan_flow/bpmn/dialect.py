@@ -190,6 +190,10 @@ class _Reader:
             yellow_light_at=yellow_at,
             red_after=red_after,
             line=el.sourceline,
+            extensions=self._int(el, "extensions", owner) if el.get("extensions") is not None else None,
+            max_extension=self._int(el, "maxExtension", owner)
+            if el.get("maxExtension") is not None
+            else None,
         )
 
     # -- elements ----------------------------------------------------------------------------
