@@ -285,7 +285,8 @@ def test_county_bundles_audit_clean(
     assert all(f["severity"] != "error" for f in document["findings"])
     for b in document["bundles"]:  # the report shows their reduction figures
         assert b["file"].startswith("processes/")
-        assert b["materials_before"] > b["materials_after"] >= 0
+        # (a 12345 call brings no material: nothing to reduce)
+        assert b["materials_before"] > b["materials_after"] >= 0 or b["materials_before"] == 0
         with capsys.disabled():
             print(
                 f"\n  {b['file']}: {b['key']} materials {b['materials_before']} → {b['materials_after']} "

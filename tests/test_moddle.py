@@ -123,7 +123,8 @@ def test_descriptor_places_elements_where_design_says() -> None:
         "Department": {"bpmn:Lane"},
         "Step": steps,
         "TimeLimit": {"bpmn:Process"} | steps,
-        "Form": steps,
+        # a message catch's form: the data the message brings (Engine.deliver_message)
+        "Form": steps | {"bpmn:IntermediateCatchEvent", "bpmn:ReceiveTask", "bpmn:BoundaryEvent"},
         "SpecialProcedure": steps,
         "Materials": steps,
         "Material": set(),  # only inside hf:materials

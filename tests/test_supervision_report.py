@@ -443,6 +443,7 @@ def expected_record(s: Seeded) -> dict[str, Any]:
             ],
         },
         "reviews": REVIEWS_NONE,
+        "hotline": None,  # no 12345 order in the seeded database (tests/test_hotline_report.py)
     }
 
 

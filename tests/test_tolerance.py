@@ -343,8 +343,12 @@ def test_the_demo_shows_a_commitment_and_a_tolerated_material(tmp_path: Path) ->
     lines: list[str] = []
     result = run_demo(f"sqlite:///{tmp_path / 'demo.db'}", say=lines.append)
     text = "\n".join(lines)
-    assert result.completed == len(result.cases) == 3
+    assert result.completed == len(result.cases) == 6
     assert "告知承诺 premises_proof (住所（经营场所）使用证明): signed by the applicant" in text
     assert "容缺受理 officer_appointment" in text and "容缺 material officer_appointment supplied" in text
     assert "事后核查 (online) premises_proof: verified" in text
-    assert lines[-1] == "3 of 3 case(s) completed"
+    assert lines[-1] == "6 of 6 case(s) completed"
+    # 依申请公开 and 跨省通办 receive their messages from outside through the portal (issue 26)
+    assert "message third_party_opinion delivered — by portal-hn (portal)" in text
+    assert "message remote_result delivered — by portal-hn (portal)" in text
+    assert "12345热线工单接诉即办 (hotline_work_order v1)" in text

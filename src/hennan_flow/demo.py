@@ -2,7 +2,8 @@
 
 It deploys the packaged library, prints the audit's reduction figures, then runs the scripted
 cases of `data/demo.json` (one with parallel departments, one with a special-procedure pause, one
-with a gateway branch) on the simulated clock, printing every step with its department, actor and
+with a gateway branch, then one each of 依申请公开, 12345 and 跨省通办, whose messages from outside
+arrive through the portal) on the simulated clock, printing every step with its department, actor and
 time. The first case also shows the running case honouring the audit (docs/services.md): its 告知承诺
 signed at acceptance and verified afterwards, a material accepted missing (容缺) and supplied in
 time, e-licence materials recorded unverified (the demo has no provider), and a review. The last line
@@ -158,13 +159,19 @@ def _run_case(
     steps: dict[str, dict[str, Any]] = scenario["steps"]
     pauses: dict[str, dict[str, Any]] = scenario.get("pauses", {})
     supply: dict[str, list[str]] = scenario.get("supply", {})
+    messages: list[dict[str, Any]] = list(scenario.get("messages", []))
     while True:
         ready = engine.tasks(case=case.id)
         if not ready:
+            if messages and "before" not in messages[0]:
+                _deliver(engine, clock, case.id, messages.pop(0), say)
+                continue
             break
         for task in ready:
             if task.step not in steps:
                 raise SimulationError(f"the demo script has no data for step {task.step!r} of {key}")
+            while messages and messages[0].get("before") == task.step:
+                _deliver(engine, clock, case.id, messages.pop(0), say)
             dept = lanes.get(task.department or "", task.department or "-")
             actor = f"{task.department}-h1"  # the department's handler (data/directory.toml)
             head = f"{task.department}-head"
@@ -203,6 +210,15 @@ def _run_case(
     say(f"  {_local(shown.ended_at)}  case {shown.state}{verdict} (promised by {deadline or '-'})")
     _after(engine, clock, scenario, case.id, say)
     return case.id
+
+
+def _deliver(
+    engine: Engine, clock: SimulatedClock, case_id: str, message: dict[str, Any], say: Callable[[str], None]
+) -> None:
+    """A message from outside (the remote region's result, a third party's opinion) via the portal."""
+    clock.advance(hours=message.get("after_hours", 2))
+    engine.deliver_message(case_id, message["name"], message["data"], actor=_PORTAL)
+    say(f"  {_local(clock())}  {'网上渠道':<28} message {message['name']} delivered — by {_PORTAL} (portal)")
 
 
 def _print_materials(engine: Engine, case_id: str, say: Callable[[str], None]) -> None:

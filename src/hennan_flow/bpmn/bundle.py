@@ -102,6 +102,8 @@ class TimeLimit:
     yellow_light_at: float = 0.8
     red_after: int = 3
     line: int | None = None
+    extensions: int | None = None  # how many 延长审批 a step instance may have (None: no bound)
+    max_extension: int | None = None  # their working days in total (None: no bound)
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,10 @@ class Node:
     attached_to: str | None = None  # boundary events: the host activity
     parent: str | None = None  # the enclosing subProcess, None at the top level
     default: str | None = None  # gateways and activities: the id of the default flow
+    department: str | None = None  # the `hf:department` code of its lane
+    message: str | None = None  # message catch events and receive tasks: the message's name
+    form: str | None = None  # a message catch's `hf:form` ref: the data the message brings
+    form_line: int | None = None
 
 
 @dataclass(frozen=True)
@@ -202,6 +208,19 @@ class Bundle:
     def step(self, step_id: str) -> Step | None:
         """The step with this BPMN id, or None."""
         return self._by_id.get(step_id)
+
+    def node(self, node_id: str) -> Node | None:
+        """The flow node with this BPMN id, or None."""
+        return next((n for n in self.nodes if n.id == node_id), None)
+
+    def form_refs(self) -> Iterator[tuple[str, str, int | None]]:
+        """(element id, form ref, line) of every `hf:form`: the steps', then the message catches'."""
+        for step in self.steps:
+            if step.form is not None:
+                yield step.id, step.form, step.form_line
+        for node in self.nodes:
+            if node.form is not None:
+                yield node.id, node.form, node.form_line
 
     def materials(self) -> Iterator[Material]:
         """Every material of every step, in document order."""

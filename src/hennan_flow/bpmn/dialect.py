@@ -190,6 +190,10 @@ class _Reader:
             yellow_light_at=yellow_at,
             red_after=red_after,
             line=el.sourceline,
+            extensions=self._int(el, "extensions", owner) if el.get("extensions") is not None else None,
+            max_extension=self._int(el, "maxExtension", owner)
+            if el.get("maxExtension") is not None
+            else None,
         )
 
     # -- elements ----------------------------------------------------------------------------
@@ -430,6 +434,12 @@ class _Reader:
                 continue
             nid = el.get("id", "")
             dept = lane_of.get(nid, inherited)
+            hf = self.hf_children(el)
+            message = _message_name(el)
+            form_el = self.single(hf, "form", nid) if message is not None else None
+            form_ref = (form_el.get("ref") or "").strip() or None if form_el is not None else None
+            if form_el is not None and form_ref is None:
+                self._required(form_el, ("ref",), nid)
             nodes.append(
                 Node(
                     id=nid,
@@ -439,13 +449,18 @@ class _Reader:
                     attached_to=el.get("attachedToRef"),
                     parent=parent,
                     default=el.get("default"),
+                    department=dept.code if dept else None,
+                    message=message,
+                    form=form_ref,
+                    form_line=form_el.sourceline if form_el is not None else None,
                 )
             )
-            hf = self.hf_children(el)
             if local in _STEP_TAGS:
                 steps.append(self.step(el, dept))
             else:
                 for c in hf:
+                    if c is form_el:
+                        continue  # the data a message brings (Engine.deliver_message)
                     if _local(c) in _STEP_LEVEL:
                         self.problem(
                             "HF-PLACEMENT",
@@ -560,3 +575,22 @@ def resolve_form(ref: str, bpmn_file: str, forms_dir: str | os.PathLike[str] | N
         if path.is_file():
             return path
     return None
+
+
+def _message_name(el: etree._Element) -> str | None:
+    """The name of the message a catch event or receive task waits for (the `bpmn:message` it
+    refers to: its name, else its id), or None for any other element."""
+    local = _local(el)
+    if local == "receiveTask":
+        ref = el.get("messageRef")
+    elif local in {"intermediateCatchEvent", "boundaryEvent"}:
+        definition = el.find(_B + "messageEventDefinition")
+        ref = definition.get("messageRef") if definition is not None else None
+    else:
+        return None
+    if not ref:
+        return None
+    for message in el.getroottree().getroot().iter(_B + "message"):
+        if message.get("id") == ref:
+            return str(message.get("name") or "").strip() or str(ref)
+    return str(ref)

@@ -283,24 +283,22 @@ def _form_problems(doc: Document, forms_dir: str | None) -> list[Problem]:
     problems = []
     checked: dict[Path, list[tuple[Severity, str, str]]] = {}  # a form several steps use: checked once
     for bundle in doc.bundles:
-        for step in bundle.steps:
-            if step.form is None:
-                continue
-            loc = Location(doc.file, step.form_line, step.id)
-            path = resolve_form(step.form, doc.file, forms_dir)
+        for owner, ref, line in bundle.form_refs():
+            loc = Location(doc.file, line, owner)
+            path = resolve_form(ref, doc.file, forms_dir)
             if path is None:
                 problems.append(
                     Problem(
                         "HF-FORM",
                         "error",
-                        f'form "{step.form}" not found ({step.form}.schema.json)',
+                        f'form "{ref}" not found ({ref}.schema.json)',
                         loc,
                         "put the schema under forms/ beside the folder of this file, or pass --forms DIR",
                     )
                 )
                 continue
             if path not in checked:
-                checked[path] = _form_issues(path, step.form)
+                checked[path] = _form_issues(path, ref)
             problems.extend(
                 Problem("HF-FORM", sev, message, loc, hint) for sev, message, hint in checked[path]
             )

@@ -42,6 +42,7 @@ EVENT_NAMES: dict[str, str] = {
     "task.released": "退回队列",
     "task.assigned": "指派",
     "task.transferred": "转办",
+    "message.delivered": "收到消息",
     "timer.fired": "定时触发",
     "signal.fired": "预警",
     "card.issued": "亮牌",

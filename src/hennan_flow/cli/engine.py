@@ -196,6 +196,29 @@ def case_start(obj: CliContext, key: str, data: str | None, applicant: str | Non
     obj.emit({"id": started.id, "ready": [t.as_dict() for t in started.ready]}, started.id)
 
 
+@case.command("message")
+@click.argument("case_id")
+@click.option("--name", required=True, help="The message's name (the name of its bpmn:message).")
+@click.option(
+    "--data", type=DOCUMENT, default=None, help="What the message brings: JSON object or @file.json."
+)
+@click.option(
+    "--actor", default=None, envvar="HENNAN_FLOW_ACTOR", help="Who delivers it (portal or handler)."
+)
+@format_option()
+@pass_cli
+def case_message(obj: CliContext, case_id: str, name: str, data: str | None, actor: str | None) -> None:
+    """Deliver message NAME to case CASE_ID waiting for it (异地办理结果、第三方意见); prints the steps it made ready."""
+    ready = obj.engine().deliver_message(case_id, name, parse_json_arg(data, "--data"), actor=actor)
+    obj.emit(
+        {"case": case_id, "message": name, "ready": [t.as_dict() for t in ready]},
+        lambda: (
+            f"案件 {case_id} 已收到消息 {name}"
+            + (f"；待办：{'、'.join(t.step for t in ready)}" if ready else "；无新的待办步骤")
+        ),
+    )
+
+
 @case.command("list")
 @click.option(
     "--state", type=click.Choice(["open", "completed", "terminated", "refused", "withdrawn"]), default=None

@@ -71,7 +71,8 @@ class LoadedDefinition:
         `false` form refuses everything; a stored form that cannot be checked safely raises ConfigError.
         """
         step = self.bundle.step(step_id)
-        ref = step.form if step else None
+        node = self.bundle.node(step_id) if step is None else None  # a message catch (deliver_message)
+        ref = step.form if step else node.form if node else None
         schema = self.forms.get(ref) if ref is not None else None
         validator = self._validators.get(step_id)
         if validator is None and isinstance(schema, dict):
@@ -158,12 +159,10 @@ def collect(
             if not bundle.executable:
                 continue
             forms: dict[str, Any] = {}
-            for step in bundle.steps:
-                if step.form is None:
-                    continue
-                found = resolve_form(step.form, result.file, forms_dir)
+            for _owner, ref, _line in bundle.form_refs():
+                found = resolve_form(ref, result.file, forms_dir)
                 assert found is not None  # validate checked it
-                forms.update(bundle_form(found, step.form))  # the form and the schemas it $refs
+                forms.update(bundle_form(found, ref))  # the form and the schemas it $refs
             candidates.append(
                 Candidate(
                     key=bundle.key,

@@ -45,6 +45,7 @@ from . import (
     directories,
     keys,
     licence_checks,
+    messages,
     outcomes,
     schema,
     services,
@@ -427,6 +428,21 @@ class Engine:
         if data is not None and not isinstance(data, Mapping):
             raise InputError("task data must be a JSON object")
         return tasks.complete(self.context, task_id, dict(data or {}), actor)
+
+    def deliver_message(
+        self, case_id: str, name: str, data: Mapping[str, Any] | None = None, *, actor: str | None = None
+    ) -> tuple[Task, ...]:
+        """Deliver message `name` (the `bpmn:message` name) to a case waiting for it; the steps it made ready.
+
+        One transaction: `data` (checked against the waiting element's `hf:form`, if it has one) is
+        merged into the case, which runs to its next wait state; `message.delivered` is audited and
+        published. Who may: the portal's service account, or a handler of the waiting element's
+        department (§8 `message.deliver`). InputError (exit 2, nothing changed) when no element of
+        the case waits for `name`; FormDataError when the form refuses the data.
+        """
+        if data is not None and not isinstance(data, Mapping):
+            raise InputError("message data must be a JSON object")
+        return messages.deliver(self.context, case_id, name, dict(data or {}), actor)
 
     def claim_task(self, task_id: str, *, actor: str | None = None) -> Task:
         """A handler takes a step into their own queue; of two at once one wins, the other gets ConflictError."""

@@ -27,6 +27,7 @@ from ..errors import ConflictError, InputError, NotFoundError
 from ..identity.permissions import SYSTEM
 from ..supervision import accountability, records
 from ..supervision import cards as card_records
+from ..supervision import hotline
 from ..supervision.bulletin import Bulletin, build_bulletin
 from ..supervision.cards import Card, issue
 from ..supervision.facts import Scope, read_facts
@@ -264,4 +265,10 @@ def report(
         facts = read_facts(session, scope, bundle_of=lambda i: ctx.definition(session, i).bundle)
         calendar = ctx.calendar(session)
         reviews = summary(session, start=start, end=end, department=department, now=now)
-    return build_report(facts, scope, now=now, calendar=calendar, reviews=reviews)
+        orders = hotline.read_orders(session, scope)
+    # the 回访's answers are form data, kept in the cases' workflow state
+    answers = {task: cases.step_data(ctx, case, task) for case, task in hotline.revisit_ids(orders)}
+    section = hotline.hotline_figures(
+        orders, now=now, answers=answers, names=facts.departments, department=department
+    )
+    return build_report(facts, scope, now=now, calendar=calendar, reviews=reviews, hotline=section)

@@ -16,15 +16,17 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from ..bpmn.bundle import TimeLimit
 from ..clock.deadlines import CASE_STOPPING_REASONS
 from ..db import hotpath
 from ..db.hotpath import TaskRecord
 from ..db.models import CaseRow, DeadlineRow, ExtensionRow, PauseRow, TaskRow
 from ..db.transaction import Tx
 from ..entities import Task
-from ..errors import ConflictError, NotFoundError, StateError
+from ..errors import ConflictError, InputError, NotFoundError, StateError
 from ..runtime.workflow import complete as complete_in_workflow
 from ..services.steps import before_result
 from . import events, pauses
@@ -227,6 +229,10 @@ def extend(
         deadline = session.get(DeadlineRow, row.id)
         if deadline is None:
             raise StateError(f"step {row.step!r} has no time limit to extend")
+        case = session.get(CaseRow, row.case_id)
+        assert case is not None
+        step = ctx.definition(session, case.definition_id).bundle.step(row.step)
+        _check_extension_bounds(session, row, step.time_limit if step is not None else None, days)
         ctx.deadlines.fire_due(tx, deadline, now)  # a passed deadline never moves
         session.add(
             ExtensionRow(
@@ -252,6 +258,27 @@ def extend(
         )
         _publish(ctx, tx, "task.extended", row, actor, now, extra={"days": days}, deadline=True)
         return _task(ctx, tx, row)
+
+
+def _check_extension_bounds(session: Session, row: TaskRow, limit: TimeLimit | None, days: int) -> None:
+    """The step's `hf:timeLimit extensions` / `maxExtension` (e.g. 政府信息公开条例 §33: once, ≤ 20)."""
+    if limit is None or (limit.extensions is None and limit.max_extension is None):
+        return
+    earlier = list(session.scalars(select(ExtensionRow.days).where(ExtensionRow.task_id == row.id)))
+    if limit.extensions is not None and len(earlier) >= limit.extensions:
+        raise InputError(
+            f"step {row.step!r} may be extended {limit.extensions} time(s) (hf:timeLimit extensions) "
+            f"and already was {len(earlier)} time(s)",
+            hint="no further extension of this step instance is allowed",
+        )
+    if limit.max_extension is not None and sum(earlier) + days > limit.max_extension:
+        raise InputError(
+            f"step {row.step!r} may be extended by {limit.max_extension} working days in all "
+            f"(hf:timeLimit maxExtension); {sum(earlier)} are used, {days} more would exceed it",
+            hint=f"pass --days {limit.max_extension - sum(earlier)} or fewer"
+            if sum(earlier) < limit.max_extension
+            else "no further extension of this step instance is allowed",
+        )
 
 
 def _pause_detail(request: pauses.PauseRequest) -> dict[str, Any]:

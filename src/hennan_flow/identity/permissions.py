@@ -48,6 +48,9 @@ OPERATIONS: Mapping[str, Rule] = {
     "material.supply": _rule("补交材料", *_WINDOW),
     "commitment.decline": _rule("放弃告知承诺", *_WINDOW),
     "review.add": _rule("登记好差评", *_WINDOW),
+    # a message a waiting case receives (异地办理结果, 第三方意见): the online channel that brings it,
+    # or a handler of the department whose lane the waiting element is in
+    "message.deliver": _rule("接收消息", "portal", "handler@dept"),
     # steps: the handler of the step's department (a claimed step: its claimant)
     "task.claim": _rule("认领", "handler@dept"),
     "task.release": _rule("退回队列", "handler@dept", claimant=True),

@@ -29,6 +29,7 @@ from .supervision_common import (
     rate_counts,
     share,
 )
+from .supervision_hotline import hotline_rate
 from .templating import environment
 
 __all__ = ["render_html"]
@@ -47,6 +48,7 @@ def _template() -> Template:
         deadline=deadline,
         issued_day=issued_day,
         share=share,
+        hotline_rate=hotline_rate,
     )
     env.globals.update(REASONS=REASONS, OUTCOMES=OUTCOMES, LEVELS=LEVELS, department_label=department_label)
     return env.get_template(TEMPLATE)

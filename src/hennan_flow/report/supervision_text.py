@@ -17,6 +17,7 @@ from .supervision_common import (
     reviews_text,
     workdays_text,
 )
+from .supervision_hotline import hotline_text
 
 __all__ = ["render_text"]
 
@@ -144,4 +145,5 @@ def render_text(report: SupervisionReport) -> str:
                 f"  {instant(bad['at'])}  level {bad['level']}  {bad['department'] or '—':<8}  {bad['step'] or '(case)'}  "
                 f"{bad['state'] or 'no record'}, due {deadline(bad['due'])}  review {bad['review']}"
             )
+    out += hotline_text(report.get("hotline"))
     return "\n".join(out) + "\n"

@@ -66,6 +66,7 @@ __all__ = [
     "DepartmentFigures",
     "Extensions",
     "Figures",
+    "HotlineFigures",
     "MonthCards",
     "OpenRecord",
     "Outcome",
@@ -80,6 +81,7 @@ __all__ = [
     "Timeline",
     "TimelinePause",
     "TimelineStep",
+    "UnitFigures",
     "Workdays",
     "build_report",
     "judge",
@@ -301,6 +303,33 @@ class ReviewSummary(TypedDict):
     bad_reviews: list[BadReviewDoc]
 
 
+class UnitFigures(TypedDict):
+    """One 承办单位's 三率 and counts (or the totals, `code` null)."""
+
+    code: str | None  # null: the totals
+    name: str | None
+    orders: int  # orders dispatched to the unit (with a sign-in or handling instance of it)
+    sign_ins: int  # sign-in instances judged
+    signed_on_time: int
+    response_rate: float | None  # 响应率
+    revisits: int  # completed 回访 attributed to the unit
+    resolved: int
+    resolution_rate: float | None  # 解决率
+    satisfied: int  # 满意 or 基本满意
+    satisfaction_rate: float | None  # 满意率
+    returns: int  # 退单
+    reworks: int  # 重办
+
+
+class HotlineFigures(TypedDict):
+    """The 12345 section (supervision/hotline.py has the definitions)."""
+
+    bundle: str
+    orders: int  # orders accepted in the period
+    totals: UnitFigures
+    units: list[UnitFigures]
+
+
 class SupervisionReport(TypedDict):
     """The supervision report, version 1 (see the module docstring for every definition).
 
@@ -323,6 +352,7 @@ class SupervisionReport(TypedDict):
     open_records: list[OpenRecord]
     timeline: Timeline | None
     reviews: ReviewSummary | None
+    hotline: HotlineFigures | None  # the 12345 section; null without hotline orders in the period
 
 
 # -- days -----------------------------------------------------------------------------------------------
@@ -631,6 +661,7 @@ def build_report(
     now: datetime,
     calendar: WorkCalendar,
     reviews: ReviewSummary | None = None,
+    hotline: HotlineFigures | None = None,
 ) -> SupervisionReport:
     """The supervision report of `scope` as of `now`: a pure function of the facts (module docstring).
 
@@ -739,4 +770,5 @@ def build_report(
         "open_records": open_records,
         "timeline": _timeline(steps, facts),
         "reviews": reviews,
+        "hotline": hotline,
     }

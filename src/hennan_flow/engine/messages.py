@@ -1,0 +1,85 @@
+"""Delivering a BPMN message to a waiting case (`Engine.deliver_message`, `hennan-flow case message`).
+
+The remote authority's result of a 跨省通办 case, a third party's opinion of an 依申请公开 request:
+what arrives from outside while the case waits at a message catch event (or a receive task, a
+message boundary event, an event-based gateway's message branch) of that message's name. One
+transaction: the case is locked, the waiting element found (none → InputError, exit 2, nothing
+changed), the actor checked against §8 (`message.deliver`: the portal's service account, or a
+handler of the waiting element's department), the data checked like form data against the
+element's `hf:form` when it has one (bounded like all case data otherwise), the payload merged into
+the case, the case run to its next wait state, and the delivery told to the audit log and the outbox
+(`message.delivered`: ids and codes, never the data).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .. import limits
+from ..db import hotpath
+from ..entities import Task
+from ..errors import InputError, NotFoundError, StateError
+from ..runtime.messages import deliver as deliver_in_workflow
+from ..runtime.messages import waiting_messages
+from .context import EngineContext
+from .lifecycle import sync_steps
+from .views import ready_entries
+from .workflows import load_workflow, persist_case
+
+__all__ = ["deliver"]
+
+OPERATION = "message.deliver"
+
+
+def deliver(
+    ctx: EngineContext, case_id: str, name: str, data: Mapping[str, Any], actor: str | None
+) -> tuple[Task, ...]:
+    """Deliver message `name` with `data` to case `case_id`; the steps it made ready."""
+    limits.check_id(case_id, "case id")
+    limits.check_id(name, "message name")
+    limits.check_data(data, "message data")
+    try:
+        with ctx.write() as tx:
+            now = ctx.now()
+            case = hotpath.read_case(tx.raw, case_id, lock=True)
+            if case is None:
+                raise NotFoundError(f"no case {case_id!r}", hint="list cases with: hennan-flow case list")
+            if case.state != "open":
+                raise StateError(f"case {case_id} is {case.state}; no message can be delivered to it")
+            definition = ctx.definition(tx.session, case.definition_id)
+            workflow = load_workflow(ctx, tx.raw, case, definition)
+            waiting = waiting_messages(workflow)
+            match = next((w for w in waiting if w.message == name), None)
+            if match is None:
+                names = sorted({w.message for w in waiting})
+                raise InputError(
+                    f"no element of case {case_id} waits for message {name!r}",
+                    hint=f"it waits for: {', '.join(names)}"
+                    if names
+                    else "the case waits for no message now",
+                )
+            node = definition.bundle.node(match.element)
+            department = node.department if node is not None else None
+            ctx.authority.check(tx, actor, OPERATION, department=department)
+            definition.check_data(match.element, data)
+            deliver_in_workflow(workflow, name, data)
+            detail = {"message": name, "element": match.element, "fields": sorted(data)}
+            tx.journal.announce(
+                "message.delivered",
+                case=case_id,
+                ref=match.element,
+                at=now,
+                step=match.element,
+                actor=actor,
+                detail=detail,
+                payload={**detail, "case": case_id, "key": case.key, "department": department},
+            )
+            added = sync_steps(ctx, tx, case, definition, workflow, now, actor)
+            rev = persist_case(ctx, tx.raw, case, workflow)
+            ready = ready_entries(ctx, tx, added, now)
+    except BaseException:
+        ctx.workflows.forget(case_id)
+        raise
+    ctx.workflows.remember(case_id, rev, workflow, open_=case.state == "open")
+    return ready
