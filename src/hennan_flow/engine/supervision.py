@@ -25,9 +25,8 @@ from ..db.transaction import Tx
 from ..entities import Issued
 from ..errors import ConflictError, InputError, NotFoundError
 from ..identity.permissions import SYSTEM
-from ..supervision import accountability, records
+from ..supervision import accountability, hotline, records
 from ..supervision import cards as card_records
-from ..supervision import hotline
 from ..supervision.bulletin import Bulletin, build_bulletin
 from ..supervision.cards import Card, issue
 from ..supervision.facts import Scope, read_facts
