@@ -1,7 +1,7 @@
 """A real `hennan-flow serve` process on 127.0.0.1 and the test JWKS its tokens verify against.
 
 `Keys` makes an RS256 and an ES256 key pair, writes their public JWKS and mints tokens with PyJWT;
-`served` prepares a database (schema, the sample directory, the six bundles) and runs the server
+`served` prepares a database (schema, the sample directory, the enterprise_opening bundle) and runs the server
 as a subprocess until the block ends. Tests then talk to it over HTTP only (httpx).
 """
 
@@ -22,7 +22,7 @@ import httpx
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from helpers import PROCESSES, REPO, migrated
+from helpers import OPENING, REPO, migrated
 from hennan_flow.engine import Engine
 
 ISSUER = "https://idp.hengnan.test"
@@ -64,11 +64,11 @@ class Keys:
 
 
 def prepare(url: str, *, simulation: bool = False, now: Any = None) -> None:
-    """The schema, the sample directory and the six bundles, deployed by the admin."""
+    """The schema, the sample directory and the enterprise_opening bundle, deployed by the admin."""
     migrated(url, simulation=simulation)
     with Engine(url, clock=now) as engine:
         engine.load_directory(str(DIRECTORY))
-        engine.deploy(str(PROCESSES), actor=ADMIN)
+        engine.deploy(str(OPENING), actor=ADMIN)
 
 
 def free_port() -> int:
