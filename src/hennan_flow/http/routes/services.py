@@ -133,6 +133,11 @@ def verify_commitment(commitment_id: str, body: VerifyCommitment, db: Db, user: 
 
 
 @router.get("/materials")
-def materials(db: Db, _user: User, case: str | None = None, task: str | None = None) -> dict[str, Any]:
-    """A case's or step's commitments, tolerated materials, e-licence checks and what is missing."""
+def materials(db: Db, user: User, case: str | None = None, task: str | None = None) -> dict[str, Any]:
+    """A case's or step's commitments, tolerated materials, e-licence checks and what is missing
+    (of a case the user may read)."""
+    if task is not None:
+        db.task(task, actor=user)
+    elif case is not None:
+        db.case(case, actor=user)
     return dict(db.materials(case=case, task=task).as_dict())
