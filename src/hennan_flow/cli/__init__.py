@@ -43,6 +43,8 @@ COMMANDS: dict[str, str] = {
     "review": "hennan_flow.cli.services:review",
     "keys": "hennan_flow.cli.keys:keys",
     "exchange": "hennan_flow.cli.exchange:exchange",
+    "serve": "hennan_flow.cli.serve:serve",
+    "apikey": "hennan_flow.cli.apikey:apikey",
 }
 
 

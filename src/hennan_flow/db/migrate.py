@@ -52,6 +52,7 @@ DROPPED_BY: dict[str, tuple[str, ...]] = {
     "0013": ("hf_outcome",),
     "0014": ("hf_exchange_cursor",),
     "0015": ("hf_card_account", "hf_card_phase", "hf_referral"),
+    "0016": ("hf_api_key", "hf_idempotency"),
 }
 _ALWAYS_THERE = {"hf_meta"}  # the simulation mark: not a record anyone loses
 
