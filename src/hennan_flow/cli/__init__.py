@@ -42,6 +42,8 @@ COMMANDS: dict[str, str] = {
     "material": "hennan_flow.cli.services:material",
     "review": "hennan_flow.cli.services:review",
     "keys": "hennan_flow.cli.keys:keys",
+    "serve": "hennan_flow.cli.serve:serve",
+    "apikey": "hennan_flow.cli.apikey:apikey",
 }
 
 

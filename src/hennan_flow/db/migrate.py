@@ -49,6 +49,7 @@ DROPPED_BY: dict[str, tuple[str, ...]] = {
         "hf_tolerance",
     ),
     "0012": ("hf_directory",),
+    "0013": ("hf_api_key", "hf_idempotency"),
 }
 _ALWAYS_THERE = {"hf_meta"}  # the simulation mark: not a record anyone loses
 

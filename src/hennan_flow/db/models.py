@@ -31,11 +31,13 @@ from sqlalchemy.sql.elements import ColumnElement
 from ..sealing import SealedText
 
 __all__ = [
+    "ApiKeyRow",
     "Base",
     "CaseRow",
     "CaseTaskRow",
     "DefinitionRow",
     "EventRow",
+    "IdempotencyRow",
     "MetaRow",
     "TaskRow",
     "live_signal",
@@ -216,6 +218,32 @@ class DirectoryRow(_StoredFile, Base):
     """A county directory file as loaded (`hennan-flow directory load`); the newest is in force."""
 
     __tablename__ = "hf_directory"
+
+
+class ApiKeyRow(Base):
+    """An API key of a service account (`hennan-flow apikey create`): only its secret's SHA-256."""
+
+    __tablename__ = "hf_api_key"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(255))
+    secret_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    created_by: Mapped[str | None] = mapped_column(String(255))
+    revoked_at: Mapped[datetime | None]
+
+
+class IdempotencyRow(Base):
+    """The first response to a POST with an Idempotency-Key, per user and key (DESIGN §11)."""
+
+    __tablename__ = "hf_idempotency"
+
+    user_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    request_sha256: Mapped[str] = mapped_column(String(64))
+    status: Mapped[int] = mapped_column(Integer)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
 
 
 ARMED_DEADLINE_SQL = "arm_at IS NOT NULL"

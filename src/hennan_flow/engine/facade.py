@@ -50,6 +50,7 @@ from . import (
     supervision,
     tasks,
 )
+from .access import ApiKeys, Idempotency
 from .context import EngineContext
 from .supervision import SweepPort
 from .time_source import SimulatedClock
@@ -132,6 +133,16 @@ class Engine:
     @property
     def url(self) -> str:
         return self.context.url
+
+    @property
+    def api_keys(self) -> ApiKeys:
+        """API keys of service accounts for the HTTP service (create, list, revoke, resolve)."""
+        return ApiKeys(self.context)
+
+    @property
+    def idempotency(self) -> Idempotency:
+        """The HTTP service's Idempotency-Key records (the first response to a retried POST)."""
+        return Idempotency(self.context)
 
     @property
     def cache_size(self) -> int:

@@ -1,0 +1,48 @@
+"""`hennan-flow serve`: the app under uvicorn, one or several worker processes.
+
+Workers are separate processes (each its own engine and connection pool) started by uvicorn from
+`factory`, which reads the database URL and the token settings from the environment the command set.
+"""
+
+from __future__ import annotations
+
+import os
+
+from fastapi import FastAPI
+
+from ..engine.facade import Engine
+
+__all__ = ["factory", "serve"]
+
+
+def factory() -> FastAPI:
+    """The app of a worker process: HENNAN_FLOW_DB and the HENNAN_FLOW_JWT* settings."""
+    from ..services.licences import HttpLicenceProvider
+    from . import create_app
+    from .settings import Settings
+
+    service = os.environ.get("HENNAN_FLOW_LICENCE_URL")
+    engine = Engine(
+        os.environ.get("HENNAN_FLOW_DB", "sqlite:///hennan_flow.db"),
+        licences=HttpLicenceProvider(service) if service else None,
+    )
+    return create_app(engine, settings=Settings.from_env())
+
+
+def serve(
+    host: str, port: int, workers: int, *, proxy_headers: bool, forwarded_allow_ips: str | None
+) -> None:
+    """Run uvicorn until interrupted (SIGINT/SIGTERM end it gracefully)."""
+    import uvicorn
+
+    uvicorn.run(
+        "hennan_flow.http.server:factory",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=proxy_headers,
+        forwarded_allow_ips=forwarded_allow_ips,
+        log_level=os.environ.get("HENNAN_FLOW_LOG_LEVEL", "warning"),
+        access_log=False,
+    )
