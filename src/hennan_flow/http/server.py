@@ -26,7 +26,9 @@ def factory() -> FastAPI:
         os.environ.get("HENNAN_FLOW_DB", "sqlite:///hennan_flow.db"),
         licences=HttpLicenceProvider(service) if service else None,
     )
-    return create_app(engine, settings=Settings.from_env())
+    from ..web.pages import router as workbench
+
+    return create_app(engine, settings=Settings.from_env(), routers=[workbench()])
 
 
 def serve(

@@ -1,0 +1,170 @@
+"""The workbench pages in Debian's Chromium (Playwright) against a real `hennan-flow serve` process.
+
+A handler of 县市场监督管理局 logs in with an API key, opens the department queue, claims the first
+step of a new enterprise_opening case, submits its form empty (refused: the errors are shown at their
+fields) and then filled; the case page marks that step completed and the next steps ready; after a
+simulated sweep past the legal deadline of a second case, that case's step is marked red on the
+queue and the diagram. No page logs a console error. Screenshots of every page at 1280 px and 390 px
+go to .artifacts/screenshots/ (login, queue, task-refused, case, case-red).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from browser import WIDTHS, browser, shot, watch
+from helpers import OPENING, OPENING_WALK, migrated
+from hennan_flow.engine.facade import Engine
+
+pytest.importorskip("fastapi")
+DIRECTORY = Path(__file__).resolve().parents[1] / "src" / "hennan_flow" / "data" / "directory.toml"
+APPLICANT = {"name": "张三", "id_number": "430421199001011234"}
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """A simulation database with the sample directory, enterprise_opening, two cases and a handler's key,
+    served by `hennan-flow serve` on a free port."""
+    key = base64.b64encode(secrets.token_bytes(32)).decode()
+    os.environ["HENNAN_FLOW_KEY"] = key
+    url = migrated(f"sqlite:///{tmp_path / 'web.db'}", simulation=True)
+    with Engine(url) as engine:
+        engine.load_directory(str(DIRECTORY), actor="admin-he")
+        engine.deploy(str(OPENING), actor="admin-he")
+        first = engine.start_case("enterprise_opening", applicant=APPLICANT, actor="window-wang")
+        second = engine.start_case("enterprise_opening", applicant=APPLICANT, actor="window-wang")
+        _, api_key = engine.api_keys.create("amr-h1", actor="admin-he")
+    port = _port()
+    env = {**os.environ, "HENNAN_FLOW_KEY": key}
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "hennan-flow"), "--db", url, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:  # until the server answers
+        try:
+            urllib.request.urlopen(f"{base}/web/login", timeout=2).close()
+            break
+        except (urllib.error.URLError, ConnectionError):
+            if server.poll() is not None or time.monotonic() > deadline:
+                out = server.stdout.read().decode() if server.stdout else ""
+                pytest.fail(f"hennan-flow serve did not start: {out[-2000:]}")
+            time.sleep(0.1)
+    try:
+        yield {"base": base, "url": url, "key": api_key, "first": first, "second": second}
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        os.environ.pop("HENNAN_FLOW_KEY", None)
+
+
+def _both_widths(page: Any, name: str) -> None:
+    for label, (w, h) in WIDTHS.items():
+        page.set_viewport_size({"width": w, "height": h})
+        shot(page, f"{name}-{label}")
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+
+def _wait_diagram(page: Any) -> None:
+    page.wait_for_selector("#diagram[data-rendered]", timeout=20000)
+    assert page.get_attribute("#diagram", "data-rendered") == "true"
+
+
+def test_a_handler_works_a_step_in_the_browser(site: dict[str, Any]) -> None:
+    base, first = site["base"], site["first"]
+    step = first.ready[0]
+    with browser() as chrome:
+        page = chrome.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+        problems = watch(page)
+
+        page.goto(f"{base}/web/queue")  # not signed in: the login page
+        assert "/web/login" in page.url
+        page.fill("#key", "hfk_wrong_key")
+        page.click("button[type=submit]:has-text('登录')")
+        assert "密钥无效" in page.inner_text("[role=alert]")
+        _both_widths(page, "login")
+        page.fill("#key", site["key"])
+        page.click("button[type=submit]:has-text('登录')")
+        page.wait_for_url("**/web/queue")
+        cookie = next(c for c in page.context.cookies() if c["name"] == "hf_key")
+        assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+
+        page.goto(f"{base}/web/queue?department={step.department}")
+        row = page.locator(f"tr[data-task='{step.id}']")
+        assert "待办" in row.inner_text()
+        row.locator("button:has-text('认领')").click()
+        page.wait_for_load_state()
+        assert "amr-h1 已认领" in page.locator(f"tr[data-task='{step.id}']").inner_text()
+        _both_widths(page, "queue")
+
+        page.goto(f"{base}/web/tasks/{step.id}")
+        page.click(".hf-submit")
+        page.wait_for_selector(".hf-errors")
+        invalid = page.locator("[aria-invalid=true]")
+        assert invalid.count() >= 3
+        assert page.locator(".hf-field .hf-error").count() >= 3  # each error at its field
+        assert page.evaluate("document.activeElement.classList.contains('hf-errors')")
+        _both_widths(page, "task-refused")
+
+        for name, value in OPENING_WALK["register"].items():
+            control = page.locator(f"form [name='{name}']").first
+            if control.count() == 0:
+                continue
+            if control.evaluate("e => e.tagName") == "SELECT":
+                control.select_option(str(value))
+            else:
+                control.fill(str(value))
+        page.click(".hf-submit")
+        page.wait_for_url(f"**/web/cases/{first.id}")
+        _wait_diagram(page)
+        assert page.get_attribute(f"tr[data-element='{step.step}']", "data-state") == "completed"
+        ready = page.locator("tr[data-state='ready']")
+        assert ready.count() >= 1
+        marked = page.evaluate(
+            "id => document.querySelector(`.djs-element[data-element-id='${id}']`).classList.contains('hf-completed')",
+            step.step,
+        )
+        assert marked
+        _both_widths(page, "case")
+
+        # a simulated sweep past the legal deadline of the second case: its step gets a red card
+        later = first.started_at + timedelta(days=20)
+        with Engine(site["url"], clock=later) as engine:
+            engine.sweep()
+        second = site["second"].ready[0]
+        page.goto(f"{base}/web/queue?department={second.department}")
+        assert "红牌" in page.locator(f"tr[data-task='{second.id}']").inner_text()
+        page.goto(f"{base}/web/cases/{site['second'].id}")
+        _wait_diagram(page)
+        assert page.get_attribute(f"tr[data-element='{second.step}']", "data-card") == "red"
+        red = page.evaluate(
+            "id => document.querySelector(`.djs-element[data-element-id='${id}']`).classList.contains('hf-card-red')",
+            second.step,
+        )
+        assert red
+        _both_widths(page, "case-red")
+        assert problems == [], problems
