@@ -35,12 +35,26 @@ def _strip(root: etree._Element) -> etree._Element:
 
 
 def _flow_nodes(root: etree._Element) -> list[str]:
-    return [
-        el.get("id", "")
-        for proc in root.iterfind(_B + "process")
-        for el in proc.iter()
-        if isinstance(el.tag, str) and el.tag.startswith(_B) and el.tag[len(_B) :] in FLOW_NODES
-    ]
+    """Every flow node of every process, but boundary events attached to nothing beside them."""
+    out = []
+    for proc in root.iterfind(_B + "process"):
+        for el in proc.iter():
+            if not (isinstance(el.tag, str) and el.tag.startswith(_B) and el.tag[len(_B) :] in FLOW_NODES):
+                continue
+            if (
+                el.tag == _B + "boundaryEvent"
+                and el.getparent().find(f"*[@id='{el.get('attachedToRef')}']") is None
+            ):
+                continue
+            out.append(el.get("id", ""))
+    return out
+
+
+def dangling_boundary(root: etree._Element) -> bool:
+    return any(
+        el.getparent().find(f"*[@id='{el.get('attachedToRef')}']") is None
+        for el in root.iter(_B + "boundaryEvent")
+    )
 
 
 def assert_drawn(root: etree._Element, file: str) -> None:
@@ -53,7 +67,12 @@ def assert_drawn(root: etree._Element, file: str) -> None:
     assert not missing, f"{file}: no shape for {missing[:5]}"
     twice = sorted({s for s in shapes if shapes.count(s) > 1})
     assert not twice, f"{file}: drawn twice {twice[:5]}"
-    flows = {f.get("id") for f in root.iter(_B + "sequenceFlow")}
+    drawn = set(shapes)
+    flows = {
+        f.get("id")
+        for f in root.iter(_B + "sequenceFlow")
+        if f.get("sourceRef") in drawn and f.get("targetRef") in drawn
+    }
     edges = {e.get("bpmnElement"): e for e in out.iter(_BD + "BPMNEdge")}
     assert flows <= set(edges), f"{file}: no edge for {sorted(flows - set(edges))[:5]}"
     for ref, edge in edges.items():
@@ -108,6 +127,16 @@ def test_a_loop_boundary_event_and_subprocess_are_drawn() -> None:
     }
     assert x["s"] < x["a"] < x["g"] < x["e"]  # layered left to right despite the loop g -> a
     assert x["a"] < x["sub"]  # the boundary event's target comes after its host
+
+
+def test_a_boundary_event_attached_to_nothing_is_left_out() -> None:
+    xml = f"""<definitions xmlns="{BPMN_NS}" id="d" targetNamespace="t"><process id="p">
+      <startEvent id="s"/><task id="a"/><boundaryEvent id="b" attachedToRef="nothing"/>
+      <sequenceFlow id="f1" sourceRef="s" targetRef="a"/></process></definitions>"""
+    root = etree.fromstring(xml.encode())
+    assert dangling_boundary(root)
+    shapes = [s.get("bpmnElement") for s in with_layout(root).iter(_BD + "BPMNShape")]
+    assert shapes == ["s", "a"]
 
 
 @pytest.mark.slow

@@ -25,9 +25,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lxml import etree
 
 from browser import WIDTHS, browser, shot, watch
 from helpers import OPENING, OPENING_WALK, migrated
+from hennan_flow.bpmn.layout import BPMNDI_NS
 from hennan_flow.engine.facade import Engine
 
 pytest.importorskip("fastapi")
@@ -54,6 +56,7 @@ def site(tmp_path: Path) -> Iterator[dict[str, Any]]:
         first = engine.start_case("enterprise_opening", applicant=APPLICANT, actor="window-wang")
         second = engine.start_case("enterprise_opening", applicant=APPLICANT, actor="window-wang")
         _, api_key = engine.api_keys.create("amr-h1", actor="admin-he")
+        _, supervisor_key = engine.api_keys.create("jc-zhou", actor="admin-he")
     port = _port()
     env = {**os.environ, "HENNAN_FLOW_KEY": key}
     server = subprocess.Popen(
@@ -75,7 +78,14 @@ def site(tmp_path: Path) -> Iterator[dict[str, Any]]:
                 pytest.fail(f"hennan-flow serve did not start: {out[-2000:]}")
             time.sleep(0.1)
     try:
-        yield {"base": base, "url": url, "key": api_key, "first": first, "second": second}
+        yield {
+            "base": base,
+            "url": url,
+            "key": api_key,
+            "supervisor": supervisor_key,
+            "first": first,
+            "second": second,
+        }
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -167,4 +177,65 @@ def test_a_handler_works_a_step_in_the_browser(site: dict[str, Any]) -> None:
         )
         assert red
         _both_widths(page, "case-red")
+
+        # the supervisor's dashboard: the red card by department and phase, its record, the figures
+        page.click("button:has-text('退出')")
+        page.wait_for_url("**/web/login")
+        page.fill("#key", site["supervisor"])
+        page.click("button[type=submit]:has-text('登录')")
+        page.goto(f"{base}/web/supervision")
+        phases = page.inner_text("[data-board=phases]")
+        assert "衡南县市场监督管理局" in phases and "register" in phases
+        record = page.locator("[data-board=records] tr[data-card=red]").first
+        assert record.count() == 1
+        assert "按时办结率" in page.inner_text("#rates-title")
+        record.locator("a").click()
+        page.wait_for_url(f"**/web/cases/{site['second'].id}")
+        _wait_diagram(page)
+        page.goto(f"{base}/web/supervision")
+        _both_widths(page, "supervision")
         assert problems == [], problems
+
+
+def test_the_designer_audits_a_bundle_on_its_diagram(site: dict[str, Any], tmp_path: Path) -> None:
+    base = site["base"]
+    with browser() as chrome:
+        page = chrome.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+        problems = watch(page)
+        page.goto(f"{base}/web/login")
+        page.fill("#key", site["key"])
+        page.click("button[type=submit]:has-text('登录')")
+        page.goto(f"{base}/web/audit?bundle=enterprise_opening.bpmn")
+        _wait_diagram(page)
+        assert page.locator(".hf-scenario").count() >= 1
+        assert page.locator(".hf-scenario li").count() >= 1
+        _both_widths(page, "audit")
+
+        # an upload without BPMN DI: a generated layout, the audit's findings pinned on their steps
+        root = _bare_opening()
+        (tmp_path / "上传.bpmn").write_bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
+        page.goto(f"{base}/web/audit")
+        page.set_input_files("#upload", str(tmp_path / "上传.bpmn"))
+        page.click("button:has-text('上传并审查')")
+        page.wait_for_selector("#hf-audit-result #diagram[data-rendered]")
+        assert "上传.bpmn" in page.inner_text("#audit-title")
+        assert page.evaluate("document.querySelectorAll('.djs-shape').length") >= 10
+        assert page.get_attribute("#diagram", "data-rendered") == "true"
+        rows = page.locator("[data-board=findings] tr[data-element]")
+        assert rows.count() >= 1
+        element = rows.first.get_attribute("data-element")
+        pinned = page.evaluate(
+            "id => document.querySelector(`.djs-element[data-element-id='${id}']`)?.classList.contains('hf-finding')",
+            element,
+        )
+        assert pinned, element
+        _both_widths(page, "audit-upload")
+        assert problems == [], problems
+
+
+def _bare_opening() -> etree._Element:
+    """enterprise_opening without its diagram (BPMN DI)."""
+    root = etree.parse(str(OPENING)).getroot()
+    for diagram in root.findall(f"{{{BPMNDI_NS}}}BPMNDiagram"):
+        root.remove(diagram)
+    return root

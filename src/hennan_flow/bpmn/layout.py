@@ -6,7 +6,8 @@ it. Per container (a process, a (event) subprocess):
 
 * the flow graph loses its back edges (a depth-first walk from the start nodes), each node's layer
   is its longest path from a source (Kahn's order), and two barycentre sweeps order each layer;
-* boundary events sit on their host's lower border and their flows leave from there;
+* boundary events sit on their host's lower border and their flows leave from there (one whose
+  `attachedToRef` names no activity beside it is left out: there is nothing to draw it on);
 * a subprocess is drawn collapsed, its contents on a plane of its own (bpmn-js drills down into it);
 * a collaboration draws each participant as a pool around its process, message flows between them.
 
@@ -166,11 +167,13 @@ def _lay_container(
         if kind not in FLOW_NODES or not nid:
             continue
         kinds[nid] = kind
-        if kind == "boundaryEvent" and child.get("attachedToRef"):
+        if kind == "boundaryEvent":
             hosts[nid] = child.get("attachedToRef", "")
         if kind in _CONTAINERS:
             sub_planes.append(child)
-    hosts = {b: h for b, h in hosts.items() if h in kinds and h not in hosts}
+    for boundary in [b for b, h in hosts.items() if h not in kinds or h in hosts]:
+        del kinds[boundary]  # attached to nothing of this container: BPMN cannot draw it
+        del hosts[boundary]
     nodes = [n for n in kinds if n not in hosts]
     succ: dict[str, list[str]] = {n: [] for n in nodes}
     flows = [f for f in _flows(container) if f.get("sourceRef") in kinds and f.get("targetRef") in kinds]

@@ -26,9 +26,9 @@ def factory() -> FastAPI:
         os.environ.get("HENNAN_FLOW_DB", "sqlite:///hennan_flow.db"),
         licences=HttpLicenceProvider(service) if service else None,
     )
-    from ..web.pages import router as workbench
+    from ..web.routes import routers
 
-    return create_app(engine, settings=Settings.from_env(), routers=[workbench()])
+    return create_app(engine, settings=Settings.from_env(), routers=routers())
 
 
 def serve(

@@ -44,7 +44,16 @@ from ..http.auth import Unauthenticated
 from ..http.deps import SESSION_COOKIE, current_user, engine
 from . import STATIC
 
-__all__ = ["router"]
+__all__ = [
+    "department_names",
+    "diagram_xml",
+    "element_marks",
+    "error_page",
+    "login_first",
+    "page",
+    "router",
+    "signed_in",
+]
 
 STATE_TEXT = {"completed": "已完成", "ready": "待办", "paused": "已暂停", "cancelled": "已取消"}
 CARD_TEXT = {"yellow": "黄牌", "red": "红牌"}
@@ -81,23 +90,23 @@ def _env() -> Environment:
     return env
 
 
-def _page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
+def page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
     return HTMLResponse(_env().get_template(name).render(**context), status_code=status)
 
 
-def _user(request: Request) -> str | None:
+def signed_in(request: Request) -> str | None:
     try:
         return current_user(request)
     except Unauthenticated:
         return None
 
 
-def _login_first(request: Request) -> RedirectResponse:
+def login_first(request: Request) -> RedirectResponse:
     return RedirectResponse(f"/web/login?next={request.url.path}", status_code=303)
 
 
-def _error(user: str, exc: HennanFlowError) -> HTMLResponse:
-    return _page("error.html", _status(exc), user=user, message=str(exc), hint=getattr(exc, "hint", None))
+def error_page(user: str, exc: HennanFlowError) -> HTMLResponse:
+    return page("error.html", _status(exc), user=user, message=str(exc), hint=getattr(exc, "hint", None))
 
 
 def _status(exc: HennanFlowError) -> int:
@@ -134,7 +143,7 @@ def element_marks(eng: Engine, case_id: str, actor: str) -> dict[str, dict[str, 
         return found
     _may_read(eng, case_id, actor)
     cards = _cards_by_task(eng, case_id)
-    names = _department_names(eng)
+    names = department_names(eng)
     marks: dict[str, dict[str, Any]] = {}
     for task in sorted(eng.tasks(case=case_id, state=None), key=lambda t: t.ready_at):
         due, _ = _due(task)
@@ -153,7 +162,7 @@ def element_marks(eng: Engine, case_id: str, actor: str) -> dict[str, dict[str, 
     return marks
 
 
-def _department_names(eng: Engine) -> dict[str, str]:
+def department_names(eng: Engine) -> dict[str, str]:
     """Department code → its name in the directory in force (none stored: no names)."""
     try:
         return {d.code: d.name for d in eng.directory().departments.values()}
@@ -182,7 +191,7 @@ def router() -> APIRouter:
 
     @web.get("/login")
     def login_form(request: Request, next: str = "/web/queue") -> Response:
-        return _page("login.html", user=_user(request), next=_safe_next(next), error=None)
+        return page("login.html", user=signed_in(request), next=_safe_next(next), error=None)
 
     @web.post("/login")
     async def login(request: Request) -> Response:
@@ -191,7 +200,7 @@ def router() -> APIRouter:
         target = _safe_next((form.get("next") or ["/web/queue"])[0])
         user = engine(request).api_keys.user_of(key) if key else None
         if user is None:
-            return _page("login.html", user=None, next=target, error="密钥无效或已吊销，请核对后重试。")
+            return page("login.html", user=None, next=target, error="密钥无效或已吊销，请核对后重试。")
         response = RedirectResponse(target, status_code=303)
         response.set_cookie(
             SESSION_COOKIE,
@@ -211,9 +220,9 @@ def router() -> APIRouter:
 
     @web.get("/queue")
     def queue(request: Request, department: str | None = None, mine: bool = False) -> Response:
-        user = _user(request)
+        user = signed_in(request)
         if user is None:
-            return _login_first(request)
+            return login_first(request)
         eng = engine(request)
         try:
             tasks = eng.tasks(
@@ -224,12 +233,12 @@ def router() -> APIRouter:
             )
             cards = _cards_by_task(eng)
         except HennanFlowError as exc:
-            return _error(user, exc)
+            return error_page(user, exc)
         tasks.sort(key=lambda t: (_due(t)[0] is None, _due(t)[0] or "", t.ready_at))
         rows = [{"task": t, "due": _due(t)[0], "left": _due(t)[1], "card": cards.get(t.id)} for t in tasks]
-        names = _department_names(eng)
+        names = department_names(eng)
         departments = sorted({t.department for t in eng.tasks(state="open", actor=user) if t.department})
-        return _page(
+        return page(
             "queue.html",
             user=user,
             rows=rows,
@@ -241,7 +250,7 @@ def router() -> APIRouter:
 
     @web.post("/tasks/{task_id}/{action}")
     async def act(request: Request, task_id: str, action: str) -> Response:
-        user = _user(request)
+        user = signed_in(request)
         if user is None:
             return JSONResponse({"title": "请先登录"}, status_code=401)
         eng = engine(request)
@@ -249,7 +258,7 @@ def router() -> APIRouter:
             try:
                 (eng.claim_task if action == "claim" else eng.release_task)(task_id, actor=user)
             except HennanFlowError as exc:
-                return _error(user, exc)
+                return error_page(user, exc)
             return RedirectResponse(str(request.headers.get("referer") or "/web/queue"), status_code=303)
         if action != "complete":
             return Response(status_code=404)
@@ -275,30 +284,30 @@ def router() -> APIRouter:
 
     @web.get("/tasks/{task_id}")
     def task_page(request: Request, task_id: str) -> Response:
-        user = _user(request)
+        user = signed_in(request)
         if user is None:
-            return _login_first(request)
+            return login_first(request)
         eng = engine(request)
         try:
             task = eng.task(task_id)
             _may_read(eng, task.case, user)
             fragment = eng.render_form(task_id)
         except HennanFlowError as exc:
-            return _error(user, exc)
-        return _page("task.html", user=user, task=task, fragment=fragment, due=_due(task))
+            return error_page(user, exc)
+        return page("task.html", user=user, task=task, fragment=fragment, due=_due(task))
 
     @web.get("/cases/{case_id}")
     def case_page(request: Request, case_id: str) -> Response:
-        user = _user(request)
+        user = signed_in(request)
         if user is None:
-            return _login_first(request)
+            return login_first(request)
         eng = engine(request)
         try:
             marks = element_marks(eng, case_id, user)
             case = eng.case(case_id)
         except HennanFlowError as exc:
-            return _error(user, exc)
-        return _page(
+            return error_page(user, exc)
+        return page(
             "case.html",
             user=user,
             case=case,
@@ -308,7 +317,7 @@ def router() -> APIRouter:
 
     @web.get("/cases/{case_id}/diagram.bpmn")
     def diagram(request: Request, case_id: str) -> Response:
-        user = _user(request)
+        user = signed_in(request)
         if user is None:
             return Response(status_code=401)
         eng = engine(request)
@@ -317,7 +326,7 @@ def router() -> APIRouter:
             with eng.context.read() as session:
                 text = deployments.bpmn_of_case(session, case_id)
         except HennanFlowError as exc:
-            return _error(user, exc)
+            return error_page(user, exc)
         return Response(diagram_xml(text), media_type="application/xml")
 
     return web

@@ -1,7 +1,8 @@
 /* The workbench's diagrams: bpmn-js (static/bpmn-js/) draws the bundle, this file marks each
  * element's state, department, deadline and card colour, or an audit finding, on it.
  *
- * A page holds <div class="hf-diagram" data-bpmn="URL" data-marks="ID-OF-A-JSON-SCRIPT">; the JSON
+ * A page holds <div class="hf-diagram" data-bpmn="URL" (or data-xml="ID-OF-AN-XML-SCRIPT")
+ * data-marks="ID-OF-A-JSON-SCRIPT">; the JSON
  * maps a BPMN element id to {state, department, deadline, card, findings: [text…]}. */
 (function () {
   "use strict";
@@ -54,11 +55,14 @@
     var marksId = container.getAttribute("data-marks");
     var marksEl = marksId && document.getElementById(marksId);
     var marks = marksEl ? JSON.parse(marksEl.textContent) : {};
-    return fetch(container.getAttribute("data-bpmn"), { credentials: "same-origin" })
-      .then(function (r) {
-        if (!r.ok) throw new Error("图加载失败：" + r.status);
-        return r.text();
-      })
+    var inline = container.getAttribute("data-xml");
+    var source = inline
+      ? Promise.resolve(document.getElementById(inline).textContent)
+      : fetch(container.getAttribute("data-bpmn"), { credentials: "same-origin" }).then(function (r) {
+          if (!r.ok) throw new Error("图加载失败：" + r.status);
+          return r.text();
+        });
+    return source
       .then(function (xml) { return show(container, xml, marks); })
       .catch(function (err) {
         container.dataset.rendered = "error";
@@ -69,6 +73,6 @@
 
   window.HennanFlow = { show: show, start: start };
   document.addEventListener("DOMContentLoaded", function () {
-    Array.prototype.forEach.call(document.querySelectorAll(".hf-diagram[data-bpmn]"), start);
+    Array.prototype.forEach.call(document.querySelectorAll(".hf-diagram[data-bpmn], .hf-diagram[data-xml]"), start);
   });
 })();
