@@ -100,7 +100,7 @@ def test_viewer_draws_every_validating_corpus_file() -> None:
                 page.close()
                 page, more = _viewer_page(chrome)
                 problems += more
-            served = page.evaluate(_SHOW, {"xml": diagram_xml(texts[file]), "marks": {}})
+            served = page.evaluate(_SHOW, {"xml": diagram_xml(texts[file]).decode("utf-8"), "marks": {}})
             generated = page.evaluate(_SHOW, {"xml": _xml(with_layout(_bare(file))), "marks": {}})
             if "error" in served or "error" in generated or generated["warnings"] > served["warnings"]:
                 failed.append((file, served, generated))
