@@ -262,6 +262,24 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     results["seq100"] = throughput(sequential(100), cases=1, rounds=rounds)
     results["par10"] = throughput(parallel(10), cases=5, rounds=rounds)
     results["seq10_queue"] = throughput(sequential(10), cases=10, rounds=rounds, hf=hf_case_reading_the_queue)
+    import http_seq  # bench/http_seq.py
+
+    pid, bpmn = sequential(10)
+    results["http_seq10"] = http_seq.throughput(
+        Workspace(pid, bpmn),
+        START.isoformat(),
+        cases=10,
+        rounds=rounds,
+        timed=timed,
+        stats=stats,
+        in_process=hf_case,
+    )
+    h = results["http_seq10"]
+    print(
+        f"  http_seq10  hennan_flow {h['hennan_flow']['median']:7.1f} cases/s (±{h['hennan_flow']['spread']:.0%})"
+        f" over HTTP, one server process; in-process {h['in_process']['median']:.1f} cases/s in the same"
+        f" rounds (seq10 above: {results['seq10']['hennan_flow']['median']:.1f}); paired ratio {h['ratio']:.2f}"
+    )
     for key in ("seq10", "seq100", "par10", "seq10_queue"):
         r = results[key]
         hf, nv = r["hennan_flow"], r["naive"]
@@ -283,6 +301,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "par10_vs_naive": results["par10"]["ratio"],
         "seq10_queue_vs_naive": results["seq10_queue"]["ratio"],
         "step100_over_step1": step100 / step1,
+        "http_seq10_vs_seq10": results["http_seq10"]["ratio"],
     }
     if not args.no_sweep:
         import sweep  # bench/sweep.py

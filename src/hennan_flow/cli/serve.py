@@ -65,8 +65,6 @@ def serve(
         raise ConfigError(
             f"the HTTP service needs {exc.name}", hint="pip install 'hennan-flow[http]'"
         ) from None
-    if obj.now is not None:
-        raise ConfigError("serve runs on the real clock", hint="drop --now")
     url = obj.database_url()
     settings = Settings(
         jwks=jwks, issuer=jwt_issuer, audience=jwt_audience, user_claim=jwt_user_claim, leeway=jwt_leeway
@@ -83,6 +81,7 @@ def serve(
         "HENNAN_FLOW_JWT_AUDIENCE": jwt_audience or "",
         "HENNAN_FLOW_JWT_USER_CLAIM": jwt_user_claim,
         "HENNAN_FLOW_JWT_LEEWAY": str(jwt_leeway),
+        "HENNAN_FLOW_SERVE_NOW": obj.now or "",  # a simulation database's fixed clock (training)
     }
     if obj.allow_plaintext:
         env["HENNAN_FLOW_ALLOW_PLAINTEXT"] = "1"

@@ -45,6 +45,7 @@ from . import (
     directories,
     keys,
     licence_checks,
+    portal,
     schema,
     services,
     supervision,
@@ -315,9 +316,15 @@ class Engine:
             raise InputError("applicant must be a JSON object")
         return cases.start(self.context, key, applicant=applicant or {}, data=data or {}, actor=actor)
 
-    def case(self, case_id: str) -> Case:
-        """A case with its timeline of events."""
+    def case(self, case_id: str, *, actor: str | None = None) -> Case:
+        """A case with its timeline of events; given `actor`, PermissionDenied unless they may read it."""
+        portal.check_readable(self.context, case_id, actor)
         return cases.case(self.context, case_id)
+
+    def element_states(self, case_id: str, *, actor: str | None = None) -> dict[str, dict[str, Any]]:
+        """Per BPMN element id of the case's steps: state, task, department, deadlines, open card colour."""
+        portal.check_readable(self.context, case_id, actor)
+        return portal.element_states(self.context, case_id)
 
     def cases(
         self, *, state: str | None = None, key: str | None = None, actor: str | None = None
@@ -352,9 +359,15 @@ class Engine:
             self.context, case=case, department=department, state=state, assignee=assignee, actor=actor
         )
 
-    def task(self, task_id: str) -> Task:
-        """One step instance, with its deadlines."""
-        return tasks.one(self.context, task_id)
+    def task(self, task_id: str, *, actor: str | None = None) -> Task:
+        """One step instance, with its deadlines; given `actor`, PermissionDenied unless they may read it."""
+        found = tasks.one(self.context, task_id)
+        portal.check_readable(self.context, found.case, actor)
+        return found
+
+    def form_schema(self, task_id: str) -> dict[str, Any]:
+        """The JSON Schema of the step's form, for portals with their own form library."""
+        return portal.form_schema(self.context, task_id)
 
     def render_form(
         self,

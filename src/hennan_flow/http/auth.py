@@ -48,6 +48,11 @@ class TokenVerifier:
             ) from exc
 
     @property
+    def fetches(self) -> bool:
+        """Whether verifying may fetch the JWKS over the network (a URL)."""
+        return self._client is not None
+
+    @property
     def enabled(self) -> bool:
         return self._keys is not None or self._client is not None
 

@@ -46,14 +46,17 @@ def document(app: FastAPI) -> dict[str, Any]:
         "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
         "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
     }
-    ref = {"content": {PROBLEM_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+    content = {PROBLEM_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    components["responses"] = {
+        f"Problem{code}": {"description": text, "content": content} for code, text in _PROBLEMS.items()
+    }
     for path, operations in doc.get("paths", {}).items():
         for operation in operations.values():
             responses = operation.setdefault("responses", {})
             responses.pop("422", None)  # FastAPI's validation error: ours is a 400 problem
             codes = ("400",) if path in ANONYMOUS else tuple(_PROBLEMS)
             for code in codes:
-                responses[code] = {"description": _PROBLEMS[code], **ref}
+                responses[code] = {"$ref": f"#/components/responses/Problem{code}"}
             if path not in ANONYMOUS:
                 operation["security"] = [{"bearer": []}, {"apiKey": []}]
     return doc

@@ -16,14 +16,18 @@ __all__ = ["factory", "serve"]
 
 
 def factory() -> FastAPI:
-    """The app of a worker process: HENNAN_FLOW_DB and the HENNAN_FLOW_JWT* settings."""
+    """The app of a worker process: HENNAN_FLOW_DB, the HENNAN_FLOW_JWT* settings and, on a
+    simulation database, the fixed clock of `serve --now` (HENNAN_FLOW_SERVE_NOW)."""
+    from ..clock.instants import parse_instant
     from ..services.licences import HttpLicenceProvider
     from . import create_app
     from .settings import Settings
 
     service = os.environ.get("HENNAN_FLOW_LICENCE_URL")
+    now = os.environ.get("HENNAN_FLOW_SERVE_NOW")
     engine = Engine(
         os.environ.get("HENNAN_FLOW_DB", "sqlite:///hennan_flow.db"),
+        clock=parse_instant(now, what="--now") if now else None,
         licences=HttpLicenceProvider(service) if service else None,
     )
     from ..web.routes import routers

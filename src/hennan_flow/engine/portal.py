@@ -1,0 +1,74 @@
+"""What a portal reads beside the work queue: a step's form schema, a case's element states for its
+diagram, and the §8 read check of one case for a given actor."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import exists, or_, select
+
+from ..db.models import CaseRow, TaskRow
+from ..db.raw import Raw
+from ..errors import NotFoundError, PermissionDenied
+from ..supervision import cards as card_records
+from . import deployments, tasks
+from .context import EngineContext
+
+__all__ = ["check_readable", "element_states", "form_schema"]
+
+_COLOURS = {"red": 2, "yellow": 1}
+
+
+def check_readable(ctx: EngineContext, case_id: str, actor: str | None) -> None:
+    """Refuse (PermissionDenied) unless `actor` may read the case: they started it, it has a step in
+    their departments, or they read everything (DESIGN §8); no actor reads with the database's rights."""
+    with ctx.read() as session:
+        reader = ctx.authority.reader(Raw(session.connection()), actor)
+        if reader is None:
+            return
+        theirs = exists().where(TaskRow.case_id == case_id, TaskRow.department.in_(reader.departments))
+        found = session.execute(
+            select(CaseRow.id).where(CaseRow.id == case_id, or_(CaseRow.started_by == reader.id, theirs))
+        ).first()
+        if found is None and session.get(CaseRow, case_id) is not None:
+            raise PermissionDenied(
+                f"{reader.id} 不能读取案件 {case_id}：案件不是其发起的，也没有其部门的步骤",
+                hint="needs a step of the case in one of the user's departments, or role supervisor/auditor/admin",
+            )
+
+
+def form_schema(ctx: EngineContext, task_id: str) -> dict[str, Any]:
+    """The JSON Schema of a step's form (`{"type": "object"}` for a step without a form)."""
+    task = tasks.one(ctx, task_id)
+    with ctx.read() as session:
+        definition = ctx.definition(session, deployments.of_case(session, task.case))
+    return definition.form_of(task.step) or {"type": "object"}
+
+
+def element_states(ctx: EngineContext, case_id: str) -> dict[str, dict[str, Any]]:
+    """Per BPMN element id of the case's user steps: the newest instance's state (ready, paused,
+    completed, cancelled), task id, department, deadlines, and the colour of the worst card not yet
+    closed (red, yellow or None)."""
+    steps = tasks.queue(ctx, case=case_id, department=None, state=None, assignee=None, actor=None)
+    with ctx.read() as session:
+        if not steps and session.get(CaseRow, case_id) is None:
+            raise NotFoundError(f"no case {case_id!r}", hint="list cases with: hennan-flow case list")
+        years = ctx.calendar(session).provisional_years
+        cards = card_records.list_cards(
+            session, state="open", case=case_id, color=None, provisional_years=years
+        )
+    worst: dict[str, str] = {}
+    for card in cards:
+        if card.step is not None and _COLOURS[card.color] > _COLOURS.get(worst.get(card.step, ""), 0):
+            worst[card.step] = card.color
+    out: dict[str, dict[str, Any]] = {}
+    for step in sorted(steps, key=lambda t: (t.ready_at, t.id)):
+        out[step.step] = {
+            "state": step.state,
+            "task": step.id,
+            "name": step.name,
+            "department": step.department,
+            "deadlines": step.deadlines,
+            "card": worst.get(step.step),
+        }
+    return out

@@ -1,0 +1,68 @@
+"""Cases: start (Idempotency-Key), list, one case, its timeline and its element states."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Request, Response
+from pydantic import Field
+
+from ..idempotent import idempotent
+from .common import Body, Db, IdempotencyKey, User
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["cases"])
+
+
+class StartCase(Body):
+    key: str = Field(min_length=1, max_length=64, description="the bundle key")
+    data: dict[str, Any] = Field(default_factory=dict, description="process data the first steps see")
+    applicant: dict[str, Any] = Field(default_factory=dict, description="who applies (Engine.start_case)")
+
+
+@router.post(
+    "/cases",
+    status_code=201,
+    response_model=None,
+    responses={201: {"description": "the case started, as `case start --format json` shows it"}},
+)
+def start_case(
+    body: StartCase, request: Request, db: Db, user: User, _key: IdempotencyKey = None
+) -> Response:
+    """Start a case of the latest version of `key`, as the authenticated user (clerk or portal)."""
+
+    def run() -> dict[str, Any]:
+        case = db.start_case(body.key, applicant=body.applicant, data=body.data, actor=user)
+        return {**case.as_dict(), "ready": [t.as_dict() for t in case.ready]}
+
+    return idempotent(request, db, user, body.model_dump(), run)
+
+
+@router.get("/cases")
+def cases(
+    db: Db,
+    user: User,
+    state: Literal["open", "completed", "terminated"] | None = None,
+    key: str | None = None,
+) -> list[dict[str, Any]]:
+    """Cases the user may read, newest first (without their timelines)."""
+    return [c.as_dict() for c in db.cases(state=state, key=key, actor=user)]
+
+
+@router.get("/cases/{case_id}")
+def case(case_id: str, db: Db, user: User) -> dict[str, Any]:
+    """A case with its timeline and deadlines (`case show --format json`)."""
+    return db.case(case_id, actor=user).as_dict()
+
+
+@router.get("/cases/{case_id}/timeline")
+def timeline(case_id: str, db: Db, user: User) -> list[dict[str, Any]]:
+    """The case's events, oldest first: who did what, when, in which role."""
+    return [e.as_dict() for e in db.case(case_id, actor=user).events]
+
+
+@router.get("/cases/{case_id}/elements")
+def elements(case_id: str, db: Db, user: User) -> dict[str, dict[str, Any]]:
+    """Per BPMN element id: state, task, department, deadlines and open card colour (for a diagram)."""
+    return db.element_states(case_id, actor=user)

@@ -1,0 +1,30 @@
+"""What the route modules share: the dependency aliases and the JSON body base."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header
+from pydantic import BaseModel, ConfigDict
+
+from ...engine.facade import Engine
+from ..deps import current_user, engine
+
+__all__ = ["Body", "Db", "IdempotencyKey", "User"]
+
+Db = Annotated[Engine, Depends(engine)]
+User = Annotated[str, Depends(current_user)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=255,
+        description="a retried request with the same key gets the first response",
+    ),
+]
+
+
+class Body(BaseModel):
+    """A request body: unknown fields are refused (400)."""
+
+    model_config = ConfigDict(extra="forbid")
