@@ -21,6 +21,7 @@ from urllib.parse import unquote
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from lxml import etree
+from starlette.concurrency import run_in_threadpool
 
 from ..audit import audit_paths
 from ..bpmn.layout import laid_out
@@ -30,7 +31,7 @@ from ..errors import HennanFlowError, NotFoundError
 from ..http.deps import engine
 from ..identity.permissions import may_read_all
 from ..resources import packaged_forms, packaged_processes
-from .pages import department_names, error_page, login_first, page, signed_in
+from .pages import SignedIn, department_names, error_page, login_first, page
 
 __all__ = ["audit_context", "router"]
 
@@ -103,12 +104,23 @@ def audit_context(path: Path, label: str) -> dict[str, Any]:
     return {"label": label, "report": report, "problems": problems, "marks": marks, "xml": xml}
 
 
+def _audit_upload(body: bytes, label: str) -> JSONResponse:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "upload.bpmn"
+        path.write_bytes(body)
+        try:
+            context = audit_context(path, label)
+        except HennanFlowError as exc:
+            return JSONResponse({"title": str(exc).replace(str(path), label)})
+    html = bytes(page("audit_result.html", **context).body).decode("utf-8")
+    return JSONResponse({"html": html})
+
+
 def router() -> APIRouter:
     web = APIRouter(prefix="/web", include_in_schema=False)
 
     @web.get("/supervision")
-    def supervision(request: Request, department: str | None = None) -> Response:
-        user = signed_in(request)
+    def supervision(request: Request, user: SignedIn, department: str | None = None) -> Response:
         if user is None:
             return login_first(request)
         eng = engine(request)
@@ -119,8 +131,7 @@ def router() -> APIRouter:
         return page("supervision.html", user=user, **context)
 
     @web.get("/audit")
-    def audit(request: Request, bundle: str | None = None) -> Response:
-        user = signed_in(request)
+    def audit(request: Request, user: SignedIn, bundle: str | None = None) -> Response:
         if user is None:
             return login_first(request)
         library = sorted(p.name for p in packaged_processes().glob("*.bpmn"))
@@ -135,23 +146,14 @@ def router() -> APIRouter:
         return page("audit.html", user=user, library=library, chosen=bundle, **context)
 
     @web.post("/audit")
-    async def upload(request: Request) -> Response:
+    async def upload(request: Request, user: SignedIn) -> Response:
         """An uploaded file (the request body, XML): the same view, as a fragment for the page."""
-        user = signed_in(request)
         if user is None:
             return JSONResponse({"title": "请先登录"}, status_code=401)
         body = await request.body()
         if len(body) > DEFAULT_MAX_BYTES:
             return JSONResponse({"title": "文件超过 10 MB"}, status_code=413)
         label = unquote(request.headers.get("x-file-name") or "上传的文件.bpmn")[:120]
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "upload.bpmn"
-            path.write_bytes(body)
-            try:
-                context = audit_context(path, label)
-            except HennanFlowError as exc:
-                return JSONResponse({"title": str(exc).replace(str(path), label)})
-        html = page("audit_result.html", user=user, **context).body
-        return JSONResponse({"html": bytes(html).decode("utf-8")})
+        return await run_in_threadpool(_audit_upload, body, label)
 
     return web

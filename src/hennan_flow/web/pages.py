@@ -16,16 +16,16 @@ the engine's, as the signed-in directory user, so DESIGN §8 decides what each u
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from functools import cache
-from typing import Any
-from urllib.parse import parse_qs
+from typing import Annotated, Any
+from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 from lxml import etree
+from starlette.concurrency import run_in_threadpool
 
 from ..bpmn.layout import laid_out
 from ..bpmn.xmlsafe import parse_bytes
@@ -45,6 +45,7 @@ from ..http.deps import SESSION_COOKIE, current_user, engine
 from . import STATIC
 
 __all__ = [
+    "SignedIn",
     "department_names",
     "diagram_xml",
     "element_marks",
@@ -94,11 +95,15 @@ def page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
     return HTMLResponse(_env().get_template(name).render(**context), status_code=status)
 
 
-def signed_in(request: Request) -> str | None:
+async def signed_in(request: Request) -> str | None:
+    """The signed-in directory user, or None (the pages then ask to log in)."""
     try:
-        return current_user(request)
+        return await current_user(request)
     except Unauthenticated:
         return None
+
+
+SignedIn = Annotated[str | None, Depends(signed_in)]
 
 
 def login_first(request: Request) -> RedirectResponse:
@@ -135,33 +140,6 @@ def _due(task: Task) -> tuple[str | None, int | None]:
     return (d.get("promised_due") or d.get("legal_due"), d.get("workdays_left"))
 
 
-def element_marks(eng: Engine, case_id: str, actor: str) -> dict[str, dict[str, Any]]:
-    """Per BPMN element id: its state, department, deadline and card colour (the latest instance)."""
-    states = getattr(eng, "element_states", None)
-    if callable(states):  # the engine's own view, where it has one (http layer, issue 24)
-        found: dict[str, dict[str, Any]] = states(case_id)
-        return found
-    _may_read(eng, case_id, actor)
-    cards = _cards_by_task(eng, case_id)
-    names = department_names(eng)
-    marks: dict[str, dict[str, Any]] = {}
-    for task in sorted(eng.tasks(case=case_id, state=None), key=lambda t: t.ready_at):
-        due, _ = _due(task)
-        marks[task.step] = {
-            "name": task.name,
-            "state": task.state,
-            "department": names.get(task.department or "", task.department),
-            "deadline": due[:10] if due else None,
-            "card": cards.get(task.id),
-        }
-    for card in eng.cards(case=case_id):
-        if card.step and card.state != "closed":
-            mark = marks.setdefault(card.step, {})
-            if _RANK[card.color] > _RANK.get(mark.get("card") or "", 0):
-                mark["card"] = card.color
-    return marks
-
-
 def department_names(eng: Engine) -> dict[str, str]:
     """Department code → its name in the directory in force (none stored: no names)."""
     try:
@@ -170,12 +148,24 @@ def department_names(eng: Engine) -> dict[str, str]:
         return {}
 
 
-def _may_read(eng: Engine, case_id: str, actor: str) -> None:
-    """§8: a user reads a case whole when it is theirs to read (a step of their department, a case
-    they started, or every case for supervisors, auditors and admins): the engine's filter decides."""
-    eng.case(case_id)  # NotFoundError first
-    if not eng.tasks(case=case_id, state=None, actor=actor):
-        raise PermissionDenied(f"{actor} may not read case {case_id}", hint="办件不属于您所在部门")
+def element_marks(eng: Engine, case_id: str, actor: str) -> dict[str, dict[str, Any]]:
+    """Per BPMN element id, what the diagram shows: state, department (its directory name),
+    deadline (local date) and open card colour, from `Engine.element_states` (§8: PermissionDenied
+    unless `actor` may read the case)."""
+    names = department_names(eng)
+    marks: dict[str, dict[str, Any]] = {}
+    for element, found in eng.element_states(case_id, actor=actor).items():
+        deadlines = found.get("deadlines") or {}
+        due = deadlines.get("promised_due") or deadlines.get("legal_due")
+        department = found.get("department")
+        marks[element] = {
+            "name": found.get("name"),
+            "state": found.get("state"),
+            "department": names.get(department or "", department),
+            "deadline": due[:10] if due else None,
+            "card": found.get("card"),
+        }
+    return marks
 
 
 def router() -> APIRouter:
@@ -190,8 +180,8 @@ def router() -> APIRouter:
         return FileResponse(target, headers={"Cache-Control": "max-age=3600"})
 
     @web.get("/login")
-    def login_form(request: Request, next: str = "/web/queue") -> Response:
-        return page("login.html", user=signed_in(request), next=_safe_next(next), error=None)
+    def login_form(user: SignedIn, next: str = "/web/queue") -> Response:
+        return page("login.html", user=user, next=_safe_next(next), error=None)
 
     @web.post("/login")
     async def login(request: Request) -> Response:
@@ -219,8 +209,9 @@ def router() -> APIRouter:
         return response
 
     @web.get("/queue")
-    def queue(request: Request, department: str | None = None, mine: bool = False) -> Response:
-        user = signed_in(request)
+    def queue(
+        request: Request, user: SignedIn, department: str | None = None, mine: bool = False
+    ) -> Response:
         if user is None:
             return login_first(request)
         eng = engine(request)
@@ -248,63 +239,48 @@ def router() -> APIRouter:
             names=names,
         )
 
-    @web.post("/tasks/{task_id}/{action}")
-    async def act(request: Request, task_id: str, action: str) -> Response:
-        user = signed_in(request)
+    @web.post("/tasks/{task_id}/claim")
+    def claim(request: Request, user: SignedIn, task_id: str) -> Response:
+        return _claim_or_release(request, user, task_id, release=False)
+
+    @web.post("/tasks/{task_id}/release")
+    def release(request: Request, user: SignedIn, task_id: str) -> Response:
+        return _claim_or_release(request, user, task_id, release=True)
+
+    @web.post("/tasks/{task_id}/complete")
+    async def complete(request: Request, user: SignedIn, task_id: str) -> Response:
+        """The step form's JSON; the engine's work runs in the thread pool, off the event loop."""
         if user is None:
             return JSONResponse({"title": "请先登录"}, status_code=401)
-        eng = engine(request)
-        if action in ("claim", "release"):
-            try:
-                (eng.claim_task if action == "claim" else eng.release_task)(task_id, actor=user)
-            except HennanFlowError as exc:
-                return error_page(user, exc)
-            return RedirectResponse(str(request.headers.get("referer") or "/web/queue"), status_code=303)
-        if action != "complete":
-            return Response(status_code=404)
         if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
             return JSONResponse({"title": "提交须为 JSON"}, status_code=415)  # no cross-site form posts
         try:
             data = await request.json()
         except ValueError:
             return JSONResponse({"title": "提交的不是合法的 JSON"}, status_code=400)
-        try:
-            done = eng.complete_task(task_id, data=data if isinstance(data, Mapping) else None, actor=user)
-        except FormDataError as exc:
-            fragment = eng.render_form(
-                task_id, errors=exc.fields, data=data if isinstance(data, dict) else None
-            )
-            # 200, not 422: the page expects refusals (a 4xx fetch is a console error in browsers)
-            return JSONResponse({"refused": True, "title": "提交未通过校验", "html": fragment})
-        except HennanFlowError as exc:
-            return JSONResponse({"title": str(exc)}, status_code=_status(exc))
-        return JSONResponse(
-            {"case": done.case, "next": [t.id for t in done.ready], "location": f"/web/cases/{done.case}"}
-        )
+        return await run_in_threadpool(_complete, engine(request), user, task_id, data)
 
     @web.get("/tasks/{task_id}")
-    def task_page(request: Request, task_id: str) -> Response:
-        user = signed_in(request)
+    def task_page(request: Request, user: SignedIn, task_id: str) -> Response:
         if user is None:
             return login_first(request)
         eng = engine(request)
         try:
             task = eng.task(task_id)
-            _may_read(eng, task.case, user)
+            eng.case(task.case, actor=user)  # §8: may this user read the case?
             fragment = eng.render_form(task_id)
         except HennanFlowError as exc:
             return error_page(user, exc)
         return page("task.html", user=user, task=task, fragment=fragment, due=_due(task))
 
     @web.get("/cases/{case_id}")
-    def case_page(request: Request, case_id: str) -> Response:
-        user = signed_in(request)
+    def case_page(request: Request, user: SignedIn, case_id: str) -> Response:
         if user is None:
             return login_first(request)
         eng = engine(request)
         try:
             marks = element_marks(eng, case_id, user)
-            case = eng.case(case_id)
+            case = eng.case(case_id, actor=user)
         except HennanFlowError as exc:
             return error_page(user, exc)
         return page(
@@ -316,13 +292,12 @@ def router() -> APIRouter:
         )
 
     @web.get("/cases/{case_id}/diagram.bpmn")
-    def diagram(request: Request, case_id: str) -> Response:
-        user = signed_in(request)
+    def diagram(request: Request, user: SignedIn, case_id: str) -> Response:
         if user is None:
             return Response(status_code=401)
         eng = engine(request)
         try:
-            _may_read(eng, case_id, user)  # §8 before the model is shown
+            eng.case(case_id, actor=user)  # §8 before the model is shown
             with eng.context.read() as session:
                 text = deployments.bpmn_of_case(session, case_id)
         except HennanFlowError as exc:
@@ -330,6 +305,37 @@ def router() -> APIRouter:
         return Response(diagram_xml(text), media_type="application/xml")
 
     return web
+
+
+def _claim_or_release(request: Request, user: str | None, task_id: str, *, release: bool) -> Response:
+    if user is None:
+        return login_first(request)
+    eng = engine(request)
+    try:
+        (eng.release_task if release else eng.claim_task)(task_id, actor=user)
+    except HennanFlowError as exc:
+        return error_page(user, exc)
+    back = urlsplit(request.headers.get("referer") or "")
+    return RedirectResponse(_safe_next(back.path + (f"?{back.query}" if back.query else "")), status_code=303)
+
+
+def _complete(eng: Engine, user: str, task_id: str, data: Any) -> JSONResponse:
+    try:
+        done = eng.complete_task(task_id, data=data, actor=user)
+    except FormDataError as exc:
+        fragment = eng.render_form(task_id, errors=exc.fields, data=data if isinstance(data, dict) else None)
+        # 200, not 422: the page expects refusals (a 4xx fetch is a console error in browsers)
+        return JSONResponse({"refused": True, "title": "提交未通过校验", "html": fragment})
+    except HennanFlowError as exc:
+        return JSONResponse({"title": str(exc)}, status_code=_status(exc))
+    return JSONResponse(
+        {
+            "refused": False,
+            "case": done.case,
+            "next": [t.id for t in done.ready],
+            "location": f"/web/cases/{done.case}",
+        }
+    )
 
 
 def diagram_xml(text: str) -> bytes:
@@ -345,4 +351,4 @@ def diagram_xml(text: str) -> bytes:
 
 def _safe_next(target: str) -> str:
     """Only a path of this site (never another host) after login."""
-    return target if target.startswith("/") and not target.startswith("//") else "/web/queue"
+    return target if target.startswith("/web/") and not target.startswith("//") else "/web/queue"
