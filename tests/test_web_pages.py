@@ -10,15 +10,6 @@ go to .artifacts/screenshots/ (login, queue, task-refused, case, case-red).
 
 from __future__ import annotations
 
-import base64
-import os
-import secrets
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -28,68 +19,34 @@ import pytest
 from lxml import etree
 
 from browser import WIDTHS, browser, shot, watch
-from helpers import OPENING, OPENING_WALK, migrated
+from helpers import OPENING, OPENING_WALK
 from hennan_flow.bpmn.layout import BPMNDI_NS
 from hennan_flow.engine.facade import Engine
+from http_service import Keys, prepare, served
 
-pytest.importorskip("fastapi")
-DIRECTORY = Path(__file__).resolve().parents[1] / "src" / "hennan_flow" / "data" / "directory.toml"
 APPLICANT = {"name": "张三", "id_number": "430421199001011234"}
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
 def site(tmp_path: Path) -> Iterator[dict[str, Any]]:
-    """A simulation database with the sample directory, enterprise_opening, two cases and a handler's key,
-    served by `hennan-flow serve` on a free port."""
-    key = base64.b64encode(secrets.token_bytes(32)).decode()
-    os.environ["HENNAN_FLOW_KEY"] = key
-    url = migrated(f"sqlite:///{tmp_path / 'web.db'}", simulation=True)
-    with Engine(url) as engine:
-        engine.load_directory(str(DIRECTORY), actor="admin-he")
-        engine.deploy(str(OPENING), actor="admin-he")
+    """A simulation database with the sample directory, enterprise_opening (tests/http_service.py),
+    two cases and the API keys of a handler and a supervisor, served by `hennan-flow serve`."""
+    url = f"sqlite:///{tmp_path / 'web.db'}"
+    prepare(url, simulation=True)
+    with Engine(url, allow_plaintext=True) as engine:
         first = engine.start_case("enterprise_opening", applicant=APPLICANT, actor="window-wang")
         second = engine.start_case("enterprise_opening", applicant=APPLICANT, actor="window-wang")
-        _, api_key = engine.api_keys.create("amr-h1", actor="admin-he")
+        _, handler_key = engine.api_keys.create("amr-h1", actor="admin-he")
         _, supervisor_key = engine.api_keys.create("jc-zhou", actor="admin-he")
-    port = _port()
-    env = {**os.environ, "HENNAN_FLOW_KEY": key}
-    server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "hennan-flow"), "--db", url, "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:  # until the server answers
-        try:
-            urllib.request.urlopen(f"{base}/web/login", timeout=2).close()
-            break
-        except (urllib.error.URLError, ConnectionError):
-            if server.poll() is not None or time.monotonic() > deadline:
-                out = server.stdout.read().decode() if server.stdout else ""
-                pytest.fail(f"hennan-flow serve did not start: {out[-2000:]}")
-            time.sleep(0.1)
-    try:
+    with served(url, Keys(tmp_path)) as base:
         yield {
             "base": base,
             "url": url,
-            "key": api_key,
+            "key": handler_key,
             "supervisor": supervisor_key,
             "first": first,
             "second": second,
         }
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        os.environ.pop("HENNAN_FLOW_KEY", None)
 
 
 def _both_widths(page: Any, name: str) -> None:

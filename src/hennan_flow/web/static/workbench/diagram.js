@@ -66,8 +66,8 @@
       .then(function (xml) { return show(container, xml, marks); })
       .catch(function (err) {
         container.dataset.rendered = "error";
-        container.appendChild(text("p", "hf-error", "流程图无法显示：" + err.message));
-        throw err;
+        var why = /no diagram to display/.test(err.message) ? "文件中没有可显示的流程" : err.message;
+        container.appendChild(text("p", "hf-error", "流程图无法显示：" + why));
       });
   }
 
