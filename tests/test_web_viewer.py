@@ -59,7 +59,7 @@ def _xml(root: etree._Element) -> str:
 
 
 def _drawable(root: etree._Element) -> bool:
-    return any(root.iterfind(f"{{{BPMN_NS}}}{kind}") for kind in ("process", "collaboration"))
+    return any(root.find(f"{{{BPMN_NS}}}{kind}") is not None for kind in ("process", "collaboration"))
 
 
 def _bare(path: str) -> etree._Element:

@@ -154,13 +154,15 @@ def test_packaged_folders_match_the_repository(
 
 
 def test_packaged_viewer_matches_the_repository(installed: dict[str, str]) -> None:
-    """The bpmn-js viewer travels in the wheel (no CDN at run time), byte for byte."""
+    """The bpmn-js viewer and the workbench's pages travel in the wheel (no CDN at run time)."""
     packaged, source = Path(installed["web"]), REPO / "src" / "hennan_flow" / "web" / "static"
     files = _files(source, "**/*")
     assert "bpmn-js/bpmn-viewer.production.min.js" in files and "bpmn-js/LICENSE" in files
     assert _files(packaged, "**/*") == files
     for name in files:
         assert (packaged / name).read_bytes() == (source / name).read_bytes(), name
+    templates = _files(source.parent / "templates", "*.html")
+    assert "case.html" in templates and _files(packaged.parent / "templates", "*.html") == templates
 
 
 @pytest.mark.parametrize("schema", ["hf.xsd", "hf.json"])
