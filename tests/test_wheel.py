@@ -109,7 +109,8 @@ def installed(fresh_venv: Path) -> dict[str, str]:
         "print(json.dumps({'package': hennan_flow.__file__, 'processes': str(packaged_processes()),\n"
         "    'forms': str(packaged_forms()), 'migrations': str(packaged_migrations()),\n"
         "    'hf.xsd': str(schema_path('hf.xsd')), 'hf.json': str(schema_path('hf.json')),\n"
-        "    'events': str(schema_path('events'))}))\n"
+        "    'events': str(schema_path('events')),\n"
+        "    'web': str(__import__('hennan_flow.web', fromlist=['STATIC']).STATIC)}))\n"
     )
     proc = _must(run([fresh_venv / "python", "-c", probe], cwd=fresh_venv.parent.parent))
     return dict(json.loads(proc.stdout))
@@ -152,6 +153,18 @@ def test_packaged_folders_match_the_repository(
     packaged, source = Path(installed[what]), REPO / repo_folder
     for pattern in patterns:
         assert _files(packaged, pattern) == _files(source, pattern), f"{what}/{pattern}"
+
+
+def test_packaged_viewer_matches_the_repository(installed: dict[str, str]) -> None:
+    """The bpmn-js viewer and the workbench's pages travel in the wheel (no CDN at run time)."""
+    packaged, source = Path(installed["web"]), REPO / "src" / "hennan_flow" / "web" / "static"
+    files = _files(source, "**/*")
+    assert "bpmn-js/bpmn-viewer.production.min.js" in files and "bpmn-js/LICENSE" in files
+    assert _files(packaged, "**/*") == files
+    for name in files:
+        assert (packaged / name).read_bytes() == (source / name).read_bytes(), name
+    templates = _files(source.parent / "templates", "*.html")
+    assert "case.html" in templates and _files(packaged.parent / "templates", "*.html") == templates
 
 
 @pytest.mark.parametrize("schema", ["hf.xsd", "hf.json"])

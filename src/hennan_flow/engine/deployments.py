@@ -20,7 +20,7 @@ from ..entities import Deployment
 from ..errors import NotFoundError
 from .definitions import Candidate
 
-__all__ = ["find", "latest", "of_case", "store"]
+__all__ = ["bpmn_of_case", "find", "latest", "of_case", "store"]
 
 
 def store(tx: Tx, c: Candidate, now: datetime, actor: str | None) -> Deployment:
@@ -83,3 +83,11 @@ def latest(session: Session) -> list[Deployment]:
     return [
         Deployment(r.key, r.version, r.content_hash, r.name, r.source_file, True) for r in newest.values()
     ]
+
+
+def bpmn_of_case(session: Session, case_id: str) -> str:
+    """The BPMN text of the definition a case runs (what its diagram draws)."""
+    found = session.scalar(select(DefinitionRow.bpmn).where(DefinitionRow.id == of_case(session, case_id)))
+    if found is None:
+        raise NotFoundError(f"no case {case_id!r}", hint="list cases with: hennan-flow case list")
+    return str(found)

@@ -7,7 +7,9 @@ from fastapi import Request
 from ..engine.facade import Engine
 from .auth import TokenVerifier, Unauthenticated
 
-__all__ = ["current_user", "engine"]
+__all__ = ["SESSION_COOKIE", "current_user", "engine"]
+
+SESSION_COOKIE = "hf_key"  # the workbench's login: an API key in an HttpOnly, SameSite=Strict cookie
 
 
 def engine(request: Request) -> Engine:
@@ -23,6 +25,8 @@ def current_user(request: Request) -> str:
         return cached
     key = request.headers.get("x-api-key")
     auth = request.headers.get("authorization")
+    if not key and not auth:  # a browser of the workbench (web/): its login cookie
+        key = request.cookies.get(SESSION_COOKIE)
     if key:
         user = engine(request).api_keys.user_of(key)
         if user is None:

@@ -30,7 +30,9 @@ def factory() -> FastAPI:
         clock=parse_instant(now, what="--now") if now else None,
         licences=HttpLicenceProvider(service) if service else None,
     )
-    return create_app(engine, settings=Settings.from_env())
+    from ..web.routes import routers
+
+    return create_app(engine, settings=Settings.from_env(), routers=routers())
 
 
 def serve(
