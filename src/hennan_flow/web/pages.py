@@ -95,10 +95,10 @@ def page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
     return HTMLResponse(_env().get_template(name).render(**context), status_code=status)
 
 
-async def signed_in(request: Request) -> str | None:
+def signed_in(request: Request) -> str | None:
     """The signed-in directory user, or None (the pages then ask to log in)."""
     try:
-        return await current_user(request)
+        return current_user(request)
     except Unauthenticated:
         return None
 
