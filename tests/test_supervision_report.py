@@ -231,7 +231,7 @@ OPENING_CASES = {
     # very_late 04-02 (promised ≤03-31 late, legal ≤04-10 on time): 7; paused: the 补正 stopped the case
     # clock for 3 wd: ≤04-08+3 = ≤04-11, ended 04-11 15:00 on time, 8 − 3 = 5; overdue (≤04-16 24:00) and
     # waiting (its clock stopped 04-15 by the 特别程序) are open, not due
-    "cases": {"started": 7, "completed": 5, "open": 2, "terminated": 0},
+    "cases": {"started": 7, "completed": 5, "open": 2, "terminated": 0, "refused": 0, "withdrawn": 0},
     "promised": rate(4, 1, 0, 2, 0.8),
     "legal": rate(5, 0, 0, 2, 1.0),
     "workdays": workdays(5, (4.2, 7), (5.0, 5)),  # 1, 3, 5, 7, 5: mean 21 / 5, p90 = 5th = 7
@@ -239,7 +239,7 @@ OPENING_CASES = {
 PERMIT_CASES = {
     # 2 / 5 working days from 03-05: ≤03-07 / ≤03-12; 挂起 does not stop the case clock; ended 03-12
     # 10:00: late / on time; used 03-06, 07, 10, 11, 12 = 5
-    "cases": {"started": 1, "completed": 1, "open": 0, "terminated": 0},
+    "cases": {"started": 1, "completed": 1, "open": 0, "terminated": 0, "refused": 0, "withdrawn": 0},
     "promised": rate(0, 1, 0, 0, 0.0),
     "legal": rate(1, 0, 0, 0, 1.0),
     "workdays": workdays(1, (5.0, 5), (2.0, 2)),
@@ -580,7 +580,7 @@ Bundle report_opening 开店一件事（报表测试） (HN-TEST-R01, lead amr)
   records             4 open (oldest 13 working days): 3 open, 0 verifying 核查, 1 rectifying 整改; 2 closed
   paused              supplement 补正 1 (3 wd), special procedure 特别程序 1 (1 wd), suspended 挂起 0 (0 wd)
   extensions          1 (2 wd)
-  whole cases         7 started (5 completed, 2 open, 0 terminated)
+  whole cases         7 started (5 completed, 2 open, 0 terminated, 0 refused, 0 withdrawn)
   case promised       80.0% on time (4 of 5); 1 late, 0 open past due; not rated: 2 open not yet due, 0 {not_rated}
   case legal          100.0% on time (5 of 5); 0 late, 0 open past due; not rated: 2 open not yet due, 0 {not_rated}
   case working days   used mean 4.2, p90 7 vs promised mean 5, p90 5 (5 completed cases measured)
@@ -594,7 +594,7 @@ Bundle report_permit 消防检查（报表测试） (HN-TEST-R02, lead fire)
   records             2 open (oldest 27 working days): 1 open, 1 verifying 核查, 0 rectifying 整改; 0 closed
   paused              supplement 补正 0 (0 wd), special procedure 特别程序 0 (0 wd), suspended 挂起 1 (2 wd)
   extensions          0 (0 wd)
-  whole cases         1 started (1 completed, 0 open, 0 terminated)
+  whole cases         1 started (1 completed, 0 open, 0 terminated, 0 refused, 0 withdrawn)
   case promised       0.0% on time (0 of 1); 1 late, 0 open past due; not rated: 0 open not yet due, 0 {not_rated}
   case legal          100.0% on time (1 of 1); 0 late, 0 open past due; not rated: 0 open not yet due, 0 {not_rated}
   case working days   used mean 5, p90 5 vs promised mean 2, p90 2 (1 completed cases measured)
@@ -701,8 +701,14 @@ def test_march_counts_a_card_by_the_day_it_was_issued_for(seeded: Seeded) -> Non
     assert report["timeline"] is not None and report["timeline"]["case"] == seeded.cases["very_late"]
     # the cases started in March, against the bundles' own limits
     assert [(b["key"], b["cases"]["cases"] if b["cases"] else None) for b in report["bundles"]] == [
-        ("report_opening", {"started": 5, "completed": 5, "open": 0, "terminated": 0}),
-        ("report_permit", {"started": 1, "completed": 1, "open": 0, "terminated": 0}),
+        (
+            "report_opening",
+            {"started": 5, "completed": 5, "open": 0, "terminated": 0, "refused": 0, "withdrawn": 0},
+        ),
+        (
+            "report_permit",
+            {"started": 1, "completed": 1, "open": 0, "terminated": 0, "refused": 0, "withdrawn": 0},
+        ),
     ]
 
 

@@ -108,7 +108,8 @@ def installed(fresh_venv: Path) -> dict[str, str]:
         "from hennan_flow.resources import packaged_forms, packaged_migrations, packaged_processes, schema_path\n"
         "print(json.dumps({'package': hennan_flow.__file__, 'processes': str(packaged_processes()),\n"
         "    'forms': str(packaged_forms()), 'migrations': str(packaged_migrations()),\n"
-        "    'hf.xsd': str(schema_path('hf.xsd')), 'hf.json': str(schema_path('hf.json'))}))\n"
+        "    'hf.xsd': str(schema_path('hf.xsd')), 'hf.json': str(schema_path('hf.json')),\n"
+        "    'events': str(schema_path('events'))}))\n"
     )
     proc = _must(run([fresh_venv / "python", "-c", probe], cwd=fresh_venv.parent.parent))
     return dict(json.loads(proc.stdout))
@@ -142,6 +143,7 @@ def test_installed_package_lives_in_the_venv(
         ("processes", "processes", ("*.bpmn",)),
         ("forms", "forms", ("**/*.json",)),
         ("migrations", "migrations", ("*.py", "*.mako", "*.ini", "versions/*.py")),
+        ("events", "src/hennan_flow/schemas/events", ("*.json",)),  # the outbox events' schemas
     ],
 )
 def test_packaged_folders_match_the_repository(

@@ -576,7 +576,7 @@ class Engine:
         )
 
     def events(self, *, after: int = 0, limit: int = 100) -> list[OutboxEvent]:
-        """Outbox events (signals fired, cards issued, records moved) with id > `after`, oldest first.
+        """Outbox events (case and step changes, signals, cards, records; docs/events.md), id > `after`.
 
         Keep the last id as the cursor: reading again with it returns only newer events, so a
         consumer sees each event once. Ids become visible in increasing order.

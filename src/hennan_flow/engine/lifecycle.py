@@ -9,7 +9,7 @@ lists is the whole story, whoever calls:
 **A step becomes ready** (`ready_step`, 受理)
   1. a rework loop past `max_cycles` is refused;
   2. its work-queue row (state ready, its lane's department);
-  3. audit `task.ready`;
+  3. audit and outbox `task.ready` (with its promised deadline);
   4. its deadlines and signals stored, armed (`clock.deadlines`);
   5. the services: commitments signed, e-licences recorded (asked after the commit when a provider
      is configured), tolerated materials awaited (`services.steps.on_step_ready`).
@@ -19,23 +19,26 @@ lists is the whole story, whoever calls:
   2. an open pause is closed at that instant, and when it was the case's last supplement or
      special-procedure pause, the case clock runs again (`resume_case_clock`; when the case is
      ending, its deadline then closes with that pause counted);
-  3. audit `task.completed` | `task.cancelled` (with the reason);
+  3. audit and outbox `task.completed` | `task.cancelled` | `task.returned` (the audit: with the
+     reason; a cancelled step's outcome code, if the case was refused, withdrawn or terminated);
   4. its deadlines closed: what was already due fires now, at its due instant; the rest is cancelled;
   5. the services: a decision starts its commitments' post-verification; a cancelled step voids
      what it waited for (`services.steps.on_step_ended`).
 
-**A case ends** (`end_case`: completed when its process finished, terminated by a service)
+**A case ends** (`end_case`: completed when its process finished, terminated by a service, refused
+or withdrawn)
   1. its open steps end, cancelled with the case's reason (as above);
   2. the case record's state and end instant (written with its workflow, or at once when terminated);
-  3. audit `case.completed` | `case.terminated` (terminations also to the outbox);
+  3. audit and outbox `case.completed` | `case.terminated` | `case.refused` | `case.withdrawn`;
   4. the case deadline closed (what was due fires at its instant);
   5. the services: nothing the case still awaited can lapse (`services.steps.on_case_ended`);
   6. a terminated case's workflow leaves the cache.
 
-The outcomes the engine will grow (refused, withdrawn, a step returned) are more `Ending` and
-`CaseEnd` values through the same functions; events other than the audit log (the outbox's
-task.ready, task.completed, case.completed…) join these lists, written by the transaction's journal
-in the same batched statements.
+Each of these also goes to the outbox (`engine/events.py`: task.ready, task.completed,
+task.cancelled, task.returned, case.completed, case.terminated, case.refused, case.withdrawn), ids
+and codes only, written by the transaction's journal in the same batched statements. The outcomes
+(`engine/outcomes.py`: refused, withdrawn, a step returned) are more `Ending` and `CaseEnd` values
+through these same functions.
 """
 
 from __future__ import annotations
