@@ -19,6 +19,7 @@ from hennan_flow.errors import (
     CalendarRangeError,
     ConfigError,
     ConflictError,
+    DeliveryError,
     ExpressionError,
     FindingsError,
     FormDataError,
@@ -98,6 +99,7 @@ ERROR_TREE: dict[type[HennanFlowError], tuple[type[Exception], int]] = {
     SimulationError: (InputError, 2),
     SchemaOutOfDateError: (InputError, 2),
     ConflictError: (HennanFlowError, 1),
+    DeliveryError: (HennanFlowError, 1),
     PermissionDenied: (HennanFlowError, 4),
     FindingsError: (HennanFlowError, 1),
 }

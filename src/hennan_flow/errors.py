@@ -15,6 +15,7 @@ error into one line on stderr and that code. Branches follow what the caller can
     │   ├── SimulationError      --now/clock= on a real database, --simulation on one with data
     │   └── SchemaOutOfDateError the database schema is behind (hint: hennan-flow db upgrade)
     ├── ConflictError (1): lost a race (another worker completed the step first)
+    ├── DeliveryError (1): a receiver did not acknowledge a batch (exchange push; the cursor stays)
     ├── PermissionDenied (4): the actor may not do this (DESIGN §8: names actor, operation, need)
     └── FindingsError (1): deploy refused a bundle with validate or audit errors
 
@@ -32,6 +33,7 @@ __all__ = [
     "CalendarRangeError",
     "ConfigError",
     "ConflictError",
+    "DeliveryError",
     "ExpressionError",
     "FieldError",
     "FindingsError",
@@ -191,6 +193,12 @@ class SchemaOutOfDateError(InputError):
 
 class ConflictError(HennanFlowError):
     """Another worker changed the same thing first; re-read and decide again."""
+
+    exit_code: ClassVar[int] = 1
+
+
+class DeliveryError(HennanFlowError):
+    """A receiver did not acknowledge what was sent (exchange push): nothing moved; send again later."""
 
     exit_code: ClassVar[int] = 1
 

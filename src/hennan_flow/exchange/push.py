@@ -34,21 +34,15 @@ import httpx
 from sqlalchemy import select, update
 
 from ..db.models import ExchangeCursorRow
-from ..errors import ConfigError, HennanFlowError
+from ..errors import ConfigError, DeliveryError
 from .access import OPERATION, authorize
 from .export import pages
 
-__all__ = ["DeliveryFailed", "PushResult", "Pusher", "cursors", "stored_cursor"]
+__all__ = ["PushResult", "Pusher", "cursors", "stored_cursor"]
 
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({408, 429})
-
-
-class DeliveryFailed(HennanFlowError):
-    """The receiver did not acknowledge a batch (after the retries): exit 1, the cursor unmoved."""
-
-    exit_code = 1
 
 
 @dataclass
@@ -185,11 +179,11 @@ class Pusher:
                 return attempt + 1
             problem = f"HTTP {answer.status_code}"
             if answer.status_code < 500 and answer.status_code not in RETRY_STATUSES:
-                raise DeliveryFailed(
+                raise DeliveryError(
                     f"{what}: the receiver refused it with HTTP {answer.status_code}; the cursor stays at {after}",
                     hint="check --url and what the receiver expects (docs/exchange.md), then push again",
                 )
-        raise DeliveryFailed(
+        raise DeliveryError(
             f"{what}: not delivered after {self.retries} attempt(s), last {problem}; the cursor stays at {after}",
             hint="push again when the receiver answers (nothing is sent twice: it keeps each row_guid once)",
         )
@@ -219,7 +213,7 @@ class Pusher:
                 execution_options={"synchronize_session": False},
             )
             if getattr(moved, "rowcount", 1) != 1:
-                raise DeliveryFailed(
+                raise DeliveryError(
                     f"target {self.target}: another push moved the cursor past {after} meanwhile",
                     hint="run one push per target at a time",
                 )
