@@ -109,7 +109,14 @@ def test_a_late_verification_gets_its_cards_scope_verify(lite: tuple[Engine, Sim
         ("yellow", "register", "amr", at("2026-03-31T00:00"))
     ]
     clock.set(at("2026-04-10T10:00"))
-    assert [i for i in engine.sweep().issued if i.scope == "verify"] == []  # closed: no red card later
+    # closed: no red card later (its yellow card's record, never verified, has a deadline of its own
+    # and escalates: DESIGN §9, tests/test_supervision_records.py)
+    swept = engine.sweep().issued
+    assert [i for i in swept if i.scope == "verify" and i.card is None] == []
+    assert {(i.name, i.trigger) for i in swept if i.scope == "verify"} <= {
+        ("record_overdue", "verify"),
+        ("red", "escalated"),
+    }
 
 
 def test_the_sweeper_issues_the_verification_cards_of_an_unverified_commitment(

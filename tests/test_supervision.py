@@ -571,7 +571,8 @@ def test_cli_sweep_card_list_and_advance_json(cli_db: str, capsys: pytest.Captur
 def test_cli_sweep_text_and_refusals(cli_db: str, capsys: pytest.CaptureFixture[str]) -> None:
     run(cli_db, capsys, "--now", "2025-09-29T10:00:00+08:00", "case", "start", "review_clock")
     code, out, _ = run(cli_db, capsys, "--now", "2025-10-12T01:00:00+08:00", "sla", "sweep")
-    assert code == 0 and "notice" in out and out.rstrip().endswith("发出 2 项，滞后 1 小时")
+    assert code == 0 and "到期提醒" in out and "到期前提醒" in out and "环节" in out
+    assert out.rstrip().endswith("发出 2 项，滞后 1 小时") and "notice" not in out
     code, _out, err = run(cli_db, capsys, "--now", "2025-10-12T01:00:00+08:00", "sla", "sweep", "--loop")
     assert code == 2 and "--now" in err and "real time" in err
     code, _out, err = run(cli_db, capsys, "sla", "sweep", "--interval", "3")

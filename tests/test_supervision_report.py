@@ -745,7 +745,7 @@ def test_an_empty_period_is_a_report_that_says_so(seeded: Seeded, capsys: pytest
         None,
     ]
     code, out, _ = run(seeded, capsys, "--from", "2025-01-01", "--to", "2025-01-31", "--format", "html")
-    assert code == 0 and "No steps were accepted in this period" in out and "<svg" not in out
+    assert code == 0 and "本期间没有受理的办理环节" in out and "<svg" not in out
 
     # a known department without steps in the period: the same answer, naming it
     code, out, _ = run(seeded, capsys, "--from", "2025-04-12", "--to", "2025-04-13", "--department", "urban")
@@ -842,11 +842,8 @@ def test_the_html_page_is_self_contained_and_accessible(
         title, desc = (a["aria-labelledby"] or "").split()
         assert (title, desc) == (f"{a['id']}-title", f"{a['id']}-desc")
         assert page.text_of[title].strip() and page.text_of[desc].strip()
-    assert (
-        "县消防救援大队 (fire): promised 42.9% (3 of 7), legal 100.0% (6 of 6)"
-        in page.text_of["chart-rates-desc"]
-    )
-    assert "2025-03: 6 yellow, 1 red; 2025-04: 1 yellow, 0 red" in page.text_of["chart-months-desc"]
+    assert "县消防救援大队：承诺 42.9%（3/7），法定 100.0%（6/6）" in page.text_of["chart-rates-desc"]
+    assert "2025-03：黄牌 6 张，红牌 1 张；2025-04：黄牌 1 张，红牌 0 张" in page.text_of["chart-months-desc"]
     # every table has a caption, and every chart is followed by its data table
     assert tags.count("table") == tags.count("caption") >= 9
     for chart in ("chart-rates", "chart-months", "chart-timeline"):

@@ -101,7 +101,7 @@ def test_the_report_renders_without_console_errors_and_draws_its_charts(
     page.drain()
     assert page.problems() == []
     assert page.requests() == [report_file.as_uri()], "the page fetched something"
-    assert result["h1"] == 1 and result["title"].startswith("红黄牌 supervision report")
+    assert result["h1"] == 1 and result["title"].startswith("红黄牌电子监察报告")
     assert result["tables"] == result["captions"] >= 9
     assert result["overflow"] is False, "the page is wider than the window"
     assert [c["id"] for c in result["charts"]] == ["chart-rates", "chart-months", "chart-timeline"]

@@ -208,15 +208,22 @@ class Worker:
 
 
 def assert_exactly_once(engine: Engine, issued_by: list[list[int]]) -> None:
-    """Every seeded signal fired once: one outbox row, one audit event, at most one card each."""
+    """Every seeded signal fired once: one outbox row, one audit event, at most one card each; and each
+    card's record, opened with its verify phase, got that phase's record_overdue once (DESIGN §9)."""
+    with read(engine) as session:
+        phase_ids = set(session.scalars(select(SignalRow.id).where(SignalRow.kind == "record")))
     everything = [i for worker in issued_by for i in worker]
-    assert len(everything) == 2000 and len(set(everything)) == 2000, Counter(everything).most_common(3)
+    seeded = [i for i in everything if i not in phase_ids]
+    assert len(seeded) == 2000 and len(set(seeded)) == 2000, Counter(seeded).most_common(3)
+    phases = [i for i in everything if i in phase_ids]
+    assert len(phases) == len(set(phases)) == len(phase_ids) == 1000, Counter(phases).most_common(3)
     with read(engine) as session:
         states = dict(session.execute(select(SignalRow.state, func.count()).group_by(SignalRow.state)).all())
-        assert states == {"fired": 2000}
-        ids = set(session.scalars(select(SignalRow.id)))
-        assert set(everything) == ids
-        outbox = [json.loads(p)["signal"] for p in session.scalars(select(OutboxRow.payload))]
+        assert states == {"fired": 3000}
+        ids = set(session.scalars(select(SignalRow.id).where(SignalRow.kind != "record")))
+        assert set(seeded) == ids
+        payloads = [json.loads(p) for p in session.scalars(select(OutboxRow.payload))]
+        outbox = [p["signal"] for p in payloads if p["signal"] in ids]
         assert len(outbox) == 2000 and set(outbox) == ids
         audit = [
             json.loads(d)["signal"]
@@ -224,8 +231,11 @@ def assert_exactly_once(engine: Engine, issued_by: list[list[int]]) -> None:
                 select(EventRow.detail).where(EventRow.type.in_(("signal.fired", "card.issued")))
             )
         ]
+        audit = [a for a in audit if a in ids]
         assert len(audit) == 2000 and set(audit) == ids
-        cards = session.execute(select(CardRow.deadline_id, CardRow.color)).all()
+        cards = session.execute(
+            select(CardRow.deadline_id, CardRow.color).where(CardRow.trigger != "escalated")
+        ).all()
         assert len(cards) == 1000 and len(set(cards)) == 1000
         assert session.scalar(select(func.count()).select_from(CardRow).where(CardRow.state != "open")) == 0
 

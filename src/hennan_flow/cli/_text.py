@@ -14,8 +14,10 @@ from ..clock.instants import SHANGHAI, as_utc
 
 __all__ = [
     "EVENT_NAMES",
+    "SCOPE_NAMES",
     "SIGNAL_NAMES",
     "STATE_NAMES",
+    "TRIGGER_NAMES",
     "deadline_lines",
     "duration",
     "event_name",
@@ -106,6 +108,23 @@ SIGNAL_NAMES = {
     "record_overdue": "督办超期",
     "escalated": "黄牌逾期升级红牌",
 }
+
+
+TRIGGER_NAMES = {
+    "notice_before": "到期前提醒",
+    "yellow_light_at": "用时过半预警",
+    "promised_passed": "超过承诺期限",
+    "legal_passed": "超过法定期限",
+    "overdue_workdays": "超过承诺期限且逾期",
+    "escalated": "黄牌督办逾期升级",
+    "repeated_supplement": "多次补正（未一次告知）",
+    "supplement_missed": "容缺材料逾期未补交",
+    "verify": "核查超期",
+    "rectify": "整改超期",
+    "review": "上级复核超期",
+    "revisit": "回访超期",
+}
+SCOPE_NAMES = {"step": "环节", "case": "整件", "verify": "事后核查", "review": "差评整改"}
 
 
 def event_name(kind: str) -> str:

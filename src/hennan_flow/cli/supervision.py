@@ -20,7 +20,7 @@ from ..supervision.records import PHASE_NAMES
 from ..supervision.sweeper import BatchReport, SweepResult
 from ._context import CliContext, format_option, pass_cli
 from ._params import FiniteFloat
-from ._text import SIGNAL_NAMES, STATE_NAMES, duration, table, when
+from ._text import SCOPE_NAMES, SIGNAL_NAMES, STATE_NAMES, TRIGGER_NAMES, duration, table, when
 
 __all__ = ["card", "sla"]
 
@@ -88,11 +88,11 @@ def _sweep_text(result: SweepResult) -> str:
         (
             when(i.at),
             SIGNAL_NAMES.get(i.name, i.name),
-            i.scope,
+            SCOPE_NAMES.get(i.scope, i.scope),
             i.case,
             i.step or "-",
             i.task or "-",
-            i.trigger,
+            TRIGGER_NAMES.get(i.trigger, i.trigger),
         )
         for i in result.issued
     ]
@@ -212,7 +212,7 @@ def card_list(
                 c.case,
                 c.step or "-",
                 when(c.issued_at),
-                SIGNAL_NAMES.get(c.signal, c.signal),
+                TRIGGER_NAMES.get(c.signal, c.signal),
             )
             for c in found
         ]
@@ -330,7 +330,7 @@ def _card_text(c: Card) -> str:
         f"{_COLORS.get(c.color, c.color)} {c.id}：{STATE_NAMES.get(c.state, c.state)}"
         + (f"（结论：{c.conclusion}）" if c.conclusion else "")
         + f"\n案件 {c.case}，{'步骤 ' + c.step if c.step else '整个案件'}"
-        + f"\n亮牌时间 {when(c.issued_at)}（{SIGNAL_NAMES.get(c.signal, c.signal)}）；"
+        + f"\n亮牌时间 {when(c.issued_at)}（{TRIGGER_NAMES.get(c.signal, c.signal)}）；"
         + ("上级复核" if c.handler == "superior_review" else "部门自查")
         + (f"，责任部门 {c.department}" if c.department else "")
     )

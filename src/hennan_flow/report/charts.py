@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from markupsafe import Markup, escape
+from wcwidth import wcwidth
 
 from ..clock.instants import local_date, local_day_ended, local_midnight
 
@@ -47,6 +48,11 @@ def _open(chart_id: str, width: int, height: int, title: str, desc: str) -> list
     ]
 
 
+def _text_width(text: str, size: int) -> int:
+    """The drawn width of `text` at font `size` (px), generously: wide characters one em, others .62 em."""
+    return round(sum(size if wcwidth(ch) == 2 else size * 0.62 for ch in text))
+
+
 def _text(x: float, y: float, text: str, *, anchor: str = "start", fill: str = INK, size: int = 13) -> str:
     return (
         f'<text x="{_n(x)}" y="{_n(y)}" text-anchor="{anchor}" fill="{fill}" font-size="{size}">'
@@ -69,7 +75,9 @@ def rate_chart(chart_id: str, *, title: str, desc: str, rows: Sequence[RateRow])
     """Horizontal bars, one group per row and one bar per series (0–100 %), each labelled with its text."""
     names = [name for name, _, _ in rows[0].series] if rows else []
     colors = [PROMISED, LEGAL]
-    label_w, plot_w, text_w = 230, 380, 190
+    label_w = max(160, max((_text_width(r.label, 13) for r in rows), default=0) + 20)
+    plot_w = 380
+    text_w = max(150, max((_text_width(n, 12) for r in rows for _k, _v, n in r.series), default=0) + 16)
     bar_h, gap, top = 16, 14, 44
     group_h = len(names) * (bar_h + 4) + gap
     width = label_w + plot_w + text_w
@@ -144,12 +152,12 @@ def month_cards_chart(
     )
     # legend
     out.append(f'<rect x="{left}" y="8" width="14" height="14" fill="{YELLOW}" stroke="{INK}"/>')
-    out.append(_text(left + 20, 20, "yellow cards 黄牌"))
+    out.append(_text(left + 20, 20, "黄牌"))
     out.append(
         f'<rect x="{left + 150}" y="8" width="14" height="14" fill="url(#{escape(chart_id)}-red)" '
         f'stroke="{INK}"/>'
     )
-    out.append(_text(left + 170, 20, "red cards 红牌"))
+    out.append(_text(left + 170, 20, "红牌"))
     base = top + plot_h
     ticks = range(0, peak + 1, max(1, peak // 5))
     for t in ticks:
@@ -220,7 +228,10 @@ def gantt_chart(chart_id: str, *, title: str, desc: str, rows: Sequence[GanttRow
     last = local_day_ended(max(instants))
     days = (last - first).days + 1
     t0, t1 = local_midnight(first), local_midnight(last + timedelta(days=1))
-    label_w, plot_w, note_w = 170, max(420, min(720, 34 * days)), 340
+    # the label and note columns as wide as their longest text (a CJK character is about one em)
+    label_w = max(120, max((_text_width(r.label, 13) for r in rows), default=0) + 20)
+    plot_w = max(420, min(720, 34 * days))
+    note_w = max(200, max((_text_width(r.note, 12) for r in rows), default=0) + 24)
     row_h, top = 34, 46
     width = label_w + plot_w + note_w
     height = top + max(1, len(rows)) * row_h + 40
@@ -238,23 +249,23 @@ def gantt_chart(chart_id: str, *, title: str, desc: str, rows: Sequence[GanttRow
     # legend
     lx = label_w
     out.append(f'<rect x="{lx}" y="8" width="22" height="12" fill="{ON_TIME}"/>')
-    out.append(_text(lx + 28, 19, "in time"))
+    out.append(_text(lx + 28, 19, "按时"))
     lx += 90
     out.append(f'<rect x="{lx}" y="8" width="22" height="12" fill="{LATE}"/>')
-    out.append(_text(lx + 28, 19, "past promised"))
+    out.append(_text(lx + 28, 19, "超过承诺时限"))
     lx += 125
     out.append(
         f'<rect x="{lx}" y="8" width="22" height="12" fill="url(#{escape(chart_id)}-pause)" stroke="{MUTED}"/>'
     )
-    out.append(_text(lx + 28, 19, "paused"))
+    out.append(_text(lx + 28, 19, "暂停计时"))
     lx += 92
     out.append(
         f'<line x1="{lx}" y1="6" x2="{lx}" y2="22" stroke="{PROMISED}" stroke-width="3" stroke-dasharray="4 2"/>'
     )
-    out.append(_text(lx + 8, 19, "promised deadline"))
+    out.append(_text(lx + 8, 19, "承诺时限"))
     lx += 140
     out.append(f'<line x1="{lx}" y1="6" x2="{lx}" y2="22" stroke="{LEGAL}" stroke-width="3"/>')
-    out.append(_text(lx + 8, 19, "legal deadline"))
+    out.append(_text(lx + 8, 19, "法定时限"))
     # day grid
     step = 1 if days <= 16 else 2 if days <= 32 else 7
     bottom = top + max(1, len(rows)) * row_h
@@ -280,7 +291,7 @@ def gantt_chart(chart_id: str, *, title: str, desc: str, rows: Sequence[GanttRow
             f'<line x1="{_n(nx)}" y1="{top - 8}" x2="{_n(nx)}" y2="{bottom}" stroke="{INK}" stroke-width="1" '
             'stroke-dasharray="2 2"/>'
         )
-        out.append(_text(nx, bottom + 32, "now", anchor="middle", fill=MUTED, size=11))
+        out.append(_text(nx, bottom + 32, "现在", anchor="middle", fill=MUTED, size=11))
     y = top
     for r in rows:
         mid = y + row_h / 2

@@ -14,18 +14,15 @@ from jinja2 import Template
 from markupsafe import Markup
 
 from ..services.reviews import LEVELS
-from ..supervision.figures import SupervisionReport
+from ..supervision.figures import Rate, SupervisionReport
 from .charts import GanttRow, RateRow, gantt_chart, month_cards_chart, rate_chart
 from .supervision_common import (
-    OUTCOMES,
-    REASONS,
     deadline,
     department_label,
     instant,
     issued_day,
     num,
     percent,
-    period_text,
     rate_counts,
     share,
 )
@@ -42,7 +39,7 @@ def _template() -> Template:
     env = environment()
     env.filters.update(
         percent=percent,
-        rate_counts=rate_counts,
+        rate_counts=_counts,
         num=num,
         instant=instant,
         deadline=deadline,
@@ -50,8 +47,66 @@ def _template() -> Template:
         share=share,
         hotline_rate=hotline_rate,
     )
-    env.globals.update(REASONS=REASONS, OUTCOMES=OUTCOMES, LEVELS=LEVELS, department_label=department_label)
+    env.globals.update(
+        REASONS=REASONS_ZH,
+        OUTCOMES=OUTCOMES_ZH,
+        LEVELS=LEVELS,
+        STATES=RECORD_STATES,
+        CASE_STATES=CASE_STATES,
+        RECT_STATES=RECT_STATES,
+        department_label=department_label,
+    )
     return env.get_template(TEMPLATE)
+
+
+REASONS_ZH = {"supplement": "补正", "special_procedure": "特别程序", "suspended": "挂起"}
+OUTCOMES_ZH = {
+    "on_time": "按时",
+    "late": "超时",
+    "overdue_open": "在办已超期",
+    "open_not_due": "在办未到期",
+    "not_judged": "无此时限",
+    "cancelled": "已取消",
+}
+RECORD_STATES = {
+    "open": "待核查",
+    "verifying": "核查中",
+    "rectifying": "整改中",
+    "reviewing": "上级复核中",
+    "revisiting": "回访中",
+    "closed": "已办结",
+}
+CASE_STATES = {
+    "open": "办理中",
+    "completed": "已办结",
+    "terminated": "已终止",
+    "withdrawn": "已撤回",
+    "error": "出错",
+}
+RECT_STATES = {"verifying": "核实中", "rectifying": "整改中", "feedback": "待反馈", "closed": "已办结"}
+
+
+def _period(report: SupervisionReport) -> str:
+    p = report["period"]
+    if p["from"] is None and p["to"] is None:
+        span = "全部日期"
+    elif p["from"] is None:
+        span = f"截至 {p['to']}"
+    elif p["to"] is None:
+        span = f"{p['from']} 起"
+    else:
+        span = f"{p['from']} 至 {p['to']}"
+    return f"{span}（环节按受理日期、案件按受理日期、红黄牌按亮牌所属日期；北京时间）"
+
+
+def _label(code: str | None, name: str | None) -> str:
+    """A department as a chart labels it: its name (the data table beside it gives the code)."""
+    return name or code or "（无部门）"
+
+
+def _counts(rate: Rate) -> str:
+    """The counts behind a rate, as county staff say them: on time of judged."""
+    return rate_counts(rate).replace(" of ", "/")
 
 
 def _when(text: str | None) -> datetime | None:
@@ -61,11 +116,10 @@ def _when(text: str | None) -> datetime | None:
 def _charts(report: SupervisionReport) -> dict[str, Markup | None]:
     rates = [
         RateRow(
-            label=department_label(d["code"], d["name"])
-            + ("" if d.get("accountable", True) else " (service environment)"),
+            label=_label(d["code"], d["name"]) + ("" if d.get("accountable", True) else "（服务环境）"),
             series=tuple(
-                (kind, rate["rate"], f"{kind} {percent(rate)} ({rate_counts(rate)})")
-                for kind, rate in (("promised", d["figures"]["promised"]), ("legal", d["figures"]["legal"]))
+                (f"{word}时限", rate["rate"], f"{word} {percent(rate)}（{_counts(rate)}）")
+                for word, rate in (("承诺", d["figures"]["promised"]), ("法定", d["figures"]["legal"]))
             ),
         )
         for d in report["departments"]
@@ -73,20 +127,20 @@ def _charts(report: SupervisionReport) -> dict[str, Markup | None]:
     ]
     out: dict[str, Markup | None] = {"rates": None, "months": None, "timeline": None}
     if rates:
-        described = "; ".join(f"{r.label}: {r.series[0][2]}, {r.series[1][2]}" for r in rates)
+        described = "；".join(f"{r.label}：{r.series[0][2]}，{r.series[1][2]}" for r in rates)
         out["rates"] = rate_chart(
             "chart-rates",
-            title="On-time rate per department, against the promised and the legal limit",
-            desc=f"Horizontal bars from 0 to 100 per cent. {described}.",
+            title="各部门按时办结率（承诺时限与法定时限）",
+            desc=f"横向条形图，0 至 100%。{described}。",
             rows=rates,
         )
     months = report["cards_by_month"]
     if months:
-        described = "; ".join(f"{m['month']}: {m['yellow']} yellow, {m['red']} red" for m in months)
+        described = "；".join(f"{m['month']}：黄牌 {m['yellow']} 张，红牌 {m['red']} 张" for m in months)
         out["months"] = month_cards_chart(
             "chart-months",
-            title="Cards per month by colour (yellow at the bottom, red on top)",
-            desc=f"Stacked bars, one per month. {described}.",
+            title="每月红黄牌（黄牌在下，红牌在上）",
+            desc=f"堆叠柱形图，每月一柱。{described}。",
             months=[(m["month"], m["yellow"], m["red"]) for m in months],
         )
     t = report["timeline"]
@@ -99,39 +153,39 @@ def _charts(report: SupervisionReport) -> dict[str, Markup | None]:
                 continue
             rows.append(
                 GanttRow(
-                    label=f"{s['name']} ({s['step']})",
+                    label=s["name"] or s["step"],
                     start=start,
                     end=_when(s["ended_at"]),
                     promised_due=_when(s["promised_due"]),
                     legal_due=_when(s["legal_due"]),
                     late=s["promised"] in {"late", "overdue_open"},
-                    note=f"promised: {OUTCOMES[s['promised']]}; legal: {OUTCOMES[s['legal']]}",
+                    note=f"承诺：{OUTCOMES_ZH[s['promised']]}；法定：{OUTCOMES_ZH[s['legal']]}",
                     pauses=tuple((p0, _when(p["end"])) for p in s["pauses"] if (p0 := _when(p["start"]))),
                 )
             )
-        described = "; ".join(
-            f"{s['name']}: accepted {instant(s['accepted_at'])}, ended {instant(s['ended_at'])}, promised by "
-            f"{deadline(s['promised_due'])} ({OUTCOMES[s['promised']]}), legal by {deadline(s['legal_due'])} "
-            f"({OUTCOMES[s['legal']]})"
+        described = "；".join(
+            f"{s['name']}：受理 {instant(s['accepted_at'])}，办结 {instant(s['ended_at'])}，承诺时限 "
+            f"{deadline(s['promised_due'])}（{OUTCOMES_ZH[s['promised']]}），法定时限 {deadline(s['legal_due'])}"
+            f"（{OUTCOMES_ZH[s['legal']]}）"
             for s in t["steps"]
         )
         out["timeline"] = gantt_chart(
             "chart-timeline",
-            title=f"Steps of case {t['case']} against their deadlines",
-            desc=f"One bar per step from acceptance to its end; deadlines as ticks. {described}.",
+            title="该案件各环节与其时限",
+            desc=f"每个环节一条，自受理至办结；时限以竖线标出。{described}。",
             rows=rows,
             now=now,
         )
     return out
 
 
-def render_html(report: SupervisionReport, *, title: str = "红黄牌 supervision report") -> str:
+def render_html(report: SupervisionReport, *, title: str = "红黄牌电子监察报告") -> str:
     """The report as one HTML page: no scripts, nothing fetched, readable printed and without colour."""
     template = _template()
     context: dict[str, Any] = {
         "report": report,
         "title": title,
-        "period": period_text(report),
+        "period": _period(report),
         "charts": _charts(report),
     }
     return template.render(**context)
