@@ -14,16 +14,20 @@ from typing import Any
 
 import jwt
 
-from ..errors import ConfigError, HennanFlowError
+from ..errors import ConfigError
 from .settings import ALGORITHMS, Settings
 
 __all__ = ["TokenVerifier", "Unauthenticated"]
 
 
-class Unauthenticated(HennanFlowError):
-    """No credentials, or credentials that do not verify (HTTP 401)."""
+class Unauthenticated(Exception):
+    """No credentials, or credentials that do not verify (HTTP 401). Only the HTTP layer raises it,
+    so it stays outside the library's error tree (errors.py)."""
 
-    exit_code = 2
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
 
 
 class TokenVerifier:

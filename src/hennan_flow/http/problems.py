@@ -88,8 +88,6 @@ def problem(
 
 
 def status_of(exc: HennanFlowError) -> int:
-    if isinstance(exc, Unauthenticated):
-        return 401
     if isinstance(exc, PermissionDenied):
         return 403
     if isinstance(exc, NotFoundError):
@@ -121,8 +119,11 @@ def install(app: FastAPI) -> None:
         errors = None
         if isinstance(exc, FormDataError):
             errors = [{"pointer": f.field, "detail": f.message} for f in exc.fields]
-        code = "unauthenticated" if isinstance(exc, Unauthenticated) else error_code(exc)
-        return problem(status, code, exc.message, hint=exc.hint, errors=errors)
+        return problem(status, error_code(exc), exc.message, hint=exc.hint, errors=errors)
+
+    @app.exception_handler(Unauthenticated)
+    async def unauthenticated(_request: Request, exc: Unauthenticated) -> JSONResponse:
+        return problem(401, "unauthenticated", exc.message, hint=exc.hint)
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
