@@ -19,7 +19,8 @@ from sqlalchemy import select
 from helpers import FORMS, START, at, read, run_cli, simulation, write
 from helpers import OPENING as BUNDLE
 from helpers import OPENING_WALK as WALK
-from hennan_flow.db.models import CommitmentRow, DeadlineRow, EventRow, MetaRow
+from hennan_flow.db.models import DeadlineRow, EventRow, MetaRow
+from hennan_flow.db.service_rows import CommitmentRow
 from hennan_flow.engine import Engine, SimulatedClock
 from hennan_flow.engine.lifecycle import terminate_case
 from hennan_flow.errors import InputError, NotFoundError, StateError

@@ -18,7 +18,8 @@ from helpers import FORMS, START, at, read, simulation, sweeper
 from helpers import OPENING as BUNDLE
 from helpers import OPENING_WALK as WALK
 from helpers import run_cli as run
-from hennan_flow.db.models import SignalRow, SupplementExtensionRow
+from hennan_flow.db.models import SignalRow
+from hennan_flow.db.service_rows import SupplementExtensionRow
 from hennan_flow.engine import Engine, SimulatedClock
 from hennan_flow.errors import InputError, NotFoundError, StateError
 

@@ -13,8 +13,9 @@ import logging
 
 from sqlalchemy import select
 
-from ..db.models import CaseRow, LicenceCheckRow, TaskRow
+from ..db.models import CaseRow, TaskRow
 from ..db.raw import Raw
+from ..db.service_rows import LicenceCheckRow
 from ..errors import NotFoundError
 from ..services.licences import RETRIED_STATES, LicenceRequest, apply, fetch, holder_of
 from ..services.materials import case_materials

@@ -17,7 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..clock.instants import as_utc, local_iso
-from ..db.models import SignalRow, TaskRow, ToleranceRow
+from ..db.models import SignalRow, TaskRow
+from ..db.service_rows import ToleranceRow
 from ..db.transaction import Tx
 from ..entities import Issued
 from ..errors import ConflictError, NotFoundError, StateError

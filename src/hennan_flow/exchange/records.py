@@ -35,9 +35,9 @@ from ..db.models import (
     ExtensionRow,
     OutboxRow,
     PauseRow,
-    ReviewRow,
     TaskRow,
 )
+from ..db.service_rows import ReviewRow
 from .datasets import (
     ACCEPT,
     ACTION,

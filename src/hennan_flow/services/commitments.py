@@ -58,7 +58,8 @@ from sqlalchemy.orm import Session
 from ..bpmn.bundle import Bundle, Material, TimeLimit
 from ..clock.deadlines import Deadlines
 from ..clock.instants import as_utc, local_iso
-from ..db.models import CommitmentRow, CreditRow, DeadlineRow, MetaRow
+from ..db.models import DeadlineRow, MetaRow
+from ..db.service_rows import CommitmentRow, CreditRow
 from ..db.transaction import Tx
 from ..errors import InputError, NotFoundError, StateError
 

@@ -58,7 +58,7 @@ from sqlalchemy.orm import Session
 
 from ..bpmn.bundle import Material
 from ..clock.instants import as_utc, local_iso
-from ..db.models import LicenceCheckRow
+from ..db.service_rows import LicenceCheckRow
 from ..errors import ConfigError
 
 __all__ = [

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..db.models import CommitmentRow, LicenceCheckRow, ToleranceRow
+from ..db.service_rows import CommitmentRow, LicenceCheckRow, ToleranceRow
 from ..db.transaction import Tx
 from ..errors import StateError
 from .commitments import commitment_of

@@ -41,7 +41,8 @@ from sqlalchemy.orm import Session
 from ..bpmn.bundle import TimeLimit
 from ..clock.deadlines import Deadlines
 from ..clock.instants import as_utc, local_iso
-from ..db.models import CardRow, DeadlineRow, RectificationRow, ReviewRow
+from ..db.models import CardRow, DeadlineRow
+from ..db.service_rows import RectificationRow, ReviewRow
 from ..db.transaction import Tx
 from ..errors import InputError, NotFoundError, StateError
 

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from ..clock.deadlines import Deadlines
 from ..clock.workdays import WorkCalendar
-from ..db.models import ToleranceRow
+from ..db.service_rows import ToleranceRow
 from ..db.transaction import Tx
 from ..errors import StateError
 from . import commitments, licences, tolerance

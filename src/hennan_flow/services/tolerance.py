@@ -44,7 +44,8 @@ from ..bpmn.bundle import Bundle, Material
 from ..clock.arithmetic import end_of_day, shift_instant
 from ..clock.instants import as_utc, local_date, local_iso
 from ..clock.workdays import WorkCalendar
-from ..db.models import SignalRow, SupplementExtensionRow, ToleranceRow
+from ..db.models import SignalRow
+from ..db.service_rows import SupplementExtensionRow, ToleranceRow
 from ..db.transaction import Tx
 from ..errors import CalendarRangeError, InputError, StateError
 from ..limits import printable

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..clock.instants import local_iso
-from ..db.models import ReviewRow
+from ..db.service_rows import ReviewRow
 from ..services.reviews import BAD_LEVELS, LEVELS, reviews_of
 from .facts import Scope
 from .figures import BadReviewDoc, RectificationFigures, ReviewSummary, ratio
