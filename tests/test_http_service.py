@@ -244,3 +244,53 @@ def test_bad_input_is_a_problem_never_a_500(service: tuple[str, Keys, str]) -> N
             http.post("/cases", json={"key": "no_such_bundle"}, headers=keys.headers(CLERK)), 404, "not_found"
         )
         problem(http.get("/nowhere", headers=amr), 404, "not_found")
+
+
+def test_case_outcomes_and_referrals_over_http_follow_the_engine_rules(
+    service: tuple[str, Keys, str],
+) -> None:
+    """不予受理, 撤回 and 退回 (§10) and the referral list (§9) as a portal reaches them, with §8's roles."""
+    base, keys, _url = service
+    amr, head = keys.headers("amr-h1"), keys.headers("amr-head")
+    with httpx.Client(base_url=base, timeout=60) as http:
+        refused = start(http, keys)
+        body = {"stage": "acceptance", "reason": "不属于本机关职权范围"}
+        problem(http.post(f"/cases/{refused['id']}/refuse", json=body, headers=amr), 403, "permission_denied")
+        assert http.get(f"/cases/{refused['id']}", headers=amr).json()["state"] == "open"  # nothing changed
+        answer = http.post(f"/cases/{refused['id']}/refuse", json=body, headers=head)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["state"] == "refused" and answer.json()["outcome"]["stage"] == "acceptance"
+        problem(
+            http.post(f"/cases/{refused['id']}/refuse", json={"stage": "later"}, headers=head), 400, "input"
+        )
+
+        withdrawn = start(http, keys)
+        problem(
+            http.post(f"/cases/{withdrawn['id']}/withdraw", json={"reason": "x"}, headers=amr),
+            403,
+            "permission_denied",
+        )
+        answer = http.post(
+            f"/cases/{withdrawn['id']}/withdraw",
+            json={"reason": "申请人主动撤回"},
+            headers=keys.headers(CLERK),
+        )
+        assert answer.status_code == 200 and answer.json()["state"] == "withdrawn", answer.text
+        assert http.get("/tasks", params={"case": withdrawn["id"]}, headers=amr).json() == []  # steps closed
+
+        # 退回 to a step that never ran before the first one: bad input, as the CLI's exit 2
+        first = start(http, keys)["ready"][0]["id"]
+        back = http.post(f"/tasks/{first}/return", json={"to": "seal_filing", "reason": "x"}, headers=amr)
+        problem(back, 400, "input")
+
+        # referrals are the discipline users' alone
+        problem(http.get("/referrals", headers=amr), 403, "permission_denied")
+        listed = http.get("/referrals", headers=keys.headers("jw-sun"))
+        assert listed.status_code == 200 and listed.json() == []
+        problem(
+            http.post(
+                "/cards/nope/account", json={"person": "x", "measure": "批评教育", "note": "x"}, headers=head
+            ),
+            404,
+            "not_found",
+        )

@@ -1,4 +1,4 @@
-"""红黄牌 cards and their supervision records."""
+"""红黄牌 cards, their supervision records, accountability entries and referrals."""
 
 from __future__ import annotations
 
@@ -44,3 +44,33 @@ def advance(card_id: str, body: Advance, db: Db, user: User) -> dict[str, Any]:
     return db.advance_card(
         card_id, to=body.to, note=body.note, conclusion=body.conclusion, actor=user
     ).record_dict()
+
+
+class Account(Body):
+    person: str = Field(min_length=1, max_length=255, description="whom the measure concerns")
+    measure: Literal["批评教育", "责令书面检查", "通报批评", "诫勉谈话", "移送纪检监察机关"]
+    note: str = Field(min_length=1, max_length=2000)
+
+
+@router.post("/cards/{card_id}/account")
+def account(card_id: str, body: Account, db: Db, user: User) -> dict[str, Any]:
+    """An accountability entry (责任追究, `card account`); 移送纪检监察机关 opens a referral."""
+    return db.account_card(
+        card_id, person=body.person, measure=body.measure, note=body.note, actor=user
+    ).record_dict()
+
+
+@router.get("/referrals")
+def referrals(db: Db, user: User, state: Literal["open", "closed"] | None = None) -> list[dict[str, Any]]:
+    """Referrals to 纪检监察机关 (`card referrals`): `discipline` users only, 403 for others."""
+    return [r.as_dict() for r in db.referrals(state=state, actor=user)]
+
+
+class CloseReferral(Body):
+    outcome: str = Field(min_length=1, max_length=2000)
+
+
+@router.post("/referrals/{referral_id}/close")
+def close_referral(referral_id: str, body: CloseReferral, db: Db, user: User) -> dict[str, Any]:
+    """Record a referral's outcome (`card referral close`); it closes."""
+    return db.close_referral(referral_id, outcome=body.outcome, actor=user).as_dict()

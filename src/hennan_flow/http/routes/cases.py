@@ -1,4 +1,4 @@
-"""Cases: start (Idempotency-Key), list, one case, its timeline and its element states."""
+"""Cases: start (Idempotency-Key), list, one case, its timeline, its element states and its outcomes."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def start_case(
 def cases(
     db: Db,
     user: User,
-    state: Literal["open", "completed", "terminated"] | None = None,
+    state: Literal["open", "completed", "terminated", "refused", "withdrawn"] | None = None,
     key: str | None = None,
 ) -> list[dict[str, Any]]:
     """Cases the user may read, newest first (without their timelines)."""
@@ -66,3 +66,31 @@ def timeline(case_id: str, db: Db, user: User) -> list[dict[str, Any]]:
 def elements(case_id: str, db: Db, user: User) -> dict[str, dict[str, Any]]:
     """Per BPMN element id: state, task, department, deadlines and open card colour (for a diagram)."""
     return db.element_states(case_id, actor=user)
+
+
+class Refuse(Body):
+    stage: Literal["acceptance", "decision"] = Field(
+        description="不予受理 (acceptance) or 不予许可 (decision)"
+    )
+    reason: str = Field(min_length=1, max_length=2000)
+    basis: str | None = Field(
+        default=None, min_length=1, max_length=2000, description="decision: the legal basis"
+    )
+
+
+@router.post("/cases/{case_id}/refuse")
+def refuse(case_id: str, body: Refuse, db: Db, user: User) -> dict[str, Any]:
+    """不予受理 / 不予许可 (`case refuse`): the open steps close, their deadlines stop (§10)."""
+    return db.refuse_case(
+        case_id, stage=body.stage, reason=body.reason, basis=body.basis, actor=user
+    ).as_dict()
+
+
+class Withdraw(Body):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+@router.post("/cases/{case_id}/withdraw")
+def withdraw(case_id: str, body: Withdraw, db: Db, user: User) -> dict[str, Any]:
+    """撤回 (`case withdraw`): the applicant withdraws; the open steps close (§10)."""
+    return db.withdraw_case(case_id, reason=body.reason, actor=user).as_dict()

@@ -189,3 +189,14 @@ def extend_supplement(task_id: str, body: ExtendSupplement, db: Db, user: User) 
 def verify_licences(task_id: str, db: Db, user: User) -> dict[str, Any]:
     """Ask the e-licence service again for the step's unverified checks."""
     return dict(db.verify_licences(task_id, actor=user).as_dict())
+
+
+class Return(Body):
+    to: str = Field(min_length=1, max_length=255, description="the step (element id) to return to")
+    reason: str = Text
+
+
+@router.post("/tasks/{task_id}/return")
+def return_(task_id: str, body: Return, db: Db, user: User) -> TaskDoc:
+    """退回 (`task return`) to a step that ran before it in this case: the new instance of that step."""
+    return db.return_task(task_id, to=body.to, reason=body.reason, actor=user).as_dict()
