@@ -185,14 +185,27 @@ def _walk(engine: Engine, clock: SimulatedClock, key: str, branch: str) -> None:
     case = engine.start_case(
         key, applicant={"name": "李湘南", "id_number": "430422199001011234"}, actor="window"
     )
-    for _round in range(len(WALKS[key]["branches"][branch]["steps"]) + 1):
+    messages = list(WALKS[key]["branches"][branch].get("messages", []))
+    rounds: dict[str, int] = {}
+    for _round in range(len(WALKS[key]["branches"][branch]["steps"]) + len(messages) + 1):
         ready = engine.tasks(case=case.id)
         if not ready:
-            return
+            if not messages:
+                return
+            message = messages.pop(0)  # a message from outside (issue 26 bundles)
+            engine.deliver_message(case.id, message["name"], message["data"])
+            continue
         for task in ready:
             engine.render_form(task.id)
+            while messages and messages[0].get("before") == task.step:
+                message = messages.pop(0)
+                engine.deliver_message(case.id, message["name"], message["data"])
             data = dict(WALKS[key]["step_data"].get(task.step, {}))
-            data.update(WALKS[key]["branches"][branch]["overrides"].get(task.step, {}))
+            override = WALKS[key]["branches"][branch]["overrides"].get(task.step, {})
+            if isinstance(override, list):  # a reworked step: one override per round
+                override = override[min(rounds.get(task.step, 0), len(override) - 1)]
+            rounds[task.step] = rounds.get(task.step, 0) + 1
+            data.update(override)
             if data:
                 with pytest.raises(FormDataError):
                     engine.complete_task(task.id, data={"not_a_field": "x"})
