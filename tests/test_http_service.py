@@ -279,9 +279,15 @@ def test_case_outcomes_and_referrals_over_http_follow_the_engine_rules(
         assert http.get("/tasks", params={"case": withdrawn["id"]}, headers=amr).json() == []  # steps closed
 
         # 退回 to a step that never ran before the first one: bad input, as the CLI's exit 2
-        first = start(http, keys)["ready"][0]["id"]
+        third = start(http, keys)
+        first, first_case = third["ready"][0]["id"], third["id"]
         back = http.post(f"/tasks/{first}/return", json={"to": "seal_filing", "reason": "x"}, headers=amr)
         problem(back, 400, "input")
+        # a message no element of the case waits for: bad input, nothing changed
+        sent = http.post(
+            f"/cases/{first_case}/messages", json={"name": "remote_result"}, headers=keys.headers("portal-hn")
+        )
+        problem(sent, 400, "input")
 
         # referrals are the discipline users' alone
         problem(http.get("/referrals", headers=amr), 403, "permission_denied")

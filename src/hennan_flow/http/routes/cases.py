@@ -1,4 +1,4 @@
-"""Cases: start (Idempotency-Key), list, one case, its timeline, its element states and its outcomes."""
+"""Cases: start (Idempotency-Key), list, one case, its timeline, its element states, its messages and its outcomes."""
 
 from __future__ import annotations
 
@@ -94,3 +94,14 @@ class Withdraw(Body):
 def withdraw(case_id: str, body: Withdraw, db: Db, user: User) -> dict[str, Any]:
     """撤回 (`case withdraw`): the applicant withdraws; the open steps close (§10)."""
     return db.withdraw_case(case_id, reason=body.reason, actor=user).as_dict()
+
+
+class Message(Body):
+    name: str = Field(min_length=1, max_length=255, description="the bpmn:message name the case waits for")
+    data: dict[str, Any] = Field(default_factory=dict, description="what the message brings")
+
+
+@router.post("/cases/{case_id}/messages")
+def message(case_id: str, body: Message, db: Db, user: User) -> list[dict[str, Any]]:
+    """Deliver a message to the waiting case (`case message`): the steps it made ready."""
+    return [t.as_dict() for t in db.deliver_message(case_id, body.name, body.data, actor=user)]
