@@ -71,8 +71,10 @@ def test_the_outbox_holds_in_order_every_event_the_run_implies(demo: Engine) -> 
     first_case = published[0][1]
     of_first = [k for k, c, _ in published if c == first_case]
     assert of_first[0] == "case.started" and of_first[1] == "task.ready" and of_first[-1] == "case.completed"
-    assert kinds.count("case.completed") == 3  # (the supervision part starts one more, left open)
-    assert kinds.count("case.started") == 4
+    [[completed]] = rows(demo, "SELECT count(*) FROM hf_case WHERE state = 'completed'")
+    assert kinds.count("case.completed") == completed >= 3  # one per case the demo ran to its end
+    [[started]] = rows(demo, "SELECT count(*) FROM hf_case")
+    assert kinds.count("case.started") == started > completed  # the supervision part leaves one open
 
 
 def test_no_personal_data_reaches_the_outbox(demo: Engine) -> None:

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import event, select
 
 from helpers import CLOCK_BUNDLE, CLOCK_START, at, read, simulation
-from hennan_flow.db.models import CardRow, CaseRow, DeadlineRow, SignalRow, TaskRow
+from hennan_flow.db.models import CardPhaseRow, CardRow, CaseRow, DeadlineRow, SignalRow, TaskRow
 from hennan_flow.engine import Engine, SimulatedClock
 
 
@@ -106,6 +106,10 @@ KEYED_BY_ROW = (
     "UPDATE hf_signal SET state=",
     "SELECT hf_task.id, hf_task.department FROM hf_task WHERE hf_task.id IN ",
     "SELECT hf_card.deadline_id, hf_card.color FROM hf_card WHERE hf_card.deadline_id IN ",
+    "SELECT count(*) AS count_1 FROM hf_card WHERE hf_card.deadline_id = ",  # one red card per step (§9)
+    "SELECT hf_card.id, hf_card.signal_id, ",  # the card a record_overdue signal is about
+    "SELECT hf_card_phase.id, hf_card_phase.card_id, ",  # that card's phases (§9)
+    "UPDATE hf_card_phase SET ",  # a phase marked overdue, by its id
 )
 
 
@@ -135,6 +139,7 @@ def ids(engine: Engine) -> tuple[set[str], set[str]]:
         rows |= set(session.scalars(select(DeadlineRow.id)))
         rows |= {str(i) for i in session.scalars(select(SignalRow.id))}
         rows |= set(session.scalars(select(CardRow.id)))
+        rows |= set(session.scalars(select(CardPhaseRow.id)))
     return cases, rows
 
 
