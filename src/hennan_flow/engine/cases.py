@@ -51,69 +51,64 @@ def start(
 ) -> Case:
     """Start a case of the latest deployed version of `key` and run it to its first wait state."""
     case_id = new_id()  # time-ordered: see ids.py
-    try:
-        with ctx.write() as tx:
-            now = ctx.now()
-            raw = tx.raw
-            ctx.authority.check(tx, actor, "case.start")
-            latest = hotpath.latest_definition(raw, key)
-            if latest is None:
-                known = hotpath.definition_keys(raw)
-                raise NotFoundError(
-                    f"no bundle with key {key!r} is deployed",
-                    hint=f"deployed keys: {', '.join(known)}"
-                    if known
-                    else "deploy it first: hennan-flow deploy PATH",
-                )
-            definition_id, version = latest
-            definition = ctx.definition(tx.session, definition_id)
-            ctx.check_plaintext(tx, applicant, definition.sensitive_fields)
-            workflow = new_workflow(definition.specs, ctx.script_engine, dict(data))
-            advance(workflow)
-            case = CaseRecord(
-                id=case_id,
-                definition_id=definition_id,
-                key=key,
-                state="open",
-                applicant=json.dumps(dict(applicant), ensure_ascii=False),
-                started_at=now,
-                ended_at=None,
-                started_by=actor,
-                rev=1,
-                spiff_version=SPIFF_VERSION,
-                next_timer_at=None,
-                error=None,
+    with ctx.workflows.changing(case_id) as change, ctx.write() as tx:
+        now = ctx.now()
+        raw = tx.raw
+        ctx.authority.check(tx, actor, "case.start")
+        latest = hotpath.latest_definition(raw, key)
+        if latest is None:
+            known = hotpath.definition_keys(raw)
+            raise NotFoundError(
+                f"no bundle with key {key!r} is deployed",
+                hint=f"deployed keys: {', '.join(known)}"
+                if known
+                else "deploy it first: hennan-flow deploy PATH",
             )
-            rev = persist_case(ctx, raw, case, workflow, new=True)
-            tx.journal.record(
-                "case.started", case=case_id, actor=actor, at=now, detail={"key": key, "version": version}
-            )
-            events.publish_case(
-                tx,
-                "case.started",
-                case_id=case_id,
-                bundle=(key, version),
-                at=now,
-                extra={"actor": actor} if actor is not None else None,
-            )
-            ctx.deadlines.start(
-                tx,
-                owner=case_id,
-                case_id=case_id,
-                task_id=None,
-                scope="case",
-                step=None,
-                kind="promised",
-                limit=definition.bundle.time_limit,
-                accepted_at=now,
-            )
-            ready = ready_entries(ctx, tx, sync_steps(ctx, tx, case, definition, workflow, now, actor), now)
-            if case.state != "open":  # it ran through: the row was written open
-                hotpath.end_case(tx.raw, case)
-    except BaseException:
-        ctx.workflows.forget(case_id)
-        raise
-    ctx.workflows.remember(case_id, rev, workflow, open_=case.state == "open")
+        definition_id, version = latest
+        definition = ctx.definition(tx.session, definition_id)
+        ctx.check_plaintext(tx, applicant, definition.sensitive_fields)
+        workflow = new_workflow(definition.specs, ctx.script_engine, dict(data))
+        advance(workflow)
+        case = CaseRecord(
+            id=case_id,
+            definition_id=definition_id,
+            key=key,
+            state="open",
+            applicant=json.dumps(dict(applicant), ensure_ascii=False),
+            started_at=now,
+            ended_at=None,
+            started_by=actor,
+            rev=1,
+            spiff_version=SPIFF_VERSION,
+            next_timer_at=None,
+            error=None,
+        )
+        change.keep(persist_case(ctx, raw, case, workflow, new=True), workflow, case)
+        tx.journal.record(
+            "case.started", case=case_id, actor=actor, at=now, detail={"key": key, "version": version}
+        )
+        events.publish_case(
+            tx,
+            "case.started",
+            case_id=case_id,
+            bundle=(key, version),
+            at=now,
+            extra={"actor": actor} if actor is not None else None,
+        )
+        ctx.deadlines.start(
+            tx,
+            owner=case_id,
+            case_id=case_id,
+            task_id=None,
+            scope="case",
+            step=None,
+            kind="promised",
+            limit=definition.bundle.time_limit,
+            accepted_at=now,
+        )
+        ready = ready_entries(ctx, tx, sync_steps(ctx, tx, case, definition, workflow, now, actor), now)
+        if case.state != "open":  # it ran through: the row was written open
+            hotpath.end_case(tx.raw, case)
     return Case(
         id=case_id,
         key=key,
@@ -128,25 +123,20 @@ def start(
 def fire_timers(ctx: EngineContext, case_id: str) -> list[Issued] | None:
     """Load a case and let its due BPMN timers fire (one transaction): what the steps it ended late
     issued, or None when no timer was due."""
-    try:
-        with ctx.write() as tx:
-            now = ctx.now()
-            case = hotpath.read_case(tx.raw, case_id, lock=True)
-            if case is None:
-                raise NotFoundError(f"no case {case_id!r}")
-            if case.state != "open" or case.next_timer_at is None or case.next_timer_at > now:
-                return None
-            definition = ctx.definition(tx.session, case.definition_id)
-            workflow = load_workflow(ctx, tx.raw, case, definition)
-            advance(workflow)
-            tx.journal.record("timer.fired", case=case_id, at=now)
-            sync_steps(ctx, tx, case, definition, workflow, now, None)
-            rev = persist_case(ctx, tx.raw, case, workflow)
-            issued = list(tx.issued)
-    except BaseException:
-        ctx.workflows.forget(case_id)
-        raise
-    ctx.workflows.remember(case_id, rev, workflow, open_=case.state == "open")
+    with ctx.workflows.changing(case_id) as change, ctx.write() as tx:
+        now = ctx.now()
+        case = hotpath.read_case(tx.raw, case_id, lock=True)
+        if case is None:
+            raise NotFoundError(f"no case {case_id!r}")
+        if case.state != "open" or case.next_timer_at is None or case.next_timer_at > now:
+            return None
+        definition = ctx.definition(tx.session, case.definition_id)
+        workflow = load_workflow(ctx, tx.raw, case, definition)
+        advance(workflow)
+        tx.journal.record("timer.fired", case=case_id, at=now)
+        sync_steps(ctx, tx, case, definition, workflow, now, None)
+        change.keep(persist_case(ctx, tx.raw, case, workflow), workflow, case)
+        issued = list(tx.issued)
     return issued
 
 

@@ -67,6 +67,18 @@ class _Cached:
     workflow: Any
 
 
+@dataclass
+class Change:
+    """What `WorkflowCache.changing` keeps once the transaction committed."""
+
+    rev: int = 0
+    workflow: Any = None
+    case: Any = None  # the case's record; its state at the end decides whether to keep the workflow
+
+    def keep(self, rev: int, workflow: Any, case: Any) -> None:
+        self.rev, self.workflow, self.case = rev, workflow, case
+
+
 class WorkflowCache:
     """Open cases' workflows, kept for their next step (least recently used out first).
 
@@ -96,6 +108,20 @@ class WorkflowCache:
     def forget(self, case_id: str) -> None:
         with self._lock:
             self._items.pop(case_id, None)
+
+    @contextmanager
+    def changing(self, case_id: str) -> Iterator[Change]:
+        """A transaction that advances the case's workflow: kept at its new revision when the block
+        ends well and `keep` was called, dropped when it fails (in memory it may be ahead of the
+        database). Open the write transaction inside it, so a failed commit drops it too."""
+        change = Change()
+        try:
+            yield change
+        except BaseException:
+            self.forget(case_id)
+            raise
+        if change.case is not None:
+            self.remember(case_id, change.rev, change.workflow, open_=change.case.state == "open")
 
     def __contains__(self, case_id: str) -> bool:
         return case_id in self._items

@@ -39,47 +39,40 @@ def deliver(
     limits.check_id(case_id, "case id")
     limits.check_id(name, "message name")
     limits.check_data(data, "message data")
-    try:
-        with ctx.write() as tx:
-            now = ctx.now()
-            case = hotpath.read_case(tx.raw, case_id, lock=True)
-            if case is None:
-                raise NotFoundError(f"no case {case_id!r}", hint="list cases with: hennan-flow case list")
-            if case.state != "open":
-                raise StateError(f"case {case_id} is {case.state}; no message can be delivered to it")
-            definition = ctx.definition(tx.session, case.definition_id)
-            workflow = load_workflow(ctx, tx.raw, case, definition)
-            waiting = waiting_messages(workflow)
-            match = next((w for w in waiting if w.message == name), None)
-            if match is None:
-                names = sorted({w.message for w in waiting})
-                raise InputError(
-                    f"no element of case {case_id} waits for message {name!r}",
-                    hint=f"it waits for: {', '.join(names)}"
-                    if names
-                    else "the case waits for no message now",
-                )
-            node = definition.bundle.node(match.element)
-            department = node.department if node is not None else None
-            ctx.authority.check(tx, actor, OPERATION, department=department)
-            definition.check_data(match.element, data)
-            deliver_in_workflow(workflow, name, data)
-            detail = {"message": name, "element": match.element, "fields": sorted(data)}
-            tx.journal.announce(
-                "message.delivered",
-                case=case_id,
-                ref=match.element,
-                at=now,
-                step=match.element,
-                actor=actor,
-                detail=detail,
-                payload={**detail, "case": case_id, "key": case.key, "department": department},
+    with ctx.workflows.changing(case_id) as change, ctx.write() as tx:
+        now = ctx.now()
+        case = hotpath.read_case(tx.raw, case_id, lock=True)
+        if case is None:
+            raise NotFoundError(f"no case {case_id!r}", hint="list cases with: hennan-flow case list")
+        if case.state != "open":
+            raise StateError(f"case {case_id} is {case.state}; no message can be delivered to it")
+        definition = ctx.definition(tx.session, case.definition_id)
+        workflow = load_workflow(ctx, tx.raw, case, definition)
+        waiting = waiting_messages(workflow)
+        match = next((w for w in waiting if w.message == name), None)
+        if match is None:
+            names = sorted({w.message for w in waiting})
+            raise InputError(
+                f"no element of case {case_id} waits for message {name!r}",
+                hint=f"it waits for: {', '.join(names)}" if names else "the case waits for no message now",
             )
-            added = sync_steps(ctx, tx, case, definition, workflow, now, actor)
-            rev = persist_case(ctx, tx.raw, case, workflow)
-            ready = ready_entries(ctx, tx, added, now)
-    except BaseException:
-        ctx.workflows.forget(case_id)
-        raise
-    ctx.workflows.remember(case_id, rev, workflow, open_=case.state == "open")
+        node = definition.bundle.node(match.element)
+        department = node.department if node is not None else None
+        ctx.authority.check(tx, actor, OPERATION, department=department)
+        definition.check_data(match.element, data)
+        deliver_in_workflow(workflow, name, data)
+        detail = {"message": name, "element": match.element, "fields": sorted(data)}
+        tx.journal.announce(
+            "message.delivered",
+            case=case_id,
+            ref=match.element,
+            at=now,
+            step=match.element,
+            actor=actor,
+            detail=detail,
+            payload={**detail, "case": case_id, "key": case.key, "department": department},
+        )
+        added = sync_steps(ctx, tx, case, definition, workflow, now, actor)
+        change.keep(persist_case(ctx, tx.raw, case, workflow), workflow, case)
+        ready = ready_entries(ctx, tx, added, now)
     return ready

@@ -147,44 +147,37 @@ def return_(ctx: EngineContext, task_id: str, *, to: str, reason: str, actor: st
     if found is None:
         raise NotFoundError(f"no task {task_id!r}", hint="list tasks with: hennan-flow task list")
     case_id = found.case_id
-    try:
-        with ctx.write() as tx:
-            now = ctx.now()
-            raw = tx.raw
-            case = hotpath.read_case(raw, case_id, lock=True)
-            task = hotpath.task_of(raw, task_id)
-            assert case is not None and task is not None
-            ctx.authority.check(
-                tx, actor, "task.return", department=task.department, claimed_by=task.claimed_by
+    with ctx.workflows.changing(case_id) as change, ctx.write() as tx:
+        now = ctx.now()
+        raw = tx.raw
+        case = hotpath.read_case(raw, case_id, lock=True)
+        task = hotpath.task_of(raw, task_id)
+        assert case is not None and task is not None
+        ctx.authority.check(tx, actor, "task.return", department=task.department, claimed_by=task.claimed_by)
+        if task.state not in {"ready", "paused"}:
+            raise StateError(f"step {task.step!r} is {task.state}; only a running step can be returned")
+        earlier = [
+            t
+            for t in hotpath.queue(raw, case_id=case_id, state="completed")
+            if t.step == to and t.id != task.id
+        ]
+        definition = ctx.definition(tx.session, case.definition_id)
+        workflow = load_workflow(ctx, raw, case, definition)
+        target = earlier[-1] if earlier else None
+        if target is None or not return_to(workflow, task.id, target.id):
+            ran = sorted({t.step for t in hotpath.queue(raw, case_id=case_id, state="completed")})
+            raise InputError(
+                f"step {to!r} did not run before step {task.step!r} in case {case_id}; "
+                "a step can only be returned to a step that ran before it",
+                hint=f"steps that ran before: {', '.join(ran)}"
+                if ran
+                else "no step of this case has run yet",
             )
-            if task.state not in {"ready", "paused"}:
-                raise StateError(f"step {task.step!r} is {task.state}; only a running step can be returned")
-            earlier = [
-                t
-                for t in hotpath.queue(raw, case_id=case_id, state="completed")
-                if t.step == to and t.id != task.id
-            ]
-            definition = ctx.definition(tx.session, case.definition_id)
-            workflow = load_workflow(ctx, raw, case, definition)
-            target = earlier[-1] if earlier else None
-            if target is None or not return_to(workflow, task.id, target.id):
-                ran = sorted({t.step for t in hotpath.queue(raw, case_id=case_id, state="completed")})
-                raise InputError(
-                    f"step {to!r} did not run before step {task.step!r} in case {case_id}; "
-                    "a step can only be returned to a step that ran before it",
-                    hint=f"steps that ran before: {', '.join(ran)}"
-                    if ran
-                    else "no step of this case has run yet",
-                )
-            _store(tx, case_id, "returned", now, actor, reason, task=task, stage=None, basis=None, to_step=to)
-            ending = Ending("cancelled", actor=actor, outcome="returned", detail={"to": to})
-            end_step(ctx, tx, case, task, ending, now)
-            added = sync_steps(ctx, tx, case, definition, workflow, now, actor)
-            rev = persist_case(ctx, raw, case, workflow)
-    except BaseException:
-        ctx.workflows.forget(case_id)
-        raise
-    ctx.workflows.remember(case_id, rev, workflow, open_=case.state == "open")
+        _store(tx, case_id, "returned", now, actor, reason, task=task, stage=None, basis=None, to_step=to)
+        ending = Ending("cancelled", actor=actor, outcome="returned", detail={"to": to})
+        end_step(ctx, tx, case, task, ending, now)
+        added = sync_steps(ctx, tx, case, definition, workflow, now, actor)
+        change.keep(persist_case(ctx, raw, case, workflow), workflow, case)
     again = [t for t in added if t.step == to]
     return tasks.one(ctx, (again or added)[0].id)
 

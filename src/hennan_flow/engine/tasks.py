@@ -75,37 +75,32 @@ def _check_data(ctx: EngineContext, task_id: str, data: dict[str, Any]) -> str:
 def _complete_once(
     ctx: EngineContext, task_id: str, case_id: str, data: dict[str, Any], actor: str | None
 ) -> Task:
-    try:
-        with ctx.write() as tx:
-            now = ctx.now()
-            raw = tx.raw
-            case = hotpath.read_case(raw, case_id, lock=True)  # one writer per case
-            assert case is not None
-            # the step as the case lock lets it be (the form data was checked before: `_check_data`)
-            task = hotpath.task_of(raw, task_id)
-            assert task is not None
-            ctx.authority.check(
-                tx, actor, "task.complete", department=task.department, claimed_by=task.claimed_by
-            )
-            _check_completable(task)
-            definition = ctx.definition(tx.session, case.definition_id)
-            before_result(
-                tx.session,
-                plan=ctx.service_plan(definition),
-                case_id=case_id,
-                task_id=task_id,
-                step=task.step,
-            )
-            workflow = load_workflow(ctx, raw, case, definition)
-            complete_in_workflow(workflow, task_id, data)
-            end_step(ctx, tx, case, task, Ending.completed(actor), now)
-            added = sync_steps(ctx, tx, case, definition, workflow, now, actor)
-            rev = persist_case(ctx, tx.raw, case, workflow)
-            ready = ready_entries(ctx, tx, added, now)
-    except BaseException:
-        ctx.workflows.forget(case_id)
-        raise
-    ctx.workflows.remember(case_id, rev, workflow, open_=case.state == "open")
+    with ctx.workflows.changing(case_id) as change, ctx.write() as tx:
+        now = ctx.now()
+        raw = tx.raw
+        case = hotpath.read_case(raw, case_id, lock=True)  # one writer per case
+        assert case is not None
+        # the step as the case lock lets it be (the form data was checked before: `_check_data`)
+        task = hotpath.task_of(raw, task_id)
+        assert task is not None
+        ctx.authority.check(
+            tx, actor, "task.complete", department=task.department, claimed_by=task.claimed_by
+        )
+        _check_completable(task)
+        definition = ctx.definition(tx.session, case.definition_id)
+        before_result(
+            tx.session,
+            plan=ctx.service_plan(definition),
+            case_id=case_id,
+            task_id=task_id,
+            step=task.step,
+        )
+        workflow = load_workflow(ctx, raw, case, definition)
+        complete_in_workflow(workflow, task_id, data)
+        end_step(ctx, tx, case, task, Ending.completed(actor), now)
+        added = sync_steps(ctx, tx, case, definition, workflow, now, actor)
+        change.keep(persist_case(ctx, tx.raw, case, workflow), workflow, case)
+        ready = ready_entries(ctx, tx, added, now)
     return task_of(task, ready=ready)
 
 
