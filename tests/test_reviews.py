@@ -288,9 +288,9 @@ def test_the_supervision_report_carries_the_review_section_in_every_format(
     assert engine.supervision_report(start=date(2026, 4, 1))["reviews"]["reviews"] == 0  # type: ignore[index]
 
     text = render_text(report)
-    assert "Reviews 好差评 (by the day given)\n  reviews 2, satisfaction 50.00%, bad 1\n" in text
-    assert "  by level: 1 非常满意 0, 2 满意 1, 3 基本满意 0, 4 不满意 1, 5 非常不满意 0\n" in text
-    assert f"verifying, due 2026-03-03 24:00  review {bad.id}" in text
+    assert "好差评（按评价日期）\n  评价 2，满意率 50.00%，差评 1\n" in text
+    assert "  按等级：1 非常满意 0，2 满意 1，3 基本满意 0，4 不满意 1，5 非常不满意 0\n" in text
+    assert f"  4 级  amr       register  核实中，期限 2026-03-03 24:00  评价 {bad.id}" in text
     page = render_html(report)
     assert '<h2 id="reviews">' in page and f"<code>{bad.id}</code>" in page
     schema = json.loads(
@@ -398,7 +398,7 @@ def test_review_cli_adds_lists_and_moves_the_record(
         "bad_reviews",
     ]
     code, out, _ = run(engine.url, capsys, "review", "summary", now=now)
-    assert code == 0 and out.startswith("reviews 1, satisfaction 0.00%, bad 1")
+    assert code == 0 and out.startswith("评价 1，满意率 0.00%，差评 1")
 
 
 def test_rates_round_half_up_on_the_exact_fraction() -> None:

@@ -191,7 +191,7 @@ def test_batches_are_bounded_and_each_is_reported(sim: tuple[Engine, SimulatedCl
         (3, 1, 1, 0),
     ]
     assert (result.batches, result.claimed, len(result.issued), result.complete) == (3, 9, 9, True)
-    assert reports[0].line().startswith("sweep batch=1 claimed=4 issued=4 lost=0 reaped=0 ")
+    assert reports[0].line().startswith("扫描第 1 批：认领 4，发出 4，被他人处理 0，收回过期认领 0，")
     assert [i.at for i in result.issued] == sorted(i.at for i in result.issued)
 
 
@@ -415,10 +415,10 @@ def test_the_loop_logs_each_batch_and_stops_cleanly_on_sigterm(tmp_path: Path) -
         lines = []
         for line in proc.stderr:
             lines.append(line)
-            if line.startswith("sweep batch="):
+            if line.startswith("扫描第 "):
                 break
-        assert lines[0].startswith("sweeper started:")
-        assert "claimed=1 issued=1" in lines[-1]
+        assert lines[0].startswith("督办扫描已启动：")
+        assert "认领 1，发出 1，" in lines[-1]
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=60)
     finally:
@@ -426,6 +426,6 @@ def test_the_loop_logs_each_batch_and_stops_cleanly_on_sigterm(tmp_path: Path) -
             proc.kill()
             proc.wait()
     assert proc.returncode == 0, err
-    assert "sweeper stopped (SIGTERM)" in err
+    assert "督办扫描已停止（SIGTERM）" in err
     doc = json.loads(out)  # one document on stdout
     assert doc["stopped_by"] == "SIGTERM" and doc["issued_count"] == 1 and doc["sweeps"] >= 1

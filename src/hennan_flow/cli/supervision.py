@@ -79,7 +79,7 @@ def sla_sweep(
     engine = obj.engine()
     result = engine.sweep(batch_size=batch_size, budget=budget, lease=lease)
     if result.calendar_warning and obj.json:
-        click.echo(f"warning: {result.calendar_warning}", err=True)
+        click.echo(f"警告（工作日历）：{result.calendar_warning}", err=True)
     obj.emit(result.as_dict(), lambda: _sweep_text(result))
 
 
@@ -128,7 +128,7 @@ def _loop(obj: CliContext, interval: float, batch_size: int, budget: float, leas
 
     sweeps = issued = 0
     lag = 0.0
-    click.echo(f"sweeper started: every {interval:g}s, batches of {batch_size}, lease {lease:g}s", err=True)
+    click.echo(f"督办扫描已启动：每 {interval:g} 秒一轮，每批 {batch_size} 项，租约 {lease:g} 秒", err=True)
     try:
         while not stopping.is_set():
             try:
@@ -140,13 +140,13 @@ def _loop(obj: CliContext, interval: float, batch_size: int, budget: float, leas
                     on_batch=on_batch,
                 )
             except ConflictError as exc:  # busy: the next round tries again
-                click.echo(f"warning: sweep skipped: {exc}", err=True)
+                click.echo(f"警告：本轮扫描跳过：{exc}", err=True)
             else:
                 sweeps += 1
                 issued += len(result.issued)
                 lag = result.lag_seconds
                 if result.calendar_warning and result.calendar_warning_new:  # throttled by the library
-                    click.echo(f"warning: {result.calendar_warning}", err=True)
+                    click.echo(f"警告（工作日历）：{result.calendar_warning}", err=True)
                 if not result.complete and not stopping.is_set():
                     continue  # work left: go on at once
             stopping.wait(interval)
@@ -154,9 +154,9 @@ def _loop(obj: CliContext, interval: float, batch_size: int, budget: float, leas
         for s, handler in previous.items():
             signal.signal(s, handler)
     reason = stopped_by[0] if stopped_by else "stop"
-    click.echo(f"sweeper stopped ({reason}) after {sweeps} sweep(s), {issued} issued", err=True)
+    click.echo(f"督办扫描已停止（{reason}）：共扫描 {sweeps} 轮，发出 {issued} 项", err=True)
     doc: dict[str, Any] = {"sweeps": sweeps, "issued_count": issued, "lag_seconds": lag, "stopped_by": reason}
-    obj.emit(doc, f"stopped after {sweeps} sweep(s): {issued} issued")
+    obj.emit(doc, f"已停止：共扫描 {sweeps} 轮，发出 {issued} 项")
 
 
 # -- card -----------------------------------------------------------------------------------

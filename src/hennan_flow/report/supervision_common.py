@@ -11,8 +11,12 @@ if TYPE_CHECKING:
     from ..supervision.figures import ReviewSummary
 
 __all__ = [
+    "CASE_STATES",
+    "COLORS",
     "OUTCOMES",
     "REASONS",
+    "RECORD_STATES",
+    "RECT_STATES",
     "deadline",
     "department_label",
     "instant",
@@ -28,19 +32,37 @@ __all__ = [
     "workdays_text",
 ]
 
-REASONS: dict[str, str] = {
-    "supplement": "supplement 补正",
-    "special_procedure": "special procedure 特别程序",
-    "suspended": "suspended 挂起",
-}
+REASONS: dict[str, str] = {"supplement": "补正", "special_procedure": "特别程序", "suspended": "挂起"}
 OUTCOMES: dict[str, str] = {
-    "on_time": "on time",
-    "late": "late",
-    "overdue_open": "open, past due",
-    "open_not_due": "open, not yet due",
-    "not_judged": "no deadline",
-    "cancelled": "cancelled",
+    "on_time": "按时",
+    "late": "超时",
+    "overdue_open": "在办已超期",
+    "open_not_due": "在办未到期",
+    "not_judged": "无此时限",
+    "cancelled": "已取消",
 }
+RECORD_STATES: dict[str, str] = {
+    "open": "待核查",
+    "verifying": "核查中",
+    "rectifying": "整改中",
+    "reviewing": "上级复核中",
+    "revisiting": "回访中",
+    "closed": "已办结",
+}
+CASE_STATES: dict[str, str] = {
+    "open": "办理中",
+    "completed": "已办结",
+    "terminated": "已终止",
+    "withdrawn": "已撤回",
+    "error": "出错",
+}
+RECT_STATES: dict[str, str] = {
+    "verifying": "核实中",
+    "rectifying": "整改中",
+    "feedback": "待反馈",
+    "closed": "已办结",
+}
+COLORS: dict[str, str] = {"yellow": "黄牌", "red": "红牌"}
 
 
 def _judged(rate: Rate) -> int:
@@ -57,14 +79,18 @@ def percent(rate: Rate) -> str:
 
 
 def rate_counts(rate: Rate) -> str:
-    return f"{rate['on_time']} of {_judged(rate)}"
+    return f"{rate['on_time']}/{_judged(rate)}"
 
 
 def rate_text(rate: Rate) -> str:
-    head = "— (nothing judged yet)" if not _judged(rate) else f"{percent(rate)} on time ({rate_counts(rate)})"
+    head = (
+        "—（尚无可评判的环节）"
+        if not _judged(rate)
+        else f"按时率 {percent(rate)}（按时 {rate_counts(rate)}）"
+    )
     return (
-        f"{head}; {rate['late']} late, {rate['overdue_open']} open past due; not rated: "
-        f"{rate['open_not_due']} open not yet due, {rate['not_judged']} without a deadline"
+        f"{head}；超时 {rate['late']}，在办已超期 {rate['overdue_open']}；不计入：在办未到期 "
+        f"{rate['open_not_due']}，无此时限 {rate['not_judged']}"
     )
 
 
@@ -74,22 +100,22 @@ def num(value: float | int | None) -> str:
     return f"{value:g}"
 
 
-def workdays_text(w: Workdays, what: str = "completed steps") -> str:
+def workdays_text(w: Workdays, what: str = "已办结环节") -> str:
     if not w["measured"]:
-        return f"— (no {what} measured)"
+        return f"—（没有可计入的{what}）"
     return (
-        f"used mean {num(w['used_mean'])}, p90 {num(w['used_p90'])} vs promised mean "
-        f"{num(w['promised_mean'])}, p90 {num(w['promised_p90'])} ({w['measured']} {what} measured)"
+        f"实际用时 平均 {num(w['used_mean'])}，90分位 {num(w['used_p90'])}；承诺时限 平均 "
+        f"{num(w['promised_mean'])}，90分位 {num(w['promised_p90'])}（计入{what} {w['measured']} 个）"
     )
 
 
 def records_text(f: Figures) -> str:
     r = f["records"]
     s = r["states"]
-    oldest = f" (oldest {r['oldest_open_age']} working days)" if r["oldest_open_age"] is not None else ""
+    oldest = f"（最久 {r['oldest_open_age']} 个工作日）" if r["oldest_open_age"] is not None else ""
     return (
-        f"{r['open']} open{oldest}: {s['open']} open, {s['verifying']} verifying 核查, "
-        f"{s['rectifying']} rectifying 整改; {r['closed']} closed"
+        f"未办结 {r['open']}{oldest}：待核查 {s['open']}，核查中 {s['verifying']}，"
+        f"整改中 {s['rectifying']}；已办结 {r['closed']}"
     )
 
 
@@ -123,21 +149,22 @@ def issued_day(text: str | None) -> str:
 
 def department_label(code: str | None, name: str | None) -> str:
     if code is None:
-        return "(no department)"
-    return f"{name} ({code})" if name else code
+        return "（无部门）"
+    return f"{name}（{code}）" if name else code
 
 
 def period_text(report: SupervisionReport) -> str:
     p = report["period"]
     if p["from"] is None and p["to"] is None:
-        span = "all dates"
+        span = "全部日期"
     elif p["from"] is None:
-        span = f"up to {p['to']}"
+        span = f"截至 {p['to']}"
     elif p["to"] is None:
-        span = f"from {p['from']}"
+        span = f"{p['from']} 起"
     else:
-        span = f"{p['from']} to {p['to']}"
-    return f"{span} (steps by acceptance date, cases by start, cards by the day issued for; {p['timezone']})"
+        span = f"{p['from']} 至 {p['to']}"
+    zone = "北京时间" if p["timezone"] == "Asia/Shanghai" else p["timezone"]
+    return f"{span}（办理环节按受理日期、案件按受理日期、红黄牌按亮牌所属日期；{zone}）"
 
 
 def share(value: float | None) -> str:
@@ -149,7 +176,7 @@ def reviews_text(doc: ReviewSummary) -> list[str]:
     """The 好差评 figures in two lines (`review summary`, the report's text)."""
     f = doc["rectifications"]
     return [
-        f"reviews {doc['reviews']}, satisfaction {share(doc['satisfaction_rate'])}, bad {doc['bad']}",
-        f"rectifications: {f['closed']} closed ({f['on_time']} on time, {f['late']} late), "
-        f"{f['open']} open ({f['overdue_open']} overdue); on time {share(doc['rectified_on_time_rate'])}",
+        f"评价 {doc['reviews']}，满意率 {share(doc['satisfaction_rate'])}，差评 {doc['bad']}",
+        f"差评整改：已办结 {f['closed']}（按时 {f['on_time']}，超时 {f['late']}），"
+        f"未办结 {f['open']}（已超期 {f['overdue_open']}）；按时整改率 {share(doc['rectified_on_time_rate'])}",
     ]

@@ -17,6 +17,11 @@ from ..services.reviews import LEVELS
 from ..supervision.figures import Rate, SupervisionReport
 from .charts import GanttRow, RateRow, gantt_chart, month_cards_chart, rate_chart
 from .supervision_common import (
+    CASE_STATES,
+    OUTCOMES,
+    REASONS,
+    RECORD_STATES,
+    RECT_STATES,
     deadline,
     department_label,
     instant,
@@ -48,8 +53,8 @@ def _template() -> Template:
         hotline_rate=hotline_rate,
     )
     env.globals.update(
-        REASONS=REASONS_ZH,
-        OUTCOMES=OUTCOMES_ZH,
+        REASONS=REASONS,
+        OUTCOMES=OUTCOMES,
         LEVELS=LEVELS,
         STATES=RECORD_STATES,
         CASE_STATES=CASE_STATES,
@@ -57,33 +62,6 @@ def _template() -> Template:
         department_label=department_label,
     )
     return env.get_template(TEMPLATE)
-
-
-REASONS_ZH = {"supplement": "补正", "special_procedure": "特别程序", "suspended": "挂起"}
-OUTCOMES_ZH = {
-    "on_time": "按时",
-    "late": "超时",
-    "overdue_open": "在办已超期",
-    "open_not_due": "在办未到期",
-    "not_judged": "无此时限",
-    "cancelled": "已取消",
-}
-RECORD_STATES = {
-    "open": "待核查",
-    "verifying": "核查中",
-    "rectifying": "整改中",
-    "reviewing": "上级复核中",
-    "revisiting": "回访中",
-    "closed": "已办结",
-}
-CASE_STATES = {
-    "open": "办理中",
-    "completed": "已办结",
-    "terminated": "已终止",
-    "withdrawn": "已撤回",
-    "error": "出错",
-}
-RECT_STATES = {"verifying": "核实中", "rectifying": "整改中", "feedback": "待反馈", "closed": "已办结"}
 
 
 def _period(report: SupervisionReport) -> str:
@@ -106,7 +84,7 @@ def _label(code: str | None, name: str | None) -> str:
 
 def _counts(rate: Rate) -> str:
     """The counts behind a rate, as county staff say them: on time of judged."""
-    return rate_counts(rate).replace(" of ", "/")
+    return rate_counts(rate)
 
 
 def _when(text: str | None) -> datetime | None:
@@ -159,14 +137,14 @@ def _charts(report: SupervisionReport) -> dict[str, Markup | None]:
                     promised_due=_when(s["promised_due"]),
                     legal_due=_when(s["legal_due"]),
                     late=s["promised"] in {"late", "overdue_open"},
-                    note=f"承诺：{OUTCOMES_ZH[s['promised']]}；法定：{OUTCOMES_ZH[s['legal']]}",
+                    note=f"承诺：{OUTCOMES[s['promised']]}；法定：{OUTCOMES[s['legal']]}",
                     pauses=tuple((p0, _when(p["end"])) for p in s["pauses"] if (p0 := _when(p["start"]))),
                 )
             )
         described = "；".join(
             f"{s['name']}：受理 {instant(s['accepted_at'])}，办结 {instant(s['ended_at'])}，承诺时限 "
-            f"{deadline(s['promised_due'])}（{OUTCOMES_ZH[s['promised']]}），法定时限 {deadline(s['legal_due'])}"
-            f"（{OUTCOMES_ZH[s['legal']]}）"
+            f"{deadline(s['promised_due'])}（{OUTCOMES[s['promised']]}），法定时限 {deadline(s['legal_due'])}"
+            f"（{OUTCOMES[s['legal']]}）"
             for s in t["steps"]
         )
         out["timeline"] = gantt_chart(

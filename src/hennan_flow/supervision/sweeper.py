@@ -95,9 +95,9 @@ class BatchReport:
 
     def line(self) -> str:
         return (
-            f"sweep batch={self.batch} claimed={self.claimed} issued={self.issued} lost={self.lost} "
-            f"reaped={self.reaped} timers={self.timers_fired} lag={self.lag_seconds:.3f}s "
-            f"took={self.elapsed_ms:.1f}ms"
+            f"扫描第 {self.batch} 批：认领 {self.claimed}，发出 {self.issued}，被他人处理 {self.lost}，"
+            f"收回过期认领 {self.reaped}，触发定时 {self.timers_fired}，滞后 {self.lag_seconds:.3f} 秒，"
+            f"用时 {self.elapsed_ms:.1f} 毫秒"
         )
 
 
@@ -349,7 +349,7 @@ class Sweeper:
         with self.engine.write() as tx:
             reaped = len(tx.session.execute(stmt).all())
         if reaped:
-            log.warning("reaped %d expired claims (a sweeper died or stalled past its lease)", reaped)
+            log.warning("收回 %d 项过期认领（有扫描进程退出，或超过租约仍未完成）", reaped)
         return reaped
 
     def _arm(self, now: datetime) -> int:
@@ -417,9 +417,7 @@ class Sweeper:
                 )
             )
         if len(won) < len(ids):
-            log.info(
-                "claim: %d of %d candidates were taken by another sweeper", len(ids) - len(won), len(ids)
-            )
+            log.info("认领：%d/%d 项已被其他扫描进程认领", len(ids) - len(won), len(ids))
         return won
 
     def _release(self, token: str) -> None:
@@ -433,7 +431,7 @@ class Sweeper:
                     .execution_options(synchronize_session=False)
                 )
         except Exception:  # the lease will expire instead
-            log.warning("could not release the claims of %s; they return when the lease expires", token)
+            log.warning("未能释放 %s 的认领；租约到期后自动收回", token)
 
     # -- fire ---------------------------------------------------------------------------------
     def _fire(self, ids: Sequence[int], token: str) -> list[Issued]:
@@ -494,19 +492,19 @@ class Sweeper:
             tally.issued.extend(issued)
             return True
         except ConflictError as exc:  # busy or raced: the next sweep tries again
-            log.info("timer of case %s not fired now: %s", case_id, exc.message)
+            log.info("案件 %s 的定时本次未触发：%s", case_id, exc.message)
             return False
         except HennanFlowError as exc:
             message = str(exc)
         except Exception as exc:  # a bug must not stop the sweep, nor retry forever
-            log.exception("timer of case %s failed", case_id)
+            log.exception("案件 %s 的定时触发失败", case_id)
             message = f"internal error while firing a timer: {type(exc).__name__}"
         tally.timer_errors.append((case_id, message))
         try:
             engine.mark_case_error(case_id, message)
         except HennanFlowError as exc:
-            log.warning("could not mark case %s in error: %s", case_id, exc)
-        log.warning("case %s marked in error: its timer cannot fire", case_id)
+            log.warning("未能将案件 %s 标记为出错：%s", case_id, exc)
+        log.warning("案件 %s 已标记为出错：其定时无法触发", case_id)
         return False
 
     # -- lag, calendar ----------------------------------------------------------------------
@@ -525,7 +523,7 @@ class Sweeper:
         try:
             doc, news = self.engine.calendar_report(now)
         except HennanFlowError as exc:  # pragma: no cover - a broken stored calendar
-            log.warning("calendar unavailable: %s", exc)
+            log.warning("工作日历不可用：%s", exc)
             return {}, None, None, False
         warning = calendar_warning(doc)
         if warning is not None and news:
