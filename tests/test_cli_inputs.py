@@ -303,7 +303,9 @@ def test_demo_honours_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert rc == 0, err
     doc = json.loads(out)
     assert doc["database"] == url and doc["completed"] == len(doc["cases"]) > 0
-    assert "completed" in err  # the narration went to stderr
+    assert (
+        f"共 {len(doc['cases'])} 件案件，已办结 {doc['completed']} 件" in err
+    )  # the narration went to stderr
 
 
 # -- every option that takes a value, fed random values ------------------------------------------------

@@ -345,11 +345,11 @@ def test_the_demo_shows_a_commitment_and_a_tolerated_material(tmp_path: Path) ->
     result = run_demo(f"sqlite:///{tmp_path / 'demo.db'}", say=lines.append)
     text = "\n".join(lines)
     assert result.completed == len(result.cases) == 6
-    assert "告知承诺 premises_proof (住所（经营场所）使用证明): signed by the applicant" in text
-    assert "容缺受理 officer_appointment" in text and "容缺 material officer_appointment supplied" in text
-    assert "事后核查 (online) premises_proof: verified" in text
-    assert lines[-1] == "6 of 6 case(s) completed"
+    assert "告知承诺 premises_proof（住所（经营场所）使用证明）：申请人已签署" in text
+    assert "容缺受理 officer_appointment" in text and "容缺材料 officer_appointment 已补交" in text
+    assert "事后核查（网络核验）premises_proof：核查属实" in text
+    assert lines[-1] == "共 6 件案件，已办结 6 件"
     # 依申请公开 and 跨省通办 receive their messages from outside through the portal (issue 26)
-    assert "message third_party_opinion delivered — by portal-hn (portal)" in text
-    assert "message remote_result delivered — by portal-hn (portal)" in text
-    assert "12345热线工单接诉即办 (hotline_work_order v1)" in text
+    assert "收到消息 third_party_opinion — 经 portal-hn（网上渠道）送达" in text
+    assert "收到消息 remote_result — 经 portal-hn（网上渠道）送达" in text
+    assert "12345热线工单接诉即办（hotline_work_order v1）" in text

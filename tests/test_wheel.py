@@ -283,4 +283,4 @@ def test_installed_package_audits_renders_and_runs_its_demo(
     assert audit.returncode == 0, audit.stderr
     assert "<html" in (tmp_path / "a.html").read_text(encoding="utf-8")
     demo = _must(run([cli, "--db", f"sqlite:///{tmp_path / 'demo.db'}", "demo"], cwd=tmp_path))
-    assert demo.stdout.strip().splitlines()[-1] == "6 of 6 case(s) completed"
+    assert demo.stdout.strip().splitlines()[-1] == "共 6 件案件，已办结 6 件"
