@@ -22,13 +22,12 @@ from typing import Any
 
 from wcwidth import wcswidth
 
-from .cli.services import COMMITMENT_STATE_NAMES
 from .clock.instants import SHANGHAI, parse_instant
 from .engine.facade import Engine, SimulatedClock
 from .errors import NotFoundError, PermissionDenied, SimulationError
 from .report.supervision_common import CASE_STATES, COLORS, REASONS
 from .resources import packaged_forms, packaged_processes
-from .services.commitments import METHODS
+from .services.commitments import COMMITMENT_STATE_NAMES, METHODS
 from .services.reviews import CHANNELS, LEVELS
 
 __all__ = ["DemoResult", "run_demo"]

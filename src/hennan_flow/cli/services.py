@@ -13,7 +13,13 @@ from datetime import date
 import click
 
 from ..clock.instants import local_iso, parse_day
-from ..services.commitments import COMMITMENT_STATES, METHODS, Commitment, CreditRecord
+from ..services.commitments import (
+    COMMITMENT_STATE_NAMES,
+    COMMITMENT_STATES,
+    METHODS,
+    Commitment,
+    CreditRecord,
+)
 from ..services.reviews import CHANNELS, COMPLEXITIES, FINDINGS, LEVELS, Review
 from ..services.tolerance import CaseMaterials
 from ._context import CliContext, format_option, pass_cli
@@ -135,16 +141,6 @@ def commitment_repair(obj: CliContext, record_id: int, note: str, actor: str | N
     """信用修复: the credit record no longer bars the applicant (it stays on file)."""
     done = obj.engine().repair_credit(record_id, note=note, actor=actor)
     obj.emit(done.as_dict(), lambda: table(_CREDIT_HEADERS, [_credit_row(done)], empty=""))
-
-
-COMMITMENT_STATE_NAMES = {
-    "signed": "已签署",
-    "declined": "已放弃",
-    "refused": "不予适用",
-    "verified": "核查属实",
-    "false": "虚假承诺",
-    "void": "已作废",
-}
 
 
 def _commitment_row(c: Commitment) -> tuple[str, ...]:

@@ -65,6 +65,7 @@ from ..errors import InputError, NotFoundError, StateError
 
 __all__ = [
     "COMMITMENT_STATES",
+    "COMMITMENT_STATE_NAMES",
     "IDENTITY_KEYS",
     "METHODS",
     "VERIFY_WITHIN",
@@ -86,6 +87,14 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 COMMITMENT_STATES: Final = ("signed", "declined", "refused", "verified", "false", "void")
+COMMITMENT_STATE_NAMES: Final[Mapping[str, str]] = {  # as county staff read them (CLI, demo)
+    "signed": "已签署",
+    "declined": "已放弃",
+    "refused": "不予适用",
+    "verified": "核查属实",
+    "false": "虚假承诺",
+    "void": "已作废",
+}
 VERIFY_WITHIN: Final = 20  # working days after the decision (domain.md §6: no national window)
 METHODS: Final[Mapping[str, str]] = {
     "written": "书面核查",
