@@ -123,13 +123,14 @@ class ApiKeys:
         key_id, sep, secret = key[len(_PREFIX) :].partition("_")
         if not sep or not key_id or not secret:
             return None
-        with self._ctx.read() as session:
-            row = session.get(ApiKeyRow, key_id)
-            if row is None or row.revoked_at is not None:
-                return None
-            if not hmac.compare_digest(row.secret_sha256, _digest(secret)):
-                return None
-            return row.user_id
+        with self._ctx.reading() as raw:  # every request asks: one driver-level read, no ORM session
+            row = raw.row("SELECT user_id, secret_sha256, revoked_at FROM hf_api_key WHERE id = ?", (key_id,))
+        if row is None or row[2] is not None:
+            return None
+        user_id, stored, _revoked = row
+        if not hmac.compare_digest(str(stored), _digest(secret)):
+            return None
+        return str(user_id)
 
 
 @dataclass(frozen=True)
