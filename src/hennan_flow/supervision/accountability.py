@@ -25,6 +25,7 @@ from ..clock.instants import as_utc, local_iso
 from ..db.models import CardAccountRow, CardRow, ReferralRow
 from ..db.transaction import Tx
 from ..errors import InputError, NotFoundError, StateError
+from .cards import announce_card
 
 __all__ = [
     "MEASURES",
@@ -150,14 +151,12 @@ def add_entry(
             )
         )
     detail = {"card": row.id, "entry": entry.id, "measure": measure, "referral": referral_id}
-    tx.journal.announce(
+    announce_card(
+        tx,
         "card.accountability",
-        case=row.case_id,
-        task=row.task_id,
-        step=row.step,
+        row,
         actor=actor,
         at=now,
-        ref=row.id,
         detail=detail,
         payload={**detail, "color": row.color, "department": row.department, "at": local_iso(now)},
     )

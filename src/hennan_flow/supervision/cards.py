@@ -58,6 +58,7 @@ __all__ = [
     "CardDoc",
     "CardTransition",
     "OutboxEvent",
+    "announce_card",
     "get_card",
     "issue",
     "issued_of",
@@ -67,6 +68,31 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+
+def announce_card(
+    tx: Tx,
+    type_: str,
+    row: CardRow,
+    *,
+    actor: str | None,
+    at: datetime,
+    detail: dict[str, Any],
+    payload: dict[str, Any],
+) -> None:
+    """A change of a card's record told to the audit log and the outbox, about the card's case and step."""
+    tx.journal.announce(
+        type_,
+        case=row.case_id,
+        task=row.task_id,
+        step=row.step,
+        actor=actor,
+        at=at,
+        ref=row.id,
+        detail=detail,
+        payload=payload,
+    )
+
 
 CARD_STATES: Final = ("open", "verifying", "rectifying", "reviewing", "revisiting", "closed")
 CONCLUSIONS: Final = ("属实", "不属实", "系统误报")

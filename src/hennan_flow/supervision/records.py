@@ -46,7 +46,7 @@ from ..db.transaction import Tx
 from ..entities import Issued
 from ..errors import CalendarRangeError, InputError, NotFoundError, StateError
 from ..identity.directory import SUPERVISION_DEFAULTS
-from .cards import CONCLUSIONS, SUPERIOR_REVIEW, mark_fired
+from .cards import CONCLUSIONS, SUPERIOR_REVIEW, announce_card, mark_fired
 
 __all__ = [
     "PHASES",
@@ -457,17 +457,7 @@ def advance(
         "actor": actor,
         "at": local_iso(now),
     }
-    tx.journal.announce(
-        "card.advanced",
-        case=row.case_id,
-        task=row.task_id,
-        step=row.step,
-        actor=actor,
-        at=now,
-        ref=row.id,
-        detail=detail,
-        payload=payload,
-    )
+    announce_card(tx, "card.advanced", row, actor=actor, at=now, detail=detail, payload=payload)
     session.flush()
     log.info("card.advanced card=%s case=%s %s→%s", row.id, row.case_id, current, to)
     return row
