@@ -134,6 +134,7 @@ def test_with_a_key_no_personal_value_is_stored_and_rotation_retires_the_old_key
         assert before["to_rotate"] > 0 and before["plaintext"] == 0
         done = engine.rotate_keys(batch=3)
         assert done["total"] == before["to_rotate"] and done["batches"] > 1
+        assert done["log_cleared"]  # SQLite: truncated even with the engine's checkpoint thread running
         after = engine.key_status()
         assert after["to_rotate"] == 0
         assert all(set(counts) <= {key_id_of(base64.b64decode(new))} for counts in after["columns"].values())
@@ -187,6 +188,35 @@ def test_rotation_seals_values_stored_before_a_key_was_configured(sqlite_url: st
         _readable(engine, case_id)
         stored = _sqlite_bytes(sqlite_url)  # no plain remnant in freed space or in the log either
         assert [v for v in _personal_values() if v.encode() in stored] == []
+
+
+def test_a_log_kept_busy_by_a_reader_is_reported_not_claimed_cleared(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A reader holding its snapshot keeps old frames in the SQLite log: rotate says so, and says
+    when to run again; with the reader gone the next run clears it."""
+    import sqlite3
+
+    url = migrated(f"sqlite:///{tmp_path / 'hf.db'}")
+    old, new = _key(), _key()
+    with Engine(url, key=old) as engine:
+        _walk(engine)
+    monkeypatch.setattr(key_rotation, "_TRUNCATE_TRIES", 2)
+    monkeypatch.setenv("HENNAN_FLOW_KEY", f"{new},{old}")
+    reader = sqlite3.connect(tmp_path / "hf.db", isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM hf_case").fetchall()  # a snapshot held open
+    rc, out, err = run(capsys, "--db", url, "--format", "json", "keys", "rotate")
+    assert rc == 0, err
+    assert json.loads(out)["log_cleared"] is False and json.loads(out)["total"] > 0
+    rc, out, err = run(capsys, "--db", url, "keys", "rotate")
+    assert rc == 0 and "could not be truncated" in out and "may now be removed" not in out, out
+    reader.execute("COMMIT")
+    reader.close()
+    rc, out, err = run(capsys, "--db", url, "keys", "rotate")
+    assert rc == 0 and "may now be removed" in out, out
+    old_mark = PREFIX.encode() + key_id_of(base64.b64decode(old)).encode()
+    assert old_mark not in _sqlite_bytes(url)
 
 
 def test_the_cli_rotates_and_reports_without_key_material(

@@ -57,5 +57,10 @@ def keys_rotate(obj: CliContext, batch: int) -> None:
         done,
         f"re-sealed {done['total']} value(s) with key {done['sealing_key']} in {done['batches']} batch(es)"
         + (f"; {done['skipped']} changed meanwhile (sealed anew by their writer)" if done["skipped"] else "")
-        + "; the old keys may now be removed",
+        + (
+            "; the old keys may now be removed"
+            if done["log_cleared"]
+            else "; the SQLite log could not be truncated (other connections kept it busy):"
+            " run `keys rotate` again when the engines are idle, then remove the old keys"
+        ),
     )

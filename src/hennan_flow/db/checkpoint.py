@@ -22,6 +22,7 @@ import os
 import sqlite3
 import threading
 import weakref
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,7 @@ class Checkpointer:
         self._commits = 0
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._running = threading.Lock()  # held around each checkpoint; `paused()` takes it too
         self.checkpoints = 0  # how many ran (tests, benchmarks)
         weakref.finalize(owner, self._stop.set)
 
@@ -64,6 +66,13 @@ class Checkpointer:
                     )
                     self._thread.start()
         self._wake.set()
+
+    def paused(self) -> AbstractContextManager[bool]:
+        """Hold the thread's checkpoints off while a caller runs its own (e.g. a TRUNCATE).
+
+        A checkpoint that meets another one running is refused at once (SQLITE_BUSY, no busy wait).
+        """
+        return self._running
 
     def close(self) -> None:
         """Stop the thread (its last checkpoint done) and wait for it."""
@@ -99,7 +108,8 @@ class Checkpointer:
 
     def _checkpoint(self, conn: sqlite3.Connection) -> None:
         try:
-            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            with self._running:
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
             self.checkpoints += 1
         except sqlite3.Error as exc:  # e.g. another process is checkpointing: the next wake retries
             log.debug("WAL checkpoint skipped: %s", exc)

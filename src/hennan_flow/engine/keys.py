@@ -14,7 +14,9 @@ holds only live rows).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +29,8 @@ from .context import EngineContext
 __all__ = ["DEFAULT_BATCH", "RotateResult", "SealedColumn", "rotate", "sealed_columns", "status"]
 
 DEFAULT_BATCH = 200
+_TRUNCATE_TRIES = 20  # SQLite log truncation: tries of up to _TRUNCATE_WAIT_MS each, ~6 s in all
+_TRUNCATE_WAIT_MS = 250
 _KID = 16  # hex characters of a key id
 
 
@@ -85,6 +89,7 @@ class RotateResult:
     resealed: dict[str, int] = field(default_factory=dict)
     skipped: int = 0  # rows another writer changed between the read and the write (sealed anew by it)
     batches: int = 0
+    log_cleared: bool = True  # SQLite: the write-ahead log (old frames, old values) was truncated
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -94,6 +99,7 @@ class RotateResult:
             "skipped": self.skipped,
             "batches": self.batches,
             "complete": True,
+            "log_cleared": self.log_cleared,
         }
 
 
@@ -133,9 +139,29 @@ def rotate(
             if len(rows) < batch:
                 break
     if not ctx.postgres:  # SQLite: the log's old frames hold the old values until it is truncated
-        with ctx.connect() as conn:
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        result.log_cleared = _truncate_log(ctx)
     return result
+
+
+def _truncate_log(ctx: EngineContext) -> bool:
+    """Checkpoint the whole log and truncate it; False if other connections kept it busy throughout.
+
+    The engine's own checkpoint thread is held off meanwhile. Another process's checkpoint is refused
+    at once and a reader's snapshot waited for briefly, so each try waits a short while, not the
+    engine's busy timeout, and a few seconds in all.
+    """
+    pause = ctx.checkpointer.paused() if ctx.checkpointer is not None else nullcontext()
+    with pause, ctx.connect() as conn:
+        patience = conn.exec_driver_sql("PRAGMA busy_timeout").one()[0]
+        conn.exec_driver_sql(f"PRAGMA busy_timeout = {_TRUNCATE_WAIT_MS}")
+        try:
+            for _ in range(_TRUNCATE_TRIES):
+                if not conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()[0]:
+                    return True
+                time.sleep(0.05)
+        finally:
+            conn.exec_driver_sql(f"PRAGMA busy_timeout = {int(patience)}")
+    return False
 
 
 def _batch(
