@@ -18,6 +18,10 @@ demo: $(STAMP)
 	@rm -rf .demo && mkdir -p .demo
 	$(VENV)/bin/hennan-flow --db sqlite:///.demo/demo.db demo
 
+# One test process per core (pytest-xdist): each has its own PostgreSQL cluster, template databases
+# and ports. `make test PYTEST_ARGS=` runs them all in one process.
+PYTEST_ARGS ?= -n auto --dist worksteal
+
 test: $(STAMP)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 

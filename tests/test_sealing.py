@@ -244,6 +244,7 @@ def test_the_cli_rotates_and_reports_without_key_material(
 @pytest.mark.parametrize(
     "value",
     ["not base64!", base64.b64encode(b"short").decode(), base64.b64encode(os.urandom(32)).decode() + ",@@"],
+    ids=["not-base64", "short", "good-then-bad"],  # the same ids in every collecting process
 )
 def test_a_bad_key_is_one_line_that_never_shows_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], value: str
