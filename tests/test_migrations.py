@@ -37,6 +37,25 @@ def test_shipped_revisions_are_never_edited() -> None:
     assert changed == [], f"shipped revisions edited: {changed}; write a new revision instead"
 
 
+def test_the_quick_schema_check_reads_what_alembic_reads(db_url: str) -> None:
+    """Engines check the schema without Alembic: the highest-numbered file is Alembic's one head, each
+    file's revision id is its number, and the stored revision is read as Alembic reads it."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(migrate.alembic_config())
+    assert script.get_heads() == [migrate.head_revision()]
+    for revision in script.walk_revisions():
+        assert Path(revision.path).name.startswith(revision.revision + "_"), revision.path
+    engine = make_engine(db_url)
+    assert migrate.current_revision(engine) is None  # an empty database: no hennan_flow schema
+    migrate.upgrade(engine, "0012")
+    with engine.connect() as conn:
+        assert MigrationContext.configure(conn).get_current_revision() == "0012"
+    assert migrate.current_revision(engine) == "0012"
+    engine.dispose()
+
+
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     capsys.readouterr()
     with pytest.raises(SystemExit) as info:

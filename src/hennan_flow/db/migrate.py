@@ -9,18 +9,22 @@ reviews …) would delete them: `downgrade` refuses while such rows exist and na
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.util.exc import CommandError
 from sqlalchemy import Connection, Engine, inspect, text
 
 from ..errors import InputError, StateError
 from ..resources import packaged_migrations
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+# Alembic is imported only where a migration runs: every engine checks the schema when it opens
+# (`head_revision`, `current_revision`), and a CLI command should not pay ~0.2 s for Alembic and for
+# parsing every revision file to do so.
 
 __all__ = [
     "DROPPED_BY",
@@ -71,6 +75,8 @@ class Loss:
 
 def alembic_config(connection: Connection | None = None) -> Config:
     """An Alembic Config pointing at the packaged migrations (absolute path), on `connection`."""
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(packaged_migrations()).replace("%", "%%"))
     if connection is not None:
@@ -78,24 +84,44 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return cfg
 
 
+@functools.cache
 def head_revision() -> str:
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    assert head is not None
-    return head
+    """The newest shipped revision: the highest-numbered file's (the history is one line, each file's
+    revision id its number; tests/test_migrations.py checks both against Alembic's own reading)."""
+    numbers = [
+        m.group(1)
+        for p in (packaged_migrations() / "versions").glob("*.py")
+        if (m := _REVISION_FILE.match(p.name))
+    ]
+    return max(numbers)
+
+
+_REVISION_FILE = re.compile(r"(\d{4})_\w+\.py$")
 
 
 def current_revision(engine: Engine) -> str | None:
+    """The revision the database's `alembic_version` row names (None: no hennan_flow schema)."""
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        if not inspect(conn).has_table("alembic_version"):
+            return None
+        versions = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    if len(versions) > 1:
+        raise StateError(f"the database names several schema revisions: {', '.join(sorted(versions))}")
+    return versions[0] if versions else None
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
+    from alembic import command
+
     with engine.execution_options(hf_write=True).begin() as conn:
         command.upgrade(alembic_config(conn), revision)
 
 
 def _undone(conn: Connection, target: str) -> list[str]:
     """The revisions a downgrade from the current one to `target` undoes, newest first."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
     script = ScriptDirectory.from_config(alembic_config())
     current = MigrationContext.configure(conn).get_current_revision()
     chain: list[str] = []
@@ -163,6 +189,9 @@ def _sealed(conn: Connection, revisions: list[str]) -> int:
 def downgrade(engine: Engine, revision: str, *, force: bool = False) -> list[Loss]:
     """Downgrade to `revision`; refuse (`StateError`, nothing changed) if that deletes records, unless
     `force`. Returns the rows deleted (empty when nothing was lost)."""
+    from alembic import command
+    from alembic.util.exc import CommandError
+
     with engine.execution_options(hf_write=True).begin() as conn:
         undone = _undone(conn, revision)
         losses = _losses(conn, undone)
@@ -188,5 +217,7 @@ def downgrade(engine: Engine, revision: str, *, force: bool = False) -> list[Los
 
 def check(engine: Engine) -> None:
     """Raise if the models and the migrations disagree (alembic check)."""
+    from alembic import command
+
     with engine.connect() as conn:
         command.check(alembic_config(conn))
