@@ -406,11 +406,13 @@ def extend(
         at=now,
         ref=row.id,
         detail=detail,
-        payload={
-            **detail,
+        payload={  # no approver's name nor reason: free texts stay in the record
+            "tolerance": row.id,
+            "material": row.material,
+            "days": days,
+            "due": local_iso(due),
             "case": row.case_id,
             "task": row.task_id,
-            "reason": reason,
             "at": local_iso(now),
         },
     )

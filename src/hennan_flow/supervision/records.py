@@ -452,7 +452,6 @@ def advance(
         "color": row.color,
         "from": current,
         "to": to,
-        "note": note,
         "conclusion": conclusion,
         "actor": actor,
         "at": local_iso(now),
