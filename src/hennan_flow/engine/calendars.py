@@ -204,7 +204,7 @@ def _announce(tx: Tx, year: int, count: int, now: datetime) -> None:
         PENDING_EVENT, case=None, ref=ref, at=now, payload={"year": year, "pending_deadlines": count}
     )
     tx.journal.record(PENDING_EVENT, at=now, detail={"year": year, "pending_deadlines": count})
-    log.warning("calendar data needed: %d open deadline(s) wait for %d", count, year)
+    log.warning("需要工作日历数据：%d 项未结期限等待 %d 年日历", count, year)
 
 
 def report(ctx: EngineContext, now: datetime) -> tuple[dict[str, Any], bool]:

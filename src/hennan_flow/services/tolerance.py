@@ -196,7 +196,7 @@ def due_of(accepted_at: datetime, within: int, calendar: WorkCalendar, close: ti
     try:
         return end_of_day(calendar.add_workdays(day, within), close)
     except CalendarRangeError as exc:
-        log.warning("supplement deadline pending (calendar data ends): year=%s", exc.year)
+        log.warning("容缺补正期限待定（工作日历数据不足）：须载入 %s 年日历", exc.year)
         return None
 
 

@@ -321,7 +321,7 @@ def issue(
         elif sig.kind == "card":
             if (sig.deadline_id, sig.name) in existing:  # identity: one per step instance and colour
                 log.warning(
-                    "card %s/%s exists already; signal %s issues none", sig.deadline_id, sig.name, sig.id
+                    "红黄牌 %s/%s 已存在；信号 %s 不再亮牌", sig.deadline_id, sig.name, sig.id
                 )
             else:
                 card_id = str(uuid.uuid4())

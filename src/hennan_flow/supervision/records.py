@@ -138,7 +138,7 @@ def start_phase(tx: Tx, clock: PhaseClock, card: Mapping[str, Any], phase: str, 
         due = end_of_day(day, clock.close)
     except CalendarRangeError:
         due = None  # the calendar does not reach it yet: no signal (shown as pending)
-        log.warning("record phase deadline pending (calendar data ends): card=%s phase=%s", card["id"], phase)
+        log.warning("督办记录阶段期限待定（工作日历数据不足）：红黄牌 %s，阶段 %s", card["id"], phase)
     phase_id = str(uuid.uuid4())
     session = tx.session
     session.execute(
@@ -235,7 +235,7 @@ def fire_overdue(
         phase = session.get(CardPhaseRow, sig.deadline_id)
         card = session.get(CardRow, phase.card_id) if phase is not None else None
         if phase is None or card is None:
-            log.warning("record signal %s has no phase left", sig.id)
+            log.warning("督办记录信号 %s 已无对应阶段，跳过", sig.id)
             continue
         due = as_utc(sig.due_at)
         phase.overdue_at = due
