@@ -544,8 +544,7 @@ def calendar_warning(doc: dict[str, Any]) -> str | None:
         return None
     year = doc["needed_years"][0] if doc["needed_years"] else int(doc["ends"][:4]) + 1
     return (
-        "；".join(parts)
-        + f"；超出日历的期限暂不计算。请载入 {year} 年日历：hennan-flow calendar load 文件"
+        "；".join(parts) + f"；超出日历的期限暂不计算。请载入 {year} 年日历：hennan-flow calendar load 文件"
         f"（国务院放假安排公布前，可先用 hennan-flow calendar provisional {year}）"
     )
 
