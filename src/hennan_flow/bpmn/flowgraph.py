@@ -37,7 +37,7 @@ from ..errors import Location
 from .diagnostics import Problem
 from .dialect import BPMN_NS, FLOW_NODES
 
-__all__ = ["ACTIVITIES", "BLOCKING", "MAX_PATH_ELEMENTS", "graph_problems", "bad_hosts", "near_miss"]
+__all__ = ["ACTIVITIES", "BLOCKING", "MAX_PATH_ELEMENTS", "bad_hosts", "graph_problems", "near_miss"]
 
 _B = f"{{{BPMN_NS}}}"
 MAX_PATH_ELEMENTS = 400  # SpiffWorkflow predicts the task tree recursively, one frame per element
