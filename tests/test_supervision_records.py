@@ -89,6 +89,11 @@ id = "auditor"
 name = "徐审"
 departments = ["zwfw"]
 roles = ["auditor"]
+[[user]]
+id = "admin"
+name = "管理员"
+departments = ["zwfw"]
+roles = ["admin"]
 [supervision]
 verify_within = 2
 rectify_within = 4
@@ -262,6 +267,47 @@ def test_a_red_card_walks_every_state_with_the_right_roles_and_phase_deadlines_p
     clock.set(at("2025-12-31T00:00"))
     engine.sweep(timers=False)
     assert len(overdue_events(engine, red)) == 3  # a closed record has no deadline left
+
+
+def test_a_new_calendar_moves_the_phase_deadlines_of_open_records(
+    world: tuple[Engine, SimulatedClock], tmp_path: Path
+) -> None:
+    """DESIGN §7 and §9: a county adjustment loaded while a record's phase runs moves its deadline and
+    its record_overdue signal, as it moves the steps' deadlines; a phase already past stays put."""
+    engine, clock = world
+    case = engine.start_case("review_clock", actor="clerk")
+    task = next(t.id for t in engine.tasks(case=case.id) if t.step == "review")
+    clock.set(at("2025-10-17T08:00"))
+    engine.sweep(timers=False)
+    cards = review_cards(engine, task)
+    red, yellow = cards["red"], cards["yellow"]
+    # the yellow record's verify phase (from 10-15) is past at 10-17: it fired and stays as it was
+    assert [(p.phase, p.due_at) for p in engine.card(yellow).phases] == [("verify", at("2025-10-17T00:00"))]
+    assert [(p.phase, p.due_at) for p in engine.card(red).phases] == [("verify", at("2025-10-22T00:00"))]
+    clock.set(at("2025-10-17T09:00"))
+    adjustment = tmp_path / "flood.toml"
+    adjustment.write_text(
+        'version = "hengnan-2025-flood"\nreason = "县政府通知：10月20日防汛闭馆"\nrest = ["2025-10-20"]\n',
+        encoding="utf-8",
+    )
+    result = engine.load_calendar(str(adjustment), actor="admin")
+    assert result["recomputed"] >= 1
+    # 2 working days after 10-17 are now 10-21 and 10-22: the deadline is the end of 10-22
+    assert [(p.phase, p.due_at) for p in engine.card(red).phases] == [("verify", at("2025-10-23T00:00"))]
+    assert [(p.phase, p.due_at) for p in engine.card(yellow).phases] == [("verify", at("2025-10-17T00:00"))]
+    moved = [
+        e.detail
+        for e in engine.case(case.id).events
+        if e.type == "deadline.recomputed" and e.detail.get("card") == red
+    ]
+    assert moved == [{"calendar": "hengnan-2025-flood", "card": red, "phase": "verify", "pending": False}]
+    clock.set(at("2025-10-22T00:00"))  # the old deadline: nothing fires
+    engine.sweep(timers=False)
+    assert overdue_events(engine, red) == []
+    assert red not in {c.id for c in engine.cards(overdue="verify")}
+    clock.set(at("2025-10-23T00:00"))
+    engine.sweep(timers=False)
+    assert overdue_events(engine, red) == [("verify", iso("2025-10-23T00:00"))]
 
 
 def _late_yellow(engine: Engine, clock: SimulatedClock, actor: str | None = None) -> tuple[str, str]:
