@@ -126,7 +126,11 @@ def test_a_case_across_the_year_end(tmp_path: Path, capsys: pytest.CaptureFixtur
     code, out, _ = run_cli(url, capsys, "--format", "json", "sla", "sweep", now=now)
     assert code == 0 and json.loads(out)["calendar"]["needed_years"] == [NEXT]
     code, out, _ = run_cli(url, capsys, "sla", "sweep", now=now)
-    assert code == 0 and "calendar provisional" in out  # the warning line in text
+    assert code == 0 and "calendar provisional" in out  # the warning line in text, in Chinese
+    (warned,) = [line for line in out.splitlines() if line.startswith("警告（工作日历）：")]
+    assert f"项未结期限待定，须工作日历覆盖 {NEXT} 年" in warned and f"请载入 {NEXT} 年日历" in warned
+    code, out, _ = run_cli(url, capsys, "calendar", "status", now=now)
+    assert code == 0 and f"项期限待定（须载入 {NEXT} 年日历）" in out
 
     # a provisional year fills the legal deadline, marked provisional
     code, out, err = run_cli(url, capsys, "--format", "json", "calendar", "provisional", str(NEXT), now=now)
@@ -331,8 +335,8 @@ def test_status_flags_open_steps_without_deadlines_unsupervised(
     now = f"{BASE.last_date.year}-06-01T11:00"
     code, out, err = run_cli(url, capsys, "calendar", "status", now=now)
     assert code == 0, err
-    assert "unsupervised open steps (no deadlines): 1" in out and review.id in out
-    assert f"data ends {BASE.last_date.isoformat()}" in out
+    assert "警告：1 个未结步骤没有期限，不受督办" in out and review.id in out
+    assert f"数据止于 {BASE.last_date.isoformat()}" in out and "待定期限：0" in out
 
 
 # -- the built calendar, cached per stored version -------------------------------------------------------

@@ -20,6 +20,7 @@ from helpers import OPENING as BUNDLE
 from helpers import OPENING_WALK as WALK
 from helpers import run_cli as run
 from hennan_flow.engine import Engine, SimulatedClock
+from hennan_flow.engine.events import schema
 from hennan_flow.errors import InputError, NotFoundError, StateError
 
 APPLICANT = {"name": "李湘南", "id_number": "430422199001011234"}
@@ -119,6 +120,11 @@ def test_a_bad_review_rectified_late_gets_its_card_scope_review(sim: tuple[Engin
         ("rectifying", "feedback"),
         ("feedback", "closed"),
     ]
+    rectification = [e.payload for e in engine.events(limit=1000) if e.type == "review.rectification"]
+    for payload in rectification:  # codes only: the notes stay in the record (DESIGN §10)
+        Draft202012Validator(schema("review.rectification")).validate(payload)
+    texts = json.dumps(rectification, ensure_ascii=False)
+    assert "回访核实属实" not in texts and "已约谈" not in texts and "电话回访" not in texts
     added = [e.payload for e in engine.events(limit=1000) if e.type == "review.added"]
     assert added[0]["level"] == 5 and "text" not in added[0]
     types = [e.type for e in engine.case(case_id).events]

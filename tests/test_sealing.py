@@ -311,8 +311,10 @@ def test_a_simulation_database_without_a_key_warns_once(
         engine.deploy(str(PROCESSES / "newborn.bpmn"), forms=str(FORMS))
         engine.start_case("newborn", applicant=APPLICANT)
         engine.start_case("newborn", applicant=APPLICANT)
-    warned = [r for r in caplog.records if "plain text" in r.getMessage()]
-    assert len(warned) == 1 and "HENNAN_FLOW_KEY" in warned[0].getMessage()
+    warned = [r for r in caplog.records if "明文" in r.getMessage()]
+    assert len(warned) == 1 and warned[0].getMessage() == (
+        "模拟数据库未配置密钥：个人信息以明文保存（请设置 HENNAN_FLOW_KEY 或 HENNAN_FLOW_KEY_FILE）"
+    )
 
 
 def test_the_shipped_forms_mark_personal_fields_sensitive() -> None:

@@ -275,7 +275,8 @@ def test_record_goes_open_verifying_rectifying_reviewing_revisiting_closed(
         ("revisiting", "closed"),
     ]
     moves = [e.payload for e in engine.events(limit=1000) if e.type == "card.advanced"]
-    assert [(m["card"], m["to"], m["note"]) for m in moves][-1] == (red, "closed", "整改完毕，回访满意")
+    assert [(m["card"], m["to"], m["conclusion"]) for m in moves][-1] == (red, "closed", "属实")
+    assert all("note" not in m for m in moves)  # the note stays in the record (DESIGN §10)
     assert [c.id for c in engine.cards(state="closed")] == [red]
     assert red not in [c.id for c in engine.cards(state="open")]  # open = not closed
     assert [c.id for c in engine.cards(state="open") if c.step == "review"] == [ids["yellow"]]

@@ -14,12 +14,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 from sqlalchemy import inspect, text
 
 from helpers import CLOCK_BUNDLE, CLOCK_START, at, database, iso, migrated, run_cli, simulation
 from hennan_flow import Engine, PermissionDenied
 from hennan_flow.engine import SimulatedClock
+from hennan_flow.engine.events import schema
 from hennan_flow.errors import StateError
 from hennan_flow.sealing import PREFIX
 
@@ -87,6 +89,11 @@ id = "auditor"
 name = "徐审"
 departments = ["zwfw"]
 roles = ["auditor"]
+[[user]]
+id = "admin"
+name = "管理员"
+departments = ["zwfw"]
+roles = ["admin"]
 [supervision]
 verify_within = 2
 rectify_within = 4
@@ -262,6 +269,47 @@ def test_a_red_card_walks_every_state_with_the_right_roles_and_phase_deadlines_p
     assert len(overdue_events(engine, red)) == 3  # a closed record has no deadline left
 
 
+def test_a_new_calendar_moves_the_phase_deadlines_of_open_records(
+    world: tuple[Engine, SimulatedClock], tmp_path: Path
+) -> None:
+    """DESIGN §7 and §9: a county adjustment loaded while a record's phase runs moves its deadline and
+    its record_overdue signal, as it moves the steps' deadlines; a phase already past stays put."""
+    engine, clock = world
+    case = engine.start_case("review_clock", actor="clerk")
+    task = next(t.id for t in engine.tasks(case=case.id) if t.step == "review")
+    clock.set(at("2025-10-17T08:00"))
+    engine.sweep(timers=False)
+    cards = review_cards(engine, task)
+    red, yellow = cards["red"], cards["yellow"]
+    # the yellow record's verify phase (from 10-15) is past at 10-17: it fired and stays as it was
+    assert [(p.phase, p.due_at) for p in engine.card(yellow).phases] == [("verify", at("2025-10-17T00:00"))]
+    assert [(p.phase, p.due_at) for p in engine.card(red).phases] == [("verify", at("2025-10-22T00:00"))]
+    clock.set(at("2025-10-17T09:00"))
+    adjustment = tmp_path / "flood.toml"
+    adjustment.write_text(
+        'version = "hengnan-2025-flood"\nreason = "县政府通知：10月20日防汛闭馆"\nrest = ["2025-10-20"]\n',
+        encoding="utf-8",
+    )
+    result = engine.load_calendar(str(adjustment), actor="admin")
+    assert result["recomputed"] >= 1
+    # 2 working days after 10-17 are now 10-21 and 10-22: the deadline is the end of 10-22
+    assert [(p.phase, p.due_at) for p in engine.card(red).phases] == [("verify", at("2025-10-23T00:00"))]
+    assert [(p.phase, p.due_at) for p in engine.card(yellow).phases] == [("verify", at("2025-10-17T00:00"))]
+    moved = [
+        e.detail
+        for e in engine.case(case.id).events
+        if e.type == "deadline.recomputed" and e.detail.get("card") == red
+    ]
+    assert moved == [{"calendar": "hengnan-2025-flood", "card": red, "phase": "verify", "pending": False}]
+    clock.set(at("2025-10-22T00:00"))  # the old deadline: nothing fires
+    engine.sweep(timers=False)
+    assert overdue_events(engine, red) == []
+    assert red not in {c.id for c in engine.cards(overdue="verify")}
+    clock.set(at("2025-10-23T00:00"))
+    engine.sweep(timers=False)
+    assert overdue_events(engine, red) == [("verify", iso("2025-10-23T00:00"))]
+
+
 def _late_yellow(engine: Engine, clock: SimulatedClock, actor: str | None = None) -> tuple[str, str]:
     """A review step completed late: its yellow card issued on completion, its red card never due."""
     case = engine.start_case("review_clock", actor=actor and "clerk")
@@ -388,15 +436,40 @@ def test_two_sweepers_on_sqlite_escalate_a_yellow_record_once(tmp_path: Path) ->
 # -- accountability and referrals -----------------------------------------------------------------
 
 
-def _red_rectifying(engine: Engine, clock: SimulatedClock) -> tuple[str, str]:
+def _red_rectifying(engine: Engine, clock: SimulatedClock, note: str = "核查") -> tuple[str, str]:
     case = engine.start_case("review_clock", actor="clerk")
     task = next(t.id for t in engine.tasks(case=case.id) if t.step == "review")
     clock.set(at("2025-10-17T08:00"))
     engine.sweep(timers=False)
     red = review_cards(engine, task)["red"]
-    engine.advance_card(red, to="verifying", note="核查", actor="supervisor")
+    engine.advance_card(red, to="verifying", note=note, actor="supervisor")
     engine.advance_card(red, to="rectifying", note="属实", actor="supervisor")
     return case.id, red
+
+
+def test_no_note_of_a_card_record_reaches_the_outbox(world: tuple[Engine, SimulatedClock]) -> None:
+    # DESIGN §10: events hold ids, never personal data: the notes staff write at each step of a
+    # record (here a name and a 身份证 number) stay in the record, and the outbox schema refuses them
+    engine, clock = world
+    name, number = "张建国", "430422198805120036"
+    case_id, red = _red_rectifying(engine, clock, note=f"申请人{name}（身份证{number}）来电投诉")
+    engine.advance_card(red, to="reviewing", note=f"已向{name}说明整改情况", actor="head")
+    engine.advance_card(red, to="revisiting", note=f"复核：{number} 材料齐全", actor="reviewer")
+    engine.account_card(red, person="李芳", measure="批评教育", note=f"{name}投诉属实", actor="supervisor")
+    engine.advance_card(red, to="closed", note=f"回访{name}满意", conclusion="属实", actor="supervisor")
+    assert any(name in t.note for t in engine.card(red).record if t.note)  # the record keeps them
+
+    events = engine.events(limit=10_000)
+    advanced = [e.payload for e in events if e.type == "card.advanced"]
+    assert [p["to"] for p in advanced] == ["verifying", "rectifying", "reviewing", "revisiting", "closed"]
+    checker = jsonschema.Draft202012Validator.FORMAT_CHECKER
+    for payload in advanced:
+        jsonschema.Draft202012Validator(schema("card.advanced"), format_checker=checker).validate(payload)
+        assert payload["case"] == case_id and payload["card"] == red
+    texts = json.dumps([e.payload for e in events], ensure_ascii=False)
+    assert name not in texts and number not in texts and "李芳" not in texts
+    with pytest.raises(jsonschema.ValidationError, match="note"):
+        jsonschema.validate({**advanced[0], "note": f"{name}"}, schema("card.advanced"))
 
 
 def test_a_referral_is_seen_by_discipline_only_and_closed_with_its_outcome(

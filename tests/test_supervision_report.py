@@ -75,6 +75,7 @@ from hennan_flow.cli import main
 from hennan_flow.clock.workdays import WorkCalendar
 from hennan_flow.errors import InputError, NotFoundError
 from hennan_flow.report.charts import GanttRow, RateRow, gantt_chart, month_cards_chart, rate_chart
+from hennan_flow.report.supervision_common import RECORD_STATES, records_text
 from hennan_flow.report.supervision_html import render_html
 from hennan_flow.supervision.facts import DeadlineFact, Scope
 from hennan_flow.supervision.figures import judge, workdays_used
@@ -539,7 +540,7 @@ def test_text_output_states_every_figure(seeded: Seeded, capsys: pytest.CaptureF
   法定时限            按时率 94.7%（按时 18/19）；超时 1，在办已超期 0；不计入：在办未到期 3，无此时限 0
   用时（工作日）      实际用时 平均 1.84，90分位 5；承诺时限 平均 1.89，90分位 3（计入已办结环节 19 个）
   红黄牌              黄牌 7，红牌 1（以不属实或误报办结 1）
-  督办记录            未办结 6（最久 27 个工作日）：待核查 4，核查中 1，整改中 1；已办结 2
+  督办记录            未办结 6（最久 27 个工作日）：待核查 4，核查中 1，整改中 1，上级复核中 0，回访中 0；已办结 2
   暂停计时            补正 1 次（3 个工作日），特别程序 1 次（1 个工作日），挂起 1 次（2 个工作日）
   延长审批            1 次（2 个工作日）
 
@@ -549,7 +550,7 @@ def test_text_output_states_every_figure(seeded: Seeded, capsys: pytest.CaptureF
   法定时限            按时率 100.0%（按时 7/7）；超时 0，在办已超期 0；不计入：在办未到期 0，无此时限 0
   用时（工作日）      实际用时 平均 0，90分位 0；承诺时限 平均 1，90分位 1（计入已办结环节 7 个）
   红黄牌              黄牌 1，红牌 0（以不属实或误报办结 0）
-  督办记录            未办结 1（最久 11 个工作日）：待核查 1，核查中 0，整改中 0；已办结 0
+  督办记录            未办结 1（最久 11 个工作日）：待核查 1，核查中 0，整改中 0，上级复核中 0，回访中 0；已办结 0
   暂停计时            {no_pause}
   延长审批            0 次（0 个工作日）
 
@@ -559,7 +560,7 @@ def test_text_output_states_every_figure(seeded: Seeded, capsys: pytest.CaptureF
   法定时限            按时率 100.0%（按时 6/6）；超时 0，在办已超期 0；不计入：在办未到期 2，无此时限 0
   用时（工作日）      实际用时 平均 3.67，90分位 5；承诺时限 平均 2.83，90分位 3（计入已办结环节 6 个）
   红黄牌              黄牌 5，红牌 0（以不属实或误报办结 1）
-  督办记录            未办结 4（最久 27 个工作日）：待核查 3，核查中 1，整改中 0；已办结 1
+  督办记录            未办结 4（最久 27 个工作日）：待核查 3，核查中 1，整改中 0，上级复核中 0，回访中 0；已办结 1
   暂停计时            补正 1 次（3 个工作日），特别程序 1 次（1 个工作日），挂起 1 次（2 个工作日）
   延长审批            1 次（2 个工作日）
 
@@ -569,7 +570,7 @@ def test_text_output_states_every_figure(seeded: Seeded, capsys: pytest.CaptureF
   法定时限            按时率 83.3%（按时 5/6）；超时 1，在办已超期 0；不计入：在办未到期 1，无此时限 0
   用时（工作日）      实际用时 平均 2.17，90分位 7；承诺时限 平均 2，90分位 2（计入已办结环节 6 个）
   红黄牌              黄牌 1，红牌 1（以不属实或误报办结 0）
-  督办记录            未办结 1（最久 12 个工作日）：待核查 0，核查中 0，整改中 1；已办结 1
+  督办记录            未办结 1（最久 12 个工作日）：待核查 0，核查中 0，整改中 1，上级复核中 0，回访中 0；已办结 1
   暂停计时            {no_pause}
   延长审批            0 次（0 个工作日）
 
@@ -579,7 +580,7 @@ def test_text_output_states_every_figure(seeded: Seeded, capsys: pytest.CaptureF
   法定时限            按时率 94.4%（按时 17/18）；超时 1，在办已超期 0；不计入：在办未到期 3，无此时限 0
   用时（工作日）      实际用时 平均 1.78，90分位 5；承诺时限 平均 1.89，90分位 3（计入已办结环节 18 个）
   红黄牌              黄牌 5，红牌 1（以不属实或误报办结 1）
-  督办记录            未办结 4（最久 13 个工作日）：待核查 3，核查中 0，整改中 1；已办结 2
+  督办记录            未办结 4（最久 13 个工作日）：待核查 3，核查中 0，整改中 1，上级复核中 0，回访中 0；已办结 2
   暂停计时            补正 1 次（3 个工作日），特别程序 1 次（1 个工作日），挂起 0 次（0 个工作日）
   延长审批            1 次（2 个工作日）
   整件案件            受理 7（办结 5，在办 2，已终止 0，不予受理 0，已撤回 0）
@@ -593,7 +594,7 @@ def test_text_output_states_every_figure(seeded: Seeded, capsys: pytest.CaptureF
   法定时限            按时率 100.0%（按时 1/1）；超时 0，在办已超期 0；不计入：在办未到期 0，无此时限 0
   用时（工作日）      实际用时 平均 3，90分位 3；承诺时限 平均 2，90分位 2（计入已办结环节 1 个）
   红黄牌              黄牌 2，红牌 0（以不属实或误报办结 0）
-  督办记录            未办结 2（最久 27 个工作日）：待核查 1，核查中 1，整改中 0；已办结 0
+  督办记录            未办结 2（最久 27 个工作日）：待核查 1，核查中 1，整改中 0，上级复核中 0，回访中 0；已办结 0
   暂停计时            补正 0 次（0 个工作日），特别程序 0 次（0 个工作日），挂起 1 次（2 个工作日）
   延长审批            0 次（0 个工作日）
   整件案件            受理 1（办结 1，在办 0，已终止 0，不予受理 0，已撤回 0）
@@ -643,6 +644,17 @@ def _ids_and_codes(doc: Any) -> set[str]:
         bad = doc["reviews"]["bad_reviews"]
         names |= {r[k] for r in bad for k in ("review", "step", "department") if r[k]}
     return {str(n) for n in names}
+
+
+def test_the_records_line_shows_every_record_state() -> None:
+    """DESIGN §9: a record is open, verifying, rectifying, reviewing (上级复核), revisiting (回访) or
+    closed; the text line counts each, as the JSON and the HTML do."""
+    states = {"open": 1, "verifying": 2, "rectifying": 3, "reviewing": 4, "revisiting": 5, "closed": 6}
+    figures: Any = {"records": {"open": 15, "closed": 6, "oldest_open_age": 9, "states": states}}
+    assert records_text(figures) == (
+        "未办结 15（最久 9 个工作日）：待核查 1，核查中 2，整改中 3，上级复核中 4，回访中 5；已办结 6"
+    )
+    assert set(states) == set(RECORD_STATES)
 
 
 def test_the_text_report_has_no_english_word_outside_ids_and_codes(

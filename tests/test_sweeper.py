@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -26,6 +27,7 @@ from helpers import (
     CLOCK_START,
     at,
     card_events,
+    cli,
     database,
     migrated,
     port,
@@ -39,7 +41,7 @@ from hennan_flow.engine import Engine, SimulatedClock
 from hennan_flow.engine.supervision import SweepPort
 from hennan_flow.entities import Issued
 from hennan_flow.errors import ExpressionError
-from hennan_flow.supervision.sweeper import BatchReport, Sweeper, explain
+from hennan_flow.supervision.sweeper import BatchReport, Sweeper, calendar_warning, explain
 
 
 @pytest.fixture
@@ -265,8 +267,43 @@ def test_the_calendar_warning_comes_within_60_days_of_its_end(sim: tuple[Engine,
     clock.set(noon - timedelta(days=59))
     result = engine.sweep()
     assert result.calendar_warning is not None and last.isoformat() in result.calendar_warning
-    assert "59 days" in result.calendar_warning and "calendar load" in result.calendar_warning
+    assert "距今 59 天" in result.calendar_warning and "calendar load" in result.calendar_warning
     assert result.calendar_last_date == last
+
+
+def english_words(text: str) -> list[str]:
+    """The English words of a line county staff read, beside the commands it names."""
+    commands = {"hennan", "flow", "calendar", "load", "provisional", "sla", "sweep"}
+    return [w for w in re.findall(r"[A-Za-z]{2,}", text) if w not in commands]
+
+
+def test_the_calendar_warning_is_chinese_with_both_parts() -> None:
+    doc = {"pending_deadlines": 3, "needed_years": [2027], "days_left": 12, "ends": "2026-12-31"}
+    warning = calendar_warning(doc)
+    assert warning == (
+        "3 项未结期限待定，须工作日历覆盖 2027 年；工作日历数据止于 2026-12-31（距今 12 天）；"
+        "超出日历的期限暂不计算。请载入 2027 年日历：hennan-flow calendar load 文件"
+        "（国务院放假安排公布前，可先用 hennan-flow calendar provisional 2027）"
+    )
+    assert english_words(warning) == []
+    assert calendar_warning({**doc, "pending_deadlines": 0, "days_left": 60}) is None
+
+
+def test_sla_sweep_warns_in_chinese_in_text_and_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = migrated(f"sqlite:///{tmp_path / 'hf.db'}", simulation=True)
+    with Engine(url) as engine:
+        last = engine.calendar().last_date
+    now = f"{last - timedelta(days=40)}T12:00:00+08:00"
+    rc, out, _err = cli(capsys, "--db", url, "--now", now, "sla", "sweep")
+    (line,) = [x for x in out.splitlines() if x.startswith("警告")]
+    assert rc == 0 and line.startswith(f"警告（工作日历）：工作日历数据止于 {last}（距今 40 天）")
+    assert english_words(line) == []
+    rc, out, err = cli(capsys, "--db", url, "--now", now, "--format", "json", "sla", "sweep")
+    assert rc == 0 and json.loads(out)["calendar"]["days_left"] == 40
+    (line,) = [x for x in err.splitlines() if x.startswith("警告")]
+    assert "距今 40 天" in line and english_words(line) == []
 
 
 def test_the_calendar_warning_is_logged_once_an_hour_not_at_every_sweep(
@@ -281,8 +318,8 @@ def test_the_calendar_warning_is_logged_once_an_hour_not_at_every_sweep(
         clock.set(noon - timedelta(days=32, minutes=7))  # a day later: the text changes, logged at once
         results.append(engine.sweep())
     assert all(r.calendar_warning for r in results)  # every sweep still reports it
-    logged = [r.getMessage() for r in caplog.records if "calendar data ends" in r.getMessage()]
-    assert len(logged) == 2 and "33 days" in logged[0] and "32 days" in logged[1], logged
+    logged = [r.getMessage() for r in caplog.records if "工作日历数据止于" in r.getMessage()]
+    assert len(logged) == 2 and "距今 33 天" in logged[0] and "距今 32 天" in logged[1], logged
 
 
 def test_sweep_queries_read_the_indexes_not_the_tables(sqlite_url: str) -> None:

@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import jsonschema
 import pytest
 from sqlalchemy import select
 
@@ -21,6 +22,7 @@ from helpers import run_cli as run
 from hennan_flow.db.models import SignalRow
 from hennan_flow.db.service_rows import SupplementExtensionRow
 from hennan_flow.engine import Engine, SimulatedClock
+from hennan_flow.engine.events import schema
 from hennan_flow.errors import InputError, NotFoundError, StateError
 
 APPLICANT = {
@@ -185,6 +187,9 @@ def test_an_extension_by_an_approver_moves_the_deadline(lite: tuple[Engine, Simu
     with read(engine) as session:
         (ext,) = session.scalars(select(SupplementExtensionRow)).all()
         assert (ext.days, ext.approver, ext.reason) == (2, "局长", "外地任职文件邮寄中")
+    (extended,) = [e.payload for e in engine.events(limit=1000) if e.type == "supplement.extended"]
+    jsonschema.Draft202012Validator(schema("supplement.extended")).validate(extended)  # no free text
+    assert (extended["days"], extended["task"]) == (2, task) and "局长" not in json.dumps(extended)
 
     clock.set(at("2026-03-04T09:00"))  # the old deadline passed: nothing fires
     assert [i for i in engine.sweep().issued if i.kind == "action"] == []

@@ -528,6 +528,63 @@ def test_dangling_references(
     check_json(capsys, path, exit_code=1, code="SPIFF-DANGLING-REF", line=where, element=element)
 
 
+BOUNDARY_BUNDLE = """\
+<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="defs" targetNamespace="t">
+  <bpmn:process id="guarded" isExecutable="true">
+    <bpmn:startEvent id="start"/>
+    <bpmn:sequenceFlow id="to_review" sourceRef="start" targetRef="review"/>
+    <bpmn:userTask id="review"/>
+    <bpmn:sequenceFlow id="to_inner" sourceRef="review" targetRef="inner"/>
+    <bpmn:subProcess id="inner">
+      <bpmn:startEvent id="inner_start"/>
+      <bpmn:sequenceFlow id="to_check" sourceRef="inner_start" targetRef="check"/>
+      <bpmn:userTask id="check"/>
+      <bpmn:sequenceFlow id="to_inner_end" sourceRef="check" targetRef="inner_end"/>
+      <bpmn:endEvent id="inner_end"/>
+    </bpmn:subProcess>
+    <bpmn:sequenceFlow id="to_done" sourceRef="inner" targetRef="done"/>
+    <bpmn:endEvent id="done"/>
+    <bpmn:boundaryEvent id="too_late" attachedToRef="HOST">
+      <bpmn:timerEventDefinition><bpmn:timeDuration>"P5D"</bpmn:timeDuration></bpmn:timerEventDefinition>
+    </bpmn:boundaryEvent>
+    <bpmn:sequenceFlow id="to_escalate" sourceRef="too_late" targetRef="escalate"/>
+    <bpmn:userTask id="escalate"/>
+    <bpmn:sequenceFlow id="to_late_end" sourceRef="escalate" targetRef="late_end"/>
+    <bpmn:endEvent id="late_end"/>
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+@pytest.mark.parametrize(
+    ("host", "words"),
+    [
+        ("reveiw", ('attachedToRef="reveiw" names no activity of this process', 'did you mean "review"?')),
+        ("start", ('attachedToRef="start" names a startEvent, not an activity',)),
+        ("to_review", ('attachedToRef="to_review" names no activity of this process',)),
+        ("check", ('attachedToRef="check" names an element of another process level',)),
+    ],
+)
+def test_a_boundary_event_on_no_activity_is_one_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], host: str, words: tuple[str, ...]
+) -> None:
+    path = tmp_path / "guarded.bpmn"
+    path.write_text(BOUNDARY_BUNDLE.replace("HOST", host), encoding="utf-8")
+    where = line_of(path, '<bpmn:boundaryEvent id="too_late"')
+    m = check_text(
+        capsys, path, exit_code=1, code="BPMN-BOUNDARY-HOST", line=where, element="too_late", words=words
+    )
+    assert "it never fires" in m["message"] and "attachedToRef" in m["hint"]
+    found = check_json(capsys, path, exit_code=1, code="BPMN-BOUNDARY-HOST", line=where, element="too_late")
+    doc = validate_file(path)
+    # one message: not the unreachable escalation path behind it, nor a SpiffWorkflow build error
+    assert [p.code for p in doc.problems if p.severity == "error"] == ["BPMN-BOUNDARY-HOST"], found
+    # attached to the task, the same file is clean
+    path.write_text(BOUNDARY_BUNDLE.replace("HOST", "review"), encoding="utf-8")
+    assert [p.code for p in validate_file(path).problems if p.severity == "error"] == []
+
+
 @pytest.mark.parametrize("case", ["message", "signal", "escalation", "receive_task"])
 def test_dangling_reference_crash_is_mapped_at_the_seam(case: str) -> None:
     """SpiffWorkflow 3.2.0 crashes with a TypeError here (notes §10.9); the seam turns it into a BpmnError."""

@@ -27,6 +27,7 @@ from lxml import etree
 from ..errors import Location
 from .diagnostics import Problem
 from .dialect import BPMN_NS, owner_id
+from .flowgraph import bad_hosts
 
 __all__ = ["called_processes", "callee_problems", "fidelity_problems", "with_callees"]
 
@@ -162,7 +163,9 @@ def _unreachable(
     if not any(_local(n) == "startEvent" for n in nodes.values()) and _local(scope) != "adHocSubProcess":
         return []  # SpiffWorkflow refuses a process or subprocess without a start event itself
     seen: set[str | None] = set()
-    stack = list(starts)
+    # a boundary event on no activity is reported once, on itself (flowgraph, BPMN-BOUNDARY-HOST):
+    # neither it nor what only it leads to is called unreachable besides
+    stack = [*starts, *bad_hosts({nid: n for nid, n in nodes.items() if nid})]
     while stack:
         nid = stack.pop()
         if nid in seen:

@@ -5,6 +5,9 @@ Per container (a process, a subprocess, an event subprocess), with its own flow 
 * every `sourceRef`/`targetRef` names a flow node of the same container (`BPMN-DANGLING-FLOW`, on the
   flow), and every lane `flowNodeRef` a flow node of its process (`BPMN-DANGLING-LANE-REF`, on the
   lane), with the near miss suggested;
+* every boundary event's `attachedToRef` names an activity (a task, subprocess or call activity) of
+  the same container (`BPMN-BOUNDARY-HOST`, on the event): SpiffWorkflow would otherwise build a
+  process whose boundary event never fires, or fail at `case start`;
 * from every node a start event reaches, some end is reachable (`BPMN-NO-END`): a cycle with no way
   out either waits for ever or, when none of its elements waits, makes SpiffWorkflow recurse until it
   fails at `case start`. Ends are end events and nodes with no outgoing flow (BPMN's implicit end);
@@ -34,12 +37,21 @@ from ..errors import Location
 from .diagnostics import Problem
 from .dialect import BPMN_NS, FLOW_NODES
 
-__all__ = ["BLOCKING", "MAX_PATH_ELEMENTS", "graph_problems", "near_miss"]
+__all__ = ["ACTIVITIES", "BLOCKING", "MAX_PATH_ELEMENTS", "bad_hosts", "graph_problems", "near_miss"]
 
 _B = f"{{{BPMN_NS}}}"
 MAX_PATH_ELEMENTS = 400  # SpiffWorkflow predicts the task tree recursively, one frame per element
 _CONTAINERS = {"process", "subProcess", "transaction", "adHocSubProcess"}
-BLOCKING = frozenset({"BPMN-DANGLING-FLOW", "BPMN-DANGLING-LANE-REF", "BPMN-NO-END"})  # no Spiff build
+BLOCKING = frozenset(  # no Spiff build
+    {"BPMN-DANGLING-FLOW", "BPMN-DANGLING-LANE-REF", "BPMN-NO-END", "BPMN-BOUNDARY-HOST"}
+)
+# what a boundary event can be attached to (BPMN 2.0 §10.5.4: an activity)
+ACTIVITIES = frozenset(
+    {
+        "task", "userTask", "manualTask", "serviceTask", "scriptTask", "businessRuleTask", "sendTask",
+        "receiveTask", "callActivity", "subProcess", "transaction", "adHocSubProcess",
+    }
+)  # fmt: skip
 _SHOWN = 5
 
 
@@ -95,7 +107,7 @@ def graph_problems(root: etree._Element, file: str) -> list[Problem]:
         in_process = {nid for box in boxes for nid in box.nodes}
         problems += _lane_refs(proc, in_process, file)
         for box in boxes:
-            dangling = _flow_refs(box, in_process, file)
+            dangling = _flow_refs(box, in_process, file) + _host_refs(box, in_process, file)
             problems += dangling
             if not dangling:
                 found = _no_end(box, file)
@@ -132,6 +144,55 @@ def _flow_refs(box: _Container, in_process: set[str], file: str) -> list[Problem
                     hint,
                 )
             )
+    return out
+
+
+def bad_hosts(nodes: dict[str, etree._Element]) -> set[str]:
+    """The ids of the boundary events among `nodes` (one container's) whose `attachedToRef` names no
+    activity among them."""
+    return {
+        nid
+        for nid, el in nodes.items()
+        if _local(el) == "boundaryEvent"
+        and el.get("attachedToRef") is not None  # a missing attribute is the BPMN XSD's to report
+        and not (
+            (host := nodes.get(_unprefixed(el.get("attachedToRef", "")))) is not None
+            and _local(host) in ACTIVITIES
+        )
+    }
+
+
+def _unprefixed(ref: str) -> str:
+    """An `attachedToRef` QName's id (an id is an NCName: it holds no colon)."""
+    return ref.rsplit(":", 1)[-1].strip()
+
+
+def _host_refs(box: _Container, in_process: set[str], file: str) -> list[Problem]:
+    out = []
+    activities = [nid for nid, el in box.nodes.items() if _local(el) in ACTIVITIES]
+    for nid in sorted(bad_hosts(box.nodes), key=lambda n: box.nodes[n].sourceline or 0):
+        el = box.nodes[nid]
+        ref = el.get("attachedToRef", "")
+        host = box.nodes.get(_unprefixed(ref))
+        if host is not None:
+            message = f"names a {_local(host)}, not an activity (a task, subprocess or call activity)"
+        elif _unprefixed(ref) in in_process:
+            message = f"names an element of another {box.what} level, not an activity of its own"
+        else:
+            guess = near_miss(_unprefixed(ref), activities)
+            message = f"names no activity of this {box.what}" + (
+                f' (did you mean "{guess}"?)' if guess else ""
+            )
+        out.append(
+            Problem(
+                "BPMN-BOUNDARY-HOST",
+                "error",
+                f'this boundary event\'s attachedToRef="{ref}" {message}: it never fires',
+                Location(file, el.sourceline, nid),
+                "set attachedToRef to the id of the task, subprocess or call activity it guards "
+                "(in a modeler: drag the event onto that activity's border), or delete the event",
+            )
+        )
     return out
 
 

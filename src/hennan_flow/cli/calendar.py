@@ -191,35 +191,35 @@ def status(obj: CliContext) -> None:
     """The stored calendar: its sources, years covered, provisional years, pending and unsupervised steps."""
     doc = obj.engine().calendar_status()
 
-    def text() -> str:
-        lines = [f"calendar {doc['calendar']}"]
-        lines.append("covers " + ", ".join(f"{a}..{b}" for a, b in doc["ranges"]))
-        lines.append(f"data ends {doc['ends']} ({doc['days_left']} days from today)")
+    def text() -> str:  # in Chinese: county staff read it (ids, versions and instants as they are)
+        lines = [f"工作日历 {doc['calendar']}"]
+        lines.append("覆盖 " + "、".join(f"{a}..{b}" for a, b in doc["ranges"]))
+        lines.append(f"数据止于 {doc['ends']}（距今 {doc['days_left']} 天）")
         for src in doc["sources"]:
             what = (
-                "provisional"
+                "暂定年份"
                 if src["provisional"]
                 else (
-                    "years " + ", ".join(map(str, src["years"]))
+                    "年份 " + "、".join(map(str, src["years"]))
                     if src["years"]
-                    else f"local adjustment: {src['reason']}"
+                    else f"本地调整：{src['reason']}"
                 )
             )
-            lines.append(f"  {src['version']} ({src['source']}, loaded {src['loaded_at']}): {what}")
+            lines.append(f"  {src['version']}（{src['source']}，载入于 {src['loaded_at']}）：{what}")
         if doc["provisional_years"]:
-            lines.append("provisional years: " + ", ".join(map(str, doc["provisional_years"])))
+            lines.append("暂定年份：" + "、".join(map(str, doc["provisional_years"])))
         if doc["pending_deadlines"]:
             lines.append(
-                f"pending deadlines: {doc['pending_deadlines']} (need "
-                + ", ".join(map(str, doc["needed_years"]))
-                + "). hint: hennan-flow calendar load FILE, or hennan-flow calendar provisional YEAR"
+                f"警告：{doc['pending_deadlines']} 项期限待定（须载入 "
+                + "、".join(map(str, doc["needed_years"]))
+                + " 年日历）。请用 hennan-flow calendar load 文件，或 hennan-flow calendar provisional 年份"
             )
         else:
-            lines.append("pending deadlines: 0")
+            lines.append("待定期限：0")
         if doc["unsupervised"]:
-            lines.append(f"unsupervised open steps (no deadlines): {len(doc['unsupervised'])}")
+            lines.append(f"警告：{len(doc['unsupervised'])} 个未结步骤没有期限，不受督办")
             lines.extend(
-                f"  {u['task']} {u['step']} (case {u['case']}, ready {u['ready_at']})"
+                f"  {u['task']} {u['step']}（案件 {u['case']}，就绪于 {u['ready_at']}）"
                 for u in doc["unsupervised"]
             )
         return "\n".join(lines)

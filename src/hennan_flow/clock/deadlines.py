@@ -124,11 +124,11 @@ class Deadlines:
         pending = bool(sched.pending)
         if pending:
             log.warning(
-                "deadline pending (calendar data ends): case=%s owner=%s pending=%s years=%s",
+                "期限待定（工作日历数据不足）：案件 %s，期限 %s，待定 %s，须载入 %s 年日历",
                 case_id,
                 owner,
                 ",".join(sched.pending),
-                sched.needed_years,
+                "、".join(map(str, sched.needed_years)),
             )
         raw = tx.raw
         wanted = _wanted(sched)
@@ -265,11 +265,11 @@ class Deadlines:
         sched = self.schedule(tx, row)
         if sched.pending and not row.pending:
             log.warning(
-                "deadline pending (calendar data ends): case=%s owner=%s pending=%s years=%s",
+                "期限待定（工作日历数据不足）：案件 %s，期限 %s，待定 %s，须载入 %s 年日历",
                 row.case_id,
                 row.id,
                 ",".join(sched.pending),
-                sched.needed_years,
+                "、".join(map(str, sched.needed_years)),
             )
         row.pending = bool(sched.pending)
         row.calendar_version = sched.calendar_version

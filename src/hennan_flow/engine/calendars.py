@@ -27,6 +27,7 @@ from ..db.models import PENDING_DEADLINE_SQL, CalendarRow, CaseRow, DeadlineRow,
 from ..db.raw import Raw
 from ..db.transaction import Tx
 from ..errors import ConfigError
+from ..supervision.records import recompute_phases
 from .context import EngineContext
 from .rows import store_file
 
@@ -91,6 +92,38 @@ def _store(
                     at=now,
                     detail={"calendar": override.version, "pending": row.pending},
                 )
+        # the phase deadlines of open 红黄牌 records follow the new calendar as the steps' do
+        for phase, card in recompute_phases(tx, ctx.phases, now):
+            changed += 1
+            tx.journal.record(
+                "deadline.recomputed",
+                case=phase.case_id,
+                task=card.task_id,
+                step=card.step,
+                at=now,
+                detail={
+                    "calendar": override.version,
+                    "card": card.id,
+                    "phase": phase.phase,
+                    "pending": phase.due_at is None,
+                },
+            )
+        # the phase deadlines of open 红黄牌 records follow the new calendar as the steps' do
+        for phase, card in recompute_phases(tx, ctx.phases, now):
+            changed += 1
+            tx.journal.record(
+                "deadline.recomputed",
+                case=phase.case_id,
+                task=card.task_id,
+                step=card.step,
+                at=now,
+                detail={
+                    "calendar": override.version,
+                    "card": card.id,
+                    "phase": phase.phase,
+                    "pending": phase.due_at is None,
+                },
+            )
         # BPMN timers that waited for calendar data are computed again at the next sweep; a case
         # whose process has no BPMN timer has none waiting (issue 18: no spurious timer.fired)
         timed = select(DefinitionRow.id).where(DefinitionRow.bpmn.contains("timerEventDefinition"))
@@ -204,7 +237,7 @@ def _announce(tx: Tx, year: int, count: int, now: datetime) -> None:
         PENDING_EVENT, case=None, ref=ref, at=now, payload={"year": year, "pending_deadlines": count}
     )
     tx.journal.record(PENDING_EVENT, at=now, detail={"year": year, "pending_deadlines": count})
-    log.warning("calendar data needed: %d open deadline(s) wait for %d", count, year)
+    log.warning("需要工作日历数据：%d 项未结期限等待 %d 年日历", count, year)
 
 
 def report(ctx: EngineContext, now: datetime) -> tuple[dict[str, Any], bool]:

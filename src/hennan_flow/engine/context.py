@@ -239,7 +239,7 @@ class EngineContext:
         if not self._plaintext_warned:
             self._plaintext_warned = True
             logging.getLogger("hennan_flow.sealing").warning(
-                "simulation database without a key: personal data is stored in plain text (set %s or %s)",
+                "模拟数据库未配置密钥：个人信息以明文保存（请设置 %s 或 %s）",
                 KEY_ENV,
                 KEY_FILE_ENV,
             )

@@ -32,6 +32,7 @@ from .context import EngineContext
 __all__ = [
     "CASE_KINDS",
     "KINDS",
+    "RECORD_KINDS",
     "TASK_KINDS",
     "Bundle",
     "bundle_of",
@@ -57,6 +58,9 @@ TASK_KINDS = (
 )
 
 KINDS = CASE_KINDS + TASK_KINDS
+# the record events whose staff write a free text (a note, a reason, an approver's name): their
+# schemas list every field so that text never reaches the outbox (the record keeps it, sealed)
+RECORD_KINDS = ("card.advanced", "review.rectification", "supplement.extended")
 
 Bundle = tuple[str, int]
 """A case's bundle: its key and the deployed version it runs."""
@@ -64,8 +68,8 @@ Bundle = tuple[str, int]
 
 @cache
 def schema(kind: str) -> dict[str, Any]:
-    """The JSON Schema of one case or step event kind's payload, as shipped in the package."""
-    if kind not in KINDS:
+    """The JSON Schema of one case, step or record event kind's payload, as shipped in the package."""
+    if kind not in KINDS and kind not in RECORD_KINDS:
         raise KeyError(kind)
     loaded: dict[str, Any] = json.loads(schema_path(f"events/{kind}.json").read_text(encoding="utf-8"))
     return loaded

@@ -113,10 +113,12 @@ def records_text(f: Figures) -> str:
     r = f["records"]
     s = r["states"]
     oldest = f"（最久 {r['oldest_open_age']} 个工作日）" if r["oldest_open_age"] is not None else ""
-    return (
-        f"未办结 {r['open']}{oldest}：待核查 {s['open']}，核查中 {s['verifying']}，"
-        f"整改中 {s['rectifying']}；已办结 {r['closed']}"
+    # every state of a record (DESIGN §9), as the JSON and HTML reports show them: the five open
+    # ones, then the closed
+    states = "，".join(
+        f"{name} {s.get(state, 0)}" for state, name in RECORD_STATES.items() if state != "closed"
     )
+    return f"未办结 {r['open']}{oldest}：{states}；{RECORD_STATES['closed']} {r['closed']}"
 
 
 def _parse(text: str) -> datetime:

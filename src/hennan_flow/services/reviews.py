@@ -209,10 +209,9 @@ def _moved(
     *,
     now: datetime,
     actor: str | None,
-    note: str | None = None,
 ) -> None:
     """Audit event (review.verified | review.rectified | review.answered; none for the opening) and
-    outbox `review.rectification`."""
+    outbox `review.rectification` (codes only: the note stays in the record, sealed)."""
     if before is not None:
         kind = {"verifying": "verified", "rectifying": "rectified", "feedback": "answered"}[before]
         tx.journal.record(
@@ -239,7 +238,6 @@ def _moved(
             "to": rect.state,
             "finding": rect.finding,
             "complexity": rect.complexity,
-            "note": note,
             "on_time": rect.on_time,
             "actor": actor,
             "at": local_iso(now),
@@ -346,7 +344,7 @@ def verify(
     else:
         rect.feedback_deadline = _phase(tx, deadlines, review, days=FEEDBACK_WITHIN, now=now)
         rect.state = "feedback"
-    _moved(tx, rect, review, "verifying", now=now, actor=actor, note=text)
+    _moved(tx, rect, review, "verifying", now=now, actor=actor)
     return rect
 
 
@@ -367,7 +365,7 @@ def rectify(
     rect.rectified_at, rect.rectified_by, rect.rectify_note = now, actor, text
     rect.feedback_deadline = _phase(tx, deadlines, review, days=FEEDBACK_WITHIN, now=now)
     rect.state = "feedback"
-    _moved(tx, rect, review, "rectifying", now=now, actor=actor, note=text)
+    _moved(tx, rect, review, "rectifying", now=now, actor=actor)
     return rect
 
 
@@ -390,7 +388,7 @@ def answer(
         (due := dues.get(_deadline_of(rect, phase) or "")) is None or end <= due
         for phase, end in _phase_ends(rect).items()
     )
-    _moved(tx, rect, review, "feedback", now=now, actor=actor, note=text)
+    _moved(tx, rect, review, "feedback", now=now, actor=actor)
     return rect
 
 

@@ -196,7 +196,7 @@ def due_of(accepted_at: datetime, within: int, calendar: WorkCalendar, close: ti
     try:
         return end_of_day(calendar.add_workdays(day, within), close)
     except CalendarRangeError as exc:
-        log.warning("supplement deadline pending (calendar data ends): year=%s", exc.year)
+        log.warning("容缺补正期限待定（工作日历数据不足）：须载入 %s 年日历", exc.year)
         return None
 
 
@@ -406,11 +406,13 @@ def extend(
         at=now,
         ref=row.id,
         detail=detail,
-        payload={
-            **detail,
+        payload={  # no approver's name nor reason: free texts stay in the record
+            "tolerance": row.id,
+            "material": row.material,
+            "days": days,
+            "due": local_iso(due),
             "case": row.case_id,
             "task": row.task_id,
-            "reason": reason,
             "at": local_iso(now),
         },
     )

@@ -320,9 +320,7 @@ def issue(
             pass  # deadlines and signals, never cards
         elif sig.kind == "card":
             if (sig.deadline_id, sig.name) in existing:  # identity: one per step instance and colour
-                log.warning(
-                    "card %s/%s exists already; signal %s issues none", sig.deadline_id, sig.name, sig.id
-                )
+                log.warning("红黄牌 %s/%s 已存在；信号 %s 不再亮牌", sig.deadline_id, sig.name, sig.id)
             else:
                 card_id = str(uuid.uuid4())
                 existing.add((sig.deadline_id, sig.name))

@@ -60,6 +60,7 @@ __all__ = [
     "allowed_moves",
     "overdue_cards",
     "phases_of",
+    "recompute_phases",
 ]
 
 log = logging.getLogger(__name__)
@@ -138,7 +139,7 @@ def start_phase(tx: Tx, clock: PhaseClock, card: Mapping[str, Any], phase: str, 
         due = end_of_day(day, clock.close)
     except CalendarRangeError:
         due = None  # the calendar does not reach it yet: no signal (shown as pending)
-        log.warning("record phase deadline pending (calendar data ends): card=%s phase=%s", card["id"], phase)
+        log.warning("督办记录阶段期限待定（工作日历数据不足）：红黄牌 %s，阶段 %s", card["id"], phase)
     phase_id = str(uuid.uuid4())
     session = tx.session
     session.execute(
@@ -158,25 +159,74 @@ def start_phase(tx: Tx, clock: PhaseClock, card: Mapping[str, Any], phase: str, 
         ],
     )
     if due is not None:
-        session.execute(
-            insert(SignalRow),
-            [
-                {
-                    "deadline_id": phase_id,
-                    "case_id": card["case_id"],
-                    "task_id": card["task_id"],
-                    "scope": card["scope"],
-                    "step": card["step"],
-                    "name": RECORD_OVERDUE,
-                    "kind": RECORD_KIND,
-                    "trigger": phase,
-                    "due_at": due,
-                    "state": "pending",
-                    "rev": 0,
-                }
-            ],
-        )
+        _add_signal(session, card, phase_id, phase, due)
     return phase_id
+
+
+def _add_signal(session: Session, card: Mapping[str, Any], phase_id: str, phase: str, due: datetime) -> None:
+    """A phase's pending `record_overdue` signal, at its deadline."""
+    session.execute(
+        insert(SignalRow),
+        [
+            {
+                "deadline_id": phase_id,
+                "case_id": card["case_id"],
+                "task_id": card["task_id"],
+                "scope": card["scope"],
+                "step": card["step"],
+                "name": RECORD_OVERDUE,
+                "kind": RECORD_KIND,
+                "trigger": phase,
+                "due_at": due,
+                "state": "pending",
+                "rev": 0,
+            }
+        ],
+    )
+
+
+def recompute_phases(tx: Tx, clock: PhaseClock, now: datetime) -> list[tuple[CardPhaseRow, CardRow]]:
+    """A new working-day calendar (DESIGN §7): every open phase of an open record whose deadline is
+    still ahead, or waited for calendar data, gets its deadline again from its start and its
+    `within`, its pending `record_overdue` signal moved with it (added when it had none, cancelled
+    when the data no longer reaches it). A deadline already past stays at its instant: the sweep
+    fires it there. Returns the phases that changed, with their cards."""
+    session = tx.session
+    calendar = clock.calendar(tx)
+    changed: list[tuple[CardPhaseRow, CardRow]] = []
+    for phase in session.scalars(
+        select(CardPhaseRow).where(CardPhaseRow.ended_at.is_(None), CardPhaseRow.overdue_at.is_(None))
+    ):
+        before = as_utc(phase.due_at)
+        if before is not None and before <= now:
+            continue
+        due: datetime | None
+        try:
+            due = end_of_day(
+                calendar.add_workdays(local_date(as_utc(phase.started_at)), phase.within), clock.close
+            )
+        except CalendarRangeError:
+            due = None
+        if due == before:
+            continue
+        card = session.get(CardRow, phase.card_id)
+        if card is None or card.state == "closed":  # pragma: no cover - a closed record's phase has ended
+            continue
+        phase.due_at = due
+        signal = session.scalars(
+            select(SignalRow).where(SignalRow.deadline_id == phase.id, SignalRow.state == "pending")
+        ).first()
+        if signal is None and due is not None:
+            _add_signal(session, _card_values(card), phase.id, phase.phase, due)
+        elif signal is not None:
+            if due is None:
+                signal.state = "cancelled"
+            else:
+                signal.due_at = due
+            signal.rev += 1
+        changed.append((phase, card))
+    session.flush()
+    return changed
 
 
 def _card_values(row: CardRow) -> dict[str, Any]:
@@ -235,7 +285,7 @@ def fire_overdue(
         phase = session.get(CardPhaseRow, sig.deadline_id)
         card = session.get(CardRow, phase.card_id) if phase is not None else None
         if phase is None or card is None:
-            log.warning("record signal %s has no phase left", sig.id)
+            log.warning("督办记录信号 %s 已无对应阶段，跳过", sig.id)
             continue
         due = as_utc(sig.due_at)
         phase.overdue_at = due
@@ -452,7 +502,6 @@ def advance(
         "color": row.color,
         "from": current,
         "to": to,
-        "note": note,
         "conclusion": conclusion,
         "actor": actor,
         "at": local_iso(now),

@@ -532,22 +532,20 @@ class Sweeper:
 
 
 def calendar_warning(doc: dict[str, Any]) -> str | None:
-    """The sweep's warning line: deadlines are pending, or the data ends within 60 days."""
+    """The sweep's warning line, in Chinese for county staff: deadlines are pending, or the data ends
+    within 60 days."""
     parts = []
     if doc["pending_deadlines"]:
-        years = ", ".join(str(y) for y in doc["needed_years"])
-        parts.append(f"{doc['pending_deadlines']} open deadline(s) pending until the calendar covers {years}")
+        years = "、".join(f"{y} 年" for y in doc["needed_years"])
+        parts.append(f"{doc['pending_deadlines']} 项未结期限待定，须工作日历覆盖 {years}")
     if doc["days_left"] < CALENDAR_WARN_DAYS:
-        parts.append(
-            f"the working-day calendar data ends on {doc['ends']} ({max(doc['days_left'], 0)} days from today)"
-        )
+        parts.append(f"工作日历数据止于 {doc['ends']}（距今 {max(doc['days_left'], 0)} 天）")
     if not parts:
         return None
     year = doc["needed_years"][0] if doc["needed_years"] else int(doc["ends"][:4]) + 1
     return (
-        "; ".join(parts)
-        + f"; deadlines past it stay pending. hint: hennan-flow calendar load FILE with {year}"
-        f" (or hennan-flow calendar provisional {year} until its schedule is published)"
+        "；".join(parts) + f"；超出日历的期限暂不计算。请载入 {year} 年日历：hennan-flow calendar load 文件"
+        f"（国务院放假安排公布前，可先用 hennan-flow calendar provisional {year}）"
     )
 
 
