@@ -156,7 +156,7 @@ def test_a_handler_works_a_step_in_the_browser(site: dict[str, Any]) -> None:
         record = page.locator(
             f"[data-board=records] tr[data-card=red]:has(a[href='/web/cases/{site['second'].id}'])"
         )
-        assert record.count() >= 1
+        assert record.count() >= 1 and "待核查" in record.first.inner_text()  # the report's state names
         assert "按时办结率" in page.inner_text("#rates-title")
         with page.expect_navigation(url=f"**/web/cases/{site['second'].id}"):
             record.first.locator("a").click()

@@ -42,6 +42,7 @@ from ..errors import (
 )
 from ..http.auth import Unauthenticated
 from ..http.deps import SESSION_COOKIE, current_user, engine
+from ..report.supervision_common import RECORD_STATES
 from . import STATIC
 
 __all__ = [
@@ -86,7 +87,9 @@ BEIJING = ZoneInfo("Asia/Shanghai")
 @cache
 def _env() -> Environment:
     env = Environment(loader=PackageLoader("hennan_flow.web", "templates"), autoescape=select_autoescape())
-    env.globals.update(STATE_TEXT=STATE_TEXT, CARD_TEXT=CARD_TEXT, EVENT_TEXT=EVENT_TEXT)
+    env.globals.update(
+        STATE_TEXT=STATE_TEXT, CARD_TEXT=CARD_TEXT, EVENT_TEXT=EVENT_TEXT, RECORD_TEXT=RECORD_STATES
+    )
     env.filters["beijing"] = lambda at, fmt="%Y-%m-%d %H:%M": at.astimezone(BEIJING).strftime(fmt)
     return env
 
