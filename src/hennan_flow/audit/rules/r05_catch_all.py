@@ -25,7 +25,7 @@ class CatchAllRule(BaseRule):
     id = "R5"
     name = "catch_all"
     severity = "error"
-    summary = "A material named with catch-all wording (其他、有关…) is cancelled."
+    summary = "名称含“其他、有关”等兜底表述的材料，予以取消。"
     source = "“其他、有关”等模糊字段、兜底条款一律取消"
 
     def check(self, ctx: BundleContext) -> Iterator[Finding]:
@@ -36,7 +36,7 @@ class CatchAllRule(BaseRule):
                     ctx,
                     m,
                     quoted=word,
-                    message=f"“{m.name}” contains the catch-all wording “{word}”, so it is cancelled",
-                    fix="name the exact document the law requires, or remove the material",
+                    message=f"材料“{m.name}”含兜底表述“{word}”，予以取消",
+                    fix="写明法律法规要求的具体材料名称，或删除该材料",
                     verdict="cancel",
                 )

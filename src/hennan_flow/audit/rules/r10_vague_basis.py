@@ -26,7 +26,7 @@ class VagueBasisRule(BaseRule):
     id = "R10"
     name = "vague_basis"
     severity = "error"
-    summary = "A legal basis that is itself vague (有关规定/相关文件) is no basis: the material is cancelled."
+    summary = "设定依据本身为模糊表述（有关规定、相关文件）的，不构成依据，材料予以取消。"
     source = "(consistency)"
 
     def check(self, ctx: BundleContext) -> Iterator[Finding]:
@@ -39,9 +39,8 @@ class VagueBasisRule(BaseRule):
                     ctx,
                     m,
                     quoted=basis.doc,
-                    message=f"the legal basis “{basis.doc}” of “{m.name}” is itself vague (“{word}”), "
-                    "so it is cancelled",
-                    fix="cite the law or regulation by its 《title》 and article, e.g. "
+                    message=f"材料“{m.name}”的设定依据“{basis.doc}”本身为模糊表述（“{word}”），予以取消",
+                    fix="写明法律法规的《名称》和条款，例如 "
                     'doc="《中华人民共和国行政许可法》" article="第三十一条" level="law"',
                     verdict="cancel",
                     line=basis.line,
