@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -295,3 +296,20 @@ def test_county_bundles_audit_clean(
                 f"cancelled {b['cancelled']}, generated {b['generated']}, online forms {b['online_form']})",
                 end="",
             )
+
+
+@pytest.mark.parametrize("doc", ["README.md", "docs/audit.md"])
+def test_the_quoted_audit_excerpt_is_what_the_audit_prints(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, doc: str
+) -> None:
+    """The Chinese excerpt the README and docs/audit.md quote: each of its lines is a line of the text
+    report of processes/newborn.bpmn, in the same order."""
+    text = (REPO / doc).read_text(encoding="utf-8")
+    (block,) = [b for b in re.findall(r"```text\n(.*?)```", text, re.S) if "processes/newborn.bpmn:" in b]
+    quoted = textwrap.dedent(block).splitlines()
+    monkeypatch.chdir(REPO)
+    code, out, _ = run(capsys, "audit", "processes/newborn.bpmn")
+    assert code == 0
+    lines = out.splitlines()
+    at = [lines.index(line) for line in quoted]  # ValueError names a line the audit does not print
+    assert at == sorted(at) and len(quoted) >= 6

@@ -93,7 +93,7 @@ def test_rule_conventions(cls: type[BaseRule]) -> None:
     if rule.id in SOURCES:
         assert rule.source == SOURCES[rule.id]
     else:
-        assert rule.source == "(consistency)"
+        assert rule.source == "（一致性检查）"
     info = describe(rule)
     assert info.description and info.summary and not info.summary.endswith(" ")
     assert info.anti_pattern, f"{rule.id}: docstring needs an **Anti-pattern** section"

@@ -34,9 +34,10 @@ def day(value: date) -> str:
     return f"{value.year}年{value.month}月{value.day}日"
 
 
-def span(count: int, unit: str) -> str:
-    """A time limit: "3 个工作日", "10 个自然日", "4 小时" (an unknown unit is kept as written)."""
-    return f"{count} {UNIT_NAMES.get(unit, unit)}"
+def span(count: int | None, unit: str) -> str:
+    """A time limit: "3 个工作日", "10 个自然日", "4 小时" (an unknown unit is kept as written); "未设定"
+    for none."""
+    return "未设定" if count is None else f"{count} {UNIT_NAMES.get(unit, unit)}"
 
 
 def counts_text(errors: int, warnings: int, notes: int) -> str:

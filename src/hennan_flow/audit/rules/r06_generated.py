@@ -34,7 +34,7 @@ class GeneratedRule(BaseRule):
     name = "generated"
     severity = "error"
     summary = "前序环节出具的材料应声明 producedBy（内部生成）；producedBy 须指向在其之前办理的环节。"
-    source = "(consistency)"
+    source = "（一致性检查）"
 
     def check(self, ctx: BundleContext) -> Iterator[Finding]:
         graph = ctx.graph

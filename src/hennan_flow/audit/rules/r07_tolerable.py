@@ -43,7 +43,7 @@ class TolerableRule(BaseRule):
     name = "tolerable"
     severity = "error"
     summary = "容缺后补材料须写明补交期限（supplementWithin），且不超过本环节承诺时限。"
-    source = "(consistency)"
+    source = "（一致性检查）"
 
     def check(self, ctx: BundleContext) -> Iterator[Finding]:
         for m in ctx.collected:

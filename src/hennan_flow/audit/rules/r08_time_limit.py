@@ -33,7 +33,7 @@ class TimeLimitRule(BaseRule):
     name = "time_limit"
     severity = "error"
     summary = "承诺时限不得超过法定时限；承诺件须设法定时限。"
-    source = "(consistency)"
+    source = "（一致性检查）"
 
     def check(self, ctx: BundleContext) -> Iterator[Finding]:
         bundle = ctx.bundle

@@ -27,7 +27,7 @@ class VagueBasisRule(BaseRule):
     name = "vague_basis"
     severity = "error"
     summary = "设定依据本身为模糊表述（有关规定、相关文件）的，不构成依据，材料予以取消。"
-    source = "(consistency)"
+    source = "（一致性检查）"
 
     def check(self, ctx: BundleContext) -> Iterator[Finding]:
         for m in ctx.collected:

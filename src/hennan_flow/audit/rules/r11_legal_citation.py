@@ -34,7 +34,7 @@ class LegalCitationRule(BaseRule):
     name = "legal_citation"
     severity = "error"
     summary = "引用已废止文件或超出条款数的条款，为错误；效力层级不符，为警告；未列入目录的文件，为提示。"
-    source = "(consistency)"
+    source = "（一致性检查）"
 
     def check(self, ctx: BundleContext) -> Iterator[Finding]:
         catalog = ctx.catalog
