@@ -174,6 +174,13 @@ def test_json_and_sarif_messages_in_chinese_machine_values_kept(records: AuditRe
         w for res in run["results"] for w in _english_words(res["message"]["text"], _ids_and_codes(records))
     ]
     assert words == []
+    for rule in run["tool"]["driver"]["rules"]:  # the rules' descriptions and help, in Chinese too
+        r = next(r for r in records["rules"] if r["id"] == rule["id"])
+        assert rule["shortDescription"]["text"] == r["summary"]
+        assert rule["fullDescription"]["text"] == f"{r['source']} — {r['summary']}"
+        assert "反例：" in rule["help"]["text"] and "正例：" in rule["help"]["text"]
+        for text in (rule["fullDescription"]["text"], rule["help"]["text"]):
+            assert _english_words(text, set()) == [], text
 
 
 def test_sarif_help_uri_and_file_uris(records: AuditRecords) -> None:

@@ -129,15 +129,13 @@ def _level(severity: str) -> Level:
 
 
 def _descriptor(rule: RuleRecord, help_base: str | None) -> ReportingDescriptor:
-    full = f"{rule['source']} — {rule['description']}" if rule["source"] else rule["description"]
+    full = f"{rule['source']} — {rule['summary']}" if rule["source"] else rule["summary"]
     if len(full) > _FULL_DESCRIPTION_MAX:
         full = full[: _FULL_DESCRIPTION_MAX - 1] + "…"
-    text = (
-        f"{rule['summary']}\n\nAnti-pattern: {rule['anti_pattern']}\n\nBest practice: {rule['best_practice']}"
-    )
+    text = f"{rule['summary']}\n\n反例：{rule['anti_pattern']}\n\n正例：{rule['best_practice']}"
     markdown = (
-        f"**{rule['id']} {rule['name']}** — {rule['source']}\n\n{rule['description']}\n\n"
-        f"**Anti-pattern**: {rule['anti_pattern']}\n\n**Best practice**: {rule['best_practice']}"
+        f"**{rule['id']} {rule['name']}** — {rule['source']}\n\n{rule['summary']}\n\n"
+        f"**反例**：{rule['anti_pattern']}\n\n**正例**：{rule['best_practice']}"
     )
     descriptor: ReportingDescriptor = {
         "id": rule["id"],

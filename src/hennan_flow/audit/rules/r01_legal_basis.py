@@ -23,12 +23,11 @@ class LegalBasisRule(BaseRule):
     (`issuerCanVerify="false"`) is cancelled as well.
 
     **Anti-pattern**: `<hf:material id="residence_proof" name="居住证明" necessity="required"
-    source="other" issuer="村民委员会" issuerCanVerify="false"/>` — no hf:legalBasis, and an issuer
-    that cannot check what it certifies.
+    source="other" issuer="村民委员会" issuerCanVerify="false"/>` — 未列设定依据（hf:legalBasis），开具单位也无法核实所证明的事项。
 
-    **Best practice**: cite the law and the article that require the material, e.g.
-    `<hf:legalBasis doc="《中华人民共和国市场主体登记管理条例》" article="第十六条" level="admin_regulation"/>`;
-    drop every material that no law requires.
+    **Best practice**: 写明规定该材料的法律法规及条款，例如
+    `<hf:legalBasis doc="《中华人民共和国市场主体登记管理条例》" article="第十六条" level="admin_regulation"/>`；
+    没有法律法规规定的材料一律删除。
     """
 
     id = "R1"

@@ -26,10 +26,10 @@ class ELicenseRule(BaseRule):
     (a note; an `onlineCheck` of the registry, which holds old records too, still exempts it).
 
     **Anti-pattern**: `<hf:material id="legal_rep_id" name="法定代表人身份证复印件" necessity="required"
-    source="government" …/>` — an ID card the e-licence library holds, asked for on paper.
+    source="government" …/>` — 电子证照库已有的身份证，仍要求提交纸质材料。
 
     **Best practice**: `<hf:material id="legal_rep_id" name="法定代表人身份证" … eLicense="居民身份证"/>`
-    — the window fetches the e-licence and the applicant brings nothing.
+    — 窗口调取电子证照，申请人无需携带。
     """
 
     id = "R2"

@@ -20,10 +20,10 @@ class CommitmentRule(BaseRule):
     warning: the applicant is asked to fetch what a signature would settle.
 
     **Anti-pattern**: `<hf:material id="premises_proof" name="住所（经营场所）使用证明" necessity="required"
-    source="applicant">` — a proof the county already accepts by commitment, still asked on paper.
+    source="applicant">` — 本县已实行告知承诺的证明，仍要求提交纸质材料。
 
     **Best practice**: `<hf:material id="premises_proof" name="住所（经营场所）使用证明" … commitment="true">`
-    — the applicant signs one commitment instead.
+    — 申请人改为签署一份告知承诺书。
     """
 
     id = "R3"

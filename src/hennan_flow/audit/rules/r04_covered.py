@@ -27,11 +27,9 @@ class CoveredRule(BaseRule):
       (居民身份证) is collected in the same case path; 组织机构代码证/税务登记证/社会保险登记证, merged into
       the 营业执照 by 多证合一, always.
 
-    **Anti-pattern**: step 企业设立登记 asks for 法定代表人身份证 and step 银行预约开户, which follows it,
-    asks for 法定代表人身份证 again; or a step asks for 税务登记证 after 多证合一.
+    **Anti-pattern**: 环节“企业设立登记”已收取法定代表人身份证，其后的环节“银行预约开户”再次要求提交；或多证合一后仍要求提交税务登记证。
 
-    **Best practice**: ask once, at the first step that needs it; later steps read it from the case
-    (or declare `producedBy` for what a step issues).
+    **Best practice**: 只在第一个需要的环节收取一次，后续环节从办件中读取（环节出具的证照声明 `producedBy`）。
     """
 
     id = "R4"

@@ -16,10 +16,9 @@ class CatchAllRule(BaseRule):
     The catalogue (`[catch_all]`) lists the phrases and patterns; names are compared after
     traditional → simplified conversion, so 其他有關材料 is caught like 其他有关材料.
 
-    **Anti-pattern**: `<hf:material id="other_docs" name="其他有关材料" …/>` — the applicant cannot know
-    what to bring, and the window can always ask for more.
+    **Anti-pattern**: `<hf:material id="other_docs" name="其他有关材料" …/>` — 申请人无从知道应提交什么，窗口可以随意要求补充。
 
-    **Best practice**: name each document the law requires (`name="股东会决议"`), or remove the entry.
+    **Best practice**: 逐项写明法律法规要求的材料（`name="股东会决议"`），或删除该项。
     """
 
     id = "R5"

@@ -23,11 +23,10 @@ class GeneratedRule(BaseRule):
 
     A material with a valid `producedBy` is generated with no finding.
 
-    **Anti-pattern**: step 印章刻制备案 asks for `name="营业执照"` although step 企业设立登记, which runs
-    before it, has `result="营业执照"`.
+    **Anti-pattern**: 环节“印章刻制备案”要求提交 `name="营业执照"`，而在其之前办理的环节“企业设立登记”已出具 `result="营业执照"`。
 
     **Best practice**: `<hf:material id="licence_for_seal" name="营业执照" … producedBy="register"/>`
-    — the licence is passed inside the case.
+    — 营业执照在办件内部流转。
     """
 
     id = "R6"

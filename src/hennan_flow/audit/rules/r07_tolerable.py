@@ -32,11 +32,10 @@ class TolerableRule(BaseRule):
     supplies it within `supplementWithin` working days, which must fit inside the step's promised
     limit (otherwise the step is due before the material is). Verdicts are unchanged.
 
-    **Anti-pattern**: `<hf:material id="lease" name="租赁合同" necessity="tolerable" …/>` with no
-    supplementWithin, or supplementWithin="10" on a step promised in 3 working days.
+    **Anti-pattern**: `<hf:material id="lease" name="租赁合同" necessity="tolerable" …/>` 未写 supplementWithin，或承诺 3 个工作日办结的环节写 supplementWithin="10"。
 
-    **Best practice**: `necessity="tolerable" supplementWithin="2"` on a step with
-    `<hf:timeLimit legal="5" promised="3" unit="workday"/>`.
+    **Best practice**: `necessity="tolerable" supplementWithin="2"`，所在环节为
+    `<hf:timeLimit legal="5" promised="3" unit="workday"/>`。
     """
 
     id = "R7"

@@ -22,11 +22,9 @@ class TimeLimitRule(BaseRule):
     invented; such a step's red card comes from its `redAfter` rule alone. One `hf:timeLimit` has one unit, so
     promised and legal compare directly. Step-level: the finding has no material.
 
-    **Anti-pattern**: `<hf:timeLimit legal="3" promised="5" unit="workday"/>`, or a promised step with
-    `<hf:timeLimit promised="1" unit="workday"/>` and no legal limit.
+    **Anti-pattern**: `<hf:timeLimit legal="3" promised="5" unit="workday"/>`；或承诺件只写 `<hf:timeLimit promised="1" unit="workday"/>`，未设法定时限。
 
-    **Best practice**: `<hf:timeLimit legal="20" promised="3" unit="workday"/>` — the statutory limit
-    (法定时限) and the county's shorter promise (承诺时限).
+    **Best practice**: `<hf:timeLimit legal="20" promised="3" unit="workday"/>` — 法定时限，以及本县更短的承诺时限。
     """
 
     id = "R8"

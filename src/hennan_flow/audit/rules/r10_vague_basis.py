@@ -17,10 +17,10 @@ class VagueBasisRule(BaseRule):
     document; `doc="有关规定"` and `doc="《公司法》及相关规定"` do not name one (the latter's
     catch-all part is flagged). The catalogue's `[vague_basis]` lists the phrases.
 
-    **Anti-pattern**: `<hf:legalBasis doc="国家有关规定" level="normative_doc"/>`.
+    **Anti-pattern**: `<hf:legalBasis doc="国家有关规定" level="normative_doc"/>`。
 
     **Best practice**: `<hf:legalBasis doc="《中华人民共和国行政许可法》" article="第三十一条" level="law"/>`
-    — a title and an article the applicant can look up.
+    — 申请人可以查到的文件名称和条款。
     """
 
     id = "R10"

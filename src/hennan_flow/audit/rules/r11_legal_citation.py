@@ -24,10 +24,10 @@ class LegalCitationRule(BaseRule):
     here. Verdicts are left alone.
 
     **Anti-pattern**: `<hf:legalBasis doc="《中华人民共和国行政许可法》" article="第九十九条" level="law"/>`
-    — the law has 83 articles.
+    — 该法共 83 条。
 
     **Best practice**: `<hf:legalBasis doc="《中华人民共和国行政许可法》" article="第三十一条" level="law"/>`
-    — a title the catalogue knows and an article its text has.
+    — 目录收录的文件，文本中确有的条款。
     """
 
     id = "R11"
