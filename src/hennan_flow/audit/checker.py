@@ -163,7 +163,7 @@ def _verdict(ctx: BundleContext, step: Step, material: Material, findings: list[
     if dated is not None and dated.since is not None:
         return replace(
             kept,
-            reason=f"{dated.name}于{day(dated.since)}前颁发的，向申请人收取（此后颁发的有电子证照）",
+            reason=f"{day(dated.since)}前颁发的{dated.name}向申请人收取（此后颁发的有电子证照）",
             rules=("R2",),
             condition=bring_if_older(dated.since),
         )

@@ -54,7 +54,8 @@ class LegalBasisRule(BaseRule):
                     ctx,
                     m,
                     quoted=docs,
-                    message=f"材料“{m.name}”的设定依据均为模糊表述（{docs}），没有法律法规规定，予以取消",
+                    message=f"材料“{m.name}”的设定依据均为模糊表述（{docs.replace('; ', '、')}），没有法律法规规定，"
+                    "予以取消",
                     fix="改为写明法律法规的《名称》和条款，或删除该材料",
                     verdict="cancel",
                 )
@@ -64,7 +65,8 @@ class LegalBasisRule(BaseRule):
                     ctx,
                     m,
                     quoted=docs,
-                    message=f"材料“{m.name}”是需申请人自行开具的证明，所列设定依据均为规范性文件（{docs}），"
+                    message=f"材料“{m.name}”是需申请人自行开具的证明，所列设定依据均为规范性文件"
+                    f"（{docs.replace('; ', '、')}），"
                     "不是法律、法规或规章；没有法律法规规定的证明一律取消，予以取消",
                     fix="补充规定该证明的法律、法规或规章依据，或删除该证明（部门可改行告知承诺，或自行核查相关事实）",
                     verdict="cancel",

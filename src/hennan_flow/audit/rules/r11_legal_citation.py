@@ -64,7 +64,7 @@ class LegalCitationRule(BaseRule):
                         ctx,
                         m,
                         quoted=quoted,
-                        message=f"材料“{m.name}”引用的“{law.title}”已于{day(law.repealed)}废止，不是现行有效的依据",
+                        message=f"材料“{m.name}”引用的《{law.title}》已于{day(law.repealed)}废止，不是现行有效的依据",
                         fix="改为引用取代它的现行文件，或删除该材料",
                         verdict=None,
                         line=basis.line,
@@ -75,7 +75,7 @@ class LegalCitationRule(BaseRule):
                         ctx,
                         m,
                         quoted=quoted,
-                        message=f"“{law.title}”共 {law.articles} 条，材料“{m.name}”引用的{basis.article}并不存在",
+                        message=f"《{law.title}》共 {law.articles} 条，材料“{m.name}”引用的{basis.article}并不存在",
                         fix=f"引用规定该材料的条款（现行文本第一条至第{law.articles}条）",
                         verdict=None,
                         line=basis.line,
@@ -85,7 +85,7 @@ class LegalCitationRule(BaseRule):
                         ctx,
                         m,
                         quoted=f'level="{basis.level}"',
-                        message=f"“{law.title}”在目录中的效力层级为 {law.level}"
+                        message=f"《{law.title}》在目录中的效力层级为 {law.level}"
                         f"（{LEVEL_NAMES.get(law.level, law.level)}），但材料“{m.name}”的引用写为 "
                         f'level="{basis.level}"',
                         fix=f'改为 level="{law.level}"',
