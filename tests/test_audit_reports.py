@@ -321,6 +321,10 @@ def test_html_is_self_contained_and_accessible(records: AuditRecords) -> None:
     assert "未通过：发现错误。" in text
     for f in records["findings"]:  # per-step findings, quoted text and fixes are all there
         assert f["rule"] in text and f["quoted"] in text
+        assert f["message"] in text and f"修改建议：{f['fix']}" in text  # the findings' own Chinese text
+    assert {"需携带", "取消", "免交", "内部生成"} <= set(
+        parser.text
+    )  # the verdicts, named as in the text report
     assert "精简后：合并清单（所有情形，材料 2 项，告知承诺书 1 份）" in text
     assert "精简前：申报的材料（10 项）及处理结果" in text
     assert "申请人一次性告知清单（按申请情形）" in text and "情形：所有申请人" in text
