@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -31,13 +32,13 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 def test_clean_bundle_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "audit", CLEAN)
     assert code == 0, err
-    assert "clean — 0 error(s)" in out and "materials 14 → 7" in out
+    assert "1 个文件，1 个事项：审查通过 — 错误 0 项" in out and "材料 14 → 7 件" in out
 
 
 def test_findings_exit_1(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "audit", VIOLATIONS)
     assert code == 1
-    assert "R4 material r4_articles_again" in out
+    assert ": 错误 R4 材料 r4_articles_again：材料“公司章程”重复收取" in out
 
 
 @pytest.mark.parametrize(
@@ -60,7 +61,7 @@ def test_json_is_exactly_one_document_on_stdout(capsys: pytest.CaptureFixture[st
     document = json.loads(out)
     assert document["version"] == 1 and len(document["bundles"]) == 2
     assert {f["file"] for f in document["findings"]} == {VIOLATIONS, CLEAN}
-    assert err.startswith("audit: 2 file(s), 2 bundle(s): 8 error(s)")
+    assert err.startswith("材料审查：2 个文件，2 个事项：错误 8 项")
 
 
 def test_global_format_json_and_subcommand_override(capsys: pytest.CaptureFixture[str]) -> None:
@@ -77,7 +78,7 @@ def test_html_to_output_file(capsys: pytest.CaptureFixture[str], tmp_path: Path)
     code, out, err = run(capsys, "audit", "--format", "html", "--output", str(target), VIOLATIONS)
     assert code == 1 and out == ""
     assert target.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
-    assert f"report written to {target}" in err
+    assert f"报告已写入 {target}" in err
 
 
 def test_output_into_a_missing_folder_is_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -89,7 +90,8 @@ def test_list_rules(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "audit", "--list-rules")
     assert code == 0
     lines = out.splitlines()
-    assert lines[0].split()[:3] == ["R1", "legal_basis", "error"]
+    assert lines[0].split()[:3] == ["R1", "legal_basis", "错误"]
+    assert lines[1].strip().startswith("没有设定依据")  # the summary, in Chinese too
     assert "没有法律法规规定或开具单位无法调查核实证明的材料一律取消" in lines[0]
     assert any(
         line.startswith("R3 ") and "能够采取申请人书面承诺方式解决的材料一律免于提交" in line
@@ -294,3 +296,20 @@ def test_county_bundles_audit_clean(
                 f"cancelled {b['cancelled']}, generated {b['generated']}, online forms {b['online_form']})",
                 end="",
             )
+
+
+@pytest.mark.parametrize("doc", ["README.md", "docs/audit.md"])
+def test_the_quoted_audit_excerpt_is_what_the_audit_prints(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, doc: str
+) -> None:
+    """The Chinese excerpt the README and docs/audit.md quote: each of its lines is a line of the text
+    report of processes/newborn.bpmn, in the same order."""
+    text = (REPO / doc).read_text(encoding="utf-8")
+    (block,) = [b for b in re.findall(r"```text\n(.*?)```", text, re.S) if "processes/newborn.bpmn:" in b]
+    quoted = textwrap.dedent(block).splitlines()
+    monkeypatch.chdir(REPO)
+    code, out, _ = run(capsys, "audit", "processes/newborn.bpmn")
+    assert code == 0
+    lines = out.splitlines()
+    at = [lines.index(line) for line in quoted]  # ValueError names a line the audit does not print
+    assert at == sorted(at) and len(quoted) >= 6

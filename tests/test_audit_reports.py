@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.validators import validator_for
+from wcwidth import wcswidth
 
 from hennan_flow.audit import audit_paths
 from hennan_flow.report.html import render_html
@@ -152,6 +153,36 @@ def test_sarif_content(records: AuditRecords) -> None:
     )
 
 
+def test_json_and_sarif_messages_in_chinese_machine_values_kept(records: AuditRecords) -> None:
+    """The messages a reader sees are Chinese; field names, severity codes, rule ids and verdicts are
+    the machine values they were. The SARIF message is the finding's message and its fix, once."""
+    document = json.loads(render_json(records))
+    r2 = next(f for f in document["findings"] if f["rule"] == "R2" and f["material"] == "legal_rep_id")
+    assert (r2["severity"], r2["verdict"]) == ("note", "exempt")
+    assert r2["message"] == "材料“法定代表人身份证”免于提交：电子证照“居民身份证”可证明，不再要求申请人提供"
+    assert r2["fix"] == "无需修改；受理时窗口调取"
+    kept = [m for b in document["bundles"] for m in b["materials"] if m["verdict"] == "keep"]
+    assert kept and all(m["reason"] == "向申请人收取" for m in kept)
+    assert {r["severity"] for r in document["rules"]} <= {"error", "warning", "note"}
+    (run,) = sarif_log(records)["runs"]
+    result = next(
+        r for r in run["results"] if r["ruleId"] == "R2" and r["properties"]["material"] == "legal_rep_id"
+    )
+    assert result["level"] == "note" and result["properties"]["verdict"] == "exempt"
+    assert result["message"]["text"] == f"{r2['message']}。修改建议：{r2['fix']}"
+    words = [
+        w for res in run["results"] for w in _english_words(res["message"]["text"], _ids_and_codes(records))
+    ]
+    assert words == []
+    for rule in run["tool"]["driver"]["rules"]:  # the rules' descriptions and help, in Chinese too
+        r = next(r for r in records["rules"] if r["id"] == rule["id"])
+        assert rule["shortDescription"]["text"] == r["summary"]
+        assert rule["fullDescription"]["text"] == f"{r['source']} — {r['summary']}"
+        assert "反例：" in rule["help"]["text"] and "正例：" in rule["help"]["text"]
+        for text in (rule["fullDescription"]["text"], rule["help"]["text"]):
+            assert _english_words(text, set()) == [], text
+
+
 def test_sarif_help_uri_and_file_uris(records: AuditRecords) -> None:
     log = sarif_log(records, help_base="https://example.org/docs/audit.md")
     rules = log["runs"][0]["tool"]["driver"]["rules"]
@@ -168,14 +199,86 @@ def test_text_groups_by_bundle_and_step(records: AuditRecords) -> None:
     text = render_text(records)
     assert "\x1b[" not in text  # no colour unless asked
     lines = text.splitlines()
-    header = next(i for i, line in enumerate(lines) if "(violations)" in line)
-    seal = next(i for i, line in enumerate(lines) if i > header and line.startswith("  step seal "))
-    r4 = next(i for i, line in enumerate(lines) if " R4 material r4_articles_again:" in line)
-    bank = next(i for i, line in enumerate(lines) if i > header and line.startswith("  step bank "))
+    header = next(i for i, line in enumerate(lines) if "（violations）" in line)
+    seal = next(i for i, line in enumerate(lines) if i > header and line.startswith("  环节 seal "))
+    r4 = next(i for i, line in enumerate(lines) if " R4 材料 r4_articles_again：" in line)
+    bank = next(i for i, line in enumerate(lines) if i > header and line.startswith("  环节 bank "))
     assert header < seal < r4 < bank
-    assert "materials 10 → 2" in lines[header]
+    assert "材料 10 → 2 件（4 件取消，" in lines[header] and "错误 8 项" in lines[header]
     assert "    - 公司章程 [register/articles]" in lines
-    assert lines[-1].startswith("2 file(s), 2 bundle(s): not clean — 8 error(s)")
+    assert lines[-1].startswith("2 个文件，2 个事项：未通过 — 错误 8 项、警告 0 项、")
+
+
+def _material_line(lines: list[str], material: str) -> str:
+    return next(line for line in lines if line.startswith("    ") and f" {material} “" in line)
+
+
+def test_text_findings_and_verdicts_in_chinese(records: AuditRecords) -> None:
+    """Each finding says its rule, material and verdict in Chinese; ids, file:line and the quoted
+    source stay as they are; the verdict column is aligned by display width."""
+    lines = render_text(records).splitlines()
+    finding = next(line for line in lines if " R2 材料 legal_rep_id：" in line)
+    assert finding.startswith("    ") and "clean.bpmn:" in finding and ": 提示 R2 " in finding
+    assert "“法定代表人身份证”免于提交" in finding and "电子证照“居民身份证”" in finding
+    at = lines.index(finding)
+    assert lines[at + 1] == '        引文：eLicense="居民身份证"'
+    assert lines[at + 2].startswith("        修改建议：无需修改")
+    cancelled = next(line for line in lines if " R1 材料 r1_no_basis：" in line)
+    assert ": 错误 R1 " in cancelled and "“居住证明”" in cancelled and "予以取消" in cancelled
+    assert _material_line(lines, "r1_no_basis").lstrip().startswith("取消 ")
+    assert _material_line(lines, "legal_rep_id").lstrip().startswith("免交 ")
+    assert _material_line(lines, "seal_licence").lstrip().startswith("内部生成 ")
+    assert _material_line(lines, "articles").lstrip().startswith("需携带 ")
+    verdicts = [line for line in lines if line.startswith("    ") and line.rstrip().endswith(("”", "）"))]
+    columns = {wcswidth(line[: line.index(" “")].rsplit(" ", 1)[0]) for line in verdicts if " “" in line}
+    assert columns == {4 + 8}  # "    " + the widest name, 内部生成 (8 columns), for every verdict
+    r8 = next(line for line in lines if " R8：" in line)
+    assert "环节 seal 承诺时限 2 个工作日，超过法定时限 1 个工作日" in r8
+
+
+def _ids_and_codes(records: AuditRecords) -> set[str]:
+    names: set[str] = set()
+    for b in records["bundles"]:
+        names |= {b["key"], *b["file"].split("/")}
+        names |= {s[k] for s in b["per_step"] for k in ("step", "department") if s[k]}
+        names |= {m["material"] for m in b["materials"]}
+    return names
+
+
+# the dialect's own names, which fix hints and messages cite as they are written
+_DIALECT = {"eLicense", "onlineCheck", "supplementWithin", "producedBy", "commitment", "validate"}
+
+
+def test_the_text_report_has_no_english_word_outside_ids_and_codes(records: AuditRecords) -> None:
+    """County staff read the text form: once file names, ids, the quoted source and the dialect's
+    markup (`attr="…"`, `<hf:…/>`, `[[law]] …`) are taken out, no Latin word of three letters or more
+    is left."""
+    names = _ids_and_codes(records)
+    assert {"violations", "register", "r1_no_basis", "amr", "clean.bpmn"} <= names
+    assert not (names | _DIALECT) & {
+        "materials",
+        "exempt",
+        "generated",
+        "keep",
+        "note",
+        "error",
+        "fix",
+        "step",
+    }
+    assert _english_words(render_text(records), names) == []
+    assert _english_words("materials 10 → 2; 0 error(s)", names) == ["materials", "error"]  # it can fail
+
+
+def _english_words(text: str, names: set[str]) -> list[str]:
+    words = []
+    for line in text.splitlines():
+        if line.lstrip().startswith("引文："):
+            continue
+        line = re.sub(r"<[^>]*>|[\w:]+=\"[^\"]*\"|\bhf:\w+|\[\[law\]\][^）]*", " ", line)
+        for name in sorted(names | _DIALECT, key=len, reverse=True):
+            line = re.sub(rf"(?<![\w-]){re.escape(name)}(?![\w-])", " ", line)
+        words += re.findall(r"[A-Za-z]{3,}", line)
+    return words
 
 
 def test_text_colour_on_request(records: AuditRecords) -> None:
@@ -218,6 +321,10 @@ def test_html_is_self_contained_and_accessible(records: AuditRecords) -> None:
     assert "未通过：发现错误。" in text
     for f in records["findings"]:  # per-step findings, quoted text and fixes are all there
         assert f["rule"] in text and f["quoted"] in text
+        assert f["message"] in text and f"修改建议：{f['fix']}" in text  # the findings' own Chinese text
+    assert {"需携带", "取消", "免交", "内部生成"} <= set(
+        parser.text
+    )  # the verdicts, named as in the text report
     assert "精简后：合并清单（所有情形，材料 2 项，告知承诺书 1 份）" in text
     assert "精简前：申报的材料（10 项）及处理结果" in text
     assert "申请人一次性告知清单（按申请情形）" in text and "情形：所有申请人" in text

@@ -93,7 +93,7 @@ def test_rule_conventions(cls: type[BaseRule]) -> None:
     if rule.id in SOURCES:
         assert rule.source == SOURCES[rule.id]
     else:
-        assert rule.source == "(consistency)"
+        assert rule.source == "（一致性检查）"
     info = describe(rule)
     assert info.description and info.summary and not info.summary.endswith(" ")
     assert info.anti_pattern, f"{rule.id}: docstring needs an **Anti-pattern** section"
@@ -160,3 +160,42 @@ def test_rule_case(case: RuleCase, catalog: Catalog, tmp_path: Path) -> None:
             assert verdicts[e.material] == e.verdict, e.material
     for f in report.findings:  # every finding names a concrete fix and quotes something
         assert f.fix and f.quoted and f.message
+
+
+# the dialect's names and codes a message or fix may cite as written (attributes, levels, units)
+_CITED = {
+    "eLicense",
+    "onlineCheck",
+    "supplementWithin",
+    "producedBy",
+    "commitment",
+    "law",
+    "admin_regulation",
+}
+_CITED |= {"local_regulation", "rule", "normative_doc", "YYYY"}
+
+
+def test_every_finding_and_reason_of_every_case_is_chinese(catalog: Catalog) -> None:
+    """County designers read the messages, fixes and verdict reasons: across every rule case, once the
+    ids of the case (steps, materials, forms), its names and quoted text and the dialect's markup are
+    taken out, no Latin word of three letters or more is left."""
+    seen: set[str] = set()
+    left: list[tuple[str, str]] = []
+    for case in all_cases():
+        report = audit_document(case_document(case), catalog=catalog)
+        ids = {case.name}
+        for b in report.bundles:
+            ids |= {b.key} | {s.id for s in b.steps} | {s.form for s in b.steps if s.form}
+            ids |= {v.material for v in b.materials} | {v.name for v in b.materials}
+        texts = [(f.rule, t) for f in report.findings for t in (f.message, f.fix)]
+        texts += [("reason", v.reason) for b in report.bundles for v in b.materials]
+        for rule, text in texts:
+            seen.add(rule)
+            text = re.sub(
+                r"<[^>]*>|[\w:]+=\"[^\"]*\"|\bhf:\w+|\[\[law\]\][^）]*|“[^”]*”|《[^》]*》", " ", text
+            )
+            for name in sorted(ids | _CITED, key=len, reverse=True):
+                text = re.sub(rf"(?<![\w-]){re.escape(name)}(?![\w-])", " ", text)
+            left += [(rule, w) for w in re.findall(r"[A-Za-z]{3,}", text)]
+    assert set(DESIGN_RULES) | {"reason"} <= seen  # every rule spoke
+    assert left == []

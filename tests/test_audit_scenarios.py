@@ -87,7 +87,7 @@ def test_beyond_sixty_four_only_the_union_with_a_note(tmp_path: Path) -> None:
     assert [e.name for e in union.checklist] == [e.name for e in bundle.checklist] and len(
         union.checklist
     ) == 14
-    assert f"note: {bundle.scenario_note}" in render_text(audit_records(audit_paths([str(path)])))
+    assert f"  说明：{bundle.scenario_note}" in render_text(audit_records(audit_paths([str(path)])))
 
 
 # -- validate errors first ------------------------------------------------------------------------
@@ -115,7 +115,8 @@ def test_a_bundle_validate_rejects_is_never_reported_clean(
     records = audit_records(report)
     assert records["summary"]["clean"] is False and records["summary"]["validation_errors"] == len(codes) >= 1
     text = render_text(records)
-    assert text.splitlines()[0].startswith("validate: ") and "not clean" in text.splitlines()[-1]
+    assert text.splitlines()[0].startswith("校验（validate）错误 ")
+    assert "：未通过 — " in text.splitlines()[-1] and "审查通过" not in text.splitlines()[-1]
     assert "SPIFF-RESERVED-ID" in text.split("\n\n")[0]  # the validate errors come first
     with pytest.raises(SystemExit) as exited:
         main(["audit", "--format", "json", "--forms", str(REPO / "forms"), str(path)])
@@ -147,7 +148,7 @@ def test_a_plain_bpmn_file_is_not_audited_and_not_called_clean(tmp_path: Path) -
     records = audit_records(audit_paths([str(plain)]))
     assert records["summary"]["audited"] == 0 and records["validation"] == []
     last = render_text(records).splitlines()[-1]
-    assert "nothing audited" in last and "clean" not in last.replace("not audited", "")
+    assert "未作审查" in last and "审查通过" not in last and "普通 BPMN 流程" in last
     assert "没有使用 hf: 扩展的事项" in render_html(records)
 
 
@@ -160,7 +161,8 @@ def test_every_report_shows_the_deregistration_scenarios() -> None:
     names = [sc["name"] for sc in bundle["scenarios"]]
     assert names == ["简易注销", "一般注销"]
     text = render_text(records)
-    assert "scenario “简易注销” (注销方式 → 简易注销)" in text and "scenario “一般注销”" in text
+    assert "申请人一次性告知清单，情形“简易注销”（注销方式 → 简易注销）：" in text
+    assert "情形“一般注销”" in text
     html = render_html(records)
     assert "情形：简易注销" in html and "情形：一般注销" in html
     (run,) = sarif_log(records)["runs"]

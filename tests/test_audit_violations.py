@@ -65,7 +65,11 @@ def test_every_finding_has_a_message_and_a_concrete_fix(violations: AuditReport)
     assert 'eLicense="居民身份证"' in fixes["R2"]
     assert 'producedBy="seal"' in fixes["R6"]
     assert "supplementWithin" in fixes["R7"]
-    assert "promise at most 1" in fixes["R8"]
+    assert "承诺时限不得超过 1 个工作日" in fixes["R8"]
+    messages = {f.rule: f.message for f in violations.findings}
+    assert "“居住证明”" in messages["R1"] and "予以取消" in messages["R1"]
+    assert "“其他相关材料”" in messages["R5"] and "兜底表述" in messages["R5"]
+    assert "免于提交" in messages["R3"] and "告知承诺" in messages["R3"]
 
 
 def test_verdicts_checklist_and_figures(violations: AuditReport) -> None:

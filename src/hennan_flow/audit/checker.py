@@ -27,6 +27,7 @@ from .result import (
     checklist_of,
 )
 from .scenarios import LIMIT, plan_scenarios
+from .wording import day
 
 __all__ = ["FATAL_PROBLEMS", "audit_bundle", "audit_document", "audit_paths", "default_rules"]
 
@@ -118,7 +119,7 @@ def _verdict(ctx: BundleContext, step: Step, material: Material, findings: list[
         material=m.id,
         name=m.name,
         verdict="keep",
-        reason="collected from the applicant",
+        reason="向申请人收取",
         line=m.line,
         necessity=m.necessity,
         source=m.source,
@@ -128,7 +129,7 @@ def _verdict(ctx: BundleContext, step: Step, material: Material, findings: list[
         return replace(
             kept,
             verdict="generated",
-            reason=f"passed inside the case from the result of step {m.produced_by}",
+            reason=f"由环节 {m.produced_by} 的办理结果内部流转",
             produced_by=m.produced_by,
         )
     for verdict in _PRIORITY:
@@ -145,7 +146,7 @@ def _verdict(ctx: BundleContext, step: Step, material: Material, findings: list[
         return replace(
             kept,
             verdict="online_form",
-            reason=f"a form, collected online by the step's own form (hf:form {step.form}): not on the checklist",
+            reason=f"表单类材料，由本环节表单在线填报（hf:form {step.form}），不列入清单",
             form=step.form,
         )
     deciding = [f for f in findings if f.verdict == "exempt"]
@@ -162,8 +163,7 @@ def _verdict(ctx: BundleContext, step: Step, material: Material, findings: list[
     if dated is not None and dated.since is not None:
         return replace(
             kept,
-            reason=f"collected from the applicant whose {dated.name} was issued before {dated.since.isoformat()} "
-            "(newer ones are e-licences)",
+            reason=f"{day(dated.since)}前颁发的{dated.name}向申请人收取（此后颁发的有电子证照）",
             rules=("R2",),
             condition=bring_if_older(dated.since),
         )

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from .wording import SEVERITY_NAMES
+
 __all__ = ["SEVERITIES", "VERDICTS", "Finding", "Severity", "Verdict", "rule_order", "severity_rank"]
 
 Severity = Literal["error", "warning", "note"]
@@ -52,9 +54,10 @@ class Finding:
         return (self.file, self.line or 0, rule_order(self.rule), self.element, self.material or "")
 
     def line_text(self) -> str:
-        """`file:line: severity R5 element "step" material "m": message hint: fix` — one line."""
+        """`file:line: 错误 R5 元素 "step" 材料 "m"：message；修改建议：fix` — one line."""
         where = self.file + (f":{self.line}" if self.line else "")
-        what = f'element "{self.element}"'
+        what = f'元素 "{self.element}"'
         if self.material:
-            what += f' material "{self.material}"'
-        return f"{where}: {self.severity} {self.rule} {what}: {self.message} fix: {self.fix}"
+            what += f' 材料 "{self.material}"'
+        severity = SEVERITY_NAMES.get(self.severity, self.severity)
+        return f"{where}: {severity} {self.rule} {what}：{self.message}；修改建议：{self.fix}"

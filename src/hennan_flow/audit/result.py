@@ -11,6 +11,7 @@ from ..bpmn.diagnostics import Problem
 from .finding import Finding, Severity, Verdict
 from .registry import RuleInfo
 from .scenarios import Choice
+from .wording import day
 
 __all__ = [
     "AuditReport",
@@ -36,7 +37,7 @@ def commitment_letter(name: str) -> str:
 
 def bring_if_older(since: date) -> str:
     """The checklist's condition on a material a dated e-licence proves only when issued since `since`."""
-    return f"{since.year}年{since.month}月{since.day}日前颁发的，请携带原件；此后新申领的，窗口调取电子证照，无需携带"
+    return f"{day(since)}前颁发的，请携带原件；此后新申领的，窗口调取电子证照，无需携带"
 
 
 @dataclass(frozen=True)

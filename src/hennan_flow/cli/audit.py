@@ -45,9 +45,11 @@ def _rules_text(fmt: str) -> str:
             ensure_ascii=False,
             indent=2,
         )
+    from ..audit.wording import SEVERITY_NAMES
+
     lines = []
     for r in infos:
-        lines.append(f"{r.id:<4} {r.name:<12} {r.severity:<6} {r.source}")
+        lines.append(f"{r.id:<4} {r.name:<15} {SEVERITY_NAMES.get(r.severity, r.severity)}  {r.source}")
         lines.append(f"     {r.summary}")
     return "\n".join(lines)
 
@@ -132,14 +134,18 @@ def audit(
     _write(text, output)
     summary = records["summary"]
     if fmt != "text" or output is not None:
+        from ..audit.wording import counts_text
+
         validate = (
-            f"{summary['validation_errors']} validate error(s), " if summary["validation_errors"] else ""
+            f"校验（validate）错误 {summary['validation_errors']} 项，"
+            if summary["validation_errors"]
+            else ""
         )
         click.echo(
-            f"audit: {summary['files']} file(s), {summary['bundles']} bundle(s): {validate}{summary['errors']} error(s), "
-            f"{summary['warnings']} warning(s), {summary['notes']} note(s); materials "
-            f"{summary['materials_before']} → {summary['materials_after']}"
-            + (f"; report written to {output}" if output else ""),
+            f"材料审查：{summary['files']} 个文件，{summary['bundles']} 个事项：{validate}"
+            f"{counts_text(summary['errors'], summary['warnings'], summary['notes'])}；"
+            f"材料 {summary['materials_before']} → {summary['materials_after']} 件"
+            + (f"；报告已写入 {output}" if output else ""),
             err=True,
         )
     click.get_current_context().exit(1 if report.fails(fail_on) else 0)

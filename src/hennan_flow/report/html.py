@@ -7,6 +7,7 @@ from functools import cache
 
 from jinja2 import Template
 
+from ..audit.wording import SEVERITY_NAMES, VERDICT_NAMES
 from .records import AuditRecords, findings_by_element
 from .templating import environment
 
@@ -24,4 +25,6 @@ def render_html(records: AuditRecords, *, title: str = "“五个一律”申请
     """The report as one HTML page: no scripts, no external resources, readable without colour."""
     template = _template()
     grouped = {(b["file"], b["key"]): findings_by_element(records, b) for b in records["bundles"]}
-    return template.render(records=records, grouped=grouped, title=title)
+    return template.render(
+        records=records, grouped=grouped, title=title, SEV=SEVERITY_NAMES, VERDICT=VERDICT_NAMES
+    )

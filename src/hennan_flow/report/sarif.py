@@ -129,15 +129,13 @@ def _level(severity: str) -> Level:
 
 
 def _descriptor(rule: RuleRecord, help_base: str | None) -> ReportingDescriptor:
-    full = f"{rule['source']} — {rule['description']}" if rule["source"] else rule["description"]
+    full = f"{rule['source']} — {rule['summary']}" if rule["source"] else rule["summary"]
     if len(full) > _FULL_DESCRIPTION_MAX:
         full = full[: _FULL_DESCRIPTION_MAX - 1] + "…"
-    text = (
-        f"{rule['summary']}\n\nAnti-pattern: {rule['anti_pattern']}\n\nBest practice: {rule['best_practice']}"
-    )
+    text = f"{rule['summary']}\n\n反例：{rule['anti_pattern']}\n\n正例：{rule['best_practice']}"
     markdown = (
-        f"**{rule['id']} {rule['name']}** — {rule['source']}\n\n{rule['description']}\n\n"
-        f"**Anti-pattern**: {rule['anti_pattern']}\n\n**Best practice**: {rule['best_practice']}"
+        f"**{rule['id']} {rule['name']}** — {rule['source']}\n\n{rule['summary']}\n\n"
+        f"**反例**：{rule['anti_pattern']}\n\n**正例**：{rule['best_practice']}"
     )
     descriptor: ReportingDescriptor = {
         "id": rule["id"],
@@ -154,14 +152,14 @@ def _descriptor(rule: RuleRecord, help_base: str | None) -> ReportingDescriptor:
 
 
 def _validate_descriptor(code: str) -> ReportingDescriptor:
-    text = f"hennan-flow validate rejects the file ({code}); the audit does not report it clean"
+    text = f"hennan-flow validate 不通过（{code}）：该文件不得视为审查通过"
     return {
         "id": code,
         "name": "validate",
         "shortDescription": {"text": text},
         "fullDescription": {"text": text},
         "defaultConfiguration": {"level": "error"},
-        "help": {"text": "run hennan-flow validate on the file and fix what it reports"},
+        "help": {"text": "对该文件运行 hennan-flow validate，按其报告逐项修改"},
         "properties": {"tags": ["validate"], "source": "hennan-flow validate"},
     }
 
@@ -178,12 +176,12 @@ def _validation_result(p: ValidationRecord, index: dict[str, int], artifacts: di
         else []
     )
     identity = "\x1f".join((p["code"], p["file"], str(p["line"] or 0), p["element"] or "", p["message"]))
-    hint = f" Fix: {p['hint']}" if p["hint"] else ""
+    hint = f"修改建议：{p['hint']}" if p["hint"] else ""
     return {
         "ruleId": p["code"],
         "ruleIndex": index[p["code"]],
         "level": "error",
-        "message": {"text": f"{p['message']}.{hint}"},
+        "message": {"text": f"{p['message'].rstrip('.。')}。{hint}"},
         "locations": [{"physicalLocation": physical, "logicalLocations": logical}],
         "partialFingerprints": {"hennanFlowFinding/v1": hashlib.sha256(identity.encode()).hexdigest()[:32]},
         "properties": {"validate": True, "code": p["code"], "hint": p["hint"]},
@@ -233,7 +231,7 @@ def _result(f: FindingRecord, index: dict[str, int], artifacts: dict[str, int]) 
         "ruleId": f["rule"],
         "ruleIndex": index[f["rule"]],
         "level": _level(f["severity"]),
-        "message": {"text": f"{f['message']}. Fix: {f['fix']}"},
+        "message": {"text": f"{f['message']}。修改建议：{f['fix']}"},
         "locations": [{"physicalLocation": physical, "logicalLocations": logical}],
         "partialFingerprints": {"hennanFlowFinding/v1": hashlib.sha256(identity.encode()).hexdigest()[:32]},
         "properties": {

@@ -23,20 +23,17 @@ class LegalBasisRule(BaseRule):
     (`issuerCanVerify="false"`) is cancelled as well.
 
     **Anti-pattern**: `<hf:material id="residence_proof" name="居住证明" necessity="required"
-    source="other" issuer="村民委员会" issuerCanVerify="false"/>` — no hf:legalBasis, and an issuer
-    that cannot check what it certifies.
+    source="other" issuer="村民委员会" issuerCanVerify="false"/>` — 未列设定依据（hf:legalBasis），开具单位也无法核实所证明的事项。
 
-    **Best practice**: cite the law and the article that require the material, e.g.
-    `<hf:legalBasis doc="《中华人民共和国市场主体登记管理条例》" article="第十六条" level="admin_regulation"/>`;
-    drop every material that no law requires.
+    **Best practice**: 写明规定该材料的法律法规及条款，例如
+    `<hf:legalBasis doc="《中华人民共和国市场主体登记管理条例》" article="第十六条" level="admin_regulation"/>`；
+    没有法律法规规定的材料一律删除。
     """
 
     id = "R1"
     name = "legal_basis"
     severity = "error"
-    summary = (
-        "A material with no (or only vague) legal basis, or that its issuer cannot verify, is cancelled."
-    )
+    summary = "没有设定依据（或只有模糊依据）、或开具单位无法调查核实的材料，予以取消。"
     source = "没有法律法规规定或开具单位无法调查核实证明的材料一律取消"
 
     def check(self, ctx: BundleContext) -> Iterator[Finding]:
@@ -46,9 +43,9 @@ class LegalBasisRule(BaseRule):
                     ctx,
                     m,
                     quoted=m.name,
-                    message=f"“{m.name}” has no hf:legalBasis: no law requires it, so it is cancelled",
-                    fix='cite the law that requires it (<hf:legalBasis doc="《…》" article="第…条" '
-                    'level="law|admin_regulation|…"/>), or remove the material',
+                    message=f"材料“{m.name}”未列明设定依据（hf:legalBasis），没有法律法规规定，予以取消",
+                    fix='补充规定该材料的法律法规依据（<hf:legalBasis doc="《…》" article="第…条" '
+                    'level="law|admin_regulation|…"/>），或删除该材料',
                     verdict="cancel",
                 )
             elif all(ctx.catalog.vague_in(b.doc) for b in m.legal_bases):
@@ -57,9 +54,9 @@ class LegalBasisRule(BaseRule):
                     ctx,
                     m,
                     quoted=docs,
-                    message=f"“{m.name}” has only vague legal bases ({docs}), so no law requires it; "
-                    "it is cancelled",
-                    fix="cite the law or regulation by its 《title》 and article instead, or remove the material",
+                    message=f"材料“{m.name}”的设定依据均为模糊表述（{docs.replace('; ', '、')}），没有法律法规规定，"
+                    "予以取消",
+                    fix="改为写明法律法规的《名称》和条款，或删除该材料",
                     verdict="cancel",
                 )
             elif self._proof_without_law(ctx, m):
@@ -68,11 +65,10 @@ class LegalBasisRule(BaseRule):
                     ctx,
                     m,
                     quoted=docs,
-                    message=f"“{m.name}” is a proof (证明) the applicant has to fetch, and every legal basis it "
-                    f"cites is a normative document (规范性文件: {docs}), not a law, regulation or rule: "
-                    "没有法律法规规定的证明一律取消, so it is cancelled",
-                    fix="cite the law, regulation or rule that requires the proof, or remove it (the department "
-                    "can accept a written commitment, 告知承诺, or check the fact itself)",
+                    message=f"材料“{m.name}”是需申请人自行开具的证明，所列设定依据均为规范性文件"
+                    f"（{docs.replace('; ', '、')}），"
+                    "不是法律、法规或规章；没有法律法规规定的证明一律取消，予以取消",
+                    fix="补充规定该证明的法律、法规或规章依据，或删除该证明（部门可改行告知承诺，或自行核查相关事实）",
                     verdict="cancel",
                 )
             if not m.issuer_can_verify:
@@ -81,10 +77,8 @@ class LegalBasisRule(BaseRule):
                     ctx,
                     m,
                     quoted=f'{issuer}issuerCanVerify="false"',
-                    message=f"the issuer of “{m.name}” ({m.issuer or 'not named'}) cannot investigate and "
-                    "verify what it certifies, so it is cancelled",
-                    fix="remove the material, or replace it with a written commitment (告知承诺) or a record "
-                    "the department checks itself",
+                    message=f"材料“{m.name}”的开具单位（{m.issuer or '未写明'}）无法调查核实所证明的事项，予以取消",
+                    fix="删除该材料，或改为申请人书面承诺（告知承诺），或由部门自行核查有关记录",
                     verdict="cancel",
                 )
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from ..finding import Finding
 from ..registry import BaseRule, BundleContext
 from ..result import bring_if_older
+from ..wording import day
 
 __all__ = ["ELicenseRule"]
 
@@ -25,19 +26,16 @@ class ELicenseRule(BaseRule):
     (a note; an `onlineCheck` of the registry, which holds old records too, still exempts it).
 
     **Anti-pattern**: `<hf:material id="legal_rep_id" name="法定代表人身份证复印件" necessity="required"
-    source="government" …/>` — an ID card the e-licence library holds, asked for on paper.
+    source="government" …/>` — 电子证照库已有的身份证，仍要求提交纸质材料。
 
     **Best practice**: `<hf:material id="legal_rep_id" name="法定代表人身份证" … eLicense="居民身份证"/>`
-    — the window fetches the e-licence and the applicant brings nothing.
+    — 窗口调取电子证照，申请人无需携带。
     """
 
     id = "R2"
     name = "e_license"
     severity = "error"
-    summary = (
-        "A material an e-licence or online check proves is exempt; one that matches the e-licence "
-        "catalogue without declaring it is an error."
-    )
+    summary = "能以电子证照或在线核验证明的材料免于提交；名称与电子证照目录相符却未作声明的，为错误。"
     source = "能够通过电子证照证明或在线政务服务平台核验核查的材料一律免于提交"
 
     def check(self, ctx: BundleContext) -> Iterator[Finding]:
@@ -50,26 +48,20 @@ class ELicenseRule(BaseRule):
                         ctx,
                         m,
                         quoted=quoted,
-                        message=f"“{m.name}” is a {dated.name}, an e-licence only for certificates issued since "
-                        f"{dated.since.isoformat()}: an applicant whose certificate is older still brings it "
-                        f"({bring_if_older(dated.since)})",
-                        fix="nothing to change; declare an onlineCheck of the registry if the department can "
-                        "check older certificates online too",
+                        message=f"材料“{m.name}”属{dated.name}，{day(dated.since)}起颁发的证书才有电子证照，"
+                        f"证书颁发早于该日的申请人仍需携带（{bring_if_older(dated.since)}）",
+                        fix="无需修改；部门能在线核验较早颁发的证书的，可为该材料声明登记信息的 onlineCheck（在线核验）",
                         verdict=None,
                         severity="note",
                     )
                     continue
-                how = (
-                    f"the e-licence “{m.e_license}”"
-                    if m.e_license
-                    else f"the online check “{m.online_check}”"
-                )
+                how = f"电子证照“{m.e_license}”" if m.e_license else f"在线核验“{m.online_check}”"
                 yield self.material_finding(
                     ctx,
                     m,
                     quoted=quoted,
-                    message=f"“{m.name}” is exempt: {how} proves it, so the applicant is not asked for it",
-                    fix="nothing to change; the window fetches it at acceptance",
+                    message=f"材料“{m.name}”免于提交：{how}可证明，不再要求申请人提供",
+                    fix="无需修改；受理时窗口调取",
                     verdict="exempt",
                     severity="note",
                 )
@@ -77,8 +69,7 @@ class ELicenseRule(BaseRule):
             licence = ctx.catalog.e_licence_for(m.name)
             if licence is not None:
                 older = (
-                    f" (only certificates issued since {licence.since.isoformat()} are electronic: older "
-                    "ones stay on the checklist)"
+                    f"（{day(licence.since)}起颁发的证书才有电子证照，较早颁发的仍列入清单）"
                     if licence.since is not None
                     else ""
                 )
@@ -86,8 +77,8 @@ class ELicenseRule(BaseRule):
                     ctx,
                     m,
                     quoted=m.name,
-                    message=f"“{m.name}” is a {licence.name}, which an e-licence proves{older}, but the material "
-                    "declares no eLicense or onlineCheck, so the applicant would be asked for paper",
-                    fix=f'declare eLicense="{licence.name}" on the material so the applicant is not asked',
+                    message=f"材料“{m.name}”属{licence.name}，可由电子证照证明{older}，但该材料未声明 eLicense "
+                    "或 onlineCheck，申请人仍会被要求提交纸质材料",
+                    fix=f'在该材料上声明 eLicense="{licence.name}"，不再要求申请人提交',
                     verdict="exempt" if licence.since is None else None,
                 )

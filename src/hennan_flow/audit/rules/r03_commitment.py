@@ -20,16 +20,16 @@ class CommitmentRule(BaseRule):
     warning: the applicant is asked to fetch what a signature would settle.
 
     **Anti-pattern**: `<hf:material id="premises_proof" name="住所（经营场所）使用证明" necessity="required"
-    source="applicant">` — a proof the county already accepts by commitment, still asked on paper.
+    source="applicant">` — 本县已实行告知承诺的证明，仍要求提交纸质材料。
 
     **Best practice**: `<hf:material id="premises_proof" name="住所（经营场所）使用证明" … commitment="true">`
-    — the applicant signs one commitment instead.
+    — 申请人改为签署一份告知承诺书。
     """
 
     id = "R3"
     name = "commitment"
     severity = "note"
-    summary = "A material a written commitment (告知承诺) can settle is exempt."
+    summary = "能以申请人书面承诺（告知承诺）解决的材料，免于提交。"
     source = "能够采取申请人书面承诺方式解决的材料一律免于提交"
 
     def check(self, ctx: BundleContext) -> Iterator[Finding]:
@@ -39,9 +39,9 @@ class CommitmentRule(BaseRule):
                     ctx,
                     m,
                     quoted=m.name,
-                    message=f"“{m.name}” is on the county's list of materials settled by written commitment "
-                    "(告知承诺), but the material declares no commitment, so the applicant is asked to fetch it",
-                    fix='declare commitment="true" on the material: the applicant signs a 告知承诺书 instead',
+                    message=f"材料“{m.name}”列入本县告知承诺材料目录，但该材料未声明告知承诺（commitment），"
+                    "申请人仍需自行开具",
+                    fix='在该材料上声明 commitment="true"：申请人改为签署告知承诺书',
                     verdict=None,
                     severity="warning",
                 )
@@ -50,7 +50,7 @@ class CommitmentRule(BaseRule):
                     ctx,
                     m,
                     quoted='commitment="true"',
-                    message=f"“{m.name}” is exempt: the applicant's written commitment (告知承诺) replaces it",
-                    fix="nothing to change; verify the commitment after acceptance",
+                    message=f"材料“{m.name}”免于提交：以申请人书面承诺（告知承诺）代替",
+                    fix="无需修改；受理后核查承诺内容",
                     verdict="exempt",
                 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ...bpmn.bundle import Material
+from ..catalog import CoveredPair
 from ..finding import Finding
 from ..registry import BaseRule, BundleContext
 
@@ -26,17 +27,15 @@ class CoveredRule(BaseRule):
       (居民身份证) is collected in the same case path; 组织机构代码证/税务登记证/社会保险登记证, merged into
       the 营业执照 by 多证合一, always.
 
-    **Anti-pattern**: step 企业设立登记 asks for 法定代表人身份证 and step 银行预约开户, which follows it,
-    asks for 法定代表人身份证 again; or a step asks for 税务登记证 after 多证合一.
+    **Anti-pattern**: 环节“企业设立登记”已收取法定代表人身份证，其后的环节“银行预约开户”再次要求提交；或多证合一后仍要求提交税务登记证。
 
-    **Best practice**: ask once, at the first step that needs it; later steps read it from the case
-    (or declare `producedBy` for what a step issues).
+    **Best practice**: 只在第一个需要的环节收取一次，后续环节从办件中读取（环节出具的证照声明 `producedBy`）。
     """
 
     id = "R4"
     name = "covered"
     severity = "error"
-    summary = "A material another one covers or replaces (declared, asked again, known pair) is cancelled."
+    summary = "能被其他材料涵盖或代替的材料（已声明涵盖、重复收取、目录中的对应材料），予以取消。"
     source = "能被其他材料涵盖或者代替的材料一律取消"
 
     def check(self, ctx: BundleContext) -> Iterator[Finding]:
@@ -69,13 +68,13 @@ class CoveredRule(BaseRule):
             ]
             if not covers:
                 continue
-            names = "、".join(f"“{c.name}” ({c.id}, step {c.step})" for c in covers)
+            names = "、".join(f"“{c.name}”（{c.id}，环节 {c.step}）" for c in covers)
             yield self.material_finding(
                 ctx,
                 m,
                 quoted=f'coveredBy="{" ".join(m.covered_by)}"',
-                message=f"“{m.name}” is covered by {names}, which the bundle collects, so it is cancelled",
-                fix=f"remove “{m.name}” from step {m.step}; the covering material serves in its place",
+                message=f"材料“{m.name}”已被本事项收取的{names}涵盖，予以取消",
+                fix=f"从环节 {m.step} 删除“{m.name}”，由涵盖它的材料代替",
                 verdict="cancel",
                 related=covers[0].id,
             )
@@ -90,24 +89,23 @@ class CoveredRule(BaseRule):
                 if earlier.step == later.step or not _same(ctx, earlier, later):
                     continue
                 if graph.runs_before(earlier.step, later.step):
-                    how = f"step {earlier.step} runs before step {later.step}"
+                    how = f"环节 {earlier.step} 在环节 {later.step} 之前办理"
                 elif (
                     not graph.runs_before(later.step, earlier.step)
                     and graph.always(earlier.step)
                     and graph.always(later.step)
                     and order[earlier.id] < order[later.id]
                 ):
-                    how = f"steps {earlier.step} and {later.step} both run in every case (parallel branches)"
+                    how = f"环节 {earlier.step} 与环节 {later.step} 在每个办件中都会办理（并行分支）"
                 else:
                     continue
                 yield self.material_finding(
                     ctx,
                     later,
                     quoted=later.name,
-                    message=f"“{later.name}” is asked again: step {earlier.step} already collects "
-                    f"“{earlier.name}” ({earlier.id}) and {how}, so it is cancelled",
-                    fix=f"remove “{later.name}” from step {later.step}; read it from the case "
-                    f"(collected once at step {earlier.step})",
+                    message=f"材料“{later.name}”重复收取：环节 {earlier.step} 已收取“{earlier.name}”"
+                    f"（{earlier.id}），且{how}，予以取消",
+                    fix=f"从环节 {later.step} 删除“{later.name}”，改为从办件中读取（已在环节 {earlier.step} 收取一次）",
                     verdict="cancel",
                     related=earlier.id,
                 )
@@ -123,10 +121,9 @@ class CoveredRule(BaseRule):
                         ctx,
                         m,
                         quoted=m.name,
-                        message=f"“{m.name}” is covered by the {'/'.join(pair.by)}: {pair.reason}; "
-                        "it is cancelled",
-                        fix=f"remove “{m.name}” from step {m.step}"
-                        + (f"; the {pair.by[0]} (统一社会信用代码) replaces it" if pair.by else ""),
+                        message=f"材料“{m.name}”已被{'、'.join(pair.by)}涵盖，予以取消{_why(pair)}",
+                        fix=f"从环节 {m.step} 删除“{m.name}”"
+                        + (f"，由{pair.by[0]}（统一社会信用代码）代替" if pair.by else ""),
                         verdict="cancel",
                     )
                     break
@@ -147,13 +144,18 @@ class CoveredRule(BaseRule):
                     ctx,
                     m,
                     quoted=m.name,
-                    message=f"“{m.name}” is covered by “{cover.name}” ({cover.id}, step {cover.step}): "
-                    f"{pair.reason}; it is cancelled",
-                    fix=f"remove “{m.name}” from step {m.step}; “{cover.name}” serves in its place",
+                    message=f"材料“{m.name}”已被“{cover.name}”（{cover.id}，环节 {cover.step}）涵盖，"
+                    f"予以取消{_why(pair)}",
+                    fix=f"从环节 {m.step} 删除“{m.name}”，由“{cover.name}”代替",
                     verdict="cancel",
                     related=cover.id,
                 )
                 break
+
+
+def _why(pair: CoveredPair) -> str:
+    """The catalogue's reason for a covered pair, after a colon (nothing when the county gave none)."""
+    return f"：{pair.reason}" if pair.reason else ""
 
 
 def _same(ctx: BundleContext, a: Material, b: Material) -> bool:

@@ -16,16 +16,15 @@ class CatchAllRule(BaseRule):
     The catalogue (`[catch_all]`) lists the phrases and patterns; names are compared after
     traditional → simplified conversion, so 其他有關材料 is caught like 其他有关材料.
 
-    **Anti-pattern**: `<hf:material id="other_docs" name="其他有关材料" …/>` — the applicant cannot know
-    what to bring, and the window can always ask for more.
+    **Anti-pattern**: `<hf:material id="other_docs" name="其他有关材料" …/>` — 申请人无从知道应提交什么，窗口可以随意要求补充。
 
-    **Best practice**: name each document the law requires (`name="股东会决议"`), or remove the entry.
+    **Best practice**: 逐项写明法律法规要求的材料（`name="股东会决议"`），或删除该项。
     """
 
     id = "R5"
     name = "catch_all"
     severity = "error"
-    summary = "A material named with catch-all wording (其他、有关…) is cancelled."
+    summary = "名称含“其他、有关”等兜底表述的材料，予以取消。"
     source = "“其他、有关”等模糊字段、兜底条款一律取消"
 
     def check(self, ctx: BundleContext) -> Iterator[Finding]:
@@ -36,7 +35,7 @@ class CatchAllRule(BaseRule):
                     ctx,
                     m,
                     quoted=word,
-                    message=f"“{m.name}” contains the catch-all wording “{word}”, so it is cancelled",
-                    fix="name the exact document the law requires, or remove the material",
+                    message=f"材料“{m.name}”含兜底表述“{word}”，予以取消",
+                    fix="写明法律法规要求的具体材料名称，或删除该材料",
                     verdict="cancel",
                 )

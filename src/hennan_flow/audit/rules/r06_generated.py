@@ -23,21 +23,17 @@ class GeneratedRule(BaseRule):
 
     A material with a valid `producedBy` is generated with no finding.
 
-    **Anti-pattern**: step 印章刻制备案 asks for `name="营业执照"` although step 企业设立登记, which runs
-    before it, has `result="营业执照"`.
+    **Anti-pattern**: 环节“印章刻制备案”要求提交 `name="营业执照"`，而在其之前办理的环节“企业设立登记”已出具 `result="营业执照"`。
 
     **Best practice**: `<hf:material id="licence_for_seal" name="营业执照" … producedBy="register"/>`
-    — the licence is passed inside the case.
+    — 营业执照在办件内部流转。
     """
 
     id = "R6"
     name = "generated"
     severity = "error"
-    summary = (
-        "A material that an earlier step issues must be declared producedBy (generated); producedBy "
-        "must name a step that runs before."
-    )
-    source = "(consistency)"
+    summary = "前序环节出具的材料应声明 producedBy（内部生成）；producedBy 须指向在其之前办理的环节。"
+    source = "（一致性检查）"
 
     def check(self, ctx: BundleContext) -> Iterator[Finding]:
         graph = ctx.graph
@@ -60,29 +56,29 @@ class GeneratedRule(BaseRule):
                     ctx,
                     m,
                     quoted=m.name,
-                    message=f"the bundle asks for “{m.name}”, which step {producer.id} ({producer.name}) "
-                    "issues earlier in the case; it is passed from that result",
-                    fix=f'add producedBy="{producer.id}" to the material so the applicant is not asked',
+                    message=f"本事项要求提交“{m.name}”，而环节 {producer.id}（{producer.name}）在此之前已出具，"
+                    "应由该环节的办理结果内部流转",
+                    fix=f'在该材料上声明 producedBy="{producer.id}"，不再要求申请人提交',
                     verdict="generated",
                     related=producer.id,
                 )
                 continue
             step = ctx.step(m.produced_by)
             if step is None:
-                why = "which is no step of this bundle"
+                why = "本事项没有该环节"
             elif m.produced_by == m.step:
-                why = "the material's own step, which cannot issue it before it is asked"
+                why = "即该材料所在环节本身，收取前无法出具"
             elif graph.runs_before(m.step, m.produced_by):
-                why = f"which runs after step {m.step}"
+                why = f"该环节在环节 {m.step} 之后办理"
             else:
-                why = f"which is not on every path to step {m.step} (another branch)"
+                why = f"该环节不在通往环节 {m.step} 的每条路径上（属另一分支）"
             yield self.material_finding(
                 ctx,
                 m,
                 quoted=f'producedBy="{m.produced_by}"',
-                message=f"producedBy of “{m.name}” names step {m.produced_by}, {why}: the result may not "
-                "exist yet, so the applicant is still asked for it",
-                fix=f"point producedBy at a step that runs before step {m.step} on every path, or remove "
-                "producedBy and keep collecting the material",
+                message=f"材料“{m.name}”的 producedBy 指向 {m.produced_by}，{why}：收取时该结果可能尚未产生，"
+                "申请人仍需提交",
+                fix=f"将 producedBy 指向在每条路径上都先于环节 {m.step} 办理的环节，或删除 producedBy、"
+                "继续向申请人收取该材料",
                 verdict=None,
             )

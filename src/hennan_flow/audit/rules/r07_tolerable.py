@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from ...bpmn.bundle import TimeLimit
 from ..finding import Finding
 from ..registry import BaseRule, BundleContext
+from ..wording import span
 
 __all__ = ["TolerableRule"]
 
@@ -31,18 +32,17 @@ class TolerableRule(BaseRule):
     supplies it within `supplementWithin` working days, which must fit inside the step's promised
     limit (otherwise the step is due before the material is). Verdicts are unchanged.
 
-    **Anti-pattern**: `<hf:material id="lease" name="租赁合同" necessity="tolerable" …/>` with no
-    supplementWithin, or supplementWithin="10" on a step promised in 3 working days.
+    **Anti-pattern**: `<hf:material id="lease" name="租赁合同" necessity="tolerable" …/>` 未写 supplementWithin，或承诺 3 个工作日办结的环节写 supplementWithin="10"。
 
-    **Best practice**: `necessity="tolerable" supplementWithin="2"` on a step with
-    `<hf:timeLimit legal="5" promised="3" unit="workday"/>`.
+    **Best practice**: `necessity="tolerable" supplementWithin="2"`，所在环节为
+    `<hf:timeLimit legal="5" promised="3" unit="workday"/>`。
     """
 
     id = "R7"
     name = "tolerable"
     severity = "error"
-    summary = "A tolerable (容缺) material needs supplementWithin, within the step's promised limit."
-    source = "(consistency)"
+    summary = "容缺后补材料须写明补交期限（supplementWithin），且不超过本环节承诺时限。"
+    source = "（一致性检查）"
 
     def check(self, ctx: BundleContext) -> Iterator[Finding]:
         for m in ctx.collected:
@@ -53,9 +53,9 @@ class TolerableRule(BaseRule):
                     ctx,
                     m,
                     quoted='necessity="tolerable"',
-                    message=f"“{m.name}” is tolerable (容缺后补) but says no supplementWithin: nobody knows "
-                    "when the applicant must supply it",
-                    fix='add supplementWithin="N" (working days, within the step\'s promised limit)',
+                    message=f"材料“{m.name}”为容缺后补材料，但未写明补交期限（supplementWithin），"
+                    "无法确定申请人应在何时补交",
+                    fix='添加 supplementWithin="N"（工作日数，不超过本环节承诺时限）',
                     verdict=None,
                 )
                 continue
@@ -66,9 +66,9 @@ class TolerableRule(BaseRule):
                     ctx,
                     m,
                     quoted=f'supplementWithin="{m.supplement_within}"',
-                    message=f"“{m.name}” may be supplied within {m.supplement_within} working days, beyond "
-                    f"the step's promised limit of {limit.promised} {limit.unit}(s)",
-                    fix=f"set supplementWithin to at most the promised limit ({limit.promised} "
-                    f"{limit.unit}), or make the material required",
+                    message=f"材料“{m.name}”的补交期限为 {m.supplement_within} 个工作日，超过本环节承诺时限 "
+                    f"{span(limit.promised, limit.unit)}",
+                    fix=f"将 supplementWithin 设为不超过承诺时限（{span(limit.promised, limit.unit)}），"
+                    '或将该材料改为必交（necessity="required"）',
                     verdict=None,
                 )

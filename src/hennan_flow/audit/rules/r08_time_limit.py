@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from ...bpmn.bundle import TimeLimit
 from ..finding import Finding
 from ..registry import BaseRule, BundleContext
+from ..wording import span
 
 __all__ = ["TimeLimitRule"]
 
@@ -21,18 +22,16 @@ class TimeLimitRule(BaseRule):
     invented; such a step's red card comes from its `redAfter` rule alone. One `hf:timeLimit` has one unit, so
     promised and legal compare directly. Step-level: the finding has no material.
 
-    **Anti-pattern**: `<hf:timeLimit legal="3" promised="5" unit="workday"/>`, or a promised step with
-    `<hf:timeLimit promised="1" unit="workday"/>` and no legal limit.
+    **Anti-pattern**: `<hf:timeLimit legal="3" promised="5" unit="workday"/>`；或承诺件只写 `<hf:timeLimit promised="1" unit="workday"/>`，未设法定时限。
 
-    **Best practice**: `<hf:timeLimit legal="20" promised="3" unit="workday"/>` — the statutory limit
-    (法定时限) and the county's shorter promise (承诺时限).
+    **Best practice**: `<hf:timeLimit legal="20" promised="3" unit="workday"/>` — 法定时限，以及本县更短的承诺时限。
     """
 
     id = "R8"
     name = "time_limit"
     severity = "error"
-    summary = "A promised limit must not exceed the legal one; a promised step needs a legal limit."
-    source = "(consistency)"
+    summary = "承诺时限不得超过法定时限；承诺件须设法定时限。"
+    source = "（一致性检查）"
 
     def check(self, ctx: BundleContext) -> Iterator[Finding]:
         bundle = ctx.bundle
@@ -43,7 +42,7 @@ class TimeLimitRule(BaseRule):
             and case.promised is not None
             and case.promised > case.legal
         ):
-            yield self._beyond_legal(ctx, bundle.key, case.line or bundle.line, case, "the whole case")
+            yield self._beyond_legal(ctx, bundle.key, case.line or bundle.line, case, "整件")
         for step in bundle.steps:
             if step.kind == "immediate":
                 continue
@@ -55,11 +54,9 @@ class TimeLimitRule(BaseRule):
                     step.id,
                     (limit.line if limit is not None else None) or step.line,
                     quoted=quoted,
-                    message=f"step {step.id} ({step.name}) is a promised step (承诺件) with no legal limit "
-                    "(法定时限)",
-                    fix='add legal="N" to its hf:timeLimit (the statutory limit), make it '
-                    'kind="immediate" (即办件) if it is done on the spot, or say category="service" '
-                    "on its hf:step if it is a public service (公共服务) no statute limits",
+                    message=f"环节 {step.id}（{step.name}）为承诺件，但未设法定时限",
+                    fix='在其 hf:timeLimit 上添加 legal="N"（法定时限）；当场办结的，改为 kind="immediate"'
+                    '（即办件）；属公共服务、没有法定时限的，在其 hf:step 上写明 category="service"',
                 )
             elif (
                 limit is not None
@@ -67,17 +64,17 @@ class TimeLimitRule(BaseRule):
                 and limit.promised is not None
                 and limit.promised > limit.legal
             ):
-                yield self._beyond_legal(ctx, step.id, limit.line or step.line, limit, f"step {step.id}")
+                yield self._beyond_legal(ctx, step.id, limit.line or step.line, limit, f"环节 {step.id} ")
 
     def _beyond_legal(
         self, ctx: BundleContext, element: str, line: int | None, limit: TimeLimit, who: str
     ) -> Finding:
-        """The finding for a promised limit over the legal one (`who`: "the whole case", "step ID")."""
+        """The finding for a promised limit over the legal one (`who`: "整件", "环节 ID ")."""
         return self.element_finding(
             ctx,
             element,
             line,
             quoted=f'legal="{limit.legal}" promised="{limit.promised}"',
-            message=f"{who} promises {limit.promised} {limit.unit}(s), more than its legal limit of {limit.legal}",
-            fix=f"promise at most {limit.legal} {limit.unit}(s), or correct the legal limit",
+            message=f"{who}承诺时限 {span(limit.promised, limit.unit)}，超过法定时限 {span(limit.legal, limit.unit)}",
+            fix=f"承诺时限不得超过 {span(limit.legal, limit.unit)}，或更正法定时限",
         )

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from ..finding import Finding
 from ..legal import LEVEL_NAMES, article_numbers
 from ..registry import BaseRule, BundleContext
+from ..wording import day
 
 __all__ = ["LegalCitationRule"]
 
@@ -23,20 +24,17 @@ class LegalCitationRule(BaseRule):
     here. Verdicts are left alone.
 
     **Anti-pattern**: `<hf:legalBasis doc="《中华人民共和国行政许可法》" article="第九十九条" level="law"/>`
-    — the law has 83 articles.
+    — 该法共 83 条。
 
     **Best practice**: `<hf:legalBasis doc="《中华人民共和国行政许可法》" article="第三十一条" level="law"/>`
-    — a title the catalogue knows and an article its text has.
+    — 目录收录的文件，文本中确有的条款。
     """
 
     id = "R11"
     name = "legal_citation"
     severity = "error"
-    summary = (
-        "A legal basis citing a repealed document or an article beyond its count is an error; a wrong "
-        "level a warning; an uncatalogued document a note."
-    )
-    source = "(consistency)"
+    summary = "引用已废止文件或超出条款数的条款，为错误；效力层级不符，为警告；未列入目录的文件，为提示。"
+    source = "（一致性检查）"
 
     def check(self, ctx: BundleContext) -> Iterator[Finding]:
         catalog = ctx.catalog
@@ -51,10 +49,10 @@ class LegalCitationRule(BaseRule):
                         ctx,
                         m,
                         quoted=basis.doc,
-                        message=f"the legal basis “{basis.doc}” of “{m.name}” is not in the legal-basis catalogue, "
-                        "so its articles, level and dates are not checked",
-                        fix="check the citation against the published text, and add the document to a county "
-                        'catalogue ([[law]] title = "…" level = "…" articles = N since = YYYY-MM-DD)',
+                        message=f"材料“{m.name}”的设定依据“{basis.doc}”未列入法律依据目录，未核对其条款数、"
+                        "效力层级和施行、废止日期",
+                        fix="对照公布的文本核对引用，并将该文件补入县级目录"
+                        '（[[law]] title = "…" level = "…" articles = N since = YYYY-MM-DD）',
                         verdict=None,
                         severity="note",
                         line=basis.line,
@@ -66,9 +64,8 @@ class LegalCitationRule(BaseRule):
                         ctx,
                         m,
                         quoted=quoted,
-                        message=f"“{law.title}”, cited for “{m.name}”, was repealed on {law.repealed.isoformat()}: "
-                        "it is no basis in force",
-                        fix="cite the document in force that replaced it, or remove the material",
+                        message=f"材料“{m.name}”引用的《{law.title}》已于{day(law.repealed)}废止，不是现行有效的依据",
+                        fix="改为引用取代它的现行文件，或删除该材料",
                         verdict=None,
                         line=basis.line,
                     )
@@ -78,10 +75,8 @@ class LegalCitationRule(BaseRule):
                         ctx,
                         m,
                         quoted=quoted,
-                        message=f"“{law.title}” has {law.articles} articles, so {basis.article} cited for "
-                        f"“{m.name}” does not exist",
-                        fix=f"cite the article that requires the material (第一条 to 第{law.articles}条 of the "
-                        "text in force)",
+                        message=f"《{law.title}》共 {law.articles} 条，材料“{m.name}”引用的{basis.article}并不存在",
+                        fix=f"引用规定该材料的条款（现行文本第一条至第{law.articles}条）",
                         verdict=None,
                         line=basis.line,
                     )
@@ -90,10 +85,10 @@ class LegalCitationRule(BaseRule):
                         ctx,
                         m,
                         quoted=f'level="{basis.level}"',
-                        message=f"“{law.title}” is catalogued at level {law.level} "
-                        f"({LEVEL_NAMES.get(law.level, law.level)}), but the citation for “{m.name}” says "
+                        message=f"《{law.title}》在目录中的效力层级为 {law.level}"
+                        f"（{LEVEL_NAMES.get(law.level, law.level)}），但材料“{m.name}”的引用写为 "
                         f'level="{basis.level}"',
-                        fix=f'write level="{law.level}"',
+                        fix=f'改为 level="{law.level}"',
                         verdict=None,
                         severity="warning",
                         line=basis.line,
