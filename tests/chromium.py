@@ -182,7 +182,10 @@ def open_page(tmp_path_factory: pytest.TempPathFactory, *, domains: tuple[str, .
                 pytest.fail(f"Chromium did not open its DevTools port (exit {proc.poll()}):\n{tail}")
             time.sleep(0.1)
         port = int(port_file.read_text().split()[0])
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=15) as answer:
+        # never through a proxy: urlopen's shared opener keeps the proxies of the first call in this
+        # process, which may have run while a test pointed them at a server since closed
+        direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with direct.open(f"http://127.0.0.1:{port}/json/list", timeout=15) as answer:
             targets = json.load(answer)
         target = next(t for t in targets if t.get("type") == "page")
         with connect(target["webSocketDebuggerUrl"], max_size=None, open_timeout=15) as ws:
