@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from helpers import ACCEPT, REVIEW_LIB, START, database, run_to_end, write_session
+from helpers import ACCEPT, REVIEW_LIB, START, database, migrated, run_to_end, write_session
 from hennan_flow import ConflictError, FormDataError, NotFoundError, SchemaOutOfDateError, SimulationError
 from hennan_flow.db import migrate
 from hennan_flow.db.models import CaseRow
@@ -365,3 +365,17 @@ def test_a_state_written_by_another_spiffworkflow_version_is_refused(
     with pytest.raises(StateError, match=r"SpiffWorkflow 3\.1\.2"):
         fresh.complete_task(fresh.tasks(case=case.id)[0].id, data=ACCEPT)
     fresh.close()
+
+
+def test_deploy_refuses_audit_errors_in_chinese_and_deploys_nothing(sqlite_url: str) -> None:
+    """County designers read the refusal: each audit error as the audit prints it, and what to do."""
+    from hennan_flow import FindingsError
+
+    violations = Path(__file__).parent / "fixtures" / "audit" / "violations.bpmn"
+    with Engine(migrated(sqlite_url)) as eng:
+        with pytest.raises(FindingsError) as info:
+            eng.deploy(str(violations))
+        text = f"{info.value}\n{info.value.hint}"
+        assert "未部署：五个一律审查发现" in text and "violations.bpmn:" in text and "修改建议" in text
+        assert "--allow-findings" in text and "deploy refused" not in text
+        assert eng.definitions() == []

@@ -207,12 +207,11 @@ def _audit_or_refuse(results: list[FileResult], allow_findings: bool) -> None:
         report = audit_document(result.document)
         errors.extend(f for f in report.findings if f.severity == "error")
     if errors and not allow_findings:
-        lines = "\n  ".join(
-            f'{f.file}:{f.line}: element "{f.element}": [{f.rule}] {f.message}' for f in errors[:20]
-        )
+        lines = "\n  ".join(f.line_text() for f in errors[:20])
+        more = f"\n  ……另有 {len(errors) - 20} 项" if len(errors) > 20 else ""
         raise FindingsError(
-            f"deploy refused: {len(errors)} audit error(s) (五个一律):\n  {lines}",
-            hint="run hennan-flow audit on the files and fix them, or deploy with --allow-findings",
+            f"未部署：五个一律审查发现 {len(errors)} 项错误：\n  {lines}{more}",
+            hint="用 hennan-flow audit 检查这些文件并修正；确需部署时加 --allow-findings",
         )
 
 
