@@ -40,7 +40,11 @@ class Portal:
 
     def request(self, method: str, path: str, document: Any = None) -> tuple[int, Any]:
         body = None if document is None else json.dumps(document).encode()
-        self.conn.request(method, path, body=body, headers=self.headers)
+        try:
+            self.conn.request(method, path, body=body, headers=self.headers)
+        except (BrokenPipeError, ConnectionResetError):  # the server closed the idle connection
+            self.conn.close()  # before the request reached it: sending again is safe
+            self.conn.request(method, path, body=body, headers=self.headers)
         answer = self.conn.getresponse()
         return answer.status, json.loads(answer.read())
 
