@@ -1,16 +1,19 @@
 """The request body bound over real HTTP: a body over `serve --max-body` is answered 413 as a
-problem, before the server reads it (Content-Length) or as soon as the count passes it (chunked)."""
+problem, before the server reads it (Content-Length) or as soon as the count passes it (chunked).
+And the hot routes' other path: with an e-licence provider the engine call goes to the thread pool."""
 
 from __future__ import annotations
 
 import json
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
+from helpers import WALKS
 from http_service import CLERK, Keys, prepare, served
 
 BOUND = 4096
@@ -75,3 +78,20 @@ def test_a_body_within_the_bound_is_served(service: tuple[str, Keys]) -> None:
         assert answer.status_code == 201, answer.text
         over = http.post("/cases", json={"key": "x" * BOUND}, headers=keys.headers(CLERK))
         assert over.status_code == 413 and over.json()["type"] == "too_large"
+
+
+def test_with_a_licence_provider_the_hot_routes_call_it_and_answer(tmp_path: Path) -> None:
+    """An engine call that may wait on the e-licence service runs in the thread pool (http/deps.py):
+    the provider (here nothing listens) is asked, and the step waits for its e-licences."""
+    url = f"sqlite:///{tmp_path / 'hf.db'}"
+    prepare(url)
+    keys = Keys(tmp_path)
+    provider = {"HENNAN_FLOW_LICENCE_URL": "http://127.0.0.1:9/licences"}
+    with served(url, keys, environment=provider) as base, httpx.Client(base_url=base, timeout=60) as http:
+        started = http.post("/cases", json={"key": "enterprise_opening"}, headers=keys.headers(CLERK))
+        assert started.status_code == 201, started.text
+        [register] = started.json()["ready"]
+        data = {"data": WALKS["enterprise_opening"]["step_data"]["register"]}
+        done = http.post(f"/tasks/{register['id']}/complete", json=data, headers=keys.headers("amr-h1"))
+        assert done.status_code == 409, done.text
+        assert done.json()["type"] == "state" and "e-licence pending" in done.json()["detail"]
