@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -91,15 +91,23 @@ def hennan_flow(*args: str, env: dict[str, str] | None = None) -> subprocess.Com
 
 
 @contextmanager
-def served(url: str, keys: Keys, *, now: str | None = None, workers: int = 1) -> Iterator[str]:
-    """`hennan-flow serve` over `url` on a free port while the block runs: its base URL."""
+def served(
+    url: str,
+    keys: Keys,
+    *,
+    now: str | None = None,
+    workers: int = 1,
+    options: Sequence[str] = (),
+    environment: Mapping[str, str] | None = None,
+) -> Iterator[str]:
+    """`hennan-flow serve [options]` over `url` on a free port while the block runs: its base URL."""
     port = free_port()
     args = [sys.executable, "-m", "hennan_flow", "--db", url]
     if now is not None:
         args += ["--now", now]
     args += ["serve", "--port", str(port), "--workers", str(workers), "--jwks", str(keys.jwks)]
-    args += ["--jwt-issuer", ISSUER, "--jwt-audience", AUDIENCE, "--jwt-leeway", "5"]
-    env = {**os.environ, "HENNAN_FLOW_ALLOW_PLAINTEXT": "1"}
+    args += ["--jwt-issuer", ISSUER, "--jwt-audience", AUDIENCE, "--jwt-leeway", "5", *options]
+    env = {**os.environ, "HENNAN_FLOW_ALLOW_PLAINTEXT": "1", **(environment or {})}
     env.pop("HENNAN_FLOW_ACTOR", None)
     process = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"

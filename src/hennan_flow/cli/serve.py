@@ -44,6 +44,14 @@ __all__ = ["serve"]
     default=None,
     help="Reverse proxies whose X-Forwarded-* headers are trusted (default 127.0.0.1).",
 )
+@click.option(
+    "--max-body",
+    envvar="HENNAN_FLOW_MAX_BODY",
+    type=click.IntRange(0, 2**40),
+    default=1024 * 1024,
+    show_default=True,
+    help="Largest request body in bytes; a larger one is answered 413 unread.",
+)
 @pass_cli
 def serve(
     obj: CliContext,
@@ -56,6 +64,7 @@ def serve(
     jwt_user_claim: str,
     jwt_leeway: float,
     forwarded_allow_ips: str | None,
+    max_body: int,
 ) -> None:
     """Serve the engine over HTTP (OpenAPI at /openapi.json); needs the http extra."""
     try:
@@ -81,7 +90,8 @@ def serve(
         "HENNAN_FLOW_JWT_AUDIENCE": jwt_audience or "",
         "HENNAN_FLOW_JWT_USER_CLAIM": jwt_user_claim,
         "HENNAN_FLOW_JWT_LEEWAY": str(jwt_leeway),
-        "HENNAN_FLOW_SERVE_NOW": obj.now or "",  # a simulation database's fixed clock (training)
+        "HENNAN_FLOW_SERVE_NOW": obj.now or "",
+        "HENNAN_FLOW_MAX_BODY": str(max_body),  # a simulation database's fixed clock (training)
     }
     if obj.allow_plaintext:
         env["HENNAN_FLOW_ALLOW_PLAINTEXT"] = "1"

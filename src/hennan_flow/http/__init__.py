@@ -21,6 +21,7 @@ from fastapi import APIRouter, FastAPI
 
 from ..engine.facade import Engine
 from .auth import TokenVerifier
+from .limits import MAX_BODY, BodyLimit
 from .settings import Settings
 
 __all__ = ["Settings", "create_app"]
@@ -31,8 +32,10 @@ def create_app(
     *,
     settings: Settings | None = None,
     routers: Sequence[APIRouter] = (),
+    max_body: int = MAX_BODY,
 ) -> FastAPI:
-    """The ASGI app serving `engine_or_db_url` (an Engine, or a database URL to open one)."""
+    """The ASGI app serving `engine_or_db_url` (an Engine, or a database URL to open one); a request
+    body over `max_body` bytes (default 1 MiB) is answered 413 without being read (limits.py)."""
     from importlib.metadata import version
 
     from . import openapi, problems
@@ -51,6 +54,7 @@ def create_app(
     app.state.settings = settings
     app.state.verifier = TokenVerifier(settings)
     problems.install(app)
+    app.add_middleware(BodyLimit, max_body=max_body)
     for router in (*ROUTERS, *routers):
         app.include_router(router)
 

@@ -52,6 +52,11 @@ class TokenVerifier:
             ) from exc
 
     @property
+    def remote(self) -> bool:
+        """Whether verifying may fetch keys over the network (a JWKS URL)."""
+        return self._client is not None
+
+    @property
     def enabled(self) -> bool:
         return self._keys is not None or self._client is not None
 

@@ -21,6 +21,7 @@ def factory() -> FastAPI:
     from ..clock.instants import parse_instant
     from ..services.licences import HttpLicenceProvider
     from . import create_app
+    from .limits import MAX_BODY
     from .settings import Settings
 
     service = os.environ.get("HENNAN_FLOW_LICENCE_URL")
@@ -32,7 +33,8 @@ def factory() -> FastAPI:
     )
     from ..web.routes import routers
 
-    return create_app(engine, settings=Settings.from_env(), routers=routers())
+    max_body = int(os.environ.get("HENNAN_FLOW_MAX_BODY") or MAX_BODY)
+    return create_app(engine, settings=Settings.from_env(), routers=routers(), max_body=max_body)
 
 
 def serve(
@@ -51,4 +53,5 @@ def serve(
         forwarded_allow_ips=forwarded_allow_ips,
         log_level=os.environ.get("HENNAN_FLOW_LOG_LEVEL", "warning"),
         access_log=False,
+        server_header=False,
     )

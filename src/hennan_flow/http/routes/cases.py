@@ -7,6 +7,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Request, Response
 from pydantic import Field
 
+from ..deps import run
 from ..idempotent import idempotent
 from .common import Body, Db, IdempotencyKey, User
 
@@ -27,16 +28,16 @@ class StartCase(Body):
     response_model=None,
     responses={201: {"description": "the case started, as `case start --format json` shows it"}},
 )
-def start_case(
+async def start_case(
     body: StartCase, request: Request, db: Db, user: User, _key: IdempotencyKey = None
 ) -> Response:
     """Start a case of the latest version of `key`, as the authenticated user (clerk or portal)."""
 
-    def run() -> dict[str, Any]:
+    def start() -> dict[str, Any]:
         case = db.start_case(body.key, applicant=body.applicant, data=body.data, actor=user)
         return {**case.as_dict(), "ready": [t.as_dict() for t in case.ready]}
 
-    return idempotent(request, db, user, body.model_dump(), run)
+    return await run(request, lambda: idempotent(request, db, user, body.model_dump(), start))
 
 
 @router.get("/cases")

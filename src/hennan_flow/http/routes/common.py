@@ -8,12 +8,12 @@ from fastapi import Depends, Header
 from pydantic import BaseModel, ConfigDict
 
 from ...engine.facade import Engine
-from ..deps import current_user, engine
+from ..deps import authenticated, served
 
 __all__ = ["Body", "Db", "IdempotencyKey", "User"]
 
-Db = Annotated[Engine, Depends(engine)]
-User = Annotated[str, Depends(current_user)]
+Db = Annotated[Engine, Depends(served)]
+User = Annotated[str, Depends(authenticated)]
 IdempotencyKey = Annotated[
     str | None,
     Header(

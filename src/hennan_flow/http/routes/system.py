@@ -7,7 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 
 from ...engine.facade import Engine
-from ..deps import current_user, engine
+from ..deps import engine
+from .common import User
 
 __all__ = ["router"]
 
@@ -22,6 +23,6 @@ def healthz(db: Annotated[Engine, Depends(engine)]) -> dict[str, Any]:
 
 
 @router.get("/me")
-def me(user: Annotated[str, Depends(current_user)]) -> dict[str, str]:
+def me(user: User) -> dict[str, str]:
     """The directory user the credentials name."""
     return {"user": user}

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import Field
 
 from ...errors import FieldError
+from ..deps import json_response, run
 from .common import Body, Db, User
 
 __all__ = ["router"]
@@ -78,10 +79,11 @@ class Complete(Body):
     data: dict[str, Any] = Field(default_factory=dict, description="the step's form data")
 
 
-@router.post("/tasks/{task_id}/complete")
-def complete(task_id: str, body: Complete, db: Db, user: User) -> TaskDoc:
+@router.post("/tasks/{task_id}/complete", response_model=TaskDoc)
+async def complete(task_id: str, body: Complete, request: Request, db: Db, user: User) -> Response:
     """Complete the step (422 with errors at their JSON pointers when the form refuses the data)."""
-    return db.complete_task(task_id, data=body.data, actor=user).as_dict()
+    done = await run(request, lambda: db.complete_task(task_id, data=body.data, actor=user).as_dict())
+    return json_response(done)
 
 
 @router.post("/tasks/{task_id}/claim")
