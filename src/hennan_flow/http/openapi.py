@@ -27,6 +27,7 @@ _PROBLEMS = {
     "404": "not found",
     "409": "conflict, lost race or a move the state does not allow",
     "422": "form data the step's schema refuses (errors at their JSON pointers)",
+    "413": "a request body over the service's limit (serve --max-body), refused before it is read",
 }
 
 
@@ -54,7 +55,9 @@ def document(app: FastAPI) -> dict[str, Any]:
         for operation in operations.values():
             responses = operation.setdefault("responses", {})
             responses.pop("422", None)  # FastAPI's validation error: ours is a 400 problem
-            codes = ("400",) if path in ANONYMOUS else tuple(_PROBLEMS)
+            codes = ("400",) if path in ANONYMOUS else tuple(c for c in _PROBLEMS if c != "413")
+            if "requestBody" in operation:
+                codes += ("413",)
             for code in codes:
                 responses[code] = {"$ref": f"#/components/responses/Problem{code}"}
             if path not in ANONYMOUS:
