@@ -74,6 +74,7 @@ def logged(engine: Engine) -> Log:
 REFERENCE_READS = (
     "SELECT MAX(id) FROM hf_directory",  # the stored directory's version (the permission check)
     "SELECT MAX(id) FROM hf_calendar",  # the working-day calendar's version
+    "SELECT (SELECT MAX(id) FROM hf_directory), (SELECT MAX(id) FROM hf_calendar)",  # both (a completion)
     "SELECT id, version FROM hf_definition WHERE key = ",  # the bundle's newest definition (start)
 )
 # the sweeper's scans for due work: they name no case and run on every shard (each shard's own
@@ -98,6 +99,7 @@ KEYED_BY_ROW = (
     "SELECT id, case_id, step, name, department, state, ready_at, ended_at, actor, doc_order, claimed_by"
     " FROM hf_task WHERE id = ",
     "UPDATE hf_deadline SET closed_at = %s, arm_at = NULL WHERE id = ",
+    "SELECT arm_at FROM hf_deadline WHERE id = ",  # sent with that update: is it open, armed?
     "SELECT hf_deadline.case_id FROM hf_deadline WHERE hf_deadline.id IN ",
     "SELECT hf_deadline.id, hf_deadline.case_id, ",
     "UPDATE hf_deadline SET arm_at = NULL, ",

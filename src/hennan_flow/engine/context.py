@@ -325,7 +325,9 @@ class EngineContext:
         else:
             assert isinstance(source, Session)
             raw = Raw(source.connection())
-        newest = hotpath.newest_calendar(raw)
+        newest = tx.calendar_version if tx is not None and tx.calendar_version is not None else None
+        if newest is None:
+            newest = hotpath.newest_calendar(raw)
         cached = self._calendars
         if cached is None or cached[0] != newest:
             cached = (newest, stored_calendar(hotpath.stored_calendars(raw)))  # cached per stored version

@@ -363,15 +363,18 @@ def sync_steps(
     workflow: Any,
     now: datetime,
     actor: str | None,
+    open_rows: list[TaskRecord] | None = None,
 ) -> list[TaskRecord]:
     """Mirror SpiffWorkflow's ready user steps into the work queues after the process moved.
 
     Open steps the process moved past end cancelled; steps it made ready become ready; a finished
     process ends the case (`case.state` is set for the caller's `persist_case`). Returns the steps
-    that became ready.
+    that became ready. `open_rows`: the case's open steps as they are now, when the caller read
+    them already under the case lock (else they are read here).
     """
     ready = {t.id: t for t in ready_user_tasks(workflow)}
-    open_rows = hotpath.open_tasks(tx.raw, case.id)
+    if open_rows is None:
+        open_rows = hotpath.open_tasks(tx.raw, case.id)
     gone = [t for t in open_rows if t.id not in ready]
     done = finished(workflow)
     if not done:
