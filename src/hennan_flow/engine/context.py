@@ -346,6 +346,12 @@ class EngineContext:
         """The definition if this process has loaded it already (no session needed to ask)."""
         return self._definitions.get(definition_id)
 
+    def definition_in(self, tx: Tx, definition_id: int) -> LoadedDefinition:
+        """`definition` inside a write transaction: the ORM session (and with it the sending of the
+        cursor's held-back writes, `Tx.session`) only when this process has not loaded it yet."""
+        loaded = self._definitions.get(definition_id)
+        return loaded if loaded is not None else self.definition(tx.session, definition_id)
+
     def definition(self, session: Session, definition_id: int) -> LoadedDefinition:
         """A deployed definition, loaded once per process (bundle model, spec, forms)."""
         loaded = self._definitions.get(definition_id)

@@ -236,7 +236,7 @@ def end_step(
         at=at,
         detail={"reason": ending.reason, **(codes or {})} if ending.reason is not None else codes,
     )
-    definition = ctx.definition(tx.session, case.definition_id)
+    definition = ctx.definition_in(tx, case.definition_id)
     events.publish_task(
         tx,
         ending.event,
@@ -300,7 +300,7 @@ def end_case(
         ended = max(at, as_utc(task.ready_at)) if task.ready_at is not None else at
         end_step(ctx, tx, case, task, Ending.cancelled(end.reason, actor=by, outcome=outcome), ended)
     case.state, case.ended_at = end.state, at
-    bundle = (case.key, ctx.definition(tx.session, case.definition_id).version)
+    bundle = (case.key, ctx.definition_in(tx, case.definition_id).version)
     kind = f"case.{end.state}"
     if end.state == "completed":
         tx.journal.record(kind, case=case.id, actor=end.actor, at=at)
@@ -318,7 +318,7 @@ def end_case(
         )
     ctx.deadlines.close(tx, case.id, at)
     services.on_case_ended(
-        tx, plan=ctx.service_plan(ctx.definition(tx.session, case.definition_id)), case_id=case.id, now=at
+        tx, plan=ctx.service_plan(ctx.definition_in(tx, case.definition_id)), case_id=case.id, now=at
     )
 
 

@@ -94,7 +94,7 @@ def _complete_once(
             newest=directory,
         )
         _check_completable(task)
-        definition = ctx.definition(tx.session, case.definition_id)
+        definition = ctx.definition_in(tx, case.definition_id)
         before_result(
             tx.session,
             plan=ctx.service_plan(definition),
