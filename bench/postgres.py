@@ -172,7 +172,9 @@ class Cluster:
 
 # -- counting ------------------------------------------------------------------------------------
 class Trips:
-    """Round trips and transactions counted at the driver (psycopg 3, no pipeline outside executemany)."""
+    """Round trips and transactions counted at the driver (psycopg 3): each statement outside a
+    pipeline (and the BEGIN sent before it), each executemany, each pipeline the engine sends (its
+    statements and BEGIN ride in one), each COMMIT/ROLLBACK."""
 
     count = 0
     transactions = 0
@@ -197,6 +199,15 @@ class Trips:
                 super().executemany(*args, **kw)
 
         commit = psycopg.Connection.commit
+        pipeline = psycopg.Connection.pipeline
+
+        @contextlib.contextmanager
+        def counted_pipeline(self: Any) -> Iterator[Any]:
+            outer = self._pipeline is None
+            with pipeline(self) as p:
+                yield p
+            if outer:
+                cls.count += 1
 
         rollback = psycopg.Connection.rollback
 
@@ -211,6 +222,7 @@ class Trips:
             rollback(self)
 
         psycopg.Connection.commit = counted_commit  # type: ignore[method-assign]
+        psycopg.Connection.pipeline = counted_pipeline  # type: ignore[method-assign,assignment]
         psycopg.Connection.rollback = counted_rollback  # type: ignore[method-assign]
 
         @event.listens_for(SaEngine, "connect")
@@ -222,6 +234,10 @@ class Trips:
 
     @classmethod
     def _one(cls, conn: Any, status: Any) -> None:
+        if conn._pipeline is not None:
+            if not conn.autocommit and conn.info.transaction_status == status.IDLE:
+                cls.transactions += 1  # its BEGIN rides in the pipeline
+            return
         cls.count += 1
         if not conn.autocommit and conn.info.transaction_status == status.IDLE:
             cls.count += 1  # the BEGIN the driver sends first

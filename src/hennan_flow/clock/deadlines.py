@@ -373,9 +373,9 @@ class Deadlines:
         """
         tx.started.pop(owner, None)
         raw = tx.raw
-        if hotpath.close_armed_in_time(raw, owner, now):
+        closed, open_, armed = hotpath.close_armed_in_time(raw, owner, now)
+        if closed:
             return 0  # its signals were never stored and none is due: they stay on the row, cancelled
-        open_, armed = hotpath.deadline_arm(raw, owner)
         if not open_:
             return 0  # no limits, or closed already
         session = tx.session

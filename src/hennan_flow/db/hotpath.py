@@ -10,6 +10,9 @@ journal), and the two lookups of definitions and calendars a step makes. The rar
 
 Every function takes the transaction's `Raw`; SQL is written with `?` placeholders. Every case-owned
 statement is keyed by the case id or a row id (DESIGN §5: the schema can be distributed by case id).
+The writes whose results nothing reads go through `Raw.later` (on PostgreSQL they ride with the
+transaction's next statement in one pipeline), the reads a completion makes under the case lock
+through one `Raw.batch` (`completion_reads`).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ __all__ = [
     "cancel_signals",
     "close_armed_in_time",
     "close_deadline",
+    "completion_reads",
     "count_instances",
     "deadline_arm",
     "deadline_views",
@@ -178,9 +182,10 @@ def insert_case(raw: Raw, case: CaseRecord, *, top: str, spiff_version: str) -> 
     )
 
 
-def update_case(raw: Raw, case: CaseRecord, *, top: str) -> bool:
+def update_case(raw: Raw, case: CaseRecord, *, top: str) -> None:
     """Write the case's new workflow document and what else changed since it was read, guarded by its
-    revision; False when another transaction changed it first."""
+    revision: StaleDataError when another transaction changed it first (raised before the commit;
+    on PostgreSQL when the statement was sent, with the transaction's next one: `Raw.later`)."""
     sets, params = ["wf_state = ?", "rev = rev + 1"], [seal(top, WF_STATE)]
     if case.state != case.loaded_state:
         sets += ["state = ?", "ended_at = ?"]
@@ -189,7 +194,9 @@ def update_case(raw: Raw, case: CaseRecord, *, top: str) -> bool:
         sets.append("next_timer_at = ?")
         params.append(raw.ts(case.next_timer_at))
     sql = f"UPDATE hf_case SET {', '.join(sets)} WHERE id = ? AND rev = ?"
-    return raw.run(sql, (*params, case.id, case.rev)) == 1
+    raw.later(
+        sql, (*params, case.id, case.rev), expect=1, stale=f"case {case.id} changed under this operation"
+    )
 
 
 def end_case(raw: Raw, case: CaseRecord) -> None:
@@ -212,11 +219,11 @@ def upsert_fragments(raw: Raw, case_id: str, changed: dict[str, str]) -> None:
 def remove_fragments(raw: Raw, case_id: str, task_ids: Sequence[str] | None = None) -> None:
     """Delete these task fragments of the case (None: all of them, the state is stored whole)."""
     if task_ids is None:
-        raw.run("DELETE FROM hf_case_task WHERE case_id = ?", (case_id,))
+        raw.later("DELETE FROM hf_case_task WHERE case_id = ?", (case_id,))
         return
     for start in range(0, len(task_ids), CHUNK):
         gone = task_ids[start : start + CHUNK]
-        raw.run(
+        raw.later(
             f"DELETE FROM hf_case_task WHERE case_id = ? AND task_id IN ({raw.placeholders(len(gone))})",
             (case_id, *gone),
         )
@@ -270,6 +277,7 @@ class TaskRecord:
 
 _TASK_COLUMNS = "id, case_id, step, name, department, state, ready_at, ended_at, actor, doc_order, claimed_by"
 QUEUE_ORDER = "ready_at, doc_order IS NULL, doc_order, id"  # ready together: document order, then id
+_OPEN = "case_id = ? AND state IN ('ready', 'paused')"  # a case's ready and paused steps
 
 
 def _task_record(raw: Raw, found: Sequence[Any]) -> TaskRecord:
@@ -282,6 +290,33 @@ def _task_record(raw: Raw, found: Sequence[Any]) -> TaskRecord:
 def task_of(raw: Raw, task_id: str) -> TaskRecord | None:
     found = raw.row(f"SELECT {_TASK_COLUMNS} FROM hf_task WHERE id = ?", (task_id,))
     return None if found is None else _task_record(raw, found)
+
+
+def completion_reads(
+    raw: Raw, case_id: str, task_id: str
+) -> tuple[CaseRecord | None, TaskRecord | None, list[TaskRecord], int, int]:
+    """What a completion reads under the case lock, sent together (PostgreSQL: one round trip with
+    the `BEGIN`): the case row locked (`lock_case`), the step, the case's open steps, and the ids of
+    the newest stored directory and calendar (0: none)."""
+    found = raw.batch(
+        [
+            (
+                f"SELECT {CASE_COLUMNS} FROM hf_case WHERE id = ?" + (" FOR UPDATE" if raw.postgres else ""),
+                (case_id,),
+            ),
+            (f"SELECT {_TASK_COLUMNS} FROM hf_task WHERE id = ?", (task_id,)),
+            (f"SELECT {_TASK_COLUMNS} FROM hf_task WHERE {_OPEN} ORDER BY {QUEUE_ORDER}", (case_id,)),
+            ("SELECT (SELECT MAX(id) FROM hf_directory), (SELECT MAX(id) FROM hf_calendar)", ()),
+        ]
+    )
+    cases, tasks, open_rows, versions = (r if isinstance(r, list) else [] for r in found)
+    return (
+        case_record(raw, case_id, cases[0]) if cases else None,
+        _task_record(raw, tasks[0]) if tasks else None,
+        [_task_record(raw, r) for r in open_rows],
+        int(versions[0][0] or 0),
+        int(versions[0][1] or 0),
+    )
 
 
 def task_and_definition(raw: Raw, task_id: str) -> tuple[TaskRecord, int] | None:
@@ -323,7 +358,7 @@ def queue(
 
 def open_tasks(raw: Raw, case_id: str) -> list[TaskRecord]:
     """The case's ready and paused steps, in queue order."""
-    return _tasks(raw, "case_id = ? AND state IN ('ready', 'paused')", (case_id,))
+    return _tasks(raw, _OPEN, (case_id,))
 
 
 def _tasks(raw: Raw, where: str, params: Sequence[Any]) -> list[TaskRecord]:
@@ -338,7 +373,7 @@ def count_instances(raw: Raw, case_id: str, step: str) -> int:
 
 
 def insert_task(raw: Raw, task: TaskRecord) -> None:
-    raw.run(
+    raw.later(
         "INSERT INTO hf_task (id, case_id, step, name, department, state, ready_at, doc_order)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (
@@ -357,7 +392,7 @@ def insert_task(raw: Raw, task: TaskRecord) -> None:
 def end_task(raw: Raw, task: TaskRecord) -> None:
     """Write a step's end: its final state, when, and (completed) by whom (keyed by the case too, so
     the statement routes to the case's shard on a distributed PostgreSQL: docs/scale.md)."""
-    raw.run(
+    raw.later(
         "UPDATE hf_task SET state = ?, ended_at = ?, actor = ? WHERE id = ? AND case_id = ?",
         (task.state, raw.ts(task.ended_at), task.actor, task.id, task.case_id),
     )
@@ -374,7 +409,9 @@ DEADLINE_COLUMNS = (
 
 def insert_deadline(raw: Raw, values: Sequence[Any]) -> None:
     """One deadline row, its signals riding on it (`DEADLINE_COLUMNS`, instants already `raw.ts`)."""
-    raw.run(f"INSERT INTO hf_deadline ({DEADLINE_COLUMNS}) VALUES ({raw.placeholders(len(values))})", values)
+    raw.later(
+        f"INSERT INTO hf_deadline ({DEADLINE_COLUMNS}) VALUES ({raw.placeholders(len(values))})", values
+    )
 
 
 def store_armed_signals(
@@ -402,20 +439,30 @@ def disarm(raw: Raw, ids: Sequence[str]) -> None:
     )
 
 
-def close_armed_in_time(raw: Raw, owner: str, at: datetime) -> bool:
-    """Close a deadline still armed with no signal due yet (a step ended in time): one statement."""
+def close_armed_in_time(raw: Raw, owner: str, at: datetime) -> tuple[bool, bool, bool]:
+    """Close a deadline still armed with no signal due yet (a step ended in time), and else read
+    whether it is open and armed: (closed now, open, armed). On PostgreSQL the update and the read
+    go out together (one round trip; after a closing update the read finds nothing open)."""
     when = raw.ts(at)
-    return bool(
-        raw.run(
-            "UPDATE hf_deadline SET closed_at = ?, arm_at = NULL WHERE id = ? AND closed_at IS NULL AND arm_at >= ?",
-            (when, owner, when),
-        )
+    close = (
+        "UPDATE hf_deadline SET closed_at = ?, arm_at = NULL WHERE id = ? AND closed_at IS NULL AND arm_at >= ?",
+        (when, owner, when),
     )
+    if not raw.postgres:
+        if raw.run(*close):
+            return True, False, False
+        return (False, *deadline_arm(raw, owner))
+    changed, found = raw.batch([close, (_ARM, (owner,))])
+    assert isinstance(found, list)
+    return bool(changed), bool(found), bool(found) and found[0][0] is not None
+
+
+_ARM = "SELECT arm_at FROM hf_deadline WHERE id = ? AND closed_at IS NULL"
 
 
 def deadline_arm(raw: Raw, owner: str) -> tuple[bool, bool]:
     """(open, armed) of a deadline row; (False, False) when it has none or it is closed."""
-    found = raw.row("SELECT arm_at FROM hf_deadline WHERE id = ? AND closed_at IS NULL", (owner,))
+    found = raw.row(_ARM, (owner,))
     return (found is not None, found is not None and found[0] is not None)
 
 
@@ -472,7 +519,7 @@ def _insert_many(raw: Raw, table: str, columns: str, rows: Sequence[Sequence[Any
     placeholders = "(" + ", ".join(["?"] * (columns.count(",") + 1)) + ")"
     for start in range(0, len(rows), CHUNK):
         chunk = rows[start : start + CHUNK]
-        raw.run(
+        raw.later(
             f"INSERT INTO {table} ({columns}) VALUES " + ", ".join([placeholders] * len(chunk)),
             [value for row in chunk for value in row],
         )
@@ -485,7 +532,7 @@ def insert_events(raw: Raw, rows: Sequence[Sequence[Any]]) -> None:
 
 def outbox_lock(raw: Raw) -> None:
     """PostgreSQL: the transaction-scoped lock that makes outbox ids visible in increasing order."""
-    raw.row("SELECT pg_advisory_xact_lock(?)", (OUTBOX_LOCK_ID,))
+    raw.later("SELECT pg_advisory_xact_lock(?)", (OUTBOX_LOCK_ID,))
 
 
 def insert_outbox(raw: Raw, rows: Sequence[Sequence[Any]]) -> None:

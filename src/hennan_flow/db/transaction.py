@@ -43,13 +43,25 @@ DeadlineView = dict[str, Any]  # a deadline as portals see it (`Task.deadlines`)
 class Tx:
     """One write transaction: its session and cursor, journal, case lock and per-transaction state."""
 
-    __slots__ = ("_actions", "_raw", "applicant_salt", "calendar", "issued", "journal", "session", "started")
+    __slots__ = (
+        "_actions",
+        "_raw",
+        "_session",
+        "applicant_salt",
+        "calendar",
+        "calendar_version",
+        "issued",
+        "journal",
+        "started",
+    )
 
     def __init__(self, session: Session, raw: Raw) -> None:
-        self.session = session
+        self._session = session
         self._raw = raw
         self.journal = Journal()
         self.calendar: WorkCalendar | None = None
+        self.calendar_version: int | None = None
+        """The newest stored calendar's id when a batched read already fetched it (`engine.context`)."""
         self.started: dict[str, DeadlineView | None] = {}
         self.issued: list[Issued] = []
         self.applicant_salt: bytes | None = None
@@ -59,10 +71,17 @@ class Tx:
     def raw(self) -> Raw:
         """The driver cursor. Like the ORM's autoflush, pending ORM changes are flushed first, so
         driver-level statements see (and come after) everything the session did before them."""
-        session = self.session
+        session = self._session
         if session.new or session.dirty or session.deleted:
             session.flush()
         return self._raw
+
+    @property
+    def session(self) -> Session:
+        """The ORM session (the rarer paths). The cursor's held-back writes are sent first, so the
+        ORM sees (and comes after) everything the hot path wrote before (`Raw.later`)."""
+        self._raw.flush()
+        return self._session
 
     @property
     def postgres(self) -> bool:
@@ -83,7 +102,9 @@ class Tx:
         self._actions.append(action)
 
     def _finish(self) -> None:
-        self.journal.flush(self.raw)
+        raw = self.raw
+        self.journal.flush(raw)
+        raw.flush()
 
     def _committed(self) -> None:
         for action in self._actions:
@@ -113,7 +134,7 @@ def transaction(
             dbapi.execute("BEGIN IMMEDIATE")  # PostgreSQL's driver begins on the first statement
         session = cast(TransactionSession, sessions(bind=None))
         session.hf_engine, session.hf_fairy = bind, fairy
-        tx = Tx(session, Raw(dbapi=dbapi, postgres=bind.dialect.name == "postgresql"))
+        tx = Tx(session, Raw(dbapi=dbapi, postgres=bind.dialect.name == "postgresql", defer=True))
         yield tx
         tx._finish()
         if session.in_transaction():

@@ -43,10 +43,12 @@ class Authority:
             self._simulation = self._is_simulation()
         return self._simulation
 
-    def directory(self, raw: Raw) -> Directory | None:
-        """The stored directory in force, or None (one MAX(id) lookup; parsed once per version)."""
-        found = raw.row("SELECT MAX(id) FROM hf_directory")
-        newest = int(found[0] or 0) if found else 0
+    def directory(self, raw: Raw, newest: int | None = None) -> Directory | None:
+        """The stored directory in force, or None (one MAX(id) lookup unless `newest`, that id read
+        already; parsed once per version)."""
+        if newest is None:
+            found = raw.row("SELECT MAX(id) FROM hf_directory")
+            newest = int(found[0] or 0) if found else 0
         if newest == 0:
             return None
         cached = self._cached
@@ -66,9 +68,11 @@ class Authority:
         *,
         department: str | None = None,
         claimed_by: str | None = None,
+        newest: int | None = None,
     ) -> None:
-        """Refuse `operation` unless `actor` may do it (PermissionDenied); record the role it acts in."""
-        directory = self.directory(tx.raw if isinstance(tx, Tx) else tx)
+        """Refuse `operation` unless `actor` may do it (PermissionDenied); record the role it acts in
+        (`newest`: the newest stored directory's id, when the caller read it already)."""
+        directory = self.directory(tx.raw if isinstance(tx, Tx) else tx, newest)
         if directory is None:
             if self.simulation():
                 return  # open mode: a simulation database without a directory

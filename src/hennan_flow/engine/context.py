@@ -325,7 +325,9 @@ class EngineContext:
         else:
             assert isinstance(source, Session)
             raw = Raw(source.connection())
-        newest = hotpath.newest_calendar(raw)
+        newest = tx.calendar_version if tx is not None and tx.calendar_version is not None else None
+        if newest is None:
+            newest = hotpath.newest_calendar(raw)
         cached = self._calendars
         if cached is None or cached[0] != newest:
             cached = (newest, stored_calendar(hotpath.stored_calendars(raw)))  # cached per stored version
@@ -343,6 +345,12 @@ class EngineContext:
     def loaded_definition(self, definition_id: int) -> LoadedDefinition | None:
         """The definition if this process has loaded it already (no session needed to ask)."""
         return self._definitions.get(definition_id)
+
+    def definition_in(self, tx: Tx, definition_id: int) -> LoadedDefinition:
+        """`definition` inside a write transaction: the ORM session (and with it the sending of the
+        cursor's held-back writes, `Tx.session`) only when this process has not loaded it yet."""
+        loaded = self._definitions.get(definition_id)
+        return loaded if loaded is not None else self.definition(tx.session, definition_id)
 
     def definition(self, session: Session, definition_id: int) -> LoadedDefinition:
         """A deployed definition, loaded once per process (bundle model, spec, forms)."""

@@ -236,7 +236,7 @@ def end_step(
         at=at,
         detail={"reason": ending.reason, **(codes or {})} if ending.reason is not None else codes,
     )
-    definition = ctx.definition(tx.session, case.definition_id)
+    definition = ctx.definition_in(tx, case.definition_id)
     events.publish_task(
         tx,
         ending.event,
@@ -300,7 +300,7 @@ def end_case(
         ended = max(at, as_utc(task.ready_at)) if task.ready_at is not None else at
         end_step(ctx, tx, case, task, Ending.cancelled(end.reason, actor=by, outcome=outcome), ended)
     case.state, case.ended_at = end.state, at
-    bundle = (case.key, ctx.definition(tx.session, case.definition_id).version)
+    bundle = (case.key, ctx.definition_in(tx, case.definition_id).version)
     kind = f"case.{end.state}"
     if end.state == "completed":
         tx.journal.record(kind, case=case.id, actor=end.actor, at=at)
@@ -318,7 +318,7 @@ def end_case(
         )
     ctx.deadlines.close(tx, case.id, at)
     services.on_case_ended(
-        tx, plan=ctx.service_plan(ctx.definition(tx.session, case.definition_id)), case_id=case.id, now=at
+        tx, plan=ctx.service_plan(ctx.definition_in(tx, case.definition_id)), case_id=case.id, now=at
     )
 
 
@@ -363,15 +363,18 @@ def sync_steps(
     workflow: Any,
     now: datetime,
     actor: str | None,
+    open_rows: list[TaskRecord] | None = None,
 ) -> list[TaskRecord]:
     """Mirror SpiffWorkflow's ready user steps into the work queues after the process moved.
 
     Open steps the process moved past end cancelled; steps it made ready become ready; a finished
     process ends the case (`case.state` is set for the caller's `persist_case`). Returns the steps
-    that became ready.
+    that became ready. `open_rows`: the case's open steps as they are now, when the caller read
+    them already under the case lock (else they are read here).
     """
     ready = {t.id: t for t in ready_user_tasks(workflow)}
-    open_rows = hotpath.open_tasks(tx.raw, case.id)
+    if open_rows is None:
+        open_rows = hotpath.open_tasks(tx.raw, case.id)
     gone = [t for t in open_rows if t.id not in ready]
     done = finished(workflow)
     if not done:

@@ -78,16 +78,23 @@ def _complete_once(
     with ctx.workflows.changing(case_id) as change, ctx.write() as tx:
         now = ctx.now()
         raw = tx.raw
-        case = hotpath.read_case(raw, case_id, lock=True)  # one writer per case
-        assert case is not None
-        # the step as the case lock lets it be (the form data was checked before: `_check_data`)
-        task = hotpath.task_of(raw, task_id)
-        assert task is not None
+        # one writer per case: the case locked, and with it (sent together) the step as the lock
+        # lets it be, the case's open steps and the directory's and the calendar's versions (the
+        # form data was checked before: `_check_data`)
+        case, task, open_rows, directory, tx.calendar_version = hotpath.completion_reads(
+            raw, case_id, task_id
+        )
+        assert case is not None and task is not None
         ctx.authority.check(
-            tx, actor, "task.complete", department=task.department, claimed_by=task.claimed_by
+            tx,
+            actor,
+            "task.complete",
+            department=task.department,
+            claimed_by=task.claimed_by,
+            newest=directory,
         )
         _check_completable(task)
-        definition = ctx.definition(tx.session, case.definition_id)
+        definition = ctx.definition_in(tx, case.definition_id)
         before_result(
             tx.session,
             plan=ctx.service_plan(definition),
@@ -98,7 +105,8 @@ def _complete_once(
         workflow = load_workflow(ctx, raw, case, definition)
         complete_in_workflow(workflow, task_id, data)
         end_step(ctx, tx, case, task, Ending.completed(actor), now)
-        added = sync_steps(ctx, tx, case, definition, workflow, now, actor)
+        others = [t for t in open_rows if t.id != task_id]  # the completed step has ended
+        added = sync_steps(ctx, tx, case, definition, workflow, now, actor, open_rows=others)
         change.keep(persist_case(ctx, tx.raw, case, workflow), workflow, case)
         ready = ready_entries(ctx, tx, added, now)
     return task_of(task, ready=ready)

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.orm.exc import StaleDataError
-
 from ..db import hotpath
 from ..db.hotpath import CaseRecord
 from ..db.raw import Raw
@@ -51,8 +49,7 @@ def persist_case(ctx: EngineContext, raw: Raw, case: CaseRecord, workflow: Any, 
         hotpath.insert_case(raw, case, top=dump.top, spiff_version=SPIFF_VERSION)
         rev = 1
     else:
-        if not hotpath.update_case(raw, case, top=dump.top):
-            raise StaleDataError(f"case {case.id} changed under this operation")
+        hotpath.update_case(raw, case, top=dump.top)  # StaleDataError, at the latest before the commit
         rev = case.rev + 1
     if dump.full:  # stored whole: no fragments
         if not new:
