@@ -36,7 +36,9 @@ from hennan_flow.supervision.sweeper import explain
 
 REPO = Path(__file__).resolve().parents[1]
 BUNDLE = REPO / "tests" / "fixtures" / "clock" / "processes"
-NOW = datetime(2025, 11, 3, 2, 0, tzinfo=UTC)  # every seeded "due" instant is before it, the rest after
+# every seeded "due" instant is before it, the rest after; and before the first phase deadline of the
+# records the cards open (the yellow cards' 核查 ends 10-17 16:00 UTC), so a round sweeps only its 1,000
+NOW = datetime(2025, 10, 17, 2, 0, tzinfo=UTC)
 SIZES = (10_000, 100_000, 1_000_000)
 DUE = 1_000  # due signals per round (250 late steps × 4)
 ROUNDS = 3
