@@ -457,7 +457,7 @@ def processes(cluster: Cluster, seconds: float, rounds: int, outbox: bool) -> di
 
 
 # -- the sweep with two sweepers -------------------------------------------------------------------
-SWEEP_NOW = datetime(2025, 11, 3, 2, 0, tzinfo=UTC)  # bench/sweep.py's instants
+SWEEP_NOW = datetime(2025, 10, 17, 2, 0, tzinfo=UTC)  # bench/sweep.py's NOW: before any record phase ends
 CASES = (
     "INSERT INTO hf_case (id, definition_id, key, state, applicant, started_at, rev, spiff_version, wf_state,"
     " next_timer_at) SELECT 'c' || lpad(i::text, 9, '0'), %(definition)s, 'review_clock', 'open', '{}',"
