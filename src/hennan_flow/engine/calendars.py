@@ -108,22 +108,6 @@ def _store(
                     "pending": phase.due_at is None,
                 },
             )
-        # the phase deadlines of open 红黄牌 records follow the new calendar as the steps' do
-        for phase, card in recompute_phases(tx, ctx.phases, now):
-            changed += 1
-            tx.journal.record(
-                "deadline.recomputed",
-                case=phase.case_id,
-                task=card.task_id,
-                step=card.step,
-                at=now,
-                detail={
-                    "calendar": override.version,
-                    "card": card.id,
-                    "phase": phase.phase,
-                    "pending": phase.due_at is None,
-                },
-            )
         # BPMN timers that waited for calendar data are computed again at the next sweep; a case
         # whose process has no BPMN timer has none waiting (issue 18: no spurious timer.fired)
         timed = select(DefinitionRow.id).where(DefinitionRow.bpmn.contains("timerEventDefinition"))
