@@ -133,12 +133,8 @@ class PhaseClock:
 def start_phase(tx: Tx, clock: PhaseClock, card: Mapping[str, Any], phase: str, now: datetime) -> str:
     """Store a phase with its deadline and its pending `record_overdue` signal; its id."""
     within = clock.within(tx, phase)
-    due: datetime | None
-    try:
-        day = clock.calendar(tx).add_workdays(local_date(now), within)
-        due = end_of_day(day, clock.close)
-    except CalendarRangeError:
-        due = None  # the calendar does not reach it yet: no signal (shown as pending)
+    due = _phase_due(clock, clock.calendar(tx), now, within)
+    if due is None:  # the calendar does not reach it yet: no signal (shown as pending)
         log.warning("督办记录阶段期限待定（工作日历数据不足）：红黄牌 %s，阶段 %s", card["id"], phase)
     phase_id = str(uuid.uuid4())
     session = tx.session
@@ -161,6 +157,14 @@ def start_phase(tx: Tx, clock: PhaseClock, card: Mapping[str, Any], phase: str, 
     if due is not None:
         _add_signal(session, card, phase_id, phase, due)
     return phase_id
+
+
+def _phase_due(clock: PhaseClock, calendar: WorkCalendar, start: datetime, within: int) -> datetime | None:
+    """The end of the `within`-th working day after `start`; None while the calendar does not reach it."""
+    try:
+        return end_of_day(calendar.add_workdays(local_date(start), within), clock.close)
+    except CalendarRangeError:
+        return None
 
 
 def _add_signal(session: Session, card: Mapping[str, Any], phase_id: str, phase: str, due: datetime) -> None:
@@ -200,13 +204,7 @@ def recompute_phases(tx: Tx, clock: PhaseClock, now: datetime) -> list[tuple[Car
         before = as_utc(phase.due_at)
         if before is not None and before <= now:
             continue
-        due: datetime | None
-        try:
-            due = end_of_day(
-                calendar.add_workdays(local_date(as_utc(phase.started_at)), phase.within), clock.close
-            )
-        except CalendarRangeError:
-            due = None
+        due = _phase_due(clock, calendar, as_utc(phase.started_at), phase.within)
         if due == before:
             continue
         card = session.get(CardRow, phase.card_id)
