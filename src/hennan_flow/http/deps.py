@@ -41,8 +41,7 @@ def engine(request: Request) -> Engine:
 
 async def served(request: Request) -> Engine:
     """`engine` as a dependency (async: no thread-pool hop)."""
-    found: Engine = request.app.state.engine
-    return found
+    return engine(request)
 
 
 def current_user(request: Request) -> str:

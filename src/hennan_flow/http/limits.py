@@ -13,13 +13,10 @@ the XML reader's own bound (bpmn.xmlsafe, 10 MB) when that is larger.
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..bpmn.xmlsafe import DEFAULT_MAX_BYTES
-from .problems import PROBLEM_TYPE
+from .problems import problem
 
 __all__ = ["MAX_BODY", "BodyLimit"]
 
@@ -29,17 +26,6 @@ UPLOADS = "/web/"  # the workbench's paths: a BPMN file is uploaded there
 
 def _mib(size: int) -> str:
     return f"{size / (1024 * 1024):.4g} MiB" if size >= 1024 * 1024 else f"{size} 字节"
-
-
-def _problem(bound: int) -> bytes:
-    document: dict[str, Any] = {
-        "type": "too_large",
-        "title": "请求过大",
-        "status": 413,
-        "detail": f"请求体超过 {_mib(bound)} 的上限，服务未读取其余部分",
-        "hint": "请缩小提交的数据；上限由 hennan-flow serve --max-body 设定",
-    }
-    return json.dumps(document, ensure_ascii=False).encode("utf-8")
 
 
 class BodyLimit:
@@ -61,7 +47,7 @@ class BodyLimit:
         bound = self.bound(scope["path"])
         length = _content_length(scope)
         if length is not None and length > bound:
-            await _refuse(send, bound)
+            await _refuse(scope, receive, send, bound)
             return
         seen = 0
         refused = False
@@ -77,7 +63,7 @@ class BodyLimit:
                 if seen > bound:
                     refused = True
                     if not started:
-                        await _refuse(send, bound)
+                        await _refuse(scope, receive, send, bound)
                     return {"type": "http.disconnect"}
             return message
 
@@ -106,17 +92,13 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
-async def _refuse(send: Send, bound: int) -> None:
-    body = _problem(bound)
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", PROBLEM_TYPE.encode()),
-                (b"content-length", str(len(body)).encode()),
-                (b"connection", b"close"),
-            ],
-        }
+async def _refuse(scope: Scope, receive: Receive, send: Send, bound: int) -> None:
+    """The service's 413 problem (problems.problem), closing the connection."""
+    response = problem(
+        413,
+        "too_large",
+        f"请求体超过 {_mib(bound)} 的上限，服务未读取其余部分",
+        hint="请缩小提交的数据；上限由 hennan-flow serve --max-body 设定",
     )
-    await send({"type": "http.response.body", "body": body})
+    response.headers["connection"] = "close"
+    await response(scope, receive, send)
