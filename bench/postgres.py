@@ -457,7 +457,6 @@ def processes(cluster: Cluster, seconds: float, rounds: int, outbox: bool) -> di
 
 
 # -- the sweep with two sweepers -------------------------------------------------------------------
-SWEEP_NOW = datetime(2025, 10, 17, 2, 0, tzinfo=UTC)  # bench/sweep.py's NOW: before any record phase ends
 CASES = (
     "INSERT INTO hf_case (id, definition_id, key, state, applicant, started_at, rev, spiff_version, wf_state,"
     " next_timer_at) SELECT 'c' || lpad(i::text, 9, '0'), %(definition)s, 'review_clock', 'open', '{}',"
@@ -492,9 +491,11 @@ def seed(cluster: Cluster, database: str, definition: int, lo: int, hi: int, *, 
 
 
 def worker_sweep(url: str) -> None:
+    from sweep import NOW  # bench/sweep.py's instant: the seeded signals due, no record phase ended
+
     from hennan_flow import Engine, SimulatedClock
 
-    engine = Engine(url, clock=SimulatedClock(SWEEP_NOW))
+    engine = Engine(url, clock=SimulatedClock(NOW))
     engine.sweep()  # warm: nothing is due yet (the late steps are stored once every sweeper is ready)
     print("ready", flush=True)
     sys.stdin.readline()
