@@ -37,10 +37,16 @@ def test_the_served_document_is_the_shipped_copy() -> None:
                 assert {"401", "403", "404", "409", "422"} <= set(responses)
 
 
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Keys]]:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def live(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, Keys]]:
+    """A served database of each kind: the spec holds whichever store the workers share."""
     folder = tmp_path_factory.mktemp("openapi")
-    url = f"sqlite:///{folder / 'hf.db'}"
+    if request.param == "sqlite":
+        url = f"sqlite:///{folder / 'hf.db'}"
+    else:
+        url = request.getfixturevalue("postgres").create_database()
     prepare(url)
     keys = Keys(folder)
     with served(url, keys) as base:
