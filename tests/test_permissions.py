@@ -563,6 +563,25 @@ def test_given_an_actor_lists_hold_what_that_actor_may_read(world: World) -> Non
             world.engine.tasks(actor=stranger)
 
 
+def test_given_an_actor_cards_and_events_hold_what_that_actor_may_read(world: World) -> None:
+    cards = carded(world)  # the yellow and red card of the amr review step of a case the clerk started
+    case = world.engine.card(cards["red"]).case
+    everything, every_card = world.engine.events(limit=1000), {c.id for c in world.engine.cards()}
+    assert len(everything) > 3 and set(cards.values()) <= every_card
+    for reader in ("clerk", "handler", "reviewer", "auditor", "supervisor"):  # reviewer: of amr's superior
+        assert {c.id for c in world.engine.cards(actor=reader)} == every_card, reader
+        assert world.engine.card(cards["red"], actor=reader).id == cards["red"]
+        seen = world.engine.events(limit=1000, actor=reader)
+        assert {e.case for e in seen} == {case}, reader
+        assert {e.id for e in seen} >= {e.id for e in everything if e.case == case}, reader
+    assert world.engine.events(limit=1000, actor="auditor") == everything  # reads everything
+    for stranger in ("tax-handler", "portal", "other-reviewer"):
+        assert world.engine.cards(actor=stranger) == [], stranger
+        assert world.engine.events(limit=1000, actor=stranger) == [], stranger
+        with pytest.raises(PermissionDenied, match=f"{stranger} 不能读取案件"):
+            world.engine.card(cards["red"], actor=stranger)
+
+
 def test_the_sweeper_acts_as_the_system(world: World) -> None:
     carded(world)
     (case,) = world.engine.cases(state="open")

@@ -189,6 +189,9 @@ _ACTOR = click.option(
     help="Only records whose open phase (verify 核查, rectify 整改, review 上级复核, revisit 回访) is past its deadline.",
 )
 @click.option("--case", "case_id", default=None, help="Only cards of this case.")
+@click.option(
+    "--actor", default=None, envvar="HENNAN_FLOW_ACTOR", help="Read as this user: only what they may read."
+)
 @format_option()
 @pass_cli
 def card_list(
@@ -198,9 +201,12 @@ def card_list(
     department: str | None,
     overdue: str | None,
     case_id: str | None,
+    actor: str | None,
 ) -> None:
     """List yellow and red cards, oldest first."""
-    found = obj.engine().cards(state=state, case=case_id, color=color, department=department, overdue=overdue)
+    found = obj.engine().cards(
+        state=state, case=case_id, color=color, department=department, overdue=overdue, actor=actor
+    )
 
     def text() -> str:
         rows = [
@@ -227,11 +233,14 @@ def card_list(
 
 @card.command("show")
 @click.argument("card_id")
+@click.option(
+    "--actor", default=None, envvar="HENNAN_FLOW_ACTOR", help="Read as this user: only what they may read."
+)
 @format_option()
 @pass_cli
-def card_show(obj: CliContext, card_id: str) -> None:
+def card_show(obj: CliContext, card_id: str, actor: str | None) -> None:
     """Show a card with its record, phase deadlines and accountability entries."""
-    shown = obj.engine().card(card_id)
+    shown = obj.engine().card(card_id, actor=actor)
     obj.emit(shown.record_dict(), lambda: _card_text(shown))
 
 

@@ -13,18 +13,18 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from ..clock.instants import as_utc
 from ..db import hotpath
 from ..db.hotpath import CaseRecord
-from ..db.models import CaseRow, DefinitionRow, EventRow, TaskRow
+from ..db.models import CaseRow, DefinitionRow, EventRow
 from ..db.raw import Raw
 from ..entities import Case, Issued
 from ..errors import NotFoundError
 from ..ids import new_id
 from ..runtime.workflow import SPIFF_VERSION, advance, new_workflow, ready_user_tasks, task_data
-from . import events
+from . import events, portal
 from .context import EngineContext
 from .lifecycle import sync_steps
 from .rows import locked_case
@@ -194,13 +194,12 @@ def cases(ctx: EngineContext, *, state: str | None, key: str | None, actor: str 
     """Cases, newest first (without their timelines); given `actor`, only those that actor may read:
     the cases they started and those with a step in their departments (DESIGN §8)."""
     with ctx.read() as session:
-        reader = ctx.authority.reader(Raw(session.connection()), actor)
+        reader = portal.readable(ctx, Raw(session.connection()), actor)
         query = select(CaseRow, DefinitionRow.version).join(
             DefinitionRow, DefinitionRow.id == CaseRow.definition_id
         )
         if reader is not None:
-            theirs = select(TaskRow.case_id).where(TaskRow.department.in_(reader.departments))
-            query = query.where(or_(CaseRow.started_by == reader.id, CaseRow.id.in_(theirs)))
+            query = query.where(reader.case(CaseRow.id))
         if state:
             query = query.where(CaseRow.state == state)
         if key:

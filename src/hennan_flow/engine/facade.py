@@ -33,7 +33,6 @@ from ..clock.workdays import WorkCalendar
 from ..entities import Case, Deployment, Task
 from ..errors import ConfigError, FieldError, InputError, NotFoundError
 from ..sealing import Keyring
-from ..supervision import cards as card_records
 from ..supervision.cards import Card, OutboxEvent
 from ..supervision.sweeper import BatchReport, Sweeper, SweepResult
 from . import (
@@ -594,18 +593,29 @@ class Engine(ServiceDesk):
         color: str | None = None,
         department: str | None = None,
         overdue: str | None = None,
+        actor: str | None = None,
     ) -> list[Card]:
         """Yellow and red cards, oldest first; `state="open"` means not closed yet; `overdue` a record
-        phase (verify, rectify, review, revisit, or any) whose deadline has passed while it is open."""
+        phase (verify, rectify, review, revisit, or any) whose deadline has passed while it is open.
+        Given `actor`, the cards of the cases that actor may read (DESIGN §8)."""
         return supervision.list_cards(
-            self.context, state=state, case=case, color=color, department=department, overdue=overdue
+            self.context,
+            state=state,
+            case=case,
+            color=color,
+            department=department,
+            overdue=overdue,
+            actor=actor,
         )
 
-    def card(self, card_id: str) -> Card:
-        """A card with its supervision record, phase deadlines and accountability entries."""
+    def card(self, card_id: str, *, actor: str | None = None) -> Card:
+        """A card with its supervision record, phase deadlines and accountability entries; given
+        `actor`, PermissionDenied unless that actor may read the card's case."""
         with self.context.read() as session:
             years = self.context.calendar(session).provisional_years
-            return supervision.show_card(session, card_id, self.context.now(), years)
+            found = supervision.show_card(session, card_id, self.context.now(), years)
+        portal.check_readable(self.context, found.case, actor)
+        return found
 
     def advance_card(
         self, card_id: str, *, to: str, note: str, conclusion: str | None = None, actor: str | None = None
@@ -633,14 +643,14 @@ class Engine(ServiceDesk):
         """Record a referral's outcome; it closes."""
         return supervision.close_referral(self.context, referral_id, outcome=outcome, actor=actor)
 
-    def events(self, *, after: int = 0, limit: int = 100) -> list[OutboxEvent]:
+    def events(self, *, after: int = 0, limit: int = 100, actor: str | None = None) -> list[OutboxEvent]:
         """Outbox events (case and step changes, signals, cards, records; docs/events.md), id > `after`.
 
         Keep the last id as the cursor: reading again with it returns only newer events, so a
-        consumer sees each event once. Ids become visible in increasing order.
+        consumer sees each event once. Ids become visible in increasing order. Given `actor`, only
+        the events of cases that actor may read (DESIGN §8; events of no case: readers of all).
         """
-        with self.context.read() as session:
-            return card_records.read_events(session, after=after, limit=limit)
+        return supervision.events(self.context, after=after, limit=limit, actor=actor)
 
     def supervision_report(
         self, *, start: date | None = None, end: date | None = None, department: str | None = None

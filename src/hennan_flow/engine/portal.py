@@ -3,9 +3,10 @@ diagram, and the §8 read check of one case for a given actor."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import ColumnElement, or_, select
 
 from ..db.models import CaseRow, TaskRow
 from ..db.raw import Raw
@@ -14,25 +15,52 @@ from ..supervision import cards as card_records
 from . import deployments, tasks
 from .context import EngineContext
 
-__all__ = ["check_readable", "element_states", "form_schema"]
+__all__ = ["Readable", "check_readable", "element_states", "form_schema", "readable"]
 
 _COLOURS = {"red": 2, "yellow": 1}
+
+
+@dataclass(frozen=True)
+class Readable:
+    """What one actor may read (DESIGN §8): the cases they started or that have a step in
+    `departments` (their own; for a reviewer also those whose superior is theirs, whose red cards
+    they review)."""
+
+    user: str
+    departments: frozenset[str]
+
+    def case(self, column: Any) -> ColumnElement[bool]:
+        """`column` (a case id) names a case this actor may read."""
+        started = select(CaseRow.id).where(CaseRow.started_by == self.user)
+        theirs = select(TaskRow.case_id).where(TaskRow.department.in_(self.departments))
+        return or_(column.in_(started), column.in_(theirs))
+
+
+def readable(ctx: EngineContext, raw: Raw, actor: str | None) -> Readable | None:
+    """What `actor` may read; None: everything (no actor, or supervisor, auditor, admin)."""
+    reader = ctx.authority.reader(raw, actor)
+    if reader is None:
+        return None
+    departments = set(reader.departments)
+    directory = ctx.authority.directory(raw)
+    if "reviewer" in reader.roles and directory is not None:
+        departments |= {d.code for d in directory.departments.values() if d.superior in reader.departments}
+    return Readable(reader.id, frozenset(departments))
 
 
 def check_readable(ctx: EngineContext, case_id: str, actor: str | None) -> None:
     """Refuse (PermissionDenied) unless `actor` may read the case: they started it, it has a step in
     their departments, or they read everything (DESIGN §8); no actor reads with the database's rights."""
     with ctx.read() as session:
-        reader = ctx.authority.reader(Raw(session.connection()), actor)
+        reader = readable(ctx, Raw(session.connection()), actor)
         if reader is None:
             return
-        theirs = exists().where(TaskRow.case_id == case_id, TaskRow.department.in_(reader.departments))
         found = session.execute(
-            select(CaseRow.id).where(CaseRow.id == case_id, or_(CaseRow.started_by == reader.id, theirs))
+            select(CaseRow.id).where(CaseRow.id == case_id, reader.case(CaseRow.id))
         ).first()
         if found is None and session.get(CaseRow, case_id) is not None:
             raise PermissionDenied(
-                f"{reader.id} 不能读取案件 {case_id}：案件不是其发起的，也没有其部门的步骤",
+                f"{reader.user} 不能读取案件 {case_id}：案件不是其发起的，也没有其部门的步骤",
                 hint="needs a step of the case in one of the user's departments, or role supervisor/auditor/admin",
             )
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..clock.workdays import WorkCalendar
-from ..db.models import CardRow, DeadlineRow, SignalRow
+from ..db.models import CardRow, DeadlineRow, OutboxRow, SignalRow
 from ..db.raw import Raw
 from ..db.transaction import Tx
 from ..entities import Issued
@@ -28,11 +28,11 @@ from ..identity.permissions import SYSTEM
 from ..supervision import accountability, hotline, records
 from ..supervision import cards as card_records
 from ..supervision.bulletin import Bulletin, build_bulletin
-from ..supervision.cards import Card, issue
+from ..supervision.cards import Card, OutboxEvent, issue
 from ..supervision.facts import Scope, read_facts
 from ..supervision.figures import SupervisionReport, build_report
 from ..supervision.review_figures import summary
-from . import calendars, cases, pauses
+from . import calendars, cases, pauses, portal
 from .context import EngineContext
 from .lifecycle import resume_case_clock
 from .pauses import OVERRUN_TRIGGERS
@@ -175,11 +175,14 @@ def list_cards(
     color: str | None,
     department: str | None,
     overdue: str | None,
+    actor: str | None = None,
 ) -> list[Card]:
-    """Cards oldest first, filtered; `overdue` a phase (verify, rectify, review, revisit) or `any`."""
+    """Cards oldest first, filtered; `overdue` a phase (verify, rectify, review, revisit) or `any`;
+    given `actor`, only the cards of cases that actor may read (DESIGN §8)."""
     if overdue not in (None, "any", *records.PHASE_NAMES):
         raise InputError(f"unknown phase {overdue!r}", hint="use verify, rectify, review, revisit or any")
     with ctx.read() as session:
+        reader = portal.readable(ctx, Raw(session.connection()), actor)
         years = ctx.calendar(session).provisional_years
         only = None
         if overdue is not None:
@@ -192,7 +195,16 @@ def list_cards(
             department=department,
             only=only,
             provisional_years=years,
+            where=None if reader is None else reader.case(CardRow.case_id),
         )
+
+
+def events(ctx: EngineContext, *, after: int, limit: int, actor: str | None) -> list[OutboxEvent]:
+    """Outbox events after the cursor; given `actor`, those of the cases that actor may read."""
+    with ctx.read() as session:
+        reader = portal.readable(ctx, Raw(session.connection()), actor)
+        where = None if reader is None else reader.case(OutboxRow.case_id)
+        return card_records.read_events(session, after=after, limit=limit, where=where)
 
 
 def account(

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Protocol, TypedDict, cast
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import ColumnElement, Table, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -491,8 +491,10 @@ def list_cards(
     department: str | None = None,
     only: Collection[str] | None = None,
     provisional_years: frozenset[int] = frozenset(),
+    where: ColumnElement[bool] | None = None,
 ) -> list[Card]:
-    """Cards oldest first; `state="open"` means every card not closed yet; `only` keeps these ids."""
+    """Cards oldest first; `state="open"` means every card not closed yet; `only` keeps these ids,
+    `where` the rows it holds (a reader's filter)."""
     if state not in {None, *CARD_STATES}:
         raise InputError(
             f"unknown card state {state!r}",
@@ -511,6 +513,8 @@ def list_cards(
         query = query.where(CardRow.color == color)
     if department is not None:
         query = query.where(CardRow.department == department)
+    if where is not None:
+        query = query.where(where)
     rows = session.scalars(query.order_by(CardRow.issued_at, CardRow.id))
     return [card_of(r, provisional_years=provisional_years) for r in rows if only is None or r.id in only]
 
@@ -525,13 +529,19 @@ def get_card(session: Session, card_id: str, provisional_years: frozenset[int] =
     return card_of(row, record, provisional_years)
 
 
-def read_events(session: Session, *, after: int = 0, limit: int = 100) -> list[OutboxEvent]:
-    """Outbox events with id > `after`, oldest first; save the last id as the next cursor."""
+def read_events(
+    session: Session, *, after: int = 0, limit: int = 100, where: ColumnElement[bool] | None = None
+) -> list[OutboxEvent]:
+    """Outbox events with id > `after`, oldest first (of those `where` holds); save the last id as
+    the next cursor."""
     if isinstance(after, bool) or not isinstance(after, int) or after < 0:
         raise InputError(f"the cursor must be a whole number ≥ 0, not {after!r}")
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 10_000:
         raise InputError(f"limit must be between 1 and 10000, not {limit!r}")
-    rows = session.scalars(select(OutboxRow).where(OutboxRow.id > after).order_by(OutboxRow.id).limit(limit))
+    query = select(OutboxRow).where(OutboxRow.id > after)
+    if where is not None:
+        query = query.where(where)
+    rows = session.scalars(query.order_by(OutboxRow.id).limit(limit))
     return [
         OutboxEvent(
             id=r.id,

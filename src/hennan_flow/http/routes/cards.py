@@ -17,19 +17,19 @@ router = APIRouter(tags=["cards"])
 @router.get("/cards")
 def cards(
     db: Db,
-    _user: User,
+    user: User,
     state: Literal["open", "verifying", "rectifying", "reviewing", "revisiting", "closed"] | None = None,
     case: str | None = None,
     color: Literal["yellow", "red"] | None = None,
 ) -> list[dict[str, Any]]:
     """Yellow and red cards, oldest first (`card list --format json`); `state=open`: not closed yet."""
-    return [dict(c.as_dict()) for c in db.cards(state=state, case=case, color=color)]
+    return [dict(c.as_dict()) for c in db.cards(state=state, case=case, color=color, actor=user)]
 
 
 @router.get("/cards/{card_id}")
-def card(card_id: str, db: Db, _user: User) -> dict[str, Any]:
+def card(card_id: str, db: Db, user: User) -> dict[str, Any]:
     """A card with its supervision record (`card show --format json`)."""
-    return db.card(card_id).record_dict()
+    return db.card(card_id, actor=user).record_dict()
 
 
 class Advance(Body):

@@ -18,7 +18,7 @@ POLL = 0.1  # seconds between two reads while a long-poll waits
 @router.get("/events")
 def events(
     db: Db,
-    _user: User,
+    user: User,
     after: Annotated[int, Query(ge=0, le=2**62, description="the last event id seen (cursor)")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     wait: Annotated[float, Query(ge=0, le=30, description="seconds to wait for a first event")] = 0,
@@ -27,7 +27,7 @@ def events(
     an empty list after `wait` seconds)."""
     deadline = time.monotonic() + wait
     while True:
-        found = db.events(after=after, limit=limit)
+        found = db.events(after=after, limit=limit, actor=user)
         if found or time.monotonic() >= deadline:
             return [e.as_dict() for e in found]
         time.sleep(min(POLL, max(0.0, deadline - time.monotonic())))
