@@ -37,6 +37,7 @@ from SpiffWorkflow.util.task import TaskState
 from ..bpmn.parser import ProcessSpecs
 from ..errors import ExpressionError, HennanFlowError, Location, StateError
 from ..ids import use_for_spiff_tasks, uuid7
+from .engine_steps import do_engine_steps, skip_idle_waiting_walks
 from .instances import MAX_INSTANCES
 from .sandbox import Sandbox, expression_failed
 from .timers import TIMER_CLASSES, due_instant
@@ -471,7 +472,7 @@ def advance(workflow: Any) -> None:
 
     try:
         workflow.refresh_timers()
-        workflow.do_engine_steps(did_complete_task=count)
+        do_engine_steps(workflow, count)  # SpiffWorkflow's, without its walks where the answer is known
     except (SpiffWorkflowException, WorkflowException, HennanFlowError) as exc:
         raise spiff_runtime_error(exc) from exc
 
@@ -482,6 +483,7 @@ def complete(workflow: Any, task_id: str, data: Mapping[str, Any]) -> None:
         raise StateError(f"task {task_id} is not ready in the case's workflow")
     try:
         task.data.update(data)
+        skip_idle_waiting_walks(workflow)
         task.run()
     except (SpiffWorkflowException, WorkflowException, HennanFlowError) as exc:
         raise spiff_runtime_error(exc) from exc
