@@ -805,7 +805,7 @@ def test_an_unknown_department_is_one_line_and_exit_2(
 ) -> None:
     code, out, err = run(seeded, capsys, "--department", "nope")
     assert (code, out) == (2, "")
-    assert err == "error: unknown department 'nope'. hint: known department codes: amr, fire, urban\n"
+    assert err == "错误：unknown department 'nope'. hint: known department codes: amr, fire, urban\n"
     with pytest.raises(NotFoundError):
         seeded.engine.supervision_report(department="nope")
 
@@ -815,7 +815,7 @@ def test_a_reversed_range_is_one_line_and_exit_2(seeded: Seeded, capsys: pytest.
     assert (code, out) == (2, "")
     assert (
         err
-        == "error: the period is reversed: from 2025-04-30 is after to 2025-04-01. hint: give --from on or before --to\n"
+        == "错误：the period is reversed: from 2025-04-30 is after to 2025-04-01. hint: give --from on or before --to\n"
     )
     with pytest.raises(InputError):
         seeded.engine.supervision_report(start=date(2025, 4, 30), end=date(2025, 4, 1))
@@ -824,7 +824,7 @@ def test_a_reversed_range_is_one_line_and_exit_2(seeded: Seeded, capsys: pytest.
 def test_a_bad_date_is_one_line_and_exit_2(seeded: Seeded, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(seeded, capsys, "--to", "2025-13-01")
     assert (code, out) == (2, "")
-    assert err == "error: --to '2025-13-01' is not a date. hint: write YYYY-MM-DD, e.g. 2025-04-01\n"
+    assert err == "错误：--to '2025-13-01' is not a date. hint: write YYYY-MM-DD, e.g. 2025-04-01\n"
 
 
 def test_output_file(seeded: Seeded, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -85,7 +85,7 @@ class HennanFlowError(Exception):
         parts.append(self.message)
         text = " ".join(parts)
         if self.hint:
-            text = f"{text.rstrip('. ')}. hint: {self.hint}"
+            text = f"{text.rstrip('. 。')}。建议：{self.hint}"
         return text
 
 
