@@ -143,7 +143,7 @@ def test_bad_bundle_is_one_clear_line_and_exit_2(
     code, out, err = run(capsys, "audit", str(FIXTURES / fixture))
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and err.startswith(f"错误：{FIXTURES}/{line}")
-    assert "hint: " in err and "Traceback" not in err
+    assert "建议：" in err and "Traceback" not in err
 
 
 def test_a_folder_with_an_unsound_file_is_audited_whole(
@@ -167,7 +167,7 @@ def test_missing_file_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path)
     missing = tmp_path / "missing.bpmn"
     code, _, err = run(capsys, "audit", str(missing))
     assert code == 2 and err.startswith(f"错误：{missing}: no such file or folder")
-    assert "hint: check the path" in err and err.count("\n") == 1
+    assert "建议：check the path" in err and err.count("\n") == 1
 
 
 def test_unreadable_file_exit_2(

@@ -97,8 +97,8 @@ def test_add_never_opens_the_database(capsys: pytest.CaptureFixture[str], tmp_pa
         (("2022-09-29", "0"), "N 须为 1 到"),
         (("2022-09-29", "-3"), "N 须为 1 到"),
         (("2022-09-29", "five"), "N 须为 1 到"),
-        (("2022-02-30", "3"), "not a date"),
-        (("29/09/2022", "3"), "not a date"),
+        (("2022-02-30", "3"), "不是 YYYY-MM-DD 格式的日期"),
+        (("29/09/2022", "3"), "不是 YYYY-MM-DD 格式的日期"),
     ],
 )
 def test_add_bad_input_is_one_line_exit_2(
@@ -115,7 +115,7 @@ def test_add_unknown_unit_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -
     code, out, err = run(capsys, "calendar", "add", "2022-09-29", "3", "--unit", "hour")
     assert code == 2
     assert out == ""
-    assert "参数 --unit 的值无效：可选值为 workday、natural_day" in err
+    assert "参数 --unit 的值无效（收到 'hour'）：可选值为 workday、natural_day" in err
 
 
 def test_2031_is_exit_2_with_one_line_saying_how_to_add_it(capsys: pytest.CaptureFixture[str]) -> None:

@@ -32,7 +32,7 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
 
 
 FAILURES = [
-    (("case", "list", "--state", "bogus"), "参数 --state 的值无效：可选值为 open、"),
+    (("case", "list", "--state", "bogus"), "参数 --state 的值无效（收到 'bogus'）：可选值为 open、"),
     (("case", "lst"), "没有命令 lst"),
     (("case", "list", "--nope"), "没有选项 --nope"),
     (("case", "show"), "缺少参数 CASE_ID"),

@@ -846,4 +846,4 @@ def test_usage_error_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert (rc, out) == (2, "")
     assert "缺少参数 PATHS（" in err
     rc, _, err = run(capsys, "validate", CLEAN, "--format", "yaml")
-    assert rc == 2 and "参数 --format 的值无效：可选值为 " in err
+    assert rc == 2 and "参数 --format 的值无效（收到 'yaml'）：可选值为 " in err

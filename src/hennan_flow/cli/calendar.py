@@ -54,7 +54,7 @@ def _stored_calendar(obj: CliContext) -> WorkCalendar | None:
 
 def _parse_date(text: str) -> date:
     if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-        raise ConfigError(f"DATE {printable(text)} is not a date YYYY-MM-DD")
+        raise ConfigError(f"DATE {printable(text)} 不是 YYYY-MM-DD 格式的日期")
     try:
         return parse_day(text, what="DATE")
     except ConfigError as exc:

@@ -7,6 +7,8 @@ here; option names, command names and the values typed stay as written.
 
 from __future__ import annotations
 
+import re
+
 import click
 
 __all__ = ["usage_message"]
@@ -30,7 +32,9 @@ def _bad_value(exc: click.BadParameter) -> str:
     where = f"参数 {name} 的值无效" if name else "参数的值无效"
     ptype = exc.param.type if exc.param is not None else None
     if isinstance(ptype, click.Choice):
-        return f"{where}：可选值为 {'、'.join(str(c) for c in ptype.choices)}"
+        typed = re.match(r"^('[^']*'|\"[^\"]*\") is not", exc.message)
+        got = f"（收到 {typed.group(1)}）" if typed else ""
+        return f"{where}{got}：可选值为 {'、'.join(str(c) for c in ptype.choices)}"
     if isinstance(ptype, click.DateTime):
         return f"{where}：须为日期时间，格式 {'、'.join(ptype.formats)}"
     if isinstance(ptype, click.Path | click.File):
