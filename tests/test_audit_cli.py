@@ -142,8 +142,8 @@ def test_bad_bundle_is_one_clear_line_and_exit_2(
 ) -> None:
     code, out, err = run(capsys, "audit", str(FIXTURES / fixture))
     assert code == 2 and out == ""
-    assert err.count("\n") == 1 and err.startswith(f"error: {FIXTURES}/{line}")
-    assert "hint: " in err and "Traceback" not in err
+    assert err.count("\n") == 1 and err.startswith(f"错误：{FIXTURES}/{line}")
+    assert "建议：" in err and "Traceback" not in err
 
 
 def test_a_folder_with_an_unsound_file_is_audited_whole(
@@ -166,8 +166,8 @@ def test_a_folder_with_an_unsound_file_is_audited_whole(
 def test_missing_file_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     missing = tmp_path / "missing.bpmn"
     code, _, err = run(capsys, "audit", str(missing))
-    assert code == 2 and err.startswith(f"error: {missing}: no such file or folder")
-    assert "hint: check the path" in err and err.count("\n") == 1
+    assert code == 2 and err.startswith(f"错误：{missing}: no such file or folder")
+    assert "建议：check the path" in err and err.count("\n") == 1
 
 
 def test_unreadable_file_exit_2(
@@ -187,7 +187,7 @@ def test_unreadable_file_exit_2(
     else:
         locked.chmod(0)
     code, _, err = run(capsys, "audit", str(locked))
-    assert code == 2 and err.startswith(f"error: {locked}: permission denied") and err.count("\n") == 1
+    assert code == 2 and err.startswith(f"错误：{locked}: permission denied") and err.count("\n") == 1
 
 
 @pytest.mark.parametrize(
@@ -202,7 +202,7 @@ def test_bad_catalogue_exit_2(capsys: pytest.CaptureFixture[str], fixture: str, 
     path = FIXTURES / fixture
     code, out, err = run(capsys, "audit", CLEAN, "--catalog", str(path))
     assert code == 2 and out == ""
-    assert err.startswith(f"error: {path}:{line}: catalogue: ") and err.count("\n") == 1
+    assert err.startswith(f"错误：{path}:{line}: catalogue: ") and err.count("\n") == 1
 
 
 def test_unknown_catalogue_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -94,11 +94,11 @@ def test_add_never_opens_the_database(capsys: pytest.CaptureFixture[str], tmp_pa
 @pytest.mark.parametrize(
     ("args", "words"),
     [
-        (("2022-09-29", "0"), "N must be"),
-        (("2022-09-29", "-3"), "N must be"),
-        (("2022-09-29", "five"), "N must be"),
-        (("2022-02-30", "3"), "not a date"),
-        (("29/09/2022", "3"), "not a date"),
+        (("2022-09-29", "0"), "N 须为 1 到"),
+        (("2022-09-29", "-3"), "N 须为 1 到"),
+        (("2022-09-29", "five"), "N 须为 1 到"),
+        (("2022-02-30", "3"), "不是 YYYY-MM-DD 格式的日期"),
+        (("29/09/2022", "3"), "不是 YYYY-MM-DD 格式的日期"),
     ],
 )
 def test_add_bad_input_is_one_line_exit_2(
@@ -107,7 +107,7 @@ def test_add_bad_input_is_one_line_exit_2(
     code, out, err = run(capsys, "calendar", "add", *args)
     assert code == 2
     assert out == ""
-    assert err.count("\n") == 1 and err.startswith("error: ")
+    assert err.count("\n") == 1 and err.startswith("错误：")
     assert words in err
 
 
@@ -115,14 +115,14 @@ def test_add_unknown_unit_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -
     code, out, err = run(capsys, "calendar", "add", "2022-09-29", "3", "--unit", "hour")
     assert code == 2
     assert out == ""
-    assert "'hour' is not one of 'workday', 'natural_day'" in err
+    assert "参数 --unit 的值无效（收到 'hour'）：可选值为 workday、natural_day" in err
 
 
 def test_2031_is_exit_2_with_one_line_saying_how_to_add_it(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "calendar", "add", "2031-03-03", "5")
     assert (code, out) == (2, "")
     assert err.count("\n") == 1
-    assert err.startswith("error: no working-day data for 2031")
+    assert err.startswith("错误：no working-day data for 2031")
     assert "--calendar FILE" in err and "years = [2031]" in err
 
 
@@ -145,7 +145,7 @@ def test_a_malformed_override_file_names_its_line(capsys: pytest.CaptureFixture[
     path.write_text('version = "x"\nyears = [2031]\nwork = ["2031-01-27"]\n', encoding="utf-8")
     code, out, err = run(capsys, "--calendar", str(path), "calendar", "add", "2031-03-03", "5")
     assert (code, out) == (2, "")
-    assert err.startswith(f"error: {path}:3: ")
+    assert err.startswith(f"错误：{path}:3: ")
     assert "2031-01-27 is a weekday" in err
 
 

@@ -37,7 +37,7 @@ def cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Cli:
 
 
 def one_error_line(err: str) -> str:
-    assert err.startswith("error: ") and err.count("\n") == 1, err
+    assert err.startswith("错误：") and err.count("\n") == 1, err
     return err
 
 

@@ -38,8 +38,8 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 
 
 def one_line(err: str) -> str:
-    assert err.startswith("error: ") and err.count("\n") == 1, err
-    assert "Traceback" not in err and "internal error" not in err
+    assert err.startswith("错误：") and err.count("\n") == 1, err
+    assert "Traceback" not in err and "内部错误" not in err
     return err
 
 
@@ -172,7 +172,7 @@ def test_arguments_that_are_not_utf8_exit_2(
     argv = [a.replace("{}", gbk) for a in command]
     rc, out, err = run(capsys, "--db", review[0], *argv)
     assert (rc, out) == (2, "")
-    assert "is not UTF-8 text" in one_line(err)
+    assert "不是 UTF-8 文本" in one_line(err)
     # the JSON contract: one error document on stdout, the same exit code
     rc, out, err = run(capsys, "--db", review[0], "--format", "json", *argv)
     assert (rc, err) == (2, "")
@@ -449,7 +449,7 @@ def test_every_value_taking_option_exits_0_1_2_or_4(
         argv = ["--now", NOW, *argv] if param.name != "now" else argv
     rc, out, err = run(capsys, "--db", fuzz_db, *argv)
     assert rc in {0, 1, 2, 4}, (argv[:8], out[-500:], err[-500:])
-    assert "Traceback" not in out + err and "internal error" not in err, err[-500:]
+    assert "Traceback" not in out + err and "内部错误" not in err, err[-500:]
     if rc == 2:
         assert len(err.strip().splitlines()) <= 1, err[-800:]
 

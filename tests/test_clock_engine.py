@@ -238,7 +238,7 @@ def test_cli_pause_resume_extend_and_calendar_load(
     code, out, _ = run("--now", "2025-10-13T09:00:00+08:00", "task", "resume", task["id"])
     assert code == 0 and "2025-10-17T00:00:00+08:00" in out
     code, _out, err = run("--now", "2025-10-13T09:00:00+08:00", "task", "resume", task["id"])
-    assert code == 2 and err.startswith("error: ") and err.count("\n") == 1
+    assert code == 2 and err.startswith("错误：") and err.count("\n") == 1
     code, _out, err = run("task", "extend", task["id"], "--days", "2", "--approver", "局长", "--reason", " ")
     assert code == 2 and "reason" in err
     bad = tmp_path / "bad.toml"

@@ -439,7 +439,7 @@ def test_commitment_cli_lists_verifies_declines_and_repairs(
         "--note",
         "x",
     )
-    assert code == 2 and err.startswith("error: commitment") and "is false" in err
+    assert code == 2 and err.startswith("错误：commitment") and "is false" in err
 
     code, out, _ = cli(url, capsys, "commitment", "credit", "--open", "--format", "json")
     (record,) = json.loads(out)

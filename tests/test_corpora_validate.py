@@ -53,7 +53,7 @@ def test_validate_every_corpus_file(
         main(["--format", "json", "validate", str(CORPORA)])
     out, err = capsys.readouterr()
     assert exited.value.code in (0, 1), err[-2000:]
-    assert "internal error" not in err and "Traceback" not in err
+    assert "内部错误" not in err and "Traceback" not in err
     assert err == "", err[-2000:]
     document = json.loads(out)  # exactly one JSON document
     results = {f["file"]: f for f in document["files"]}

@@ -343,7 +343,7 @@ def test_a_receiver_that_never_answers_stops_the_push_with_exit_1_and_the_cursor
         args = ("--db", engine.url, "--now", LATER, "exchange", "push", "--url", url, "--target", "prov")
         rc, out, err = cli(capsys, *args, "--retries", "3", "--backoff", "0")
     assert (rc, out) == (1, "")
-    assert err.startswith("error: target prov: batch of outbox events 1–") and "last HTTP 500" in err
+    assert err.startswith("错误：target prov: batch of outbox events 1–") and "last HTTP 500" in err
     assert "cursor stays at 0" in err and Receiver.requests == 3
     assert APPLICANT["name"] not in err
     assert rows(engine, "SELECT COUNT(*) FROM hf_exchange_cursor")[0][0] == 0

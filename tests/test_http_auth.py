@@ -70,4 +70,4 @@ def test_bad_settings_are_refused_before_serving(tmp_path: Path, capsys: pytest.
     rc, out, err = cli(
         capsys, "--db", db, "serve", "--jwks", str(bad), "--jwt-issuer", ISSUER, "--jwt-audience", AUDIENCE
     )
-    assert rc == 2 and out == "" and err.startswith("error: cannot read the JWKS") and err.count("\n") == 1
+    assert rc == 2 and out == "" and err.startswith("错误：cannot read the JWKS") and err.count("\n") == 1

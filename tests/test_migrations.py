@@ -96,7 +96,7 @@ def test_a_downgrade_that_would_delete_records_is_refused(
     for target in ("0001", "base", "-15"):  # (-15: from head 0016 to 0001)
         rc, out, err = run(capsys, "--db", url, "db", "downgrade", target)
         assert (rc, out) == (2, "")
-        assert err.startswith(f"error: downgrading to {target} would delete ") and err.count("\n") == 1
+        assert err.startswith(f"错误：downgrading to {target} would delete ") and err.count("\n") == 1
         assert "row(s) of hf_deadline (revision 0002)" in err and "row(s) of hf_pause (revision 0002)" in err
         assert "--force" in err
     assert _counts(url) == before  # nothing changed, not even the revision
@@ -125,7 +125,7 @@ def test_an_unknown_target_is_an_input_error(
     with_records: str, capsys: pytest.CaptureFixture[str], target: str
 ) -> None:
     rc, _, err = run(capsys, "--db", with_records, "db", "downgrade", target)
-    assert rc == 2 and err.startswith("error: ") and err.count("\n") == 1
+    assert rc == 2 and err.startswith("错误：") and err.count("\n") == 1
 
 
 def test_the_0005_drift_is_repaired_by_a_new_revision(with_records: str) -> None:

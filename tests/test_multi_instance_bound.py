@@ -98,5 +98,5 @@ def test_the_cli_answers_a_flood_with_exit_2_and_one_line(
     data = tmp_path / "flood.json"
     data.write_text(json.dumps({"reviewers": list(range(20_000))}), encoding="utf-8")
     code, _out, err = run_cli(sqlite_url, capsys, "case", "start", pid, "--data", f"@{data}", now=NOW)
-    assert code == 2 and err.startswith("error: ") and err.count("\n") == 1, err
+    assert code == 2 and err.startswith("错误：") and err.count("\n") == 1, err
     assert "review" in err and "20000 items" in err and str(MAX_INSTANCES) in err

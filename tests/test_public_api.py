@@ -143,13 +143,13 @@ def test_error_carries_location_and_hint() -> None:
 
 
 def test_error_prints_as_one_line() -> None:
-    """STYLE (c)5: `file:line: element "id": what. hint: …`, the same shape validate prints."""
+    """STYLE (c)5: `file:line: element "id": what。建议：…` (validate's own problem lines keep `hint:`)."""
     loc = Location(file="processes/qykb.bpmn", line=42, element="register")
     exc = BpmnError("material has no hf:legalBasis", hint="add <hf:legalBasis …/>", location=loc)
     assert str(exc) == (
-        'processes/qykb.bpmn:42: element "register": material has no hf:legalBasis. hint: add <hf:legalBasis …/>'
+        'processes/qykb.bpmn:42: element "register": material has no hf:legalBasis。建议：add <hf:legalBasis …/>'
     )
     assert str(ConfigError("bad URL")) == "bad URL"
     assert str(CalendarRangeError("2031-01-02 is outside the calendar data", year=2031)).startswith(
-        "2031-01-02 is outside the calendar data. hint: load a county override file covering 2031"
+        "2031-01-02 is outside the calendar data。建议：载入覆盖 2031 年的本县日历文件"
     )

@@ -358,7 +358,7 @@ def test_the_cli_exits_2_with_one_line_naming_element_and_expression(
     assert code == 2, err
     assert out == ""
     (line,) = err.strip().splitlines()
-    assert line.startswith('error: element "payload": expression refused: ')
+    assert line.startswith('错误：element "payload": expression refused: ')
     assert shown(text) in line
     assert snapshot(safety_url) == before
 
@@ -371,7 +371,7 @@ def test_the_cli_exits_2_with_one_line_naming_element_and_expression(
     code, out, err = _cli(capsys, "--db", safety_url, "task", "complete", task["id"], "--data", "{}")
     assert code == 2, err
     (line,) = err.strip().splitlines()
-    assert line.startswith('error: element "payload": expression refused: ') and shown(text) in line
+    assert line.startswith('错误：element "payload": expression refused: ') and shown(text) in line
     assert snapshot(safety_url) == before
     assert not target.exists()
 

@@ -538,7 +538,7 @@ def test_cli_sweep_card_list_and_advance_json(cli_db: str, capsys: pytest.Captur
     assert moved["state"] == "verifying" and moved["handler"] == "department"
     assert [r["to"] for r in moved["record"]] == ["open", "verifying"]
     code, _out, err = run(cli_db, capsys, "card", "advance", card["id"], "--to", "closed", "--note", "x")
-    assert code == 2 and err.startswith("error: ") and "needs a conclusion" in err and err.count("\n") == 1
+    assert code == 2 and err.startswith("错误：") and "needs a conclusion" in err and err.count("\n") == 1
     code, out, err = run(
         cli_db,
         capsys,
@@ -566,7 +566,7 @@ def test_cli_sweep_card_list_and_advance_json(cli_db: str, capsys: pytest.Captur
     code, _out, err = run(cli_db, capsys, "card", "advance", card["id"], "--to", "open", "--note", "x")
     assert code == 2  # not even a choice
     code, _out, err = run(cli_db, capsys, "card", "delete", card["id"])
-    assert code == 2 and "No such command" in err
+    assert code == 2 and "没有命令 delete" in err
 
 
 def test_cli_sweep_text_and_refusals(cli_db: str, capsys: pytest.CaptureFixture[str]) -> None:

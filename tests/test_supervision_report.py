@@ -805,7 +805,7 @@ def test_an_unknown_department_is_one_line_and_exit_2(
 ) -> None:
     code, out, err = run(seeded, capsys, "--department", "nope")
     assert (code, out) == (2, "")
-    assert err == "error: unknown department 'nope'. hint: known department codes: amr, fire, urban\n"
+    assert err == "错误：没有部门 'nope'。建议：已有的部门代码：amr, fire, urban\n"
     with pytest.raises(NotFoundError):
         seeded.engine.supervision_report(department="nope")
 
@@ -813,10 +813,7 @@ def test_an_unknown_department_is_one_line_and_exit_2(
 def test_a_reversed_range_is_one_line_and_exit_2(seeded: Seeded, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(seeded, capsys, "--from", "2025-04-30", "--to", "2025-04-01")
     assert (code, out) == (2, "")
-    assert (
-        err
-        == "error: the period is reversed: from 2025-04-30 is after to 2025-04-01. hint: give --from on or before --to\n"
-    )
+    assert err == "错误：统计期颠倒：起 2025-04-30 晚于止 2025-04-01。建议：--from 须不晚于 --to\n"
     with pytest.raises(InputError):
         seeded.engine.supervision_report(start=date(2025, 4, 30), end=date(2025, 4, 1))
 
@@ -824,7 +821,7 @@ def test_a_reversed_range_is_one_line_and_exit_2(seeded: Seeded, capsys: pytest.
 def test_a_bad_date_is_one_line_and_exit_2(seeded: Seeded, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(seeded, capsys, "--to", "2025-13-01")
     assert (code, out) == (2, "")
-    assert err == "error: --to '2025-13-01' is not a date. hint: write YYYY-MM-DD, e.g. 2025-04-01\n"
+    assert err == "错误：--to '2025-13-01' is not a date。建议：write YYYY-MM-DD, e.g. 2025-04-01\n"
 
 
 def test_output_file(seeded: Seeded, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -990,7 +987,7 @@ def test_working_days_used_count_after_the_acceptance_day_and_skip_pauses() -> N
 
 
 def test_a_reversed_scope_is_refused() -> None:
-    with pytest.raises(InputError, match="reversed"):
+    with pytest.raises(InputError, match="统计期颠倒"):
         Scope(start=date(2025, 4, 2), end=date(2025, 4, 1))
     assert Scope(start=date(2025, 4, 1), end=date(2025, 4, 1)).has(date(2025, 4, 1))
     lo, hi = Scope(start=date(2025, 4, 1), end=date(2025, 4, 1)).bounds()

@@ -89,7 +89,7 @@ def test_a_tolerated_material_supplied_in_time_lets_the_result_issue(
     with pytest.raises(StateError) as err:
         engine.complete_task(task, data=WALK["register"], actor="amr-clerk")
     message = str(err.value)
-    assert "cannot issue its result yet" in message and "officer_appointment" in message
+    assert "还不能出具结果，尚缺材料" in message and "officer_appointment" in message
     assert "2026-03-04T00:00:00+08:00" in message and f"material supply {task}" in message
     assert engine.task(task).state == "ready"  # nothing happened
 
@@ -329,7 +329,7 @@ def test_material_cli_lists_extends_and_supplies(
     code, out, err = run(
         engine.url, capsys, "task", "complete", task, "--data", json.dumps(WALK["register"]), now=now
     )
-    assert code == 2 and "officer_appointment" in err and "cannot issue its result yet" in err
+    assert code == 2 and "officer_appointment" in err and "还不能出具结果，尚缺材料" in err
 
     code, out, _ = run(
         engine.url, capsys, "material", "supply", task, "officer_appointment", "--actor", "w1", now=now

@@ -400,7 +400,7 @@ def test_xxe_is_refused_and_never_read(
         rc, out, err = run(capsys, *argv)
         assert rc == 1, out + err
         assert secret not in out + err and "root:" not in out + err
-        assert "internal error" not in err
+        assert "内部错误" not in err
     check_text(capsys, path, exit_code=1, code="XML-UNSAFE", line=2, element=None, words=("refused",))
     check_json(capsys, path, exit_code=1, code="XML-UNSAFE", line=2, element=None, global_format=True)
 
@@ -822,7 +822,7 @@ def test_cli_boundary_turns_errors_into_one_line(
     monkeypatch.setattr("hennan_flow.cli.validate.validate_paths", fail)
     rc, out, err = run(capsys, "validate", CLEAN)
     assert (rc, out) == (exit_code, "")
-    assert err == f"error: {error}\n"
+    assert err == f"错误：{error}\n"
 
 
 def test_cli_boundary_reports_a_bug_as_exit_3(
@@ -836,7 +836,7 @@ def test_cli_boundary_reports_a_bug_as_exit_3(
     assert (rc, out) == (3, "")
     [line] = err.splitlines()
     assert line.startswith(
-        "internal error: ZeroDivisionError: division by zero (a bug in hennan_flow; rerun with --debug"
+        "内部错误：ZeroDivisionError: division by zero（这是 hennan_flow 的缺陷；加 --debug 重新运行"
     )
     assert "Traceback" not in err
 
@@ -844,6 +844,6 @@ def test_cli_boundary_reports_a_bug_as_exit_3(
 def test_usage_error_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     rc, out, err = run(capsys, "validate")
     assert (rc, out) == (2, "")
-    assert "Missing argument 'PATHS...'" in err
+    assert "缺少参数 PATHS（" in err
     rc, _, err = run(capsys, "validate", CLEAN, "--format", "yaml")
-    assert rc == 2 and "'yaml' is not one of" in err
+    assert rc == 2 and "参数 --format 的值无效（收到 'yaml'）：可选值为 " in err

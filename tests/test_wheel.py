@@ -186,7 +186,7 @@ def test_installed_cli_validates_the_packaged_processes(
     assert all(f["ok"] for f in report["files"])
     text = run([fresh_venv / "hennan-flow", "validate", processes], cwd=tmp_path)
     assert text.returncode == 0, text.stdout + text.stderr
-    assert "internal error" not in text.stderr
+    assert "内部错误" not in text.stderr
 
 
 def test_installed_cli_uses_its_packaged_schema(fresh_venv: Path, tmp_path: Path) -> None:

@@ -85,7 +85,7 @@ class HennanFlowError(Exception):
         parts.append(self.message)
         text = " ".join(parts)
         if self.hint:
-            text = f"{text.rstrip('. ')}. hint: {self.hint}"
+            text = f"{text.rstrip('. 。')}。建议：{self.hint}"
         return text
 
 
@@ -164,8 +164,8 @@ class CalendarRangeError(InputError):
         super().__init__(
             message,
             hint=hint
-            or f"load a county override file covering {year}: hennan-flow calendar load FILE "
-            f"(or pass --calendar FILE), with years = [{year}]; until the State Council publishes {year}: "
+            or f"载入覆盖 {year} 年的本县日历文件：hennan-flow calendar load FILE"
+            f"（或加 --calendar FILE），其中 years = [{year}]；国务院公布 {year} 年安排之前："
             f"hennan-flow calendar provisional {year}",
         )
         self.year = year

@@ -21,6 +21,7 @@ import click
 
 from ..errors import HennanFlowError, InputError, Location
 from ._context import CliContext, bound_parameters
+from .usage import usage_message
 
 __all__ = ["cli", "error_code", "main"]
 
@@ -153,15 +154,15 @@ def main(argv: list[str] | None = None) -> Any:
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
-        _fail(args, "aborted", "Aborted.", None, None, 1)
+        _fail(args, "aborted", "已中止。", None, None, 1)
     except click.ClickException as exc:
         hint = None
         if isinstance(exc, click.UsageError) and exc.ctx is not None:
-            hint = f"see: {exc.ctx.command_path} --help"
+            hint = f"查看：{exc.ctx.command_path} --help"
         _fail(
             args,
             "usage",
-            exc.format_message(),
+            usage_message(exc),
             hint,
             None,
             2 if isinstance(exc, click.UsageError) else exc.exit_code,
@@ -177,7 +178,7 @@ def main(argv: list[str] | None = None) -> Any:
             args,
             "internal",
             f"{type(exc).__name__}: {exc}",
-            "a bug in hennan_flow; rerun with --debug for the traceback and report it",
+            "这是 hennan_flow 的缺陷；加 --debug 重新运行以查看调用栈，并报告它",
             None,
             3,
         )
@@ -187,17 +188,17 @@ def _check_arguments(args: list[str]) -> None:
     """Refuse arguments (and HENNAN_FLOW_DB) that are not UTF-8 text before any command reads them."""
     from ..limits import printable
 
-    named = [(f"argument {i}", a) for i, a in enumerate(args, start=1)]
+    named = [(f"第 {i} 个参数", a) for i, a in enumerate(args, start=1)]
     named.append(("HENNAN_FLOW_DB", os.environ.get("HENNAN_FLOW_DB", "")))
     for what, value in named:
         if "\x00" in value:  # a real command line cannot hold one; an embedding caller's list can
-            raise InputError(f"{what} {printable(value)} holds a NUL character")
+            raise InputError(f"{what} {printable(value)} 含有 NUL 字符")
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
             raise InputError(
-                f"{what} {printable(value)} is not UTF-8 text",
-                hint="set the terminal to UTF-8 (e.g. LANG=zh_CN.UTF-8) and type it again",
+                f"{what} {printable(value)} 不是 UTF-8 文本",
+                hint="把终端设为 UTF-8（如 LANG=zh_CN.UTF-8）后重新输入",
             ) from None
 
 
@@ -260,11 +261,11 @@ def _fail(
     elif exc is not None:  # input errors on one line; findings (exit 1) may list one per line
         lines = [str(exc)] if exit_code == 2 else str(exc).split("\n")
         text = "\n".join(_safe(line) for line in lines)
-        click.echo(f"error: {text if len(text) <= 4000 else text[:3997] + '...'}", err=True)
+        click.echo(f"错误：{text if len(text) <= 4000 else text[:3997] + '...'}", err=True)
     elif code == "internal":
-        click.echo(f"internal error: {message} ({hint})", err=True)
+        click.echo(f"内部错误：{message}（{hint}）", err=True)
     elif code == "aborted":
         click.echo(message, err=True)
     else:
-        click.echo(f"error: {message}" + (f" ({hint})" if hint else ""), err=True)
+        click.echo(f"错误：{message}" + (f"（{hint}）" if hint else ""), err=True)
     sys.exit(exit_code)

@@ -54,11 +54,11 @@ def _stored_calendar(obj: CliContext) -> WorkCalendar | None:
 
 def _parse_date(text: str) -> date:
     if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-        raise ConfigError(f"DATE {printable(text)} is not a date YYYY-MM-DD")
+        raise ConfigError(f"DATE {printable(text)} 不是 YYYY-MM-DD 格式的日期")
     try:
         return parse_day(text, what="DATE")
     except ConfigError as exc:
-        raise ConfigError(f"DATE {printable(text)} is not a date YYYY-MM-DD ({exc.message})") from exc
+        raise ConfigError(f"DATE {printable(text)} 不是 YYYY-MM-DD 格式的日期（{exc.message}）") from exc
 
 
 def _parse_int(text: str, what: str, *, minimum: int, maximum: int) -> int:
@@ -66,7 +66,7 @@ def _parse_int(text: str, what: str, *, minimum: int, maximum: int) -> int:
         value = int(text)
         if minimum <= value <= maximum:
             return value
-    raise ConfigError(f"{what} must be a whole number from {minimum} to {maximum}, got {printable(text)}")
+    raise ConfigError(f"{what} 须为 {minimum} 到 {maximum} 之间的整数，收到 {printable(text)}")
 
 
 @click.group()

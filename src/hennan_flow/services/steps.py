@@ -135,11 +135,11 @@ def before_result(session: Session, *, plan: MaterialPlan, case_id: str, task_id
     missing = case_materials(session, task=task_id, plan=step_plan).missing
     if missing:
         raise StateError(
-            f"step {step!r} of case {case_id} cannot issue its result yet; it waits for: "
-            + "; ".join(m.line() for m in missing),
-            hint=f"hand them in: hennan-flow material supply {task_id} MATERIAL"
+            f"办件 {case_id} 的环节 {step!r} 还不能出具结果，尚缺材料："
+            + "；".join(m.line() for m in missing),
+            hint=f"补交材料：hennan-flow material supply {task_id} MATERIAL"
             + (
-                f"; retry the e-licence checks: hennan-flow material verify {task_id}"
+                f"；重新核验电子证照：hennan-flow material verify {task_id}"
                 if any(m.kind == "licence" for m in missing)
                 else ""
             ),

@@ -47,8 +47,8 @@ class Scope:
     def __post_init__(self) -> None:
         if self.start is not None and self.end is not None and self.start > self.end:
             raise InputError(
-                f"the period is reversed: from {self.start.isoformat()} is after to {self.end.isoformat()}",
-                hint="give --from on or before --to",
+                f"统计期颠倒：起 {self.start.isoformat()} 晚于止 {self.end.isoformat()}",
+                hint="--from 须不晚于 --to",
             )
         if self.department is not None and not self.department.strip():
             raise InputError(

@@ -669,9 +669,7 @@ def build_report(
     """
     if scope.department is not None and scope.department not in facts.departments:
         known = ", ".join(sorted(facts.departments)) or "none yet"
-        raise NotFoundError(
-            f"unknown department {scope.department!r}", hint=f"known department codes: {known}"
-        )
+        raise NotFoundError(f"没有部门 {scope.department!r}", hint=f"已有的部门代码：{known}")
     now = as_utc(now)
     wanted = scope.department
 

@@ -1,0 +1,73 @@
+"""The CLI's error lines are Chinese: a county user reads no English sentence (names and values aside).
+
+Each failure below goes through the one error boundary (`hennan_flow.cli.main`); the check is a
+regex for three or more consecutive English words outside quoted identifiers, and the test proves
+the check itself bites by putting one English message back.
+"""
+
+from __future__ import annotations
+
+import re
+
+import click
+import pytest
+
+from hennan_flow.cli import main
+from hennan_flow.cli.usage import usage_message
+
+ENGLISH = re.compile(r"\b[A-Za-z]{2,}(?:[ ,]+[A-Za-z]{2,}){2,}\b")
+
+
+def english_left(line: str) -> list[str]:
+    """English runs of 3+ words, once option names, commands and --help paths are taken out."""
+    line = re.sub(r"hennan-flow(?: [a-z-]+)* --help", "", line)
+    line = re.sub(r"--[a-z-]+", "", line)
+    return ENGLISH.findall(line)
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    with pytest.raises(SystemExit) as info:
+        main(list(args))
+    return int(info.value.code or 0), capsys.readouterr().err
+
+
+FAILURES = [
+    (("case", "list", "--state", "bogus"), "参数 --state 的值无效（收到 'bogus'）：可选值为 open、"),
+    (("case", "lst"), "没有命令 lst"),
+    (("case", "list", "--nope"), "没有选项 --nope"),
+    (("case", "show"), "缺少参数 CASE_ID"),
+    (("calendar", "add", "2022-09-29", "x"), "N 须为 1 到 10000 之间的整数"),
+]
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"), FAILURES, ids=lambda a: " ".join(a) if isinstance(a, tuple) else ""
+)
+def test_usage_errors_are_one_chinese_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: object, args: tuple[str, ...], fragment: str
+) -> None:
+    code, err = run(capsys, "--db", f"sqlite:///{tmp_path}/x.db", *args)
+    assert code == 2 and err.startswith("错误：") and err.count("\n") == 1, err
+    assert fragment in err and ("（查看：hennan-flow " in err or args[0] == "calendar"), err
+    assert english_left(err) == [], err
+
+
+def test_a_non_utf8_argument_is_refused_in_chinese(capsys: pytest.CaptureFixture[str]) -> None:
+    code, err = run(capsys, "case", "show", "\udcd5\udcc5")
+    assert code == 2 and err.startswith("错误：第 3 个参数 ") and "不是 UTF-8 文本。建议：" in err
+    assert english_left(err) == [], err
+
+
+def test_the_json_error_keeps_its_english_code(capsys: pytest.CaptureFixture[str], tmp_path: object) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["--db", f"sqlite:///{tmp_path}/x.db", "case", "list", "--state", "bogus", "--format", "json"])
+    out = capsys.readouterr().out
+    assert info.value.code == 2 and '"code": "usage"' in out and "可选值为" in out
+
+
+def test_the_check_fails_on_an_english_message() -> None:
+    """Put click's own wording back: the regex finds it, so the tests above can fail."""
+    english = click.BadParameter("'bogus' is not one of 'open', 'completed'.", param_hint="'--state'")
+    assert english_left(f"错误：{english.format_message()}") != []
+    assert english_left(f"错误：{usage_message(click.UsageError('No such command here.'))}") != []
+    assert english_left("错误：没有命令 lst（查看：hennan-flow case --help）") == []
