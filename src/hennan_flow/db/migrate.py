@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import re
+import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -77,7 +78,8 @@ def alembic_config(connection: Connection | None = None) -> Config:
     """An Alembic Config pointing at the packaged migrations (absolute path), on `connection`."""
     from alembic.config import Config
 
-    cfg = Config()
+    # stdout as it is now: Config's default is the sys.stdout of the moment alembic was first imported
+    cfg = Config(stdout=sys.stdout)
     cfg.set_main_option("script_location", str(packaged_migrations()).replace("%", "%%"))
     if connection is not None:
         cfg.attributes["connection"] = connection
