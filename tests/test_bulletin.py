@@ -138,4 +138,4 @@ def test_an_empty_period_and_a_bad_date(
     code, _out, err = cli(
         capsys, "--db", url, "report", "bulletin", "--from", "2026-03-02", "--to", "2026-03-01"
     )
-    assert code == 2 and "reversed" in err
+    assert code == 2 and "统计期颠倒" in err

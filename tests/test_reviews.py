@@ -267,7 +267,7 @@ def test_the_summary_counts_satisfaction_bad_reviews_and_rectified_on_time(
     assert engine.review_summary(department="tax")["reviews"] == 0
     empty = engine.review_summary(start=date(2026, 4, 1))
     assert (empty["satisfaction_rate"], empty["rectified_on_time_rate"]) == (None, None)
-    with pytest.raises(InputError, match="reversed"):  # as the supervision report says it
+    with pytest.raises(InputError, match="统计期颠倒"):  # as the supervision report says it
         engine.review_summary(start=date(2026, 3, 2), end=date(2026, 3, 1))
     assert [r.id for r in engine.reviews(open_only=True)] == [open_one.id]
 
