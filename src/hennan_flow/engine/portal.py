@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, exists, or_, select
+from sqlalchemy.orm import aliased
 
 from ..db.models import CaseRow, TaskRow
 from ..db.raw import Raw
@@ -30,10 +31,13 @@ class Readable:
     departments: frozenset[str]
 
     def case(self, column: Any) -> ColumnElement[bool]:
-        """`column` (a case id) names a case this actor may read."""
-        started = select(CaseRow.id).where(CaseRow.started_by == self.user)
-        theirs = select(TaskRow.case_id).where(TaskRow.department.in_(self.departments))
-        return or_(column.in_(started), column.in_(theirs))
+        """`column` (a case id) names a case this actor may read: correlated lookups by the case's
+        key and task index, so checking one case reads that case's rows only."""
+        started = aliased(CaseRow)  # an alias: not correlated away when the outer query is on hf_case
+        return or_(
+            exists().where(started.id == column, started.started_by == self.user),
+            exists().where(TaskRow.case_id == column, TaskRow.department.in_(self.departments)),
+        )
 
 
 def readable(ctx: EngineContext, raw: Raw, actor: str | None) -> Readable | None:
@@ -42,9 +46,12 @@ def readable(ctx: EngineContext, raw: Raw, actor: str | None) -> Readable | None
     if reader is None:
         return None
     departments = set(reader.departments)
-    directory = ctx.authority.directory(raw)
-    if "reviewer" in reader.roles and directory is not None:
-        departments |= {d.code for d in directory.departments.values() if d.superior in reader.departments}
+    if "reviewer" in reader.roles:  # (the directory is read again only for them)
+        directory = ctx.authority.directory(raw)
+        if directory is not None:
+            departments |= {
+                d.code for d in directory.departments.values() if d.superior in reader.departments
+            }
     return Readable(reader.id, frozenset(departments))
 
 
