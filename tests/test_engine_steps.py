@@ -109,9 +109,18 @@ def _assert_same(models: list[Model]) -> int:
     return driven
 
 
-FORK = """<?xml version="1.0" encoding="UTF-8"?>
-<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="t">
-  <bpmn:process id="fork" isExecutable="true">
+def _definitions(pid: str, elements: str) -> str:
+    """A BPMN file holding one executable process of these elements."""
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="t">\n'
+        f'  <bpmn:process id="{pid}" isExecutable="true">\n{elements}  </bpmn:process>\n</bpmn:definitions>\n'
+    )
+
+
+FORK = _definitions(
+    "fork",
+    """\
     <bpmn:startEvent id="start"/>
     <bpmn:parallelGateway id="split"/>
     <bpmn:intermediateThrowEvent id="left"/>
@@ -129,9 +138,8 @@ FORK = """<?xml version="1.0" encoding="UTF-8"?>
     <bpmn:sequenceFlow id="f7" sourceRef="middle" targetRef="join"/>
     <bpmn:sequenceFlow id="f8" sourceRef="join" targetRef="after"/>
     <bpmn:sequenceFlow id="f9" sourceRef="after" targetRef="end"/>
-  </bpmn:process>
-</bpmn:definitions>
-"""
+""",
+)
 
 
 def test_engine_steps_leave_the_tree_spiffworkflow_leaves_on_the_repository_processes(tmp_path: Path) -> None:
@@ -147,9 +155,9 @@ def test_engine_steps_leave_the_tree_spiffworkflow_leaves_on_the_corpora() -> No
     assert _assert_same(_models(_bpmn_files(CORPORA))) > 0
 
 
-SEQUENTIAL = """<?xml version="1.0" encoding="UTF-8"?>
-<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="t">
-  <bpmn:process id="chain" isExecutable="true">
+SEQUENTIAL = _definitions(
+    "chain",
+    """\
     <bpmn:startEvent id="start"/>
     <bpmn:userTask id="a"/>
     <bpmn:userTask id="b"/>
@@ -159,9 +167,8 @@ SEQUENTIAL = """<?xml version="1.0" encoding="UTF-8"?>
     <bpmn:sequenceFlow id="f2" sourceRef="a" targetRef="b"/>
     <bpmn:sequenceFlow id="f3" sourceRef="b" targetRef="c"/>
     <bpmn:sequenceFlow id="f4" sourceRef="c" targetRef="end"/>
-  </bpmn:process>
-</bpmn:definitions>
-"""
+""",
+)
 
 
 def test_a_sequential_case_runs_its_steps_without_walking_the_task_tree(tmp_path: Path) -> None:
