@@ -57,7 +57,8 @@ def test_a_cases_events_are_logged_without_writing_an_outbox_index(tmp_path: Pat
     for them, where `ix_hf_outbox_case_id` was ~1.5 pages of each commit before 0017."""
     written, commits, own = written_by_steps(tmp_path, cases=4)
     assert commits >= 4 * 3 and written["hf_outbox"] >= 1  # the outbox rows were written
-    indexes = [n for (n,) in own.execute("SELECT name FROM sqlite_schema WHERE tbl_name = 'hf_outbox' AND type = 'index'")]
+    indexed = "SELECT name FROM sqlite_schema WHERE tbl_name = 'hf_outbox' AND type = 'index'"
+    indexes = [n for (n,) in own.execute(indexed)]
     assert "ix_hf_outbox_unowned" in indexes and "ix_hf_outbox_case_id" not in indexes
     assert {n: written[n] for n in indexes if written[n]} == {}
     assert written["ix_hf_event_case_id"] >= 1  # the audit log's by-case index is still kept
