@@ -15,6 +15,7 @@ from helpers import REVIEW_LIB, held_write_lock, migrated, run_to_end
 from hennan_flow import Engine
 from hennan_flow.db import checkpoint
 from hennan_flow.db.checkpoint import Checkpointer
+from hennan_flow.db.models import MetaRow
 from hennan_flow.db.session import make_engine, write_sessions
 from hennan_flow.db.transaction import transaction
 from hennan_flow.errors import ConflictError
@@ -91,6 +92,23 @@ def test_after_commit_actions_run_after_the_data_is_durable_and_never_after_a_ro
         tx.after_commit(after_commit)
         raise RuntimeError("rolled back: no action runs")
     assert seen == [1, 2]
+
+
+def test_the_cursor_sees_what_the_orm_did_before_it_in_the_same_transaction(tmp_path: Path) -> None:
+    """Like the ORM's autoflush: rows the session added, changed or deleted are flushed before a
+    driver-level statement runs, also when the session was taken earlier and kept."""
+    engine = Engine(migrated(f"sqlite:///{tmp_path / 'hf.db'}"))
+    with engine.context.write() as tx:
+        session = tx.session
+        session.add(MetaRow(key="note", value="added"))
+        assert tx.raw.row("SELECT value FROM hf_meta WHERE key = 'note'") == ("added",)
+        row = session.get(MetaRow, "note")
+        assert row is not None
+        row.value = "changed"
+        assert tx.raw.row("SELECT value FROM hf_meta WHERE key = 'note'") == ("changed",)
+        session.delete(row)
+        assert tx.raw.row("SELECT value FROM hf_meta WHERE key = 'note'") is None
+    engine.close()
 
 
 def test_a_held_write_lock_is_a_conflict_the_user_can_retry(

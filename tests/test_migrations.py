@@ -93,7 +93,7 @@ def test_a_downgrade_that_would_delete_records_is_refused(
     url = with_records
     before = _counts(url)
     assert before["hf_deadline"] and before["hf_signal"] + before["hf_deadline"] and before["hf_pause"]
-    for target in ("0001", "base", "-15"):  # (-15: from head 0016 to 0001)
+    for target in ("0001", "base", "-16"):  # (-16: from head 0017 to 0001)
         rc, out, err = run(capsys, "--db", url, "db", "downgrade", target)
         assert (rc, out) == (2, "")
         assert err.startswith(f"错误：downgrading to {target} would delete ") and err.count("\n") == 1

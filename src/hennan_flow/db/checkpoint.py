@@ -31,7 +31,7 @@ __all__ = ["BACKSTOP_PAGES", "Checkpointer"]
 log = logging.getLogger(__name__)
 
 BACKSTOP_PAGES = 10_000  # a committing connection still checkpoints if the log ever grows this long
-WAKE_EVERY = 16  # commits between checkpoints (a step writes ~18 pages)
+WAKE_EVERY = 16  # commits between checkpoints (a seq10 step writes ~15 pages: docs/benchmarks.md)
 IDLE_SECONDS = 1.0  # an idle engine still checkpoints what its last commits wrote
 
 

@@ -156,7 +156,9 @@ class TaskRow(Base):
 
     __tablename__ = "hf_task"
     __table_args__ = (
-        Index("ix_hf_task_case_id", "case_id", "state"),
+        # a case's steps by its id (a handful of rows; their state is checked in the row, so a step's
+        # end does not move its entry: migration 0017)
+        Index("ix_hf_task_case_id", "case_id"),
         Index("ix_hf_task_department", "department", "state"),
         {"sqlite_with_rowid": False},  # keyed by its id: one B-tree fewer to write per step
     )
@@ -537,6 +539,9 @@ class ReferralRow(Base):
     __mapper_args__ = {"version_id_col": rev}  # noqa: RUF012  (SQLAlchemy reads it per class)
 
 
+UNOWNED_OUTBOX_SQL = "case_id IS NULL"
+
+
 class OutboxRow(Base):
     """The outbox: every signal, card and record transition, written in the transaction that made it.
 
@@ -545,7 +550,17 @@ class OutboxRow(Base):
     """
 
     __tablename__ = "hf_outbox"
-    __table_args__ = (Index("ix_hf_outbox_case_id", "case_id", "id"),)
+    # read by id; the only lookup by case is the calendar announcement's `case_id IS NULL`, so the one
+    # secondary index holds the rows without a case and a case's events never write it (migration 0017)
+    __table_args__ = (
+        Index(
+            "ix_hf_outbox_unowned",
+            "type",
+            "ref",
+            sqlite_where=text(UNOWNED_OUTBOX_SQL),
+            postgresql_where=text(UNOWNED_OUTBOX_SQL),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True

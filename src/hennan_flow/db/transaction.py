@@ -45,6 +45,7 @@ class Tx:
 
     __slots__ = (
         "_actions",
+        "_orm",
         "_raw",
         "_session",
         "applicant_salt",
@@ -57,6 +58,7 @@ class Tx:
 
     def __init__(self, session: Session, raw: Raw) -> None:
         self._session = session
+        self._orm = False  # the session was handed out (`session`): only then can it hold changes
         self._raw = raw
         self.journal = Journal()
         self.calendar: WorkCalendar | None = None
@@ -71,9 +73,10 @@ class Tx:
     def raw(self) -> Raw:
         """The driver cursor. Like the ORM's autoflush, pending ORM changes are flushed first, so
         driver-level statements see (and come after) everything the session did before them."""
-        session = self._session
-        if session.new or session.dirty or session.deleted:
-            session.flush()
+        if self._orm:  # (the hot path never touches the session: nothing to look at, ~5 µs a call)
+            session = self._session
+            if session.new or session.dirty or session.deleted:
+                session.flush()
         return self._raw
 
     @property
@@ -81,6 +84,7 @@ class Tx:
         """The ORM session (the rarer paths). The cursor's held-back writes are sent first, so the
         ORM sees (and comes after) everything the hot path wrote before (`Raw.later`)."""
         self._raw.flush()
+        self._orm = True
         return self._session
 
     @property

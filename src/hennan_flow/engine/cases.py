@@ -109,6 +109,7 @@ def start(
         ready = ready_entries(ctx, tx, sync_steps(ctx, tx, case, definition, workflow, now, actor), now)
         if case.state != "open":  # it ran through: the row was written open
             hotpath.end_case(tx.raw, case)
+    ctx.handed_back.add(ready, definition_id)  # committed: the portal completes these next
     return Case(
         id=case_id,
         key=key,

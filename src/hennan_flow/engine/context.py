@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
@@ -58,7 +58,7 @@ from .authority import Authority
 from .definitions import LoadedDefinition, load_definition
 from .time_source import TimeSource
 
-__all__ = ["EngineContext", "WorkflowCache", "database_error"]
+__all__ = ["EngineContext", "HandedBack", "WorkflowCache", "database_error"]
 
 
 @dataclass
@@ -127,6 +127,38 @@ class WorkflowCache:
         return case_id in self._items
 
 
+class HandedBack:
+    """The steps this engine's starts and completions handed back as ready, by task id: its case, its
+    element and its case's definition (facts a step keeps for life), most recent last.
+
+    A portal completes the step a start or a completion just handed it; knowing these, the form data
+    is checked before the completion's write transaction without a read transaction of its own
+    (`tasks.complete`). Whatever happened to the step since (completed elsewhere, paused, deleted) is
+    seen under the case lock, as it would be after a read anyway.
+    """
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._items: dict[str, tuple[str, str, int]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, task_id: str) -> tuple[str, str, int] | None:
+        """(case id, step, definition id) of a step handed back, or None."""
+        return self._items.get(task_id)
+
+    def add(self, steps: Iterable[Any], definition_id: int) -> None:
+        """Remember `steps` (entities.Task) of one case of definition `definition_id`, once committed."""
+        with self._lock:
+            for step in steps:
+                self._items[step.id] = (step.case, step.step, definition_id)
+            while len(self._items) > self.size:
+                self._items.pop(next(iter(self._items)))
+
+    def discard(self, task_id: str) -> None:
+        with self._lock:
+            self._items.pop(task_id, None)
+
+
 class EngineContext:
     """The wiring of one engine (see the module docstring); `Engine` builds it from its arguments."""
 
@@ -162,6 +194,7 @@ class EngineContext:
         self.max_cycles = max_cycles
         self.codec = StateCodec()
         self.workflows = WorkflowCache()
+        self.handed_back = HandedBack()
         self._definitions: dict[int, LoadedDefinition] = {}
         self._service_plans: dict[int, MaterialPlan] = {}
         self._lock = threading.Lock()

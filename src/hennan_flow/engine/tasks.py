@@ -26,7 +26,7 @@ from ..db.hotpath import TaskRecord
 from ..db.models import CaseRow, DeadlineRow, ExtensionRow, PauseRow, TaskRow
 from ..db.transaction import Tx
 from ..entities import Task
-from ..errors import ConflictError, InputError, NotFoundError, StateError
+from ..errors import ConflictError, HennanFlowError, InputError, NotFoundError, StateError
 from ..runtime.workflow import complete as complete_in_workflow
 from ..services.steps import before_result
 from . import events, pauses
@@ -41,6 +41,7 @@ __all__ = ["TASK_STATES", "complete", "extend", "one", "pause", "queue", "resume
 TASK_STATES = ("ready", "paused", "completed", "cancelled")
 _RETRIES = 8
 _NO_TASK_HINT = "list tasks with: hennan-flow task list"
+_FINAL = frozenset({"completed", "cancelled"})
 
 
 def complete(ctx: EngineContext, task_id: str, data: dict[str, Any], actor: str | None) -> Task:
@@ -48,21 +49,39 @@ def complete(ctx: EngineContext, task_id: str, data: dict[str, Any], actor: str 
     case_id = _check_data(ctx, task_id, data)
     for _attempt in range(_RETRIES):
         try:
-            return _complete_once(ctx, task_id, case_id, data, actor)
+            done, definition_id = _complete_once(ctx, task_id, case_id, data, actor)
         except StaleDataError:
             continue  # another step of the same case changed it first: read again
+        ctx.handed_back.discard(task_id)
+        ctx.handed_back.add(done.ready, definition_id)  # committed: the portal completes these next
+        return done
     raise ConflictError(f"the case of task {task_id} kept changing under this completion; try again")
 
 
 def _check_data(ctx: EngineContext, task_id: str, data: dict[str, Any]) -> str:
     """Check the form data before any lock is taken (it needs none, and a refusal should not wait
-    for another worker's write, nor hold up others while a schema is evaluated); the case's id."""
+    for another worker's write, nor hold up others while a schema is evaluated); the case's id.
+
+    A step this engine handed back (`HandedBack`) is checked without reading it: what it is now is
+    read under the case lock. Data it refuses is answered as after a read, which comes first: a step
+    completed or cancelled meanwhile is refused as such, not for its data."""
+    known = ctx.handed_back.get(task_id)
+    if known is not None:
+        case_id, step, definition_id = known
+        definition = ctx.loaded_definition(definition_id)
+        if definition is not None:
+            try:
+                definition.check_data(step, data)
+            except HennanFlowError:
+                pass  # the read below decides what to answer
+            else:
+                return case_id
     with ctx.reading() as raw:
         found = hotpath.task_and_definition(raw, task_id)
     if found is None:
         raise NotFoundError(f"no task {task_id!r}", hint=_NO_TASK_HINT)
     task, definition_id = found
-    if task.state in {"completed", "cancelled"}:  # final: answered without the lock too
+    if task.state in _FINAL:  # answered without the lock too
         _check_completable(task)
     definition = ctx.loaded_definition(definition_id)
     if definition is None:  # read from the database once per process; else no session is opened
@@ -74,7 +93,8 @@ def _check_data(ctx: EngineContext, task_id: str, data: dict[str, Any]) -> str:
 
 def _complete_once(
     ctx: EngineContext, task_id: str, case_id: str, data: dict[str, Any], actor: str | None
-) -> Task:
+) -> tuple[Task, int]:
+    """One attempt: the completed step (with the steps it made ready) and its case's definition id."""
     with ctx.workflows.changing(case_id) as change, ctx.write() as tx:
         now = ctx.now()
         raw = tx.raw
@@ -84,7 +104,10 @@ def _complete_once(
         case, task, open_rows, directory, tx.calendar_version = hotpath.completion_reads(
             raw, case_id, task_id
         )
-        assert case is not None and task is not None
+        if case is None or task is None:  # gone since it was handed back (a deleted case)
+            raise NotFoundError(f"no task {task_id!r}", hint=_NO_TASK_HINT)
+        if task.state in _FINAL:  # answered before the permission check, as `_check_data` does
+            _check_completable(task)
         ctx.authority.check(
             tx,
             actor,
@@ -109,7 +132,7 @@ def _complete_once(
         added = sync_steps(ctx, tx, case, definition, workflow, now, actor, open_rows=others)
         change.keep(persist_case(ctx, tx.raw, case, workflow), workflow, case)
         ready = ready_entries(ctx, tx, added, now)
-    return task_of(task, ready=ready)
+    return task_of(task, ready=ready), case.definition_id
 
 
 def _check_completable(task: TaskRecord) -> None:
