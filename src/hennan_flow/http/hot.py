@@ -56,11 +56,11 @@ class HotRoutes:
         self.hot = tuple(hot)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST" and not scope.get("root_path"):
-            path = scope["path"]
+        if scope["type"] == "http" and not scope.get("root_path"):
+            path, method = scope["path"], scope["method"]
             for hot in self.hot:
                 found = hot.route.path_regex.match(path)
-                if found is not None:
+                if found is not None and method in (hot.route.methods or ()):
                     await self._serve(hot, found.groupdict(), scope, receive, send)
                     return
         await self.app(scope, receive, send)
