@@ -123,8 +123,11 @@ class ApiKeys:
         key_id, sep, secret = key[len(_PREFIX) :].partition("_")
         if not sep or not key_id or not secret:
             return None
-        with self._ctx.reading() as raw:  # every request asks: one driver-level read, no ORM session
-            row = raw.row("SELECT user_id, secret_sha256, revoked_at FROM hf_api_key WHERE id = ?", (key_id,))
+        # every HTTP request asks: read each time (a revocation holds at once in every process), on
+        # the connection kept for such lookups
+        row = self._ctx.lookup(
+            "SELECT user_id, secret_sha256, revoked_at FROM hf_api_key WHERE id = ?", (key_id,)
+        )
         if row is None or row[2] is not None:
             return None
         user_id, stored, _revoked = row

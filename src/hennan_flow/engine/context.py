@@ -198,6 +198,8 @@ class EngineContext:
         self._definitions: dict[int, LoadedDefinition] = {}
         self._service_plans: dict[int, MaterialPlan] = {}
         self._lock = threading.Lock()
+        self._lookup_lock = threading.Lock()
+        self._lookup: Any = None  # lookup's own connection (a SQLite file), taken from the pool once
         self._fixed_calendar = calendar
         self._calendars: tuple[int, WorkCalendar] | None = None
         # the sweeps' calendar state: years announced (calendar.pending), the last warning logged
@@ -221,6 +223,10 @@ class EngineContext:
         """Release the database connections (after a last WAL checkpoint on SQLite)."""
         if self.checkpointer is not None:
             self.checkpointer.close()
+        with self._lookup_lock:
+            kept, self._lookup = self._lookup, None
+        if kept is not None:
+            kept.close()
         self.db.dispose()
 
     # -- the schema -----------------------------------------------------------------------
@@ -335,6 +341,31 @@ class EngineContext:
                 with suppress(Exception):  # a broken connection is discarded by the pool
                     dbapi.autocommit = False
             conn.close()
+
+    def lookup(self, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        """The first row of a one-statement read seeing the last commit of any process (an API key,
+        on every HTTP request). On a SQLite file it runs on a connection kept for these lookups (out
+        of the pool, used by one thread at a time): the pool's checkout and return of a connection
+        cost several times the statement. The statement runs to its end, so the connection holds
+        no snapshot between lookups (the next one sees every commit, a checkpoint is never held up)."""
+        if self.checkpointer is None:  # PostgreSQL, or a memory database: a pooled connection
+            with self.reading() as raw:
+                return raw.row(sql, params)
+        self.check_schema()
+        with self._lookup_lock:
+            try:
+                if self._lookup is None:
+                    fairy = self.db.raw_connection()
+                    fairy.detach()  # closed by `close`, never returned to the pool
+                    self._lookup = fairy
+                rows = self._lookup.dbapi_connection.execute(sql, params).fetchall()
+            except (OperationalError, self.db.dialect.loaded_dbapi.OperationalError) as exc:
+                if self._lookup is not None:  # the next lookup opens a fresh connection
+                    with suppress(Exception):
+                        self._lookup.close()
+                    self._lookup = None
+                raise database_error(exc, self.url) from exc
+        return tuple(rows[0]) if rows else None
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:

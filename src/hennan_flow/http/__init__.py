@@ -39,7 +39,8 @@ def create_app(
     from importlib.metadata import version
 
     from . import openapi, problems
-    from .routes import ROUTERS
+    from .hot import HotRoutes
+    from .routes import HOT, ROUTERS
 
     settings = settings or Settings.from_env()
     engine = engine_or_db_url if isinstance(engine_or_db_url, Engine) else Engine(engine_or_db_url)
@@ -57,6 +58,7 @@ def create_app(
     app.add_middleware(BodyLimit, max_body=max_body)
     for router in (*ROUTERS, *routers):
         app.include_router(router)
+    app.router.middleware_stack = HotRoutes(app.router.middleware_stack, HOT)
 
     def schema() -> dict[str, Any]:
         if app.openapi_schema is None:

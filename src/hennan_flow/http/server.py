@@ -7,6 +7,7 @@ Workers are separate processes (each its own engine and connection pool) started
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -54,4 +55,15 @@ def serve(
         log_level=os.environ.get("HENNAN_FLOW_LOG_LEVEL", "warning"),
         access_log=False,
         server_header=False,
+        http=_protocol(),
     )
+
+
+def _protocol() -> Any:
+    """uvicorn's httptools protocol sending each response in one write (wire.py), where httptools is
+    installed; else uvicorn's choice."""
+    try:
+        from .wire import Protocol
+    except ImportError:
+        return "auto"
+    return Protocol

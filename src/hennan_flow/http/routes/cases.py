@@ -7,11 +7,12 @@ from typing import Any, Literal
 from fastapi import APIRouter, Request, Response
 from pydantic import Field
 
-from ..deps import run
+from ..deps import engine, run
+from ..hot import Hot, route_of
 from ..idempotent import idempotent
-from .common import Body, Db, IdempotencyKey, User
+from .common import IDEMPOTENCY_KEY_MAX, Body, Db, IdempotencyKey, User
 
-__all__ = ["router"]
+__all__ = ["HOT", "router"]
 
 router = APIRouter(tags=["cases"])
 
@@ -38,6 +39,16 @@ async def start_case(
         return {**case.as_dict(), "ready": [t.as_dict() for t in case.ready]}
 
     return await run(request, lambda: idempotent(request, db, user, body.model_dump(), start))
+
+
+def _start_arguments(request: Request, _path: dict[str, Any], body: Any, user: str) -> dict[str, Any] | None:
+    key = request.headers.get("idempotency-key")
+    if key is not None and len(key) > IDEMPOTENCY_KEY_MAX:
+        return None  # FastAPI's 400
+    return {"body": body, "request": request, "db": engine(request), "user": user, "_key": key}
+
+
+HOT = Hot(route_of(router.routes, start_case), StartCase, _start_arguments)
 
 
 @router.get("/cases")

@@ -10,7 +10,9 @@ from pydantic import BaseModel, ConfigDict
 from ...engine.facade import Engine
 from ..deps import authenticated, served
 
-__all__ = ["Body", "Db", "IdempotencyKey", "User"]
+__all__ = ["IDEMPOTENCY_KEY_MAX", "Body", "Db", "IdempotencyKey", "User"]
+
+IDEMPOTENCY_KEY_MAX = 255
 
 Db = Annotated[Engine, Depends(served)]
 User = Annotated[str, Depends(authenticated)]
@@ -18,7 +20,7 @@ IdempotencyKey = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
-        max_length=255,
+        max_length=IDEMPOTENCY_KEY_MAX,
         description="a retried request with the same key gets the first response",
     ),
 ]

@@ -9,10 +9,11 @@ from fastapi.responses import HTMLResponse
 from pydantic import Field
 
 from ...errors import FieldError
-from ..deps import json_response, run
+from ..deps import engine, json_response, run
+from ..hot import Hot, route_of
 from .common import Body, Db, User
 
-__all__ = ["router"]
+__all__ = ["HOT", "router"]
 
 router = APIRouter(tags=["tasks"])
 
@@ -84,6 +85,13 @@ async def complete(task_id: str, body: Complete, request: Request, db: Db, user:
     """Complete the step (422 with errors at their JSON pointers when the form refuses the data)."""
     done = await run(request, lambda: db.complete_task(task_id, data=body.data, actor=user).as_dict())
     return json_response(done)
+
+
+def _complete_arguments(request: Request, path: dict[str, Any], body: Any, user: str) -> dict[str, Any]:
+    return {"task_id": path["task_id"], "body": body, "request": request, "db": engine(request), "user": user}
+
+
+HOT = Hot(route_of(router.routes, complete), Complete, _complete_arguments)
 
 
 @router.post("/tasks/{task_id}/claim")
