@@ -2,11 +2,14 @@
 process on a SQLite file, beside in-process `seq10` of the same run (bench/run.py).
 
 The server runs on the same simulation database setup as the in-process side (the workspace's
-directory, clock and bundle); the client is one keep-alive `http.client` connection authenticating
-with an API key, doing what a portal does: POST /cases, then POST /tasks/{id}/complete on each step a
-start or completion hands back until the case ends. `http.client` is the thinnest keep-alive client
-Python has (≈1 ms a request on this machine against ≈1.3 ms for httpx): a Java or Vue portal's pooled
-keep-alive client costs about the same, so the figure is the server's, not the client's.
+directory, clock and bundle); the client is one keep-alive HTTP/1.1 connection authenticating with
+an API key, doing what a portal does: POST /cases, then POST /tasks/{id}/complete on each step a
+start or completion hands back until the case ends. The client is a minimal one (one `sendall` a
+request, the answer read by its Content-Length, ≈0.05 ms of CPU a request): the figure is meant to
+be the server's, and a Java or Vue portal's pooled keep-alive client costs tens of microseconds a
+request, while `http.client` spends ≈0.3 ms of the benchmark's own CPU a request parsing headers
+with the email parser (on these two cores that time is taken from the server: the paired ratio was
+≈0.05 lower with it, docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ import statistics
 import subprocess
 import sys
 import time
-from http.client import HTTPConnection
 from typing import Any
 
 from naive import DATA
@@ -35,18 +37,34 @@ class Portal:
     """One keep-alive connection sending the API key: `post(path, document)` → the answer's JSON."""
 
     def __init__(self, port: int, key: str) -> None:
-        self.conn = HTTPConnection("127.0.0.1", port, timeout=60)
-        self.headers = {"X-API-Key": key, "Content-Type": "application/json"}
+        self.port = port
+        self.head = f"Host: 127.0.0.1\r\nX-API-Key: {key}\r\nContent-Type: application/json\r\n"
+        self.sock: socket.socket | None = None
+
+    def _connect(self) -> socket.socket:
+        sock = socket.create_connection(("127.0.0.1", self.port), timeout=60)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock, self.file = sock, sock.makefile("rb")
+        return sock
 
     def request(self, method: str, path: str, document: Any = None) -> tuple[int, Any]:
-        body = None if document is None else json.dumps(document).encode()
+        body = b"" if document is None else json.dumps(document).encode()
+        message = f"{method} {path} HTTP/1.1\r\n{self.head}Content-Length: {len(body)}\r\n\r\n".encode()
         try:
-            self.conn.request(method, path, body=body, headers=self.headers)
-        except (BrokenPipeError, ConnectionResetError):  # the server closed the idle connection
-            self.conn.close()  # before the request reached it: sending again is safe
-            self.conn.request(method, path, body=body, headers=self.headers)
-        answer = self.conn.getresponse()
-        return answer.status, json.loads(answer.read())
+            (self.sock or self._connect()).sendall(message + body)
+            line = self.file.readline()
+        except (BrokenPipeError, ConnectionResetError):
+            line = b""
+        if not line:  # the server closed the idle connection before the request reached it:
+            self.close()  # sending again is safe
+            self._connect().sendall(message + body)
+            line = self.file.readline()
+        status, length = int(line.split(b" ", 2)[1]), 0
+        while (header := self.file.readline()) not in (b"\r\n", b""):
+            name, _, value = header.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        return status, json.loads(self.file.read(length))
 
     def post(self, path: str, document: Any) -> Any:
         status, found = self.request("POST", path, document)
@@ -55,7 +73,10 @@ class Portal:
         return found
 
     def close(self) -> None:
-        self.conn.close()
+        if self.sock is not None:
+            self.file.close()
+            self.sock.close()
+            self.sock = None
 
 
 def _case(http: Portal, pid: str) -> None:
