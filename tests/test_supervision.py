@@ -575,6 +575,6 @@ def test_cli_sweep_text_and_refusals(cli_db: str, capsys: pytest.CaptureFixture[
     assert code == 0 and "到期提醒" in out and "到期前提醒" in out and "环节" in out
     assert out.rstrip().endswith("发出 2 项，滞后 1 小时") and "notice" not in out
     code, _out, err = run(cli_db, capsys, "--now", "2025-10-12T01:00:00+08:00", "sla", "sweep", "--loop")
-    assert code == 2 and "--now" in err and "real time" in err
+    assert code == 2 and "--now" in err and "按实际时间运行" in err
     code, _out, err = run(cli_db, capsys, "sla", "sweep", "--interval", "3")
-    assert code == 2 and "--interval needs --loop" in err
+    assert code == 2 and "--interval 须与 --loop 一起使用" in err

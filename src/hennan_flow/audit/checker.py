@@ -233,9 +233,7 @@ def audit_paths(
     found = list(bundle_files(paths))
     for path, exists in found:
         if not exists:
-            raise BpmnError(
-                "no such file or folder", hint="check the path", location=Location(file=path), code="IO-READ"
-            )
+            raise BpmnError("文件或目录不存在", hint="检查路径", location=Location(file=path), code="IO-READ")
         batch = (
             len(found) > 1
         )  # in a batch, as `validate` does: an unsound file is an error, the rest audited

@@ -48,10 +48,10 @@ class FiniteFloat(click.ParamType):  # type: ignore[type-arg]  # as above
         try:
             number = float(value)
         except (TypeError, ValueError, OverflowError):
-            self.fail(f"{limits.printable(str(value))} is not a number", param, ctx)
+            self.fail(f"{limits.printable(str(value))} 不是数字", param, ctx)
         if not math.isfinite(number) or not self.low <= number <= self.high:
             self.fail(
-                f"{limits.printable(str(value))} is not a number from {self.low:g} to {self.high:g}",
+                f"{limits.printable(str(value))} 不是 {self.low:g} 到 {self.high:g} 之间的数",
                 param,
                 ctx,
             )
