@@ -111,7 +111,7 @@ def test_bad_input_is_answered_with_one_line_and_the_right_exit_code(cli: Cli, t
     case_id = cli.json("case", "start", "review")["id"]  # type: ignore[index]
     [task] = cli.json("task", "list", "--case", case_id)  # type: ignore[misc]
     code, _out, err = cli("task", "complete", task["id"], "--data", '{"capital": "many"}')
-    assert code == 2 and "field error" in one_error_line(err) and "/enterprise_name" in err
+    assert code == 2 and "处填写有误" in one_error_line(err) and "/enterprise_name" in err
     assert cli("task", "complete", task["id"], "--data", json.dumps(ACCEPT))[0] == 0
     code, _out, err = cli("task", "complete", task["id"], "--data", json.dumps(ACCEPT))
     assert code == 1 and "already completed" in one_error_line(err)  # a lost race: a failed check, exit 1

@@ -378,7 +378,7 @@ def task_list(
 ) -> None:
     """List steps (default: the open ones, ready and paused)."""
     if mine and not actor:
-        raise click.UsageError("--mine needs --actor USER (or HENNAN_FLOW_ACTOR)")
+        raise click.UsageError("--mine 须与 --actor USER（或 HENNAN_FLOW_ACTOR）一起使用")
     found = obj.engine().tasks(
         case=case_id,
         department=department,
