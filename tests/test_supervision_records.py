@@ -498,7 +498,7 @@ def test_a_referral_is_seen_by_discipline_only_and_closed_with_its_outcome(
     assert "李芳" not in texts and "涉嫌失职" not in texts
     closed = engine.close_referral(referral.id, outcome="给予党内警告处分", actor="discipline")
     assert (closed.state, closed.outcome, closed.closed_by) == ("closed", "给予党内警告处分", "discipline")
-    with pytest.raises(StateError, match="已于 .* 办结"):
+    with pytest.raises(StateError, match=r"已于 .* 办结"):
         engine.close_referral(referral.id, outcome="again", actor="discipline")
     assert engine.referrals(state="open", actor="discipline") == []
     assert [r.outcome for r in engine.referrals(state="closed", actor="discipline")] == ["给予党内警告处分"]
