@@ -106,11 +106,11 @@ def test_hostile_toml_is_a_config_error(text: str) -> None:
 def test_files_are_read_bounded_and_regular_only(tmp_path: Path) -> None:
     big = tmp_path / "big.toml"
     big.write_bytes(b"# " + b"x" * workdays.MAX_FILE_BYTES + b"\n")
-    with pytest.raises(ConfigError, match="limit"):
+    with pytest.raises(ConfigError, match="字节的上限"):
         load_override(big)
     fifo = tmp_path / "fifo.toml"
     os.mkfifo(fifo)
-    with pytest.raises(ConfigError, match="FIFO"):
+    with pytest.raises(ConfigError, match="是FIFO（命名管道），不是普通文件"):
         load_override(fifo)
     gbk = tmp_path / "gbk.toml"
     gbk.write_bytes('version = "x"\n# 衡南县\n'.encode("gbk"))

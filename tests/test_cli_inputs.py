@@ -122,7 +122,10 @@ def test_extension_days_are_bounded(
         (("sla", "sweep", "--budget", "nan"), "--budget"),
         (("commitment", "repair", str(2**63), "--note", "x"), "RECORD_ID"),
         (("case", "start", "review", "--data", "[" * 100_000 + "]" * 100_000), "嵌套超过"),
-        (("case", "start", "review", "--data", '{"n": ' + "9" * 5000 + "}"), "--data"),
+        (
+            ("case", "start", "review", "--data", '{"n": ' + "9" * 5000 + "}"),
+            "--data 不是有效的 JSON：数字的位数过多",
+        ),
         (("case", "start", "review", "--data", '{"n": 1e999}'), "不是 JSON 能表示的数"),
         (("case", "start", "review", "--data", '{"n": NaN}'), "不是有效的 JSON"),
         (("case", "start", "review", "--applicant", '{"name": "\\ud800"}'), "不是有效的 UTF-8 文本"),

@@ -150,8 +150,12 @@ _JSON_REASONS = {
 }
 
 
+class _NotJson(ValueError):
+    """NaN, Infinity or -Infinity: Python's json reads them, JSON has no such values."""
+
+
 def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} 不是 JSON 的值")
+    raise _NotJson(f"{name} 不是 JSON 的值")
 
 
 def load_json(text: str, what: str, *, option: str | None = None) -> Any:
@@ -168,6 +172,8 @@ def load_json(text: str, what: str, *, option: str | None = None) -> Any:
         ) from exc
     except RecursionError as exc:
         raise InputError(f"{what} 嵌套超过 {MAX_DATA_DEPTH} 层") from exc
-    except ValueError as exc:  # NaN/Infinity, or an integer of more than 4,300 digits
-        raise InputError(f"{what} 不是有效的 JSON：{str(exc)[:100]}") from exc
+    except _NotJson as exc:
+        raise InputError(f"{what} 不是有效的 JSON：{exc}") from exc
+    except ValueError as exc:  # an integer of more than 4,300 digits
+        raise InputError(f"{what} 不是有效的 JSON：数字的位数过多") from exc
     return check_data(parsed, what)

@@ -92,4 +92,4 @@ def parse_toml(text: str, fail: Callable[[str, int | None], ConfigError]) -> dic
     except RecursionError as exc:  # arrays or tables nested thousands deep
         raise fail("不是有效的 TOML：嵌套层数过多", None) from exc
     except ValueError as exc:  # e.g. an integer of more than 4,300 digits
-        raise fail(f"不是有效的 TOML：数值过大（{str(exc)[:120]}）", None) from exc
+        raise fail("不是有效的 TOML：数字的位数过多", None) from exc
