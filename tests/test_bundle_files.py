@@ -114,7 +114,7 @@ def test_a_fifo_is_refused_without_blocking(tmp_path: Path, capsys: pytest.Captu
     assert rc == 2
     assert (
         out
-        == f"{fifo}: [IO-READ] 是FIFO（命名管道），不是普通文件. hint: 请指定一个普通文件（不读取管道、设备和套接字）\n"
+        == f"{fifo}: [IO-READ] 是命名管道（FIFO），不是普通文件. hint: 请指定一个普通文件（不读取管道、设备和套接字）\n"
     )
     # a writer waiting on the other side changes nothing: still refused, never read
     writer = threading.Thread(target=lambda: _write_quietly(fifo), daemon=True)

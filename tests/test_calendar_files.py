@@ -110,7 +110,7 @@ def test_files_are_read_bounded_and_regular_only(tmp_path: Path) -> None:
         load_override(big)
     fifo = tmp_path / "fifo.toml"
     os.mkfifo(fifo)
-    with pytest.raises(ConfigError, match="是FIFO（命名管道），不是普通文件"):
+    with pytest.raises(ConfigError, match="是命名管道（FIFO），不是普通文件"):
         load_override(fifo)
     gbk = tmp_path / "gbk.toml"
     gbk.write_bytes('version = "x"\n# 衡南县\n'.encode("gbk"))

@@ -56,7 +56,7 @@ def _kind_name(mode: int) -> str:
     if stat.S_ISDIR(mode):
         return "目录"
     if stat.S_ISFIFO(mode):
-        return "FIFO（命名管道）"
+        return "命名管道（FIFO）"
     if stat.S_ISCHR(mode):
         return "字符设备"
     if stat.S_ISBLK(mode):
