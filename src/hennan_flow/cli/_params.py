@@ -28,7 +28,7 @@ class _Checked(click.ParamType):  # type: ignore[type-arg]  # generic from click
         what = (
             f"--{param.name.replace('_', '-')}"
             if isinstance(param, click.Option) and param.name
-            else (param.human_readable_name if param is not None else "value")
+            else (param.human_readable_name if param is not None else "值")
         )
         try:
             return self._check(value, what)
