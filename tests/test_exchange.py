@@ -219,6 +219,23 @@ def test_export_into_a_file_that_is_not_a_data_set_is_refused_with_exit_2(
     assert (out / "up_pro_evaluation.jsonl").read_text(encoding="utf-8") == "not json\n"
 
 
+def test_an_output_folder_that_cannot_be_made_is_said_in_chinese(
+    sim: tuple[Engine, SimulatedClock], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    engine, clock = sim
+    scenario(engine, clock)
+    (tmp_path / "notes.txt").write_text("x\n", encoding="utf-8")
+    target = tmp_path / "notes.txt" / "out"
+    rc, stdout, err = cli(
+        capsys, "--db", engine.url, "--now", LATER, "exchange", "export", "--output", str(target)
+    )
+    assert (rc, stdout) == (2, "")
+    assert (
+        err
+        == f"错误：{target}: 无法创建输出目录：路径中有一段不是目录。建议：用 --output 指定一个有写入权限的目录\n"
+    )
+
+
 # -- push -----------------------------------------------------------------------------------------
 
 
