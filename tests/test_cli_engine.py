@@ -94,7 +94,10 @@ def test_bad_input_is_answered_with_one_line_and_the_right_exit_code(cli: Cli, t
     code, _out, err = cli("case", "start", "nope")
     assert code == 2 and "no bundle with key 'nope'" in one_error_line(err) and "review" in err
     code, _out, err = cli("case", "start", "review", "--data", "{not json")
-    assert code == 2 and "--data 不是有效的 JSON：此处应为双引号括起的键名（第 1 行第 2 列）" in one_error_line(err)
+    assert (
+        code == 2
+        and "--data 不是有效的 JSON：此处应为双引号括起的键名（第 1 行第 2 列）" in one_error_line(err)
+    )
     code, _out, err = cli("case", "start", "review", "--data", "[1, 2]")
     assert code == 2 and "须为 JSON 对象" in one_error_line(err)
     code, _out, err = cli("case", "start", "review", "--data", "@missing.json")
