@@ -95,7 +95,7 @@ def check_extension_days(days: int) -> int:
     """Working days of one extension: a whole number from 1 to MAX_EXTENSION_DAYS."""
     if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_EXTENSION_DAYS:
         raise InputError(
-            f"一次延期为 1 至 {MAX_EXTENSION_DAYS} 个工作日，收到 {printable(str(days))}",
+            f"一次延期须为 1 至 {MAX_EXTENSION_DAYS} 个工作日，收到 {printable(str(days))}",
             hint="如法律允许更长的延期，以后再次申请延期",
         )
     return days
