@@ -38,6 +38,14 @@ FAILURES = [
     (("case", "list", "--nope"), "没有选项 --nope"),
     (("case", "show"), "缺少参数 CASE_ID"),
     (("calendar", "add", "2022-09-29", "x"), "N 须为 1 到 10000 之间的整数"),
+    (
+        ("task", "extend", "t-1", "--days", "400", "--approver", "a", "--reason", "b"),
+        "参数 --days 的值无效（收到 400）：须为 1 到 365 之间的整数",
+    ),
+    (
+        ("sla", "sweep", "--batch-size", "0"),
+        "参数 --batch-size 的值无效（收到 0）：须为 1 到 10000 之间的整数",
+    ),
 ]
 
 
