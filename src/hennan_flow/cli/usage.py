@@ -49,7 +49,7 @@ def _bad_value(exc: click.BadParameter) -> str:
 
 
 def _range_words(ptype: click.IntRange | click.FloatRange) -> str:
-    """"1 到 365 之间的整数", "不小于 0 的整数", "大于 0 且不大于 60 的数"."""
+    """ "1 到 365 之间的整数", "不小于 0 的整数", "大于 0 且不大于 60 的数"."""
     kind = "整数" if isinstance(ptype, click.IntRange) else "数"
     low, high = ptype.min, ptype.max
     if low is not None and high is not None and not ptype.min_open and not ptype.max_open:
