@@ -83,7 +83,7 @@ def test_html_to_output_file(capsys: pytest.CaptureFixture[str], tmp_path: Path)
 
 def test_output_into_a_missing_folder_is_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, _, err = run(capsys, "audit", "--output", str(tmp_path / "no" / "r.txt"), CLEAN)
-    assert code == 2 and "cannot write the report" in err
+    assert code == 2 and "无法写入报告" in err
 
 
 def test_list_rules(capsys: pytest.CaptureFixture[str]) -> None:
@@ -106,14 +106,14 @@ def test_list_rules(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_no_path_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "audit")
-    assert code == 2 and "give at least one bundle file or folder" in err
+    assert code == 2 and "请至少指定一个事项包文件或目录" in err
 
 
 @pytest.mark.parametrize(
     ("fixture", "line"),
     [
-        ("bad/not_xml.bpmn", "bad/not_xml.bpmn:5: not well-formed XML: Opening and ending tag mismatch"),
-        ("bad/not_bpmn.bpmn", "bad/not_bpmn.bpmn:2: not a BPMN 2.0 file"),
+        ("bad/not_xml.bpmn", "bad/not_xml.bpmn:5: XML 格式不正确：Opening and ending tag mismatch"),
+        ("bad/not_bpmn.bpmn", "bad/not_bpmn.bpmn:2: 不是 BPMN 2.0 文件"),
         (
             "bad/material_no_id.bpmn",
             'bad/material_no_id.bpmn:9: element "register": [HF-MATERIAL] hf:material has no id',
@@ -166,8 +166,8 @@ def test_a_folder_with_an_unsound_file_is_audited_whole(
 def test_missing_file_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     missing = tmp_path / "missing.bpmn"
     code, _, err = run(capsys, "audit", str(missing))
-    assert code == 2 and err.startswith(f"错误：{missing}: no such file or folder")
-    assert "建议：check the path" in err and err.count("\n") == 1
+    assert code == 2 and err.startswith(f"错误：{missing}: 文件或目录不存在")
+    assert "建议：检查路径" in err and err.count("\n") == 1
 
 
 def test_unreadable_file_exit_2(
@@ -187,7 +187,7 @@ def test_unreadable_file_exit_2(
     else:
         locked.chmod(0)
     code, _, err = run(capsys, "audit", str(locked))
-    assert code == 2 and err.startswith(f"错误：{locked}: permission denied") and err.count("\n") == 1
+    assert code == 2 and err.startswith(f"错误：{locked}: 没有读取权限") and err.count("\n") == 1
 
 
 @pytest.mark.parametrize(
@@ -202,12 +202,12 @@ def test_bad_catalogue_exit_2(capsys: pytest.CaptureFixture[str], fixture: str, 
     path = FIXTURES / fixture
     code, out, err = run(capsys, "audit", CLEAN, "--catalog", str(path))
     assert code == 2 and out == ""
-    assert err.startswith(f"错误：{path}:{line}: catalogue: ") and err.count("\n") == 1
+    assert err.startswith(f"错误：{path}:{line}: 审查目录：") and err.count("\n") == 1
 
 
 def test_unknown_catalogue_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, _, err = run(capsys, "audit", CLEAN, "--catalog", str(tmp_path / "county.toml"))
-    assert code == 2 and "cannot read the catalogue file" in err
+    assert code == 2 and "无法读取审查目录文件" in err
 
 
 def test_county_catalogue_changes_the_verdicts(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

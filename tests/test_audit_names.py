@@ -148,9 +148,9 @@ def test_covered_pairs(catalog: Catalog) -> None:
 @pytest.mark.parametrize(
     ("fixture", "line", "words"),
     [
-        ("catalog_malformed.toml", 5, "not valid TOML"),
-        ("catalog_unknown_key.toml", 6, "unknown key 'alias'"),
-        ("catalog_bad_pattern.toml", 6, "not a regular expression"),
+        ("catalog_malformed.toml", 5, "不是有效的 TOML"),
+        ("catalog_unknown_key.toml", 6, "中有未知的键 'alias'"),
+        ("catalog_bad_pattern.toml", 6, "不是有效的正则表达式"),
     ],
 )
 def test_bad_catalogue_names_file_and_line(fixture: str, line: int, words: str) -> None:
@@ -160,27 +160,27 @@ def test_bad_catalogue_names_file_and_line(fixture: str, line: int, words: str) 
     err = caught.value
     assert err.location is not None and err.location.file == str(path) and err.location.line == line
     assert words in err.message
-    assert str(err).startswith(f"{path}:{line}: catalogue: ")
+    assert str(err).startswith(f"{path}:{line}: 审查目录：")
 
 
 def test_missing_catalogue_is_a_config_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="cannot read the catalogue file"):
+    with pytest.raises(ConfigError, match="无法读取审查目录文件：文件不存在"):
         load_catalog([str(tmp_path / "nope.toml")])
 
 
 @pytest.mark.parametrize(
     ("text", "line", "words"),
     [
-        ("version = 2\n", 1, "version must be 1"),
-        ('colour = "red"\n', 1, "unknown key 'colour'"),
-        ('[names]\nholder_prefixes = "法人"\ncopy = []\n', 3, "unknown key 'copy' in [names]"),
-        ("[[e_licence]]\naliases = []\n", 1, "needs name"),
-        ('[[covered]]\ncovered = ["甲"]\n', 1, "needs by"),
-        ("[catch_all]\nphrases = [1, 2]\n", 2, "list of non-empty strings"),
+        ("version = 2\n", 1, "version 须为 1"),
+        ('colour = "red"\n', 1, "未知的键 'colour'"),
+        ('[names]\nholder_prefixes = "法人"\ncopy = []\n', 3, "[names] 中有未知的键 'copy'"),
+        ("[[e_licence]]\naliases = []\n", 1, "都须写 name"),
+        ('[[covered]]\ncovered = ["甲"]\n', 1, "须写 by"),
+        ("[catch_all]\nphrases = [1, 2]\n", 2, "须为非空字符串的列表"),
         (
             '[[e_licence]]\nname = "甲"\n\n[[e_licence]]\nname = "乙"\nissuer = 3\n',
             6,
-            "issuer must be a string",
+            "e_licence.issuer 须为字符串",
         ),
     ],
 )

@@ -193,8 +193,8 @@ def test_folder_lists_files_as_found(tmp_path: Path, monkeypatch: pytest.MonkeyP
         ("duplicate_material.bpmn", 10, 'material id "articles" is used twice'),
         ("unknown_covered_by.bpmn", 9, 'material "copy": coveredBy names "articles"'),
         ("unknown_produced_by.bpmn", 9, 'material "licence": producedBy="nowhere" names no step'),
-        ("not_xml.bpmn", 5, "not well-formed XML"),
-        ("not_bpmn.bpmn", 2, "not a BPMN 2.0 file"),
+        ("not_xml.bpmn", 5, "XML 格式不正确"),
+        ("not_bpmn.bpmn", 2, "不是 BPMN 2.0 文件"),
     ],
 )
 def test_unsound_input_is_an_input_error(fixture: str, line: int, words: str) -> None:
@@ -208,5 +208,5 @@ def test_unsound_input_is_an_input_error(fixture: str, line: int, words: str) ->
 
 
 def test_missing_path_is_an_input_error(tmp_path: Path) -> None:
-    with pytest.raises(BpmnError, match="no such file or folder"):
+    with pytest.raises(BpmnError, match="文件或目录不存在"):
         audit_paths([str(tmp_path / "missing.bpmn")])

@@ -84,14 +84,14 @@ def test_latin_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 @pytest.mark.parametrize(
     ("data", "line", "words"),
     [
-        (LATIN.replace("ISO-8859-1", "UTF-8").encode("latin-1"), 3, "byte 0xe9 is not UTF-8 text"),
+        (LATIN.replace("ISO-8859-1", "UTF-8").encode("latin-1"), 3, "字节 0xe9 不是 UTF-8 文本"),
         (
             LATIN.replace('<?xml version="1.0" encoding="ISO-8859-1"?>\n', "").encode("latin-1"),
             2,
-            "no encoding",
+            "文件没有声明编码",
         ),
         (LATIN.replace("ISO-8859-1", "x-klingon").encode("latin-1"), 1, 'encoding="x-klingon"'),
-        (LATIN.replace("ISO-8859-1", "base64").encode("latin-1"), 1, "not a text encoding"),
+        (LATIN.replace("ISO-8859-1", "base64").encode("latin-1"), 1, "不是 hennan_flow 认识的文本编码"),
     ],
     ids=["declared-utf8-but-latin1", "undeclared-latin1", "unknown-encoding", "not-a-text-codec"],
 )
@@ -104,7 +104,7 @@ def test_bytes_not_in_their_encoding_exit_2(
     assert rc == 2
     [shown] = out.splitlines()
     assert shown.startswith(f"{path}:{line}: [XML-ENCODING] ") and words in shown, shown
-    assert "hint: save the file as UTF-8" in shown
+    assert "hint: 把文件另存为 UTF-8 编码" in shown
 
 
 def test_a_fifo_is_refused_without_blocking(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -114,7 +114,7 @@ def test_a_fifo_is_refused_without_blocking(tmp_path: Path, capsys: pytest.Captu
     assert rc == 2
     assert (
         out
-        == f"{fifo}: [IO-READ] is a FIFO (named pipe), not a regular file. hint: name a regular file (pipes, devices and sockets are not read)\n"
+        == f"{fifo}: [IO-READ] 是命名管道（FIFO），不是普通文件. hint: 请指定一个普通文件（不读取管道、设备和套接字）\n"
     )
     # a writer waiting on the other side changes nothing: still refused, never read
     writer = threading.Thread(target=lambda: _write_quietly(fifo), daemon=True)
@@ -146,13 +146,13 @@ def test_devices_are_refused(capsys: pytest.CaptureFixture[str], device: str) ->
         pytest.skip(f"{device} not here")
     rc, out, _ = run(capsys, "validate", device)
     assert rc == 2
-    assert out.startswith(f"{device}: [IO-READ] is a character device, not a regular file.")
+    assert out.startswith(f"{device}: [IO-READ] 是字符设备，不是普通文件.")
 
 
 def test_a_directory_is_not_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(BpmnError) as caught:
         parse_file(tmp_path)
-    assert caught.value.code == "IO-READ" and "directory" in caught.value.message
+    assert caught.value.code == "IO-READ" and caught.value.message == "是目录，不是普通文件"
 
 
 def test_the_bound_counts_bytes_read_not_st_size() -> None:

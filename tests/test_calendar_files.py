@@ -65,17 +65,17 @@ def test_too_many_dates_are_refused_with_the_bound() -> None:
     rest = weekdays(YEARS)[: MAX_DATES + 1]
     with pytest.raises(ConfigError) as info:
         parse_override(file_of(rest, YEARS), source="big.toml")
-    assert f"a file may list at most {MAX_DATES:,}" in str(info.value)
+    assert f"一个文件最多列 {MAX_DATES:,} 个" in str(info.value)
     assert str(info.value).startswith("big.toml:3: ")  # the line of rest = [
 
 
 @pytest.mark.parametrize(
     ("years", "words"),
     [
-        ([FIRST_YEAR - 1], f"from {FIRST_YEAR} to {LAST_YEAR}"),
-        ([LAST_YEAR + 1], f"from {FIRST_YEAR} to {LAST_YEAR}"),
-        ([10**40], f"from {FIRST_YEAR} to {LAST_YEAR}"),
-        (list(range(2031, 2031 + MAX_YEARS + 1)), f"at most {MAX_YEARS}"),
+        ([FIRST_YEAR - 1], f"{FIRST_YEAR} 至 {LAST_YEAR} 年之间"),
+        ([LAST_YEAR + 1], f"{FIRST_YEAR} 至 {LAST_YEAR} 年之间"),
+        ([10**40], f"{FIRST_YEAR} 至 {LAST_YEAR} 年之间"),
+        (list(range(2031, 2031 + MAX_YEARS + 1)), f"最多覆盖 {MAX_YEARS} 年"),
     ],
     ids=["before", "after", "huge", "too-many"],
 )
@@ -106,18 +106,20 @@ def test_hostile_toml_is_a_config_error(text: str) -> None:
 def test_files_are_read_bounded_and_regular_only(tmp_path: Path) -> None:
     big = tmp_path / "big.toml"
     big.write_bytes(b"# " + b"x" * workdays.MAX_FILE_BYTES + b"\n")
-    with pytest.raises(ConfigError, match="limit"):
+    with pytest.raises(ConfigError, match="字节的上限"):
         load_override(big)
     fifo = tmp_path / "fifo.toml"
     os.mkfifo(fifo)
-    with pytest.raises(ConfigError, match="FIFO"):
+    with pytest.raises(ConfigError, match="是命名管道（FIFO），不是普通文件"):
         load_override(fifo)
     gbk = tmp_path / "gbk.toml"
     gbk.write_bytes('version = "x"\n# 衡南县\n'.encode("gbk"))
     with pytest.raises(ConfigError) as info:
         load_override(gbk)
     assert (
-        "not UTF-8" in str(info.value) and info.value.location is not None and info.value.location.line == 2
+        "不是 UTF-8 文本" in str(info.value)
+        and info.value.location is not None
+        and info.value.location.line == 2
     )
 
 

@@ -122,7 +122,7 @@ def test_2031_is_exit_2_with_one_line_saying_how_to_add_it(capsys: pytest.Captur
     code, out, err = run(capsys, "calendar", "add", "2031-03-03", "5")
     assert (code, out) == (2, "")
     assert err.count("\n") == 1
-    assert err.startswith("错误：no working-day data for 2031")
+    assert err.startswith("错误：没有 2031 年的工作日数据")
     assert "--calendar FILE" in err and "years = [2031]" in err
 
 
@@ -146,7 +146,7 @@ def test_a_malformed_override_file_names_its_line(capsys: pytest.CaptureFixture[
     code, out, err = run(capsys, "--calendar", str(path), "calendar", "add", "2031-03-03", "5")
     assert (code, out) == (2, "")
     assert err.startswith(f"错误：{path}:3: ")
-    assert "2031-01-27 is a weekday" in err
+    assert "2031-01-27 不是周末" in err
 
 
 def test_a_missing_override_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -94,11 +94,14 @@ def test_bad_input_is_answered_with_one_line_and_the_right_exit_code(cli: Cli, t
     code, _out, err = cli("case", "start", "nope")
     assert code == 2 and "no bundle with key 'nope'" in one_error_line(err) and "review" in err
     code, _out, err = cli("case", "start", "review", "--data", "{not json")
-    assert code == 2 and "--data is not valid JSON" in one_error_line(err)
+    assert (
+        code == 2
+        and "--data 不是有效的 JSON：此处应为双引号括起的键名（第 1 行第 2 列）" in one_error_line(err)
+    )
     code, _out, err = cli("case", "start", "review", "--data", "[1, 2]")
-    assert code == 2 and "must be a JSON object" in one_error_line(err)
+    assert code == 2 and "须为 JSON 对象" in one_error_line(err)
     code, _out, err = cli("case", "start", "review", "--data", "@missing.json")
-    assert code == 2 and "cannot read" in one_error_line(err)
+    assert code == 2 and "无法读取 --data 文件 missing.json：文件不存在" in one_error_line(err)
     code, _out, err = cli("task", "complete", "00000000-0000-0000-0000-000000000000")
     assert code == 2 and "no task" in one_error_line(err)
     code, _out, err = cli("--now", "2026-03-02T09:00:00+08:00", "case", "start", "review")
@@ -111,7 +114,7 @@ def test_bad_input_is_answered_with_one_line_and_the_right_exit_code(cli: Cli, t
     case_id = cli.json("case", "start", "review")["id"]  # type: ignore[index]
     [task] = cli.json("task", "list", "--case", case_id)  # type: ignore[misc]
     code, _out, err = cli("task", "complete", task["id"], "--data", '{"capital": "many"}')
-    assert code == 2 and "field error" in one_error_line(err) and "/enterprise_name" in err
+    assert code == 2 and "处填写有误" in one_error_line(err) and "/enterprise_name" in err
     assert cli("task", "complete", task["id"], "--data", json.dumps(ACCEPT))[0] == 0
     code, _out, err = cli("task", "complete", task["id"], "--data", json.dumps(ACCEPT))
     assert code == 1 and "already completed" in one_error_line(err)  # a lost race: a failed check, exit 1

@@ -67,7 +67,7 @@ def test_text_lengths_are_checked_before_the_database_sees_them(
         capsys, "--db", url, "--now", NOW, "task", "complete", task, "--data", data, "--actor", "张" * 300
     )
     assert rc == 2
-    assert "--actor" in one_line(err) and f"at most {MAX_NAME}" in err
+    assert "--actor" in one_line(err) and f"最多 {MAX_NAME} 个" in err
     rc, _, err = run(
         capsys,
         "--db",
@@ -113,20 +113,23 @@ def test_extension_days_are_bounded(
 @pytest.mark.parametrize(
     ("args", "words"),
     [
-        (("--now", "0001-01-01T00:00:00", "task", "list"), "outside 1970–2999"),
-        (("--now", "9999-12-31T23:59:59", "task", "list"), "outside 1970–2999"),
-        (("report", "supervision", "--to", "9999-12-31"), "outside 1970–2999"),
-        (("report", "supervision", "--from", "0001-01-01"), "outside 1970–2999"),
-        (("review", "summary", "--to", "9999-12-31"), "outside 1970–2999"),
+        (("--now", "0001-01-01T00:00:00", "task", "list"), "不在 1970–2999 年之间"),
+        (("--now", "9999-12-31T23:59:59", "task", "list"), "不在 1970–2999 年之间"),
+        (("report", "supervision", "--to", "9999-12-31"), "不在 1970–2999 年之间"),
+        (("report", "supervision", "--from", "0001-01-01"), "不在 1970–2999 年之间"),
+        (("review", "summary", "--to", "9999-12-31"), "不在 1970–2999 年之间"),
         (("sla", "sweep", "--lease", "inf"), "--lease"),
         (("sla", "sweep", "--budget", "nan"), "--budget"),
         (("commitment", "repair", str(2**63), "--note", "x"), "RECORD_ID"),
-        (("case", "start", "review", "--data", "[" * 100_000 + "]" * 100_000), "nested"),
-        (("case", "start", "review", "--data", '{"n": ' + "9" * 5000 + "}"), "--data"),
-        (("case", "start", "review", "--data", '{"n": 1e999}'), "not a number"),
-        (("case", "start", "review", "--data", '{"n": NaN}'), "not valid JSON"),
-        (("case", "start", "review", "--applicant", '{"name": "\\ud800"}'), "not valid UTF-8"),
-        (("case", "show", "x" * 10_000), "at most 255"),
+        (("case", "start", "review", "--data", "[" * 100_000 + "]" * 100_000), "嵌套超过"),
+        (
+            ("case", "start", "review", "--data", '{"n": ' + "9" * 5000 + "}"),
+            "--data 不是有效的 JSON：数字的位数过多",
+        ),
+        (("case", "start", "review", "--data", '{"n": 1e999}'), "不是 JSON 能表示的数"),
+        (("case", "start", "review", "--data", '{"n": NaN}'), "不是有效的 JSON"),
+        (("case", "start", "review", "--applicant", '{"name": "\\ud800"}'), "不是有效的 UTF-8 文本"),
+        (("case", "show", "x" * 10_000), "最多 255 个"),
     ],
     ids=lambda v: v if isinstance(v, str) else " ".join(a[:20] for a in v)[:60],
 )
@@ -186,10 +189,10 @@ def test_a_database_url_naming_another_file_exits_2(
     text.write_text("not a database\n", encoding="utf-8")
     for argv in (("task", "list"), ("db", "current"), ("db", "upgrade")):
         rc, _, err = run(capsys, "--db", f"sqlite:///{text}", *argv)
-        assert rc == 2 and "is not a SQLite database" in one_line(err)
+        assert rc == 2 and "不是 SQLite 数据库" in one_line(err)
     assert text.read_text(encoding="utf-8") == "not a database\n"  # untouched
     rc, _, err = run(capsys, "--db", f"sqlite:///{tmp_path}", "task", "list")
-    assert rc == 2 and "not a file" in one_line(err)
+    assert rc == 2 and "指向的不是文件" in one_line(err)
 
 
 def test_data_files_utf16_fifo_and_devices(
@@ -219,11 +222,11 @@ def test_data_files_utf16_fifo_and_devices(
     os.mkfifo(fifo)
     for source in (fifo, Path("/dev/zero")):
         rc, _, err = run(capsys, "--db", url, "case", "start", "review", "--data", f"@{source}")
-        assert rc == 2 and "not a regular file" in one_line(err)
+        assert rc == 2 and "不是普通文件" in one_line(err)
     latin = tmp_path / "latin.json"
     latin.write_bytes(b'{"name": "caf\xe9"}')
     rc, _, err = run(capsys, "--db", url, "case", "start", "review", "--data", f"@{latin}")
-    assert rc == 2 and "not UTF-8" in one_line(err)
+    assert rc == 2 and "不是 UTF-8 文本" in one_line(err)
 
 
 def test_outputs_refuse_a_fifo_instead_of_blocking(
@@ -234,7 +237,7 @@ def test_outputs_refuse_a_fifo_instead_of_blocking(
     rc, _, err = run(
         capsys, "--db", review[0], "report", "supervision", "--format", "html", "--output", str(fifo)
     )
-    assert rc == 2 and "not a regular file" in one_line(err)
+    assert rc == 2 and "不是普通文件" in one_line(err)
 
 
 # -- the JSON error contract ---------------------------------------------------------------------

@@ -318,13 +318,13 @@ def test_case_pauses_count_overlaps_once(cal: WorkCalendar) -> None:
 
 @pytest.mark.parametrize("n", [0, -1, -20])
 def test_due_date_needs_a_positive_n(cal: WorkCalendar, n: int) -> None:
-    with pytest.raises(ConfigError, match="positive"):
+    with pytest.raises(ConfigError, match="N 须为正整数天数"):
         due_date(date(2022, 9, 29), n, "workday", cal)
 
 
 @pytest.mark.parametrize("unit", ["hour", "fortnight", "WORKDAY", ""])
 def test_due_date_unknown_unit(cal: WorkCalendar, unit: str) -> None:
-    with pytest.raises(ConfigError, match="unit"):
+    with pytest.raises(ConfigError, match="未知的单位"):
         due_date(date(2022, 9, 29), 3, unit, cal)
 
 
@@ -343,9 +343,9 @@ def test_bad_limits(cal: WorkCalendar, limit: TimeLimit) -> None:
 
 
 def test_unknown_kind_and_bad_close(cal: WorkCalendar) -> None:
-    with pytest.raises(ConfigError, match="kind"):
+    with pytest.raises(ConfigError, match="未知的环节类型 'urgent'"):
         step_schedule(at("2022-09-29 10:00"), wd(5), kind="urgent", calendar=cal)
-    with pytest.raises(ConfigError, match="close"):
+    with pytest.raises(ConfigError, match="下班时间须为 00:00 之后"):
         step_schedule(at("2022-09-29 10:00"), wd(5), calendar=cal, close=time(0))
 
 

@@ -55,38 +55,38 @@ def test_a_good_file_parses_with_defaults_for_the_settings_it_leaves_out() -> No
 
 
 BAD = [
-    (GOOD.replace('"handler", "head"', '"handler", "boss"'), 14, "unknown role 'boss'", "use one of"),
+    (GOOD.replace('"handler", "head"', '"handler", "boss"'), 14, "未知的角色 'boss'", "可用的角色"),
     (
         GOOD.replace(
             'departments = ["amr"]\nroles = ["handler"', 'departments = ["xyz"]\nroles = ["handler"'
         ),
         13,
-        "department 'xyz' is not in the directory",
-        "add a [[department]]",
+        "部门 'xyz' 不在目录中",
+        "加上 [[department]]",
     ),
-    (GOOD.replace('id = "admin"', 'id = "amr-li"'), 15, "user amr-li is listed twice", "one [[user]] per id"),
+    (GOOD.replace('id = "admin"', 'id = "amr-li"'), 15, "用户 amr-li 列了两次", "只保留一个 [[user]]"),
     (
         GOOD.replace('code = "hy-amr"', 'code = "amr"'),
         6,
-        "department amr is listed twice",
-        "one [[department]]",
+        "部门 amr 列了两次",
+        "只保留一个 [[department]]",
     ),
     (
         GOOD.replace("external = true", 'external = true\nsuperior = "amr"'),
         1,
-        "cycle: amr → hy-amr → amr",
-        "superior chain",
+        "循环：amr → hy-amr → amr",
+        "上级链条",
     ),
-    (GOOD.replace('"t-1"\n', '"t-1"\ncolour = 1\n'), 2, "unknown key 'colour'", "version ="),
+    (GOOD.replace('"t-1"\n', '"t-1"\ncolour = 1\n'), 2, "未知的键 'colour'", "version ="),
     (
         GOOD.replace('name = "李明"', 'name = "李明"\nemail = "x"'),
         13,
-        "user: unknown key 'email'",
+        "user：未知的键 'email'",
         "version =",
     ),
-    (GOOD.replace("review_within = 7", "review_within = 0"), 21, "review_within must be", "version ="),
-    (GOOD.replace('version = "t-1"', 'version = "t 1"'), 1, "version must be", "new one"),
-    ("version = [", 1, "not valid TOML", "version ="),
+    (GOOD.replace("review_within = 7", "review_within = 0"), 21, "review_within 须为", "version ="),
+    (GOOD.replace('version = "t-1"', 'version = "t 1"'), 1, "version 须为", "新的"),
+    ("version = [", 1, "不是有效的 TOML", "version ="),
 ]
 
 
@@ -100,7 +100,7 @@ def test_a_malformed_file_is_refused_whole_with_file_line_and_fix(
     assert error.location is not None and error.location.file == "d.toml"
     assert message in error.message
     assert error.location.line is not None
-    if "cycle" not in message:
+    if "循环" not in message:
         assert error.location.line == line, (error.location.line, str(error))
     assert error.hint is not None and hint in error.hint
 
@@ -192,7 +192,7 @@ def test_cli_directory_load_and_show(
         main(["--db", sqlite_url, "directory", "load", str(bad)])
     assert code.value.code == 2
     err = capsys.readouterr().err
-    assert f"{bad}:14" in err and "boss" in err and "use one of" in err
+    assert f"{bad}:14" in err and "boss" in err and "可用的角色：" in err
     with pytest.raises(SystemExit) as code:
         main(["--db", sqlite_url, "directory", "load", str(SAMPLE)])
     assert code.value.code == 0

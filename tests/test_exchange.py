@@ -215,8 +215,25 @@ def test_export_into_a_file_that_is_not_a_data_set_is_refused_with_exit_2(
         capsys, "--db", engine.url, "--now", LATER, "exchange", "export", "--output", str(out)
     )
     assert (rc, stdout) == (2, "")
-    assert "up_pro_evaluation.jsonl:1" in err and "not a data-set record" in err
+    assert "up_pro_evaluation.jsonl:1" in err and "不是数据集记录" in err
     assert (out / "up_pro_evaluation.jsonl").read_text(encoding="utf-8") == "not json\n"
+
+
+def test_an_output_folder_that_cannot_be_made_is_said_in_chinese(
+    sim: tuple[Engine, SimulatedClock], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    engine, clock = sim
+    scenario(engine, clock)
+    (tmp_path / "notes.txt").write_text("x\n", encoding="utf-8")
+    target = tmp_path / "notes.txt" / "out"
+    rc, stdout, err = cli(
+        capsys, "--db", engine.url, "--now", LATER, "exchange", "export", "--output", str(target)
+    )
+    assert (rc, stdout) == (2, "")
+    assert (
+        err
+        == f"错误：{target}: 无法创建输出目录：路径中有一段不是目录。建议：用 --output 指定一个有写入权限的目录\n"
+    )
 
 
 # -- push -----------------------------------------------------------------------------------------
@@ -343,8 +360,8 @@ def test_a_receiver_that_never_answers_stops_the_push_with_exit_1_and_the_cursor
         args = ("--db", engine.url, "--now", LATER, "exchange", "push", "--url", url, "--target", "prov")
         rc, out, err = cli(capsys, *args, "--retries", "3", "--backoff", "0")
     assert (rc, out) == (1, "")
-    assert err.startswith("错误：target prov: batch of outbox events 1–") and "last HTTP 500" in err
-    assert "cursor stays at 0" in err and Receiver.requests == 3
+    assert err.startswith("错误：接收方 prov：发件箱事件 1–") and "最后一次：HTTP 500" in err
+    assert "游标仍停在 0" in err and Receiver.requests == 3
     assert APPLICANT["name"] not in err
     assert rows(engine, "SELECT COUNT(*) FROM hf_exchange_cursor")[0][0] == 0
 
@@ -404,7 +421,7 @@ def test_push_options_are_checked_with_exit_2(
 ) -> None:
     engine, _clock = sim
     rc, out, err = cli(capsys, "--db", engine.url, "--now", LATER, "exchange", "push", "--url", "ftp://x")
-    assert (rc, out) == (2, "") and "is not an http(s) URL" in err
+    assert (rc, out) == (2, "") and "不是 http(s) 地址" in err
     rc, _, err = cli(
         capsys, "--db", engine.url, "--now", LATER, "exchange", "push", "--url", "http://x", "--batch", "0"
     )
@@ -521,7 +538,7 @@ def test_a_receiver_that_is_down_stops_the_push_with_exit_1_naming_the_target(
     args = ("--db", engine.url, "--now", LATER, "exchange", "push", "--url", url, "--target", "province")
     rc, out, err = cli(capsys, *args, "--retries", "2", "--backoff", "0")
     assert (rc, out) == (1, "")
-    assert "target province:" in err and "not reachable (ConnectError)" in err and "push again" in err
+    assert "接收方 province：" in err and "无法连接（ConnectError）" in err and "重新推送" in err
     assert rows(engine, "SELECT COUNT(*) FROM hf_exchange_cursor")[0][0] == 0
 
 

@@ -223,5 +223,5 @@ def test_the_cli_prints_the_chinese_messages(tmp_path: Path, capsys: pytest.Capt
     now = START.isoformat()
     rc, out, err = run_cli(url, capsys, "task", "complete", task.id, "--data", '{"capital": "多"}', now=now)
     assert rc == 2 and out == ""
-    assert "/enterprise_name: 请填写企业名称" in err and "/capital: 注册资本（万元）应为整数" in err
+    assert "/enterprise_name：请填写企业名称" in err and "/capital：注册资本（万元）应为整数" in err
     assert "Traceback" not in err and "is a required property" not in err

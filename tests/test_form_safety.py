@@ -193,7 +193,7 @@ def test_an_http_ref_never_reaches_the_loopback_server(
         check_form_data(schema, ACCEPT, step="accept", form=FORM_REF)
     # a definition stored before the check (the row as an older deploy wrote it): refused, not fetched
     stored = load_definition(1, "review", 1, "review.bpmn", _review_bpmn(), json.dumps({FORM_REF: schema}))
-    with pytest.raises(ConfigError, match="cannot be checked"):
+    with pytest.raises(ConfigError, match="无法核对"):
         stored.check_data("accept", ACCEPT)
     assert hits == []
 

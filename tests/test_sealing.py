@@ -150,7 +150,7 @@ def test_with_a_key_no_personal_value_is_stored_and_rotation_retires_the_old_key
     assert PREFIX.encode() + key_id_of(base64.b64decode(old)).encode() not in stored
     with Engine(migrated_url, key=old) as engine, pytest.raises(ConfigError) as info:
         engine.case_data(case_id)  # the old key alone opens nothing any more
-    assert "is not configured" in str(info.value) and old not in str(info.value)
+    assert "而该密钥没有配置" in str(info.value) and old not in str(info.value)
 
 
 def test_a_rotation_interrupted_goes_on_where_it_stopped(sqlite_url: str) -> None:
@@ -258,7 +258,7 @@ def test_a_bad_key_is_one_line_that_never_shows_it(
         assert part not in out + err
     monkeypatch.setenv("HENNAN_FLOW_KEY_FILE", str(tmp_path / "keys"))
     rc, _out, err = run(capsys, "--db", url, "keys", "status")
-    assert rc == 2 and "set only one" in err
+    assert rc == 2 and "只设置其中一个" in err
 
 
 def test_a_keyring_opens_with_any_of_its_keys_and_binds_each_value_to_its_column() -> None:
@@ -268,9 +268,9 @@ def test_a_keyring_opens_with_any_of_its_keys_and_binds_each_value_to_its_column
     both = Keyring([new, old])
     assert both.open(sealed, "hf_case.applicant") == "430422199001011234"
     assert not both.is_current(sealed) and both.is_current(both.seal("x", "hf_case.applicant"))
-    with pytest.raises(ConfigError, match="does not open"):
+    with pytest.raises(ConfigError, match="无法解密"):
         both.open(sealed, "hf_review.text")  # moved to another column
-    with pytest.raises(ConfigError, match="not configured"):
+    with pytest.raises(ConfigError, match="而该密钥没有配置"):
         Keyring([new]).open(sealed, "hf_case.applicant")
     assert Keyring([old]).open("plain", "hf_review.text") == "plain"
 

@@ -293,18 +293,18 @@ def test_a_card_found_untrue_closes_from_verification(lite: tuple[Engine, Simula
 @pytest.mark.parametrize(
     ("path", "move", "error", "message"),
     [
-        ((), ("closed", "不属实"), StateError, "only move to verifying"),  # OPEN → CLOSED skips 核查
-        ((), ("rectifying", None), StateError, "only move to verifying"),
-        (("verifying",), ("closed", None), StateError, "needs a conclusion"),
-        (("verifying",), ("closed", "属实"), StateError, "cannot close as 属实"),  # 出错必改 first
-        (("verifying", "rectifying"), ("closed", "系统误报"), StateError, "cannot close as 系统误报"),
-        (("verifying", "rectifying"), ("verifying", None), StateError, "only move to closed"),
-        (("verifying",), ("verifying", None), StateError, "only move to rectifying or closed"),
-        (("verifying", "closed"), ("verifying", None), StateError, "closed record is final"),
-        (("verifying", "closed"), ("closed", "不属实"), StateError, "closed record is final"),
-        ((), ("open", None), InputError, "cannot be moved to 'open'"),  # CLOSED → OPEN has no verb at all
-        ((), ("verifying", "属实"), InputError, "only when the card is closed"),
-        ((), ("closed", "超时"), InputError, "unknown conclusion"),
+        ((), ("closed", "不属实"), StateError, "只能转到 verifying，"),  # OPEN → CLOSED skips 核查
+        ((), ("rectifying", None), StateError, "只能转到 verifying，"),
+        (("verifying",), ("closed", None), StateError, "须给出结论"),
+        (("verifying",), ("closed", "属实"), StateError, "不能以 属实 办结"),  # 出错必改 first
+        (("verifying", "rectifying"), ("closed", "系统误报"), StateError, "不能以 系统误报 办结"),
+        (("verifying", "rectifying"), ("verifying", None), StateError, "只能转到 closed，"),
+        (("verifying",), ("verifying", None), StateError, "只能转到 rectifying 或 closed，"),
+        (("verifying", "closed"), ("verifying", None), StateError, "办结的记录为最终记录"),
+        (("verifying", "closed"), ("closed", "不属实"), StateError, "办结的记录为最终记录"),
+        ((), ("open", None), InputError, "不能转到 'open'"),  # CLOSED → OPEN has no verb at all
+        ((), ("verifying", "属实"), InputError, "只有办结（closed）红黄牌时才记录结论"),
+        ((), ("closed", "超时"), InputError, "未知的结论"),
     ],
 )
 def test_illegal_record_moves_are_refused_clearly(
@@ -331,22 +331,22 @@ def test_closed_to_open_is_refused(lite: tuple[Engine, SimulatedClock]) -> None:
     yellow = cards_at(engine, clock, "2025-10-15T08:00")["yellow"]
     engine.advance_card(yellow, to="verifying", note="核查")
     engine.advance_card(yellow, to="closed", note="误报", conclusion="系统误报")
-    with pytest.raises(StateError, match="never reopened or deleted"):
+    with pytest.raises(StateError, match="不会重新打开，也不会删除"):
         engine.advance_card(yellow, to="verifying", note="重开")
-    with pytest.raises(InputError, match="cannot be moved to 'open'"):
+    with pytest.raises(InputError, match="不能转到 'open'"):
         engine.advance_card(yellow, to="open", note="重开")
 
 
 def test_bad_record_requests(lite: tuple[Engine, SimulatedClock]) -> None:
     engine, clock = lite
     yellow = cards_at(engine, clock, "2025-10-15T08:00")["yellow"]
-    with pytest.raises(InputError, match="needs a note"):
+    with pytest.raises(InputError, match="每一步都须写说明"):
         engine.advance_card(yellow, to="verifying", note="  ")
-    with pytest.raises(NotFoundError, match="no card"):
+    with pytest.raises(NotFoundError, match="没有红黄牌 'nope'"):
         engine.advance_card("nope", to="verifying", note="n")
-    with pytest.raises(NotFoundError, match="no card"):
+    with pytest.raises(NotFoundError, match="没有红黄牌 'nope'"):
         engine.card("nope")
-    with pytest.raises(InputError, match="unknown card state"):
+    with pytest.raises(InputError, match="未知的红黄牌状态"):
         engine.cards(state="done")
 
 
@@ -538,7 +538,7 @@ def test_cli_sweep_card_list_and_advance_json(cli_db: str, capsys: pytest.Captur
     assert moved["state"] == "verifying" and moved["handler"] == "department"
     assert [r["to"] for r in moved["record"]] == ["open", "verifying"]
     code, _out, err = run(cli_db, capsys, "card", "advance", card["id"], "--to", "closed", "--note", "x")
-    assert code == 2 and err.startswith("错误：") and "needs a conclusion" in err and err.count("\n") == 1
+    assert code == 2 and err.startswith("错误：") and "须给出结论" in err and err.count("\n") == 1
     code, out, err = run(
         cli_db,
         capsys,
@@ -575,6 +575,6 @@ def test_cli_sweep_text_and_refusals(cli_db: str, capsys: pytest.CaptureFixture[
     assert code == 0 and "到期提醒" in out and "到期前提醒" in out and "环节" in out
     assert out.rstrip().endswith("发出 2 项，滞后 1 小时") and "notice" not in out
     code, _out, err = run(cli_db, capsys, "--now", "2025-10-12T01:00:00+08:00", "sla", "sweep", "--loop")
-    assert code == 2 and "--now" in err and "real time" in err
+    assert code == 2 and "--now" in err and "按实际时间运行" in err
     code, _out, err = run(cli_db, capsys, "sla", "sweep", "--interval", "3")
-    assert code == 2 and "--interval needs --loop" in err
+    assert code == 2 and "--interval 须与 --loop 一起使用" in err

@@ -477,7 +477,7 @@ def test_a_referral_is_seen_by_discipline_only_and_closed_with_its_outcome(
 ) -> None:
     engine, clock = world
     _case, red = _red_rectifying(engine, clock)
-    with pytest.raises(Exception, match="unknown measure"):
+    with pytest.raises(Exception, match="未知的处理方式"):
         engine.account_card(red, person="李芳", measure="罚款", note="x", actor="supervisor")
     shown = engine.account_card(
         red, person="李芳", measure="移送纪检监察机关", note="多次超期，涉嫌失职", actor="supervisor"
@@ -498,7 +498,7 @@ def test_a_referral_is_seen_by_discipline_only_and_closed_with_its_outcome(
     assert "李芳" not in texts and "涉嫌失职" not in texts
     closed = engine.close_referral(referral.id, outcome="给予党内警告处分", actor="discipline")
     assert (closed.state, closed.outcome, closed.closed_by) == ("closed", "给予党内警告处分", "discipline")
-    with pytest.raises(StateError, match="closed already"):
+    with pytest.raises(StateError, match=r"已于 .* 办结"):
         engine.close_referral(referral.id, outcome="again", actor="discipline")
     assert engine.referrals(state="open", actor="discipline") == []
     assert [r.outcome for r in engine.referrals(state="closed", actor="discipline")] == ["给予党内警告处分"]
@@ -511,7 +511,7 @@ def test_accountability_needs_a_card_found_true(world: tuple[Engine, SimulatedCl
     clock.set(at("2025-10-17T08:00"))
     engine.sweep(timers=False)
     red = review_cards(engine, task)["red"]
-    with pytest.raises(StateError, match="found it true"):
+    with pytest.raises(StateError, match="核查属实后"):
         engine.account_card(red, person="李芳", measure="批评教育", note="x", actor="supervisor")
 
 

@@ -805,7 +805,7 @@ def test_an_unknown_department_is_one_line_and_exit_2(
 ) -> None:
     code, out, err = run(seeded, capsys, "--department", "nope")
     assert (code, out) == (2, "")
-    assert err == "错误：没有部门 'nope'。建议：已有的部门代码：amr, fire, urban\n"
+    assert err == "错误：没有部门 'nope'。建议：已有的部门代码：amr、fire、urban\n"
     with pytest.raises(NotFoundError):
         seeded.engine.supervision_report(department="nope")
 
@@ -821,7 +821,7 @@ def test_a_reversed_range_is_one_line_and_exit_2(seeded: Seeded, capsys: pytest.
 def test_a_bad_date_is_one_line_and_exit_2(seeded: Seeded, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(seeded, capsys, "--to", "2025-13-01")
     assert (code, out) == (2, "")
-    assert err == "错误：--to '2025-13-01' is not a date。建议：write YYYY-MM-DD, e.g. 2025-04-01\n"
+    assert err == "错误：--to '2025-13-01' 不是日期。建议：请写成 YYYY-MM-DD，如 2025-04-01\n"
 
 
 def test_output_file(seeded: Seeded, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -318,7 +318,7 @@ def test_material_cli_lists_extends_and_supplies(
         "ended_at",
     ]
     code, _, err = run(engine.url, capsys, "material", "list", now=now)
-    assert code == 2 and "--case ID or --task ID" in err
+    assert code == 2 and "请指定 --case ID 或 --task ID" in err
 
     code, out, _ = run(
         engine.url, capsys, "--format", "json", "material", "extend", task, "officer_appointment", "--days", "1",

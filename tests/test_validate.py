@@ -371,7 +371,7 @@ def test_malformed_xml(capsys: pytest.CaptureFixture[str]) -> None:
     path = CASES / "malformed.bpmn"
     where = line_of(path, "</bpmn:process>")
     check_text(
-        capsys, path, exit_code=1, code="XML-SYNTAX", line=where, element=None, words=("not well-formed XML",)
+        capsys, path, exit_code=1, code="XML-SYNTAX", line=where, element=None, words=("XML 格式不正确",)
     )
     check_json(capsys, path, exit_code=1, code="XML-SYNTAX", line=where, element=None)
 
@@ -401,7 +401,15 @@ def test_xxe_is_refused_and_never_read(
         assert rc == 1, out + err
         assert secret not in out + err and "root:" not in out + err
         assert "内部错误" not in err
-    check_text(capsys, path, exit_code=1, code="XML-UNSAFE", line=2, element=None, words=("refused",))
+    check_text(
+        capsys,
+        path,
+        exit_code=1,
+        code="XML-UNSAFE",
+        line=2,
+        element=None,
+        words=("不接受文档类型声明和实体",),
+    )
     check_json(capsys, path, exit_code=1, code="XML-UNSAFE", line=2, element=None, global_format=True)
 
 
@@ -435,7 +443,7 @@ def test_parser_refuses_a_doctype_even_if_the_scan_misses_it(
     monkeypatch.setattr("hennan_flow.bpmn.xmlsafe._declaration_line", lambda data: None)
     text = (CASES / "xxe.bpmn").read_text(encoding="utf-8").replace('name="&e;" ', "")
     data = text.replace('"UTF-8"', f'"{encoding.upper()}"').encode(encoding)
-    with pytest.raises(BpmnError, match="document type declarations and entities are refused"):
+    with pytest.raises(BpmnError, match="不接受文档类型声明和实体"):
         parse_bytes(data, file="xxe.bpmn")
 
 
@@ -444,14 +452,14 @@ def test_syntax_errors_are_one_line() -> None:
     with pytest.raises(BpmnError) as caught:
         parse_bytes(b'<?xml version="1.0" encoding="UTF-8"?>\n<x>\n<y>\n', file="open.bpmn")
     assert "\n" not in str(caught.value)
-    assert str(caught.value).startswith("open.bpmn:4: not well-formed XML: ")
+    assert str(caught.value).startswith("open.bpmn:4: XML 格式不正确：")
     # EBCDIC: its declaration is not even readable as ASCII, so the bytes are not UTF-8 text
     data = '<?xml version="1.0" encoding="IBM037"?>\n<x/>\n'.encode("cp037")
     with pytest.raises(BpmnError) as caught:
         parse_bytes(data, file="ebcdic.bpmn")
     assert caught.value.code == "XML-ENCODING"
     assert "\n" not in str(caught.value)
-    assert str(caught.value).startswith("ebcdic.bpmn:1: byte 0xa7 is not UTF-8 text")
+    assert str(caught.value).startswith("ebcdic.bpmn:1: 字节 0xa7 不是 UTF-8 文本")
 
 
 def test_huge_file_is_refused_by_size_without_reading(
@@ -468,9 +476,9 @@ def test_huge_file_is_refused_by_size_without_reading(
 
     monkeypatch.setattr(Path, "read_bytes", refuse_to_read)
     m = check_text(
-        capsys, path, exit_code=1, code="XML-SIZE", line=None, element=None, words=("10,485,761 bytes",)
+        capsys, path, exit_code=1, code="XML-SIZE", line=None, element=None, words=("10,485,761 字节",)
     )
-    assert "10,485,760-byte limit" in m["message"]
+    assert "超过 10,485,760 字节的上限" in m["message"]
     check_json(capsys, path, exit_code=1, code="XML-SIZE", line=None, element=None)
 
 

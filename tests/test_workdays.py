@@ -246,19 +246,23 @@ def test_show_output_round_trips_as_an_override(cal: WorkCalendar) -> None:
 @pytest.mark.parametrize(
     ("text", "line", "words"),
     [
-        ('version = "a"\nyears = [2031]\nrest = ["2031-01-01",\n', 3, "not valid TOML"),
-        ('version = "a"\nyears = [2031\nrest = ["2031-01-01"]\n', 3, "not valid TOML"),
-        ('version = "a"\nversion = "b"\n', 2, "not valid TOML"),
+        ('version = "a"\nyears = [2031]\nrest = ["2031-01-01",\n', 3, "不是有效的 TOML"),
+        ('version = "a"\nyears = [2031\nrest = ["2031-01-01"]\n', 3, "不是有效的 TOML"),
+        ('version = "a"\nversion = "b"\n', 2, "不是有效的 TOML：值重复定义"),
         ('version = "a"\nyears = [2031]\nrest = ["2031-01-01"]\nwrok = ["2031-01-25"]\n', 4, "wrok"),
-        ('version = "a"\nyears = [2031]\nrest = [\n  "2031-01-01",\n  "2031-01-04",\n]\n', 5, "weekend"),
-        ('version = "a"\nyears = [2031]\n\nwork = ["2031-01-27"]\n', 4, "weekday"),
-        ('version = "a"\nyears = [2031]\nrest = ["2031-13-01"]\n', 3, "not a date"),
-        ('version = "a"\nyears = [2031]\nrest = ["next monday"]\n', 3, "not a date"),
+        (
+            'version = "a"\nyears = [2031]\nrest = [\n  "2031-01-01",\n  "2031-01-04",\n]\n',
+            5,
+            "是周末；rest 只列",
+        ),
+        ('version = "a"\nyears = [2031]\n\nwork = ["2031-01-27"]\n', 4, "不是周末；work 只列"),
+        ('version = "a"\nyears = [2031]\nrest = ["2031-13-01"]\n', 3, "不是 YYYY-MM-DD 格式的日期"),
+        ('version = "a"\nyears = [2031]\nrest = ["next monday"]\n', 3, "不是 YYYY-MM-DD 格式的日期"),
         ('version = "a"\nyears = []\nreason = "r"\nrest = ["2031-01-01"]\n', 4, "2031"),
-        ('version = "a"\nyears = []\nrest = ["2022-10-12"]\n', 1, "reason"),
-        ('version = "a"\nyears = ["2031"]\n', 2, "years"),
-        ('years = [2031]\nversion = "two words"\n', 2, "version"),
-        ('version = "a"\nrest = [2031-01-01T09:00:00]\nyears = [2031]\n', 2, "not a date"),
+        ('version = "a"\nyears = []\nrest = ["2022-10-12"]\n', 1, "须说明原因"),
+        ('version = "a"\nyears = ["2031"]\n', 2, "years 须为"),
+        ('years = [2031]\nversion = "two words"\n', 2, "version 须为"),
+        ('version = "a"\nrest = [2031-01-01T09:00:00]\nyears = [2031]\n', 2, "不是 YYYY-MM-DD 格式的日期"),
     ],
 )
 def test_malformed_override_names_file_and_line(text: str, line: int, words: str) -> None:
@@ -271,7 +275,7 @@ def test_malformed_override_names_file_and_line(text: str, line: int, words: str
 
 
 def test_missing_version_is_an_error() -> None:
-    with pytest.raises(ConfigError, match="version"):
+    with pytest.raises(ConfigError, match="version 须为"):
         parse_override("years = [2031]\n", source="county.toml")
 
 

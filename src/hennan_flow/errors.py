@@ -77,16 +77,20 @@ class HennanFlowError(Exception):
         self.location = location
 
     def __str__(self) -> str:
+        text = self._body()
+        if self.hint:
+            text = f"{text.rstrip('. 。')}。建议：{self.hint}"
+        return text
+
+    def _body(self) -> str:
+        """Where and what, without the hint."""
         parts = []
         if self.location is not None and (self.location.file or self.location.line):
             parts.append(f"{self.location}:")
         if self.location is not None and self.location.element:
             parts.append(f'element "{self.location.element}":')
         parts.append(self.message)
-        text = " ".join(parts)
-        if self.hint:
-            text = f"{text.rstrip('. 。')}。建议：{self.hint}"
-        return text
+        return " ".join(parts)
 
 
 class InputError(HennanFlowError):
@@ -135,10 +139,10 @@ class FormDataError(InputError):
         super().__init__(message, hint=hint, location=location)
         self.fields = fields
 
-    def __str__(self) -> str:
-        text = super().__str__()
+    def _body(self) -> str:
+        text = super()._body()
         if self.fields:
-            text += " (" + "; ".join(f"{f.field}: {f.message}" for f in self.fields) + ")"
+            text += "（" + "；".join(f"{f.field}：{f.message}" for f in self.fields) + "）"
         return text
 
 

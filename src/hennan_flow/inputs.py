@@ -12,7 +12,7 @@ import errno
 import os
 import stat
 
-__all__ = ["ReadRefused", "read_input", "write_output"]
+__all__ = ["ReadRefused", "os_reason", "read_input", "write_output"]
 
 _CHUNK = 1 << 16
 
@@ -27,18 +27,43 @@ class ReadRefused(Exception):
         self.hint = hint
 
 
+# the system's reasons a county user meets, in Chinese; any other keeps the system's own words
+_OS_REASONS = {
+    errno.ENOENT: "文件或目录不存在",
+    errno.EACCES: "没有权限",
+    errno.EPERM: "操作不被允许",
+    errno.EISDIR: "是目录",
+    errno.ENOTDIR: "路径中有一段不是目录",
+    errno.ENOSPC: "磁盘空间已满",
+    errno.EROFS: "文件系统只读",
+    errno.EIO: "输入输出错误",
+    errno.ENAMETOOLONG: "文件名过长",
+    errno.ELOOP: "符号链接层数过多",
+    errno.EEXIST: "文件已存在",
+    errno.EMFILE: "打开的文件过多",
+    errno.EDQUOT: "超出磁盘配额",
+}
+
+
+def os_reason(exc: OSError) -> str:
+    """Why the system refused, in Chinese for the usual reasons (else the system's own words)."""
+    if exc.errno in _OS_REASONS:
+        return _OS_REASONS[exc.errno]
+    return exc.strerror or str(exc)
+
+
 def _kind_name(mode: int) -> str:
     if stat.S_ISDIR(mode):
-        return "a directory"
+        return "目录"
     if stat.S_ISFIFO(mode):
-        return "a FIFO (named pipe)"
+        return "命名管道（FIFO）"
     if stat.S_ISCHR(mode):
-        return "a character device"
+        return "字符设备"
     if stat.S_ISBLK(mode):
-        return "a block device"
+        return "块设备"
     if stat.S_ISSOCK(mode):
-        return "a socket"
-    return "not a regular file"
+        return "套接字"
+    return "特殊文件"
 
 
 def read_input(path: str | os.PathLike[str], *, max_bytes: int) -> bytes:
@@ -46,30 +71,30 @@ def read_input(path: str | os.PathLike[str], *, max_bytes: int) -> bytes:
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
     except FileNotFoundError as exc:
-        raise ReadRefused("missing", "no such file", "check the path") from exc
+        raise ReadRefused("missing", "文件不存在", "检查路径") from exc
     except IsADirectoryError as exc:
-        raise ReadRefused("not_regular", "is a directory, not a file", "name a file") from exc
+        raise ReadRefused("not_regular", "是目录，不是文件", "请指定一个文件") from exc
     except PermissionError as exc:
-        raise ReadRefused("unreadable", "permission denied", "check the file's permissions") from exc
+        raise ReadRefused("unreadable", "没有读取权限", "检查文件的权限") from exc
     except OSError as exc:
         if exc.errno == errno.ENXIO:  # a FIFO with no writer, or a socket
-            raise ReadRefused("not_regular", "is not a regular file", "name a regular file") from exc
-        raise ReadRefused("unreadable", f"cannot read: {exc.strerror or exc}") from exc
+            raise ReadRefused("not_regular", "不是普通文件", "请指定一个普通文件") from exc
+        raise ReadRefused("unreadable", f"无法读取：{os_reason(exc)}") from exc
     try:
         info = os.fstat(fd)
         mode = info.st_mode
         if not stat.S_ISREG(mode):
             raise ReadRefused(
                 "not_regular",
-                f"is {_kind_name(mode)}, not a regular file",
-                "name a regular file (pipes, devices and sockets are not read)",
+                f"是{_kind_name(mode)}，不是普通文件",
+                "请指定一个普通文件（不读取管道、设备和套接字）",
             )
         size = info.st_size
         if size > max_bytes:  # a regular file says its size: refuse without reading it
             raise ReadRefused(
                 "too_big",
-                f"file is {size:,} bytes, over the {max_bytes:,}-byte limit",
-                "split the file, or check that it is the file you meant",
+                f"文件有 {size:,} 字节，超过 {max_bytes:,} 字节的上限",
+                "拆分文件，或确认是否选对了文件",
             )
         os.set_blocking(fd, True)
         chunks: list[bytes] = []
@@ -83,12 +108,12 @@ def read_input(path: str | os.PathLike[str], *, max_bytes: int) -> bytes:
             if total > max_bytes:
                 raise ReadRefused(
                     "too_big",
-                    f"file is over the {max_bytes:,}-byte limit (it grew while being read)",
-                    "split the file, or check that it is the file you meant",
+                    f"文件超过 {max_bytes:,} 字节的上限（读取期间文件还在变大）",
+                    "拆分文件，或确认是否选对了文件",
                 )
         return b"".join(chunks)
     except OSError as exc:
-        raise ReadRefused("unreadable", f"cannot read: {exc.strerror or exc}") from exc
+        raise ReadRefused("unreadable", f"无法读取：{os_reason(exc)}") from exc
     finally:
         os.close(fd)
 
@@ -101,13 +126,11 @@ def write_output(path: str | os.PathLike[str], text: str) -> None:
     except FileNotFoundError:
         mode = None
     except OSError as exc:
-        raise ReadRefused("unwritable", f"cannot write: {exc.strerror or exc}") from exc
+        raise ReadRefused("unwritable", f"无法写入：{os_reason(exc)}") from exc
     if mode is not None and not stat.S_ISREG(mode):
-        raise ReadRefused(
-            "not_regular", f"is {_kind_name(mode)}, not a regular file", "name a regular file to write"
-        )
+        raise ReadRefused("not_regular", f"是{_kind_name(mode)}，不是普通文件", "请指定一个可写入的普通文件")
     try:
         with open(path, "w", encoding="utf-8") as f:
             f.write(text)
     except OSError as exc:
-        raise ReadRefused("unwritable", f"cannot write: {exc.strerror or exc}") from exc
+        raise ReadRefused("unwritable", f"无法写入：{os_reason(exc)}") from exc

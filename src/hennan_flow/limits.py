@@ -50,43 +50,43 @@ def printable(value: str) -> str:
 
 def _text(value: str, what: str, limit: int) -> str:
     if not isinstance(value, str):
-        raise InputError(f"{what} must be text, not {type(value).__name__}")
+        raise InputError(f"{what} 须为文本，不能是 {type(value).__name__}")
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise InputError(
-            f"{what} {printable(value)} is not valid UTF-8 text (character {exc.start + 1})",
-            hint="set the terminal and the file to UTF-8 (e.g. LANG=zh_CN.UTF-8) and type it again",
+            f"{what} {printable(value)} 不是有效的 UTF-8 文本（第 {exc.start + 1} 个字符）",
+            hint="把终端和文件都设为 UTF-8（如 LANG=zh_CN.UTF-8）后重新输入",
         ) from exc
     if len(value) > limit:
-        raise InputError(f"{what} is {len(value):,} characters long; at most {limit:,} are kept")
+        raise InputError(f"{what} 长 {len(value):,} 个字符；最多 {limit:,} 个")
     return value
 
 
-def check_name(value: str, what: str = "name") -> str:
+def check_name(value: str, what: str = "名称") -> str:
     """A person's or a role's name (actor, approver): UTF-8 text of at most MAX_NAME characters."""
     value = _text(value, what, MAX_NAME)
     if not value.strip():
-        raise InputError(f"{what} is empty")
+        raise InputError(f"{what} 为空")
     return value
 
 
-def check_id(value: str, what: str = "id") -> str:
+def check_id(value: str, what: str = "编号") -> str:
     """An id, key or code given to look something up: UTF-8 text of at most MAX_ID characters."""
     return _text(value, what, MAX_ID)
 
 
-def check_text(value: str, what: str = "text") -> str:
+def check_text(value: str, what: str = "文字") -> str:
     """Free text (a note, a reason, a review): UTF-8 text of at most MAX_TEXT characters."""
     return _text(value, what, MAX_TEXT)
 
 
-def check_document(value: str, what: str = "document") -> str:
+def check_document(value: str, what: str = "文档") -> str:
     """A JSON document given inline or as @FILE: UTF-8 text of at most MAX_DATA_BYTES characters."""
     return _text(value, what, MAX_DATA_BYTES)
 
 
-def check_path(value: str, what: str = "path") -> str:
+def check_path(value: str, what: str = "路径") -> str:
     """A file or folder name: UTF-8 text of at most 4,096 characters (PATH_MAX)."""
     return _text(value, what, 4096)
 
@@ -95,63 +95,85 @@ def check_extension_days(days: int) -> int:
     """Working days of one extension: a whole number from 1 to MAX_EXTENSION_DAYS."""
     if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_EXTENSION_DAYS:
         raise InputError(
-            f"an extension adds 1 to {MAX_EXTENSION_DAYS} working days, not {printable(str(days))}",
-            hint="extend again later if the law allows a longer extension",
+            f"一次延期须为 1 至 {MAX_EXTENSION_DAYS} 个工作日，收到 {printable(str(days))}",
+            hint="如法律允许更长的延期，以后再次申请延期",
         )
     return days
 
 
-def check_data(value: Any, what: str = "data") -> Any:
+def check_data(value: Any, what: str = "数据") -> Any:
     """Case or form data: nesting, integers and text that every backend and SpiffWorkflow can keep."""
     stack: list[tuple[Any, int, str]] = [(value, 0, "")]
     while stack:
         item, depth, pointer = stack.pop()
         if depth > MAX_DATA_DEPTH:
-            raise InputError(f"{what} is nested more than {MAX_DATA_DEPTH} levels deep (at {pointer or '/'})")
+            raise InputError(f"{what} 嵌套超过 {MAX_DATA_DEPTH} 层（位置 {pointer or '/'}）")
         if isinstance(item, dict):
             for key, child in item.items():
                 if not isinstance(key, str):
-                    raise InputError(f"{what}: the keys of an object must be text (at {pointer or '/'})")
-                _text(key, f"{what} key at {pointer or '/'}", MAX_TEXT)
+                    raise InputError(f"{what}：对象的键须为文本（位置 {pointer or '/'}）")
+                _text(key, f"{what} 在 {pointer or '/'} 处的键", MAX_TEXT)
                 stack.append((child, depth + 1, f"{pointer}/{key}"))
         elif isinstance(item, list):
             stack.extend((child, depth + 1, f"{pointer}/{i}") for i, child in enumerate(item))
         elif isinstance(item, str):
-            _text(item, f"{what} at {pointer or '/'}", MAX_DATA_BYTES)
+            _text(item, f"{what} 在 {pointer or '/'} 处的值", MAX_DATA_BYTES)
         elif isinstance(item, bool) or item is None:
             continue
         elif isinstance(item, int):
             if abs(item) >= 10**MAX_INT_DIGITS:
                 raise InputError(
-                    f"{what} at {pointer or '/'}: the number has more than {MAX_INT_DIGITS} digits",
-                    hint="send long numbers (身份证号, account numbers) as text",
+                    f"{what} 在 {pointer or '/'} 处的数字超过 {MAX_INT_DIGITS} 位",
+                    hint="长数字（身份证号、账号）请以文本形式提交",
                 )
         elif isinstance(item, float):
             if not math.isfinite(item):
-                raise InputError(f"{what} at {pointer or '/'}: {item} is not a number JSON can hold")
+                raise InputError(f"{what} 在 {pointer or '/'} 处的 {item} 不是 JSON 能表示的数")
         else:
-            raise InputError(f"{what} at {pointer or '/'}: {type(item).__name__} is not JSON data")
+            raise InputError(f"{what} 在 {pointer or '/'} 处的 {type(item).__name__} 不是 JSON 数据")
     return value
 
 
+# the json module's reasons, in Chinese; any other is quoted as the module says it
+_JSON_REASONS = {
+    "Expecting value": "此处应为一个值",
+    "Expecting ',' delimiter": "此处应为逗号 ','",
+    "Expecting ':' delimiter": "此处应为冒号 ':'",
+    "Expecting property name enclosed in double quotes": "此处应为双引号括起的键名",
+    "Extra data": "JSON 之后还有多余的内容",
+    "Unterminated string starting at": "字符串没有结束引号",
+    "Invalid control character at": "有无效的控制字符",
+    "Invalid \\escape": "有无效的转义",
+    "Invalid \\uXXXX escape": "有无效的 \\uXXXX 转义",
+    "Illegal trailing comma before end of object": "对象末尾多了逗号",
+    "Illegal trailing comma before end of array": "数组末尾多了逗号",
+}
+
+
+class _NotJson(ValueError):
+    """NaN, Infinity or -Infinity: Python's json reads them, JSON has no such values."""
+
+
 def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
+    raise _NotJson(f"{name} 不是 JSON 的值")
 
 
 def load_json(text: str, what: str, *, option: str | None = None) -> Any:
     """`json.loads` that refuses what the standard library would let through or crash on."""
     option = option or what
     if len(text) > MAX_DATA_BYTES:
-        raise InputError(f"{what} is {len(text):,} characters; at most {MAX_DATA_BYTES:,} are read")
+        raise InputError(f"{what} 有 {len(text):,} 个字符；最多读取 {MAX_DATA_BYTES:,} 个")
     try:
         parsed = json.loads(text, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
         raise InputError(
-            f"{what} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
-            hint=f'pass a JSON object, e.g. {option} \'{{"name": "value"}}\' or {option} @file.json',
+            f"{what} 不是有效的 JSON：{_JSON_REASONS.get(exc.msg, exc.msg)}（第 {exc.lineno} 行第 {exc.colno} 列）",
+            hint=f'请提交一个 JSON 对象，如 {option} \'{{"name": "value"}}\' 或 {option} @file.json',
         ) from exc
     except RecursionError as exc:
-        raise InputError(f"{what} is nested more than {MAX_DATA_DEPTH} levels deep") from exc
-    except ValueError as exc:  # NaN/Infinity, or an integer of more than 4,300 digits
-        raise InputError(f"{what} is not valid JSON: {str(exc)[:100]}") from exc
+        raise InputError(f"{what} 嵌套超过 {MAX_DATA_DEPTH} 层") from exc
+    except _NotJson as exc:
+        raise InputError(f"{what} 不是有效的 JSON：{exc}") from exc
+    except ValueError as exc:  # an integer of more than 4,300 digits
+        raise InputError(f"{what} 不是有效的 JSON：数字的位数过多") from exc
     return check_data(parsed, what)

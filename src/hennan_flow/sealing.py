@@ -47,6 +47,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
 from .errors import ConfigError
+from .inputs import os_reason
 
 __all__ = [
     "KEY_ENV",
@@ -80,13 +81,13 @@ class Keyring:
 
     def __init__(self, keys: Sequence[bytes]) -> None:
         if not keys:
-            raise ConfigError("a keyring needs at least one key")
+            raise ConfigError("密钥环至少需要一个密钥")
         self._ciphers: dict[str, AESGCM] = {}
         for number, key in enumerate(keys, start=1):
             if len(key) != _KEY_BYTES:
                 raise ConfigError(
-                    f"key {number} has {len(key)} bytes, not {_KEY_BYTES}",
-                    hint="make one with: openssl rand -base64 32",
+                    f"第 {number} 个密钥有 {len(key)} 字节，应为 {_KEY_BYTES} 字节",
+                    hint="生成密钥：openssl rand -base64 32",
                 )
             self._ciphers.setdefault(key_id_of(key), AESGCM(key))
         self.current: str = key_id_of(keys[0])
@@ -106,19 +107,19 @@ class Keyring:
             line = line.split("#", 1)[0]
             entries += [e for e in line.replace(",", " ").split() if e]
         if not entries:
-            raise ConfigError(f"{source} holds no key", hint="make one with: openssl rand -base64 32")
+            raise ConfigError(f"{source} 中没有密钥", hint="生成密钥：openssl rand -base64 32")
         keys: list[bytes] = []
         for number, entry in enumerate(entries, start=1):
             try:
                 keys.append(base64.b64decode(entry, validate=True))
             except (binascii.Error, ValueError):
                 raise ConfigError(
-                    f"{source}: key {number} is not base64", hint="make one with: openssl rand -base64 32"
+                    f"{source}：第 {number} 个密钥不是 base64 文本", hint="生成密钥：openssl rand -base64 32"
                 ) from None
         try:
             return cls(keys)
         except ConfigError as exc:
-            raise ConfigError(f"{source}: {exc.message}", hint=exc.hint) from None
+            raise ConfigError(f"{source}：{exc.message}", hint=exc.hint) from None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Keyring | None:
@@ -126,7 +127,7 @@ class Keyring:
         env = os.environ if environ is None else environ
         text, path = env.get(KEY_ENV, "").strip(), env.get(KEY_FILE_ENV, "").strip()
         if text and path:
-            raise ConfigError(f"both {KEY_ENV} and {KEY_FILE_ENV} are set", hint="set only one of them")
+            raise ConfigError(f"{KEY_ENV} 和 {KEY_FILE_ENV} 都设置了", hint="只设置其中一个")
         if text:
             return cls.from_text(text, source=KEY_ENV)
         if not path:
@@ -134,19 +135,19 @@ class Keyring:
         file = Path(path)
         try:
             if not file.is_file():
-                raise ConfigError(f"{KEY_FILE_ENV} names no regular file", hint="point it at the key file")
+                raise ConfigError(f"{KEY_FILE_ENV} 指向的不是普通文件", hint="让它指向密钥文件")
             with file.open("rb") as handle:
                 raw = handle.read(_MAX_KEY_FILE + 1)
         except OSError as exc:
             raise ConfigError(
-                f"cannot read the key file of {KEY_FILE_ENV} ({exc.strerror})", hint="check its permissions"
+                f"无法读取 {KEY_FILE_ENV} 的密钥文件（{os_reason(exc)}）", hint="检查文件的权限"
             ) from None
         if len(raw) > _MAX_KEY_FILE:
-            raise ConfigError(f"the key file of {KEY_FILE_ENV} is larger than 64 KiB")
+            raise ConfigError(f"{KEY_FILE_ENV} 的密钥文件超过 64 KiB")
         try:
             content = raw.decode("ascii")
         except UnicodeDecodeError:
-            raise ConfigError(f"the key file of {KEY_FILE_ENV} is not base64 text") from None
+            raise ConfigError(f"{KEY_FILE_ENV} 的密钥文件不是 base64 文本") from None
         return cls.from_text(content, source=KEY_FILE_ENV)
 
     def is_current(self, stored: str) -> bool:
@@ -167,16 +168,16 @@ class Keyring:
         cipher = self._ciphers.get(kid)
         if cipher is None:
             raise ConfigError(
-                f"{label} holds a value sealed with key {kid}, which is not configured",
-                hint=f"add that key to {KEY_ENV} or {KEY_FILE_ENV} (behind the sealing key)",
+                f"{label} 中的值由密钥 {kid} 加密，而该密钥没有配置",
+                hint=f"把该密钥加入 {KEY_ENV} 或 {KEY_FILE_ENV}（放在加密用的密钥之后）",
             )
         try:
             blob = base64.b64decode(body, validate=True)
             text = cipher.decrypt(blob[:_NONCE], blob[_NONCE:], label.encode("ascii"))
         except (binascii.Error, ValueError, InvalidTag):
             raise ConfigError(
-                f"{label} holds a value sealed with key {kid} that does not open (altered or moved)",
-                hint="restore the row from a backup",
+                f"{label} 中由密钥 {kid} 加密的值无法解密（已被改动或移动）",
+                hint="从备份恢复该行",
             ) from None
         return text.decode("utf-8")
 
@@ -217,8 +218,8 @@ def open_value(stored: str, label: str) -> str:
     if keyring is None:
         kid = stored[len(PREFIX) :].partition(":")[0]
         raise ConfigError(
-            f"{label} holds a value sealed with key {kid}, and no key is configured",
-            hint=f"set {KEY_ENV} or {KEY_FILE_ENV}",
+            f"{label} 中的值由密钥 {kid} 加密，但没有配置任何密钥",
+            hint=f"设置 {KEY_ENV} 或 {KEY_FILE_ENV}",
         )
     return keyring.open(stored, label)
 

@@ -113,10 +113,10 @@ def load_cases(path: Path) -> list[RuleCase]:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"rule case file: {exc}", location=where) from exc
+        raise ConfigError(f"规则用例文件：{exc}", location=where) from exc
     rule = data.get("rule")
     if not isinstance(rule, str):
-        raise ConfigError('rule case file: needs rule = "R…"', location=where)
+        raise ConfigError('规则用例文件：须写 rule = "R…"', location=where)
     out = []
     for raw in data.get("case", []):
         name = raw.get("name", "")
@@ -125,7 +125,7 @@ def load_cases(path: Path) -> list[RuleCase]:
         elif "process" in raw:
             xml = _wrap(raw["process"], name)
         else:
-            raise ConfigError(f"rule case {name!r}: needs steps or process", location=where)
+            raise ConfigError(f"规则用例 {name!r}：须写 steps 或 process", location=where)
         expect = tuple(
             ExpectedFinding(
                 element=e["element"],

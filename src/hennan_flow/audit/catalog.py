@@ -59,7 +59,7 @@ _VAGUE_KEYS = ("phrases",)
 _COMMITMENT_KEYS = ("names",)
 _COVERED_KEYS = ("covered", "by", "unconditional", "reason")
 _TITLE = re.compile(r"《[^《》]*》")
-_HINT = "see the packaged catalogues (hennan_flow/audit/catalogues/*.toml) and docs/audit.md for the shape"
+_HINT = "格式参见随包的审查目录（hennan_flow/audit/catalogues/*.toml）和 docs/audit.md"
 
 
 @dataclass(frozen=True)
@@ -323,32 +323,30 @@ class _Builder:
 
     def add_file(self, path: Path, display: str | None = None) -> None:
         source = display or path.name
-        text = read_toml_text(
-            path, what="catalogue file", display=source, hint="check the path given to --catalog"
-        )
+        text = read_toml_text(path, what="审查目录文件", display=source, hint="检查 --catalog 给出的路径")
         self.add_text(text, source)
 
     def add_text(self, text: str, source: str) -> None:
         loc = _Locator(text)
 
         def fail(message: str, line: int | None) -> ConfigError:
-            return ConfigError(f"catalogue: {message}", location=Location(file=source, line=line), hint=_HINT)
+            return ConfigError(f"审查目录：{message}", location=Location(file=source, line=line), hint=_HINT)
 
         data = parse_toml(text, fail)
         for key in data:
             if key not in _TOP_KEYS:
                 raise fail(
-                    f"unknown key {key!r} (expected {', '.join(_TOP_KEYS)})", loc.table(key) or loc.key(key)
+                    f"未知的键 {key!r}（可用的键：{'、'.join(_TOP_KEYS)}）", loc.table(key) or loc.key(key)
                 )
         version = data.get("version", 1)
         if version != 1:
-            raise fail(f"version must be 1, got {version!r}", loc.key("version"))
+            raise fail(f"version 须为 1，收到 {version!r}", loc.key("version"))
 
         def strings(value: Any, what: str, line: int | None) -> list[str]:
             if isinstance(value, str):
                 value = [value]
             if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-                raise fail(f"{what} must be a list of non-empty strings, got {value!r}", line)
+                raise fail(f"{what} 须为非空字符串的列表，收到 {value!r}", line)
             return [v.strip() for v in value]
 
         def day(entry: dict[str, Any], key: str, what: str, start: int | None) -> date | None:
@@ -361,32 +359,32 @@ class _Builder:
             if isinstance(value, datetime):
                 value = value.date()
             if not isinstance(value, date):
-                raise fail(f"{what}.{key} must be a date (YYYY-MM-DD), got {value!r}", loc.key(key, start))
+                raise fail(f"{what}.{key} 须为日期（YYYY-MM-DD），收到 {value!r}", loc.key(key, start))
             return value
 
         def table(name: str, keys: tuple[str, ...]) -> dict[str, Any]:
             value = data.get(name, {})
             start = loc.table(name) or loc.key(name)
             if not isinstance(value, dict):
-                raise fail(f"{name} must be a table [{name}]", start)
+                raise fail(f"{name} 须为表 [{name}]", start)
             for key in value:
                 if key not in keys:
                     raise fail(
-                        f"unknown key {key!r} in [{name}] (expected {', '.join(keys)})", loc.key(key, start)
+                        f"[{name}] 中有未知的键 {key!r}（可用的键：{'、'.join(keys)}）", loc.key(key, start)
                     )
             return value
 
         def entries(name: str, keys: tuple[str, ...]) -> list[tuple[dict[str, Any], int | None]]:
             value = data.get(name, [])
             if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-                raise fail(f"{name} must be an array of tables [[{name}]]", loc.table(name) or loc.key(name))
+                raise fail(f"{name} 须为表数组 [[{name}]]", loc.table(name) or loc.key(name))
             out = []
             for i, entry in enumerate(value):
                 start = loc.table(name, i)
                 for key in entry:
                     if key not in keys:
                         raise fail(
-                            f"unknown key {key!r} in [[{name}]] (expected {', '.join(keys)})",
+                            f"[[{name}]] 中有未知的键 {key!r}（可用的键：{'、'.join(keys)}）",
                             loc.key(key, start),
                         )
                 out.append((entry, start))
@@ -400,11 +398,11 @@ class _Builder:
         for entry, start in entries("e_licence", _LICENCE_KEYS):
             name_value = entry.get("name")
             if not isinstance(name_value, str) or not name_value.strip():
-                raise fail('every [[e_licence]] needs name = "…"', loc.key("name", start) or start)
+                raise fail('每个 [[e_licence]] 都须写 name = "…"', loc.key("name", start) or start)
             aliases = strings(entry.get("aliases", []), "e_licence.aliases", loc.key("aliases", start))
             for opt in ("issuer", "category"):
                 if opt in entry and not isinstance(entry[opt], str):
-                    raise fail(f"e_licence.{opt} must be a string", loc.key(opt, start))
+                    raise fail(f"e_licence.{opt} 须为字符串", loc.key(opt, start))
             since = day(entry, "since", "e_licence", start)
             name = name_value.strip()
             known = self.licences.get(name)
@@ -433,7 +431,7 @@ class _Builder:
                 compiled = re.compile(to_simplified(pattern))
             except re.error as exc:
                 raise fail(
-                    f"catch_all.patterns: {pattern!r} is not a regular expression ({exc.msg})",
+                    f"catch_all.patterns：{pattern!r} 不是有效的正则表达式（{exc.msg}）",
                     loc.text(pattern, catch_start),
                 ) from exc
             self.catch_all.append(CatchAll(pattern, compiled, source))
@@ -451,38 +449,38 @@ class _Builder:
         for entry, start in entries("covered", _COVERED_KEYS):
             covered = strings(entry.get("covered", []), "covered.covered", loc.key("covered", start) or start)
             if not covered:
-                raise fail('every [[covered]] needs covered = ["…"]', start)
+                raise fail('每个 [[covered]] 都须写 covered = ["…"]', start)
             unconditional = entry.get("unconditional", False)
             if not isinstance(unconditional, bool):
-                raise fail("covered.unconditional must be true or false", loc.key("unconditional", start))
+                raise fail("covered.unconditional 须为 true 或 false", loc.key("unconditional", start))
             by = strings(entry.get("by", []), "covered.by", loc.key("by", start))
             if not by and not unconditional:
-                raise fail('a conditional [[covered]] pair needs by = ["…"]', start)
+                raise fail('有条件的 [[covered]] 须写 by = ["…"]', start)
             reason = entry.get("reason", "")
             if not isinstance(reason, str):
-                raise fail("covered.reason must be a string", loc.key("reason", start))
+                raise fail("covered.reason 须为字符串", loc.key("reason", start))
             self.covered.append(CoveredPair(tuple(covered), tuple(by), unconditional, reason, source))
 
         for entry, start in entries("law", _LAW_KEYS):
             title = entry.get("title")
             if not isinstance(title, str) or not title.strip():
-                raise fail('every [[law]] needs title = "…"', loc.key("title", start) or start)
+                raise fail('每个 [[law]] 都须写 title = "…"', loc.key("title", start) or start)
             level = entry.get("level")
             if level not in LEVELS:
                 raise fail(
-                    f"law.level must be one of {', '.join(LEVELS)}, got {level!r}", loc.key("level", start)
+                    f"law.level 须为 {'、'.join(LEVELS)} 之一，收到 {level!r}", loc.key("level", start)
                 )
             articles = entry.get("articles")
             if articles is not None and (
                 isinstance(articles, bool) or not isinstance(articles, int) or articles < 1
             ):
                 raise fail(
-                    f"law.articles must be a positive whole number, got {articles!r}",
+                    f"law.articles 须为正整数，收到 {articles!r}",
                     loc.key("articles", start),
                 )
             checked = entry.get("checked", "")
             if not isinstance(checked, str):
-                raise fail("law.checked must be a string", loc.key("checked", start))
+                raise fail("law.checked 须为字符串", loc.key("checked", start))
             law = Law(
                 title=title.strip().strip("《》"),
                 level=level,

@@ -176,7 +176,7 @@ def _fatal(doc: Document) -> None:
         return
     fatal.sort(key=lambda p: p.location.line or 0)
     first = fatal[0]
-    more = f" ({len(fatal) - 1} more such problem(s) in this file)" if len(fatal) > 1 else ""
+    more = f"（本文件另有 {len(fatal) - 1} 处同类问题）" if len(fatal) > 1 else ""
     material = first.location.material
     which = f'material "{material}": ' if material and f'"{material}"' not in first.message else ""
     raise BpmnError(
@@ -233,9 +233,7 @@ def audit_paths(
     found = list(bundle_files(paths))
     for path, exists in found:
         if not exists:
-            raise BpmnError(
-                "no such file or folder", hint="check the path", location=Location(file=path), code="IO-READ"
-            )
+            raise BpmnError("文件或目录不存在", hint="检查路径", location=Location(file=path), code="IO-READ")
         batch = (
             len(found) > 1
         )  # in a batch, as `validate` does: an unsound file is an error, the rest audited

@@ -549,8 +549,8 @@ def read_document(tree: etree._ElementTree, file: str) -> Document:
     doc = Document(file=file, tree=tree)
     if _ns(root) != BPMN_NS or _local(root) != "definitions":
         raise BpmnError(
-            f"not a BPMN 2.0 file: the root element is <{_local(root) or root.tag}>, not bpmn:definitions",
-            hint=f'a BPMN 2.0 file starts with <definitions xmlns="{BPMN_NS}">',
+            f"不是 BPMN 2.0 文件：根元素是 <{_local(root) or root.tag}>，不是 bpmn:definitions",
+            hint=f'BPMN 2.0 文件以 <definitions xmlns="{BPMN_NS}"> 开头',
             location=Location(file=file, line=root.sourceline),
         )
     reader = _Reader(file)

@@ -226,25 +226,25 @@ def spiff_error(exc: BaseException, tree: etree._ElementTree, file: str) -> Bpmn
         message = _message(exc)
         if "RecursionError" in message:
             return BpmnError(
-                "the process graph is too deep for SpiffWorkflow's parser (a very long loop or chain)",
-                hint="split the process into call activities or shorten the loop",
+                "流程图层次过深，SpiffWorkflow 的解析器无法处理（循环或链条过长）",
+                hint="把流程拆分为调用活动（call activity），或缩短循环",
                 location=Location(file=file, line=line, element=element),
             )
         return BpmnError(
-            f"SpiffWorkflow cannot build this process: {message}",
-            hint="fix the element as the message says; SpiffWorkflow 3.2.0 must be able to run it",
+            f"SpiffWorkflow 无法构建此流程：{message}",
+            hint="按提示修正该元素；流程须能在 SpiffWorkflow 3.2.0 上运行",
             location=Location(file=file, line=line, element=element),
         )
     if isinstance(exc, RecursionError):
         return BpmnError(
-            "the process graph is too deep for SpiffWorkflow's parser (a very long loop or chain)",
-            hint="split the process into call activities or shorten the loop",
+            "流程图层次过深，SpiffWorkflow 的解析器无法处理（循环或链条过长）",
+            hint="把流程拆分为调用活动（call activity），或缩短循环",
             location=Location(file=file),
         )
     return BpmnError(
-        f"SpiffWorkflow cannot build this process ({type(exc).__name__}: {exc})",
-        hint="this usually means a reference (message, signal, error, escalation, called process) "
-        "points at nothing; run hennan-flow validate for the exact element",
+        f"SpiffWorkflow 无法构建此流程（{type(exc).__name__}：{exc}）",
+        hint="通常是某个引用（消息、信号、错误、升级、被调用的流程）指向了不存在的元素；"
+        "运行 hennan-flow validate 查看具体元素",
         location=Location(file=file),
     )
 

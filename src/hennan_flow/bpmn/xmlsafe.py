@@ -44,11 +44,10 @@ _DECLARATION = re.compile(rb"<\?xml\s[^>]*?encoding\s*=\s*[\"']([A-Za-z][A-Za-z0
 _ENCODING_ATTR = re.compile(r"(\A\ufeff?<\?xml\s[^>]*?encoding\s*=\s*)([\"'])[^\"']*\2")
 # read as their superset: files labelled GB2312 or GBK routinely hold GBK or GB18030 characters
 _SUPERSETS = {"gb2312": "gb18030", "gbk": "gb18030", "cp936": "gb18030", "euc_cn": "gb18030"}
-_REFUSED = "document type declarations and entities are refused (they can read files or exhaust memory)"
-_REFUSED_HINT = "remove the <!DOCTYPE …>/<!ENTITY …> declaration; BPMN 2.0 needs none"
-_ENCODING_HINT = (
-    'save the file as UTF-8, or declare its real encoding, e.g. <?xml version="1.0" encoding="GB18030"?>'
-)
+_REFUSED = "不接受文档类型声明和实体（它们可以读取文件或耗尽内存）"
+_REFUSED_HINT = "删去 <!DOCTYPE …>/<!ENTITY …> 声明；BPMN 2.0 文件不需要它们"
+_ENCODING_HINT = '把文件另存为 UTF-8 编码，或声明它的实际编码，如 <?xml version="1.0" encoding="GB18030"?>'
+_SIZE_HINT = "拆分文件；如果确实是一个事项包，就调高上限"
 
 
 @dataclass(frozen=True)
@@ -73,7 +72,7 @@ def _codec(name: str, file: str) -> str:
         info = None
     if info is None or not getattr(info, "_is_text_encoding", True):
         raise BpmnError(
-            f'the file declares encoding="{name}", which is not a text encoding hennan_flow knows',
+            f'文件声明的编码 encoding="{name}" 不是 hennan_flow 认识的文本编码',
             hint=_ENCODING_HINT,
             location=Location(file=file, line=1),
             code="XML-ENCODING",
@@ -100,11 +99,9 @@ def _decode(data: bytes, file: str) -> tuple[str, str]:
         text = data.decode(encoding)
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1 if "16" not in encoding and "32" not in encoding else None
-        said = (
-            f'the file declares encoding="{declared}"' if declared else "no encoding is declared (so UTF-8)"
-        )
+        said = f'文件声明的编码为 encoding="{declared}"' if declared else "文件没有声明编码（按 UTF-8 读取）"
         raise BpmnError(
-            f"byte 0x{data[exc.start]:02x} is not {encoding.upper().replace('-SIG', '')} text; {said}",
+            f"字节 0x{data[exc.start]:02x} 不是 {encoding.upper().replace('-SIG', '')} 文本；{said}",
             hint=_ENCODING_HINT,
             location=Location(file=file, line=line),
             code="XML-ENCODING",
@@ -128,8 +125,8 @@ def source_of_bytes(data: bytes, *, file: str, max_bytes: int = DEFAULT_MAX_BYTE
     """Decode and parse `data` safely; raise `BpmnError` with the file and line on anything refused."""
     if len(data) > max_bytes:
         raise BpmnError(
-            f"file is {len(data):,} bytes, over the {max_bytes:,}-byte limit for a bundle",
-            hint="split the file, or raise the limit if it really is one bundle",
+            f"文件有 {len(data):,} 字节，超过事项包 {max_bytes:,} 字节的上限",
+            hint=_SIZE_HINT,
             location=Location(file=file),
             code="XML-SIZE",
         )
@@ -143,15 +140,15 @@ def source_of_bytes(data: bytes, *, file: str, max_bytes: int = DEFAULT_MAX_BYTE
     try:
         root = etree.fromstring(text.encode("utf-8"), parser=_parser())
     except etree.XMLSyntaxError as exc:
-        reason = " ".join(exc.msg.split(", line ")[0].split()) if exc.msg else "not well-formed XML"
+        reason = " ".join(exc.msg.split(", line ")[0].split()) if exc.msg else "无法解析"
         raise BpmnError(
-            f"not well-formed XML: {reason}",
-            hint="open the file in a modeler or an XML editor and fix the syntax at that line",
+            f"XML 格式不正确：{reason}",
+            hint="用建模工具或 XML 编辑器打开文件，修正该行的语法",
             location=Location(file=file, line=exc.lineno or None),
             code="XML-SYNTAX",
         ) from exc
     if root is None:
-        raise BpmnError("the file holds no XML element", location=Location(file=file), code="XML-SYNTAX")
+        raise BpmnError("文件中没有 XML 元素", location=Location(file=file), code="XML-SYNTAX")
     tree = root.getroottree()
     if tree.docinfo.internalDTD is not None or tree.docinfo.doctype:  # anything the scan missed
         raise BpmnError(_REFUSED, hint=_REFUSED_HINT, location=Location(file=file), code="XML-UNSAFE")
@@ -172,11 +169,7 @@ def read_source(
         data = read_input(path, max_bytes=max_bytes)
     except ReadRefused as exc:
         code = "XML-SIZE" if exc.kind == "too_big" else "IO-READ"
-        hint = (
-            "split the file, or raise the limit if it really is one bundle"
-            if code == "XML-SIZE"
-            else exc.hint
-        )
+        hint = _SIZE_HINT if code == "XML-SIZE" else exc.hint
         raise BpmnError(exc.message, hint=hint, location=Location(file=name), code=code) from exc
     return source_of_bytes(data, file=name, max_bytes=max_bytes)
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..errors import ConfigError, Location
-from ..inputs import ReadRefused, write_output
+from ..inputs import ReadRefused, os_reason, write_output
 
 if TYPE_CHECKING:
     from ..engine.facade import Engine
@@ -54,18 +54,16 @@ def check_database_url(url: str) -> None:
     if not path.exists():
         return  # created by db upgrade
     where = Location(file=database)
-    hint = "check --db / HENNAN_FLOW_DB (hennan-flow creates the file itself where none exists)"
+    hint = "检查 --db / HENNAN_FLOW_DB（文件不存在时 hennan-flow 会自行创建）"
     if not path.is_file():
-        raise ConfigError("--db names something that is not a file", location=where, hint=hint)
+        raise ConfigError("--db 指向的不是文件", location=where, hint=hint)
     try:
         with path.open("rb") as f:
             head = f.read(len(_SQLITE_MAGIC))
     except OSError as exc:
-        raise ConfigError(
-            f"cannot read the database: {exc.strerror or exc}", location=where, hint=hint
-        ) from exc
+        raise ConfigError(f"无法读取数据库：{os_reason(exc)}", location=where, hint=hint) from exc
     if head and head != _SQLITE_MAGIC:
-        raise ConfigError("--db names a file that is not a SQLite database", location=where, hint=hint)
+        raise ConfigError("--db 指向的文件不是 SQLite 数据库", location=where, hint=hint)
 
 
 def bound_parameters(command: click.Command) -> None:
@@ -153,7 +151,7 @@ def _set_format(ctx: click.Context, _param: click.Parameter, value: str | None) 
     if value is not None:
         obj = ctx.find_object(CliContext)
         if obj is None:
-            raise ConfigError("no CLI context")
+            raise ConfigError("没有 CLI 上下文")
         obj.output_format = value
     return value
 
@@ -193,7 +191,7 @@ def output_option() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     )
 
 
-def write_report(text: str, output: str | None, *, what: str = "the report") -> None:
+def write_report(text: str, output: str | None, *, what: str = "报告") -> None:
     """Write a rendered report to stdout, or to the file of `--output` (an unwritable one is a ConfigError)."""
     if output is None:
         sys.stdout.write(text)
@@ -203,7 +201,7 @@ def write_report(text: str, output: str | None, *, what: str = "the report") -> 
         write_output(output, text)
     except ReadRefused as exc:
         raise ConfigError(
-            f"cannot write {what}: {exc.message.removeprefix('cannot write: ')}",
+            f"无法写入{what}：{exc.message.removeprefix('无法写入：')}",
             location=Location(file=output),
-            hint=exc.hint or "check that the folder of --output exists and is writable",
+            hint=exc.hint or "检查 --output 所在的目录是否存在、是否可写",
         ) from exc

@@ -28,7 +28,7 @@ class _Checked(click.ParamType):  # type: ignore[type-arg]  # generic from click
         what = (
             f"--{param.name.replace('_', '-')}"
             if isinstance(param, click.Option) and param.name
-            else (param.human_readable_name if param is not None else "value")
+            else (param.human_readable_name if param is not None else "值")
         )
         try:
             return self._check(value, what)
@@ -48,10 +48,10 @@ class FiniteFloat(click.ParamType):  # type: ignore[type-arg]  # as above
         try:
             number = float(value)
         except (TypeError, ValueError, OverflowError):
-            self.fail(f"{limits.printable(str(value))} is not a number", param, ctx)
+            self.fail(f"{limits.printable(str(value))} 不是数字", param, ctx)
         if not math.isfinite(number) or not self.low <= number <= self.high:
             self.fail(
-                f"{limits.printable(str(value))} is not a number from {self.low:g} to {self.high:g}",
+                f"{limits.printable(str(value))} 不是 {self.low:g} 到 {self.high:g} 之间的数",
                 param,
                 ctx,
             )

@@ -106,7 +106,7 @@ def audit(
         _write(_rules_text(fmt), output)
         return
     if not paths:
-        raise click.UsageError("give at least one bundle file or folder (or --list-rules)")
+        raise click.UsageError("请至少指定一个事项包文件或目录（或用 --list-rules）")
 
     from ..audit import audit_paths, load_catalog
     from ..report.records import audit_records

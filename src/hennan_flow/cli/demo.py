@@ -21,7 +21,7 @@ def demo(obj: CliContext, start: str | None) -> None:
     case ids and how many completed.
     """
     if obj.now is not None:
-        raise SimulationError("the demo keeps its own simulated clock", hint="use --start instead of --now")
+        raise SimulationError("演示使用自己的模拟时钟", hint="用 --start 代替 --now")
     from ..demo import run_demo
 
     url = obj.database_url()

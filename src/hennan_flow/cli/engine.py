@@ -33,20 +33,20 @@ def parse_json_arg(value: str | None, what: str) -> dict[str, Any] | None:
     text = value
     if value.startswith("@"):
         path = Path(value[1:])
-        source = f"{what} file {path}"
+        source = f"{what} 文件 {path}"
         try:
             raw = read_input(path, max_bytes=limits.MAX_DATA_BYTES)
         except ReadRefused as exc:
             raise InputError(
-                f"cannot read {source}: {exc.message}", hint=exc.hint or "check the path after @"
+                f"无法读取 {source}：{exc.message}", hint=exc.hint or "检查 @ 之后的路径"
             ) from exc
         try:
             text = raw.decode(json.detect_encoding(raw)).removeprefix("\ufeff")
         except (UnicodeDecodeError, LookupError) as exc:
-            raise InputError(f"{source} is not UTF-8 text", hint="save the file as UTF-8") from exc
+            raise InputError(f"{source} 不是 UTF-8 文本", hint="把文件另存为 UTF-8 编码") from exc
     parsed = limits.load_json(text, source, option=what)
     if not isinstance(parsed, dict):
-        raise InputError(f"{source} must be a JSON object, not {type(parsed).__name__}")
+        raise InputError(f"{source} 须为 JSON 对象，不能是 {type(parsed).__name__}")
     return parsed
 
 
@@ -65,7 +65,7 @@ def db() -> None:
 def db_upgrade(obj: CliContext, simulation: bool) -> None:
     """Create or migrate the schema to the newest revision."""
     if obj.now is not None:
-        raise SimulationError("--now has no meaning for db upgrade", hint="drop --now")
+        raise SimulationError("--now 对 db upgrade 没有意义", hint="去掉 --now")
     from ..engine.facade import Engine
 
     engine = Engine(obj.database_url())
@@ -378,7 +378,7 @@ def task_list(
 ) -> None:
     """List steps (default: the open ones, ready and paused)."""
     if mine and not actor:
-        raise click.UsageError("--mine needs --actor USER (or HENNAN_FLOW_ACTOR)")
+        raise click.UsageError("--mine 须与 --actor USER（或 HENNAN_FLOW_ACTOR）一起使用")
     found = obj.engine().tasks(
         case=case_id,
         department=department,
@@ -655,7 +655,7 @@ def task_form(obj: CliContext, task_id: str, output: str | None) -> None:
     if output is None:
         obj.emit({"task": task_id, "html": html}, html)
         return
-    write_report(html if html.endswith("\n") else html + "\n", output, what="the form")
+    write_report(html if html.endswith("\n") else html + "\n", output, what="表单")
     obj.emit({"task": task_id, "written": output}, None)
     if not obj.json:
         click.echo(f"wrote {output}", err=True)

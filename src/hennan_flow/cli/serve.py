@@ -71,9 +71,7 @@ def serve(
         from ..http.server import serve as run
         from ..http.settings import Settings
     except ModuleNotFoundError as exc:
-        raise ConfigError(
-            f"the HTTP service needs {exc.name}", hint="pip install 'hennan-flow[http]'"
-        ) from None
+        raise ConfigError(f"HTTP 服务需要 {exc.name}", hint="安装：pip install 'hennan-flow[http]'") from None
     url = obj.database_url()
     settings = Settings(
         jwks=jwks, issuer=jwt_issuer, audience=jwt_audience, user_claim=jwt_user_claim, leeway=jwt_leeway

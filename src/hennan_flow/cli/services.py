@@ -200,7 +200,7 @@ def material() -> None:
 def material_list(obj: CliContext, case_id: str | None, task_id: str | None) -> None:
     """Show a case's or step's commitments, tolerated materials, e-licence checks and what is missing."""
     if case_id is None and task_id is None:
-        raise click.UsageError("pass --case ID or --task ID")
+        raise click.UsageError("请指定 --case ID 或 --task ID")
     found = obj.engine().materials(case=case_id, task=task_id)
     obj.emit(found.as_dict(), lambda: _materials_text(found))
 

@@ -67,12 +67,12 @@ def sla_sweep(
     on SIGTERM or SIGINT (the batch in hand is finished first).
     """
     if interval is not None and not loop:
-        raise click.UsageError("--interval needs --loop")
+        raise click.UsageError("--interval 须与 --loop 一起使用")
     if loop:
         if obj.now is not None:
             raise ConfigError(
-                "--now fixes the clock, and sla sweep --loop runs on real time",
-                hint="drop --now, or sweep once: hennan-flow --now … sla sweep",
+                "--now 固定了时钟，而 sla sweep --loop 按实际时间运行",
+                hint="去掉 --now，或只扫描一次：hennan-flow --now … sla sweep",
             )
         _loop(obj, 10.0 if interval is None else interval, batch_size, budget, lease)
         return

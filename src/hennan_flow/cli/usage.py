@@ -35,6 +35,10 @@ def _bad_value(exc: click.BadParameter) -> str:
         typed = re.match(r"^('[^']*'|\"[^\"]*\") is not", exc.message)
         got = f"（收到 {typed.group(1)}）" if typed else ""
         return f"{where}{got}：可选值为 {'、'.join(str(c) for c in ptype.choices)}"
+    if isinstance(ptype, click.IntRange | click.FloatRange):
+        typed = re.match(r"^('[^']*'|\S+) is not (?:in the range|a valid)", exc.message)
+        got = f"（收到 {typed.group(1)}）" if typed else ""
+        return f"{where}{got}：须为{_range_words(ptype)}"
     if isinstance(ptype, click.DateTime):
         return f"{where}：须为日期时间，格式 {'、'.join(ptype.formats)}"
     if isinstance(ptype, click.Path | click.File):
@@ -42,6 +46,20 @@ def _bad_value(exc: click.BadParameter) -> str:
     if ptype is not None and ptype.name in _TYPE_NAMES:
         return f"{where}：须为{_TYPE_NAMES[ptype.name]}"
     return f"{where}：{exc.message}" if exc.message else where
+
+
+def _range_words(ptype: click.IntRange | click.FloatRange) -> str:
+    """ "1 到 365 之间的整数", "不小于 0 的整数", "大于 0 且不大于 60 的数"."""
+    kind = "整数" if isinstance(ptype, click.IntRange) else "数"
+    low, high = ptype.min, ptype.max
+    if low is not None and high is not None and not ptype.min_open and not ptype.max_open:
+        return f" {low} 到 {high} 之间的{kind}"
+    bounds = []
+    if low is not None:
+        bounds.append(f"大于 {low}" if ptype.min_open else f"不小于 {low}")
+    if high is not None:
+        bounds.append(f"小于 {high}" if ptype.max_open else f"不大于 {high}")
+    return f"{' 且'.join(bounds)} 的{kind}" if bounds else kind
 
 
 def usage_message(exc: click.ClickException) -> str:

@@ -98,7 +98,7 @@ class Schedule:
 
 def _check_close(close: time | None) -> None:
     if close is not None and (close.tzinfo is not None or close == time(0)):
-        raise ConfigError(f"close of business must be a local time after 00:00, got {close.isoformat()}")
+        raise ConfigError(f"下班时间须为 00:00 之后的本地时间，收到 {close.isoformat()}")
 
 
 def end_of_day(day: date, close: time | None = None) -> datetime:
@@ -129,14 +129,12 @@ def _nth_end(day: date, n: int, calendar: WorkCalendar, close: time | None) -> d
 
 def _check_limit(limit: TimeLimit) -> None:
     if limit.unit not in ("workday", "natural_day", "hour"):
-        raise ConfigError(f"unknown time-limit unit {limit.unit!r} (expected workday, natural_day or hour)")
+        raise ConfigError(f"未知的时限单位 {limit.unit!r}（可选 workday、natural_day 或 hour）")
     for name, value in (("legal", limit.legal), ("promised", limit.promised)):
         if value is not None and value < 1:
-            raise ConfigError(f"time limit {name} must be a positive integer, got {value}")
+            raise ConfigError(f"时限 {name} 须为正整数，收到 {value}")
     if limit.notice_before < 0 or limit.red_after < 0 or limit.yellow_light_at < 0:
-        raise ConfigError(
-            "time-limit thresholds noticeBefore, yellowLightAt and redAfter must not be negative"
-        )
+        raise ConfigError("时限的阈值 noticeBefore、yellowLightAt 和 redAfter 不得为负数")
 
 
 def _due(accepted_at: datetime, n: int, unit: str, calendar: WorkCalendar, close: time | None) -> datetime:
@@ -259,7 +257,7 @@ def step_schedule(
             )
         )
     if kind != "promised":
-        raise ConfigError(f"unknown step kind {kind!r} (expected promised or immediate)")
+        raise ConfigError(f"未知的环节类型 {kind!r}（可选 promised 或 immediate）")
     if limit is None:
         return empty
     _check_limit(limit)
@@ -406,9 +404,9 @@ def paused_workdays_union(intervals: Iterable[tuple[datetime, datetime]], calend
 def due_date(start: date, n: int, unit: str, calendar: WorkCalendar) -> date:
     """The local date of the deadline of an n-day limit accepted on `start` (`calendar add`)."""
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ConfigError(f"N must be a positive number of days, got {n!r}")
+        raise ConfigError(f"N 须为正整数天数，收到 {n!r}")
     if unit == "workday":
         return calendar.add_workdays(start, n)
     if unit == "natural_day":
         return calendar.next_workday(start + n * _DAY)
-    raise ConfigError(f"unknown unit {unit!r} (expected workday or natural_day)")
+    raise ConfigError(f"未知的单位 {unit!r}（可选 workday 或 natural_day）")

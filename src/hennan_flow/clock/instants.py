@@ -27,37 +27,37 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 FIRST_YEAR, LAST_YEAR = 1970, 2999
 
 
-def parse_instant(text: str, *, what: str = "instant") -> datetime:
+def parse_instant(text: str, *, what: str = "时刻") -> datetime:
     """An ISO-8601 instant as aware UTC; a value without offset is read as Asia/Shanghai."""
     try:
         value = datetime.fromisoformat(text.strip())
     except ValueError as exc:
         raise ConfigError(
-            f"{what} {text.strip()[:40]!r} is not an ISO-8601 instant",
-            hint="write e.g. 2026-03-02T09:00:00+08:00",
+            f"{what} {text.strip()[:40]!r} 不是 ISO-8601 格式的时刻",
+            hint="请写成如 2026-03-02T09:00:00+08:00 的形式",
         ) from exc
     if not FIRST_YEAR <= value.year <= LAST_YEAR:
         raise ConfigError(
-            f"{what} {text.strip()[:40]!r} is outside {FIRST_YEAR}–{LAST_YEAR}",
-            hint="write an instant between 1970 and 2999, e.g. 2026-03-02T09:00:00+08:00",
+            f"{what} {text.strip()[:40]!r} 不在 {FIRST_YEAR}–{LAST_YEAR} 年之间",
+            hint="请写 1970 年至 2999 年之间的时刻，如 2026-03-02T09:00:00+08:00",
         )
     if value.tzinfo is None:
         value = value.replace(tzinfo=SHANGHAI)
     return value.astimezone(UTC)
 
 
-def parse_day(text: str, *, what: str = "date") -> date:
+def parse_day(text: str, *, what: str = "日期") -> date:
     """A calendar day YYYY-MM-DD between FIRST_YEAR and LAST_YEAR; else `ConfigError` naming `what`."""
     try:
         day = date.fromisoformat(text.strip())
     except ValueError as exc:
         raise ConfigError(
-            f"{what} {text.strip()[:40]!r} is not a date", hint="write YYYY-MM-DD, e.g. 2025-04-01"
+            f"{what} {text.strip()[:40]!r} 不是日期", hint="请写成 YYYY-MM-DD，如 2025-04-01"
         ) from exc
     if not FIRST_YEAR <= day.year <= LAST_YEAR:
         raise ConfigError(
-            f"{what} {day.isoformat()} is outside {FIRST_YEAR}–{LAST_YEAR}",
-            hint="write a date between 1970 and 2999",
+            f"{what} {day.isoformat()} 不在 {FIRST_YEAR}–{LAST_YEAR} 年之间",
+            hint="请写 1970 年至 2999 年之间的日期",
         )
     return day
 

@@ -36,8 +36,8 @@ def statutory_holidays(year: int) -> dict[date, str]:
 def _compute(year: int) -> dict[date, str]:
     if not FIRST_STATUTORY_YEAR <= year <= LAST_STATUTORY_YEAR:
         raise ConfigError(
-            f"statutory holidays are computed for {FIRST_STATUTORY_YEAR}–{LAST_STATUTORY_YEAR} "
-            f"(the 2024 revision of 全国年节及纪念日放假办法), not {year}"
+            f"法定节假日只按《全国年节及纪念日放假办法》（2024 年修订）推算 "
+            f"{FIRST_STATUTORY_YEAR}–{LAST_STATUTORY_YEAR} 年，不含 {year} 年"
         )
     from lunar_python import Lunar, Solar  # a few ms to import: only when a year is built or checked
 

@@ -111,21 +111,21 @@ def parse_override(text: str, source: str = "<file>", *, stored: bool = False) -
 
     def fail(message: str, line: int | None) -> ConfigError:
         return ConfigError(
-            f"calendar override: {message}",
+            f"日历文件：{message}",
             location=Location(file=source, line=line),
-            hint='see "Calendar files" in the README: e.g. version = "hengnan-2027-1", years = [2027], '
-            "rest = [every weekday off, statutory holidays included], work = [make-up weekends]",
+            hint='参见 README 的 "Calendar files" 一节，例如 version = "hengnan-2027-1"，years = [2027]，'
+            "rest = [周一至周五放假的每一天，含法定节假日]，work = [调休上班的周末]",
         )
 
     data = parse_toml(text, fail)
     for key in data:
         if key not in _KEYS:
-            raise fail(f"unknown key {_short(key)} (expected {', '.join(_KEYS)})", _line_of(text, key))
+            raise fail(f"未知的键 {_short(key)}（可用的键：{'、'.join(_KEYS)}）", _line_of(text, key))
 
     version = data.get("version")
     if not isinstance(version, str) or not _VERSION_TEXT.fullmatch(version):
         raise fail(
-            f"version must be a name of letters, digits, '.', '_' or '-', got {_short(version)}",
+            f"version 须为由字母、数字、'.'、'_' 或 '-' 组成的名称，收到 {_short(version)}",
             _line_of(text, "version", "version") if "version" in data else 1,
         )
 
@@ -134,38 +134,37 @@ def parse_override(text: str, source: str = "<file>", *, stored: bool = False) -
         isinstance(y, int) and not isinstance(y, bool) and FIRST_YEAR <= y <= LAST_YEAR for y in years_value
     ):
         raise fail(
-            f"years must be a list of years from {FIRST_YEAR} to {LAST_YEAR}, got {_short(years_value)}",
+            f"years 须为 {FIRST_YEAR} 至 {LAST_YEAR} 年之间年份的列表，收到 {_short(years_value)}",
             _line_of(text, "years", "years"),
         )
     years = tuple(sorted(set(years_value)))
     if len(years) > MAX_YEARS:
         raise fail(
-            f"years lists {len(years)} years; a file may cover at most {MAX_YEARS}",
+            f"years 列了 {len(years)} 个年份；一个文件最多覆盖 {MAX_YEARS} 年",
             _line_of(text, "years", "years"),
         )
     listed = sum(len(v) for v in (data.get("rest"), data.get("work")) if isinstance(v, list))
     if listed > MAX_DATES:
         raise fail(
-            f"rest and work list {listed:,} dates; a file may list at most {MAX_DATES:,}",
+            f"rest 和 work 共列了 {listed:,} 个日期；一个文件最多列 {MAX_DATES:,} 个",
             _line_of(text, "rest", "rest") if "rest" in data else _line_of(text, "work", "work"),
         )
 
     reason = data.get("reason")
     if reason is not None and (not isinstance(reason, str) or not reason.strip() or len(reason) > MAX_REASON):
         raise fail(
-            f"reason must be a text of 1 to {MAX_REASON} characters, got {_short(reason)}",
+            f"reason 须为 1 至 {MAX_REASON} 个字符的文字，收到 {_short(reason)}",
             _line_of(text, "reason", "reason"),
         )
     if not years and reason is None and not stored:  # (a file stored before reasons were asked for)
         raise fail(
-            "a file without years is a local adjustment (merged over the covered years) and must say why: "
-            'add reason = "…" (e.g. "县政府通知 2026-10-12 防汛闭馆"); a file that defines whole years lists '
-            "them in years",
+            "不列 years 的文件是局部调整（叠加在已覆盖的年份之上），须说明原因："
+            '加上 reason = "…"（如 "县政府通知 2026-10-12 防汛闭馆"）；定义整年的文件须在 years 中列出这些年份',
             1,
         )
     provisional = data.get("provisional", False)
     if not isinstance(provisional, bool) or (provisional and not years):
-        raise fail("provisional must be true or false, and only in a file that lists years", 1)
+        raise fail("provisional 须为 true 或 false，且只能写在列出 years 的文件中", 1)
 
     base = _base_data()
     usable = set(years) | set(range(base.first_year, base.last_year + 1))
@@ -174,25 +173,27 @@ def parse_override(text: str, source: str = "<file>", *, stored: bool = False) -
         # one pass over the list; a line number is looked up only for the error it reports
         value = data.get(key, [])
         if not isinstance(value, list):
-            raise fail(f"{key} must be a list of dates, got {_short(value)}", _line_of(text, key, key))
+            raise fail(f"{key} 须为日期列表，收到 {_short(value)}", _line_of(text, key, key))
         out: set[date] = set()
         for item in value:
             day = _as_date(item)
             if day is None:
-                raise fail(f"{key}: {_short(item)} is not a date YYYY-MM-DD", _line_of(text, str(item), key))
+                raise fail(
+                    f"{key}：{_short(item)} 不是 YYYY-MM-DD 格式的日期", _line_of(text, str(item), key)
+                )
             if weekend and day.weekday() < 5:
                 raise fail(
-                    f"work: {day} is a weekday; work lists weekend days that are working days",
+                    f"work：{day} 不是周末；work 只列调休上班的周末",
                     _line_of(text, day.isoformat(), key),
                 )
             if not weekend and day.weekday() >= 5:
                 raise fail(
-                    f"rest: {day} is a weekend day; rest lists weekdays that are days off",
+                    f"rest：{day} 是周末；rest 只列放假的周一至周五",
                     _line_of(text, day.isoformat(), key),
                 )
             if day.year not in usable:
                 raise fail(
-                    f"{key}: {day} is in {day.year}, which neither years lists nor {base.version} covers",
+                    f"{key}：{day} 属于 {day.year} 年，years 没有列出该年，{base.version} 也不覆盖该年",
                     _line_of(text, day.isoformat(), key),
                 )
             out.add(day)
@@ -203,8 +204,8 @@ def parse_override(text: str, source: str = "<file>", *, stored: bool = False) -
         outside = None if stored else next((d for d in (*rest, *work) if d.year not in years), None)
         if outside is not None:
             raise fail(
-                f"{outside} is in {outside.year}, which years does not list: a file listing years defines "
-                "those years alone (list the year too, or put the day in a local adjustment file with reason)",
+                f"{outside} 属于 {outside.year} 年，years 没有列出该年：列出 years 的文件只定义所列的年份"
+                "（把该年也列入 years，或把这一天写进带 reason 的局部调整文件）",
                 _line_of(text, outside.isoformat()),
             )
         resting = set(rest)
@@ -215,8 +216,8 @@ def parse_override(text: str, source: str = "<file>", *, stored: bool = False) -
             if missing is not None:
                 day, name = missing
                 raise fail(
-                    f"{day} ({name}, {_WEEKDAY_NAMES[day.weekday()]}) is a statutory holiday "
-                    "(全国年节及纪念日放假办法) that this file leaves a working day: add it to rest",
+                    f"{day}（{name}，{_WEEKDAY_NAMES[day.weekday()]}）是法定节假日"
+                    "（《全国年节及纪念日放假办法》），本文件却把它留作工作日：请把它加入 rest",
                     _line_of(text, "years", "years"),
                 )
     return CalendarOverride(
@@ -230,7 +231,7 @@ def parse_override(text: str, source: str = "<file>", *, stored: bool = False) -
     )
 
 
-_WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_WEEKDAY_NAMES = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
 
 
 def _short(value: Any) -> str:
@@ -252,7 +253,7 @@ def _as_date(item: Any) -> date | None:
 
 def load_override(path: str | Path) -> CalendarOverride:
     """Read and parse an override file; a missing or unreadable one raises `ConfigError`."""
-    text = read_toml_text(path, what="calendar override file", max_bytes=MAX_FILE_BYTES)
+    text = read_toml_text(path, what="日历文件", max_bytes=MAX_FILE_BYTES)
     return parse_override(text, source=str(path))
 
 
@@ -421,9 +422,9 @@ class WorkCalendar:
         raise self._range_error(date.fromordinal(ordinal).year)
 
     def _range_error(self, year: int) -> CalendarRangeError:
-        covered = ", ".join(f"{a}..{b}" for a, b in self.ranges)
+        covered = "、".join(f"{a}..{b}" for a, b in self.ranges)
         return CalendarRangeError(
-            f"no working-day data for {year} (calendar {self.version} covers {covered})", year=year
+            f"没有 {year} 年的工作日数据（日历 {self.version} 覆盖 {covered}）", year=year
         )
 
     # --- queries --------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from ..db.models import OutboxRow
 from ..errors import ConfigError, Location
+from ..inputs import os_reason
 from .datasets import SETS
 from .records import Record, records_of
 
@@ -75,9 +76,9 @@ def export(session: Session, directory: str, *, after: int, applicant: bool = Fa
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(
-            f"cannot create the output folder: {exc.strerror or exc}",
+            f"无法创建输出目录：{os_reason(exc)}",
             location=Location(file=directory),
-            hint="pass --output a folder you may write",
+            hint="用 --output 指定一个有写入权限的目录",
         ) from exc
     result = ExportResult(after=after, cursor=after)
     new: dict[str, list[Record]] = {s.table: [] for s in SETS}
@@ -121,13 +122,13 @@ def _ids(path: Path) -> set[str]:
                     ids.add(str(json.loads(line)["row_guid"]))
                 except (ValueError, KeyError, TypeError):
                     raise ConfigError(
-                        "the file holds a line that is not a data-set record",
+                        "文件中有一行不是数据集记录",
                         location=Location(file=str(path), line=number),
-                        hint="export into an empty folder, or remove the file",
+                        hint="导出到空目录，或删除该文件",
                     ) from None
     except OSError as exc:
         raise ConfigError(
-            f"cannot read {path.name}: {exc.strerror or exc}", location=Location(file=str(path))
+            f"无法读取 {path.name}：{os_reason(exc)}", location=Location(file=str(path))
         ) from exc
     return ids
 
@@ -148,5 +149,5 @@ def _append(path: Path, lines: list[str]) -> None:
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise ConfigError(
-            f"cannot write {path.name}: {exc.strerror or exc}", location=Location(file=str(path))
+            f"无法写入 {path.name}：{os_reason(exc)}", location=Location(file=str(path))
         ) from exc

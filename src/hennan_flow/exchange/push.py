@@ -97,12 +97,10 @@ class Pusher:
     ) -> None:
         if not url.startswith(("http://", "https://")):
             raise ConfigError(
-                f"--url {url!r} is not an http(s) URL", hint="pass the receiver's http:// or https:// URL"
+                f"--url {url!r} 不是 http(s) 地址", hint="请给出接收方的 http:// 或 https:// 地址"
             )
         if batch < 1 or retries < 1 or timeout <= 0 or backoff < 0:
-            raise ConfigError(
-                "--batch and --retries must be at least 1, --timeout above 0, --backoff 0 or more"
-            )
+            raise ConfigError("--batch 和 --retries 须不小于 1，--timeout 须大于 0，--backoff 须不小于 0")
         self.context = context
         self.url = url
         self.target = target or url
@@ -158,7 +156,9 @@ class Pusher:
     def _post(self, body: dict[str, Any], after: int, last: int) -> int:
         """Post one batch until a 2xx answer; the number of attempts it took."""
         what = f"target {self.target}: batch of outbox events {after + 1}–{last} ({len(body['records'])} record(s))"
+        batch = f"接收方 {self.target}：发件箱事件 {after + 1}–{last} 这一批（{len(body['records'])} 条记录）"
         problem = ""
+        reason = ""
         for attempt in range(self.retries):
             if attempt:
                 delay = min(self.max_backoff, self.backoff * 2 ** (attempt - 1)) * (
@@ -169,23 +169,24 @@ class Pusher:
             try:
                 answer = self._client.post(self.url, json=body, headers={"X-Batch-Id": f"{after}-{last}"})
             except httpx.TimeoutException:
-                problem = "timed out"
+                problem, reason = "timed out", "超时"
                 continue
             except httpx.TransportError as exc:
                 problem = f"not reachable ({type(exc).__name__})"
+                reason = f"无法连接（{type(exc).__name__}）"
                 continue
             if answer.is_success:
                 log.info("exchange push %s: delivered (HTTP %d)", what, answer.status_code)
                 return attempt + 1
-            problem = f"HTTP {answer.status_code}"
+            problem = reason = f"HTTP {answer.status_code}"
             if answer.status_code < 500 and answer.status_code not in RETRY_STATUSES:
                 raise DeliveryError(
-                    f"{what}: the receiver refused it with HTTP {answer.status_code}; the cursor stays at {after}",
-                    hint="check --url and what the receiver expects (docs/exchange.md), then push again",
+                    f"{batch}被接收方拒收（HTTP {answer.status_code}）；游标仍停在 {after}",
+                    hint="检查 --url 以及接收方的要求（docs/exchange.md），然后重新推送",
                 )
         raise DeliveryError(
-            f"{what}: not delivered after {self.retries} attempt(s), last {problem}; the cursor stays at {after}",
-            hint="push again when the receiver answers (nothing is sent twice: it keeps each row_guid once)",
+            f"{batch}尝试 {self.retries} 次仍未送达，最后一次：{reason}；游标仍停在 {after}",
+            hint="接收方恢复应答后重新推送（不会重复发送：每个 row_guid 接收方只保留一次）",
         )
 
     def _advance(self, after: int, last: int, records: int) -> None:
@@ -214,8 +215,8 @@ class Pusher:
             )
             if getattr(moved, "rowcount", 1) != 1:
                 raise DeliveryError(
-                    f"target {self.target}: another push moved the cursor past {after} meanwhile",
-                    hint="run one push per target at a time",
+                    f"接收方 {self.target}：其间另一次推送已把游标移过 {after}",
+                    hint="同一接收方同一时间只运行一次推送",
                 )
 
 

@@ -52,8 +52,8 @@ _DEPARTMENT_KEYS = ("code", "name", "superior", "external")
 _USER_KEYS = ("id", "name", "departments", "roles", "active")
 _ID_TEXT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _HINT = (
-    'write e.g. version = "hengnan-2026-12", [[department]] code = "amr" name = "…" superior = "hy-amr", '
-    '[[user]] id = "amr-li" name = "李明" departments = ["amr"] roles = ["handler"] (README: 部门与人员目录)'
+    '例如写 version = "hengnan-2026-12"，[[department]] code = "amr" name = "…" superior = "hy-amr"，'
+    '[[user]] id = "amr-li" name = "李明" departments = ["amr"] roles = ["handler"]（参见 README：部门与人员目录）'
 )
 
 
@@ -131,25 +131,25 @@ def parse_directory(text: str, source: str = "<file>") -> Directory:
     """Parse a directory file; a malformed one raises `ConfigError` naming the file, line and fix."""
 
     def fail(message: str, line: int | None, hint: str = _HINT) -> ConfigError:
-        return ConfigError(f"directory: {message}", location=Location(file=source, line=line), hint=hint)
+        return ConfigError(f"部门与人员目录：{message}", location=Location(file=source, line=line), hint=hint)
 
     data = parse_toml(text, fail)
     for key in data:
         if key not in _TOP_KEYS:
-            raise fail(f"unknown key {printable(key)} (expected {', '.join(_TOP_KEYS)})", _line(text, key))
+            raise fail(f"未知的键 {printable(key)}（可用的键：{'、'.join(_TOP_KEYS)}）", _line(text, key))
     version = data.get("version")
     if not isinstance(version, str) or not _ID_TEXT.fullmatch(version):
         raise fail(
-            "version must be a name of letters, digits, '.', '_' or '-'",
+            "version 须为由字母、数字、'.'、'_' 或 '-' 组成的名称",
             _line(text, "version") or 1,
-            hint='write version = "hengnan-2026-12" (a new one for each change)',
+            hint='写成 version = "hengnan-2026-12"（每次修改都换一个新的）',
         )
     raw_departments = data.get("department", [])
     raw_users = data.get("user", [])
     if not isinstance(raw_departments, list) or not raw_departments:
-        raise fail("the directory lists no [[department]]", _line(text, "department"))
+        raise fail("目录中没有 [[department]]", _line(text, "department"))
     if not isinstance(raw_users, list):
-        raise fail("user must be [[user]] tables", _line(text, "user"))
+        raise fail("user 须为 [[user]] 表", _line(text, "user"))
     dept_lines = _table_lines(text, "department")
     user_lines = _table_lines(text, "user")
 
@@ -158,39 +158,39 @@ def parse_directory(text: str, source: str = "<file>") -> Directory:
     for i, item in enumerate(raw_departments):
         at = dept_lines[i] if i < len(dept_lines) else None
         if not isinstance(item, dict):
-            raise fail("each department must be a [[department]] table", at)
+            raise fail("每个部门都须为 [[department]] 表", at)
         for key in item:
             if key not in _DEPARTMENT_KEYS:
                 raise fail(
-                    f"department: unknown key {printable(key)} (expected {', '.join(_DEPARTMENT_KEYS)})",
+                    f"department：未知的键 {printable(key)}（可用的键：{'、'.join(_DEPARTMENT_KEYS)}）",
                     _line(text, key, at or 0),
                 )
         code, name = item.get("code"), item.get("name")
         if not isinstance(code, str) or not _ID_TEXT.fullmatch(code):
-            raise fail("department: code must be a lane's hf:department code", at)
+            raise fail("department：code 须为泳道的 hf:department 代码", at)
         if not isinstance(name, str) or not name.strip():
-            raise fail(f"department {code}: name must be the department's full name", at)
+            raise fail(f"部门 {code}：name 须为部门全称", at)
         if code in departments:
             raise fail(
-                f"department {code} is listed twice (first at line {where_dept[code]})",
+                f"部门 {code} 列了两次（第一次在第 {where_dept[code]} 行）",
                 at,
-                hint="keep one [[department]] per code",
+                hint="每个代码只保留一个 [[department]]",
             )
         superior = item.get("superior")
         if superior is not None and not isinstance(superior, str):
-            raise fail(f"department {code}: superior must be a department code", at)
+            raise fail(f"部门 {code}：superior 须为部门代码", at)
         external = item.get("external", False)
         if not isinstance(external, bool):
-            raise fail(f"department {code}: external must be true or false", at)
+            raise fail(f"部门 {code}：external 须为 true 或 false", at)
         departments[code] = DirectoryDepartment(code, name.strip(), superior, external)
         where_dept[code] = at
 
     for code, dept in departments.items():
         if dept.superior is not None and dept.superior not in departments:
             raise fail(
-                f"department {code}: superior {printable(dept.superior)} is not a department of the directory",
+                f"部门 {code}：上级 {printable(dept.superior)} 不是目录中的部门",
                 _line(text, dept.superior, where_dept[code] or 0),
-                hint=f"add a [[department]] code = {dept.superior!r} (external = true if outside the county)",
+                hint=f"加上 [[department]] code = {dept.superior!r}（县外部门写 external = true）",
             )
     for code in departments:
         seen = [code]
@@ -199,9 +199,9 @@ def parse_directory(text: str, source: str = "<file>") -> Directory:
             if current in seen:
                 chain = " → ".join([*seen[seen.index(current) :], current])
                 raise fail(
-                    f"the superiors form a cycle: {chain}",
+                    f"上级关系形成循环：{chain}",
                     where_dept[code],
-                    hint="a department's superior chain must end at a department without superior",
+                    hint="部门的上级链条须止于一个没有上级的部门",
                 )
             seen.append(current)
             current = departments[current].superior
@@ -211,47 +211,47 @@ def parse_directory(text: str, source: str = "<file>") -> Directory:
     for i, item in enumerate(raw_users):
         at = user_lines[i] if i < len(user_lines) else None
         if not isinstance(item, dict):
-            raise fail("each user must be a [[user]] table", at)
+            raise fail("每个用户都须为 [[user]] 表", at)
         for key in item:
             if key not in _USER_KEYS:
                 raise fail(
-                    f"user: unknown key {printable(key)} (expected {', '.join(_USER_KEYS)})",
+                    f"user：未知的键 {printable(key)}（可用的键：{'、'.join(_USER_KEYS)}）",
                     _line(text, key, at or 0),
                 )
         uid, name = item.get("id"), item.get("name")
         if not isinstance(uid, str) or not _ID_TEXT.fullmatch(uid) or uid == "system":
-            raise fail("user: id must be a login name of letters, digits, '.', '_' or '-' (not system)", at)
+            raise fail("user：id 须为由字母、数字、'.'、'_' 或 '-' 组成的登录名（不能是 system）", at)
         if uid in users:
             raise fail(
-                f"user {uid} is listed twice (first at line {where_user[uid]})",
+                f"用户 {uid} 列了两次（第一次在第 {where_user[uid]} 行）",
                 at,
-                hint="keep one [[user]] per id",
+                hint="每个 id 只保留一个 [[user]]",
             )
         if not isinstance(name, str) or not name.strip():
-            raise fail(f"user {uid}: name must be the person's name", at)
+            raise fail(f"用户 {uid}：name 须为本人姓名", at)
         depts = item.get("departments", [])
         roles = item.get("roles", [])
         if not isinstance(depts, list) or not all(isinstance(d, str) for d in depts):
-            raise fail(f"user {uid}: departments must be a list of department codes", at)
+            raise fail(f"用户 {uid}：departments 须为部门代码的列表", at)
         if not isinstance(roles, list) or not roles or not all(isinstance(r, str) for r in roles):
-            raise fail(f"user {uid}: roles must be a list of roles ({', '.join(ROLES)})", at)
+            raise fail(f"用户 {uid}：roles 须为角色的列表（{'、'.join(ROLES)}）", at)
         for d in depts:
             if d not in departments:
                 raise fail(
-                    f"user {uid}: department {printable(d)} is not in the directory",
+                    f"用户 {uid}：部门 {printable(d)} 不在目录中",
                     _line(text, d, at or 0),
-                    hint=f"add a [[department]] code = {d!r} or correct the code",
+                    hint=f"加上 [[department]] code = {d!r}，或改正代码",
                 )
         for r in roles:
             if r not in ROLES:
                 raise fail(
-                    f"user {uid}: unknown role {printable(r)}",
+                    f"用户 {uid}：未知的角色 {printable(r)}",
                     _line(text, r, at or 0),
-                    hint=f"use one of: {', '.join(ROLES)}",
+                    hint=f"可用的角色：{'、'.join(ROLES)}",
                 )
         active = item.get("active", True)
         if not isinstance(active, bool):
-            raise fail(f"user {uid}: active must be true or false", at)
+            raise fail(f"用户 {uid}：active 须为 true 或 false", at)
         users[uid] = DirectoryUser(
             uid, name.strip(), tuple(dict.fromkeys(depts)), tuple(dict.fromkeys(roles)), active
         )
@@ -259,12 +259,12 @@ def parse_directory(text: str, source: str = "<file>") -> Directory:
 
     raw_sup = data.get("supervision", {})
     if not isinstance(raw_sup, dict):
-        raise fail("supervision must be a [supervision] table", _line(text, "supervision"))
+        raise fail("supervision 须为 [supervision] 表", _line(text, "supervision"))
     supervision: dict[str, int | bool] = dict(SUPERVISION_DEFAULTS)
     for key, value in raw_sup.items():
         if key not in SUPERVISION_DEFAULTS:
             raise fail(
-                f"supervision: unknown key {printable(key)} (expected {', '.join(SUPERVISION_DEFAULTS)})",
+                f"supervision：未知的键 {printable(key)}（可用的键：{'、'.join(SUPERVISION_DEFAULTS)}）",
                 _line(text, key, _line(text, "[supervision]") or 0),
             )
         default = SUPERVISION_DEFAULTS[key]
@@ -274,9 +274,7 @@ def parse_directory(text: str, source: str = "<file>") -> Directory:
             else isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 1000
         )
         if not ok:
-            kind = "true or false" if isinstance(default, bool) else "a whole number of working days 1..1000"
-            raise fail(
-                f"supervision: {key} must be {kind}", _line(text, key, _line(text, "[supervision]") or 0)
-            )
+            kind = "true 或 false" if isinstance(default, bool) else "1 至 1000 之间的工作日整数"
+            raise fail(f"supervision：{key} 须为 {kind}", _line(text, key, _line(text, "[supervision]") or 0))
         supervision[key] = value
     return Directory(version, departments, users, supervision)

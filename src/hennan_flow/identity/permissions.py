@@ -137,22 +137,22 @@ def authorize(
     what = f"「{rule.name}」（{operation}）"
     if not actor:
         raise PermissionDenied(
-            f"{what} 需要操作人", hint="pass --actor USER or set HENNAN_FLOW_ACTOR (API: actor=)"
+            f"{what} 需要操作人", hint="加 --actor USER 或设置 HENNAN_FLOW_ACTOR（API：actor=）"
         )
     user = directory.user(actor)
     if user is None:
         raise PermissionDenied(
             f"{actor} 不是部门与人员目录 {directory.version} 中的用户，不能{what}",
-            hint="hennan-flow directory show lists the users",
+            hint="用户名单见 hennan-flow directory show",
         )
     if not user.active:
         raise PermissionDenied(
-            f"{actor}（{user.name}）已停用，不能{what}", hint="ask an admin to reactivate the user"
+            f"{actor}（{user.name}）已停用，不能{what}", hint="请管理员（admin）重新启用该用户"
         )
     if rule.not_own and department is not None and department in user.departments:
         raise PermissionDenied(
             f"{actor}（{user.name}）属于被亮牌部门 {department}，不能{what}本部门的红牌",
-            hint="a supervisor (电子监察) of another department does it",
+            hint="由其他部门的电子监察（supervisor）办理",
         )
     role = _granted(user, rule, department, superior)
     if role is None:
@@ -160,7 +160,7 @@ def authorize(
     if rule.claimant and claimed_by is not None and claimed_by != actor:
         raise PermissionDenied(
             f"{actor}（{user.name}）不能{what}：该步骤已由 {claimed_by} 认领，只有认领人可以办理",
-            hint="the claimant releases it (task release) or the head assigns it (task assign)",
+            hint="由认领人释放（task release），或由负责人指派（task assign）",
         )
     return Grant(actor, role)
 

@@ -278,7 +278,7 @@ def form_validator(
 # -- the check --------------------------------------------------------------------------------------
 def _refused(step: str, form: str | None, fields: tuple[FieldError, ...], hint: str) -> FormDataError:
     return FormDataError(
-        f"the data for step {step!r} does not match its form {form!r}: {len(fields)} field error(s)",
+        f"环节 {step!r} 提交的数据与表单 {form!r} 不符：{len(fields)} 处填写有误",
         fields=fields,
         hint=hint,
         location=Location(element=step),
@@ -354,22 +354,20 @@ def check_form_data(
     the bounds; `false` accepts none.
     """
     if not isinstance(data, Mapping):
-        raise FormDataError("form data must be a JSON object", location=Location(element=step))
+        raise FormDataError("表单数据须为 JSON 对象", location=Location(element=step))
     if schema is not None and not isinstance(schema, Mapping | bool):
-        raise _unusable(step, form, "the stored schema is not a JSON Schema")
+        raise _unusable(step, form, "保存的表单定义不是 JSON Schema")
     if isinstance(schema, Mapping) and validator is None:
         validator = build_validator(schema, forms or {}, form=form, step=step)
     bound = _over_bounds(data, validator)
     if bound is not None:
-        raise _refused(
-            step, form, (bound,), "send less data; the limits are in docs/forms.md; nothing was stored"
-        )
+        raise _refused(step, form, (bound,), "请精简提交的数据（上限见 docs/forms.md）；未保存任何内容")
     if schema is None or schema is True:
         return
     if schema is False or validator is None:
         refusal = FieldError("/", "本环节的表单暂不能受理提交（表单定义有误），请联系办理部门")
         raise _refused(
-            step, form, (refusal,), f"the form {form!r} is the schema false; deploy a corrected form"
+            step, form, (refusal,), f"表单 {form!r} 的定义为 false（不受理任何提交）；请部署改正后的表单"
         )
     try:
         errors = validator.iter_errors(dict(data))
@@ -379,7 +377,7 @@ def check_form_data(
             step,
             form,
             (too_much,),
-            f"over {MAX_CHECK_STEPS} units of rule evaluation (docs/forms.md); nothing was stored",
+            f"核对超过 {MAX_CHECK_STEPS} 个规则计算单位（见 docs/forms.md）；未保存任何内容",
         ) from None
     except (Unresolvable, PatternError, RecursionError) as exc:
         raise _unusable(step, form, type(exc).__name__) from None
@@ -399,15 +397,13 @@ def check_form_data(
             *fields[:MAX_FIELD_ERRORS],
             FieldError("/", f"另有 {rest} 处填写有误，请更正以上各项后重新提交"),
         ]
-    raise _refused(
-        step, form, tuple(fields), "correct the listed fields and submit again; nothing was stored"
-    )
+    raise _refused(step, form, tuple(fields), "请更正所列各项后重新提交；未保存任何内容")
 
 
 def _unusable(step: str, form: str | None, why: str) -> ConfigError:
     return ConfigError(
-        f"the form {form!r} of step {step!r} cannot be checked ({why}); nothing was stored",
-        hint="deploy the bundle again: hennan-flow validate shows what to fix in the form",
+        f"环节 {step!r} 的表单 {form!r} 无法核对（{why}），未保存任何内容",
+        hint="重新部署事项包：hennan-flow validate 会指出表单中要修正的地方",
         location=Location(element=step),
     )
 

@@ -207,7 +207,7 @@ def render_form(
         and re.match(r"^\s*[A-Za-z][A-Za-z0-9+.-]*:", action)
         and not re.match(r"^https?:", action, re.IGNORECASE)
     ):
-        raise ConfigError(f"form action {action!r} is neither relative nor http(s)")
+        raise ConfigError(f"表单的 action {action!r} 既不是相对地址，也不是 http(s) 地址")
     if verdicts is None:
         verdicts = _audit(bundle)
     uid = _slug(task_id or step.id)

@@ -102,7 +102,7 @@ class Referral:
 def _text(value: str, what: str, option: str) -> str:
     value = (value or "").strip()
     if not value:
-        raise InputError(f"an accountability entry needs {what}", hint=f"pass {option} TEXT")
+        raise InputError(f"责任追究记录须写明{what}", hint=f"加 {option} TEXT")
     return value
 
 
@@ -111,14 +111,13 @@ def add_entry(
 ) -> CardAccountRow:
     """Record an accountability entry on a card found true; 移送纪检监察机关 opens a referral."""
     if measure not in MEASURES:
-        raise InputError(f"unknown measure {measure!r}", hint="use one of: " + ", ".join(MEASURES))
-    person = _text(person, "the person held to account", "--person")
-    note = _text(note, "a note (the facts and the decision)", "--note")
+        raise InputError(f"未知的处理方式 {measure!r}", hint="可选：" + "、".join(MEASURES))
+    person = _text(person, "被追责人", "--person")
+    note = _text(note, "说明（事实与处理决定）", "--note")
     if row.state not in _FOUND_TRUE:
         raise StateError(
-            f"card {row.id} is {row.state}; accountability is recorded once verification found it true "
-            "(rectifying, reviewing or revisiting)",
-            hint=f"verify it first: hennan-flow card advance {row.id} --to rectifying --note TEXT",
+            f"红黄牌 {row.id} 当前为 {row.state}；核查属实后（rectifying、reviewing 或 revisiting）才能记录责任追究",
+            hint=f"先核查：hennan-flow card advance {row.id} --to rectifying --note TEXT",
         )
     entry = CardAccountRow(
         id=str(uuid.uuid4()),
@@ -201,7 +200,7 @@ def _referral_of(row: ReferralRow, entry: CardAccountRow | None) -> Referral:
 def list_referrals(session: Session, *, state: str | None = None) -> list[Referral]:
     """Referrals oldest first (`state` open or closed, or both)."""
     if state not in (None, "open", "closed"):
-        raise InputError(f"unknown referral state {state!r}", hint="use open or closed")
+        raise InputError(f"未知的移送状态 {state!r}", hint="可选 open 或 closed")
     query = select(ReferralRow, CardAccountRow).join(
         CardAccountRow, CardAccountRow.id == ReferralRow.account_id
     )
@@ -214,7 +213,7 @@ def list_referrals(session: Session, *, state: str | None = None) -> list[Referr
 def get_referral(session: Session, referral_id: str) -> ReferralRow:
     row = session.get(ReferralRow, referral_id)
     if row is None:
-        raise NotFoundError(f"no referral {referral_id!r}", hint="list them with: hennan-flow card referrals")
+        raise NotFoundError(f"没有移送记录 {referral_id!r}", hint="查看移送记录：hennan-flow card referrals")
     return row
 
 
@@ -222,9 +221,9 @@ def close_referral(tx: Tx, row: ReferralRow, *, outcome: str, actor: str | None,
     """Record a referral's outcome (纪检监察机关's decision): it closes, once."""
     outcome = (outcome or "").strip()
     if not outcome:
-        raise InputError("closing a referral needs its outcome", hint="pass --outcome TEXT")
+        raise InputError("办结移送须写明处理结果", hint="加 --outcome TEXT")
     if row.state == "closed":
-        raise StateError(f"referral {row.id} is closed already (on {local_iso(as_utc(row.closed_at))})")
+        raise StateError(f"移送记录 {row.id} 已于 {local_iso(as_utc(row.closed_at))} 办结")
     row.state, row.outcome, row.closed_at, row.closed_by = "closed", outcome, now, actor
     detail = {"referral": row.id, "card": row.card_id}
     tx.journal.announce(

@@ -497,11 +497,11 @@ def list_cards(
     `where` the rows it holds (a reader's filter)."""
     if state not in {None, *CARD_STATES}:
         raise InputError(
-            f"unknown card state {state!r}",
-            hint="use open, verifying, rectifying, reviewing, revisiting or closed",
+            f"未知的红黄牌状态 {state!r}",
+            hint="可选 open、verifying、rectifying、reviewing、revisiting 或 closed",
         )
     if color not in {None, "yellow", "red"}:
-        raise InputError(f"unknown card colour {color!r}", hint="use yellow or red")
+        raise InputError(f"未知的牌色 {color!r}", hint="可选 yellow 或 red")
     query = select(CardRow)
     if state == "open":
         query = query.where(CardRow.state != "closed")
@@ -522,7 +522,7 @@ def list_cards(
 def get_card(session: Session, card_id: str, provisional_years: frozenset[int] = frozenset()) -> Card:
     row = session.get(CardRow, card_id)
     if row is None:
-        raise NotFoundError(f"no card {card_id!r}", hint="list cards with: hennan-flow card list")
+        raise NotFoundError(f"没有红黄牌 {card_id!r}", hint="查看红黄牌：hennan-flow card list")
     record = session.scalars(
         select(CardTransitionRow).where(CardTransitionRow.card_id == card_id).order_by(CardTransitionRow.id)
     ).all()
@@ -535,9 +535,9 @@ def read_events(
     """Outbox events with id > `after`, oldest first (of those `where` holds); save the last id as
     the next cursor."""
     if isinstance(after, bool) or not isinstance(after, int) or after < 0:
-        raise InputError(f"the cursor must be a whole number ≥ 0, not {after!r}")
+        raise InputError(f"游标须为不小于 0 的整数，收到 {after!r}")
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 10_000:
-        raise InputError(f"limit must be between 1 and 10000, not {limit!r}")
+        raise InputError(f"limit 须在 1 到 10000 之间，收到 {limit!r}")
     query = select(OutboxRow).where(OutboxRow.id > after)
     if where is not None:
         query = query.where(where)

@@ -51,9 +51,7 @@ class Scope:
                 hint="--from 须不晚于 --to",
             )
         if self.department is not None and not self.department.strip():
-            raise InputError(
-                "the department code is empty", hint="give a department code, e.g. --department amr"
-            )
+            raise InputError("部门代码为空", hint="请给出部门代码，如 --department amr")
 
     def has(self, day: date) -> bool:
         return (self.start is None or day >= self.start) and (self.end is None or day <= self.end)

@@ -668,7 +668,7 @@ def build_report(
     Raises NotFoundError for a department code that no deployed bundle and no step or card knows.
     """
     if scope.department is not None and scope.department not in facts.departments:
-        known = ", ".join(sorted(facts.departments)) or "none yet"
+        known = "、".join(sorted(facts.departments)) or "暂无"
         raise NotFoundError(f"没有部门 {scope.department!r}", hint=f"已有的部门代码：{known}")
     now = as_utc(now)
     wanted = scope.department

@@ -435,39 +435,36 @@ def advance(
     """Move a card's record one step (see the module docstring); StateError for an illegal move."""
     if to not in STATES or to == "open":
         raise InputError(
-            f"a card record cannot be moved to {to!r}",
-            hint="use --to verifying, rectifying, reviewing, revisiting or closed",
+            f"红黄牌的办理记录不能转到 {to!r}",
+            hint="可用 --to verifying、rectifying、reviewing、revisiting 或 closed",
         )
     note = (note or "").strip()
     if not note:
-        raise InputError(
-            "every step of a card's record needs a note (核查/整改 notes)", hint="pass --note TEXT"
-        )
+        raise InputError("红黄牌办理记录的每一步都须写说明（核查、整改情况）", hint="加 --note TEXT")
     if conclusion is not None and conclusion not in CONCLUSIONS:
-        raise InputError(f"unknown conclusion {conclusion!r}", hint="use 属实, 不属实 or 系统误报")
+        raise InputError(f"未知的结论 {conclusion!r}", hint="可选 属实、不属实 或 系统误报")
     if conclusion is not None and to != "closed":
         raise InputError(
-            "a conclusion is recorded only when the card is closed",
-            hint="drop --conclusion, or use --to closed",
+            "只有办结（closed）红黄牌时才记录结论",
+            hint="去掉 --conclusion，或用 --to closed",
         )
     session = tx.session
     row = session.get(CardRow, card_id)
     if row is None:
-        raise NotFoundError(f"no card {card_id!r}", hint="list cards with: hennan-flow card list")
+        raise NotFoundError(f"没有红黄牌 {card_id!r}", hint="查看红黄牌：hennan-flow card list")
     tx.lock_case(row.case_id)  # one writer per case
     session.refresh(row)
     current = row.state
     allowed = allowed_moves(row.color, current)
     if current == "closed":
         raise StateError(
-            f"card {card_id} is closed (conclusion {row.conclusion}); a closed record is final: "
-            "it is never reopened or deleted"
+            f"红黄牌 {card_id} 已办结（结论：{row.conclusion}）；办结的记录为最终记录，"
+            "不会重新打开，也不会删除"
         )
     if to not in allowed:
         raise StateError(
-            f"card {card_id} is {current}; it can only move to {' or '.join(allowed)}, not {to}",
-            hint="every card is verified (核查) first; a card found true (属实) is rectified (整改) before it "
-            "closes; a red card goes to the superior review (上级复核) and the revisit (回访) before it closes",
+            f"红黄牌 {card_id} 当前为 {current}，只能转到 {' 或 '.join(allowed)}，不能转到 {to}",
+            hint="每张牌先核查；核查属实的先整改再办结；红牌办结前还须经上级复核和回访",
         )
     if to == "closed":
         _check_closing(session, row, current, conclusion)
@@ -513,16 +510,13 @@ def advance(
 def _check_closing(session: Session, row: CardRow, current: str, conclusion: str | None) -> None:
     closing = _CLOSING[current]
     if conclusion is None:
-        raise StateError(
-            f"closing card {row.id} needs a conclusion", hint=f"pass --conclusion {' or '.join(closing)}"
-        )
+        raise StateError(f"办结红黄牌 {row.id} 须给出结论", hint=f"加 --conclusion {' 或 '.join(closing)}")
     if conclusion not in closing:
         raise StateError(
-            f"card {row.id} is {current}; it cannot close as {conclusion}",
-            hint="a card found true (属实) is rectified first (--to rectifying); from verifying only "
-            "不属实 or 系统误报 close it"
+            f"红黄牌 {row.id} 当前为 {current}，不能以 {conclusion} 办结",
+            hint="核查属实的先整改（--to rectifying）；核查中（verifying）只能以 不属实 或 系统误报 办结"
             if current == "verifying"
-            else "a rectified card closes as 属实",
+            else "整改后的牌以 属实 办结",
         )
     if row.color == "red" and conclusion == "属实":
         entries = session.scalar(
@@ -530,8 +524,8 @@ def _check_closing(session: Session, row: CardRow, current: str, conclusion: str
         )
         if not entries:
             raise StateError(
-                f"red card {row.id} found true (属实) closes only with an accountability entry (责任追究)",
-                hint=f"record one first: hennan-flow card account {row.id} --person NAME --measure 批评教育 "
+                f"红牌 {row.id} 核查属实，须先有责任追究记录才能办结",
+                hint=f"先记录责任追究：hennan-flow card account {row.id} --person NAME --measure 批评教育 "
                 "--note TEXT",
             )
 

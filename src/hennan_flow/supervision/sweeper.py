@@ -233,9 +233,9 @@ class Sweeper:
         hold: Hold | None = None,
     ) -> None:
         if not 1 <= batch_size <= 10_000:
-            raise InputError(f"batch_size must be between 1 and 10000, not {batch_size}")
+            raise InputError(f"batch_size 须在 1 到 10000 之间，收到 {batch_size}")
         if budget <= 0 or lease <= 0:
-            raise InputError("budget and lease must be positive numbers of seconds")
+            raise InputError("budget 和 lease 须为正的秒数")
         self.engine = engine
         self.batch_size = batch_size
         self.budget = budget
