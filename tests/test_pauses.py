@@ -195,7 +195,7 @@ def test_a_supplement_carries_its_notice_into_task_timeline_and_form(
     assert "site_plan" in (refused.value.hint or "") and "lease" in (refused.value.hint or "")
     with pytest.raises(InputError, match="supplement"):
         engine.pause(review, reason="suspended", note="x", notice="补正")
-    with pytest.raises(InputError, match=r"长 5,000 个字符；最多 [0-9,]+ 个"):
+    with pytest.raises(InputError, match=r"补正告知 长 5,000 个字符；最多 [0-9,]+ 个"):
         engine.pause(review, reason="supplement", notice="长" * 5000)
     clock.set(at("2026-03-03T10:00"))
     paused = engine.pause(

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 def read_directory_file(path: str) -> tuple[str, Directory]:
     """The text and the parsed directory of a file; a malformed one raises `ConfigError` (file, line)."""
-    text = read_toml_text(path, what="directory file")
+    text = read_toml_text(path, what="部门与人员目录文件")
     return text, parse_directory(text, source=path)
 
 

@@ -36,9 +36,9 @@ def deliver(
     ctx: EngineContext, case_id: str, name: str, data: Mapping[str, Any], actor: str | None
 ) -> tuple[Task, ...]:
     """Deliver message `name` with `data` to case `case_id`; the steps it made ready."""
-    limits.check_id(case_id, "case id")
-    limits.check_id(name, "message name")
-    limits.check_data(data, "message data")
+    limits.check_id(case_id, "办件编号")
+    limits.check_id(name, "消息名称")
+    limits.check_data(data, "消息数据")
     with ctx.workflows.changing(case_id) as change, ctx.write() as tx:
         now = ctx.now()
         case = hotpath.read_case(tx.raw, case_id, lock=True)

@@ -104,12 +104,12 @@ def check_request(
             )
         procedure = next(p for p in declared if p.kind == kind)
     if note is not None:
-        note = check_text(note, "note")
+        note = check_text(note, "暂停说明")
     if reason == "suspended" and not (note or "").strip():
         raise InputError("a suspension (挂起) needs a --note saying why", hint='add --note "…"')
     if notice is not None:
-        notice = check_text(notice, "notice")
-    checked = tuple(dict.fromkeys(check_id(m, "material id") for m in materials))
+        notice = check_text(notice, "补正告知")
+    checked = tuple(dict.fromkeys(check_id(m, "材料编号") for m in materials))
     if len(checked) > MAX_MATERIALS:
         raise InputError(f"at most {MAX_MATERIALS} materials in one notice, got {len(checked)}")
     if checked:
