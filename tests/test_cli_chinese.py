@@ -84,6 +84,9 @@ LIBRARY_FAILURES = [
     ("supervision-card", ("card", "show", "nope"), "没有红黄牌 'nope'"),
     ("exchange", ("exchange", "push", "--url", "ftp://x"), "不是 http(s) 地址"),
     ("sealing", ("keys", "status"), "密钥不是 base64 文本"),
+    ("engine-tasks", ("task", "complete", "nope"), "没有环节 'nope'。建议：查看环节："),
+    ("engine-cases", ("case", "show", "nope"), "没有办件 'nope'。建议：查看办件："),
+    ("engine-calendars", ("calendar", "provisional", "2026"), "临时年份只用于没有数据的年份"),
 ]
 
 
@@ -133,3 +136,4 @@ def test_the_check_fails_on_an_english_message() -> None:
     # a library message as it was before it was translated
     assert english_left("错误：no card 'nope'。建议：list cards with: hennan-flow card list") != []
     assert english_left("错误：没有红黄牌 'nope'。建议：查看红黄牌：hennan-flow card list") == []
+    assert english_left("错误：no task 'nope'。建议：list tasks with: hennan-flow task list") != []

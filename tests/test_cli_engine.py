@@ -92,7 +92,7 @@ def test_bad_input_is_answered_with_one_line_and_the_right_exit_code(cli: Cli, t
     assert cli("db", "upgrade")[0] == 0
     assert cli("deploy", str(tmp_path / "lib" / "processes"))[0] == 0
     code, _out, err = cli("case", "start", "nope")
-    assert code == 2 and "no bundle with key 'nope'" in one_error_line(err) and "review" in err
+    assert code == 2 and "没有已部署的事项包 'nope'" in one_error_line(err) and "review" in err
     code, _out, err = cli("case", "start", "review", "--data", "{not json")
     assert (
         code == 2
@@ -103,11 +103,11 @@ def test_bad_input_is_answered_with_one_line_and_the_right_exit_code(cli: Cli, t
     code, _out, err = cli("case", "start", "review", "--data", "@missing.json")
     assert code == 2 and "无法读取 --data 文件 missing.json：文件不存在" in one_error_line(err)
     code, _out, err = cli("task", "complete", "00000000-0000-0000-0000-000000000000")
-    assert code == 2 and "no task" in one_error_line(err)
+    assert code == 2 and "没有环节" in one_error_line(err)
     code, _out, err = cli("--now", "2026-03-02T09:00:00+08:00", "case", "start", "review")
-    assert code == 2 and "not a simulation database" in one_error_line(err)
+    assert code == 2 and "非模拟数据库不接受模拟时间" in one_error_line(err)
     code, _out, err = cli("db", "upgrade", "--simulation")
-    assert code == 2 and "already holds data" in one_error_line(err)
+    assert code == 2 and "已有数据的数据库不能改为模拟数据库" in one_error_line(err)
     code, _out, err = cli("--now", "yesterday", "case", "list")
     assert code == 2 and "ISO-8601" in one_error_line(err)
 
@@ -117,7 +117,7 @@ def test_bad_input_is_answered_with_one_line_and_the_right_exit_code(cli: Cli, t
     assert code == 2 and "处填写有误" in one_error_line(err) and "/enterprise_name" in err
     assert cli("task", "complete", task["id"], "--data", json.dumps(ACCEPT))[0] == 0
     code, _out, err = cli("task", "complete", task["id"], "--data", json.dumps(ACCEPT))
-    assert code == 1 and "already completed" in one_error_line(err)  # a lost race: a failed check, exit 1
+    assert code == 1 and "办结" in one_error_line(err)  # a lost race: a failed check, exit 1
 
 
 def test_a_database_behind_the_code_names_the_upgrade(
@@ -128,5 +128,5 @@ def test_a_database_behind_the_code_names_the_upgrade(
     migrate.upgrade(database(engine), "0001")
     engine.close()
     code, _out, err = Cli(url, capsys)("case", "list")
-    assert code == 2 and "is at revision 0001" in one_error_line(err) and "hennan-flow db upgrade" in err
+    assert code == 2 and "表结构版本为 0001" in one_error_line(err) and "hennan-flow db upgrade" in err
     assert Cli(url, capsys).json("db", "current")["up_to_date"] is False  # type: ignore[index]

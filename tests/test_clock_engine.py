@@ -179,18 +179,18 @@ def test_bad_clock_requests_are_answered_clearly(sim: tuple[Engine, SimulatedClo
     engine, _clock = sim
     case = engine.start_case("review_clock")
     review = next(t for t in engine.tasks(case=case.id) if t.step == "review")
-    with pytest.raises(StateError, match="nothing to resume"):
+    with pytest.raises(StateError, match="未暂停，无需恢复"):
         engine.resume(review.id)
     with pytest.raises(InputError, match="approver"):
         engine.extend(review.id, days=2, approver="", reason="x")
     with pytest.raises(InputError, match="reason"):
         engine.extend(review.id, days=2, approver="局长", reason=" ")
-    with pytest.raises(InputError, match="≥ 1"):
+    with pytest.raises(InputError, match="须为 1 到 365 之间的整数个工作日"):
         engine.extend(review.id, days=0, approver="局长", reason="x")
-    with pytest.raises(InputError, match="unknown pause reason"):
+    with pytest.raises(InputError, match="未知的暂停原因"):
         engine.pause(review.id, reason="lunch")
     engine.complete_task(review.id)
-    with pytest.raises(StateError, match="only a running"):
+    with pytest.raises(StateError, match="只有办理中"):
         engine.pause(review.id, reason="supplement")
 
 

@@ -406,11 +406,11 @@ def test_a_provisional_year_is_refused_where_data_exists(
     with simulation(url, CLOCK_BUNDLE, at(now)):
         pass
     code, out, err = run_cli(url, capsys, "calendar", "provisional", str(BASE.last_date.year), now=now)
-    assert (code, out) == (2, "") and "covered already" in err and err.count("\n") == 1
+    assert (code, out) == (2, "") and "年已有日历数据" in err and err.count("\n") == 1
     code, _, err = run_cli(url, capsys, "calendar", "add", BASE.last_date.isoformat(), "20", now=now)
     assert code == 2 and f"calendar provisional {NEXT}" in err  # the hint names it
     assert run_cli(url, capsys, "calendar", "provisional", str(NEXT), now=now)[0] == 0
     code, out, err = run_cli(url, capsys, "calendar", "add", BASE.last_date.isoformat(), "20", now=now)
     assert code == 0, err  # following the hint makes the same command succeed
     code, _, err = run_cli(url, capsys, "calendar", "provisional", str(NEXT), now=now)
-    assert code == 2 and "provisional year" in err
+    assert code == 2 and "年已有日历数据（临时年份）" in err

@@ -50,7 +50,7 @@ def test_a_completion_waiting_on_a_held_case_lock_is_a_conflict_and_applies_noth
             with pytest.raises(ConflictError) as caught:
                 engine.complete_task(task_id, data=dict(ACCEPT), actor="clerk")
             assert time.monotonic() - started < 30  # a guard only: it did not wait for the holder
-            assert caught.value.hint == "try again"
+            assert caught.value.hint == "请重试"
             assert caught.value.exit_code == 1
         # nothing half-applied: the step is still ready, and the retry succeeds
         assert [t.id for t in engine.tasks(case=case_id)] == [task_id]

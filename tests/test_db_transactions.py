@@ -120,7 +120,7 @@ def test_a_held_write_lock_is_a_conflict_the_user_can_retry(
     engine.deploy(str(REVIEW_LIB / "processes"))
     with held_write_lock(path), pytest.raises(ConflictError) as caught:
         engine.start_case("review")
-    assert caught.value.hint == "try again"
+    assert caught.value.hint == "请重试"
     assert engine.cases() == []  # nothing half-applied
     assert engine.start_case("review").state == "open"  # and the next try succeeds
     engine.close()

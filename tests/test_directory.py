@@ -155,7 +155,7 @@ def test_load_stores_a_version_audits_it_and_refuses_the_same_version_again(
             engine.directory()
         assert engine.load_directory(str(path)) == {"version": "t-1", "departments": 2, "users": 2}
         assert engine.directory().users["amr-li"].name == "李明"
-        with pytest.raises(ConfigError, match="already loaded"):
+        with pytest.raises(ConfigError, match="已经载入"):
             engine.load_directory(str(path), actor="admin")
         # a second version needs an admin of the stored directory
         path.write_text(GOOD.replace('"t-1"', '"t-2"'), encoding="utf-8")

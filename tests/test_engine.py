@@ -48,7 +48,7 @@ def test_upgrade_creates_schema_and_current_reports_it(db_url: str) -> None:
         "up_to_date": False,
         "simulation": None,
     }
-    with pytest.raises(SchemaOutOfDateError, match="no hennan_flow schema") as info:
+    with pytest.raises(SchemaOutOfDateError, match="没有 hennan_flow 的表结构") as info:
         eng.cases()
     assert "hennan-flow db upgrade" in (info.value.hint or "")
     eng.upgrade()
@@ -78,7 +78,7 @@ def test_a_database_behind_the_code_is_refused_with_the_upgrade_hint(db_url: str
         migrate.downgrade(database(eng), "base")
     with pytest.raises(SchemaOutOfDateError) as info:
         eng.tasks()
-    assert info.value.hint == "run: hennan-flow db upgrade"
+    assert info.value.hint == "执行：hennan-flow db upgrade"
     eng.close()
 
 
@@ -90,9 +90,9 @@ def test_simulated_clock_only_on_a_simulation_database(db_url: str, bundle_dir: 
     real.upgrade()
     real.deploy(str(bundle_dir / "processes"))
     simulated = Engine(db_url, clock=START)
-    with pytest.raises(SimulationError, match="not a simulation database"):
+    with pytest.raises(SimulationError, match="非模拟数据库不接受模拟时间"):
         simulated.start_case("review")
-    with pytest.raises(SimulationError, match="already holds data"):
+    with pytest.raises(SimulationError, match="已有数据的数据库不能改为模拟数据库"):
         real.upgrade(simulation=True)
     assert real.status()["simulation"] is False
     real.close()
@@ -220,15 +220,15 @@ def test_form_data_is_validated_and_nothing_is_stored_on_failure(engine: Engine)
 
 
 def test_unknown_key_and_unknown_or_finished_steps_are_answered_clearly(engine: Engine) -> None:
-    with pytest.raises(NotFoundError, match="no bundle with key 'nope'") as info:
+    with pytest.raises(NotFoundError, match="没有已部署的事项包 'nope'") as info:
         engine.start_case("nope")
     assert "review" in (info.value.hint or "")
-    with pytest.raises(NotFoundError, match="no task"):
+    with pytest.raises(NotFoundError, match="没有环节"):
         engine.complete_task("00000000-0000-0000-0000-000000000000")
     case = engine.start_case("review")
     task = engine.tasks(case=case.id)[0]
     engine.complete_task(task.id, data=ACCEPT)
-    with pytest.raises(ConflictError, match="already completed"):
+    with pytest.raises(ConflictError, match=r"已.*办结"):
         engine.complete_task(task.id, data=ACCEPT)
 
 

@@ -53,7 +53,7 @@ def test_a_step_handed_back_is_completed_in_one_transaction(tmp_path: Path) -> N
     engine.complete_task(done.ready[0].id)  # a step a completion handed back: the same
     assert sent[0] == "BEGIN IMMEDIATE"
     sent.clear()
-    with pytest.raises(ConflictError, match="already completed"):  # not handed back any more: read first
+    with pytest.raises(ConflictError, match=r"已.*办结"):  # not handed back any more: read first
         engine.complete_task(case.ready[0].id, data=ACCEPT)
     assert sent[0].startswith("SELECT t.id") and "FROM hf_task t JOIN hf_case c" in sent[0]
     engine.close()
@@ -67,7 +67,7 @@ def test_a_handed_back_step_completed_by_another_worker_is_refused_as_completed(
     step = case.ready[0]
     second.complete_task(step.id, data=ACCEPT)  # the other worker was quicker
     for data in (BAD, ACCEPT):  # its state is answered before its data, as after a read
-        with pytest.raises(ConflictError, match="already completed"):
+        with pytest.raises(ConflictError, match=r"已.*办结"):
             first.complete_task(step.id, data=data)
     assert [t.step for t in first.tasks(case=case.id, state="open")] == ["tax", "seal"]
 
@@ -79,7 +79,7 @@ def test_a_handed_back_step_paused_by_another_worker_is_refused_as_paused(two: t
     second.pause(step.id, reason="supplement")
     with pytest.raises(FormDataError):  # a paused step's data is checked first, as after a read
         first.complete_task(step.id, data=BAD)
-    with pytest.raises(StateError, match="is paused, not ready"):
+    with pytest.raises(StateError, match="的状态为 paused，不是 ready"):
         first.complete_task(step.id, data=ACCEPT)
     assert first.task(step.id).state == "paused"
 
@@ -94,5 +94,5 @@ def test_a_handed_back_step_whose_case_is_gone_is_not_found(migrated_url: str, t
                 tx.raw.run(f"DELETE FROM {table} WHERE case_id = ?", (case.id,))
             tx.raw.run("DELETE FROM hf_case WHERE id = ?", (case.id,))
         assert rows(engine, "SELECT id FROM hf_task") == []
-        with pytest.raises(NotFoundError, match="no task"):
+        with pytest.raises(NotFoundError, match="没有环节"):
             engine.complete_task(case.ready[0].id, data=ACCEPT)

@@ -75,7 +75,7 @@ def test_a_message_no_element_waits_for_is_refused_and_changes_nothing(
     before = dump(engine)
     with pytest.raises(InputError) as early:  # not yet waiting: the first step is still open
         engine.deliver_message(case.id, "remote_result", RESULT)
-    assert early.value.exit_code == 2 and "waits for no message" in (early.value.hint or "")
+    assert early.value.exit_code == 2 and "不等待任何消息" in (early.value.hint or "")
     assert dump(engine) == before
     case_id = waiting_case(engine)
     before = dump(engine)

@@ -51,8 +51,8 @@ def test_a_collection_past_the_bound_is_refused_naming_the_element_and_the_bound
         with pytest.raises(ExpressionError) as info:
             engine.start_case(pid, data={"reviewers": [f"r{i}" for i in range(20_000)]})
         assert info.value.location is not None and info.value.location.element == "review"
-        assert "'reviewers' has 20000 items" in info.value.message
-        assert f"at most {MAX_INSTANCES} instances" in info.value.message
+        assert "'reviewers' 有 20000 项" in info.value.message
+        assert f"最多生成 {MAX_INSTANCES} 个实例" in info.value.message
         assert engine.cases() == []  # nothing half-started
 
 
@@ -69,10 +69,10 @@ def test_the_bound_itself_runs(sqlite_url: str, model: tuple[str, Path]) -> None
 @pytest.mark.parametrize(
     ("data", "why"),
     [
-        ({}, "'reviewers' is not in the case data"),
-        ({"reviewers": None}, "must be a list, not a NoneType"),
-        ({"reviewers": "张三"}, "must be a list, not a str"),
-        ({"reviewers": 3}, "must be a list, not a int"),
+        ({}, "'reviewers' 不在办件数据中"),
+        ({"reviewers": None}, "须为列表，不能是 NoneType"),
+        ({"reviewers": "张三"}, "须为列表，不能是 str"),
+        ({"reviewers": 3}, "须为列表，不能是 int"),
     ],
 )
 def test_a_missing_or_scalar_collection_is_an_input_error(
@@ -99,4 +99,4 @@ def test_the_cli_answers_a_flood_with_exit_2_and_one_line(
     data.write_text(json.dumps({"reviewers": list(range(20_000))}), encoding="utf-8")
     code, _out, err = run_cli(sqlite_url, capsys, "case", "start", pid, "--data", f"@{data}", now=NOW)
     assert code == 2 and err.startswith("错误：") and err.count("\n") == 1, err
-    assert "review" in err and "20000 items" in err and str(MAX_INSTANCES) in err
+    assert "review" in err and "20000 项" in err and str(MAX_INSTANCES) in err

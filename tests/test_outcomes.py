@@ -207,7 +207,7 @@ def test_acceptance_refusal_after_the_first_step_is_refused(sim: tuple[Engine, S
     engine, _clock = sim
     case_id, decide = at_decide(engine)
     before = dump(engine)
-    with pytest.raises(StateError, match="first step"):
+    with pytest.raises(StateError, match="已过第一个环节"):
         engine.refuse_case(case_id, stage="acceptance", reason="材料不全", actor="amr-head")
     with pytest.raises(InputError, match="basis"):  # 不予许可 needs its legal basis
         engine.refuse_case(case_id, stage="decision", reason="不符合条件", actor="amr-head")
@@ -345,7 +345,7 @@ def test_return_to_a_step_that_did_not_run_before_is_refused(sim: tuple[Engine, 
     _case_id, decide = at_decide(engine)
     before = dump(engine)
     for never in ("supplement", "no_such_step", "decide"):
-        with pytest.raises(InputError, match="did not run before"):
+        with pytest.raises(InputError, match=r"没有在环节 .* 之前办理过"):
             engine.return_task(decide, to=never, reason="退回", actor="amr-handler")
     assert dump(engine) == before
     assert engine.task(decide).state == "ready"
@@ -368,7 +368,7 @@ def test_cli_outcomes_and_exit_codes(
     code, _out, err = run(
         "task", "return", decide, "--to", "supplement", "--reason", "退回", "--actor", "amr-handler"
     )
-    assert code == 2 and "did not run before" in err and "Traceback" not in err
+    assert code == 2 and "之前办理过" in err and "Traceback" not in err
     code, _out, err = run("case", "withdraw", case_id, "--reason", "撤回", "--actor", "amr-handler")
     assert code == 4
     code, out, _err = run(

@@ -44,12 +44,12 @@ def test_a_special_procedure_must_name_a_declared_kind(sim: tuple[Engine, Simula
     with pytest.raises(InputError) as refused:
         engine.pause(review, reason="special_procedure", kind="site_survey")
     assert "expert_review" in str(refused.value) and "site_survey" in str(refused.value)
-    with pytest.raises(InputError, match="needs --kind; its declared kinds: expert_review"):
+    with pytest.raises(InputError, match="须指明 --kind；已声明的种类：expert_review"):
         engine.pause(review, reason="special_procedure")
     assert engine.task(review).state == "ready"  # nothing changed
     engine.complete_task(review)
     (decide,) = engine.tasks(case=case_id)
-    with pytest.raises(InputError, match="declares no special procedure"):
+    with pytest.raises(InputError, match="没有声明特别程序"):
         engine.pause(decide.id, reason="special_procedure", kind="expert_review")
     assert rows(engine, "SELECT count(*) FROM hf_pause") == [(0,)]
 

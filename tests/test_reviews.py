@@ -203,9 +203,9 @@ def test_good_reviews_open_nothing_and_reviews_are_checked(lite: tuple[Engine, S
     engine, _clock = lite
     case = engine.start_case("enterprise_opening", applicant=APPLICANT)
     (task,) = engine.tasks(case=case.id)
-    with pytest.raises(StateError, match="is ready; a step is reviewed after it completed"):
+    with pytest.raises(StateError, match="的状态为 ready；环节办结后才能评价"):
         engine.add_review(case.id, task=task.id, level=1, channel="window")
-    with pytest.raises(StateError, match="still open; a case is reviewed after it ended"):
+    with pytest.raises(StateError, match="仍在办理中；办件办结后才能评价"):
         engine.add_review(case.id, level=1, channel="window")
     engine.complete_task(task.id, data=WALK["register"])
     for level, channel in ((0, "window"), (6, "window"), (True, "window"), (3, "carrier-pigeon")):

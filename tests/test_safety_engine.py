@@ -522,7 +522,7 @@ def test_a_loop_without_a_user_step_is_stopped_and_rolled_back(
     before = snapshot(safety_url)
     with Engine(safety_url) as engine, pytest.raises(StateError) as info:
         engine.start_case(key)
-    assert info.value.message.startswith(f"the case ran {MAX_ENGINE_STEPS} automatic steps without")
+    assert info.value.message.startswith(f"办件连续运行了 {MAX_ENGINE_STEPS} 个自动环节")
     assert info.value.location is not None and info.value.location.element in elements
     assert snapshot(safety_url) == before
 
@@ -547,7 +547,7 @@ def test_script_tasks_are_refused_unless_the_engine_allows_them(safety_url: str,
         case = engine.start_case(key, data={"amount": 150})
         (task,) = engine.tasks(case=case.id)
         before = snapshot(safety_url)
-        with pytest.raises(ExpressionError, match="script tasks are disabled on this engine") as info:
+        with pytest.raises(ExpressionError, match="本引擎未启用脚本任务") as info:
             engine.complete_task(task.id)
         assert info.value.location is not None and info.value.location.element == "payload"
         assert snapshot(safety_url) == before
@@ -689,8 +689,8 @@ def test_a_three_hundred_cycle_loop_stops_at_the_configured_limit(rework_url: st
         case = engine.start_case("rework")
         with pytest.raises(StateError) as info:
             run_rework(engine, rework_url, case.id, cycles=300)
-        assert "would come round for the 31th time" in info.value.message
-        assert "the limit is 30 rework cycles" in info.value.message
+        assert "将第 31 次办理" in info.value.message
+        assert "返工最多 30 轮" in info.value.message
         assert "max_cycles" in (info.value.hint or "")
         assert engine.case(case.id).state == "open"  # never a false completion
         # the step that would have started a 31st cycle was rolled back: supplement is still ready
@@ -706,7 +706,7 @@ def test_a_three_hundred_cycle_loop_stops_at_the_configured_limit(rework_url: st
 def test_the_default_cycle_limit_is_a_hundred(rework_url: str) -> None:
     with Engine(rework_url) as engine:
         case = engine.start_case("rework")
-        with pytest.raises(StateError, match="the limit is 100 rework cycles"):
+        with pytest.raises(StateError, match="返工最多 100 轮"):
             run_rework(engine, rework_url, case.id, cycles=300, check=False)
         steps = [t.step for t in engine.tasks(case=case.id, state="completed")]
         assert steps.count("decide") == 100
@@ -743,7 +743,7 @@ def test_the_depth_guard_trips_before_spiffworkflows_cap_and_false_completion_is
                 check_depth(workflow)
             except StateError as exc:
                 tripped_at = deepest
-                assert "rework loop went round too many times" in exc.message
+                assert "通常是返工循环次数过多" in exc.message
         else:
             assert deepest > MAX_TREE_DEPTH
         if not ready:
@@ -756,7 +756,7 @@ def test_the_depth_guard_trips_before_spiffworkflows_cap_and_false_completion_is
     _step, live = lie
     assert live and min(_depth(t) for t in live) > 1000
     assert workflow.is_completed() is True  # the lie
-    with pytest.raises(HennanFlowError, match="refusing the false completion"):
+    with pytest.raises(HennanFlowError, match="拒绝这一错误的办结"):
         finished(workflow)
 
 

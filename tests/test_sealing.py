@@ -294,7 +294,7 @@ def test_a_production_database_without_a_key_refuses_personal_data(
     applicant = tmp_path / "applicant.json"
     applicant.write_text(json.dumps(APPLICANT, ensure_ascii=False), encoding="utf-8")
     rc, _out, err = run(capsys, "--db", url, "case", "start", "newborn", "--applicant", f"@{applicant}")
-    assert rc == 2 and "no key is configured" in err and len(err.strip().splitlines()) == 1, err
+    assert rc == 2 and "没有配置密钥" in err and len(err.strip().splitlines()) == 1, err
     rc, _out, err = run(
         capsys, "--db", url, "--allow-plaintext", "case", "start", "newborn", "--applicant", f"@{applicant}"
     )

@@ -113,7 +113,7 @@ def test_a_tolerated_material_supplied_in_time_lets_the_result_issue(
     assert (
         "supplement.required" in types and "supplement.supplied" in types and "case.terminated" not in types
     )
-    with pytest.raises(StateError, match="is completed; it waits for no material"):
+    with pytest.raises(StateError, match="的状态为 completed，已不再等待材料"):
         engine.supply_material(task, "officer_appointment")
 
 
@@ -160,7 +160,7 @@ def test_a_missed_supplement_deadline_terminates_the_case_at_that_instant(
     assert payloads["case.terminated"]["reason"] == "supplement_missed"
     assert payloads["supplement.lapsed"]["material"] == "officer_appointment"
 
-    with pytest.raises(StateError, match="is cancelled, not ready"):
+    with pytest.raises(StateError, match="的状态为 cancelled，不是 ready"):
         engine.complete_task(task, data=WALK["register"])
     assert [i for i in engine.sweep().issued if i.kind == "action"] == []  # fired once
     assert engine.cases(state="terminated")[0].id == case.id
@@ -220,7 +220,7 @@ def test_a_supply_after_the_deadline_terminates_the_case_at_the_deadline(
     case = engine.start_case("enterprise_opening", applicant=APPLICANT)
     task = register(engine, case.id)
     clock.set(at("2026-03-04T08:00"))  # before any sweep
-    with pytest.raises(StateError, match="was terminated at that instant"):
+    with pytest.raises(StateError, match="已于该时刻终止办理"):
         engine.supply_material(task, "officer_appointment", actor="window-1")
     shown = engine.case(case.id)
     assert (shown.state, shown.ended_at) == ("terminated", DUE)

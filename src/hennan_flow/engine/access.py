@@ -80,7 +80,7 @@ class ApiKeys:
             if directory is not None and directory.user(user) is None:
                 raise NotFoundError(
                     f"{user} 不是部门与人员目录 {directory.version} 中的用户",
-                    hint="hennan-flow directory show lists the users",
+                    hint="查看用户：hennan-flow directory show",
                 )
             now = ctx.now()
             key_id = secrets.token_hex(8)
@@ -106,7 +106,9 @@ class ApiKeys:
             ctx.authority.check(tx, actor, "apikey")
             row = tx.session.get(ApiKeyRow, key_id)
             if row is None:
-                raise NotFoundError(f"no API key {key_id!r}", hint="hennan-flow apikey list shows them")
+                raise NotFoundError(
+                    f"没有 API 密钥 {key_id!r}", hint="查看 API 密钥：hennan-flow apikey list"
+                )
             if row.revoked_at is None:
                 now = ctx.now()
                 row.revoked_at = now
@@ -153,9 +155,7 @@ class Idempotency:
     @staticmethod
     def _check(key: str) -> None:
         if not key or len(key) > 255 or not key.isprintable():
-            raise InputError(
-                "an Idempotency-Key is 1 to 255 printable characters", hint="send a UUID, for example"
-            )
+            raise InputError("Idempotency-Key 须为 1 到 255 个可打印字符", hint="例如发送一个 UUID")
 
     def replay(self, user: str, key: str, request_sha256: str) -> StoredResponse | None:
         """The stored response of this key, or None when the key is new; ConflictError when the key
@@ -167,8 +167,8 @@ class Idempotency:
                 return None
             if row.request_sha256 != request_sha256:
                 raise ConflictError(
-                    f"Idempotency-Key {key!r} was first used with another request",
-                    hint="send a new Idempotency-Key for a new request",
+                    f"Idempotency-Key {key!r} 此前已用于另一个请求",
+                    hint="新请求请发送新的 Idempotency-Key",
                 )
             return StoredResponse(status=row.status, body=row.body)
 

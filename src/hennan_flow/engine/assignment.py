@@ -28,7 +28,7 @@ _RUNNING = {"ready", "paused"}
 
 def _running(row_state: str, step: str, what: str) -> None:
     if row_state not in _RUNNING:
-        raise StateError(f"step {step!r} is {row_state}; only a running step can be {what}")
+        raise StateError(f"环节 {step!r} 的状态为 {row_state}；只有办理中的环节才能{what}")
 
 
 def claim(ctx: EngineContext, task_id: str, *, actor: str | None) -> Task:
@@ -37,11 +37,11 @@ def claim(ctx: EngineContext, task_id: str, *, actor: str | None) -> Task:
         now = ctx.now()
         row = locked_task(tx, task_id)
         ctx.authority.check(tx, actor, "task.claim", department=row.department)
-        _running(row.state, row.step, "claimed")
+        _running(row.state, row.step, "认领")
         if row.claimed_by is not None:
             raise ConflictError(
-                f"step {row.step!r} of case {row.case_id} is already claimed by {row.claimed_by}",
-                hint="reload the work queue: hennan-flow task list",
+                f"办件 {row.case_id} 的环节 {row.step!r} 已由 {row.claimed_by} 认领",
+                hint="重新查看待办：hennan-flow task list",
             )
         row.claimed_by = actor
         _record(ctx, tx, "task.claimed", row, actor, now, {"assignee": actor})
@@ -54,11 +54,9 @@ def release(ctx: EngineContext, task_id: str, *, actor: str | None) -> Task:
         now = ctx.now()
         row = locked_task(tx, task_id)
         ctx.authority.check(tx, actor, "task.release", department=row.department, claimed_by=row.claimed_by)
-        _running(row.state, row.step, "released")
+        _running(row.state, row.step, "释放")
         if row.claimed_by is None:
-            raise StateError(
-                f"step {row.step!r} of case {row.case_id} is not claimed; there is nothing to release"
-            )
+            raise StateError(f"办件 {row.case_id} 的环节 {row.step!r} 未被认领，无需释放")
         before, row.claimed_by = row.claimed_by, None
         _record(ctx, tx, "task.released", row, actor, now, {"from": before})
         return task_of(row)
@@ -70,7 +68,7 @@ def assign(ctx: EngineContext, task_id: str, *, to: str, actor: str | None) -> T
         now = ctx.now()
         row = locked_task(tx, task_id)
         ctx.authority.check(tx, actor, "task.assign", department=row.department)
-        _running(row.state, row.step, "assigned")
+        _running(row.state, row.step, "指派")
         directory = ctx.authority.directory(tx.raw)
         if directory is not None:
             user = directory.user(to)
@@ -81,8 +79,8 @@ def assign(ctx: EngineContext, task_id: str, *, to: str, actor: str | None) -> T
                 or ("handler" not in user.roles)
             ):
                 raise InputError(
-                    f"{to} is not an active handler of department {row.department}",
-                    hint="assign to a handler of the step's department (hennan-flow directory show)",
+                    f"{to} 不是部门 {row.department} 的在岗经办人",
+                    hint="指派给该环节所在部门的经办人（hennan-flow directory show）",
                 )
         before, row.claimed_by = row.claimed_by, to
         _record(ctx, tx, "task.assigned", row, actor, now, {"assignee": to, "from": before})
@@ -93,26 +91,26 @@ def transfer(ctx: EngineContext, task_id: str, *, to: str, reason: str, actor: s
     """转办: the step instance moves to department `to`'s queue; its deadlines stay as they are."""
     reason = (reason or "").strip()
     if not reason:
-        raise InputError("a transfer (转办) needs its reason", hint="pass --reason TEXT")
+        raise InputError("转办须写明理由", hint="传入 --reason TEXT")
     with ctx.write() as tx:
         now = ctx.now()
         row = locked_task(tx, task_id)
         ctx.authority.check(tx, actor, "task.transfer", department=row.department)
-        _running(row.state, row.step, "transferred")
+        _running(row.state, row.step, "转办")
         directory = ctx.authority.directory(tx.raw)
         target = directory.department(to) if directory is not None else None
         if target is None:
             raise NotFoundError(
-                f"department {to!r} is not in the directory",
-                hint="transfer to a department of the directory (hennan-flow directory show)",
+                f"部门 {to!r} 不在部门与人员目录中",
+                hint="转办给目录中的部门（hennan-flow directory show）",
             )
         if target.external:
             raise InputError(
-                f"department {to} ({target.name}) is outside the county and has no work queue",
-                hint="transfer to a county department",
+                f"部门 {to}（{target.name}）不属于本县，没有待办队列",
+                hint="转办给本县的部门",
             )
         if to == row.department:
-            raise InputError(f"step {row.step!r} is already in department {to}'s queue")
+            raise InputError(f"环节 {row.step!r} 已在部门 {to} 的待办中")
         before = row.department
         row.department, row.claimed_by = to, None
         _record(ctx, tx, "task.transferred", row, actor, now, {"from": before, "to": to}, reason=reason)

@@ -20,9 +20,7 @@ from ..identity.permissions import authorize, may_read_all
 
 __all__ = ["NO_DIRECTORY_HINT", "Authority"]
 
-NO_DIRECTORY_HINT = (
-    "load the county directory first: hennan-flow directory load FILE (README: 部门与人员目录)"
-)
+NO_DIRECTORY_HINT = "请先载入部门与人员目录：hennan-flow directory load FILE（见 README：部门与人员目录）"
 
 
 class Authority:
@@ -96,6 +94,6 @@ class Authority:
         if user is None or not user.active:
             raise PermissionDenied(
                 f"{actor} 不是部门与人员目录 {directory.version} 中的在职用户，不能读取",
-                hint="hennan-flow directory show lists the users",
+                hint="查看用户：hennan-flow directory show",
             )
         return None if may_read_all(user) else user

@@ -44,7 +44,7 @@ def load(ctx: EngineContext, path: str, *, actor: str | None) -> dict[str, Any]:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(f"cannot read calendar file {path}: {exc.strerror}") from exc
+        raise ConfigError(f"无法读取日历文件 {path}：{exc.strerror}") from exc
     override = parse_override(text, source=path)
     return _store(ctx, override, text, Path(path).name, actor=actor)
 
@@ -60,7 +60,7 @@ def _store(
         store_file(
             tx,
             CalendarRow,
-            what="calendar",
+            what="日历",
             version=override.version,
             source=source,
             text=text,
@@ -150,10 +150,10 @@ def provisional(ctx: EngineContext, year: int, *, actor: str | None) -> dict[str
     with ctx.read() as session:
         cal = ctx.calendar(session)
     if cal.covers(date(year, 1, 1)):
-        what = "a provisional year" if year in cal.provisional_years else f"calendar {cal.version}"
+        what = "临时年份" if year in cal.provisional_years else f"日历 {cal.version}"
         raise ConfigError(
-            f"{year} is covered already ({what}): a provisional year is only for a year without data",
-            hint="hennan-flow calendar status shows what is stored; load the State Council's schedule with "
+            f"{year} 年已有日历数据（{what}）：临时年份只用于没有数据的年份",
+            hint="查看已存数据：hennan-flow calendar status；载入国务院的放假安排："
             "hennan-flow calendar load FILE",
         )
     body = provisional_text(year)

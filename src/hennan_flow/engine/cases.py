@@ -59,10 +59,8 @@ def start(
         if latest is None:
             known = hotpath.definition_keys(raw)
             raise NotFoundError(
-                f"no bundle with key {key!r} is deployed",
-                hint=f"deployed keys: {', '.join(known)}"
-                if known
-                else "deploy it first: hennan-flow deploy PATH",
+                f"没有已部署的事项包 {key!r}",
+                hint=f"已部署的事项包：{'、'.join(known)}" if known else "请先部署：hennan-flow deploy PATH",
             )
         definition_id, version = latest
         definition = ctx.definition(tx.session, definition_id)
@@ -128,7 +126,7 @@ def fire_timers(ctx: EngineContext, case_id: str) -> list[Issued] | None:
         now = ctx.now()
         case = hotpath.read_case(tx.raw, case_id, lock=True)
         if case is None:
-            raise NotFoundError(f"no case {case_id!r}")
+            raise NotFoundError(f"没有办件 {case_id!r}")
         if case.state != "open" or case.next_timer_at is None or case.next_timer_at > now:
             return None
         definition = ctx.definition(tx.session, case.definition_id)
@@ -173,7 +171,7 @@ def case(ctx: EngineContext, case_id: str) -> Case:
     with ctx.read() as session:
         row = session.get(CaseRow, case_id)
         if row is None:
-            raise NotFoundError(f"no case {case_id!r}", hint="list cases with: hennan-flow case list")
+            raise NotFoundError(f"没有办件 {case_id!r}", hint="查看办件：hennan-flow case list")
         version = session.scalar(select(DefinitionRow.version).where(DefinitionRow.id == row.definition_id))
         events = session.scalars(
             select(EventRow).where(EventRow.case_id == case_id).order_by(EventRow.id)
@@ -244,5 +242,5 @@ def _read_workflow(ctx: EngineContext, case_id: str) -> Any:
         raw = Raw(session.connection())
         found = hotpath.read_case(raw, case_id, lock=False)
         if found is None:
-            raise NotFoundError(f"no case {case_id!r}")
+            raise NotFoundError(f"没有办件 {case_id!r}")
         return load_workflow(ctx, raw, found, ctx.definition(session, found.definition_id))

@@ -241,9 +241,9 @@ class EngineContext:
         head = migrate.head_revision()
         if current != head:
             state = (
-                "has no hennan_flow schema" if current is None else f"is at revision {current}, not {head}"
+                "没有 hennan_flow 的表结构" if current is None else f"的表结构版本为 {current}，不是 {head}"
             )
-            raise SchemaOutOfDateError(f"the database {state}", hint="run: hennan-flow db upgrade")
+            raise SchemaOutOfDateError(f"数据库{state}", hint="执行：hennan-flow db upgrade")
         self._schema_checked = True
 
     def schema_changed(self) -> None:
@@ -265,15 +265,15 @@ class EngineContext:
             return
         mark = tx.session.get(MetaRow, "simulation")
         if mark is None or mark.value != "true":
-            what = ["the applicant JSON"] if applicant else []
+            what = ["申请人信息（JSON）"] if applicant else []
             if sensitive:
                 names = sorted(sensitive)
                 shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
-                what.append(f"form fields marked x-hf-sensitive ({shown})")
+                what.append(f"标为 x-hf-sensitive 的表单字段（{shown}）")
             raise ConfigError(
-                f"no key is configured, and this case would store {' and '.join(what)} in plain text",
-                hint=f"set {KEY_ENV} (openssl rand -base64 32) or {KEY_FILE_ENV}; "
-                "or pass --allow-plaintext (API: allow_plaintext=True) to accept plain text",
+                f"没有配置密钥，本办件的{'和'.join(what)}将以明文保存",
+                hint=f"设置 {KEY_ENV}（openssl rand -base64 32）或 {KEY_FILE_ENV}；"
+                "或传入 --allow-plaintext（API：allow_plaintext=True）接受明文保存",
             )
         if not self._plaintext_warned:
             self._plaintext_warned = True
@@ -422,7 +422,7 @@ class EngineContext:
         if loaded is None:
             row = session.get(DefinitionRow, definition_id)
             if row is None:
-                raise NotFoundError(f"definition {definition_id} not found")
+                raise NotFoundError(f"没有流程定义 {definition_id}")
             loaded = load_definition(row.id, row.key, row.version, row.source_file, row.bpmn, row.forms)
             with self._lock:
                 self._definitions[definition_id] = loaded
@@ -511,15 +511,13 @@ def database_error(exc: Exception, url: str) -> HennanFlowError:
         or "lock timeout" in text  # PostgreSQL lock_timeout: a case lock held elsewhere
         or "idle-in-transaction timeout" in text  # this session stalled and lost its locks
     ):
-        return ConflictError(f"the database is busy ({text})", hint="try again")
+        return ConflictError(f"数据库正忙（{text}）", hint="请重试")
     if "unable to open database file" in text:
-        return ConfigError(
-            f"cannot open the database {url!r}", hint="check that its folder exists and is writable"
-        )
+        return ConfigError(f"无法打开数据库 {url!r}", hint="检查其所在目录是否存在且可写")
     if "no such table" in text or ("does not exist" in text and "relation" in text):
         return SchemaOutOfDateError(
-            f"the database has no hennan_flow schema ({text})", hint="run: hennan-flow db upgrade"
+            f"数据库没有 hennan_flow 的表结构（{text}）", hint="执行：hennan-flow db upgrade"
         )
     if "could not connect" in text or "Connection refused" in text or "connection failed" in text:
-        return ConfigError(f"cannot connect to the database: {text}", hint="check --db / HENNAN_FLOW_DB")
-    return HennanFlowError(f"database error: {text}")
+        return ConfigError(f"无法连接数据库：{text}", hint="检查 --db / HENNAN_FLOW_DB")
+    return HennanFlowError(f"数据库出错：{text}")

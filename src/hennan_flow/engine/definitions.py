@@ -130,11 +130,11 @@ def collect(
     results: list[FileResult] = []
     for path, exists in bundle_files(paths):
         if not exists:
-            raise BpmnError("no such file or folder", hint="check the path", location=Location(file=path))
+            raise BpmnError("文件或目录不存在", hint="检查路径", location=Location(file=path))
         results.append(validate_file(path, forms_dir=forms_dir, allow_scripts=allow_code))
     if not results:
         raise BpmnError(
-            "no BPMN files (*.bpmn, *.bpmn20.xml) found", location=Location(file=", ".join(paths))
+            "没有找到 BPMN 文件（*.bpmn、*.bpmn20.xml）", location=Location(file=", ".join(paths))
         )
     add_callee_problems(results)  # a call activity may call a process of another file deployed with it
     errors = [p for r in results for p in r.problems if p.severity == "error"]
@@ -177,8 +177,8 @@ def collect(
     dupes = sorted({k for k in keys if keys.count(k) > 1})
     if dupes:
         raise BpmnError(
-            f"process id(s) {', '.join(dupes)} defined in more than one file",
-            hint="give every bundle its own process id",
+            f"流程编号 {'、'.join(dupes)} 在多个文件中定义",
+            hint="每个事项包须有自己的流程编号",
         )
     return candidates
 
@@ -223,8 +223,6 @@ def load_definition(
     doc = read_document(tree, source_file)
     bundle = next((b for b in doc.bundles if b.key == key), None)
     if bundle is None:
-        raise BpmnError(
-            f"the stored definition holds no process {key!r}", location=Location(file=source_file)
-        )
+        raise BpmnError(f"已存的流程定义中没有流程 {key!r}", location=Location(file=source_file))
     specs = build_specs(tree, source_file, key, parser=new_parser(tree, source_file))
     return LoadedDefinition(row_id, key, version, bundle, specs, json.loads(forms_json))

@@ -64,7 +64,7 @@ def find(session: Session, key: str, version: int | None = None) -> int:
         query = query.where(DefinitionRow.version == version)
     found = session.scalar(query.order_by(DefinitionRow.version.desc()).limit(1))
     if found is None:
-        raise NotFoundError(f"no deployed bundle {key!r}" + (f" v{version}" if version else ""))
+        raise NotFoundError(f"没有已部署的事项包 {key!r}" + (f" v{version}" if version else ""))
     return int(found)
 
 
@@ -72,7 +72,7 @@ def of_case(session: Session, case_id: str) -> int:
     """The id of the definition a case runs (the version it started on)."""
     found = session.scalar(select(CaseRow.definition_id).where(CaseRow.id == case_id))
     if found is None:
-        raise NotFoundError(f"no case {case_id!r}", hint="list cases with: hennan-flow case list")
+        raise NotFoundError(f"没有办件 {case_id!r}", hint="查看办件：hennan-flow case list")
     return int(found)
 
 
@@ -89,5 +89,5 @@ def bpmn_of_case(session: Session, case_id: str) -> str:
     """The BPMN text of the definition a case runs (what its diagram draws)."""
     found = session.scalar(select(DefinitionRow.bpmn).where(DefinitionRow.id == of_case(session, case_id)))
     if found is None:
-        raise NotFoundError(f"no case {case_id!r}", hint="list cases with: hennan-flow case list")
+        raise NotFoundError(f"没有办件 {case_id!r}", hint="查看办件：hennan-flow case list")
     return str(found)

@@ -44,7 +44,7 @@ def load(ctx: EngineContext, path: str, *, actor: str | None) -> dict[str, Any]:
         store_file(
             tx,
             DirectoryRow,
-            what="directory",
+            what="部门与人员目录",
             version=directory.version,
             source=Path(path).name,
             text=text,
@@ -74,5 +74,5 @@ def show(ctx: EngineContext) -> Directory:
     with ctx.reading() as raw:
         directory = ctx.authority.directory(raw)
     if directory is None:
-        raise NotFoundError("no directory is stored", hint=NO_DIRECTORY_HINT)
+        raise NotFoundError("尚未保存部门与人员目录", hint=NO_DIRECTORY_HINT)
     return directory

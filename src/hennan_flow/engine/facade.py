@@ -109,7 +109,7 @@ class Engine(ServiceDesk):
         allow_plaintext: bool | None = None,
     ) -> None:
         if max_cycles < 1:
-            raise ConfigError("max_cycles must be at least 1")
+            raise ConfigError("max_cycles 至少为 1")
         keyring = Keyring.from_text(key, source="key=") if isinstance(key, str) else key
         if keyring is None:
             keyring = Keyring.from_env()
@@ -205,7 +205,7 @@ class Engine(ServiceDesk):
         interruption). Keep the old keys configured behind the new one until it has finished.
         """
         if not isinstance(batch, int) or isinstance(batch, bool) or not 1 <= batch <= 10_000:
-            raise InputError("a rotation batch is 1 to 10000 rows", hint="pass --batch 1..10000")
+            raise InputError("轮换的批次须为 1 到 10000 行", hint="传入 --batch 1..10000")
         return keys.rotate(self.context, batch=batch).as_dict()
 
     # -- time and calendar ------------------------------------------------------------------
@@ -248,7 +248,7 @@ class Engine(ServiceDesk):
         (unless `allow_findings`).
         """
         if not paths:
-            raise ConfigError("deploy needs at least one path")
+            raise ConfigError("部署至少需要一个路径")
         ctx = self.context
         candidates = definitions.collect(
             paths,
@@ -310,9 +310,9 @@ class Engine(ServiceDesk):
             ConflictError: the database stayed busy (locked) beyond its timeout; try again.
         """
         if data is not None and not isinstance(data, Mapping):
-            raise InputError("case data must be a JSON object")
+            raise InputError("办件数据须为 JSON 对象")
         if applicant is not None and not isinstance(applicant, Mapping):
-            raise InputError("applicant must be a JSON object")
+            raise InputError("申请人信息须为 JSON 对象")
         return cases.start(self.context, key, applicant=applicant or {}, data=data or {}, actor=actor)
 
     def case(self, case_id: str, *, actor: str | None = None) -> Case:
@@ -330,7 +330,7 @@ class Engine(ServiceDesk):
     ) -> list[Case]:
         """Cases, newest first (without their timelines); given `actor`, those that actor may read."""
         if state not in {None, *cases.CASE_STATES}:
-            raise InputError(f"unknown case state {state!r}", hint="use " + ", ".join(cases.CASE_STATES))
+            raise InputError(f"未知的办件状态 {state!r}", hint="可选值：" + "、".join(cases.CASE_STATES))
         return cases.cases(self.context, state=state, key=key, actor=actor)
 
     def refuse_case(
@@ -366,7 +366,7 @@ class Engine(ServiceDesk):
         `actor`, only the steps that actor may read (DESIGN §8)."""
         if state not in {None, "open", *tasks.TASK_STATES}:
             raise InputError(
-                f"unknown task state {state!r}", hint="use ready, paused, open, completed or cancelled"
+                f"未知的环节状态 {state!r}", hint="可选值：ready、paused、open、completed、cancelled"
             )
         return tasks.queue(
             self.context, case=case, department=department, state=state, assignee=assignee, actor=actor
@@ -404,7 +404,7 @@ class Engine(ServiceDesk):
             definition = self.context.definition(session, deployments.of_case(session, task.case))
         step = definition.bundle.step(task.step)
         if step is None:
-            raise NotFoundError(f"step {task.step!r} is not in the bundle {definition.key!r}")
+            raise NotFoundError(f"环节 {task.step!r} 不在事项包 {definition.key!r} 中")
         completed = task.state == "completed"
         values = cases.step_data(self.context, task.case, task.id) if completed else self.case_data(task.case)
         return render_form(
@@ -445,7 +445,7 @@ class Engine(ServiceDesk):
             ConfigError: the case's stored state is sealed with a key that is not configured.
         """
         if data is not None and not isinstance(data, Mapping):
-            raise InputError("task data must be a JSON object")
+            raise InputError("环节数据须为 JSON 对象")
         return tasks.complete(self.context, task_id, dict(data or {}), actor)
 
     def deliver_message(
@@ -460,7 +460,7 @@ class Engine(ServiceDesk):
         the case waits for `name`; FormDataError when the form refuses the data.
         """
         if data is not None and not isinstance(data, Mapping):
-            raise InputError("message data must be a JSON object")
+            raise InputError("消息数据须为 JSON 对象")
         return messages.deliver(self.context, case_id, name, dict(data or {}), actor)
 
     def claim_task(self, task_id: str, *, actor: str | None = None) -> Task:
@@ -501,11 +501,9 @@ class Engine(ServiceDesk):
         card. InputError when the request does not fit the step.
         """
         if reason not in PAUSE_REASONS:
-            raise InputError(
-                f"unknown pause reason {reason!r}", hint=f"use one of: {', '.join(PAUSE_REASONS)}"
-            )
+            raise InputError(f"未知的暂停原因 {reason!r}", hint=f"可选值：{'、'.join(PAUSE_REASONS)}")
         if isinstance(materials, str):
-            raise InputError("materials must be a list of material ids")
+            raise InputError("材料须为材料编号的列表")
         return tasks.pause(
             self.context,
             task_id,
@@ -527,16 +525,16 @@ class Engine(ServiceDesk):
         """延长审批: move a step's promised and legal deadlines (and its signals) by `days` working days."""
         if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= limits.MAX_EXTENSION_DAYS:
             raise InputError(
-                f"an extension needs a whole number of working days ≥ 1 and ≤ {limits.MAX_EXTENSION_DAYS}"
-                f" (延长审批), not {days!r}",
-                hint=f"pass --days 1..{limits.MAX_EXTENSION_DAYS}",
+                f"延期（延长审批）的天数须为 1 到 {limits.MAX_EXTENSION_DAYS} 之间的整数个工作日，"
+                f"收到 {days!r}",
+                hint=f"传入 --days 1..{limits.MAX_EXTENSION_DAYS}",
             )
         if not (approver or "").strip():
-            raise InputError("an extension needs its approver (审批负责人)", hint="pass --approver NAME")
+            raise InputError("延期须写明审批负责人", hint="传入 --approver NAME")
         if not (reason or "").strip():
             raise InputError(
-                "an extension needs its reason (延长理由), which the applicant is told",
-                hint="pass --reason TEXT",
+                "延期须写明延长理由（理由将告知申请人）",
+                hint="传入 --reason TEXT",
             )
         return tasks.extend(
             self.context, task_id, days=days, approver=approver.strip(), reason=reason.strip(), actor=actor

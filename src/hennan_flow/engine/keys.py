@@ -113,8 +113,8 @@ def rotate(
     keyring = ctx.keyring
     if keyring is None:
         raise ConfigError(
-            "keys rotate needs the keys: none is configured",
-            hint=f"set {KEY_ENV} (or {KEY_FILE_ENV}) to the new key first, then the old ones",
+            "keys rotate 需要密钥，但没有配置任何密钥",
+            hint=f"把 {KEY_ENV}（或 {KEY_FILE_ENV}）设为新密钥在前、旧密钥在后",
         )
     result = RotateResult(keyring.current)
     for col in sealed_columns():

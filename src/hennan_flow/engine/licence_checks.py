@@ -35,7 +35,7 @@ def verify(ctx: EngineContext, task_id: str, *, actor: str | None = None) -> Cas
             select(TaskRow.case_id, TaskRow.department).where(TaskRow.id == task_id)
         ).first()
         if found is None:
-            raise NotFoundError(f"no task {task_id!r}", hint="list tasks with: hennan-flow task list")
+            raise NotFoundError(f"没有环节 {task_id!r}", hint="查看环节：hennan-flow task list")
         case_id, department = found[0], found[1]
         # refused before the provider is asked: an actor who may not verify learns nothing
         ctx.authority.check(Raw(session.connection()), actor, "licence.verify", department=department)

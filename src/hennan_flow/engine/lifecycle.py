@@ -132,10 +132,10 @@ def ready_step(
         cycles = hotpath.count_instances(raw, case.id, spiff.step)
         if cycles >= ctx.max_cycles:
             raise StateError(
-                f"step {spiff.step!r} would come round for the {cycles + 1}th time in case {case.id}; "
-                f"the limit is {ctx.max_cycles} rework cycles",
-                hint="close this case and start a new one, or raise Engine(max_cycles=…) "
-                "(SpiffWorkflow 3.2.0 cannot run much past ~200 cycles)",
+                f"办件 {case.id} 的环节 {spiff.step!r} 将第 {cycles + 1} 次办理；"
+                f"返工最多 {ctx.max_cycles} 轮",
+                hint="结束本办件并重新发起，或调高 Engine(max_cycles=…)"
+                "（SpiffWorkflow 3.2.0 运行不了远超约 200 轮）",
             )
     step = definition.bundle.step(spiff.step)
     task = TaskRecord(

@@ -43,9 +43,9 @@ def deliver(
         now = ctx.now()
         case = hotpath.read_case(tx.raw, case_id, lock=True)
         if case is None:
-            raise NotFoundError(f"no case {case_id!r}", hint="list cases with: hennan-flow case list")
+            raise NotFoundError(f"没有办件 {case_id!r}", hint="查看办件：hennan-flow case list")
         if case.state != "open":
-            raise StateError(f"case {case_id} is {case.state}; no message can be delivered to it")
+            raise StateError(f"办件 {case_id} 的状态为 {case.state}，不能再向其投递消息")
         definition = ctx.definition(tx.session, case.definition_id)
         workflow = load_workflow(ctx, tx.raw, case, definition)
         waiting = waiting_messages(workflow)
@@ -53,8 +53,8 @@ def deliver(
         if match is None:
             names = sorted({w.message for w in waiting})
             raise InputError(
-                f"no element of case {case_id} waits for message {name!r}",
-                hint=f"it waits for: {', '.join(names)}" if names else "the case waits for no message now",
+                f"办件 {case_id} 中没有等待消息 {name!r} 的环节",
+                hint=f"它在等待：{'、'.join(names)}" if names else "该办件现在不等待任何消息",
             )
         node = definition.bundle.node(match.element)
         department = node.department if node is not None else None

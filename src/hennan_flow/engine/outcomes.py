@@ -37,22 +37,24 @@ from .workflows import load_workflow, persist_case
 __all__ = ["STAGES", "refuse", "return_", "withdraw"]
 
 STAGES = ("acceptance", "decision")
-_CASE_HINT = "list cases with: hennan-flow case list"
+_CASE_HINT = "查看办件：hennan-flow case list"
 
 
 def _text(value: str | None, what: str, option: str) -> str:
     text = (value or "").strip()
     if not text:
-        raise InputError(f"{what} is required", hint=f"pass {option} TEXT")
+        raise InputError(f"须写明{what}", hint=f"传入 {option} TEXT")
     return text
 
 
 def _open_case(tx: Tx, case_id: str) -> CaseRecord:
     case = hotpath.read_case(tx.raw, case_id, lock=True)
     if case is None:
-        raise NotFoundError(f"no case {case_id!r}", hint=_CASE_HINT)
+        raise NotFoundError(f"没有办件 {case_id!r}", hint=_CASE_HINT)
     if case.state != "open":
-        raise StateError(f"case {case_id} is {case.state}; only an open case can be refused or withdrawn")
+        raise StateError(
+            f"办件 {case_id} 的状态为 {case.state}；只有办理中（open）的办件才能不予受理、不予许可或撤回"
+        )
     return case
 
 
@@ -67,12 +69,10 @@ def refuse(
 ) -> Case:
     """不予受理 (`acceptance`) or 不予许可 (`decision`, with its `basis`): the case ends refused."""
     if stage not in STAGES:
-        raise InputError(
-            f"unknown refusal stage {stage!r}", hint="use --stage acceptance or --stage decision"
-        )
-    reason = _text(reason, "the reason for the refusal", "--reason")
+        raise InputError(f"未知的不予办理阶段 {stage!r}", hint="传入 --stage acceptance 或 --stage decision")
+    reason = _text(reason, "不予办理的理由", "--reason")
     if stage == "decision":
-        basis = _text(basis, "the legal basis of a 不予许可 decision", "--basis")
+        basis = _text(basis, "不予许可决定的法律依据", "--basis")
     else:
         basis = (basis or "").strip() or None
     with ctx.write() as tx:
@@ -88,8 +88,8 @@ def refuse(
         ctx.authority.check(tx, actor, "case.refuse", department=lead)
         if stage == "acceptance" and (first is None or first.state not in {"ready", "paused"}):
             raise StateError(
-                f"case {case_id} is past its first step; 不予受理 is decided while the first step is open",
-                hint="refuse the application at the decision stage: --stage decision --basis TEXT",
+                f"办件 {case_id} 已过第一个环节；不予受理须在第一个环节办理中时决定",
+                hint="在决定阶段不予许可：--stage decision --basis TEXT",
             )
         at = open_steps[0] if open_steps else first
         outcome = _store(
@@ -106,7 +106,7 @@ def refuse(
 
 def withdraw(ctx: EngineContext, case_id: str, *, reason: str, actor: str | None) -> Case:
     """撤回: the applicant withdraws the application; the case ends withdrawn."""
-    reason = _text(reason, "the reason for the withdrawal", "--reason")
+    reason = _text(reason, "撤回的理由", "--reason")
     with ctx.write() as tx:
         now = ctx.now()
         ctx.authority.check(tx, actor, "case.withdraw")
@@ -140,12 +140,12 @@ def _end(
 def return_(ctx: EngineContext, task_id: str, *, to: str, reason: str, actor: str | None) -> Task:
     """退回: the open step `task_id` goes back to step `to`, which ran before it in this case; the
     new instance of `to` (with its deadlines)."""
-    reason = _text(reason, "the reason for the return (退回理由)", "--reason")
+    reason = _text(reason, "退回理由", "--reason")
     to = (to or "").strip()
     with ctx.reading() as raw:
         found = hotpath.task_of(raw, task_id)
     if found is None:
-        raise NotFoundError(f"no task {task_id!r}", hint="list tasks with: hennan-flow task list")
+        raise NotFoundError(f"没有环节 {task_id!r}", hint="查看环节：hennan-flow task list")
     case_id = found.case_id
     with ctx.workflows.changing(case_id) as change, ctx.write() as tx:
         now = ctx.now()
@@ -155,7 +155,7 @@ def return_(ctx: EngineContext, task_id: str, *, to: str, reason: str, actor: st
         assert case is not None and task is not None
         ctx.authority.check(tx, actor, "task.return", department=task.department, claimed_by=task.claimed_by)
         if task.state not in {"ready", "paused"}:
-            raise StateError(f"step {task.step!r} is {task.state}; only a running step can be returned")
+            raise StateError(f"环节 {task.step!r} 的状态为 {task.state}；只有办理中的环节才能退回")
         earlier = [
             t
             for t in hotpath.queue(raw, case_id=case_id, state="completed")
@@ -167,11 +167,9 @@ def return_(ctx: EngineContext, task_id: str, *, to: str, reason: str, actor: st
         if target is None or not return_to(workflow, task.id, target.id):
             ran = sorted({t.step for t in hotpath.queue(raw, case_id=case_id, state="completed")})
             raise InputError(
-                f"step {to!r} did not run before step {task.step!r} in case {case_id}; "
-                "a step can only be returned to a step that ran before it",
-                hint=f"steps that ran before: {', '.join(ran)}"
-                if ran
-                else "no step of this case has run yet",
+                f"办件 {case_id} 中环节 {to!r} 没有在环节 {task.step!r} 之前办理过；"
+                "只能退回到此前办理过的环节",
+                hint=f"此前办理过的环节：{'、'.join(ran)}" if ran else "该办件还没有办理过的环节",
             )
         _store(tx, case_id, "returned", now, actor, reason, task=task, stage=None, basis=None, to_step=to)
         ending = Ending("cancelled", actor=actor, outcome="returned", detail={"to": to})

@@ -79,46 +79,44 @@ def check_request(
 ) -> PauseRequest:
     """What this pause request must carry, checked against the step's declarations (InputError: exit 2)."""
     if kind is not None and reason != "special_procedure":
-        raise InputError("--kind names a special procedure", hint="use it with --reason special_procedure")
+        raise InputError("--kind 用于指明特别程序", hint="与 --reason special_procedure 一起使用")
     if (notice is not None or materials) and reason != "supplement":
         raise InputError(
-            "--notice and --material are the 一次性告知 of a supplement (补正)",
-            hint="use them with --reason supplement",
+            "--notice 和 --material 是补正的一次性告知",
+            hint="与 --reason supplement 一起使用",
         )
     procedure = None
     if reason == "special_procedure":
         declared = step.special_procedures if step is not None else ()
         if not declared:
             raise InputError(
-                f"step {step_id!r} declares no special procedure (hf:specialProcedure), so it cannot be "
-                "paused for one",
-                hint="declare the procedure and its limit on the step in the bundle, or pause with "
-                "another reason",
+                f"环节 {step_id!r} 没有声明特别程序（hf:specialProcedure），不能因特别程序暂停",
+                hint="在事项包中为该环节声明特别程序及其时限，或以其他原因暂停",
             )
         kinds = [p.kind for p in declared]
         if kind is None or kind not in kinds:
-            what = "needs --kind" if kind is None else f"has no special procedure {kind!r}"
+            what = "须指明 --kind" if kind is None else f"没有特别程序 {kind!r}"
             raise InputError(
-                f"step {step_id!r} {what}; its declared kinds: {', '.join(kinds)}",
-                hint=f"pause with --kind {kinds[0]}",
+                f"环节 {step_id!r} {what}；已声明的种类：{'、'.join(kinds)}",
+                hint=f"暂停时传入 --kind {kinds[0]}",
             )
         procedure = next(p for p in declared if p.kind == kind)
     if note is not None:
         note = check_text(note, "暂停说明")
     if reason == "suspended" and not (note or "").strip():
-        raise InputError("a suspension (挂起) needs a --note saying why", hint='add --note "…"')
+        raise InputError("挂起须用 --note 写明原因", hint='加上 --note "…"')
     if notice is not None:
         notice = check_text(notice, "补正告知")
     checked = tuple(dict.fromkeys(check_id(m, "材料编号") for m in materials))
     if len(checked) > MAX_MATERIALS:
-        raise InputError(f"at most {MAX_MATERIALS} materials in one notice, got {len(checked)}")
+        raise InputError(f"一次告知最多 {MAX_MATERIALS} 项材料，收到 {len(checked)} 项")
     if checked:
         known = [m.id for m in step.materials] if step is not None else []
         unknown = [m for m in checked if m not in known]
         if unknown:
             raise InputError(
-                f"{', '.join(map(repr, unknown))} is not a material of step {step_id!r}",
-                hint=f"its materials: {', '.join(known)}" if known else "this step declares no materials",
+                f"{'、'.join(map(repr, unknown))} 不是环节 {step_id!r} 的材料",
+                hint=f"该环节的材料：{'、'.join(known)}" if known else "该环节没有声明材料",
             )
     return PauseRequest(reason, kind, note, notice, checked, procedure)
 

@@ -67,8 +67,8 @@ def check_readable(ctx: EngineContext, case_id: str, actor: str | None) -> None:
         ).first()
         if found is None and session.get(CaseRow, case_id) is not None:
             raise PermissionDenied(
-                f"{reader.user} 不能读取案件 {case_id}：案件不是其发起的，也没有其部门的步骤",
-                hint="needs a step of the case in one of the user's departments, or role supervisor/auditor/admin",
+                f"{reader.user} 不能读取办件 {case_id}：办件不是其发起的，也没有其部门的环节",
+                hint="需要该办件有环节在该用户的部门，或角色为 supervisor/auditor/admin",
             )
 
 
@@ -87,7 +87,7 @@ def element_states(ctx: EngineContext, case_id: str) -> dict[str, dict[str, Any]
     steps = tasks.queue(ctx, case=case_id, department=None, state=None, assignee=None, actor=None)
     with ctx.read() as session:
         if not steps and session.get(CaseRow, case_id) is None:
-            raise NotFoundError(f"no case {case_id!r}", hint="list cases with: hennan-flow case list")
+            raise NotFoundError(f"没有办件 {case_id!r}", hint="查看办件：hennan-flow case list")
         years = ctx.calendar(session).provisional_years
         cards = card_records.list_cards(
             session, state="open", case=case_id, color=None, provisional_years=years

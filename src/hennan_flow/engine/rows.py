@@ -16,13 +16,13 @@ from ..errors import ConfigError, NotFoundError
 
 __all__ = ["locked_case", "locked_task", "store_file"]
 
-_NO_TASK_HINT = "list tasks with: hennan-flow task list"
+_NO_TASK_HINT = "查看环节：hennan-flow task list"
 
 
 def locked_case(tx: Tx, case_id: str) -> CaseRow:
     """The case row, its case locked (NotFoundError for an unknown case)."""
     if tx.lock_case(case_id) is None:
-        raise NotFoundError(f"no case {case_id!r}", hint="list cases with: hennan-flow case list")
+        raise NotFoundError(f"没有办件 {case_id!r}", hint="查看办件：hennan-flow case list")
     row = tx.session.get(CaseRow, case_id, populate_existing=True)
     assert row is not None
     return row
@@ -32,7 +32,7 @@ def locked_task(tx: Tx, task_id: str) -> TaskRow:
     """The step's work-queue row, its case locked (NotFoundError for an unknown task)."""
     found = tx.session.execute(select(TaskRow.case_id).where(TaskRow.id == task_id)).first()
     if found is None:
-        raise NotFoundError(f"no task {task_id!r}", hint=_NO_TASK_HINT)
+        raise NotFoundError(f"没有环节 {task_id!r}", hint=_NO_TASK_HINT)
     tx.lock_case(found[0])
     row = tx.session.get(TaskRow, task_id, populate_existing=True)
     assert row is not None
@@ -53,8 +53,6 @@ def store_file(
     """Keep a county file (calendar, directory) whole under its version; a version is stored once."""
     session = tx.session
     if session.scalar(select(row_type).where(row_type.version == version)) is not None:
-        raise ConfigError(
-            f"{what} version {version!r} is already loaded", hint='give the file a new version = "…"'
-        )
+        raise ConfigError(f"{what}版本 {version!r} 已经载入", hint='给文件一个新的 version = "…"')
     session.add(row_type(version=version, source=source, text=text, loaded_at=now, loaded_by=actor))
     session.flush()

@@ -25,8 +25,8 @@ def upgrade(ctx: EngineContext, *, simulation: bool = False) -> str:
     try:
         if simulation and _has_data(ctx):
             raise SimulationError(
-                "a database that already holds data cannot become a simulation database",
-                hint="use a new, empty database for simulations and training",
+                "已有数据的数据库不能改为模拟数据库",
+                hint="模拟和培训请使用新的空数据库",
             )
         migrate.upgrade(ctx.db)
         with ctx.unchecked(write=True) as session:

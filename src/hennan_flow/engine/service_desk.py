@@ -52,9 +52,7 @@ class ServiceDesk:
         from ..services.commitments import COMMITMENT_STATES, listed
 
         if state is not None and state not in COMMITMENT_STATES:
-            raise InputError(
-                f"unknown commitment state {state!r}", hint="use " + ", ".join(COMMITMENT_STATES)
-            )
+            raise InputError(f"未知的承诺状态 {state!r}", hint="可选值：" + "、".join(COMMITMENT_STATES))
         with self.context.read() as session:
             return listed(session, case=case, task=task, state=state, applicant=applicant)
 
@@ -96,7 +94,7 @@ class ServiceDesk:
         from ..services.materials import case_materials
 
         if case is None and task is None:
-            raise InputError("name a case or a task", hint="--case ID or --task ID")
+            raise InputError("须指明办件或环节", hint="--case ID 或 --task ID")
         with self.context.read() as session:
             return case_materials(session, case=case, task=task)
 

@@ -118,9 +118,7 @@ def verify_commitment(
             tx.session.flush()
             return commitments.commitment_of(row)
     except StaleDataError as exc:
-        raise ConflictError(
-            f"commitment {commitment_id} was changed meanwhile", hint="show it and retry"
-        ) from exc
+        raise ConflictError(f"承诺 {commitment_id} 在此期间已被修改", hint="重新查看后重试") from exc
 
 
 def repair_credit(ctx: EngineContext, record_id: int, *, note: str, actor: str | None) -> CreditRecord:
@@ -143,7 +141,7 @@ def supply_material(ctx: EngineContext, task_id: str, material: str, *, actor: s
         ctx.authority.check(tx, actor, "material.supply")
         if task.state not in _OPEN:
             raise StateError(
-                f"step {task.step!r} of case {task.case_id} is {task.state}; it waits for no material any more"
+                f"办件 {task.case_id} 的环节 {task.step!r} 的状态为 {task.state}，已不再等待材料"
             )
         passed = materials.lapsed(tx.session, task_id, material, now)
         if passed is None:
@@ -160,8 +158,8 @@ def supply_material(ctx: EngineContext, task_id: str, material: str, *, actor: s
         lapse(ctx, tx, passed, at=as_utc(passed.due_at) if passed.due_at else now)
     assert passed.due_at is not None
     raise StateError(
-        f"the supplement deadline of {material!r} passed at {local_iso(passed.due_at)}; case {task.case_id} "
-        "was terminated at that instant (终止办理)"
+        f"材料 {material!r} 的补交时限已于 {local_iso(passed.due_at)} 届满；办件 {task.case_id} "
+        "已于该时刻终止办理"
     )
 
 
@@ -184,7 +182,7 @@ def extend_supplement(
         )
         if tol is None:
             raise NotFoundError(
-                f"step {task.step!r} of case {task.case_id} was not accepted without {material!r} (容缺)"
+                f"办件 {task.case_id} 的环节 {task.step!r} 并未在缺 {material!r} 的情况下容缺受理"
             )
         tolerance.extend(
             tx,
@@ -261,17 +259,15 @@ def add_review(
                 )
             ).first()
             if found is None or found[0] != case_id:
-                raise NotFoundError(f"case {case_id} has no task {task!r}")
+                raise NotFoundError(f"办件 {case_id} 没有环节 {task!r}")
             if found[2] != "completed":
-                raise StateError(
-                    f"step {found[1]!r} is {found[2]}; a step is reviewed after it completed (一次一评)"
-                )
+                raise StateError(f"环节 {found[1]!r} 的状态为 {found[2]}；环节办结后才能评价（一次一评）")
             step, department = found[1], found[3]
         else:
             if case.state == "open":
                 raise StateError(
-                    f"case {case_id} is still open; a case is reviewed after it ended (一事一评)",
-                    hint="review a completed step instead: --task TASK_ID",
+                    f"办件 {case_id} 仍在办理中；办件办结后才能评价（一事一评）",
+                    hint="改为评价已办结的环节：--task TASK_ID",
                 )
             department = ctx.lead_of(tx.session, case.definition_id)
         reviewer = commitments.applicant_key(tx, applicant_of(case.applicant)) if real_name else None
@@ -315,4 +311,4 @@ def move_review(ctx: EngineContext, review_id: str, move: str, **kwargs: Any) ->
             tx.session.flush()
             return reviews.reviews_of(tx.session, [row])[0]
     except StaleDataError as exc:
-        raise ConflictError(f"review {review_id} was changed meanwhile", hint="show it and retry") from exc
+        raise ConflictError(f"评价 {review_id} 在此期间已被修改", hint="重新查看后重试") from exc

@@ -154,7 +154,7 @@ def advance_card(
             )
             return show_card(tx.session, card_id, now)
     except StaleDataError as exc:
-        raise ConflictError(f"card {card_id} was changed meanwhile", hint="show it again and retry") from exc
+        raise ConflictError(f"红黄牌 {card_id} 在此期间已被修改", hint="重新查看后重试") from exc
 
 
 def show_card(session: Session, card_id: str, now: datetime, years: frozenset[int] = frozenset()) -> Card:
@@ -180,7 +180,7 @@ def list_cards(
     """Cards oldest first, filtered; `overdue` a phase (verify, rectify, review, revisit) or `any`;
     given `actor`, only the cards of cases that actor may read (DESIGN §8)."""
     if overdue not in (None, "any", *records.PHASE_NAMES):
-        raise InputError(f"unknown phase {overdue!r}", hint="use verify, rectify, review, revisit or any")
+        raise InputError(f"未知的阶段 {overdue!r}", hint="可选值：verify、rectify、review、revisit、any")
     with ctx.read() as session:
         reader = portal.readable(ctx, Raw(session.connection()), actor)
         years = ctx.calendar(session).provisional_years
@@ -215,7 +215,7 @@ def account(
         with ctx.write() as tx:
             row = tx.session.get(CardRow, card_id)
             if row is None:
-                raise NotFoundError(f"no card {card_id!r}", hint="list cards with: hennan-flow card list")
+                raise NotFoundError(f"没有红黄牌 {card_id!r}", hint="查看红黄牌：hennan-flow card list")
             tx.lock_case(row.case_id)
             tx.session.refresh(row)
             ctx.authority.check(tx, actor, "card.account", department=row.department)
@@ -223,7 +223,7 @@ def account(
             accountability.add_entry(tx, row, person=person, measure=measure, note=note, actor=actor, now=now)
             return show_card(tx.session, card_id, now)
     except StaleDataError as exc:
-        raise ConflictError(f"card {card_id} was changed meanwhile", hint="show it again and retry") from exc
+        raise ConflictError(f"红黄牌 {card_id} 在此期间已被修改", hint="重新查看后重试") from exc
 
 
 def referrals(ctx: EngineContext, *, state: str | None, actor: str | None) -> list[accountability.Referral]:
@@ -244,7 +244,7 @@ def close_referral(
             ctx.authority.check(tx, actor, "referral.outcome", department=row.department)
             return accountability.close_referral(tx, row, outcome=outcome, actor=actor, now=ctx.now())
     except StaleDataError as exc:
-        raise ConflictError(f"referral {referral_id} was changed meanwhile", hint="list it again") from exc
+        raise ConflictError(f"移送 {referral_id} 在此期间已被修改", hint="重新列出后重试") from exc
 
 
 def bulletin(ctx: EngineContext, *, start: date | None, end: date | None, department: str | None) -> Bulletin:

@@ -40,7 +40,7 @@ __all__ = ["TASK_STATES", "complete", "extend", "one", "pause", "queue", "resume
 
 TASK_STATES = ("ready", "paused", "completed", "cancelled")
 _RETRIES = 8
-_NO_TASK_HINT = "list tasks with: hennan-flow task list"
+_NO_TASK_HINT = "查看环节：hennan-flow task list"
 _FINAL = frozenset({"completed", "cancelled"})
 
 
@@ -55,7 +55,7 @@ def complete(ctx: EngineContext, task_id: str, data: dict[str, Any], actor: str 
         ctx.handed_back.discard(task_id)
         ctx.handed_back.add(done.ready, definition_id)  # committed: the portal completes these next
         return done
-    raise ConflictError(f"the case of task {task_id} kept changing under this completion; try again")
+    raise ConflictError(f"办理环节 {task_id} 时其办件一直在变化；请重试")
 
 
 def _check_data(ctx: EngineContext, task_id: str, data: dict[str, Any]) -> str:
@@ -79,7 +79,7 @@ def _check_data(ctx: EngineContext, task_id: str, data: dict[str, Any]) -> str:
     with ctx.reading() as raw:
         found = hotpath.task_and_definition(raw, task_id)
     if found is None:
-        raise NotFoundError(f"no task {task_id!r}", hint=_NO_TASK_HINT)
+        raise NotFoundError(f"没有环节 {task_id!r}", hint=_NO_TASK_HINT)
     task, definition_id = found
     if task.state in _FINAL:  # answered without the lock too
         _check_completable(task)
@@ -105,7 +105,7 @@ def _complete_once(
             raw, case_id, task_id
         )
         if case is None or task is None:  # gone since it was handed back (a deleted case)
-            raise NotFoundError(f"no task {task_id!r}", hint=_NO_TASK_HINT)
+            raise NotFoundError(f"没有环节 {task_id!r}", hint=_NO_TASK_HINT)
         if task.state in _FINAL:  # answered before the permission check, as `_check_data` does
             _check_completable(task)
         ctx.authority.check(
@@ -138,16 +138,17 @@ def _complete_once(
 def _check_completable(task: TaskRecord) -> None:
     if task.state == "completed":
         raise ConflictError(
-            f"step {task.step!r} of case {task.case_id} was already completed"
-            + (f" by {task.actor}" if task.actor else ""),
-            hint="reload the work queue: hennan-flow task list",
+            f"办件 {task.case_id} 的环节 {task.step!r} 已"
+            + (f"由 {task.actor} " if task.actor else "")
+            + "办结",
+            hint="重新查看待办：hennan-flow task list",
         )
     if task.state != "ready":
         raise StateError(
-            f"task {task.id} (step {task.step!r}) is {task.state}, not ready",
-            hint="resume it first"
+            f"环节 {task.id}（{task.step!r}）的状态为 {task.state}，不是 ready（待办理）",
+            hint="请先恢复：hennan-flow task resume"
             if task.state == "paused"
-            else "list ready tasks with: hennan-flow task list",
+            else "查看待办理的环节：hennan-flow task list",
         )
 
 
@@ -174,7 +175,7 @@ def pause(
             tx, actor, f"task.pause.{reason}", department=row.department, claimed_by=row.claimed_by
         )
         if row.state != "ready":
-            raise StateError(f"step {row.step!r} is {row.state}; only a running (ready) step can be paused")
+            raise StateError(f"环节 {row.step!r} 的状态为 {row.state}；只有办理中（ready）的环节才能暂停")
         session = tx.session
         case = session.get(CaseRow, row.case_id)
         assert case is not None
@@ -215,7 +216,7 @@ def resume(ctx: EngineContext, task_id: str, *, actor: str | None) -> Task:
         row = locked_task(tx, task_id)
         ctx.authority.check(tx, actor, "task.resume", department=row.department, claimed_by=row.claimed_by)
         if row.state != "paused":
-            raise StateError(f"step {row.step!r} is {row.state}, not paused; there is nothing to resume")
+            raise StateError(f"环节 {row.step!r} 的状态为 {row.state}，未暂停，无需恢复")
         session = tx.session
         open_pause = session.scalar(
             select(PauseRow).where(PauseRow.task_id == row.id, PauseRow.ended_at.is_(None))
@@ -250,11 +251,11 @@ def extend(
         row = locked_task(tx, task_id)
         ctx.authority.check(tx, actor, "task.extend", department=row.department)
         if row.state not in {"ready", "paused"}:
-            raise StateError(f"step {row.step!r} is {row.state}; only a running step can be extended")
+            raise StateError(f"环节 {row.step!r} 的状态为 {row.state}；只有办理中的环节才能延期")
         session = tx.session
         deadline = session.get(DeadlineRow, row.id)
         if deadline is None:
-            raise StateError(f"step {row.step!r} has no time limit to extend")
+            raise StateError(f"环节 {row.step!r} 没有时限，无从延期")
         case = session.get(CaseRow, row.case_id)
         assert case is not None
         step = ctx.definition(session, case.definition_id).bundle.step(row.step)
@@ -293,17 +294,17 @@ def _check_extension_bounds(session: Session, row: TaskRow, limit: TimeLimit | N
     earlier = list(session.scalars(select(ExtensionRow.days).where(ExtensionRow.task_id == row.id)))
     if limit.extensions is not None and len(earlier) >= limit.extensions:
         raise InputError(
-            f"step {row.step!r} may be extended {limit.extensions} time(s) (hf:timeLimit extensions) "
-            f"and already was {len(earlier)} time(s)",
-            hint="no further extension of this step instance is allowed",
+            f"环节 {row.step!r} 最多可延期 {limit.extensions} 次（hf:timeLimit extensions），"
+            f"已延期 {len(earlier)} 次",
+            hint="本环节不能再延期",
         )
     if limit.max_extension is not None and sum(earlier) + days > limit.max_extension:
         raise InputError(
-            f"step {row.step!r} may be extended by {limit.max_extension} working days in all "
-            f"(hf:timeLimit maxExtension); {sum(earlier)} are used, {days} more would exceed it",
-            hint=f"pass --days {limit.max_extension - sum(earlier)} or fewer"
+            f"环节 {row.step!r} 合计最多可延期 {limit.max_extension} 个工作日"
+            f"（hf:timeLimit maxExtension）；已用 {sum(earlier)} 个，再延 {days} 个将超出",
+            hint=f"传入 --days {limit.max_extension - sum(earlier)} 或更少"
             if sum(earlier) < limit.max_extension
-            else "no further extension of this step instance is allowed",
+            else "本环节不能再延期",
         )
 
 
@@ -381,5 +382,5 @@ def one(ctx: EngineContext, task_id: str) -> Task:
     with ctx.reading() as raw:
         found = hotpath.task_of(raw, task_id)
         if found is None:
-            raise NotFoundError(f"no task {task_id!r}", hint=_NO_TASK_HINT)
+            raise NotFoundError(f"没有环节 {task_id!r}", hint=_NO_TASK_HINT)
         return queue_entries(ctx, raw, [found])[0]

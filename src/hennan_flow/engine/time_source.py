@@ -59,8 +59,8 @@ class TimeSource:
         if not self._checked:
             if not self._is_simulation():
                 raise SimulationError(
-                    "simulated time (--now / clock=) is refused on a database that is not a simulation database",
-                    hint="create a simulation database with: hennan-flow db upgrade --simulation (on an empty database)",
+                    "非模拟数据库不接受模拟时间（--now / clock=）",
+                    hint="创建模拟数据库（须为空数据库）：hennan-flow db upgrade --simulation",
                 )
             self._checked = True
         return as_utc(self._source())

@@ -25,9 +25,9 @@ def load_workflow(ctx: EngineContext, raw: Raw, case: CaseRecord, definition: Lo
     """The case's workflow: the cached object when its revision matches, else read and restored."""
     if case.spiff_version != SPIFF_VERSION:
         raise StateError(
-            f"case {case.id} was stored by SpiffWorkflow {case.spiff_version}; this engine runs {SPIFF_VERSION} "
-            "and will not guess at a migration",
-            hint="run this case with the hennan_flow release that wrote it",
+            f"办件 {case.id} 由 SpiffWorkflow {case.spiff_version} 保存；本引擎运行 {SPIFF_VERSION}，"
+            "不会猜测如何迁移",
+            hint="请用保存该办件的 hennan_flow 版本办理",
         )
     workflow = ctx.workflows.get(case.id, case.rev)
     if workflow is None:

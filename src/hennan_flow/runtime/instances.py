@@ -28,24 +28,23 @@ def check_collection(spec: Any, my_task: Any) -> None:
     """Refuse the collection a multi-instance step would make its instances from, unless it is bounded."""
     name = getattr(spec.data_input, "bpmn_id", None) or "?"
     element = getattr(spec, "bpmn_id", None) or spec.name
-    hint = f"give the case a list '{name}' of at most {MAX_INSTANCES} items before this step"
+    hint = f"在本环节之前给办件一个最多 {MAX_INSTANCES} 项的列表 '{name}'"
     if not spec.data_input.exists(my_task):
         raise ExpressionError(
-            f"the multi-instance step's collection '{name}' is not in the case data",
+            f"多实例环节的集合 '{name}' 不在办件数据中",
             hint=hint,
             location=Location(element=element),
         )
     value = spec.data_input.get(my_task)
     if isinstance(value, str | bytes) or not isinstance(value, Sequence | Mapping | Set):
         raise ExpressionError(
-            f"the multi-instance step's collection '{name}' must be a list, not a {type(value).__name__}",
+            f"多实例环节的集合 '{name}' 须为列表，不能是 {type(value).__name__}",
             hint=hint,
             location=Location(element=element),
         )
     if len(value) > MAX_INSTANCES:
         raise ExpressionError(
-            f"the multi-instance step's collection '{name}' has {len(value)} items; "
-            f"a multi-instance step makes at most {MAX_INSTANCES} instances",
+            f"多实例环节的集合 '{name}' 有 {len(value)} 项；一个多实例环节最多生成 {MAX_INSTANCES} 个实例",
             hint=hint,
             location=Location(element=element),
         )

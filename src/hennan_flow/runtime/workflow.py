@@ -125,17 +125,17 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):  # type: ignore[mis
     def execute(self, script: str, context: dict[str, Any], external_context: Any = None) -> bool:
         if not self.allow_code:
             raise ExpressionError(
-                "script tasks are disabled on this engine",
+                "本引擎未启用脚本任务",
                 expression=script,
-                hint="enable them with Engine(..., allow_code_tasks=True) after review",
+                hint="审查后用 Engine(..., allow_code_tasks=True) 启用",
             )
         self.sandbox.execute(script, context)
         return True
 
     def call_service(self, context: Any, **kwargs: Any) -> Any:
         raise ExpressionError(
-            "service tasks are not run by hennan_flow",
-            hint="model the work as a user step completed by the system that does it",
+            "hennan_flow 不运行服务任务",
+            hint="把这项工作建模为由执行它的系统办理的用户环节",
         )
 
 
@@ -338,8 +338,8 @@ class StateCodec:
         stored = dct.pop(self._serializer.VERSION_KEY, None)
         if stored != self.version:
             raise StateError(
-                f"the case state was written in serializer format {stored!r}; this engine reads {self.version!r}",
-                hint="run the case with the hennan_flow/SpiffWorkflow version that wrote it",
+                f"办件状态以序列化格式 {stored!r} 写入；本引擎读取 {self.version!r}",
+                hint="请用写入该办件的 hennan_flow/SpiffWorkflow 版本办理",
             )
         workflow = self._converter.restore(dct, specs)
         if rows:  # what is stored now: the next dump writes only what changes
@@ -443,9 +443,8 @@ def new_workflow(specs: ProcessSpecs, script_engine: EngineScriptEngine, data: M
         workflow = BpmnWorkflow(specs.spec, specs.subprocess_specs, script_engine=script_engine)
     except RecursionError as exc:  # a definition deployed before validate knew SPIFF-LOOP
         raise StateError(
-            "SpiffWorkflow 3.2.0 cannot start this process: it predicts a loop with no deciding gateway "
-            "for ever",
-            hint="run hennan-flow validate on the file ([SPIFF-LOOP] names the loop), fix it and deploy again",
+            "SpiffWorkflow 3.2.0 无法启动该流程：它会无休止地预测一个没有决定网关的循环",
+            hint="对该文件执行 hennan-flow validate（[SPIFF-LOOP] 指出该循环），修正后重新部署",
         ) from exc
     start = workflow.task_tree
     start.data.update(data)
@@ -467,9 +466,8 @@ def advance(workflow: Any) -> None:
         if ran.total() > MAX_ENGINE_STEPS:
             looping = [element for element, _n in ran.most_common() if element]
             raise StateError(
-                f"the case ran {MAX_ENGINE_STEPS} automatic steps without reaching a user step or a timer; "
-                "the process loops without end",
-                hint="give the loop a user step, a loopMaximum or a condition that becomes false",
+                f"办件连续运行了 {MAX_ENGINE_STEPS} 个自动环节，未到达用户环节或定时器；流程陷入无尽循环",
+                hint="给该循环加一个用户环节、loopMaximum 或会变为假的条件",
                 location=Location(element=looping[0] if looping else None),
             )
 
@@ -483,7 +481,7 @@ def advance(workflow: Any) -> None:
 def complete(workflow: Any, task_id: str, data: Mapping[str, Any]) -> None:
     task = workflow.get_task_from_id(UUID(task_id))
     if task is None or task.state != TaskState.READY:
-        raise StateError(f"task {task_id} is not ready in the case's workflow")
+        raise StateError(f"环节 {task_id} 在办件的流程中不是待办理状态")
     try:
         task.data.update(data)
         skip_idle_waiting_walks(workflow)
@@ -553,8 +551,8 @@ def finished(workflow: Any) -> bool:
         return bool(workflow.is_completed())
     if workflow.completed:
         raise HennanFlowError(
-            f"SpiffWorkflow reports the case completed while {len(live)} task(s) are still live "
-            f"(e.g. {live[0].task_spec.name}); refusing the false completion"
+            f"SpiffWorkflow 报告办件已办结，但仍有 {len(live)} 个环节未结束"
+            f"（如 {live[0].task_spec.name}）；拒绝这一错误的办结"
         )
     return False
 
@@ -572,10 +570,9 @@ def check_depth(workflow: Any, limit: int = MAX_TREE_DEPTH) -> None:
             node = node.parent
         if depth > limit:
             raise StateError(
-                f"the case's task tree is {depth} levels deep at step '{task.task_spec.name}' "
-                f"(SpiffWorkflow 3.2.0 cannot run past {limit}); this usually means a rework loop went round "
-                "too many times",
-                hint="finish or close this case and start a new one for further rework",
+                f"办件的任务树在环节 '{task.task_spec.name}' 处已深 {depth} 层"
+                f"（SpiffWorkflow 3.2.0 无法超过 {limit} 层）；通常是返工循环次数过多",
+                hint="办结或关闭本办件，另起新办件继续返工",
                 location=Location(element=task.task_spec.name),
             )
 
