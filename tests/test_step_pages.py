@@ -13,6 +13,7 @@ from pathlib import Path
 from helpers import REVIEW_LIB, migrated, run_to_end
 from hennan_flow import Engine
 from hennan_flow.db import hotpath
+from hennan_flow.engine import calendars
 
 
 def wal_commits(path: Path) -> list[list[int]]:
@@ -80,14 +81,12 @@ def test_the_reads_of_a_case_a_queue_and_the_unowned_outbox_stay_index_bound(tmp
             f"SELECT id FROM hf_task WHERE {hotpath._OPEN} ORDER BY {hotpath.QUEUE_ORDER}",
             ("c",),
         ),
-        "instances": explain(own, "SELECT COUNT(*) FROM hf_task WHERE case_id = ? AND step = ?", ("c", "s")),
+        "instances": explain(own, hotpath._INSTANCES, ("c", "s")),
         "queue": explain(
             own, "SELECT id FROM hf_task WHERE department = ? AND state IN ('ready', 'paused')", ("d",)
         ),
         "timeline": explain(own, "SELECT id FROM hf_event WHERE case_id = ? ORDER BY id", ("c",)),
-        "announced": explain(
-            own, "SELECT id FROM hf_outbox WHERE case_id IS NULL AND type = ? AND ref = ?", ("t", "r")
-        ),
+        "announced": explain(own, calendars.ANNOUNCED, ("t", "r")),
     }
     assert "INDEX ix_hf_task_case_id (case_id=?)" in plans["open steps"], plans
     assert "INDEX ix_hf_task_case_id (case_id=?)" in plans["instances"], plans

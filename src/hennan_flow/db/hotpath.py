@@ -278,6 +278,7 @@ class TaskRecord:
 _TASK_COLUMNS = "id, case_id, step, name, department, state, ready_at, ended_at, actor, doc_order, claimed_by"
 QUEUE_ORDER = "ready_at, doc_order IS NULL, doc_order, id"  # ready together: document order, then id
 _OPEN = "case_id = ? AND state IN ('ready', 'paused')"  # a case's ready and paused steps
+_INSTANCES = "SELECT COUNT(*) FROM hf_task WHERE case_id = ? AND step = ?"  # a step's rework cycles
 
 
 def _task_record(raw: Raw, found: Sequence[Any]) -> TaskRecord:
@@ -368,7 +369,7 @@ def _tasks(raw: Raw, where: str, params: Sequence[Any]) -> list[TaskRecord]:
 
 def count_instances(raw: Raw, case_id: str, step: str) -> int:
     """How many instances of `step` the case has had (rework cycles)."""
-    found = raw.row("SELECT COUNT(*) FROM hf_task WHERE case_id = ? AND step = ?", (case_id, step))
+    found = raw.row(_INSTANCES, (case_id, step))
     return int(found[0]) if found else 0
 
 

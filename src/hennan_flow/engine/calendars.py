@@ -31,7 +31,7 @@ from ..supervision.records import recompute_phases
 from .context import EngineContext
 from .rows import store_file
 
-__all__ = ["block", "load", "provisional", "provisional_text", "report", "status"]
+__all__ = ["ANNOUNCED", "block", "load", "provisional", "provisional_text", "report", "status"]
 
 WARN_DAYS = 60  # the sweep warns when the data ends within this many days
 PENDING_EVENT = "calendar.pending"
@@ -207,14 +207,15 @@ def block(ctx: EngineContext, now: datetime) -> dict[str, Any]:
     return doc
 
 
+ANNOUNCED = "SELECT id FROM hf_outbox WHERE case_id IS NULL AND type = ? AND ref = ?"  # a year's event
+
+
 def _announce(tx: Tx, year: int, count: int, now: datetime) -> None:
     raw = tx.raw
     if raw.postgres:  # the outbox writers' lock, taken first: one announcer at a time
         hotpath.outbox_lock(raw)
     ref = f"calendar-{year}"
-    found = raw.row(
-        "SELECT id FROM hf_outbox WHERE case_id IS NULL AND type = ? AND ref = ?", (PENDING_EVENT, ref)
-    )
+    found = raw.row(ANNOUNCED, (PENDING_EVENT, ref))
     if found is not None:
         return
     tx.journal.publish(
