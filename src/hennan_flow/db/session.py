@@ -179,6 +179,8 @@ class KeptConnection:
         self._fairy: Any = None
         self._idle_from = 0.0
         self._generation = 0  # `close` moves it on: a connection taken before goes back to the pool
+        # a disposed pool's connections are closed as they come back: the kept one too
+        event.listen(engine, "engine_disposed", lambda _engine: self.close())
 
     def take(self) -> tuple[Any, int]:
         """A connection for one write transaction (the kept one if free, else the pool's) and the
@@ -206,7 +208,7 @@ class KeptConnection:
         fairy.close()
 
     def close(self) -> None:
-        """Return the kept connection to the pool (before the pool is disposed, `Engine.close`)."""
+        """Return the kept connection to the pool (`Engine.close`, and whenever the pool is disposed)."""
         with self._lock:
             fairy, self._fairy = self._fairy, None
             self._generation += 1

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -170,9 +170,10 @@ def transaction(
         try:
             if session is not None:
                 session.close()
-            dbapi.rollback()
+            with suppress(Exception):  # a broken connection: the error that broke it is the one to see
+                dbapi.rollback()
         finally:
-            _release(session, fairy)
+            _release(session, fairy)  # the pool resets it, or replaces it when it is broken
         raise
     session = tx._session
     if session is None and kept is not None:
