@@ -124,6 +124,8 @@ class Journal:
 
     def flush(self, raw: Raw) -> None:
         """Write what was told (the transaction's last statements before COMMIT)."""
+        if not self._events and not self._outbox:
+            return
         stamp = _Stamps(raw)  # a transaction's events mostly share one instant: converted once
         if self._events:
             hotpath.insert_events(raw, [(*e[:2], stamp(e[2]), *e[3:]) for e in self._events])
