@@ -85,6 +85,52 @@ def _wanted(sched: Schedule) -> list[tuple[str, str, str, datetime]]:
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class _Derived:
+    """What a schedule makes of a deadline row and its view, but for the row's own columns."""
+
+    calendar: WorkCalendar  # the one it was computed with (a calendar's data may change, not its id)
+    postgres: bool  # instants are stored as text on SQLite, as datetimes on PostgreSQL
+    schedule: Schedule
+    stored: tuple[Any, ...]  # the row's columns from `pending` on (hotpath.insert_deadline)
+    view: DeadlineView  # copied for each deadline started with it
+
+
+def _derive(sched: Schedule, cal: WorkCalendar, raw: Raw, kind: str, timed: TimeLimit | None) -> _Derived:
+    wanted = _wanted(sched)
+    riding = {name: (trigger, at) for name, _, trigger, at in wanted}
+    due = sched.promised_due
+    stored = (
+        bool(sched.pending),
+        sched.calendar_version,
+        0,
+        raw.ts(due),
+        raw.ts(sched.legal_due),
+        raw.ts(min(at for _, at in riding.values())) if riding else None,
+        *(raw.ts(riding[name][1]) if name in riding else None for name, *_ in _SIGNALS.values()),
+        riding["red"][0] if "red" in riding else None,
+    )
+    view = _shown(
+        kind=kind,
+        unit=timed.unit if timed else None,
+        promised=timed.promised if timed else None,
+        legal=timed.legal if timed else None,
+        pending=list(sched.pending),
+        provisional=sched.provisional_in(cal.provisional_years),
+        paused=False,
+        promised_due=local_iso(due),
+        legal_due=local_iso(sched.legal_due),
+        left=None if due is None else _workdays_left(cal, due, local_date(sched.accepted_at)),
+        version=sched.calendar_version,
+        # as `views` orders them: by instant, then in the order they were stored
+        signals=[
+            {"name": name, "at": local_iso(at), "state": "pending"}
+            for name, _, _, at in sorted(wanted, key=lambda w: w[3])
+        ],
+    )
+    return _Derived(cal, raw.postgres, sched, stored, view)
+
+
 @dataclass
 class Deadlines:
     """The stored deadlines of one engine: its calendar, close of business and how signals fire."""
@@ -93,6 +139,8 @@ class Deadlines:
     fire: Fire
     close_of_business: time | None = None
     _schedules: dict[tuple[Any, ...], Schedule] = field(default_factory=dict, repr=False)
+    _derived: dict[tuple[Any, ...], _Derived] = field(default_factory=dict, repr=False)
+    """What `start` stores and shows of a shared schedule, by `_key` (the day's steps share it)."""
 
     # -- starting -------------------------------------------------------------------------
     def start(
@@ -120,9 +168,17 @@ class Deadlines:
             return False
         timed = limit if kind != "immediate" else None
         cal = self.calendar(tx)
-        sched = self._schedule(accepted_at, timed, kind, cal)
-        pending = bool(sched.pending)
-        if pending:
+        raw = tx.raw
+        key = self._key(accepted_at, timed, kind, cal)
+        derived = self._derived.get(key) if key is not None else None
+        if derived is None or derived.calendar is not cal or derived.postgres != raw.postgres:
+            derived = _derive(self._schedule(accepted_at, timed, kind, cal), cal, raw, kind, timed)
+            if key is not None:
+                if len(self._derived) > 4096:
+                    self._derived.clear()
+                self._derived[key] = derived
+        sched = derived.schedule
+        if sched.pending:
             log.warning(
                 "期限待定（工作日历数据不足）：案件 %s，期限 %s，待定 %s，须载入 %s 年日历",
                 case_id,
@@ -130,9 +186,6 @@ class Deadlines:
                 ",".join(sched.pending),
                 "、".join(map(str, sched.needed_years)),
             )
-        raw = tx.raw
-        wanted = _wanted(sched)
-        riding = {name: (trigger, at) for name, _, trigger, at in wanted}
         hotpath.insert_deadline(
             raw,
             (
@@ -149,47 +202,23 @@ class Deadlines:
                 repr(limit.yellow_light_at) if limit else "0.8",
                 timed.red_after if timed else 3,
                 raw.ts(accepted_at),
-                pending,
-                sched.calendar_version,
-                0,
-                raw.ts(sched.promised_due),
-                raw.ts(sched.legal_due),
-                raw.ts(min(at for _, at in riding.values())) if riding else None,
-                *(raw.ts(riding[name][1]) if name in riding else None for name, *_ in _SIGNALS.values()),
-                riding["red"][0] if "red" in riding else None,
+                *derived.stored,
             ),
         )
-        due = sched.promised_due
-        started[owner] = _shown(
-            kind=kind,
-            unit=timed.unit if timed else None,
-            promised=timed.promised if timed else None,
-            legal=timed.legal if timed else None,
-            pending=list(sched.pending),
-            provisional=sched.provisional_in(cal.provisional_years),
-            paused=False,
-            promised_due=local_iso(due),
-            legal_due=local_iso(sched.legal_due),
-            left=None if due is None else _workdays_left(cal, due, local_date(accepted_at)),
-            version=sched.calendar_version,
-            # as `views` orders them: by instant, then in the order they were stored
-            signals=[
-                {"name": name, "at": local_iso(at), "state": "pending"}
-                for name, _, _, at in sorted(wanted, key=lambda w: w[3])
-            ],
-        )
+        view = dict(derived.view)
+        view["pending"] = list(sched.pending)
+        view["signals"] = [dict(signal) for signal in derived.view["signals"]]
+        started[owner] = view
         return True
 
-    def _schedule(
+    def _key(
         self, accepted_at: datetime, limit: TimeLimit | None, kind: str, cal: WorkCalendar
-    ) -> Schedule:
-        """step_schedule, remembered for limits whose instants depend only on the acceptance day.
-
-        Working-day and immediate deadlines and all their signals are ends of days: every step
-        accepted on the same day with the same limit shares them (a county accepts many a day).
-        """
+    ) -> tuple[Any, ...] | None:
+        """What a schedule depends on when its instants depend only on the acceptance day (None: on
+        the instant itself). Working-day and immediate deadlines and all their signals are ends of
+        days: every step accepted on the same day with the same limit shares them."""
         if kind != "immediate" and (limit is None or limit.unit != "workday"):
-            return step_schedule(accepted_at, limit, kind=kind, calendar=cal, close=self.close_of_business)
+            return None
         local = accepted_at.astimezone(SHANGHAI)
         after_close = self.close_of_business is not None and local.time() > self.close_of_business
         limits = (
@@ -204,7 +233,15 @@ class Deadlines:
                 limit.red_after,
             )
         )
-        key = (local.date(), after_close, kind, limits, cal.version)
+        return (local.date(), after_close, kind, limits, cal.version)
+
+    def _schedule(
+        self, accepted_at: datetime, limit: TimeLimit | None, kind: str, cal: WorkCalendar
+    ) -> Schedule:
+        """step_schedule, remembered for limits whose instants depend only on the acceptance day (`_key`)."""
+        key = self._key(accepted_at, limit, kind, cal)
+        if key is None:
+            return step_schedule(accepted_at, limit, kind=kind, calendar=cal, close=self.close_of_business)
         cached = self._schedules.get(key)
         if cached is None:
             cached = step_schedule(accepted_at, limit, kind=kind, calendar=cal, close=self.close_of_business)

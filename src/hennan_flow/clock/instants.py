@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from typing import overload
 from zoneinfo import ZoneInfo
 
@@ -82,7 +83,17 @@ def utc_iso(value: datetime | None) -> str | None:
 
 def local_iso(value: datetime | None) -> str | None:
     """ISO text in Asia/Shanghai, for people."""
-    return None if value is None else as_utc(value).astimezone(SHANGHAI).isoformat()
+    if value is None:
+        return None
+    if value.tzinfo is UTC:  # the engine's own instants: remembered (a zone with folds is not)
+        return _local_iso_of_utc(value)
+    return as_utc(value).astimezone(SHANGHAI).isoformat()
+
+
+@lru_cache(maxsize=1024)
+def _local_iso_of_utc(value: datetime) -> str:
+    # a transaction shows its one `now` in several events and views; deadlines fall on a few ends of days
+    return value.astimezone(SHANGHAI).isoformat()
 
 
 def local_date(instant: datetime) -> date:

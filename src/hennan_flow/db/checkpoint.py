@@ -82,6 +82,12 @@ class Checkpointer:
         if thread is not None and thread is not threading.current_thread():
             thread.join()
 
+    def forked(self) -> None:
+        """In a forked child: the parent's thread is not there; the next commits start the child's own."""
+        self._thread = None
+        self._lock, self._running = threading.Lock(), threading.Lock()
+        self._wake = threading.Event()
+
     def _run(self) -> None:
         try:
             conn = sqlite3.connect(  # mode=rw: never creates a file

@@ -11,15 +11,16 @@ of one transaction — each a typed attribute, nothing in `session.info`:
 - `applicant_salt`: the database's applicant-key secret, read once (`services.commitments`);
 - `after_commit`: what runs once the data is durable (e-licence checks, asked with no lock held).
 
-`transaction` begins it on the pooled driver connection (`BEGIN IMMEDIATE` on SQLite) and commits
-there; the session is bound to that same connection and costs nothing until a rarer path uses it.
+`transaction` begins it on a driver connection (the engine's kept one, else the pool's; `BEGIN
+IMMEDIATE` on SQLite) and commits there; the session, made when a rarer path first asks for it, is
+bound to that same connection.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -28,7 +29,7 @@ from ..entities import Issued
 from . import hotpath
 from .journal import Journal
 from .raw import Raw
-from .session import TransactionSession
+from .session import KeptConnection, TransactionSession
 
 if TYPE_CHECKING:
     from ..clock.workdays import WorkCalendar
@@ -45,9 +46,11 @@ class Tx:
 
     __slots__ = (
         "_actions",
+        "_fairy",
         "_orm",
         "_raw",
         "_session",
+        "_sessions",
         "applicant_salt",
         "calendar",
         "calendar_version",
@@ -56,8 +59,10 @@ class Tx:
         "started",
     )
 
-    def __init__(self, session: Session, raw: Raw) -> None:
-        self._session = session
+    def __init__(self, sessions: sessionmaker[Session], fairy: Any, raw: Raw) -> None:
+        self._sessions = sessions
+        self._fairy = fairy
+        self._session: TransactionSession | None = None  # made when a rarer path first asks (`session`)
         self._orm = False  # the session was handed out (`session`): only then can it hold changes
         self._raw = raw
         self.journal = Journal()
@@ -75,17 +80,23 @@ class Tx:
         driver-level statements see (and come after) everything the session did before them."""
         if self._orm:  # (the hot path never touches the session: nothing to look at, ~5 µs a call)
             session = self._session
+            assert session is not None
             if session.new or session.dirty or session.deleted:
                 session.flush()
         return self._raw
 
     @property
     def session(self) -> Session:
-        """The ORM session (the rarer paths). The cursor's held-back writes are sent first, so the
-        ORM sees (and comes after) everything the hot path wrote before (`Raw.later`)."""
+        """The ORM session (the rarer paths), made on first use (~5 µs the hot path never pays). The
+        cursor's held-back writes are sent first, so the ORM sees (and comes after) everything the
+        hot path wrote before (`Raw.later`)."""
         self._raw.flush()
+        session = self._session
+        if session is None:
+            session = self._session = cast(TransactionSession, self._sessions(bind=None))
+            session.hf_engine, session.hf_fairy = self._sessions.kw["bind"], self._fairy
         self._orm = True
-        return self._session
+        return session
 
     @property
     def postgres(self) -> bool:
@@ -117,50 +128,71 @@ class Tx:
 
 @contextmanager
 def transaction(
-    sessions: sessionmaker[Session], *, committed: Callable[[], None] | None = None
+    sessions: sessionmaker[Session],
+    *,
+    committed: Callable[[], None] | None = None,
+    kept: KeptConnection | None = None,
 ) -> Iterator[Tx]:
     """One write transaction, begun and committed on the driver connection; the ORM joins it if used.
 
     A SQLAlchemy session transaction costs ~0.3 ms of bookkeeping on this path (checkout, begin
     event, connection and transaction objects, commit, reset), which is more than a whole step's
-    SQL. Here the pooled driver connection begins (`BEGIN IMMEDIATE` on SQLite) and commits
-    itself; the session handed out is bound to that same connection (its SQLAlchemy Connection
-    made on first use) and only does work when a rarer path uses the ORM, in which case its
-    commit is the transaction's COMMIT. The journal is written just before it; `committed` (the
-    WAL checkpointer's count) and the transaction's after-commit actions run after it.
+    SQL. Here the driver connection begins (`BEGIN IMMEDIATE` on SQLite) and commits itself; a
+    session, made only when a rarer path asks for one, is bound to that same connection (its
+    SQLAlchemy Connection made on first use), in which case its commit is the transaction's COMMIT.
+    The connection is `kept`'s when given (the one the last transaction used, no pool checkout),
+    else the pool's; one the ORM used or whose transaction failed goes back to the pool. The journal
+    is written just before the commit; `committed` (the WAL checkpointer's count) and the
+    transaction's after-commit actions run after it.
     """
     bind = sessions.kw["bind"]
-    fairy = bind.raw_connection()
+    if kept is not None:
+        fairy, generation = kept.take()
+    else:
+        fairy, generation = bind.raw_connection(), 0
     dbapi = fairy.dbapi_connection
-    session: TransactionSession | None = None
+    tx: Tx | None = None
     try:
-        if bind.dialect.name == "sqlite":
+        postgres = bind.dialect.name == "postgresql"
+        if not postgres:
             dbapi.execute("BEGIN IMMEDIATE")  # PostgreSQL's driver begins on the first statement
-        session = cast(TransactionSession, sessions(bind=None))
-        session.hf_engine, session.hf_fairy = bind, fairy
-        tx = Tx(session, Raw(dbapi=dbapi, postgres=bind.dialect.name == "postgresql", defer=True))
+        tx = Tx(sessions, fairy, Raw(dbapi=dbapi, postgres=postgres, defer=True))
         yield tx
         tx._finish()
-        if session.in_transaction():
+        session = tx._session
+        if session is not None and session.in_transaction():
             session.connection()  # joins the driver's transaction: the ORM's commit is its COMMIT
             session.commit()
         else:
             dbapi.commit()
     except BaseException:
-        if session is not None:
-            session.close()
-        dbapi.rollback()
-        raise
-    finally:
-        conn = None
-        if session is not None:
-            conn = session.hf_conn
-            if conn is not None or session.identity_map or session.new:  # else it holds nothing
+        session = tx._session if tx is not None else None
+        try:
+            if session is not None:
                 session.close()
-        if conn is not None:
-            conn.close()  # back to the pool
-        else:
-            fairy.close()
+            with suppress(Exception):  # a broken connection: the error that broke it is the one to see
+                dbapi.rollback()
+        finally:
+            _release(session, fairy)  # the pool resets it, or replaces it when it is broken
+        raise
+    session = tx._session
+    if session is None and kept is not None:
+        kept.give_back(fairy, generation)
+    else:
+        _release(session, fairy)
     if committed is not None:
         committed()
     tx._committed()
+
+
+def _release(session: TransactionSession | None, fairy: Any) -> None:
+    """The connection back to the pool, through the session's Connection when the ORM made one."""
+    conn = None
+    if session is not None:
+        conn = session.hf_conn
+        if conn is not None or session.identity_map or session.new:  # else it holds nothing
+            session.close()
+    if conn is not None:
+        conn.close()  # back to the pool
+    else:
+        fairy.close()

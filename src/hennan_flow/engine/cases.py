@@ -63,7 +63,7 @@ def start(
                 hint=f"已部署的事项包：{'、'.join(known)}" if known else "请先部署：hennan-flow deploy PATH",
             )
         definition_id, version = latest
-        definition = ctx.definition(tx.session, definition_id)
+        definition = ctx.definition_in(tx, definition_id)
         ctx.check_plaintext(tx, applicant, definition.sensitive_fields)
         workflow = new_workflow(definition.specs, ctx.script_engine, dict(data))
         advance(workflow)
@@ -129,7 +129,7 @@ def fire_timers(ctx: EngineContext, case_id: str) -> list[Issued] | None:
             raise NotFoundError(f"没有办件 {case_id!r}")
         if case.state != "open" or case.next_timer_at is None or case.next_timer_at > now:
             return None
-        definition = ctx.definition(tx.session, case.definition_id)
+        definition = ctx.definition_in(tx, case.definition_id)
         workflow = load_workflow(ctx, tx.raw, case, definition)
         advance(workflow)
         tx.journal.record("timer.fired", case=case_id, at=now)

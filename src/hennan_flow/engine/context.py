@@ -16,7 +16,9 @@ check once that the schema is at the newest revision (`check_schema`).
 from __future__ import annotations
 
 import logging
+import os
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -36,7 +38,7 @@ from ..db import hotpath, migrate
 from ..db.checkpoint import Checkpointer
 from ..db.models import DefinitionRow, MetaRow, SignalRow
 from ..db.raw import Raw
-from ..db.session import make_engine, read_sessions, sqlite_file, write_sessions
+from ..db.session import KeptConnection, make_engine, read_sessions, sqlite_file, write_sessions
 from ..db.transaction import Tx, transaction
 from ..errors import (
     ConfigError,
@@ -59,6 +61,18 @@ from .definitions import LoadedDefinition, load_definition
 from .time_source import TimeSource
 
 __all__ = ["EngineContext", "HandedBack", "WorkflowCache", "database_error"]
+
+_LIVE: weakref.WeakSet[EngineContext] = weakref.WeakSet()  # every engine of this process (`_forked`)
+_INHERITED: list[Any] = []  # connections a forked child inherited: never used, closed or finalized
+
+
+def _after_fork_in_child() -> None:
+    for ctx in list(_LIVE):
+        ctx._forked()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 @dataclass
@@ -184,6 +198,7 @@ class EngineContext:
         self.db = make_engine(url)
         self.postgres = self.db.dialect.name == "postgresql"
         self._write = write_sessions(self.db)
+        self._kept = KeptConnection(self.db)  # the write transactions' connection (db.session)
         self._read = read_sessions(self.db)
         path = sqlite_file(self.db)
         self.checkpointer = Checkpointer(path, self) if path else None
@@ -218,16 +233,28 @@ class EngineContext:
             calendar=self.calendar, settings=self.supervision_settings, close=close_of_business
         )
         """How supervision records' phase deadlines are computed (DESIGN §9)."""
+        _LIVE.add(self)
 
     def close(self) -> None:
         """Release the database connections (after a last WAL checkpoint on SQLite)."""
         if self.checkpointer is not None:
             self.checkpointer.close()
+        self._kept.close()
         with self._lookup_lock:
             kept, self._lookup = self._lookup, None
         if kept is not None:
             kept.close()
         self.db.dispose()
+
+    def _forked(self) -> None:
+        """In a forked child: the parent's connections (pooled, kept, the lookups') are the parent's
+        sockets and files; the child drops them untouched and connects anew (SQLAlchemy's advice:
+        `dispose(close=False)`)."""
+        _INHERITED.extend(c for c in (self._kept.forget(), self._lookup) if c is not None)
+        self._lookup_lock, self._lookup = threading.Lock(), None
+        if self.checkpointer is not None:
+            self.checkpointer.forked()
+        self.db.dispose(close=False)
 
     # -- the schema -----------------------------------------------------------------------
     def check_schema(self) -> None:
@@ -295,7 +322,7 @@ class EngineContext:
         self.check_schema()
         committed = self.checkpointer.committed if self.checkpointer else None
         try:
-            with using(self.keyring), transaction(self._write, committed=committed) as tx:
+            with using(self.keyring), transaction(self._write, committed=committed, kept=self._kept) as tx:
                 yield tx
         except (OperationalError, self.db.dialect.loaded_dbapi.OperationalError) as exc:
             raise database_error(exc, self.url) from exc

@@ -79,7 +79,7 @@ def bundle_of(ctx: EngineContext, tx: Tx, case_id: str) -> Bundle:
     """The bundle key and version of a case (the rarer paths: one indexed read)."""
     found = tx.raw.row("SELECT key, definition_id FROM hf_case WHERE id = ?", (case_id,))
     assert found is not None
-    return str(found[0]), ctx.definition(tx.session, int(found[1])).version
+    return str(found[0]), ctx.definition_in(tx, int(found[1])).version
 
 
 def step_deadline(tx: Tx, task_id: str) -> str | None:

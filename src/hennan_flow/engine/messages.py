@@ -46,7 +46,7 @@ def deliver(
             raise NotFoundError(f"没有办件 {case_id!r}", hint="查看办件：hennan-flow case list")
         if case.state != "open":
             raise StateError(f"办件 {case_id} 的状态为 {case.state}，不能再向其投递消息")
-        definition = ctx.definition(tx.session, case.definition_id)
+        definition = ctx.definition_in(tx, case.definition_id)
         workflow = load_workflow(ctx, tx.raw, case, definition)
         waiting = waiting_messages(workflow)
         match = next((w for w in waiting if w.message == name), None)

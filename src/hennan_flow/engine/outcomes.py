@@ -81,7 +81,7 @@ def refuse(
         steps = hotpath.queue(tx.raw, case_id=case_id)
         open_steps = [t for t in steps if t.state in {"ready", "paused"}]
         first = steps[0] if steps else None
-        definition = ctx.definition(tx.session, case.definition_id)
+        definition = ctx.definition_in(tx, case.definition_id)
         model = definition.bundle.step(first.step) if first is not None else None
         # the lead department (hf:bundle lead), else the first step's lane (牵头部门 accepts the case)
         lead = definition.bundle.lead or (model.department if model is not None else None)
@@ -161,7 +161,7 @@ def return_(ctx: EngineContext, task_id: str, *, to: str, reason: str, actor: st
             for t in hotpath.queue(raw, case_id=case_id, state="completed")
             if t.step == to and t.id != task.id
         ]
-        definition = ctx.definition(tx.session, case.definition_id)
+        definition = ctx.definition_in(tx, case.definition_id)
         workflow = load_workflow(ctx, raw, case, definition)
         target = earlier[-1] if earlier else None
         if target is None or not return_to(workflow, task.id, target.id):

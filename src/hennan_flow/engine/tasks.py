@@ -118,13 +118,9 @@ def _complete_once(
         )
         _check_completable(task)
         definition = ctx.definition_in(tx, case.definition_id)
-        before_result(
-            tx.session,
-            plan=ctx.service_plan(definition),
-            case_id=case_id,
-            task_id=task_id,
-            step=task.step,
-        )
+        plan = ctx.service_plan(definition)
+        if plan.of(task.step) is not None:  # a step without materials needs no ORM session
+            before_result(tx.session, plan=plan, case_id=case_id, task_id=task_id, step=task.step)
         workflow = load_workflow(ctx, raw, case, definition)
         complete_in_workflow(workflow, task_id, data)
         end_step(ctx, tx, case, task, Ending.completed(actor), now)
