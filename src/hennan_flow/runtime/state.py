@@ -11,9 +11,11 @@ the same byte for byte; any other task goes through SpiffWorkflow's converter.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from itertools import compress, repeat
+from json.encoder import encode_basestring_ascii
+from math import isfinite
 from operator import and_, attrgetter, ne
 from typing import Any
 from uuid import UUID
@@ -150,11 +152,12 @@ class StateCodec:
     parent's, so the order of the task map matters (spiffworkflow-notes §5).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, converters: Mapping[type, type] | None = None) -> None:
         config = dict(DEFAULT_CONFIG)
         config[BpmnWorkflow] = _StateConverter
         for cls in TIMER_CLASSES.values():
             config[cls] = TimerConditionalEventDefinitionConverter
+        config.update(converters or {})  # (tests: another converter for some class)
         registry = BpmnWorkflowSerializer.configure(config)
         self._serializer = BpmnWorkflowSerializer(registry)
         self._registry = registry
@@ -163,13 +166,22 @@ class StateCodec:
         # its `encode` keeps no state between calls and writes exactly what `json.dumps` writes
         self._encode = self._serializer._encoder_cls().encode
         self.version: str = self._serializer.VERSION
-        self._typename: str = registry.typenames[BpmnWorkflow]
-        # `_fragment` writes what SpiffWorkflow's TaskConverter writes for a plain Task; a task of
-        # another class, or a registry configured with another converter, takes the registry's way
-        self._task_typename: str | None = registry.typenames.get(Task)
-        to_dict = registry.convert_to_dict.get(self._task_typename)
+        self._typename = self._value(registry.typenames[BpmnWorkflow])
+        self._version_item = f"{self._value(self._serializer.VERSION_KEY)}: {self._value(self.version)}"
+        # `_fragment` writes what SpiffWorkflow's TaskConverter and encoder write for a plain Task;
+        # a task of another class, or a registry or encoder configured otherwise, takes their way
+        self._task_typename = self._value(registry.typenames.get(Task))
+        to_dict = registry.convert_to_dict.get(registry.typenames.get(Task))
         method = getattr(to_dict, "args", (None, None))[1:2]
-        stock = bool(method) and getattr(method[0], "__func__", None) is TaskConverter.to_dict
+        encoder = self._serializer._encoder_cls()
+        stock = (
+            bool(method)
+            and getattr(method[0], "__func__", None) is TaskConverter.to_dict
+            and (encoder.item_separator, encoder.key_separator) == (", ", ": ")
+            and encoder.ensure_ascii
+            and encoder.indent is None
+            and not encoder.sort_keys
+        )
         self._fast_class: type | None = Task if stock else None
 
     def dump_full(self, workflow: Any) -> str:
@@ -226,7 +238,7 @@ class StateCodec:
                     child = tasks.get(child_id)
                     if child is not None and id(child) not in done:
                         touched.append((child, False))
-            head = self._encode(self._top(workflow))
+            head = self._top(workflow, stored.text_ids)
         finally:
             registry._encoder_mode = False
         removed: tuple[str, ...] = ()
@@ -245,64 +257,83 @@ class StateCodec:
         return Dump(head, changed, removed)
 
     def _fragment(self, task: Any, parent: Any, text_ids: dict[int, str]) -> str:
-        """`TaskConverter.to_dict` of a plain task, encoded; the registry's way for any other task.
+        """`TaskConverter.to_dict` of a plain task as the encoder writes it; the registry's way for
+        any other task.
 
-        In encoder mode SpiffWorkflow's converter leaves the data to the encoder (which converts
-        datetimes, sets, … through the registry) and only drops callables from `internal_data`.
+        The fixed keys are written here; a value of any other type than the usual (and every
+        non-empty data, delta or internal data) is written by SpiffWorkflow's encoder, which
+        converts datetimes, sets, … through the registry. In encoder mode SpiffWorkflow's converter
+        leaves the data to the encoder and only drops callables from `internal_data`.
         """
         cls: Any = type(task)
         if cls is not self._fast_class:
             return str(self._encode(self._registry.convert_to_dict[self._registry.typenames[cls]](task)))
+        value = self._value
         task_data = task.data
         if parent is None:
-            data, delta = task_data, {}
+            data, delta = value(task_data), "{}"
         else:
             before = parent.data
-            data = {}
-            delta = {
-                "updates": {
-                    k: task_data[k] for k in task_data if k not in before or task_data[k] != before[k]
-                },
-                "deletions": [k for k in before if k not in task_data],
-            }
+            updates = {k: task_data[k] for k in task_data if k not in before or task_data[k] != before[k]}
+            deletions = [k for k in before if k not in task_data]
+            data = "{}"
+            delta = f'{{"updates": {value(updates)}, "deletions": {value(deletions)}}}'
         internal = task.internal_data
         if internal or type(internal) is not dict:
             internal = self._registry.convert(internal)
-        return str(
-            self._encode(
-                {
-                    "id": _text_id(text_ids, task.id),
-                    "parent": _text_id(text_ids, task._parent) if parent is not None else None,
-                    "children": [_text_id(text_ids, child) for child in task._children],
-                    "last_state_change": task.last_state_change,
-                    "state": task._state,
-                    "task_spec": task.task_spec.name,
-                    "triggered": task.triggered,
-                    "internal_data": internal,
-                    "data": data,
-                    "delta": delta,
-                    "typename": self._task_typename,
-                }
-            )
+        children = ", ".join([f'"{_text_id(text_ids, child)}"' for child in task._children])
+        return (
+            f'{{"id": "{_text_id(text_ids, task.id)}", '
+            f'"parent": {value(_text_id(text_ids, task._parent) if parent is not None else None)}, '
+            f'"children": [{children}], '
+            f'"last_state_change": {value(task.last_state_change)}, '
+            f'"state": {value(task._state)}, '
+            f'"task_spec": {value(task.task_spec.name)}, '
+            f'"triggered": {value(task.triggered)}, '
+            f'"internal_data": {value(internal)}, '
+            f'"data": {data}, '
+            f'"delta": {delta}, '
+            f'"typename": {self._task_typename}}}'
         )
 
-    def _top(self, workflow: Any) -> dict[str, Any]:
-        """The workflow's document without its task map (`WorkflowConverter.to_dict`'s keys, then
-        `_StateConverter`'s, the registry's typename and the serializer's version, in that order)."""
-        registry = self._registry
-        last = workflow.last_task
-        return {
-            "data": registry.convert(registry.clean(workflow.data)),
-            "correlations": workflow.correlations,
-            "last_task": str(last.id) if last is not None else None,
-            "success": workflow.success,
-            "completed": workflow.completed,
-            "root": str(workflow.task_tree.id),
-            "subprocesses": {},
-            "bpmn_events": registry.convert(workflow.bpmn_events),
-            "typename": self._typename,
-            self._serializer.VERSION_KEY: self.version,
-        }
+    def _value(self, value: Any) -> str:
+        """What SpiffWorkflow's encoder writes for `value` (the usual scalars without calling it)."""
+        cls: Any = type(value)
+        if cls is str:
+            return str(encode_basestring_ascii(value))
+        if cls is bool:
+            return "true" if value else "false"
+        if cls is int:
+            return int.__repr__(value)
+        if cls is float and isfinite(value):
+            return float.__repr__(value)
+        if value is None:
+            return "null"
+        if not value and (cls is dict or cls is list):
+            return "{}" if cls is dict else "[]"
+        return str(self._encode(value))
+
+    def _top(self, workflow: Any, text_ids: dict[int, str]) -> str:
+        """The workflow's document without its task map: `WorkflowConverter.to_dict`'s keys, then
+        `_StateConverter`'s, the registry's typename and the serializer's version, in that order."""
+        registry, value = self._registry, self._value
+        data, events, last = workflow.data, workflow.bpmn_events, workflow.last_task
+        if data or type(data) is not dict:  # (an empty dict converts to itself)
+            data = registry.convert(registry.clean(data))
+        if events or type(events) is not list:
+            events = registry.convert(events)
+        return (
+            f'{{"data": {value(data)}, '
+            f'"correlations": {value(workflow.correlations)}, '
+            f'"last_task": {value(None if last is None else _text_id(text_ids, last.id))}, '
+            f'"success": {value(workflow.success)}, '
+            f'"completed": {value(workflow.completed)}, '
+            f'"root": "{_text_id(text_ids, workflow.task_tree.id)}", '
+            f'"subprocesses": {{}}, '
+            f'"bpmn_events": {value(events)}, '
+            f'"typename": {self._typename}, '
+            f"{self._version_item}}}"
+        )
 
     def compose(self, top: str, rows: Iterable[tuple[str, str]]) -> str:
         """The whole state document from the top document and the stored task rows."""
