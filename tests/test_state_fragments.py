@@ -393,3 +393,21 @@ def test_the_models_cover_what_the_codec_must_see(specs: dict[str, ProcessSpecs]
     first = next(t for t in workflow.tasks.values() if t.state == TaskState.READY)
     complete(workflow, str(first.id), {})
     assert any(t.state == TaskState.WAITING for t in workflow.tasks.values())
+
+
+def test_a_case_stored_whole_and_then_without_subprocesses_writes_every_row_again(
+    specs: dict[str, ProcessSpecs], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stored whole, a case has no task rows (persist_case deletes them): when its subprocesses are
+    gone, the next dump writes every task, whatever fragments its tasks still carry."""
+    codec = StateCodec()
+    engine = EngineScriptEngine(Sandbox(), allow_code=False, now=lambda: T0)
+    workflow = new_workflow(specs["parallel"], engine, {})
+    advance(workflow)
+    assert len(codec.dump(workflow).changed) == len(workflow.tasks)
+    monkeypatch.setattr(codec, "dump_full", lambda workflow: "{}")
+    workflow.subprocesses[UUID(int=1)] = object()
+    assert codec.dump(workflow).full
+    del workflow.subprocesses[UUID(int=1)]
+    dump = codec.dump(workflow)
+    assert not dump.full and dump.changed == {str(i): codec.fragment(t) for i, t in workflow.tasks.items()}

@@ -199,7 +199,11 @@ class StateCodec:
             registry._encoder_mode = False
 
     def dump(self, workflow: Any) -> Dump:
-        """The changes to store since the workflow was last dumped (or loaded)."""
+        """The changes to store since the workflow was last dumped (or loaded).
+
+        What it keeps on the workflow says these rows are stored: a workflow whose dump or whose
+        transaction failed is dropped and loaded again (the engine's `WorkflowCache.changing`).
+        """
         if workflow.subprocesses:  # subprocesses hold their own task maps: store those cases whole
             setattr(workflow, _STORED, None)
             return Dump(self.dump_full(workflow), {}, (), full=True)
@@ -207,7 +211,8 @@ class StateCodec:
         now = list(tasks.values())
         keys = list(zip(map(_OWN_KEY, now), map(len, map(_CHILDREN, now)), strict=True))
         stored: _Stored | None = getattr(workflow, _STORED, None)
-        if stored is None:  # nothing stored yet (or the case was stored whole): every task is written
+        first = stored is None
+        if stored is None:  # no rows yet (or the case was stored whole): every task is written
             stored = _Stored()
             touched = [(task, True) for task in now]
         else:
@@ -224,7 +229,7 @@ class StateCodec:
                     continue
                 done.add(id(task))
                 before: Any = getattr(task, _FRAGMENT, None)
-                previous = before[2] if before is not None and before[0] is task.id else None
+                previous = before[2] if not first and before is not None and before[0] is task.id else None
                 parent = tasks.get(task._parent) if task._parent is not None else None
                 text = self._fragment(task, parent, stored.text_ids)
                 setattr(task, _FRAGMENT, (task.id, _key(task), text))
