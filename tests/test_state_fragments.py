@@ -411,3 +411,21 @@ def test_a_case_stored_whole_and_then_without_subprocesses_writes_every_row_agai
     del workflow.subprocesses[UUID(int=1)]
     dump = codec.dump(workflow)
     assert not dump.full and dump.changed == {str(i): codec.fragment(t) for i, t in workflow.tasks.items()}
+
+
+def test_a_task_that_gains_a_child_without_changing_state_is_written_again(
+    specs: dict[str, ProcessSpecs],
+) -> None:
+    """SpiffWorkflow predicts children under tasks whose state stays as it is: the parent's row
+    lists its children, so it is written again although its state-change stamp is the same."""
+    engine = EngineScriptEngine(Sandbox(), allow_code=False, now=lambda: T0)
+    store = Store(StateCodec())
+    workflow = new_workflow(specs["parallel"], engine, {})
+    advance(workflow)
+    store.save(workflow)
+    parent = next(t for t in workflow.tasks.values() if t.state == TaskState.COMPLETED and t.children)
+    stamp = parent.last_state_change
+    child = parent._add_child(parent.children[0].task_spec, TaskState.MAYBE)
+    assert parent.last_state_change is stamp
+    dump = store.save(workflow)
+    assert str(parent.id) in dump.changed and str(child.id) in dump.changed

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from itertools import compress, repeat
 from json.encoder import encode_basestring_ascii
 from math import isfinite
-from operator import and_, attrgetter, ne
+from operator import and_, attrgetter, is_not
 from typing import Any
 from uuid import UUID
 
@@ -87,11 +87,10 @@ def forget_fragment(workflow: Any, task: Any) -> None:
 
 def _key(task: Any) -> tuple[Any, ...]:
     """What a task's own fragment depends on, besides its data (live tasks are always serialized)."""
-    return (_OWN_KEY(task), len(task._children))
+    return (task._state, task.last_state_change, task.triggered, len(task._children))
 
 
-_OWN_KEY = attrgetter("_state", "last_state_change", "triggered")
-_CHILDREN = attrgetter("_children")
+_CHANGE = attrgetter("last_state_change")
 _STATE = attrgetter("_state")
 
 
@@ -104,36 +103,47 @@ def _text_id(text_ids: dict[int, str], task_id: UUID) -> str:
 
 
 class _Stored:
-    """What a workflow's stored rows were made from: the task map and each task's key at the last
-    dump, and the ids of the rows."""
+    """What a workflow's stored rows were made from: the task map and each task's state-change
+    stamp at the last dump, and the ids of the rows."""
 
     def __init__(self) -> None:
         self.ids: set[str] = set()
         self.order: list[Any] = []
-        self.keys: list[tuple[Any, ...]] = []
+        self.changes: list[float] = []  # each task's `last_state_change` (the very object)
         self.text_ids: dict[int, str] = {}
         self.forced: list[Any] = []
 
     def text_id(self, task_id: UUID) -> str:
         return _text_id(self.text_ids, task_id)
 
-    def touched(self, now: list[Any], keys: list[tuple[Any, ...]]) -> list[tuple[Any, bool]]:
-        """The tasks to serialize again, each with whether its own key changed: new tasks, tasks
-        whose key changed, live ones. When the map only grew since the last dump (the usual step)
-        this runs in C over the unchanged tasks; otherwise each task's fragment is checked."""
+    def touched(
+        self, tasks: Mapping[Any, Any], now: list[Any], changes: list[float]
+    ) -> list[tuple[Any, bool]]:
+        """The tasks to serialize again, each with whether its own key changed: new tasks (and
+        their parents: one more child), tasks whose key changed, live ones.
+
+        When the map only grew since the last dump (the usual step) this runs in C over the
+        unchanged tasks: a task's state changes only through `Task._set_state`, which stamps a new
+        `last_state_change` object, and `triggered` is set as a task is made. Otherwise (tasks were
+        dropped, or moved in the map) each task's key is compared with its fragment's.
+        """
         old, forced = self.order, self.forced
         self.forced = []
         n = len(old)
         if len(now) >= n and now[:n] == old:  # (list equality: the same task objects, in order)
-            moved = list(compress(now, map(ne, keys, self.keys)))
-            moved += now[n:]
+            moved = list(compress(now, map(is_not, changes, self.changes)))
+            for task in now[n:]:
+                moved.append(task)
+                parent = tasks.get(task._parent) if task._parent is not None else None
+                if parent is not None:
+                    moved.append(parent)
         else:
             moved = [
                 task
-                for task, key in zip(now, keys, strict=True)
+                for task in now
                 if (before := getattr(task, _FRAGMENT, None)) is None
                 or before[0] is not task.id
-                or before[1] != key
+                or before[1] != _key(task)
             ]
         moved += forced
         live = compress(now, map(and_, map(_STATE, now), repeat(_LIVE)))
@@ -209,14 +219,14 @@ class StateCodec:
             return Dump(self.dump_full(workflow), {}, (), full=True)
         tasks = workflow.tasks
         now = list(tasks.values())
-        keys = list(zip(map(_OWN_KEY, now), map(len, map(_CHILDREN, now)), strict=True))
+        changes = list(map(_CHANGE, now))
         stored: _Stored | None = getattr(workflow, _STORED, None)
         first = stored is None
         if stored is None:  # no rows yet (or the case was stored whole): every task is written
             stored = _Stored()
             touched = [(task, True) for task in now]
         else:
-            touched = stored.touched(now, keys)
+            touched = stored.touched(tasks, now, changes)
         registry = self._registry
         changed: dict[str, str] = {}
         ids = stored.ids
@@ -257,7 +267,7 @@ class StateCodec:
                 if text_id not in ids:
                     changed.setdefault(text_id, getattr(task, _FRAGMENT)[2])
             stored.ids = current
-        stored.order, stored.keys = now, keys
+        stored.order, stored.changes = now, changes
         setattr(workflow, _STORED, stored)
         return Dump(head, changed, removed)
 
@@ -327,10 +337,11 @@ class StateCodec:
             data = registry.convert(registry.clean(data))
         if events or type(events) is not list:
             events = registry.convert(events)
+        last_task = "null" if last is None else '"' + _text_id(text_ids, last.id) + '"'  # (an id: no escapes)
         return (
             f'{{"data": {value(data)}, '
             f'"correlations": {value(workflow.correlations)}, '
-            f'"last_task": {value(None if last is None else _text_id(text_ids, last.id))}, '
+            f'"last_task": {last_task}, '
             f'"success": {value(workflow.success)}, '
             f'"completed": {value(workflow.completed)}, '
             f'"root": "{_text_id(text_ids, workflow.task_tree.id)}", '
@@ -378,6 +389,6 @@ class StateCodec:
                     stored.ids.add(text_id)
             if len(stored.ids) == len(workflow.tasks):  # (else the next dump checks every task)
                 stored.order = list(workflow.tasks.values())
-                stored.keys = [_key(task) for task in stored.order]
+                stored.changes = list(map(_CHANGE, stored.order))
             setattr(workflow, _STORED, stored)
         return workflow
