@@ -20,6 +20,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import metadata
+from itertools import compress, repeat
+from operator import and_, attrgetter
 from typing import Any
 from uuid import UUID
 
@@ -231,24 +233,38 @@ def all_tasks(workflow: Any) -> Iterator[Any]:
         yield from sub.tasks.values()
 
 
+_STATE = attrgetter("_state")  # (`Task.state` is a property: a Python call per task per scan)
+
+
+def _tasks_in(workflow: Any, states: int) -> list[Any]:
+    """The tasks of the case (subprocesses included) in any of `states`: the scans every operation
+    makes over every task, run in C."""
+    tasks = list(all_tasks(workflow)) if workflow.subprocesses else list(workflow.tasks.values())
+    return list(compress(tasks, map(and_, map(_STATE, tasks), repeat(states))))
+
+
 _NO_POSITION = 1 << 62  # a spec built without positions sorts after every placed one
 
 
 def ready_user_tasks(workflow: Any) -> list[UserTask]:
     """The ready user steps in a deterministic order: document order of their elements, then
-    instance (their place in the task tree, which is the order SpiffWorkflow made them in)."""
+    instance (their place in the task tree, which is the order SpiffWorkflow made them in; only
+    the instances of an element that has several ready are placed: the walk up is the tree's depth)."""
     found = []
-    for task in all_tasks(workflow):
-        if task.state == TaskState.READY and task.task_spec.manual:
-            spec = task.task_spec
-            position = getattr(spec, "hf_position", None)
-            order = _NO_POSITION if position is None else int(position)
-            user = UserTask(
-                str(task.id), spec.bpmn_id or spec.name, spec.bpmn_name or spec.bpmn_id or spec.name, order
-            )
-            found.append(((order, _tree_path(task)), user))
-    found.sort(key=lambda pair: pair[0])
-    return [user for _key, user in found]
+    for task in _tasks_in(workflow, TaskState.READY):
+        spec = task.task_spec
+        if not spec.manual:
+            continue
+        position = getattr(spec, "hf_position", None)
+        order = _NO_POSITION if position is None else int(position)
+        user = UserTask(
+            str(task.id), spec.bpmn_id or spec.name, spec.bpmn_name or spec.bpmn_id or spec.name, order
+        )
+        found.append((order, task, user))
+    counts = Counter(order for order, _task, _user in found)
+    keyed = [((order, _tree_path(task) if counts[order] > 1 else ()), user) for order, task, user in found]
+    keyed.sort(key=lambda pair: pair[0])
+    return [user for _key, user in keyed]
 
 
 def _tree_path(task: Any) -> tuple[int, ...]:
@@ -377,7 +393,7 @@ def finished(workflow: Any) -> bool:
     The scan comes first: while a task is live the case is not finished, whatever SpiffWorkflow's
     depth-capped `is_completed()` would say (and that walk from the root is skipped on every step).
     """
-    live = [t for t in all_tasks(workflow) if t.state & _LIVE]
+    live = _tasks_in(workflow, _LIVE)
     if not live:
         return bool(workflow.is_completed())
     if workflow.completed:
