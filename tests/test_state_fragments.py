@@ -210,11 +210,12 @@ def run_case(
     return done
 
 
-JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
-    max_leaves=8,
-)
+SCALARS = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8)
+# one level of containers: SpiffWorkflow's DeepMerge copies data shallowly and merges parallel and
+# multi-instance branches into the copies in place, so a container two levels down is shared with
+# tasks stored earlier, whose data then changes in memory after their rows were written (any codec
+# leaves such a row as it was stored; deeper lists of dicts also make DeepMerge itself fail)
+JSON = SCALARS | st.lists(SCALARS, max_size=3) | st.dictionaries(st.text(max_size=5), SCALARS, max_size=3)
 CONVERTED = st.one_of(  # what the registry converts ({"typename": …})
     st.datetimes(timezones=st.none() | st.just(UTC)),
     st.timedeltas().map(lambda d: timedelta(days=d.days, seconds=d.seconds)),
@@ -239,7 +240,7 @@ def cases(draw: st.DrawFn) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     return draw(data_of(values)), draw(st.lists(data_of(values), min_size=1, max_size=6))
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     pid=st.sampled_from(sorted(MODELS)),
     case=cases(),
