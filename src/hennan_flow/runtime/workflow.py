@@ -14,23 +14,20 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import metadata
+from itertools import compress, repeat
+from operator import and_, attrgetter
 from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
-from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
-from SpiffWorkflow.bpmn.serializer.config import DEFAULT_CONFIG
-from SpiffWorkflow.bpmn.serializer.default.event_definition import TimerConditionalEventDefinitionConverter
-from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
 from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
@@ -40,7 +37,8 @@ from ..ids import use_for_spiff_tasks, uuid7
 from .engine_steps import do_engine_steps, skip_idle_waiting_walks
 from .instances import MAX_INSTANCES
 from .sandbox import Sandbox, expression_failed
-from .timers import TIMER_CLASSES, due_instant
+from .state import Dump, StateCodec, forget_fragment
+from .timers import due_instant
 
 __all__ = [
     "MAX_ENGINE_STEPS",
@@ -210,170 +208,6 @@ def spiff_runtime_error(exc: BaseException) -> HennanFlowError:
     return HennanFlowError(f"SpiffWorkflow failed: {type(exc).__name__}: {exc}")
 
 
-# -- state ------------------------------------------------------------------------------------
-
-
-class _StateConverter(BpmnWorkflowConverter):  # type: ignore[misc]
-    """Tasks and data only: the spec comes from the deployed definition, not from the state."""
-
-    def to_dict(self, workflow: Any) -> dict[str, Any]:
-        dct: dict[str, Any] = WorkflowConverter.to_dict(self, workflow)
-        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
-        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
-        return dct
-
-    def restore(self, dct: dict[str, Any], specs: ProcessSpecs) -> Any:
-        workflow = self.target_class(specs.spec, specs.subprocess_specs, deserializing=True)
-        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
-        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
-        self.set_default_attributes(workflow, dct)
-        self.subprocesses_from_dict(dct["subprocesses"], workflow)
-        workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
-        return workflow
-
-
-@dataclass(frozen=True)
-class Dump:
-    """What a step changed in a case's stored state.
-
-    `top` is the workflow's own document (its data, events, root…) without the task map; the tasks
-    are stored one row each, and only `changed` ones are written, `removed` ones deleted. A workflow
-    with subprocesses is stored whole in `top` (`full`), with no task rows.
-    """
-
-    top: str
-    changed: dict[str, str]
-    removed: tuple[str, ...]
-    full: bool = False
-
-
-class StateCodec:
-    """Workflow state to and from TEXT, stamped with the serializer version that wrote it.
-
-    `dump` keeps each task's JSON fragment on the workflow object (with what it was made from) and
-    serializes again only the tasks a step touched (their state, children or parent's state changed,
-    or they are live); only those are written. So a step costs the same at step 100 as at step 1.
-    `compose` joins the stored rows back into the document a full serialization would write (tests
-    cross-check both), ordered parent-first: SpiffWorkflow restores a task's data from its parent's,
-    so the order of the task map matters (spiffworkflow-notes §5).
-    """
-
-    def __init__(self) -> None:
-        config = dict(DEFAULT_CONFIG)
-        config[BpmnWorkflow] = _StateConverter
-        for cls in TIMER_CLASSES.values():
-            config[cls] = TimerConditionalEventDefinitionConverter
-        registry = BpmnWorkflowSerializer.configure(config)
-        self._serializer = BpmnWorkflowSerializer(registry)
-        self._registry = registry
-        self._converter = _StateConverter(BpmnWorkflow, registry)
-        self._encoder = self._serializer._encoder_cls
-        # one encoder for every fragment: `json.dumps(…, cls=…)` builds a new one per call (~4 µs);
-        # its `encode` keeps no state between calls and writes exactly what `json.dumps` writes
-        self._encode = self._encoder().encode
-        self.version: str = self._serializer.VERSION
-
-    def dump_full(self, workflow: Any) -> str:
-        """A complete serialization, ignoring any cached fragments (the reference for `dump`)."""
-        return str(self._serializer.serialize_json(workflow))
-
-    def dump(self, workflow: Any) -> Dump:
-        """The changes to store since the workflow was last dumped (or loaded)."""
-        if workflow.subprocesses:  # subprocesses hold their own task maps: store those cases whole
-            workflow._hf_fragments = {}
-            return Dump(self.dump_full(workflow), {}, (), full=True)
-        registry = self._registry
-        stored: dict[Any, tuple[tuple[Any, ...], str]] = getattr(workflow, "_hf_fragments", None) or {}
-        fresh: dict[Any, tuple[tuple[Any, ...], str]] = {}
-        changed: dict[str, str] = {}
-        tasks = workflow.tasks
-        registry._encoder_mode = True
-        try:
-            to_dict = registry.convert_to_dict[registry.typenames[type(workflow.task_tree)]]
-            for task_id, task in tasks.items():
-                parent = tasks.get(task._parent) if task._parent is not None else None
-                key = _fragment_key(task, parent)
-                before = stored.get(task_id)
-                if before is not None and before[0] == key and not task._state & _LIVE:
-                    fresh[task_id] = before
-                    continue
-                text = self._encode(to_dict(task))
-                fresh[task_id] = (key, text)
-                if before is None or before[1] != text:
-                    changed[str(task_id)] = text
-            top = WorkflowConverter.to_dict(self._converter, _NoTasks(workflow))
-            del top["tasks"]  # stored one row per task; `compose` puts the map back
-            top["subprocesses"] = {}
-            top["bpmn_events"] = registry.convert(workflow.bpmn_events)
-            top["typename"] = registry.typenames[type(workflow)]
-            top[self._serializer.VERSION_KEY] = self.version
-            head = self._encode(top)
-        finally:
-            registry._encoder_mode = False
-        removed = tuple(str(task_id) for task_id in stored if task_id not in fresh)
-        workflow._hf_fragments = fresh
-        return Dump(head, changed, removed)
-
-    def compose(self, top: str, rows: Iterable[tuple[str, str]]) -> str:
-        """The whole state document from the top document and the stored task rows."""
-        fragments = dict(rows)
-        if not fragments:
-            return top  # stored whole
-        root = json.loads(top)["root"]
-        order, queue = [], [root]
-        while queue:  # parent-first, as SpiffWorkflow needs it
-            task_id = queue.pop(0)
-            text = fragments.get(task_id)
-            if text is None:
-                continue
-            order.append(task_id)
-            queue.extend(json.loads(text)["children"])
-        body = ", ".join(f"{json.dumps(t)}: {fragments[t]}" for t in order)
-        return top[:-1] + ', "tasks": {' + body + "}}"
-
-    def load(self, text: str, specs: ProcessSpecs, rows: Iterable[tuple[str, str]] = ()) -> Any:
-        """Restore a workflow from its stored state (the top document and its task rows)."""
-        rows = list(rows)
-        dct = json.loads(self.compose(text, rows))
-        stored = dct.pop(self._serializer.VERSION_KEY, None)
-        if stored != self.version:
-            raise StateError(
-                f"办件状态以序列化格式 {stored!r} 写入；本引擎读取 {self.version!r}",
-                hint="请用写入该办件的 hennan_flow/SpiffWorkflow 版本办理",
-            )
-        workflow = self._converter.restore(dct, specs)
-        if rows:  # what is stored now: the next dump writes only what changes
-            texts = dict(rows)
-            workflow._hf_fragments = {
-                task_id: (_fragment_key(task, task.parent), texts[str(task_id)])
-                for task_id, task in workflow.tasks.items()
-                if str(task_id) in texts
-            }
-        return workflow
-
-
-def _fragment_key(task: Any, parent: Any) -> tuple[Any, ...]:
-    """What a task's stored fragment depends on (its delta is computed against its parent's data)."""
-    return (
-        task._state,
-        task.last_state_change,
-        task.triggered,
-        len(task._children),
-        None if parent is None else (parent._state, parent.last_state_change),
-    )
-
-
-class _NoTasks:
-    """A view of a workflow whose task map is empty (the tasks are serialized fragment by fragment)."""
-
-    def __init__(self, workflow: Any) -> None:
-        self._workflow = workflow
-        self.tasks: dict[Any, Any] = {}
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._workflow, name)
-
-
 # -- running ----------------------------------------------------------------------------------
 
 
@@ -399,24 +233,38 @@ def all_tasks(workflow: Any) -> Iterator[Any]:
         yield from sub.tasks.values()
 
 
+_STATE = attrgetter("_state")  # (`Task.state` is a property: a Python call per task per scan)
+
+
+def _tasks_in(workflow: Any, states: int) -> list[Any]:
+    """The tasks of the case (subprocesses included) in any of `states`: the scans every operation
+    makes over every task, run in C."""
+    tasks = list(all_tasks(workflow)) if workflow.subprocesses else list(workflow.tasks.values())
+    return list(compress(tasks, map(and_, map(_STATE, tasks), repeat(states))))
+
+
 _NO_POSITION = 1 << 62  # a spec built without positions sorts after every placed one
 
 
 def ready_user_tasks(workflow: Any) -> list[UserTask]:
     """The ready user steps in a deterministic order: document order of their elements, then
-    instance (their place in the task tree, which is the order SpiffWorkflow made them in)."""
+    instance (their place in the task tree, which is the order SpiffWorkflow made them in; only
+    the instances of an element that has several ready are placed: the walk up is the tree's depth)."""
     found = []
-    for task in all_tasks(workflow):
-        if task.state == TaskState.READY and task.task_spec.manual:
-            spec = task.task_spec
-            position = getattr(spec, "hf_position", None)
-            order = _NO_POSITION if position is None else int(position)
-            user = UserTask(
-                str(task.id), spec.bpmn_id or spec.name, spec.bpmn_name or spec.bpmn_id or spec.name, order
-            )
-            found.append(((order, _tree_path(task)), user))
-    found.sort(key=lambda pair: pair[0])
-    return [user for _key, user in found]
+    for task in _tasks_in(workflow, TaskState.READY):
+        spec = task.task_spec
+        if not spec.manual:
+            continue
+        position = getattr(spec, "hf_position", None)
+        order = _NO_POSITION if position is None else int(position)
+        user = UserTask(
+            str(task.id), spec.bpmn_id or spec.name, spec.bpmn_name or spec.bpmn_id or spec.name, order
+        )
+        found.append((order, task, user))
+    counts = Counter(order for order, _task, _user in found)
+    keyed = [((order, _tree_path(task) if counts[order] > 1 else ()), user) for order, task, user in found]
+    keyed.sort(key=lambda pair: pair[0])
+    return [user for _key, user in keyed]
 
 
 def _tree_path(task: Any) -> tuple[int, ...]:
@@ -521,9 +369,8 @@ def return_to(workflow: Any, from_task_id: str, to_task_id: str) -> bool:
         workflow.tasks[new] = target
         for child in target.children:  # (the branch it predicted again points at it)
             child._parent = new
-        stored = getattr(workflow, "_hf_fragments", None)
-        if stored:  # the parent's stored fragment lists the old id: write it again (StateCodec.dump)
-            stored.pop(parent.id, None)
+        forget_fragment(workflow, target)  # stored under its old id; the parent's lists that id:
+        forget_fragment(workflow, parent)  # write both again (StateCodec.dump)
     except (SpiffWorkflowException, WorkflowException) as exc:
         raise spiff_runtime_error(exc) from exc
     advance(workflow)
@@ -546,7 +393,7 @@ def finished(workflow: Any) -> bool:
     The scan comes first: while a task is live the case is not finished, whatever SpiffWorkflow's
     depth-capped `is_completed()` would say (and that walk from the root is skipped on every step).
     """
-    live = [t for t in all_tasks(workflow) if t.state & _LIVE]
+    live = _tasks_in(workflow, _LIVE)
     if not live:
         return bool(workflow.is_completed())
     if workflow.completed:
