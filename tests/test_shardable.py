@@ -10,6 +10,7 @@ ordering lock. docs/scale.md says what each list means on a distributed PostgreS
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -38,7 +39,8 @@ class Log:
                 values.extend(row.values())
             elif row is not None:
                 values.extend(row)
-        self.statements.append((" ".join(str(sql).split()), values))
+        # placeholders shown as %s whether the cursor took psycopg's or the server's own ($1: db/raw.py)
+        self.statements.append((re.sub(r"\$\d+", "%s", " ".join(str(sql).split())), values))
 
     def take(self) -> list[tuple[str, list[Any]]]:
         out, self.statements = self.statements, []

@@ -208,12 +208,17 @@ def end_case(raw: Raw, case: CaseRecord) -> None:
     )
 
 
+_UPSERT = " ON CONFLICT (case_id, task_id) DO UPDATE SET doc = excluded.doc"
+
+
 def upsert_fragments(raw: Raw, case_id: str, changed: dict[str, str]) -> None:
-    raw.many(
-        "INSERT INTO hf_case_task (case_id, task_id, doc) VALUES (?, ?, ?)"
-        " ON CONFLICT (case_id, task_id) DO UPDATE SET doc = excluded.doc",
-        [(case_id, task_id, seal(doc, FRAGMENT)) for task_id, doc in changed.items()],
-    )
+    """Write the changed task fragments: on PostgreSQL one multi-row statement (a step changes ~5;
+    one statement costs the server and psycopg far less than five), on SQLite one `executemany`."""
+    rows = [(case_id, task_id, seal(doc, FRAGMENT)) for task_id, doc in changed.items()]
+    if raw.postgres:
+        _insert_many(raw, "hf_case_task", "case_id, task_id, doc", rows, _UPSERT)
+    else:
+        raw.many("INSERT INTO hf_case_task (case_id, task_id, doc) VALUES (?, ?, ?)" + _UPSERT, rows)
 
 
 def remove_fragments(raw: Raw, case_id: str, task_ids: Sequence[str] | None = None) -> None:
@@ -515,13 +520,15 @@ def signal_views(raw: Raw, owners: Sequence[str]) -> list[tuple[Any, ...]]:
 OUTBOX_LOCK_ID = 0x68665F6F7574  # pg_advisory_xact_lock key, "hf_out"
 
 
-def _insert_many(raw: Raw, table: str, columns: str, rows: Sequence[Sequence[Any]]) -> None:
-    """One multi-row INSERT per chunk of rows."""
+def _insert_many(
+    raw: Raw, table: str, columns: str, rows: Sequence[Sequence[Any]], then: str = ""
+) -> None:
+    """One multi-row INSERT per chunk of rows (`then`: its ON CONFLICT clause)."""
     placeholders = "(" + ", ".join(["?"] * (columns.count(",") + 1)) + ")"
     for start in range(0, len(rows), CHUNK):
         chunk = rows[start : start + CHUNK]
         raw.later(
-            f"INSERT INTO {table} ({columns}) VALUES " + ", ".join([placeholders] * len(chunk)),
+            f"INSERT INTO {table} ({columns}) VALUES " + ", ".join([placeholders] * len(chunk)) + then,
             [value for row in chunk for value in row],
         )
 

@@ -16,6 +16,7 @@ function call in the process, so nothing is held back.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -46,11 +47,12 @@ class Raw:
         assert dbapi is not None
         self.postgres = postgres
         self._dbapi = dbapi
-        self._cursor = dbapi.cursor()
-        self._sql: dict[str, str] = {}
+        self._native = postgres and _RawMixin is not None
+        self._cursor = self._new_cursor()
         self._defer = defer and postgres
         # held-back writes: (sql text, params, rows it must change or None, the conflict's message)
         self._later: list[tuple[str, tuple[Any, ...], int | None, str]] = []
+        self._spare: list[Any] = []  # cursors for a pipeline's further results, reused
 
     # -- values ----------------------------------------------------------------------------
     def ts(self, value: datetime | None) -> Any:
@@ -90,15 +92,20 @@ class Raw:
 
     # -- statements ------------------------------------------------------------------------
     def _text(self, sql: str) -> str:
-        text = self._sql.get(sql)
-        if text is None:
-            text = sql.replace("?", "%s") if self.postgres else sql
-            self._sql[sql] = text
-        return text
+        return _statement(sql, self._native) if self.postgres else sql
+
+    def _new_cursor(self) -> Any:
+        """PostgreSQL (psycopg ≥ 3.2): a raw cursor, which takes the statement with the server's own
+        `$n` placeholders, so psycopg parses none of it (it caches its parse only of statements with
+        at most 50 values: the held-back writes sent as one statement have more). It is of the
+        connection's cursor class, so what instruments that (tracing, tests) sees these statements."""
+        if not self._native:
+            return self._dbapi.cursor()
+        return _raw_cursor_class(self._dbapi.cursor_factory)(self._dbapi)
 
     def _execute(self, sql: str, params: Sequence[Any]) -> None:
         if self._later:
-            self._send([(self._text(sql), tuple(params))])
+            self._send([(sql, tuple(params))])
         else:
             self._cursor.execute(self._text(sql), tuple(params))
 
@@ -121,8 +128,7 @@ class Raw:
         if not batch:
             return
         if self._defer:
-            text = self._text(sql)
-            self._later.extend((text, p, None, "") for p in batch)
+            self._later.extend((sql, p, None, "") for p in batch)
         else:
             self._cursor.executemany(self._text(sql), batch)
 
@@ -133,7 +139,7 @@ class Raw:
         a deferring Raw), else at once. `expect`: the rows it must change, else `StaleDataError(stale)`
         — raised at once, or when it was sent (always before the transaction commits: `flush`)."""
         if self._defer:
-            self._later.append((self._text(sql), tuple(params), expect, stale))
+            self._later.append((sql, tuple(params), expect, stale))
             return
         changed = self.run(sql, params)
         if expect is not None and changed != expect:
@@ -150,7 +156,7 @@ class Raw:
                     list(self._cursor.fetchall()) if self._cursor.description else int(self._cursor.rowcount)
                 )
             return out
-        cursors = self._send([(self._text(sql), tuple(params)) for sql, params in statements])
+        cursors = self._send([(sql, tuple(params)) for sql, params in statements])
         return [list(c.fetchall()) if c.description else int(c.rowcount) for c in cursors]
 
     def flush(self) -> None:
@@ -163,25 +169,118 @@ class Raw:
         statements (the last on this Raw's own cursor). A held-back write that did not change the
         rows it had to raises StaleDataError here; a failing statement raises the driver's error."""
         later, self._later = self._later, []
-        checks: list[tuple[Any, int, str]] = []
+        checks: list[tuple[Any, list[tuple[int, str]]]] = []
         cursors: list[Any] = []
+        used = 0  # spare cursors taken in this pipeline: each statement whose result is read has its own
+
+        def further() -> Any:
+            nonlocal used
+            if used == len(self._spare):
+                self._spare.append(self._new_cursor())  # kept: making one costs more than a statement
+            used += 1
+            return self._spare[used - 1]
+
         with self._dbapi.pipeline():
-            for text, params, expect, stale in later:
-                cursor = self._cursor if expect is None else self._dbapi.cursor()
-                cursor.execute(text, params)
-                if expect is not None:
-                    checks.append((cursor, expect, stale))
-            for i, (text, params) in enumerate(then):
-                cursor = self._cursor if i == len(then) - 1 else self._dbapi.cursor()
-                cursor.execute(text, params)
+            for sql, params, expects in _merged(later):
+                cursor = further() if expects else self._cursor
+                cursor.execute(self._text(sql), params)
+                if expects:
+                    checks.append((cursor, expects))
+            for i, (sql, params) in enumerate(then):
+                cursor = self._cursor if i == len(then) - 1 else further()
+                cursor.execute(self._text(sql), params)
                 cursors.append(cursor)
-        for cursor, expect, stale in checks:
-            if cursor.rowcount != expect:
-                raise StaleDataError(stale)
+        for cursor, expects in checks:
+            changed = cursor.fetchone() if len(expects) > 1 or cursor.description else (cursor.rowcount,)
+            for count, (expect, stale) in zip(changed, expects, strict=True):
+                if count != expect:
+                    raise StaleDataError(stale)
         return cursors
 
     def placeholders(self, n: int) -> str:
         return ", ".join("?" * n)
+
+
+_RawMixin: Any
+try:
+    from psycopg.raw_cursor import RawCursorMixin as _RawMixin
+except ImportError:  # no psycopg (SQLite only), or psycopg 3.1: `%s` placeholders
+    _RawMixin = None
+
+
+@lru_cache(maxsize=16)
+def _raw_cursor_class(factory: type) -> type:
+    """The connection's cursor class, taking `$n` placeholders (psycopg's RawCursor is the plain one)."""
+    return type(f"Raw{factory.__name__}", (_RawMixin, factory), {})
+
+
+@lru_cache(maxsize=1024)
+def _statement(sql: str, native: bool) -> str:
+    """A statement written with `?` placeholders as psycopg takes it: `$1, $2, …` (native) or `%s`."""
+    if not native:
+        return sql.replace("?", "%s")
+    parts = sql.split("?")
+    return "".join(f"{part}${i}" for i, part in enumerate(parts[:-1], 1)) + parts[-1]
+
+
+_WRITE = re.compile(r"(?:INSERT INTO|UPDATE|DELETE FROM) (hf_\w+) ")
+_TABLE = re.compile(r"\bhf_\w+")
+
+
+@lru_cache(maxsize=256)
+def _target(text: str) -> str | None:
+    """The table a write changes if it may share one statement with writes to other tables: an
+    INSERT, UPDATE or DELETE that names no other table and returns nothing; else None."""
+    found = _WRITE.match(text)
+    if found is None or " RETURNING " in text or set(_TABLE.findall(text)) != {found[1]}:
+        return None
+    return found[1]
+
+
+def _merged(
+    later: Sequence[tuple[str, tuple[Any, ...], int | None, str]],
+) -> list[tuple[str, tuple[Any, ...], list[tuple[int, str]]]]:
+    """Held-back writes as few statements: each run of writes to different tables becomes one
+    statement of data-modifying CTEs (one statement's parse, plan and execution on the server, and
+    one execute in psycopg, instead of one each). Writes to different tables that name no other table
+    cannot see one another's rows, so running them as one statement changes nothing; a second write to
+    a table starts a new statement, after the first. Each statement comes with the (rows, message)
+    checks of its guarded writes, read from its result: the rows each changed, in order."""
+    out: list[tuple[str, tuple[Any, ...], list[tuple[int, str]]]] = []
+    run: list[tuple[str, tuple[Any, ...], int | None, str]] = []
+    tables: set[str] = set()
+
+    def close() -> None:
+        if len(run) == 1:
+            text, params, expect, stale = run[0]
+            out.append((text, params, [] if expect is None else [(expect, stale)]))
+        elif run:
+            parts, counts, params, expects = [], [], [], []
+            for i, (text, values, expect, stale) in enumerate(run):
+                params.extend(values)
+                if expect is None and i == len(run) - 1 and not counts:
+                    parts.append(text)  # the main statement
+                    continue
+                parts.append(f"w{i} AS ({text}{' RETURNING 1' if expect is not None else ''})")
+                if expect is not None:
+                    counts.append(f"(SELECT count(*) FROM w{i})")
+                    expects.append((expect, stale))
+            main = parts.pop() if not counts else "SELECT " + ", ".join(counts)
+            out.append(("WITH " + ", ".join(parts) + " " + main, tuple(params), expects))
+        run.clear()
+        tables.clear()
+
+    for entry in later:
+        table = _target(entry[0])
+        if table is None or table in tables:
+            close()
+        if table is None:
+            out.append((entry[0], entry[1], [] if entry[2] is None else [(entry[2], entry[3])]))
+            continue
+        run.append(entry)
+        tables.add(table)
+    close()
+    return out
 
 
 @lru_cache(maxsize=4096)
