@@ -302,26 +302,29 @@ def completion_reads(
     raw: Raw, case_id: str, task_id: str
 ) -> tuple[CaseRecord | None, TaskRecord | None, list[TaskRecord], int, int]:
     """What a completion reads under the case lock, sent together (PostgreSQL: one round trip with
-    the `BEGIN`): the case row locked (`lock_case`), the step, the case's open steps, and the ids of
-    the newest stored directory and calendar (0: none)."""
+    the `BEGIN`): the case row locked (`lock_case`), then the step with the ids of the newest stored
+    directory and calendar (0: none; one statement), and the case's open steps."""
     found = raw.batch(
         [
             (
                 f"SELECT {CASE_COLUMNS} FROM hf_case WHERE id = ?" + (" FOR UPDATE" if raw.postgres else ""),
                 (case_id,),
             ),
-            (f"SELECT {_TASK_COLUMNS} FROM hf_task WHERE id = ?", (task_id,)),
+            (
+                f"SELECT {_TASK_COLUMNS}, (SELECT MAX(id) FROM hf_directory), (SELECT MAX(id) FROM hf_calendar)"
+                " FROM hf_task WHERE id = ?",
+                (task_id,),
+            ),
             (f"SELECT {_TASK_COLUMNS} FROM hf_task WHERE {_OPEN} ORDER BY {QUEUE_ORDER}", (case_id,)),
-            ("SELECT (SELECT MAX(id) FROM hf_directory), (SELECT MAX(id) FROM hf_calendar)", ()),
         ]
     )
-    cases, tasks, open_rows, versions = (r if isinstance(r, list) else [] for r in found)
+    cases, tasks, open_rows = (r if isinstance(r, list) else [] for r in found)
     return (
         case_record(raw, case_id, cases[0]) if cases else None,
-        _task_record(raw, tasks[0]) if tasks else None,
+        _task_record(raw, tasks[0][:-2]) if tasks else None,
         [_task_record(raw, r) for r in open_rows],
-        int(versions[0][0] or 0),
-        int(versions[0][1] or 0),
+        int(tasks[0][-2] or 0) if tasks else 0,
+        int(tasks[0][-1] or 0) if tasks else 0,
     )
 
 
@@ -447,20 +450,26 @@ def disarm(raw: Raw, ids: Sequence[str]) -> None:
 
 def close_armed_in_time(raw: Raw, owner: str, at: datetime) -> tuple[bool, bool, bool]:
     """Close a deadline still armed with no signal due yet (a step ended in time), and else read
-    whether it is open and armed: (closed now, open, armed). On PostgreSQL the update and the read
-    go out together (one round trip; after a closing update the read finds nothing open)."""
+    whether it is open and armed: (closed now, open, armed). On PostgreSQL one statement: the update,
+    and the row as it was before it (what matters only when the update changed nothing)."""
     when = raw.ts(at)
-    close = (
-        "UPDATE hf_deadline SET closed_at = ?, arm_at = NULL WHERE id = ? AND closed_at IS NULL AND arm_at >= ?",
-        (when, owner, when),
-    )
+    close = "UPDATE hf_deadline SET closed_at = ?, arm_at = NULL WHERE id = ? AND closed_at IS NULL AND arm_at >= ?"
     if not raw.postgres:
-        if raw.run(*close):
+        if raw.run(close, (when, owner, when)):
             return True, False, False
         return (False, *deadline_arm(raw, owner))
-    changed, found = raw.batch([close, (_ARM, (owner,))])
+    [found] = raw.batch(
+        [
+            (
+                f"WITH closed AS ({close} RETURNING 1) SELECT (SELECT count(*) FROM closed), count(id),"
+                " count(arm_at) FROM hf_deadline WHERE id = ? AND closed_at IS NULL",
+                (when, owner, when, owner),
+            )
+        ]
+    )
     assert isinstance(found, list)
-    return bool(changed), bool(found), bool(found) and found[0][0] is not None
+    changed, open_, armed = found[0]
+    return (True, False, False) if changed else (False, bool(open_), bool(armed))
 
 
 _ARM = "SELECT arm_at FROM hf_deadline WHERE id = ? AND closed_at IS NULL"

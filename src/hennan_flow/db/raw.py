@@ -225,6 +225,7 @@ def _statement(sql: str, native: bool) -> str:
 
 _WRITE = re.compile(r"(?:INSERT INTO|UPDATE|DELETE FROM) (hf_\w+) ")
 _TABLE = re.compile(r"\bhf_\w+")
+_LOCK = "SELECT pg_advisory_xact_lock("  # a lock on no row or table (the outbox's order, hotpath.outbox_lock)
 
 
 @lru_cache(maxsize=256)
@@ -271,6 +272,9 @@ def _merged(
         tables.clear()
 
     for entry in later:
+        if entry[0].startswith(_LOCK) and run:
+            out.append((entry[0], entry[1], []))  # taken before the run, which goes on after it
+            continue
         table = _target(entry[0])
         if table is None or table in tables:
             close()
