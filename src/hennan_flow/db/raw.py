@@ -29,6 +29,8 @@ from ..clock.instants import as_utc, local_iso
 
 __all__ = ["Raw"]
 
+_last_ts: tuple[datetime | None, str] = (None, "")  # the instant `Raw.ts` formatted last, and its text
+
 
 class Raw:
     """The DBAPI cursor of a SQLAlchemy connection, with the two dialects' differences hidden."""
@@ -59,18 +61,24 @@ class Raw:
         """An instant as the column stores it."""
         if value is None:
             return None
-        value = value.astimezone(UTC) if value.tzinfo else value
         if self.postgres:
-            return value
-        return "%04d-%02d-%02d %02d:%02d:%02d.%06d" % (  # noqa: UP031 - the hot path; strftime is slower
-            value.year,
-            value.month,
-            value.day,
-            value.hour,
-            value.minute,
-            value.second,
-            value.microsecond,
+            return value.astimezone(UTC) if value.tzinfo else value
+        global _last_ts
+        last = _last_ts  # an operation writes the same instant to several rows: ~17 calls, ~6 instants
+        if last[0] == value:
+            return last[1]
+        utc = value.astimezone(UTC) if value.tzinfo else value
+        text = "%04d-%02d-%02d %02d:%02d:%02d.%06d" % (  # noqa: UP031 - the hot path; strftime is slower
+            utc.year,
+            utc.month,
+            utc.day,
+            utc.hour,
+            utc.minute,
+            utc.second,
+            utc.microsecond,
         )
+        _last_ts = (value, text)  # one tuple, swapped whole: safe between threads
+        return text
 
     @staticmethod
     def instant(value: Any) -> datetime | None:
