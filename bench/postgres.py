@@ -635,7 +635,9 @@ if __name__ == "__main__":
         parser.add_argument("--quick", action="store_true")
         parser.add_argument("--no-sweep", action="store_true")
         parser.add_argument(
-            "--only-seq", action="store_true", help="only the seq10 and seq100 shapes (no processes, no sweep)"
+            "--only-seq",
+            action="store_true",
+            help="only the seq10 and seq100 shapes (no processes, no sweep)",
         )
         parser.add_argument("--json", help="write the figures to this file")
         args = parser.parse_args()

@@ -529,9 +529,7 @@ def signal_views(raw: Raw, owners: Sequence[str]) -> list[tuple[Any, ...]]:
 OUTBOX_LOCK_ID = 0x68665F6F7574  # pg_advisory_xact_lock key, "hf_out"
 
 
-def _insert_many(
-    raw: Raw, table: str, columns: str, rows: Sequence[Sequence[Any]], then: str = ""
-) -> None:
+def _insert_many(raw: Raw, table: str, columns: str, rows: Sequence[Sequence[Any]], then: str = "") -> None:
     """One multi-row INSERT per chunk of rows (`then`: its ON CONFLICT clause)."""
     placeholders = "(" + ", ".join(["?"] * (columns.count(",") + 1)) + ")"
     for start in range(0, len(rows), CHUNK):

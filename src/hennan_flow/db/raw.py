@@ -20,6 +20,7 @@ import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import Connection
@@ -165,7 +166,8 @@ class Raw:
                 )
             return out
         cursors = self._send([(sql, tuple(params)) for sql, params in statements])
-        return [list(c.fetchall()) if c.description else int(c.rowcount) for c in cursors]
+        # (the result's status, not `description`: psycopg builds that anew, a Column a column, each time)
+        return [list(c.fetchall()) if c.pgresult.status == _ROWS else int(c.rowcount) for c in cursors]
 
     def flush(self) -> None:
         """Send the held-back writes now (the transaction is about to commit, or the ORM to speak)."""
@@ -199,7 +201,7 @@ class Raw:
                 cursor.execute(self._text(sql), params)
                 cursors.append(cursor)
         for cursor, expects in checks:
-            changed = cursor.fetchone() if len(expects) > 1 or cursor.description else (cursor.rowcount,)
+            changed = cursor.fetchone() if cursor.pgresult.status == _ROWS else (cursor.rowcount,)
             for count, (expect, stale) in zip(changed, expects, strict=True):
                 if count != expect:
                     raise StaleDataError(stale)
@@ -209,11 +211,15 @@ class Raw:
         return ", ".join("?" * n)
 
 
-_RawMixin: Any
+_RawMixin: Any = None
+_ROWS: Any = None
 try:
+    from psycopg.pq import ExecStatus
+
+    _ROWS = ExecStatus.TUPLES_OK  # a result with rows (a SELECT, or a statement's main SELECT)
     from psycopg.raw_cursor import RawCursorMixin as _RawMixin
 except ImportError:  # no psycopg (SQLite only), or psycopg 3.1: `%s` placeholders
-    _RawMixin = None
+    pass
 
 
 @lru_cache(maxsize=16)
@@ -253,43 +259,61 @@ def _merged(
     statement of data-modifying CTEs (one statement's parse, plan and execution on the server, and
     one execute in psycopg, instead of one each). Writes to different tables that name no other table
     cannot see one another's rows, so running them as one statement changes nothing; a second write to
-    a table starts a new statement, after the first. Each statement comes with the (rows, message)
-    checks of its guarded writes, read from its result: the rows each changed, in order."""
+    a table starts a new statement, after the first; the outbox lock, which names no table, is taken
+    before the run it would split (still before the outbox's rows). Each statement comes with the
+    (rows, message) checks of its guarded writes, read from its result: the rows each changed."""
     out: list[tuple[str, tuple[Any, ...], list[tuple[int, str]]]] = []
-    run: list[tuple[str, tuple[Any, ...], int | None, str]] = []
+    for text, members, guarded in _plan(tuple((sql, expect is not None) for sql, _p, expect, _s in later)):
+        params = (
+            later[members[0]][1]
+            if len(members) == 1
+            else tuple(chain.from_iterable(later[i][1] for i in members))
+        )
+        out.append((text, params, [(int(later[i][2] or 0), later[i][3]) for i in guarded]))
+    return out
+
+
+@lru_cache(maxsize=512)
+def _plan(later: tuple[tuple[str, bool], ...]) -> list[tuple[str, list[int], list[int]]]:
+    """`_merged`'s statements for held-back writes (their texts, and whether each is guarded): each
+    statement's text, the writes it holds (their values in this order) and its guarded ones. The
+    same step sends the same writes: the plan is made once."""
+    out: list[tuple[str, list[int], list[int]]] = []
+    run: list[int] = []
     tables: set[str] = set()
 
     def close() -> None:
         if len(run) == 1:
-            text, params, expect, stale = run[0]
-            out.append((text, params, [] if expect is None else [(expect, stale)]))
+            out.append((later[run[0]][0], list(run), [run[0]] if later[run[0]][1] else []))
         elif run:
-            parts, counts, params, expects = [], [], [], []
-            for i, (text, values, expect, stale) in enumerate(run):
-                params.extend(values)
-                if expect is None and i == len(run) - 1 and not counts:
+            parts: list[str] = []
+            counts: list[str] = []
+            guarded: list[int] = []
+            for n, i in enumerate(run):
+                text, is_guarded = later[i]
+                if not is_guarded and n == len(run) - 1 and not counts:
                     parts.append(text)  # the main statement
                     continue
-                parts.append(f"w{i} AS ({text}{' RETURNING 1' if expect is not None else ''})")
-                if expect is not None:
-                    counts.append(f"(SELECT count(*) FROM w{i})")
-                    expects.append((expect, stale))
+                parts.append(f"w{n} AS ({text}{' RETURNING 1' if is_guarded else ''})")
+                if is_guarded:
+                    counts.append(f"(SELECT count(*) FROM w{n})")
+                    guarded.append(i)
             main = parts.pop() if not counts else "SELECT " + ", ".join(counts)
-            out.append(("WITH " + ", ".join(parts) + " " + main, tuple(params), expects))
+            out.append(("WITH " + ", ".join(parts) + " " + main, list(run), guarded))
         run.clear()
         tables.clear()
 
-    for entry in later:
-        if entry[0].startswith(_LOCK) and run:
-            out.append((entry[0], entry[1], []))  # taken before the run, which goes on after it
+    for i, (text, is_guarded) in enumerate(later):
+        if text.startswith(_LOCK) and run:
+            out.append((text, [i], []))  # taken before the run, which goes on after it
             continue
-        table = _target(entry[0])
+        table = _target(text)
         if table is None or table in tables:
             close()
         if table is None:
-            out.append((entry[0], entry[1], [] if entry[2] is None else [(entry[2], entry[3])]))
+            out.append((text, [i], [i] if is_guarded else []))
             continue
-        run.append(entry)
+        run.append(i)
         tables.add(table)
     close()
     return out
