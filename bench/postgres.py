@@ -21,7 +21,7 @@ never corrupt); `autovacuum=off` so the per-step WAL and CPU figures hold only t
 - the sweep of 1,000 due signals among 10k and 100k open steps (bulk-loaded with SQL), one sweeper
   and two sweepers at once.
 
-    python bench/postgres.py [--quick] [--json FILE]   # the section alone
+    python bench/postgres.py [--quick] [--only-seq] [--json FILE]   # the section alone
 """
 
 from __future__ import annotations
@@ -550,8 +550,9 @@ def sweep(cluster: Cluster, sizes: tuple[int, ...], rounds: int) -> dict[str, An
 
 
 # -- the section -----------------------------------------------------------------------------------
-def main(quick: bool = False, sweeps: bool = True) -> dict[str, Any]:
-    """Run the section; print its table; the `pg` figures (or {"skipped": reason})."""
+def main(quick: bool = False, sweeps: bool = True, only_seq: bool = False) -> dict[str, Any]:
+    """Run the section; print its table; the `pg` figures (or {"skipped": reason}). `only_seq`:
+    the `seq10` and `seq100` shapes alone (no processes, no sweep), for pairing two checkouts."""
     reason = absent()
     if reason is not None:
         print(f"  PostgreSQL: skipped ({reason})")
@@ -582,10 +583,13 @@ def main(quick: bool = False, sweeps: bool = True) -> dict[str, Any]:
                     f" {p['transactions']:4.2f} transactions {p['wal_bytes']:8.0f} WAL bytes"
                     f" {p['server_cpu_ms']:6.2f} ms server CPU"
                 )
-        seconds, prounds = (3.0, 2) if quick else (6.0, 3)
-        out["processes"] = processes(cluster, seconds, prounds, outbox=False)
-        out["processes_outbox"] = processes(cluster, seconds, prounds, outbox=True)
-        for key in ("processes", "processes_outbox"):
+        if only_seq:
+            sweeps = False
+        else:
+            seconds, prounds = (3.0, 2) if quick else (6.0, 3)
+            out["processes"] = processes(cluster, seconds, prounds, outbox=False)
+            out["processes_outbox"] = processes(cluster, seconds, prounds, outbox=True)
+        for key in () if only_seq else ("processes", "processes_outbox"):
             p = out[key]
             print(
                 f"  pg {key:<17} one process {p['one_process_cases_per_s']['median']:6.1f} cases/s; two:"
@@ -604,9 +608,15 @@ def main(quick: bool = False, sweeps: bool = True) -> dict[str, Any]:
     out["per_step"] = {"seq10": hf10, "seq100": hf100}
     out["seq10_vs_naive"] = out["seq10"]["ratio"]
     out["seq100_vs_naive"] = out["seq100"]["ratio"]
+    out["total_seconds"] = round(time.perf_counter() - started, 1)
+    if only_seq:
+        print(
+            f"  pg ratios: seq10_vs_naive = {out['seq10_vs_naive']:.2f},"
+            f" seq100_vs_naive = {out['seq100_vs_naive']:.2f}; {out['total_seconds']} s"
+        )
+        return out
     out["two_processes_over_one"] = out["processes"]["ratio"]
     out["two_processes_over_one_outbox"] = out["processes_outbox"]["ratio"]
-    out["total_seconds"] = round(time.perf_counter() - started, 1)
     print(
         f"  pg ratios: seq10_vs_naive = {out['seq10_vs_naive']:.2f}, seq100_vs_naive = {out['seq100_vs_naive']:.2f},"
         f" two_processes_over_one = {out['two_processes_over_one']:.2f}"
@@ -624,8 +634,13 @@ if __name__ == "__main__":
         parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
         parser.add_argument("--quick", action="store_true")
         parser.add_argument("--no-sweep", action="store_true")
+        parser.add_argument(
+            "--only-seq",
+            action="store_true",
+            help="only the seq10 and seq100 shapes (no processes, no sweep)",
+        )
         parser.add_argument("--json", help="write the figures to this file")
         args = parser.parse_args()
-        figures = main(args.quick, not args.no_sweep)
+        figures = main(args.quick, not args.no_sweep, args.only_seq)
         if args.json:
             Path(args.json).write_text(json.dumps(figures, indent=2, ensure_ascii=False), encoding="utf-8")

@@ -10,6 +10,7 @@ ordering lock. docs/scale.md says what each list means on a distributed PostgreS
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -38,7 +39,8 @@ class Log:
                 values.extend(row.values())
             elif row is not None:
                 values.extend(row)
-        self.statements.append((" ".join(str(sql).split()), values))
+        # placeholders shown as %s whether the cursor took psycopg's or the server's own ($1: db/raw.py)
+        self.statements.append((re.sub(r"\$\d+", "%s", " ".join(str(sql).split())), values))
 
     def take(self) -> list[tuple[str, list[Any]]]:
         out, self.statements = self.statements, []
@@ -98,8 +100,11 @@ KEYED_BY_ROW = (
     " t.doc_order, t.claimed_by, c.definition_id FROM hf_task t JOIN hf_case c ON c.id = t.case_id WHERE t.id = ",
     "SELECT id, case_id, step, name, department, state, ready_at, ended_at, actor, doc_order, claimed_by"
     " FROM hf_task WHERE id = ",
-    "UPDATE hf_deadline SET closed_at = %s, arm_at = NULL WHERE id = ",
-    "SELECT arm_at FROM hf_deadline WHERE id = ",  # sent with that update: is it open, armed?
+    # a completion's step, with the reference tables' versions (each shard holds those tables)
+    "SELECT id, case_id, step, name, department, state, ready_at, ended_at, actor, doc_order, claimed_by,"
+    " (SELECT MAX(id) FROM hf_directory), (SELECT MAX(id) FROM hf_calendar) FROM hf_task WHERE id = ",
+    # a step's deadline closed if in time, and else read (is it open, armed?): one statement
+    "WITH closed AS (UPDATE hf_deadline SET closed_at = %s, arm_at = NULL WHERE id = ",
     "SELECT hf_deadline.case_id FROM hf_deadline WHERE hf_deadline.id IN ",
     "SELECT hf_deadline.id, hf_deadline.case_id, ",
     "UPDATE hf_deadline SET arm_at = NULL, ",

@@ -16,9 +16,11 @@ function call in the process, so nothing is held back.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import Connection
@@ -27,6 +29,8 @@ from sqlalchemy.orm.exc import StaleDataError
 from ..clock.instants import as_utc, local_iso
 
 __all__ = ["Raw"]
+
+_last_ts: tuple[datetime | None, str] = (None, "")  # the instant `Raw.ts` formatted last, and its text
 
 
 class Raw:
@@ -46,29 +50,36 @@ class Raw:
         assert dbapi is not None
         self.postgres = postgres
         self._dbapi = dbapi
-        self._cursor = dbapi.cursor()
-        self._sql: dict[str, str] = {}
+        self._native = postgres and _RawMixin is not None
+        self._cursor = self._new_cursor()
         self._defer = defer and postgres
         # held-back writes: (sql text, params, rows it must change or None, the conflict's message)
         self._later: list[tuple[str, tuple[Any, ...], int | None, str]] = []
+        self._spare: list[Any] = []  # cursors for a pipeline's further results, reused
 
     # -- values ----------------------------------------------------------------------------
     def ts(self, value: datetime | None) -> Any:
         """An instant as the column stores it."""
         if value is None:
             return None
-        value = value.astimezone(UTC) if value.tzinfo else value
         if self.postgres:
-            return value
-        return "%04d-%02d-%02d %02d:%02d:%02d.%06d" % (  # noqa: UP031 - the hot path; strftime is slower
-            value.year,
-            value.month,
-            value.day,
-            value.hour,
-            value.minute,
-            value.second,
-            value.microsecond,
+            return value.astimezone(UTC) if value.tzinfo else value
+        global _last_ts
+        last = _last_ts  # an operation writes the same instant to several rows: ~17 calls, ~6 instants
+        if last[0] == value:
+            return last[1]
+        utc = value.astimezone(UTC) if value.tzinfo else value
+        text = "%04d-%02d-%02d %02d:%02d:%02d.%06d" % (  # noqa: UP031 - the hot path; strftime is slower
+            utc.year,
+            utc.month,
+            utc.day,
+            utc.hour,
+            utc.minute,
+            utc.second,
+            utc.microsecond,
         )
+        _last_ts = (value, text)  # one tuple, swapped whole: safe between threads
+        return text
 
     @staticmethod
     def instant(value: Any) -> datetime | None:
@@ -90,15 +101,20 @@ class Raw:
 
     # -- statements ------------------------------------------------------------------------
     def _text(self, sql: str) -> str:
-        text = self._sql.get(sql)
-        if text is None:
-            text = sql.replace("?", "%s") if self.postgres else sql
-            self._sql[sql] = text
-        return text
+        return _statement(sql, self._native) if self.postgres else sql
+
+    def _new_cursor(self) -> Any:
+        """PostgreSQL (psycopg ≥ 3.2): a raw cursor, which takes the statement with the server's own
+        `$n` placeholders, so psycopg parses none of it (it caches its parse only of statements with
+        at most 50 values: the held-back writes sent as one statement have more). It is of the
+        connection's cursor class, so what instruments that (tracing, tests) sees these statements."""
+        if not self._native:
+            return self._dbapi.cursor()
+        return _raw_cursor_class(self._dbapi.cursor_factory)(self._dbapi)
 
     def _execute(self, sql: str, params: Sequence[Any]) -> None:
         if self._later:
-            self._send([(self._text(sql), tuple(params))])
+            self._send([(sql, tuple(params))])
         else:
             self._cursor.execute(self._text(sql), tuple(params))
 
@@ -121,8 +137,7 @@ class Raw:
         if not batch:
             return
         if self._defer:
-            text = self._text(sql)
-            self._later.extend((text, p, None, "") for p in batch)
+            self._later.extend((sql, p, None, "") for p in batch)
         else:
             self._cursor.executemany(self._text(sql), batch)
 
@@ -133,7 +148,7 @@ class Raw:
         a deferring Raw), else at once. `expect`: the rows it must change, else `StaleDataError(stale)`
         — raised at once, or when it was sent (always before the transaction commits: `flush`)."""
         if self._defer:
-            self._later.append((self._text(sql), tuple(params), expect, stale))
+            self._later.append((sql, tuple(params), expect, stale))
             return
         changed = self.run(sql, params)
         if expect is not None and changed != expect:
@@ -150,8 +165,9 @@ class Raw:
                     list(self._cursor.fetchall()) if self._cursor.description else int(self._cursor.rowcount)
                 )
             return out
-        cursors = self._send([(self._text(sql), tuple(params)) for sql, params in statements])
-        return [list(c.fetchall()) if c.description else int(c.rowcount) for c in cursors]
+        cursors = self._send([(sql, tuple(params)) for sql, params in statements])
+        # (the result's status, not `description`: psycopg builds that anew, a Column a column, each time)
+        return [list(c.fetchall()) if c.pgresult.status == _ROWS else int(c.rowcount) for c in cursors]
 
     def flush(self) -> None:
         """Send the held-back writes now (the transaction is about to commit, or the ORM to speak)."""
@@ -163,25 +179,144 @@ class Raw:
         statements (the last on this Raw's own cursor). A held-back write that did not change the
         rows it had to raises StaleDataError here; a failing statement raises the driver's error."""
         later, self._later = self._later, []
-        checks: list[tuple[Any, int, str]] = []
+        checks: list[tuple[Any, list[tuple[int, str]]]] = []
         cursors: list[Any] = []
+        used = 0  # spare cursors taken in this pipeline: each statement whose result is read has its own
+
+        def further() -> Any:
+            nonlocal used
+            if used == len(self._spare):
+                self._spare.append(self._new_cursor())  # kept: making one costs more than a statement
+            used += 1
+            return self._spare[used - 1]
+
         with self._dbapi.pipeline():
-            for text, params, expect, stale in later:
-                cursor = self._cursor if expect is None else self._dbapi.cursor()
-                cursor.execute(text, params)
-                if expect is not None:
-                    checks.append((cursor, expect, stale))
-            for i, (text, params) in enumerate(then):
-                cursor = self._cursor if i == len(then) - 1 else self._dbapi.cursor()
-                cursor.execute(text, params)
+            for sql, params, expects in _merged(later):
+                cursor = further() if expects else self._cursor
+                cursor.execute(self._text(sql), params)
+                if expects:
+                    checks.append((cursor, expects))
+            for i, (sql, params) in enumerate(then):
+                cursor = self._cursor if i == len(then) - 1 else further()
+                cursor.execute(self._text(sql), params)
                 cursors.append(cursor)
-        for cursor, expect, stale in checks:
-            if cursor.rowcount != expect:
-                raise StaleDataError(stale)
+        for cursor, expects in checks:
+            changed = cursor.fetchone() if cursor.pgresult.status == _ROWS else (cursor.rowcount,)
+            for count, (expect, stale) in zip(changed, expects, strict=True):
+                if count != expect:
+                    raise StaleDataError(stale)
         return cursors
 
     def placeholders(self, n: int) -> str:
         return ", ".join("?" * n)
+
+
+_RawMixin: Any = None
+_ROWS: Any = None
+try:
+    from psycopg.pq import ExecStatus
+
+    _ROWS = ExecStatus.TUPLES_OK  # a result with rows (a SELECT, or a statement's main SELECT)
+    from psycopg.raw_cursor import RawCursorMixin as _RawMixin
+except ImportError:  # no psycopg (SQLite only), or psycopg 3.1: `%s` placeholders
+    pass
+
+
+@lru_cache(maxsize=16)
+def _raw_cursor_class(factory: type) -> type:
+    """The connection's cursor class, taking `$n` placeholders (psycopg's RawCursor is the plain one)."""
+    return type(f"Raw{factory.__name__}", (_RawMixin, factory), {})
+
+
+@lru_cache(maxsize=1024)
+def _statement(sql: str, native: bool) -> str:
+    """A statement written with `?` placeholders as psycopg takes it: `$1, $2, …` (native) or `%s`."""
+    if not native:
+        return sql.replace("?", "%s")
+    parts = sql.split("?")
+    return "".join(f"{part}${i}" for i, part in enumerate(parts[:-1], 1)) + parts[-1]
+
+
+_WRITE = re.compile(r"(?:INSERT INTO|UPDATE|DELETE FROM) (hf_\w+) ")
+_TABLE = re.compile(r"\bhf_\w+")
+_LOCK = "SELECT pg_advisory_xact_lock("  # a lock on no row or table (the outbox's order, hotpath.outbox_lock)
+
+
+@lru_cache(maxsize=256)
+def _target(text: str) -> str | None:
+    """The table a write changes if it may share one statement with writes to other tables: an
+    INSERT, UPDATE or DELETE that names no other table and returns nothing; else None."""
+    found = _WRITE.match(text)
+    if found is None or " RETURNING " in text or set(_TABLE.findall(text)) != {found[1]}:
+        return None
+    return found[1]
+
+
+def _merged(
+    later: Sequence[tuple[str, tuple[Any, ...], int | None, str]],
+) -> list[tuple[str, tuple[Any, ...], list[tuple[int, str]]]]:
+    """Held-back writes as few statements: each run of writes to different tables becomes one
+    statement of data-modifying CTEs (one statement's parse, plan and execution on the server, and
+    one execute in psycopg, instead of one each). Writes to different tables that name no other table
+    cannot see one another's rows, so running them as one statement changes nothing; a second write to
+    a table starts a new statement, after the first; the outbox lock, which names no table, is taken
+    before the run it would split (still before the outbox's rows). Each statement comes with the
+    (rows, message) checks of its guarded writes, read from its result: the rows each changed."""
+    out: list[tuple[str, tuple[Any, ...], list[tuple[int, str]]]] = []
+    for text, members, guarded in _plan(tuple((sql, expect is not None) for sql, _p, expect, _s in later)):
+        params = (
+            later[members[0]][1]
+            if len(members) == 1
+            else tuple(chain.from_iterable(later[i][1] for i in members))
+        )
+        out.append((text, params, [(int(later[i][2] or 0), later[i][3]) for i in guarded]))
+    return out
+
+
+@lru_cache(maxsize=512)
+def _plan(later: tuple[tuple[str, bool], ...]) -> list[tuple[str, list[int], list[int]]]:
+    """`_merged`'s statements for held-back writes (their texts, and whether each is guarded): each
+    statement's text, the writes it holds (their values in this order) and its guarded ones. The
+    same step sends the same writes: the plan is made once."""
+    out: list[tuple[str, list[int], list[int]]] = []
+    run: list[int] = []
+    tables: set[str] = set()
+
+    def close() -> None:
+        if len(run) == 1:
+            out.append((later[run[0]][0], list(run), [run[0]] if later[run[0]][1] else []))
+        elif run:
+            parts: list[str] = []
+            counts: list[str] = []
+            guarded: list[int] = []
+            for n, i in enumerate(run):
+                text, is_guarded = later[i]
+                if not is_guarded and n == len(run) - 1 and not counts:
+                    parts.append(text)  # the main statement
+                    continue
+                parts.append(f"w{n} AS ({text}{' RETURNING 1' if is_guarded else ''})")
+                if is_guarded:
+                    counts.append(f"(SELECT count(*) FROM w{n})")
+                    guarded.append(i)
+            main = parts.pop() if not counts else "SELECT " + ", ".join(counts)
+            out.append(("WITH " + ", ".join(parts) + " " + main, list(run), guarded))
+        run.clear()
+        tables.clear()
+
+    for i, (text, is_guarded) in enumerate(later):
+        if text.startswith(_LOCK) and run:
+            out.append((text, [i], []))  # taken before the run, which goes on after it
+            continue
+        table = _target(text)
+        if table is None or table in tables:
+            close()
+        if table is None:
+            out.append((text, [i], [i] if is_guarded else []))
+            continue
+        run.append(i)
+        tables.add(table)
+    close()
+    return out
 
 
 @lru_cache(maxsize=4096)
