@@ -38,6 +38,7 @@ from .engine_steps import do_engine_steps, skip_idle_waiting_walks
 from .instances import MAX_INSTANCES
 from .sandbox import Sandbox, expression_failed
 from .state import Dump, StateCodec, forget_fragment
+from .task_state import quiet_state_logging
 from .timers import due_instant
 
 __all__ = [
@@ -59,6 +60,7 @@ __all__ = [
 
 SPIFF_VERSION = metadata.version("SpiffWorkflow")
 use_for_spiff_tasks()  # time-ordered task ids: new step rows land beside the last ones (ids.py)
+quiet_state_logging()  # no log details built for records the logger drops (task_state.py)
 SPIFF_LOGGERS = ("spiff", "spiff.task", "spiff.workflow", "spiff.data", "spiff.dmn")
 
 
