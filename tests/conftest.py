@@ -191,6 +191,15 @@ def migrated_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
+def pg_sim(postgres: PostgresCluster) -> Iterator[tuple[Any, Any]]:
+    """An engine on a fresh PostgreSQL simulation database of the review-clock bundle, and its clock."""
+    from helpers import CLOCK_BUNDLE, CLOCK_START, simulation
+
+    with simulation(postgres.create_database(), CLOCK_BUNDLE, CLOCK_START) as sim:
+        yield sim
+
+
+@pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'hf.db'}"
 

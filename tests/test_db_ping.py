@@ -3,23 +3,15 @@ replaced before use, a busy one costs no extra round trip (db/session.py `PING_A
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from helpers import CLOCK_BUNDLE, CLOCK_START, simulation
 from hennan_flow.db import session as db_session
 from hennan_flow.engine import Engine, SimulatedClock
 from test_shardable import logged
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def sim(postgres: Any) -> Iterator[tuple[Engine, SimulatedClock, Any]]:
-    with simulation(postgres.create_database(), CLOCK_BUNDLE, CLOCK_START) as (engine, clock):
-        yield engine, clock, postgres
 
 
 def backend_pid(engine: Engine) -> int:
@@ -30,9 +22,9 @@ def backend_pid(engine: Engine) -> int:
 
 
 def test_a_pooled_connection_whose_server_end_died_while_idle_is_replaced(
-    sim: tuple[Engine, SimulatedClock, Any], monkeypatch: pytest.MonkeyPatch
+    pg_sim: tuple[Engine, SimulatedClock], postgres: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    engine, _clock, cluster = sim
+    (engine, _clock), cluster = pg_sim, postgres
     case = engine.start_case("review_clock")
     pid = backend_pid(engine)
     with cluster.connect("postgres") as admin:  # the server ends the idle pooled session
@@ -44,9 +36,9 @@ def test_a_pooled_connection_whose_server_end_died_while_idle_is_replaced(
 
 
 def test_a_connection_used_a_moment_ago_is_not_pinged(
-    sim: tuple[Engine, SimulatedClock, Any], monkeypatch: pytest.MonkeyPatch
+    pg_sim: tuple[Engine, SimulatedClock], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    engine, _clock, _cluster = sim
+    engine, _clock = pg_sim
     monkeypatch.setattr(db_session, "PING_AFTER_S", 3600.0)
     log = logged(engine)
     engine.start_case("review_clock")

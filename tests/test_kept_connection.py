@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event, text
 
-from helpers import ACCEPT, CLOCK_BUNDLE, CLOCK_START, REVIEW_LIB, migrated, simulation
+from helpers import ACCEPT, REVIEW_LIB, migrated
 from hennan_flow import Engine
 from hennan_flow.db import session as db_session
 from hennan_flow.db.session import KeptConnection, make_engine, write_sessions
@@ -173,12 +173,6 @@ def test_a_forked_child_never_uses_the_parents_connections(engine: Engine) -> No
 # -- PostgreSQL -------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def pg(postgres: Any) -> Iterator[tuple[Engine, SimulatedClock, Any]]:
-    with simulation(postgres.create_database(), CLOCK_BUNDLE, CLOCK_START) as (engine, clock):
-        yield engine, clock, postgres
-
-
 def _write_pid(engine: Engine) -> int:
     with engine.context.write() as tx:
         found = tx.raw.row("SELECT pg_backend_pid()")
@@ -193,9 +187,9 @@ def _terminate(cluster: Any, pid: int) -> None:
 
 @pytest.mark.postgres
 def test_a_kept_connection_whose_server_end_died_while_idle_is_replaced(
-    pg: tuple[Engine, SimulatedClock, Any], monkeypatch: pytest.MonkeyPatch
+    pg_sim: tuple[Engine, SimulatedClock], postgres: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    engine, _clock, cluster = pg
+    (engine, _clock), cluster = pg_sim, postgres
     case = engine.start_case("review_clock")
     pid = _write_pid(engine)
     _terminate(cluster, pid)
@@ -206,11 +200,11 @@ def test_a_kept_connection_whose_server_end_died_while_idle_is_replaced(
 
 @pytest.mark.postgres
 def test_a_kept_connection_broken_unseen_fails_one_transaction_and_is_replaced(
-    pg: tuple[Engine, SimulatedClock, Any], monkeypatch: pytest.MonkeyPatch
+    pg_sim: tuple[Engine, SimulatedClock], postgres: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Used a moment ago, it is not pinged (as the pool does): the transaction on it fails, and the
     broken connection goes to the pool, which replaces it; the next transaction works."""
-    engine, _clock, cluster = pg
+    (engine, _clock), cluster = pg_sim, postgres
     monkeypatch.setattr(db_session, "PING_AFTER_S", 3600.0)
     pid = _write_pid(engine)
     _terminate(cluster, pid)

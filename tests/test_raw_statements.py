@@ -10,14 +10,13 @@ instants are stored as UTC text, the same for the same instant whatever its zone
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 from sqlalchemy.orm.exc import StaleDataError
 
-from helpers import CLOCK_BUNDLE, CLOCK_START, read, rows, simulation
+from helpers import read, rows
 from hennan_flow.db import hotpath
 from hennan_flow.db.models import CaseRow
 from hennan_flow.db.raw import Raw, _merged, _statement
@@ -85,34 +84,35 @@ def test_sqlite_instants_are_utc_text_whatever_the_zone_and_the_previous_call() 
 # -- on PostgreSQL -----------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def sim(postgres: Any) -> Iterator[tuple[Engine, SimulatedClock]]:
-    with simulation(postgres.create_database(), CLOCK_BUNDLE, CLOCK_START) as sim:
-        yield sim
-
-
 @pytest.mark.postgres
-def test_a_merged_guarded_write_that_misses_fails_the_transaction_before_its_commit(
-    sim: tuple[Engine, SimulatedClock],
+@pytest.mark.parametrize(
+    "before",
+    [
+        EVENT,  # merged: the guarded write is part of one statement with the event
+        "UPDATE hf_case SET error = 'written' WHERE id = ?",  # alone: a second write to hf_case
+    ],
+)
+def test_a_guarded_write_that_misses_fails_the_transaction_before_its_commit(
+    pg_sim: tuple[Engine, SimulatedClock], before: str
 ) -> None:
-    engine, _clock = sim
+    engine, _clock = pg_sim
     case = engine.start_case("review_clock")
     events = len(rows(engine, "SELECT id FROM hf_event"))
     with pytest.raises(StaleDataError, match="changed under"), engine.context.write() as tx:
         raw = tx.raw
-        raw.later(EVENT, (case.id, "bench.test"))
-        raw.later(GUARDED, (case.id, 999), expect=1, stale="changed under")  # one statement with the event
+        raw.later(before, (case.id, "bench.test") if before == EVENT else (case.id,))
+        raw.later(GUARDED, (case.id, 999), expect=1, stale="changed under")
         raw.later("UPDATE hf_task SET actor = 'written' WHERE case_id = ?", (case.id,))
     assert len(rows(engine, "SELECT id FROM hf_event")) == events  # nothing of it was committed
     assert rows(engine, "SELECT actor FROM hf_task") == [(None,)]
     with read(engine) as session:
         row = session.get(CaseRow, case.id)
-        assert row is not None and row.rev == 1
+        assert row is not None and row.error is None and row.rev == 1
 
 
 @pytest.mark.postgres
-def test_merged_writes_to_different_tables_are_all_written(sim: tuple[Engine, SimulatedClock]) -> None:
-    engine, _clock = sim
+def test_merged_writes_to_different_tables_are_all_written(pg_sim: tuple[Engine, SimulatedClock]) -> None:
+    engine, _clock = pg_sim
     case = engine.start_case("review_clock")
     with engine.context.write() as tx:
         raw = tx.raw
@@ -130,9 +130,9 @@ def test_merged_writes_to_different_tables_are_all_written(sim: tuple[Engine, Si
 
 @pytest.mark.postgres
 def test_a_step_deadline_is_closed_in_time_or_read_open_and_armed_in_one_statement(
-    sim: tuple[Engine, SimulatedClock],
+    pg_sim: tuple[Engine, SimulatedClock],
 ) -> None:
-    engine, _clock = sim
+    engine, _clock = pg_sim
     case = engine.start_case("review_clock")
     [task] = case.ready
     [(owner, arm)] = rows(engine, "SELECT id, arm_at FROM hf_deadline WHERE task_id = ?", (task.id,))
@@ -149,14 +149,14 @@ def test_a_step_deadline_is_closed_in_time_or_read_open_and_armed_in_one_stateme
 
 
 @pytest.mark.postgres
-def test_a_completion_on_postgresql_sends_few_statements(sim: tuple[Engine, SimulatedClock]) -> None:
+def test_a_completion_on_postgresql_sends_few_statements(pg_sim: tuple[Engine, SimulatedClock]) -> None:
     """Counted as the connection's cursor class sees them (the raw cursors are of it): the locked
     reads (3), the step's end and its deadline (2), the outbox lock and one statement of writes (2),
     the case's deadline closed (its last step, 1); it was 16 before the writes were merged."""
     import psycopg
     from sqlalchemy import event
 
-    engine, _clock = sim
+    engine, _clock = pg_sim
     sent: list[str] = []
 
     class Cursor(psycopg.Cursor[Any]):

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event, select
 
-from helpers import CLOCK_BUNDLE, CLOCK_START, at, read, simulation
+from helpers import at, read
 from hennan_flow.db.models import CardPhaseRow, CardRow, CaseRow, DeadlineRow, SignalRow, TaskRow
 from hennan_flow.engine import Engine, SimulatedClock
 
@@ -150,17 +150,11 @@ def ids(engine: Engine) -> tuple[set[str], set[str]]:
     return cases, rows
 
 
-@pytest.fixture
-def sim(postgres: Any) -> Iterator[tuple[Engine, SimulatedClock]]:
-    with simulation(postgres.create_database(), CLOCK_BUNDLE, CLOCK_START) as sim:
-        yield sim
-
-
 @pytest.mark.postgres
 def test_start_complete_and_sweep_name_the_case_in_every_statement(
-    sim: tuple[Engine, SimulatedClock],
+    pg_sim: tuple[Engine, SimulatedClock],
 ) -> None:
-    engine, clock = sim
+    engine, clock = pg_sim
     log = logged(engine)
     engine.start_case("review_clock")  # warm: the definition parsed, caches filled
     log.on = True
@@ -198,11 +192,11 @@ def test_a_statement_naming_no_case_is_caught() -> None:
 
 @pytest.mark.postgres
 def test_a_hot_read_on_postgresql_runs_in_autocommit_and_hands_back_a_transactional_connection(
-    sim: tuple[Engine, SimulatedClock],
+    pg_sim: tuple[Engine, SimulatedClock],
 ) -> None:
     import psycopg.pq
 
-    engine, _clock = sim
+    engine, _clock = pg_sim
     case = engine.start_case("review_clock")
     with engine.context.reading() as raw:
         assert raw.rows("SELECT id FROM hf_case") == [(case.id,)]
@@ -222,7 +216,7 @@ def test_a_hot_read_on_postgresql_runs_in_autocommit_and_hands_back_a_transactio
 
 @pytest.mark.postgres
 def test_a_completion_on_postgresql_makes_few_round_trips(
-    sim: tuple[Engine, SimulatedClock], monkeypatch: pytest.MonkeyPatch
+    pg_sim: tuple[Engine, SimulatedClock], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A step's writes ride in one pipeline and its reads under the case lock go out together
     (db/raw.py): the form check, the locked reads, the deadline closed, the writes, the COMMIT."""
@@ -230,7 +224,7 @@ def test_a_completion_on_postgresql_makes_few_round_trips(
 
     import psycopg
 
-    engine, _clock = sim
+    engine, _clock = pg_sim
     trips = [0]
 
     class Cursor(psycopg.Cursor[Any]):
@@ -277,25 +271,3 @@ def test_a_completion_on_postgresql_makes_few_round_trips(
     # step), the writes, the COMMIT: 5 (it was 17 with a statement a round trip, 6 with the form
     # check's read of a step the engine had just handed back)
     assert trips[0] <= 5, trips[0]
-
-
-@pytest.mark.postgres
-def test_a_held_back_guarded_write_that_misses_fails_the_transaction_before_its_commit(
-    sim: tuple[Engine, SimulatedClock],
-) -> None:
-    from sqlalchemy.orm.exc import StaleDataError
-
-    engine, _clock = sim
-    case = engine.start_case("review_clock")
-    with pytest.raises(StaleDataError, match="changed under"), engine.context.write() as tx:
-        raw = tx.raw
-        raw.later("UPDATE hf_case SET error = 'written' WHERE id = ?", (case.id,))
-        raw.later(
-            "UPDATE hf_case SET rev = rev + 1 WHERE id = ? AND rev = ?",
-            (case.id, 999),
-            expect=1,
-            stale="changed under",
-        )
-    with read(engine) as session:
-        row = session.get(CaseRow, case.id)
-        assert row is not None and row.error is None and row.rev == 1
